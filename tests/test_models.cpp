@@ -31,7 +31,7 @@ TEST_CASE("metadata from DORM_MODEL and meta()", "[models]") {
     CHECK(entry.get_field("headline").max_length == 255);
     CHECK(&entry.get_field("pk") == &entry.pk_field());
     CHECK_THROWS_WITH(entry.get_field("titel"), Catch::Contains("Cannot resolve keyword 'titel' into field. Choices are: "
-                                                                "blog, body_text, comment, headline, id, mod_date"));
+                                                                "authors, blog, body_text, comment, headline, id, mod_date"));
 
     const auto& country = dorm::model_meta<Country>();
     CHECK(country.db_table == "geo_country");

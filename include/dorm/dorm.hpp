@@ -20,6 +20,7 @@
 #include <dorm/raw_query_set.hpp>
 #include <dorm/prefetch.hpp>
 #include <dorm/related.hpp>
+#include <dorm/join_table.hpp>
 #include <dorm/instance.hpp>
 #include <dorm/schema.hpp>
 #include <dorm/repr.hpp>

@@ -78,7 +78,23 @@ public:
     OneToOne(const ForeignKey<M, Key>& fk) : ForeignKey<M, Key>(fk) {}  // NOLINT: implicit
 };
 
+/// A many-to-many relation (Django's ManyToManyField). It has no column: the links are rows of a join table,
+/// dorm's own (`<table>_<field>`, columns `<model>_id`, created by create_tables) or the model `Through`, which has
+/// a ForeignKey to each side. Lookups cross it ("authors__name"); `dorm::related<&Entry::authors>(entry)` and
+/// `(author)` are its managers. The member holds nothing, so copying an instance copies no links.
+template <class M, class Through = void>
+struct ManyToMany {
+    using model_type = M;
+    using through_type = Through;
+    friend bool operator==(const ManyToMany&, const ManyToMany&) = default;
+};
+
 namespace detail {
+
+template <class T>
+struct is_many_to_many : std::false_type {};
+template <class M, class T>
+struct is_many_to_many<ManyToMany<M, T>> : std::true_type {};
 
 template <class T>
 struct is_foreign_key : std::false_type {};
@@ -283,6 +299,14 @@ struct field_traits<ForeignKey<M, K>> {
     }
 };
 
+/// A ManyToMany is no column: rows never decode into it.
+template <class M, class T>
+struct field_traits<ManyToMany<M, T>> {
+    static constexpr bool supported = true;
+    static constexpr FieldKind kind = FieldKind::big_integer;  // what "authors" alone compares: the related key
+    static constexpr bool nullable = false;
+};
+
 /// A OneToOne is stored exactly as a ForeignKey (it adds no members).
 template <class M, class K>
 struct field_traits<OneToOne<M, K>> : field_traits<ForeignKey<M, K>> {};
@@ -305,6 +329,10 @@ struct relation_of<OneToOne<M, K>> {
 };
 template <class M, class K>
 struct relation_of<std::optional<OneToOne<M, K>>> {
+    using type = M;
+};
+template <class M, class T>
+struct relation_of<ManyToMany<M, T>> {
     using type = M;
 };
 

@@ -30,6 +30,8 @@ template <class M>
 struct meta_builder;
 template <class M>
 auto objects_of();
+template <class Owner, std::size_t I>
+struct AutoThrough;
 }  // namespace detail
 
 /// An index on one or more fields (Django's Meta.indexes); a leading '-' makes that column descending.
@@ -96,6 +98,28 @@ struct RelatedObject {
     std::string query_name;            // the name in lookup paths: related_name, or the model's name in lower case
     std::string accessor_name;         // related_name, or "<model>_set"
     bool clashes = false;              // another relation to this model has the same name (Django's fields.E304)
+    bool hidden = false;               // related_name ending in '+' (a ManyToMany's join table): no reverse name,
+                                       // but deletions still cascade along it
+};
+
+/// A ManyToMany seen from one side: Entry's "authors" (declared there) or Author's "entry" (its reverse). Crossing
+/// it is two joins: to the join table on `from`, then to the other model on `to`.
+struct ManyToManyRelation {
+    std::string query_name;             // in lookup paths: the field's name; on the other side related_name or the
+                                        // declaring model's name in lower case
+    std::string accessor_name;          // prefetch_related() name: the field's name; "<model>_set" or related_name
+    const ModelMeta* model = nullptr;   // the model at the other end
+    const ModelMeta* through = nullptr; // the join table
+    const FieldMeta* from = nullptr;    // the join table's ForeignKey to this side
+    const FieldMeta* to = nullptr;      // the join table's ForeignKey to the other side
+    bool reverse = false;               // declared on the other model
+    bool auto_created = false;          // dorm's own join table, made by create_tables
+    bool clashes = false;
+    // The declaring side, until the join table's metadata is built (after this model's, as it points here).
+    const ModelMeta& (*through_meta)() = nullptr;
+    const ModelMeta& (*target_meta)() = nullptr;
+    std::string related_name;
+    std::string error;  // why the relation could not be set up (a through model without the ForeignKeys): raised on use
 };
 
 /// The runtime metadata of one model: table, fields, options. One static instance per model.
@@ -120,19 +144,38 @@ struct ModelMeta {
     /// ForeignKeys of other models pointing here, registered as those models' metadata is built (DORM_MODEL
     /// builds it before main()). Mutable: a model learns of them after its own metadata exists.
     mutable std::vector<RelatedObject> related_objects;
+    /// ManyToMany relations: declared here, then (registered like related_objects) those of other models.
+    mutable std::vector<ManyToManyRelation> many_to_many;
 
     const FieldMeta& pk_field() const noexcept { return fields[pk]; }
 
     /// The reverse relation named `n` in lookups ("entry" or a related_name), or nullptr.
     const RelatedObject* find_related(std::string_view n) const {
         for (const auto& r : related_objects)
-            if (r.query_name == n) {
+            if (!r.hidden && r.query_name == n) {
                 if (r.clashes)
                     throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys "
                                                  "pointing here distinct related_name()s", n, name));
                 return &r;
             }
         return nullptr;
+    }
+
+    /// The ManyToMany relation named `n` in lookups ("authors", or "entry" on the other side), or nullptr.
+    const ManyToManyRelation* find_many_to_many(std::string_view n) const {
+        for (const auto& r : many_to_many)
+            if (r.query_name == n) {
+                if (!r.error.empty()) throw FieldError(r.error);
+                if (r.clashes)
+                    throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the relations "
+                                                 "pointing here distinct related_name()s", n, name));
+                return &r;
+            }
+        return nullptr;
+    }
+    /// Whether `n` names something a lookup path can continue with: a field or a relation.
+    bool has_name(std::string_view n) const {
+        return find_field(n) || find_related(n) || find_many_to_many(n);
     }
 
     /// A field by name, by "pk", or by a ForeignKey's column name ("blog_id", Django's attname); nullptr if none.
@@ -153,7 +196,9 @@ struct ModelMeta {
     std::string choices() const {
         std::vector<std::string_view> names;
         for (const auto& f : fields) names.push_back(f.name);
-        for (const auto& r : related_objects) names.push_back(r.query_name);
+        for (const auto& r : related_objects)
+            if (!r.hidden) names.push_back(r.query_name);
+        for (const auto& r : many_to_many) names.push_back(r.query_name);
         std::sort(names.begin(), names.end());
         return fmt::format("{}", fmt::join(names, ", "));
     }
@@ -241,6 +286,20 @@ constexpr auto member_of() {
     return std::get<I>(M::dorm_fields()).member;
 }
 
+/// Whether DORM_MODEL field I has a column (a ManyToMany has none).
+template <class M, std::size_t I>
+inline constexpr bool has_column = !is_many_to_many<field_type_t<M, I>>::value;
+
+/// The position of field I's column among M's columns (the fields before it that have one).
+template <class M, std::size_t I>
+inline constexpr std::size_t column_index = []<std::size_t... J>(std::index_sequence<J...>) {
+    return (std::size_t{0} + ... + std::size_t{has_column<M, J>});
+}(std::make_index_sequence<I>{});
+
+/// The number of columns of M: its fields in ModelMeta::fields, and the cells of one row.
+template <class M>
+inline constexpr std::size_t column_count = column_index<M, field_count<M>>;
+
 inline std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -251,21 +310,47 @@ inline std::string lower(std::string_view s) {
 template <class M>
 void load_row(std::span<const backends::Cell> row, M& obj) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-        (field_traits<field_type_t<M, I>>::from_cell(row[I], obj.*member_of<M, I>()), ...);
+        ([&] {
+            if constexpr (has_column<M, I>)
+                field_traits<field_type_t<M, I>>::from_cell(row[column_index<M, I>], obj.*member_of<M, I>());
+        }(), ...);
     }(std::make_index_sequence<field_count<M>>{});
 }
 
 template <class M>
 struct meta_builder {
+    /// Adds DORM_MODEL field I: a column to meta.fields or a ManyToMany relation; `declared` records I for
+    /// each, in the order of meta.fields then meta.many_to_many.
     template <std::size_t I>
-    static void add_field(ModelMeta& meta) {
+    static void add_field(ModelMeta& meta, std::vector<std::size_t>& declared, std::vector<std::size_t>& m2m_declared) {
+        using T = field_type_t<M, I>;
+        if constexpr (is_many_to_many<T>::value) {
+            ManyToManyRelation r;
+            r.query_name = r.accessor_name = std::string(std::get<I>(M::dorm_fields()).name);
+            r.target_meta = +[]() -> const ModelMeta& { return model_meta_of<typename T::model_type>(); };
+            if constexpr (std::is_void_v<typename T::through_type>) {
+                r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<AutoThrough<M, I>>(); };
+                r.auto_created = true;
+            } else {
+                r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<typename T::through_type>(); };
+            }
+            meta.many_to_many.push_back(std::move(r));
+            m2m_declared.push_back(I);
+        } else {
+            declared.push_back(I);
+            add_column<I>(meta);
+        }
+    }
+
+    template <std::size_t I>
+    static void add_column(ModelMeta& meta) {
         using T = field_type_t<M, I>;
         using traits = field_traits<T>;
         FieldMeta f;
         f.name = std::string(std::get<I>(M::dorm_fields()).name);
         f.kind = traits::kind;
         f.nullable = traits::nullable;
-        f.index = I;
+        f.index = meta.fields.size();
         using Related = typename relation_of<T>::type;
         if constexpr (!std::is_void_v<Related>) {
             f.related = +[]() -> const ModelMeta& { return model_meta_of<Related>(); };
@@ -331,18 +416,21 @@ struct meta_builder {
         meta.cache_at = +[](void* cache, std::size_t i) -> void* { return &static_cast<ResultCache<M>*>(cache)->items[i]; };
         meta.state = +[](void* obj) -> ModelState& { return static_cast<M*>(obj)->dorm_state_; };
         meta.db_table = lower(meta.name);
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (add_field<I>(meta), ...); }(
+        std::vector<std::size_t> declared, m2m_declared;  // the DORM_MODEL index of each column and relation
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (add_field<I>(meta, declared, m2m_declared), ...); }(
             std::make_index_sequence<field_count<M>>{});
 
         Meta<M> options;
-        options.field_options.resize(meta.fields.size());
+        options.field_options.resize(field_count<M>);
         if constexpr (requires(Meta<M>& m) { M::meta(m); }) M::meta(options);
         if (!options.db_table.empty()) meta.db_table = options.db_table;
+        for (std::size_t i = 0; i < meta.many_to_many.size(); ++i)
+            meta.many_to_many[i].related_name = options.field_options[m2m_declared[i]].related_name_;
 
         bool have_pk = false;
         for (std::size_t i = 0; i < meta.fields.size(); ++i) {
             auto& f = meta.fields[i];
-            const auto& o = options.field_options[i];
+            const auto& o = options.field_options[declared[i]];
             f.unique = o.unique_ || f.one_to_one;
             f.db_index = o.db_index_;
             f.max_length = o.max_length_;
@@ -398,6 +486,7 @@ struct meta_builder {
         meta.get_latest_by = std::move(options.get_latest_by);
         meta.unique_together = std::move(options.unique_together);
         meta.indexes = std::move(options.indexes);
+        if constexpr (requires { M::dorm_adjust(meta); }) M::dorm_adjust(meta);
         return meta;
     }
 
@@ -409,11 +498,58 @@ struct meta_builder {
 
 /// The metadata of model M, built on first use (thread-safe). Throws FieldError if M's options are invalid.
 namespace detail {
-inline std::mutex& related_objects_mutex() {
-    static std::mutex m;
+inline std::recursive_mutex& related_objects_mutex() {
+    static std::recursive_mutex m;  // recursive: registering a ManyToMany builds (and registers) its join table
     return m;
 }
-/// Tells the models M's ForeignKeys point at about them (their related objects).
+/// Whether `target` already has a reverse name or accessor like these: marks the ones it has as clashing.
+inline bool mark_clashes(const ModelMeta& target, std::string_view name, std::string_view accessor) {
+    bool clash = false;
+    for (auto& r : target.related_objects)
+        if (!r.hidden && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
+    for (auto& r : target.many_to_many)
+        if (r.reverse && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
+    return clash;
+}
+/// Sets up ManyToMany relation `i` declared by `meta`: its join table's ForeignKeys, and the reverse relation.
+inline void register_many_to_many(const ModelMeta& meta, std::size_t i) {
+    const ModelMeta& target = meta.many_to_many[i].target_meta();
+    const ModelMeta& through = meta.many_to_many[i].through_meta();  // registers the join table's ForeignKeys
+    auto& r = meta.many_to_many[i];  // after the calls above, which may add to the vector (self-reference)
+    r.model = &target;
+    r.through = &through;
+    std::vector<const FieldMeta*> to_this, to_target;
+    for (const auto& f : through.fields) {
+        if (!f.is_relation()) continue;
+        const ModelMeta& t = f.related();
+        if (&t == &meta) to_this.push_back(&f);
+        else if (&t == &target) to_target.push_back(&f);
+    }
+    if (&meta == &target && to_this.size() == 2) {
+        r.from = to_this[0];
+        r.to = to_this[1];
+    } else if (&meta != &target && to_this.size() == 1 && to_target.size() == 1) {
+        r.from = to_this[0];
+        r.to = to_target[0];
+    } else {
+        r.error = fmt::format("dorm: {}.{}'s through model {} needs exactly one ForeignKey to {} and one to {}",
+                              meta.name, r.query_name, through.name, meta.name, target.name);
+        return;
+    }
+    if (r.related_name.ends_with('+')) return;  // no reverse relation
+    ManyToManyRelation back;
+    back.query_name = r.related_name.empty() ? lower(meta.name) : r.related_name;
+    back.accessor_name = r.related_name.empty() ? lower(meta.name) + "_set" : r.related_name;
+    back.model = &meta;
+    back.through = &through;
+    back.from = r.to;
+    back.to = r.from;
+    back.reverse = true;
+    back.auto_created = r.auto_created;
+    back.clashes = mark_clashes(target, back.query_name, back.accessor_name);
+    target.many_to_many.push_back(std::move(back));
+}
+/// Tells the models M's ForeignKeys and ManyToManys point at about them (their related objects).
 inline bool register_related(const ModelMeta& meta) {
     std::lock_guard lock(related_objects_mutex());
     for (const auto& f : meta.fields) {
@@ -422,13 +558,14 @@ inline bool register_related(const ModelMeta& meta) {
         bool known = false;
         for (const auto& r : target.related_objects) known = known || r.field == &f;
         if (known) continue;
+        bool hidden = f.related_name.ends_with('+');
         std::string name = f.related_name.empty() ? lower(meta.name) : f.related_name;
         std::string accessor = f.related_name.empty() ? lower(meta.name) + (f.one_to_one ? "" : "_set") : f.related_name;
-        bool clash = false;
-        for (auto& r : target.related_objects)
-            if (r.query_name == name || r.accessor_name == accessor) clash = r.clashes = true;
-        target.related_objects.push_back(RelatedObject{&meta, &f, std::move(name), std::move(accessor), clash});
+        bool clash = !hidden && mark_clashes(target, name, accessor);
+        target.related_objects.push_back(RelatedObject{&meta, &f, std::move(name), std::move(accessor), clash, hidden});
     }
+    for (std::size_t i = 0; i < meta.many_to_many.size(); ++i)
+        if (!meta.many_to_many[i].reverse && !meta.many_to_many[i].through) register_many_to_many(meta, i);
     return true;
 }
 }  // namespace detail

@@ -9,6 +9,7 @@
 #include <dorm/sql/query.hpp>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -57,6 +58,91 @@ void prefetch_query(sql::Query base, const std::string* db, const std::string& p
     });
 }
 
+/// Parent keys -> the caches (detail::ResultCache of the related model) of the parents with that key. Integer keys
+/// (the usual case) hash; others compare.
+class PrefetchTargets {
+public:
+    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query.
+    std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) {
+        const ModelMeta& model = *level.model;
+        std::vector<Value> keys;
+        for (void* obj : level.objects) {
+            auto cache = target.new_cache();
+            ModelState& state = model.state(obj);
+            if (!state.prefetched) state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
+            (*state.prefetched)[attr] = PrefetchedList{&target, cache};
+            Value pk = model.pk_field().get(obj);
+            auto& list = pk.holds<std::int64_t>() ? by_int_[pk.as<std::int64_t>()] : by_value_[pk];
+            if (list.empty()) keys.push_back(pk);
+            list.push_back(cache.get());
+        }
+        return keys;
+    }
+    /// The caches of the parents whose key is in `cell`, or nullptr.
+    const std::vector<void*>* find(const backends::Cell& cell, FieldKind kind) const {
+        if (cell.kind == backends::Cell::Kind::integer) {
+            if (auto it = by_int_.find(cell.i); it != by_int_.end()) return &it->second;
+        } else if (auto it = by_value_.find(cell_value(cell, kind)); it != by_value_.end()) {
+            return &it->second;
+        }
+        return nullptr;
+    }
+    /// Every object now in the caches.
+    std::vector<void*> objects(const ModelMeta& target) const {
+        std::vector<void*> out;
+        auto collect = [&](const std::vector<void*>& list) {
+            for (void* cache : list)
+                for (std::size_t i = 0; i < target.cache_size(cache); ++i) out.push_back(target.cache_at(cache, i));
+        };
+        for (const auto& entry : by_int_) collect(entry.second);
+        for (const auto& entry : by_value_) collect(entry.second);
+        return out;
+    }
+
+private:
+    std::unordered_map<std::int64_t, std::vector<void*>> by_int_;
+    std::map<Value, std::vector<void*>> by_value_;
+};
+
+/// The query a prefetch level runs: the Prefetch's QuerySet, or all rows of `target`.
+inline sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name) {
+    sql::Query base;
+    if (spec && spec->queryset) base = *spec->queryset;
+    else base.model = &target;
+    if (base.model != &target)
+        throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
+    return base;
+}
+
+/// A ManyToMany level: the related rows joined to the join table, whose key to this side is selected last.
+inline PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m,
+                                           const sql::PrefetchSpec* spec, const std::string* db) {
+    if (!m2m.error.empty()) throw FieldError(m2m.error);
+    const ModelMeta& target = *m2m.model;
+    PrefetchTargets targets;
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : m2m.accessor_name);
+    sql::Query base = prefetch_base(spec, target, m2m.accessor_name);
+    // INNER: only linked rows; their link column comes after the model's columns and selected annotations.
+    std::string alias = sql::detail::own_reverse_join(base, *m2m.through, *m2m.to, false);
+    auto link = std::make_shared<sql::Col>(alias, m2m.from);
+    std::size_t at = target.fields.size();
+    for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
+    base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
+    auto& conn = databases().get(*db).connection();
+    base.db = db;
+    sql::detail::for_each_in_batch(base, link, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
+        auto c = sql::compile_select(q, conn.dialect());
+        if (c.nothing) return;
+        auto cursor = conn.query(c.sql, c.params);
+        while (cursor->next()) {
+            auto row = cursor->row();
+            if (const auto* list = targets.find(row[at], m2m.from->kind))
+                for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+        }
+    });
+    return PrefetchLevel{&target, targets.objects(target)};
+}
+
 /// One level: the ForeignKey or reverse relation `name` of `level`'s objects; returns the objects it reached.
 inline PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec,
                                     const std::string* db) {
@@ -69,15 +155,12 @@ inline PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view
         const ModelMeta& target = f->related();
         out.model = &target;
         std::vector<Value> keys;
+        std::set<Value> seen;
         for (void* obj : level.objects) {
             Value id = f->get(obj);
-            if (!id.is_null() && std::find(keys.begin(), keys.end(), id) == keys.end()) keys.push_back(std::move(id));
+            if (!id.is_null() && seen.insert(id).second) keys.push_back(std::move(id));
         }
-        sql::Query base;
-        if (spec && spec->queryset) base = *spec->queryset;
-        else base.model = &target;
-        if (base.model != &target)
-            throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
+        sql::Query base = prefetch_base(spec, target, name);
         std::map<Value, std::shared_ptr<void>> loaded;
         const FieldMeta& pk = target.pk_field();
         prefetch_query(base, db, "pk__in", keys, [&](std::span<const backends::Cell> row) {
@@ -90,9 +173,11 @@ inline PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view
             if (auto it = loaded.find(f->get(obj)); it != loaded.end()) f->attach(obj, it->second, db);
         return out;
     }
+    for (const auto& m2m : model.many_to_many)
+        if (m2m.accessor_name == name) return prefetch_many_to_many(level, m2m, spec, db);
     const RelatedObject* rel = nullptr;
     for (const auto& r : model.related_objects)
-        if (r.accessor_name == name) rel = &r;
+        if (!r.hidden && r.accessor_name == name) rel = &r;
     if (rel && rel->clashes)
         throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys pointing "
                                      "here distinct related_name()s", name, model.name));
@@ -100,46 +185,14 @@ inline PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view
         throw FieldError(fmt::format("dorm: Cannot find '{}' on {} object, '{}' is an invalid parameter to "
                                      "prefetch_related()", name, model.name, name));
     const ModelMeta& target = *rel->model;
-    out.model = &target;
-    std::string attr = spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name;
-    // Parent key -> the caches of the parents with it: integer keys (the usual case) hash, others compare.
-    std::unordered_map<std::int64_t, std::vector<void*>> by_int;
-    std::map<Value, std::vector<void*>> by_value;
-    std::vector<Value> keys;
-    for (void* obj : level.objects) {
-        auto cache = target.new_cache();
-        ModelState& state = model.state(obj);
-        if (!state.prefetched) state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
-        (*state.prefetched)[attr] = PrefetchedList{&target, cache};
-        Value pk = model.pk_field().get(obj);
-        auto& list = pk.holds<std::int64_t>() ? by_int[pk.as<std::int64_t>()] : by_value[pk];
-        if (list.empty()) keys.push_back(pk);
-        list.push_back(cache.get());
-    }
-    sql::Query base;
-    if (spec && spec->queryset) base = *spec->queryset;
-    else base.model = &target;
-    if (base.model != &target)
-        throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
+    PrefetchTargets targets;
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name);
     const FieldMeta& fk = *rel->field;
-    prefetch_query(base, db, fk.name + "__in", keys, [&](std::span<const backends::Cell> row) {
-        const std::vector<void*>* list = nullptr;
-        const auto& cell = row[fk.index];
-        if (cell.kind == backends::Cell::Kind::integer) {
-            if (auto it = by_int.find(cell.i); it != by_int.end()) list = &it->second;
-        } else if (auto it = by_value.find(cell_value(cell, fk.kind)); it != by_value.end()) {
-            list = &it->second;
-        }
-        if (!list) return;
-        for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+    prefetch_query(prefetch_base(spec, target, name), db, fk.name + "__in", keys, [&](std::span<const backends::Cell> row) {
+        if (const auto* list = targets.find(row[fk.index], fk.kind))
+            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
     });
-    auto collect = [&](const std::vector<void*>& list) {
-        for (void* cache : list)
-            for (std::size_t i = 0; i < target.cache_size(cache); ++i) out.objects.push_back(target.cache_at(cache, i));
-    };
-    for (const auto& entry : by_int) collect(entry.second);
-    for (const auto& entry : by_value) collect(entry.second);
-    return out;
+    return PrefetchLevel{&target, targets.objects(target)};
 }
 
 /// Runs every lookup over `objects` of `model`, level by level; a level already loaded for an earlier lookup

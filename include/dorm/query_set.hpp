@@ -93,7 +93,7 @@ public:
                 }
                 deferred_ = std::move(deferred);
             }
-            columns_ = (deferred_ ? loaded_.size() : field_count<T>) + items.size();
+            columns_ = (deferred_ ? loaded_.size() : column_count<T>) + items.size();
             // get() loads from "default" unless told otherwise: only rows from another database need their
             // ForeignKeys told, so the usual case adds nothing per row.
             if (q.db != default_alias())
@@ -121,7 +121,7 @@ public:
 
     void read(std::span<const backends::Cell> row, T& out) const {
         if constexpr (model<T>) {
-            std::size_t n = field_count<T>;
+            std::size_t n = column_count<T>;
             if (deferred_) [[unlikely]] {
                 n = loaded_.size();
                 for (std::size_t i = 0; i < n; ++i) loaded_[i]->set(&out, cell_value(row[i], loaded_[i]->kind));
@@ -201,6 +201,9 @@ void assign_kwargs(M& obj, const Kwargs& kwargs, bool skip_lookups = false) {
     for (const auto& kw : kwargs) {
         if (skip_lookups && kw.name.find("__") != std::string::npos) continue;
         const FieldMeta* f = meta.find_field(kw.name);
+        if (!f && meta.find_many_to_many(kw.name))
+            throw TypeError(fmt::format("dorm: Direct assignment to a many-to-many set is prohibited. Use "
+                                        "dorm::related<&{}::{}>(obj).set() instead.", meta.name, kw.name));
         if (!f)
             throw FieldError(fmt::format("dorm: {} has no field named '{}'. Choices are: {}", meta.name, kw.name,
                                          meta.choices()));

@@ -7,6 +7,7 @@
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
 
+#include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -22,19 +23,19 @@ struct member_pointer<T C::*> {
     using type = T;
 };
 
-/// The index of `member` among M's DORM_MODEL fields.
+/// The name DORM_MODEL gives `member`.
 template <class M, class T>
-std::size_t field_index_of(T M::*member) {
-    std::size_t index = field_count<M>;
+std::string_view field_name_of(T M::*member) {
+    std::string_view name;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         (
             [&] {
                 if constexpr (std::is_same_v<field_type_t<M, I>, T>)
-                    if (member_of<M, I>() == member) index = I;
+                    if (member_of<M, I>() == member) name = std::get<I>(M::dorm_fields()).name;
             }(),
             ...);
     }(std::make_index_sequence<field_count<M>>{});
-    return index;
+    return name;
 }
 }  // namespace detail
 
@@ -137,16 +138,191 @@ private:
     const std::string* db_;
 };
 
+/// One side of a ManyToMany from one P instance (Django's many-related manager): the R rows linked to it, as R's
+/// QuerySet, with add / remove / clear / set / create changing the links (the join table's rows).
+template <class R, class P>
+class ManyRelatedManager : public decltype(R::objects()) {
+    using QS = decltype(R::objects());
+
+public:
+    /// `rel` seen from P: its `from` points at P, its `to` at R; `accessor` is the name prefetch_related() uses.
+    ManyRelatedManager(const P& parent, const ManyToManyRelation& rel, std::string_view accessor)
+        : QS(make_query(parent, rel)), rel_(&rel), parent_pk_(detail::pk_value(parent)),
+          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()) {
+        if (const auto& map = parent.dorm_state_.prefetched)
+            if (auto it = map->find(accessor); it != map->end() && it->second.model == &model_meta<R>())
+                this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
+    }
+
+    /// The related rows: from prefetch_related() when it loaded them (no query), else a new QuerySet.
+    QS all() const {
+        if (this->is_evaluated()) return static_cast<const QS&>(*this);
+        return QS::all();
+    }
+
+    /// Links these objects (or primary keys); links that exist are left alone. Objects must be saved.
+    template <class... Objs>
+    void add(const Objs&... objs) const {
+        add_keys({key(objs)...});
+    }
+    /// Unlinks these objects (or primary keys); the objects themselves stay.
+    template <class... Objs>
+    void remove(const Objs&... objs) const {
+        remove_keys({key(objs)...});
+    }
+    /// Unlinks every related object.
+    void clear() const {
+        auto& conn = connection();
+        auto c = sql::compile_delete(links(), conn.dialect());
+        if (!c.nothing) conn.execute(c.sql, c.params);
+    }
+    /// Makes `objs` exactly the related objects: links to others are removed, missing ones added.
+    void set(const std::vector<R>& objs) const {
+        std::vector<Value> keys;
+        for (const auto& o : objs) keys.push_back(key(o));
+        atomic([&] {
+            auto have = linked();
+            std::set<Value> want(keys.begin(), keys.end());
+            std::vector<Value> stale;
+            for (const auto& k : have)
+                if (!want.contains(k)) stale.push_back(k);
+            remove_keys(stale);
+            add_keys(keys);
+        }, *db_);
+    }
+    /// Creates an R from these fields and links it; returns it.
+    R create(const Kwargs& kwargs = {}) const {
+        return atomic([&] {
+            R obj = R::objects().using_(*db_).create(kwargs);
+            add(obj);
+            return obj;
+        }, *db_);
+    }
+
+private:
+    static Value key(const R& obj) {
+        if (detail::pk_unset(obj))
+            throw ValueError(fmt::format("dorm: Cannot add \"<{}>\": instance isn't saved. Save the object first.",
+                                         R::dorm_name()));
+        return detail::pk_value(obj);
+    }
+    template <class V>
+        requires std::is_constructible_v<Value, const V&> && (!detail::model<V>)
+    static Value key(const V& v) {
+        return Value(v);
+    }
+
+    static std::shared_ptr<const sql::Query> make_query(const P& parent, const ManyToManyRelation& rel) {
+        if (detail::pk_unset(parent))
+            throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before a many-to-many "
+                                         "relationship can be used.", P::dorm_name()));
+        if (!rel.error.empty()) throw FieldError(rel.error);
+        const std::string* db = parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias();
+        sql::Query q = R::objects().using_(*db).query();
+        std::string alias = sql::detail::own_reverse_join(q, *rel.through, *rel.to, false, true);
+        auto cond = std::make_shared<lookups::Lookup>();
+        cond->lhs = std::make_shared<sql::Col>(alias, rel.from);
+        cond->def = lookups::find("exact");
+        cond->value = detail::pk_value(parent);
+        sql::add_where(q, cond);
+        return std::make_shared<const sql::Query>(std::move(q));
+    }
+
+    backends::Connection& connection() const { return databases().get(*db_).connection(); }
+
+    /// The join table's rows of this parent.
+    sql::Query links() const {
+        sql::Query q;
+        q.model = rel_->through;
+        q.db = db_;
+        auto cond = std::make_shared<lookups::Lookup>();
+        cond->lhs = std::make_shared<sql::Col>(q.alias(), rel_->from);
+        cond->def = lookups::find("exact");
+        cond->value = parent_pk_;
+        sql::add_where(q, cond);
+        return q;
+    }
+    /// The keys of the R rows linked now.
+    std::vector<Value> linked() const {
+        sql::Query q = links();
+        q.values_mode = true;
+        q.values = {sql::SelectItem{rel_->to->name, std::make_shared<sql::Col>(q.alias(), rel_->to)}};
+        auto& conn = connection();
+        std::vector<Value> out;
+        auto c = sql::compile_select(q, conn.dialect());
+        if (c.nothing) return out;
+        auto cursor = conn.query(c.sql, c.params);
+        while (cursor->next()) out.push_back(detail::cell_value(cursor->row()[0], rel_->to->kind));
+        return out;
+    }
+    void add_keys(std::vector<Value> keys) const {
+        auto& conn = connection();
+        atomic([&] {
+            auto have = linked();
+            std::set<Value> skip(have.begin(), have.end());
+            std::vector<Value> rows;
+            for (auto& k : keys)
+                if (skip.insert(k).second) {
+                    rows.push_back(parent_pk_);
+                    rows.push_back(std::move(k));
+                }
+            std::vector<const FieldMeta*> fields{rel_->from, rel_->to};
+            std::size_t batch = std::max<std::size_t>(2, conn.dialect().max_query_params() / 2 * 2);
+            for (std::size_t i = 0; i < rows.size(); i += batch) {
+                std::span<const Value> part(rows.data() + i, std::min(batch, rows.size() - i));
+                auto c = sql::compile_insert(*rel_->through, conn.dialect(), fields, part, false);
+                conn.execute(c.sql, c.params);
+            }
+        }, *db_);
+    }
+    void remove_keys(const std::vector<Value>& keys) const {
+        if (keys.empty()) return;
+        auto& conn = connection();
+        sql::Query q = links();
+        sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), rel_->to), keys,
+                                       conn.dialect().max_query_params(), [&](const sql::Query& part) {
+                                           auto c = sql::compile_delete(part, conn.dialect());
+                                           if (!c.nothing) conn.execute(c.sql, c.params);
+                                       });
+    }
+
+    const ManyToManyRelation* rel_;
+    Value parent_pk_;
+    const std::string* db_;
+};
+
 /// The rows whose ForeignKey `Member` points at `parent` (Django's `blog.entry_set`):
 /// `dorm::related<&Entry::blog>(blog).filter("rating__gte", 3)`, `.create({{"headline", "x"}})`, `.count()`.
+///
+/// For a ManyToMany, the objects linked to `parent` on either side: `dorm::related<&Entry::authors>(entry)` (the
+/// authors) or `(author)` (the entries); `.add(a)`, `.remove(a)`, `.clear()`, `.set({...})`, `.create({...})`.
 template <auto Member, class P>
 auto related(const P& parent) {
-    using R = typename detail::member_pointer<decltype(Member)>::owner;
+    using Owner = typename detail::member_pointer<decltype(Member)>::owner;
     using F = typename detail::member_pointer<decltype(Member)>::type;
-    static_assert(std::is_same_v<typename detail::relation_of<F>::type, P>,
-                  "dorm: related<&Model::fk>(obj) needs a ForeignKey of Model that points at obj's model");
-    const FieldMeta& fk = model_meta<R>().fields[detail::field_index_of<R>(Member)];
-    return RelatedManager<R, P>(parent, fk);
+    using Target = typename detail::relation_of<F>::type;
+    static_assert(std::is_same_v<Target, P> || (detail::is_many_to_many<F>::value && std::is_same_v<Owner, P>),
+                  "dorm: related<&Model::field>(obj) needs a ForeignKey of Model that points at obj's model, or a "
+                  "ManyToMany of Model with obj on either side");
+    if constexpr (detail::is_many_to_many<F>::value) {
+        const ModelMeta& owner = model_meta<Owner>();
+        std::string_view name = detail::field_name_of<Owner>(Member);
+        const ManyToManyRelation* forward = nullptr;
+        for (const auto& r : owner.many_to_many)
+            if (!r.reverse && r.query_name == name) forward = &r;
+        if (!forward->error.empty()) throw FieldError(forward->error);
+        if constexpr (std::is_same_v<Owner, P>) {
+            return ManyRelatedManager<Target, P>(parent, *forward, forward->accessor_name);
+        } else {
+            for (const auto& r : model_meta<Target>().many_to_many)
+                if (r.reverse && r.through == forward->through) return ManyRelatedManager<Owner, P>(parent, r, r.accessor_name);
+            throw FieldError(fmt::format("dorm: {}.{} has no reverse relation (its related_name ends in '+')",
+                                         owner.name, name));
+        }
+    } else {
+        const FieldMeta& fk = *model_meta<Owner>().find_field(detail::field_name_of<Owner>(Member));
+        return RelatedManager<Owner, P>(parent, fk);
+    }
 }
 
 /// The object whose OneToOne `Member` points at `parent` (Django's `user.profile`): from prefetch_related() when

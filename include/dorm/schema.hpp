@@ -93,20 +93,33 @@ inline std::vector<std::string> create_table_sql(const ModelMeta& m, const backe
 
 }  // namespace detail
 
+namespace detail {
+/// The models in order, then the join tables dorm makes for their ManyToManys (after both ends exist).
+inline std::vector<const ModelMeta*> with_join_tables(std::vector<const ModelMeta*> metas) {
+    std::size_t n = metas.size();
+    for (std::size_t i = 0; i < n; ++i)
+        for (const auto& r : metas[i]->many_to_many)
+            if (!r.reverse && r.auto_created && r.through) metas.push_back(r.through);
+    return metas;
+}
+}  // namespace detail
+
 /// Creates the tables of the given models (in order: referenced models first), with their indexes,
-/// unique constraints and foreign keys. Tables that exist are left as they are.
+/// unique constraints and foreign keys, and the join tables of their ManyToManys (those without a through
+/// model). Tables that exist are left as they are.
 template <detail::model... Ms>
 void create_tables(std::string_view using_ = "default") {
     auto& conn = databases().get(using_).connection();
-    for (const ModelMeta* m : {&model_meta<Ms>()...})
+    for (const ModelMeta* m : detail::with_join_tables({&model_meta<Ms>()...}))
         for (const auto& stmt : detail::create_table_sql(*m, conn.dialect())) conn.execute(stmt);
 }
 
-/// Drops the tables of the given models, in reverse order (so list them as for create_tables).
+/// Drops the tables of the given models and their join tables, in reverse order (so list them as for
+/// create_tables).
 template <detail::model... Ms>
 void drop_tables(std::string_view using_ = "default") {
     auto& conn = databases().get(using_).connection();
-    std::vector<const ModelMeta*> metas{&model_meta<Ms>()...};
+    std::vector<const ModelMeta*> metas = detail::with_join_tables({&model_meta<Ms>()...});
     for (auto it = metas.rbegin(); it != metas.rend(); ++it) {
         std::string sql = "DROP TABLE IF EXISTS ";
         conn.dialect().quote_name(sql, (*it)->db_table);

@@ -33,13 +33,14 @@ struct Entry {
     std::string body_text{};
     dorm::Date pub_date{};
     dorm::Date mod_date{};
+    dorm::ManyToMany<Author> authors{};
     int number_of_comments = 0;
     int number_of_pingbacks = 0;
     int rating = 0;
     std::optional<std::string> rating_note{};
     using queryset_type = EntryQuerySet;  // Django: objects = EntryQuerySet.as_manager()
-    DORM_MODEL(Entry, id, blog, headline, body_text, pub_date, mod_date, number_of_comments, number_of_pingbacks,
-               rating, rating_note)
+    DORM_MODEL(Entry, id, blog, headline, body_text, pub_date, mod_date, authors, number_of_comments,
+               number_of_pingbacks, rating, rating_note)
     static void meta(dorm::Meta<Entry>& m) {
         m.get_latest_by = {"pub_date"};
         m.field(&Entry::headline).max_length(255);
@@ -172,4 +173,32 @@ struct Pairing {
     dorm::ForeignKey<Author> first{};
     dorm::ForeignKey<Author> second{};
     DORM_MODEL(Pairing, id, first, second)
+};
+
+struct Membership;
+
+/// A ManyToMany to itself: the join table's ForeignKeys are from_person and to_person.
+struct Person {
+    std::int64_t id = 0;
+    std::string name{};
+    dorm::ManyToMany<Person> friends{};
+    DORM_MODEL(Person, id, name, friends)
+};
+
+/// A ManyToMany through a model of its own, with data on each link (Django's Group / Membership example).
+struct Group {
+    std::int64_t id = 0;
+    std::string name{};
+    dorm::ManyToMany<Person, Membership> members{};
+    DORM_MODEL(Group, id, name, members)
+    static void meta(dorm::Meta<Group>& m) { m.field(&Group::members).related_name("groups"); }
+};
+
+struct Membership {
+    std::int64_t id = 0;
+    dorm::ForeignKey<Person> person{};
+    dorm::ForeignKey<Group> group{};
+    dorm::Date date_joined{};
+    std::string invite_reason{};
+    DORM_MODEL(Membership, id, person, group, date_joined, invite_reason)
 };

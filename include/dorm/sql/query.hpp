@@ -49,6 +49,7 @@ struct Join {
     const ModelMeta* parent_model = nullptr;  // reverse joins: the parent's model (for its primary key)
     std::string filtered;                     // FilteredRelation: its name (such joins serve only it)
     ExprPtr condition;                        // FilteredRelation: AND-ed into ON
+    bool sticky = false;  // a many-to-many manager's join: later filter() calls reuse it (Django's _next_is_sticky)
 };
 
 /// A FilteredRelation from annotate(): the relation it joins and the condition of the join.
@@ -246,15 +247,27 @@ inline std::string join(Query& q, const std::string& parent_alias, const FieldMe
 /// Django's rules: conditions of one filter() call share such a join, a later filter() call gets its own, and
 /// annotate() / values() / order_by() reuse any; filter() joins are INNER, the others LEFT OUTER.
 inline std::string reverse_join(Query& q, const std::string& parent_alias, const ModelMeta& parent,
-                                const RelatedObject& rel, bool outer) {
+                                const ModelMeta& child, const FieldMeta& fk, bool outer) {
     for (auto& j : q.joins)
-        if (j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == rel.field &&
-            (q.current_filter == 0 || j.filter_call == q.current_filter || rel.field->one_to_one)) {
+        if (j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
+            (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one || j.sticky)) {
             if (outer) j.outer = true;
             return j.alias;
         }
-    std::string alias = fresh_alias(q, rel.model->db_table);
-    q.joins.push_back(Join{alias, rel.model, parent_alias, rel.field, outer, true, q.current_filter, &parent, {}, nullptr});
+    std::string alias = fresh_alias(q, child.db_table);
+    q.joins.push_back(Join{alias, &child, parent_alias, &fk, outer, true, q.current_filter, &parent, {}, nullptr});
+    return alias;
+}
+
+/// A reverse join of its own, as a filter() call of its own makes: a prefetch's join to a join table, which the
+/// Prefetch QuerySet's conditions on the same relation must not share; `sticky` for a many-to-many manager's,
+/// which later filter() calls share, as in Django (`entry.authors.filter(entry__rating=3)`: this entry's rating).
+inline std::string own_reverse_join(Query& q, const ModelMeta& child, const FieldMeta& fk, bool outer, bool sticky = false) {
+    q.current_filter = ++q.filter_calls;
+    std::string alias = reverse_join(q, q.alias(), *q.model, child, fk, outer);
+    q.current_filter = 0;
+    for (auto& j : q.joins)
+        if (j.alias == alias) j.sticky = sticky;
     return alias;
 }
 
@@ -363,7 +376,7 @@ inline ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_loo
                     at += 2;
                     break;
                 }
-                if (target.find_field(next) || target.find_related(next)) {
+                if (target.has_name(next)) {
                     if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
                     alias = detail::join(q, alias, *f, outer);
                     outer = outer || f->nullable;
@@ -382,7 +395,7 @@ inline ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_loo
         if (const RelatedObject* rel = model->find_related(name)) {
             if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
             // LEFT OUTER: a row without related rows must survive OR-ed conditions, isnull=True and annotations.
-            alias = detail::reverse_join(q, alias, *model, *rel, true);
+            alias = detail::reverse_join(q, alias, *model, *rel->model, *rel->field, true);
             outer = true;
             model = rel->model;
             ++at;
@@ -392,12 +405,24 @@ inline ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_loo
             }
             continue;
         }
+        if (const ManyToManyRelation* m2m = model->find_many_to_many(name)) {
+            // To the join table, then on as if the path named its ForeignKey to the other side: "authors" alone
+            // is the join table's author_id, "authors__name" joins the author.
+            if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
+            alias = detail::reverse_join(q, alias, *model, *m2m->through, *m2m->from, true);
+            outer = true;
+            model = m2m->through;
+            parts[at] = m2m->to->name;
+            continue;
+        }
         std::string choices = model->choices();
         if (at == 0 && !q.annotations.empty()) {
             std::vector<std::string_view> names;
             for (const auto& a : q.annotations) names.push_back(a.name);
             for (const auto& f : model->fields) names.push_back(f.name);
-            for (const auto& rel : model->related_objects) names.push_back(rel.query_name);
+            for (const auto& rel : model->related_objects)
+                if (!rel.hidden) names.push_back(rel.query_name);
+            for (const auto& rel : model->many_to_many) names.push_back(rel.query_name);
             std::sort(names.begin(), names.end());
             choices = fmt::format("{}", fmt::join(names, ", "));
         }
@@ -646,11 +671,27 @@ void for_each_in_batch(const Query& base, const std::string& path, const std::ve
     }
 }
 
+/// Like the above, with the IN on an expression (a join table's column) rather than a path.
+template <class Fn>
+void for_each_in_batch(const Query& base, const ExprPtr& lhs, const std::vector<Value>& keys, std::size_t batch, Fn&& fn) {
+    for (std::size_t i = 0; i < keys.size(); i += batch) {
+        Query q = base;
+        auto in = std::make_shared<lookups::Lookup>();
+        in->lhs = lhs;
+        in->def = lookups::find("in");
+        in->list.assign(keys.begin() + static_cast<std::ptrdiff_t>(i),
+                        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + batch)));
+        add_where(q, in);
+        fn(q);
+    }
+}
+
 /// A lookup path that crosses a multi-valued (reverse) relation: the forward path before it, the relation, and
 /// the path after it on the related model.
 struct MultiValuedSplit {
     std::string prefix;
-    const RelatedObject* rel = nullptr;
+    const ModelMeta* model = nullptr;  // the model holding the ForeignKey back (a ManyToMany's join table)
+    const FieldMeta* fk = nullptr;
     std::string rest;
 };
 inline std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std::string_view path) {
@@ -663,20 +704,27 @@ inline std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std::s
         if (const FieldMeta* f = model->find_field(parts[i])) {
             if (!f->is_relation() || i + 1 >= parts.size()) return std::nullopt;
             const ModelMeta& target = f->related();
-            if (!target.find_field(parts[i + 1]) && !target.find_related(parts[i + 1])) return std::nullopt;
+            if (!target.has_name(parts[i + 1])) return std::nullopt;
             model = &target;
             continue;
         }
-        const RelatedObject* rel = model->find_related(parts[i]);
-        if (!rel) return std::nullopt;
-        if (rel->field->one_to_one) {  // single-valued: walk on
-            model = rel->model;
-            continue;
-        }
         MultiValuedSplit out;
-        out.rel = rel;
+        if (const RelatedObject* rel = model->find_related(parts[i])) {
+            if (rel->field->one_to_one) {  // single-valued: walk on
+                model = rel->model;
+                continue;
+            }
+            out.model = rel->model;
+            out.fk = rel->field;
+        } else if (const ManyToManyRelation* m2m = model->find_many_to_many(parts[i])) {
+            out.model = m2m->through;  // the join table's rows, on through its ForeignKey to the other side
+            out.fk = m2m->from;
+            out.rest = m2m->to->name;
+        } else {
+            return std::nullopt;
+        }
         for (std::size_t j = 0; j < i; ++j) out.prefix += (j ? "__" : "") + std::string(parts[j]);
-        for (std::size_t j = i + 1; j < parts.size(); ++j) out.rest += (j > i + 1 ? "__" : "") + std::string(parts[j]);
+        for (std::size_t j = i + 1; j < parts.size(); ++j) out.rest += (out.rest.empty() ? "" : "__") + std::string(parts[j]);
         return out;
     }
     return std::nullopt;
@@ -691,19 +739,19 @@ inline ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, co
     ExprPtr parent_pk = split.prefix.empty() ? std::make_shared<Col>(q.alias(), &q.model->pk_field())
                                              : resolve_path(q, split.prefix + "__pk", false).lhs;
     auto sub = std::make_shared<Query>();
-    sub->model = split.rel->model;
+    sub->model = split.model;
     sub->db = q.db;
     std::string rest = split.rest;
     if (rest.empty()) rest = "pk";
     else if (lookups::find(split_path(rest)[0]) || lookups::find_transform(split_path(rest)[0])) rest = "pk__" + rest;
     add_where(*sub, build_lookup(*sub, rest, rhs, false));
     auto not_null = std::make_shared<lookups::Lookup>();
-    not_null->lhs = std::make_shared<Col>(sub->alias(), split.rel->field);
+    not_null->lhs = std::make_shared<Col>(sub->alias(), split.fk);
     not_null->def = lookups::find("isnull");
     not_null->value = Value(false);
     add_where(*sub, not_null);
     sub->values_mode = true;
-    sub->values = {SelectItem{split.rel->field->name, std::make_shared<Col>(sub->alias(), split.rel->field)}};
+    sub->values = {SelectItem{split.fk->name, std::make_shared<Col>(sub->alias(), split.fk)}};
     sub->default_ordering = false;
     auto in = std::make_shared<lookups::Lookup>();
     in->lhs = std::move(parent_pk);
