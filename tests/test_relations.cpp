@@ -270,6 +270,26 @@ TEST_CASE("OneToOne: unique, single-valued in lookups, one object on the reverse
         CHECK_THROWS_AS(dorm::related_object<&Profile::author>(authors[1]), Profile::DoesNotExist);
         CHECK(q.size() == 0);
     }
+    {
+        CaptureQueries q;
+        auto authors = Author::objects().select_related("profile").order_by("name");
+        REQUIRE(authors.size() == 2);
+        CHECK(dorm::related_object<&Profile::author>(authors[0]).bio == "writes");
+        CHECK_THROWS_AS(dorm::related_object<&Profile::author>(authors[1]), Profile::DoesNotExist);
+        CHECK(q.size() == 1);
+        CHECK_THAT(q[0].sql, Catch::Contains("LEFT OUTER JOIN \"profile\""));
+    }
+    {
+        CaptureQueries q;  // on through the reverse one-to-one, and back along the profile's ForeignKey
+        auto profile = Author::objects().select_related("profile__author").get("name", "Ann");
+        const auto& p = dorm::prefetched<Profile>(profile, "profile");
+        REQUIRE(p.size() == 1);
+        CHECK(p[0].author.is_cached());
+        CHECK(p[0].author->name == "Ann");
+        CHECK(q.size() == 1);
+    }
+    CHECK_THROWS_WITH(Author::objects().select_related("comment").size(),
+                      Catch::Contains("Invalid field name(s) given in select_related: 'comment'. Choices are: profile"));
     CHECK(ann.delete_().per_model == std::map<std::string, std::int64_t>{{"Author", 1}, {"Profile", 1}});
 }
 
@@ -290,6 +310,24 @@ TEST_CASE("FilteredRelation joins a relation with a condition in ON", "[relation
     CHECK_THROWS_AS(Blog::objects().annotate("x", FilteredRelation("entry", Q("name", "x"))), ValueError);
     CHECK_THROWS_AS(Blog::objects().annotate("x", FilteredRelation("tagline", Q("tagline", "x"))).filter("x__isnull", true), FieldError);
     CHECK_THROWS_AS(Blog::objects().filter("name", FilteredRelation("entry", Q("entry__rating", 1))), ValueError);
+
+    // select_related() of a single-valued FilteredRelation: the object, or none, stored under its name.
+    {
+        CaptureQueries q;
+        auto entries = Entry::objects()
+                           .annotate("cooking_blog", FilteredRelation("blog", Q("blog__name", "Cooking")))
+                           .select_related("cooking_blog")
+                           .order_by("headline");
+        V out;
+        for (const auto& e : entries) {
+            const auto& b = prefetched<Blog>(e, "cooking_blog");
+            out.push_back(b.empty() ? "-" : b[0].name);
+        }
+        CHECK(out == V{"-", "-", "-", "Cooking", "Cooking"});  // reunion, Election, Lennon, Pancakes, Soup
+        CHECK(q.size() == 1);
+    }
+    CHECK_THROWS_WITH(Blog::objects().annotate("good", FilteredRelation("entry", Q("entry__rating__gte", 4))).select_related("good").size(),
+                      Catch::Contains("multi-valued"));
 }
 
 TEST_CASE("several relations between the same two models", "[relations]") {

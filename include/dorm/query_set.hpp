@@ -100,7 +100,7 @@ public:
                 for (const auto& f : q.model->fields)
                     if (f.is_relation()) relations_.push_back(&f);
             for (const auto& sel : q.select_related) {
-                selections_.push_back(Selection{sel.model, sel.fk, sel.parent, columns_});
+                selections_.push_back(Selection{sel.model, sel.fk, sel.parent, columns_, sel.stored_as});
                 columns_ += sel.model->fields.size();
             }
         } else {
@@ -168,9 +168,23 @@ private:
             const auto& s = selections_[i];
             objects[i] = nullptr;
             auto cells = row.subspan(s.offset, s.model->fields.size());
-            if (cells[s.model->pk].kind == backends::Cell::Kind::null) continue;  // a NULL ForeignKey
             void* parent = s.parent < 0 ? static_cast<void*>(&out) : objects[static_cast<std::size_t>(s.parent)];
             if (!parent) continue;
+            bool none = cells[s.model->pk].kind == backends::Cell::Kind::null;  // a NULL ForeignKey, no reverse row
+            if (!s.stored_as.empty()) [[unlikely]] {
+                auto cache = s.model->new_cache();
+                if (!none) {
+                    s.model->cache_append(cache.get(), cells, db_);
+                    objects[i] = s.model->cache_at(cache.get(), 0);
+                }
+                ModelState& state = s.parent < 0 ? out.dorm_state_
+                                                 : selections_[static_cast<std::size_t>(s.parent)].model->state(parent);
+                if (!state.prefetched)
+                    state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
+                (*state.prefetched)[s.stored_as] = PrefetchedList{s.model, std::move(cache)};
+                continue;
+            }
+            if (none) continue;
             auto obj = s.model->load(cells, db_);
             objects[i] = obj.get();
             s.fk->attach(parent, std::move(obj), db_);
@@ -182,6 +196,7 @@ private:
         const FieldMeta* fk;
         int parent;
         std::size_t offset;
+        std::string stored_as;  // see sql::RelatedSelection
     };
 
     const std::string* db_;

@@ -65,7 +65,7 @@ using ExprPtr = std::shared_ptr<const Expression>;
 class Compiler {
 public:
     explicit Compiler(const backends::Dialect& d, bool inline_params = false) : dialect(d), inline_params_(inline_params) {
-        sql.reserve(256);
+        sql.reserve(512);  // most statements fit: no reallocation while writing
     }
 
     const backends::Dialect& dialect;
@@ -79,6 +79,13 @@ public:
     /// The queries being written, innermost last: a subquery's OuterRefs refer to the one before it.
     std::vector<Scope> scopes;
 
+    /// Whether the innermost query writes `alias` under another name.
+    bool renamed(std::string_view alias) const {
+        if (!scopes.empty())
+            for (const auto& r : scopes.back().renames)
+                if (r.first == alias) return true;
+        return false;
+    }
     /// Appends the quoted alias a table of the innermost query is written with.
     void quote_alias(std::string_view alias) {
         if (!scopes.empty())

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,9 @@ struct RelatedSelection {
     std::string alias;
     const FieldMeta* fk = nullptr;
     int parent = -1;  // index of the parent selection; -1: the query's model
+    /// Set when the object has no ForeignKey member to go in (a reverse one-to-one, a FilteredRelation): it is
+    /// stored like a prefetched list of 0 or 1 objects under this name (`related_object()` / `prefetched()`).
+    std::string stored_as{};
 };
 
 /// One prefetch_related() lookup: "entry_set__blog", with the QuerySet and attribute name of a Prefetch().
@@ -912,27 +916,59 @@ inline void add_select_related(Query& q, std::string_view path) {
     int parent = -1;
     bool outer = false;
     for (auto part : parts) {
-        const FieldMeta* f = model->find_field(part);
-        if (!f || !f->is_relation() || f->name != part) {
-            std::vector<std::string_view> names;
-            for (const auto& field : model->fields)
-                if (field.is_relation()) names.push_back(field.name);
-            throw FieldError(fmt::format("dorm: Invalid field name(s) given in select_related: '{}'. Choices are: {}",
-                                         part, names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "))));
-        }
         prefix += (prefix.empty() ? "" : "__") + std::string(part);
         auto known = std::find_if(q.select_related.begin(), q.select_related.end(),
                                   [&](const RelatedSelection& s) { return s.path == prefix; });
         if (known != q.select_related.end()) {
             alias = known->alias;
             parent = static_cast<int>(known - q.select_related.begin());
-        } else {
-            alias = detail::join(q, alias, *f, outer);
-            q.select_related.push_back(RelatedSelection{prefix, &f->related(), alias, f, parent});
-            parent = static_cast<int>(q.select_related.size() - 1);
+            model = known->model;
+            outer = outer || known->fk->nullable || !known->stored_as.empty();
+            continue;
         }
-        outer = outer || f->nullable;
-        model = &f->related();
+        RelatedSelection sel{prefix, nullptr, {}, nullptr, parent};
+        const FieldMeta* f = model->find_field(part);
+        const RelatedObject* rel = f ? nullptr : model->find_related(part);
+        const FilteredRelationSpec* fr = nullptr;
+        if (parent < 0)
+            for (const auto& spec : q.filtered_relations)
+                if (spec.name == part) fr = &spec;
+        if (f && f->is_relation() && f->name == part) {  // a ForeignKey: into its member
+            sel.alias = detail::join(q, alias, *f, outer);
+            sel.model = &f->related();
+            sel.fk = f;
+            outer = outer || f->nullable;
+        } else if (rel && rel->field->one_to_one) {  // a reverse one-to-one: there may be none
+            sel.alias = detail::reverse_join(q, alias, *model, *rel->model, *rel->field, true);
+            sel.model = rel->model;
+            sel.fk = rel->field;
+            sel.stored_as = rel->accessor_name;
+            outer = true;
+        } else if (fr) {
+            const Join& j = q.joins[detail::filtered_join(q, *fr)];
+            if (j.reverse && !j.fk->one_to_one)
+                throw FieldError(fmt::format("dorm: select_related() cannot follow '{}': it is multi-valued; use "
+                                             "prefetch_related()", part));
+            sel.alias = j.alias;
+            sel.model = j.model;
+            sel.fk = j.fk;
+            sel.stored_as = fr->name;
+            outer = true;
+        } else {
+            std::vector<std::string_view> names;
+            for (const auto& field : model->fields)
+                if (field.is_relation()) names.push_back(field.name);
+            for (const auto& r : model->related_objects)
+                if (!r.hidden && r.field->one_to_one) names.push_back(r.query_name);
+            if (parent < 0)
+                for (const auto& spec : q.filtered_relations) names.push_back(spec.name);
+            throw FieldError(fmt::format("dorm: Invalid field name(s) given in select_related: '{}'. Choices are: {}",
+                                         part, names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "))));
+        }
+        alias = sel.alias;
+        model = sel.model;
+        q.select_related.push_back(std::move(sel));
+        parent = static_cast<int>(q.select_related.size() - 1);
     }
 }
 
@@ -976,9 +1012,28 @@ struct Compiled {
 
 namespace detail {
 
+/// `"entry"."id", "entry"."blog_id", ...`: every column of `m` under its table's name, written once per thread and
+/// dialect, since nearly every model query starts with it.
+inline const std::string& column_list(const backends::Dialect& d, const ModelMeta& m) {
+    thread_local std::map<std::pair<const backends::Dialect*, const ModelMeta*>, std::string> lists;
+    auto [it, fresh] = lists.try_emplace({&d, &m});
+    if (fresh)
+        for (std::size_t i = 0; i < m.fields.size(); ++i) {
+            if (i) it->second += ", ";
+            d.quote_name(it->second, m.db_table);
+            it->second += '.';
+            d.quote_name(it->second, m.fields[i].column);
+        }
+    return it->second;
+}
+
 inline void select_columns(Compiler& c, const Query& q) {
     const ModelMeta& m = *q.model;
     bool all = q.all_loaded();
+    if (all && !c.renamed(q.alias())) {
+        c << column_list(c.dialect, m);
+        return;
+    }
     bool first = true;
     for (std::size_t i = 0; i < m.fields.size(); ++i) {
         if (!all && !q.loads(i)) continue;
