@@ -7,6 +7,7 @@
 
 using namespace dorm;
 using V = std::vector<std::string>;
+using test::headlines;
 
 namespace {
 template <class QS>
@@ -116,6 +117,9 @@ TEST_CASE("ManyToMany in lookups, values, ordering and aggregates", "[many_to_ma
     REQUIRE(rows.size() == 2);
     CHECK(rows[0]["authors__name"].as<std::string>() == "Ann");
     CHECK(rows[1]["authors__name"].as<std::string>() == "Bob");
+    CHECK(headlines(Entry::objects().filter("authors__isnull", false).order_by("authors__name", "headline")) ==
+          V{"Beatles reunion", "Lennon returns", "Lennon returns", "Pancakes"});  // Ann, Ann, Bob, Cy
+    CHECK(test::sorted(Entry::objects().filter("authors__name__gt", F("blog__name"))) == V{"Lennon returns", "Pancakes"});
     auto ids = Entry::objects().filter("headline", "Pancakes").values_list<std::int64_t>("authors", dorm::flat);
     REQUIRE(ids.size() == 1);
     CHECK(ids[0] == d.cy.id);
