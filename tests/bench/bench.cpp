@@ -3,7 +3,8 @@
 // runs alternate dorm / raw, each side checks its row count and a checksum, and the median ratio is reported.
 //
 //   dorm_bench [--runs N] [--only W3] [--scale F] [--backend sqlite|postgresql]
-// PostgreSQL runs when DORM_BENCH_POSTGRESQL_URL is set.
+// PostgreSQL runs when DORM_BENCH_POSTGRESQL_URL is set. SOCI and libpqxx run too when they were found at build time
+// (peers.hpp).
 #include <dorm/postgresql.hpp>
 #include <dorm/sqlite.hpp>
 
@@ -197,6 +198,12 @@ struct RawPg {
     }
 };
 
+}  // namespace
+
+#include "peers.hpp"
+
+namespace {
+
 // ---- The harness --------------------------------------------------------------------------------------------
 
 struct Workload {
@@ -204,43 +211,50 @@ struct Workload {
     std::function<void()> setup;  // untimed, before each run
     std::function<Tally()> dorm;
     std::function<Tally()> raw;
+    std::vector<peers::Side> peers{};  // SOCI / libpqxx, when installed
 };
 
 struct Result {
     std::string backend, name;
     double dorm = 0, raw = 0;
+    std::vector<std::pair<std::string, double>> peers{};
 };
 
 std::vector<Result> results;
 
-void run(const std::string& backend, const Workload& w, int runs) {
-    std::vector<double> td, tr;
-    Tally first_dorm, first_raw;
+void run(const std::string& backend, Workload w, int runs, std::vector<peers::Side> peer_sides = {}) {
+    w.peers = std::move(peer_sides);
+    // Side 0 is dorm, 1 raw, then the peers; each run starts with a different side.
+    std::size_t sides = 2 + w.peers.size();
+    std::vector<std::vector<double>> times(sides);
+    std::vector<Tally> first(sides);
+    auto name = [&](std::size_t side) { return side == 0 ? std::string("dorm") : side == 1 ? std::string("raw") : w.peers[side - 2].name; };
     for (int i = 0; i < runs; ++i) {
-        for (int side = 0; side < 2; ++side) {
-            bool dorm_first = i % 2 == 0;  // alternate which side goes first
-            bool is_dorm = (side == 0) == dorm_first;
+        for (std::size_t k = 0; k < sides; ++k) {
+            std::size_t side = (k + static_cast<std::size_t>(i)) % sides;
             if (w.setup) w.setup();
             auto t0 = std::chrono::steady_clock::now();
-            Tally t = is_dorm ? w.dorm() : w.raw();
-            double s = seconds_since(t0);
-            (is_dorm ? td : tr).push_back(s);
-            Tally& ref = is_dorm ? first_dorm : first_raw;
-            if (i == 0) ref = t;
-            else if (!(ref == t)) {
-                fmt::print(stderr, "{} {}: {} side changed its result between runs\n", backend, w.name, is_dorm ? "dorm" : "raw");
+            Tally t = side == 0 ? w.dorm() : side == 1 ? w.raw() : w.peers[side - 2].run();
+            times[side].push_back(seconds_since(t0));
+            if (i == 0) first[side] = t;
+            else if (!(first[side] == t)) {
+                fmt::print(stderr, "{} {}: the {} side changed its result between runs\n", backend, w.name, name(side));
                 std::exit(1);
             }
         }
     }
-    if (!(first_dorm == first_raw)) {
-        fmt::print(stderr, "{} {}: dorm saw {} rows (checksum {}), raw {} rows (checksum {})\n", backend, w.name,
-                   first_dorm.rows, first_dorm.sum, first_raw.rows, first_raw.sum);
-        std::exit(1);
-    }
-    Result r{backend, w.name, median(td), median(tr)};
-    fmt::print("{:<10} {:<44} dorm {:9.2f} ms   raw {:9.2f} ms   ratio {:5.2f}   ({} rows)\n", backend, w.name,
-               r.dorm * 1e3, r.raw * 1e3, r.dorm / r.raw, first_dorm.rows);
+    for (std::size_t side = 0; side < sides; ++side)
+        if (side != 1 && !(first[side] == first[1])) {
+            fmt::print(stderr, "{} {}: {} saw {} rows (checksum {}), raw {} rows (checksum {})\n", backend, w.name,
+                       name(side), first[side].rows, first[side].sum, first[1].rows, first[1].sum);
+            std::exit(1);
+        }
+    Result r{backend, w.name, median(times[0]), median(times[1])};
+    for (std::size_t side = 2; side < sides; ++side) r.peers.emplace_back(name(side), median(times[side]));
+    fmt::print("{:<10} {:<44} dorm {:9.2f} ms   raw {:9.2f} ms   ratio {:5.2f}", backend, w.name, r.dorm * 1e3,
+               r.raw * 1e3, r.dorm / r.raw);
+    for (const auto& [peer, t] : r.peers) fmt::print("   {} {:9.2f} ms", peer, t * 1e3);
+    fmt::print("   ({} rows)\n", first[0].rows);
     std::fflush(stdout);
     results.push_back(r);
 }
@@ -288,9 +302,31 @@ long peak_growth_kib_in_child(const std::function<void()>& fn) {
 
 // ---- Workloads, written once for both backends ----------------------------------------------------------------
 
+/// The peers connected to the database being measured (none when not installed).
+struct PeerSet {
+#if DORM_BENCH_SOCI
+    std::unique_ptr<peers::Soci> soci;
+#endif
+#if DORM_BENCH_PQXX
+    std::unique_ptr<peers::Pqxx> pqxx;
+#endif
+    /// The peers' sides of one workload: `soci(Soci&)` and `pqxx(Pqxx&)` run it.
+    template <class SociFn, class PqxxFn>
+    std::vector<peers::Side> sides([[maybe_unused]] SociFn soci_fn, [[maybe_unused]] PqxxFn pqxx_fn) {
+        std::vector<peers::Side> out;
+#if DORM_BENCH_SOCI
+        if (soci) out.push_back({"SOCI", [this, soci_fn] { return soci_fn(*soci); }});
+#endif
+#if DORM_BENCH_PQXX
+        if (pqxx) out.push_back({"libpqxx", [this, pqxx_fn] { return pqxx_fn(*pqxx); }});
+#endif
+        return out;
+    }
+};
+
 template <class Raw>
-void run_backend(const std::string& backend, const std::string& alias, Raw& raw, int runs, double scale,
-                 const std::string& only);
+void run_backend(const std::string& backend, const std::string& alias, Raw& raw, PeerSet& peer_set, int runs,
+                 double scale, const std::string& only);
 
 }  // namespace
 
@@ -318,8 +354,8 @@ Tally insert_one_by_one(RawSqlite& r, int n, std::int64_t base) {
 namespace {
 
 template <class Raw>
-void run_backend(const std::string& backend, const std::string& alias, Raw& raw, int runs, double scale,
-                 const std::string& only) {
+void run_backend(const std::string& backend, const std::string& alias, Raw& raw, PeerSet& peer_set, int runs,
+                 double scale, const std::string& only) {
     constexpr bool is_sqlite = std::is_same_v<Raw, RawSqlite>;
     auto n = [&](int base) { return std::max(1, static_cast<int>(base * scale)); };
     auto qs = Entry::objects().using_(alias);
@@ -372,7 +408,8 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                               return t;
                           }
                       }},
-            runs);
+            runs, peer_set.sides([&](auto& p) { return p.insert_one_by_one(count); },
+                                 [&](auto& p) { return p.insert_one_by_one(count); }));
     }
 
     // W2: bulk_create 100k.
@@ -446,7 +483,8 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           }
                           return t;
                       }},
-            runs);
+            runs, peer_set.sides([&](auto& p) { return p.entries(fmt::format("SELECT {} FROM entry ORDER BY id", entry_columns), {}); },
+                                 [&](auto& p) { return p.entries("w3"); }));
     }
 
     // W4: 20k get() by primary key.
@@ -478,7 +516,18 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           }
                           return t;
                       }},
-            runs);
+            runs, peer_set.sides(
+                      [&](auto& p) {
+                          Tally t;
+                          auto sql = fmt::format("SELECT {} FROM entry WHERE id = :id", entry_columns);
+                          for (int i = 0; i < count; ++i) t = p.entries(sql, first_id + (i * 7919) % n(100000), t);
+                          return t;
+                      },
+                      [&](auto& p) {
+                          std::vector<std::int64_t> keys;
+                          for (int i = 0; i < count; ++i) keys.push_back(first_id + (i * 7919) % n(100000));
+                          return p.gets("w4", keys);
+                      }));
     }
 
     // W5: filter(rating__gte=x, headline__startswith="a").order_by("-pub_date")[:10], 5k times.
@@ -514,7 +563,20 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           }
                           return t;
                       }},
-            runs);
+            runs, peer_set.sides(
+                      [&](auto& p) {
+                          Tally t;
+                          auto sql = fmt::format("SELECT {} FROM entry WHERE rating >= :r AND {} ORDER BY pub_date DESC, "
+                                                 "id ASC LIMIT 10", entry_columns,
+                                                 is_sqlite ? "headline >= 'a' AND headline < 'b'" : "headline LIKE 'a%'");
+                          for (int i = 0; i < count; ++i) t = p.entries(sql, i % 10, t);
+                          return t;
+                      },
+                      [&](auto& p) {
+                          Tally t;
+                          for (int i = 0; i < count; ++i) p.read(t, "w5", i % 10);
+                          return t;
+                      }));
     }
 
     // W8: values("blog").annotate(n=Count("id"), avg=Avg("rating")) over the 100k entries.
@@ -544,7 +606,11 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           }
                           return t;
                       }},
-            runs);
+            runs, peer_set.sides(
+                      [&](auto& p) {
+                          return p.grouped("SELECT blog_id, COUNT(id), AVG(rating) FROM entry GROUP BY blog_id ORDER BY blog_id");
+                      },
+                      [&](auto& p) { return p.grouped("w8"); }));
     }
 
     // W6: 20k entries with select_related("blog"): one JOIN, every entry with its blog.
@@ -721,7 +787,13 @@ int main(int argc, char** argv) {
         for (int i = 0; i < blog_count; ++i) blogs[static_cast<std::size_t>(i)].name = "blog " + std::to_string(i);
         Blog::objects().using_("sqlite").bulk_create(blogs);
         RawSqlite raw(path);
-        run_backend("sqlite", "sqlite", raw, runs, scale, only);
+        PeerSet peer_set;
+#if DORM_BENCH_SOCI
+        peer_set.soci = std::make_unique<peers::Soci>("sqlite", path);
+        peer_set.soci->exec("PRAGMA synchronous=NORMAL");
+        peer_set.soci->exec("PRAGMA foreign_keys=ON");
+#endif
+        run_backend("sqlite", "sqlite", raw, peer_set, runs, scale, only);
     }
 
     // PostgreSQL over TCP loopback, when a server is given.
@@ -733,23 +805,41 @@ int main(int argc, char** argv) {
         for (int i = 0; i < blog_count; ++i) blogs[static_cast<std::size_t>(i)].name = "blog " + std::to_string(i);
         Blog::objects().using_("pg").bulk_create(blogs);
         RawPg raw(url);
-        raw.prepare("w1", "INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) VALUES ($1::bigint, $2, $3, $4::date, $5::integer, $6) RETURNING id");
-        raw.prepare("w3", fmt::format("SELECT {} FROM entry ORDER BY id", entry_columns).c_str());
-        raw.prepare("w4", fmt::format("SELECT {} FROM entry WHERE id = $1::bigint", entry_columns).c_str());
-        raw.prepare("w5", fmt::format("SELECT {} FROM entry WHERE rating >= $1::integer AND headline LIKE 'a%' "
-                                      "ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns).c_str());
-        raw.prepare("w8", "SELECT blog_id, COUNT(id), AVG(rating) FROM entry GROUP BY blog_id ORDER BY blog_id");
-        raw.prepare("w6", "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
+        std::vector<std::pair<std::string, std::string>> statements;
+        statements.emplace_back("w1", "INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) VALUES ($1::bigint, $2, $3, $4::date, $5::integer, $6) RETURNING id");
+        statements.emplace_back("w3", fmt::format("SELECT {} FROM entry ORDER BY id", entry_columns));
+        statements.emplace_back("w4", fmt::format("SELECT {} FROM entry WHERE id = $1::bigint", entry_columns));
+        statements.emplace_back("w5", fmt::format("SELECT {} FROM entry WHERE rating >= $1::integer AND headline LIKE 'a%' "
+                                      "ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns));
+        statements.emplace_back("w8", "SELECT blog_id, COUNT(id), AVG(rating) FROM entry GROUP BY blog_id ORDER BY blog_id");
+        statements.emplace_back("w6", "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
                           "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
                           "entry.blog_id = blog.id ORDER BY entry.id LIMIT $1::bigint");
-        raw.prepare("w7b", "SELECT id, name, tagline FROM blog ORDER BY id");
-        run_backend("postgresql", "pg", raw, runs, scale, only);
+        statements.emplace_back("w7b", "SELECT id, name, tagline FROM blog ORDER BY id");
+        for (const auto& [name, sql] : statements) raw.prepare(name.c_str(), sql.c_str());
+        PeerSet peer_set;
+#if DORM_BENCH_SOCI
+        peer_set.soci = std::make_unique<peers::Soci>("postgresql", peers::keyword_conninfo(url));
+#endif
+#if DORM_BENCH_PQXX
+        peer_set.pqxx = std::make_unique<peers::Pqxx>(url);
+        for (const auto& [name, sql] : statements)  // the raw side's reads
+            if (name == "w3" || name == "w4" || name == "w5" || name == "w8") peer_set.pqxx->prepare(name, sql);
+#endif
+        run_backend("postgresql", "pg", raw, peer_set, runs, scale, only);
     } else {
         fmt::print("postgresql: skipped (set DORM_BENCH_POSTGRESQL_URL)\n");
     }
 
-    fmt::print("\n| backend | workload | dorm ms | raw ms | dorm / raw |\n|---|---|---|---|---|\n");
-    for (const auto& r : results)
-        fmt::print("| {} | {} | {:.1f} | {:.1f} | {:.2f} |\n", r.backend, r.name, r.dorm * 1e3, r.raw * 1e3, r.dorm / r.raw);
+    fmt::print("\n| backend | workload | dorm ms | raw ms | dorm / raw | SOCI ms | libpqxx ms |\n|---|---|---|---|---|---|---|\n");
+    for (const auto& r : results) {
+        auto peer = [&](std::string_view name) {
+            for (const auto& [n, t] : r.peers)
+                if (n == name) return fmt::format("{:.1f}", t * 1e3);
+            return std::string("—");
+        };
+        fmt::print("| {} | {} | {:.1f} | {:.1f} | {:.2f} | {} | {} |\n", r.backend, r.name, r.dorm * 1e3, r.raw * 1e3,
+                   r.dorm / r.raw, peer("SOCI"), peer("libpqxx"));
+    }
     return 0;
 }
