@@ -32,6 +32,30 @@ TEST_CASE("get() returns the one match or throws Django's errors", "[methods]") 
     CHECK(!caught_as_blog);
 }
 
+TEST_CASE("get(field, value) reuses its statement and still checks every value", "[methods]") {
+    test::BlogData data;
+    auto soup = Entry::objects().get("headline", "Soup");
+    // Repeated with other values, the kept statement answers each one (and raises as the first call did).
+    for (int round = 0; round < 2; ++round) {
+        CHECK(Entry::objects().get("pk", soup.id).headline == "Soup");
+        CHECK(Entry::objects().get("pk", soup.id + 1).headline != "Soup");
+        CHECK_THROWS_AS(Entry::objects().get("pk", 999), Entry::DoesNotExist);
+        CHECK(Entry::objects().get("headline", "Pancakes").rating == 4);
+        CHECK(Entry::objects().get("rating", 2).headline == "Election");
+        CHECK_THROWS_AS(Entry::objects().get("headline", "Nope"), Entry::DoesNotExist);
+        CHECK_THROWS_AS(Entry::objects().get("pk", "soup"), dorm::Error);  // a string for an integer key
+        CHECK_THROWS_AS(Entry::objects().get("rating_note", std::nullopt), Entry::MultipleObjectsReturned);  // IS NULL
+    }
+    // A QuerySet with conditions of its own keeps them.
+    auto beatles = Entry::objects().filter("blog", data.beatles.id);
+    for (int round = 0; round < 2; ++round) {
+        CHECK_THROWS_AS(beatles.get("pk", soup.id), Entry::DoesNotExist);
+        CHECK(beatles.get("headline", "Beatles reunion").rating == 3);
+    }
+    auto only = Entry::objects().only("headline");
+    for (int round = 0; round < 2; ++round) CHECK(only.get("pk", soup.id).get_deferred_fields().size() == 8);
+}
+
 TEST_CASE("get() with many matches reports 'more than 20' after fetching at most 21", "[methods]") {
     test::Database db;
     std::vector<Author> many(30);

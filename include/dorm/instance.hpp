@@ -8,7 +8,9 @@
 #include <dorm/sql/query.hpp>
 
 #include <algorithm>
+#include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace dorm {
@@ -32,26 +34,38 @@ inline const std::string* instance_db(const ModelState& state, std::string_view 
     return state.db ? state.db : default_alias();
 }
 
+/// The INSERT of one whole row of `meta` (without its automatic key and with RETURNING when `assign_pk`): the
+/// same text for every row, so it is written once per thread and dialect.
+inline const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk) {
+    thread_local std::map<std::tuple<const backends::Dialect*, const ModelMeta*, bool>, std::string> statements;
+    auto [it, fresh] = statements.try_emplace({&d, &meta, assign_pk});
+    if (fresh) {
+        std::vector<const FieldMeta*> fields;
+        for (const auto& f : meta.fields)
+            if (!(assign_pk && &f == &meta.pk_field())) fields.push_back(&f);
+        std::vector<Value> placeholders(fields.size());
+        it->second = sql::compile_insert(meta, d, fields, placeholders, assign_pk).sql;
+    }
+    return it->second;
+}
+
 /// Inserts one row; fills in an automatic primary key from RETURNING.
 template <class M>
 void insert_instance(M& obj, backends::Connection& conn) {
     const auto& meta = model_meta<M>();
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(obj);
-    std::vector<const FieldMeta*> fields;
     std::vector<Value> values;
-    for (const auto& f : meta.fields) {
-        if (assign_pk && &f == &pk) continue;
-        fields.push_back(&f);
-        values.push_back(f.get(&obj));
-    }
-    auto c = sql::compile_insert(meta, conn.dialect(), fields, values, assign_pk);
+    values.reserve(meta.fields.size());
+    for (const auto& f : meta.fields)
+        if (!(assign_pk && &f == &pk)) values.push_back(f.get(&obj));
+    const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
     if (!assign_pk) {
-        conn.execute(c.sql, c.params);
+        conn.execute(sql, values);
         return;
     }
-    auto cursor = conn.query(c.sql, c.params);
-    if (!cursor->next()) throw DatabaseError("dorm: INSERT ... RETURNING returned no row", c.sql);
+    auto cursor = conn.query(sql, values);
+    if (!cursor->next()) throw DatabaseError("dorm: INSERT ... RETURNING returned no row", sql);
     pk.set(&obj, Value(cursor->row()[0].i));
     while (cursor->next()) {
     }

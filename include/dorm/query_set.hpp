@@ -883,7 +883,10 @@ public:
     }
     template <class V>
     T get(LookupPath<checked> path, V&& value) const {
-        return filter(path, std::forward<V>(value)).get();
+        Q condition(path.view(), std::forward<V>(value));
+        if constexpr (is_model)
+            if (auto rows = get_by_field(condition)) return get_one(std::move(*rows));
+        return add_condition(condition).get();
     }
     template <class V>
     T get(const Q& q, LookupPath<checked> path, V&& value) const {
@@ -893,16 +896,56 @@ public:
     T get(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
         return filter(p1, std::forward<V1>(v1), p2, std::forward<V2>(v2)).get();
     }
-    T get() const {
-        // Django: drop the ordering, fetch at most 21 rows, and report "more than 20" beyond that.
-        constexpr std::int64_t max_get_results = 21;
+    T get() const { return get_one(run(get_query())); }
+
+private:
+    // Django: get() drops the ordering, fetches at most 21 rows, and reports "more than 20" beyond that.
+    static constexpr std::int64_t max_get_results = 21;
+
+    sql::Query get_query() const {
         auto q = *query_;
         if (!q.is_sliced()) {
             q.order_by.clear();
             q.default_ordering = false;
             q.set_limits(std::nullopt, max_get_results);
         }
-        auto rows = run(q);
+        return q;
+    }
+
+    /// get(field, value) without building and compiling a query each time: the first call runs the usual way and,
+    /// when the value turns out to be the statement's only parameter, keeps the statement with this QuerySet's
+    /// query (objects() shares one per model); later calls check the value as filter() would and bind it.
+    std::optional<std::vector<T>> get_by_field(const Q& condition) const {
+        const auto& leaf = *condition.leaf();
+        const Value& v = leaf.value.value;
+        if (leaf.value.kind != detail::Operand::Kind::value || v.is_null() || leaf.path.find("__") != std::string::npos)
+            return std::nullopt;
+        const sql::Query& base = *query_;
+        const FieldMeta* field = base.model->find_field(leaf.path);
+        if (!field || base.empty || !base.combinator.empty()) return std::nullopt;
+        auto& conn = connection();
+        const auto* dialect = &conn.dialect();
+        const std::size_t type = v.variant().index();
+        if (const std::string* sql = base.get_statements.find(leaf.path, type, dialect)) {
+            sql::detail::check_value(*field, v);
+            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1));
+        }
+        sql::Query q = add_condition(condition).get_query();
+        auto c = sql::compile_select(q, *dialect);
+        if (!c.nothing && c.params.size() == 1 && c.params[0] == v)
+            if (auto other = sql::detail::another_value(v)) {
+                try {  // the same text with another value, which is then the only parameter: remember it
+                    auto c2 = sql::compile_select(add_condition(Q(leaf.path, *other)).get_query(), *dialect);
+                    if (c2.sql == c.sql && c2.params.size() == 1 && c2.params[0] == *other)
+                        base.get_statements.add(leaf.path, type, dialect, c.sql);
+                } catch (const Error&) {
+                }
+            }
+        if (c.nothing) return std::vector<T>{};
+        return run_compiled(q, conn, c.sql, c.params);
+    }
+
+    T get_one(std::vector<T> rows) const {
         if (rows.size() == 1) return std::move(rows.front());
         const std::string_view name = query_->model->name;
         auto n = static_cast<std::int64_t>(rows.size());
@@ -918,6 +961,8 @@ public:
             throw MultipleObjectsReturned(many);
         }
     }
+
+public:
 
     /// Saves a new object with these field values and returns it (Django's create(**kwargs)).
     T create(const Kwargs& kwargs) const {
@@ -1198,9 +1243,13 @@ private:
     static std::shared_ptr<const sql::Query> make_query()
         requires is_model
     {
-        auto q = std::make_shared<sql::Query>();
-        q->model = &model_meta<T>();
-        return q;
+        // One query for every objects() of T: queries are immutable, and get() keeps statements with them.
+        static const std::shared_ptr<const sql::Query> all = [] {
+            auto q = std::make_shared<sql::Query>();
+            q->model = &model_meta<T>();
+            return q;
+        }();
+        return all;
     }
 
     /// This QuerySet as self_type, sharing its cache.
@@ -1477,14 +1526,20 @@ private:
 
     /// Runs the SELECT of `q` and decodes every row.
     std::vector<T> run(const sql::Query& q) const {
-        std::vector<T> out;
-        if (q.empty) return out;
+        if (q.empty) return {};
         auto& conn = databases().get(*q.db).connection();
+        auto c = sql::compile_select(q, conn.dialect());
+        if (c.nothing) return {};
+        return run_compiled(q, conn, c.sql, c.params);
+    }
+
+    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows.
+    std::vector<T> run_compiled(const sql::Query& q, backends::Connection& conn, const std::string& sql,
+                                std::span<const Value> params) const {
+        std::vector<T> out;
         check_lock(q, conn);
         detail::RowReader<T> reader(q);
-        auto c = sql::compile_select(q, conn.dialect());
-        if (c.nothing) return out;
-        auto cursor = conn.query(c.sql, c.params);
+        auto cursor = conn.query(sql, params);
         check_columns(*cursor, reader);
         while (cursor->next()) {
             if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no references to its elements

@@ -14,10 +14,12 @@
 #include <dorm/sql/expressions.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -98,6 +100,40 @@ struct PrefetchSpec {
 };
 
 /// The state of a QuerySet: plain data, copied (shallowly: the WHERE tree is shared) on every chained call.
+namespace detail {
+/// The statements get(field, value) compiled from one query, kept with it: the same field and value type give the
+/// same SQL with the value as its only parameter. Copies start empty, since a chained query is another query.
+class GetStatements {
+public:
+    GetStatements() = default;
+    GetStatements(const GetStatements&) noexcept {}
+    GetStatements& operator=(const GetStatements&) noexcept { return *this; }
+
+    /// The SQL for `path` and a value of variant index `type` on dialect `d`, or nullptr.
+    const std::string* find(std::string_view path, std::size_t type, const backends::Dialect* d) const {
+        std::lock_guard lock(mutex_);
+        for (const auto& e : entries_)
+            if (e.type == type && e.dialect == d && e.path == path) return &e.sql;
+        return nullptr;
+    }
+    void add(std::string path, std::size_t type, const backends::Dialect* d, std::string sql) const {
+        std::lock_guard lock(mutex_);
+        if (entries_.size() < 16)  // a few fields per query: paths built at run time must not grow it unbounded
+            entries_.push_back(Entry{std::move(path), type, d, std::move(sql)});
+    }
+
+private:
+    struct Entry {
+        std::string path;
+        std::size_t type;
+        const backends::Dialect* dialect;
+        std::string sql;
+    };
+    mutable std::mutex mutex_;
+    mutable std::deque<Entry> entries_;  // a deque: find()'s pointers stay valid while entries are added
+};
+}  // namespace detail
+
 struct Query {
     const ModelMeta* model = nullptr;
     const std::string* db = dorm::detail::default_alias();
@@ -130,6 +166,7 @@ struct Query {
     int current_filter = 0;                 // the call whose conditions are being built; 0 outside filter()
     std::string combinator;                 // "UNION", "UNION ALL", "INTERSECT", "EXCEPT"; empty: none
     std::vector<std::shared_ptr<const Query>> combined;  // the queries combined, this one's own state first
+    detail::GetStatements get_statements;                 // see detail::GetStatements
 
     const Annotation* find_annotation(std::string_view name) const noexcept {
         for (const auto& a : annotations)
@@ -203,6 +240,20 @@ inline void check_value(std::string_view name, FieldKind k, const Value& v) {
         throw TypeError(fmt::format("dorm: Field '{}' expected {} but got {} {}", name, kind_name(k), v.type_name(), v));
 }
 inline void check_value(const FieldMeta& f, const Value& v) { check_value(f.name, f.kind, v); }
+
+/// A value of the same type as `v` that differs from it (to tell a statement's parameter from its text), if known.
+inline std::optional<Value> another_value(const Value& v) {
+    return std::visit(
+        [](const auto& x) -> std::optional<Value> {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, bool>) return Value(!x);
+            else if constexpr (std::is_same_v<X, std::int64_t>) return Value(x == INT64_MAX ? x - 1 : x + 1);
+            else if constexpr (std::is_same_v<X, double>) return Value(x + 1.0);
+            else if constexpr (std::is_same_v<X, std::string>) return Value(x + "_");
+            else return std::nullopt;
+        },
+        v.variant());
+}
 
 /// Calls `fn` with the path of every lookup in `q` (not those of boolean expressions).
 template <class Fn>
