@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -926,9 +927,12 @@ private:
         auto& conn = connection();
         const auto* dialect = &conn.dialect();
         const std::size_t type = v.variant().index();
+        // A primary key matches one row at most, unless joined tables repeat it: no second step to look for more.
+        const std::size_t max_rows = field->primary_key && base.joins.empty() && base.extra_tables.empty()
+                                         ? 1 : std::numeric_limits<std::size_t>::max();
         if (const std::string* sql = base.get_statements.find(leaf.path, type, dialect)) {
             sql::detail::check_value(*field, v);
-            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1));
+            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1), max_rows);
         }
         sql::Query q = add_condition(condition).get_query();
         auto c = sql::compile_select(q, *dialect);
@@ -942,7 +946,7 @@ private:
                 }
             }
         if (c.nothing) return std::vector<T>{};
-        return run_compiled(q, conn, c.sql, c.params);
+        return run_compiled(q, conn, c.sql, c.params, max_rows);
     }
 
     T get_one(std::vector<T> rows) const {
@@ -1533,15 +1537,17 @@ private:
         return run_compiled(q, conn, c.sql, c.params);
     }
 
-    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows.
+    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows (at most
+    /// `max_rows` of them).
     std::vector<T> run_compiled(const sql::Query& q, backends::Connection& conn, const std::string& sql,
-                                std::span<const Value> params) const {
+                                std::span<const Value> params,
+                                std::size_t max_rows = std::numeric_limits<std::size_t>::max()) const {
         std::vector<T> out;
         check_lock(q, conn);
         detail::RowReader<T> reader(q);
         auto cursor = conn.query(sql, params);
         check_columns(*cursor, reader);
-        while (cursor->next()) {
+        while (out.size() < max_rows && cursor->next()) {
             if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no references to its elements
                 bool b = false;
                 reader.read(cursor->row(), b);
