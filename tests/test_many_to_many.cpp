@@ -176,20 +176,37 @@ TEST_CASE("ManyToMany deletion removes the links, not the other side", "[many_to
     CHECK(Entry::objects().filter("headline", "Beatles reunion").exists());
 }
 
-TEST_CASE("ManyToMany to the model itself", "[many_to_many]") {
+TEST_CASE("ManyToMany to the model itself: symmetrical by default, or one way", "[many_to_many]") {
     test::Database db;
     auto a = Person::objects().create({{"name", "a"}});
     auto b = Person::objects().create({{"name", "b"}});
     auto c = Person::objects().create({{"name", "c"}});
+    // friends: a link goes both ways, as in Django.
     related<&Person::friends>(a).add(b, c);
-    related<&Person::friends>(b).add(c);
+    related<&Person::friends>(b).add(c, a);  // b-a exists already
     CHECK(names(related<&Person::friends>(a)) == V{"b", "c"});
+    CHECK(names(related<&Person::friends>(b)) == V{"a", "c"});
+    CHECK(names(related<&Person::friends>(c)) == V{"a", "b"});
     CHECK(names(Person::objects().filter("friends__name", "c")) == V{"a", "b"});
-    CHECK(names(Person::objects().filter("person__name", "a")) == V{"b", "c"});  // the reverse side: who lists them
-    CHECK(names(Person::objects().filter("friends__friends__name", "c")) == V{"a"});
-    auto people = Person::objects().prefetch_related("friends", "person_set").order_by("name");
-    CHECK(prefetched<Person>(people[0], "friends").size() == 2);
-    CHECK(prefetched<Person>(people[2], "person_set").size() == 2);
+    CHECK(names(Person::objects().filter("friends__friends__name", "a").distinct()) == V{"a", "b", "c"});
+    related<&Person::friends>(c).remove(a);
+    CHECK(names(related<&Person::friends>(a)) == V{"b"});
+    related<&Person::friends>(b).clear();
+    CHECK(related<&Person::friends>(a).count() == 0);
+    CHECK(related<&Person::friends>(c).count() == 0);
+    CHECK_THROWS_WITH(Person::objects().filter("person__name", "a").count(), Catch::Contains("Cannot resolve keyword 'person'"));
+
+    // follows: one way; the other side is its related_name.
+    related<&Person::follows>(a).add(b, c);
+    related<&Person::follows>(b).add(c);
+    CHECK(names(related<&Person::follows>(a)) == V{"b", "c"});
+    CHECK(names(related<&Person::follows>(c)).empty());
+    CHECK(names(Person::objects().filter("follows__name", "c")) == V{"a", "b"});
+    CHECK(names(Person::objects().filter("followers__name", "a")) == V{"b", "c"});
+    CHECK(names(Person::objects().filter("follows__follows__name", "c")) == V{"a"});
+    auto people = Person::objects().prefetch_related("follows", "followers").order_by("name");
+    CHECK(prefetched<Person>(people[0], "follows").size() == 2);
+    CHECK(prefetched<Person>(people[2], "followers").size() == 2);
 }
 
 TEST_CASE("ManyToMany through a model of its own", "[many_to_many]") {
@@ -218,6 +235,14 @@ TEST_CASE("ManyToMany through a model of its own", "[many_to_many]") {
     CHECK(related<&Group::members>(wings).count() == 0);
     // The through model's date_joined has no default: a link needs it, as in Django without through_defaults.
     CHECK_THROWS_AS(related<&Group::members>(wings).add(ringo), IntegrityError);
+    related<&Group::members>(wings).add(ringo, dorm::through_defaults({{"date_joined", Date(1973, 1, 1)}, {"invite_reason", "jam"}}));
+    auto joined = Membership::objects().get("person", ringo.id, "group", wings.id);
+    CHECK(joined.date_joined == Date(1973, 1, 1));
+    CHECK(joined.invite_reason == "jam");
+    auto denny = related<&Group::members>(wings).create({{"name", "Denny"}}, dorm::through_defaults({{"date_joined", Date(1971, 8, 1)}, {"invite_reason", ""}}));
+    CHECK(names(related<&Group::members>(wings)) == V{"Denny", "Ringo"});
+    CHECK_THROWS_AS(related<&Group::members>(wings).add(paul, dorm::through_defaults({{"nope", 1}})), FieldError);
+    CHECK(related<&Group::members>(wings).count() == 2);  // the failed add() left nothing behind
     related<&Group::members>(beatles).clear();
-    CHECK(Membership::objects().count() == 0);
+    CHECK(Membership::objects().count() == 2);  // Wings' two are left
 }

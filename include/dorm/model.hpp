@@ -52,6 +52,8 @@ public:
     FieldOptions& default_(Value v) { default_value_ = std::move(v); return *this; }
     FieldOptions& on_delete(OnDelete action) { on_delete_ = action; return *this; }
     FieldOptions& related_name(std::string name) { related_name_ = std::move(name); return *this; }
+    /// A ManyToMany to its own model: whether a link goes both ways (Django's default, true) or one way.
+    FieldOptions& symmetrical(bool on) { symmetrical_ = on; return *this; }
 
 private:
     template <class M>
@@ -62,6 +64,7 @@ private:
     std::optional<Value> default_value_;
     OnDelete on_delete_ = OnDelete::cascade;
     std::string related_name_;
+    std::optional<bool> symmetrical_;
 };
 
 /// Model options (Django's `class Meta`), filled by an optional `static void meta(dorm::Meta<M>& m)` in the model:
@@ -114,6 +117,7 @@ struct ManyToManyRelation {
     const FieldMeta* to = nullptr;      // the join table's ForeignKey to the other side
     bool reverse = false;               // declared on the other model
     bool auto_created = false;          // dorm's own join table, made by create_tables
+    bool symmetrical = false;           // to its own model, both ways: each link is stored in both directions
     bool clashes = false;
     // The declaring side, until the join table's metadata is built (after this model's, as it points here).
     const ModelMeta& (*through_meta)() = nullptr;
@@ -331,6 +335,7 @@ struct meta_builder {
             if constexpr (std::is_void_v<typename T::through_type>) {
                 r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<AutoThrough<M, I>>(); };
                 r.auto_created = true;
+                r.symmetrical = std::is_same_v<typename T::model_type, M>;  // Django's default for "self"
             } else {
                 r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<typename T::through_type>(); };
             }
@@ -424,8 +429,12 @@ struct meta_builder {
         options.field_options.resize(field_count<M>);
         if constexpr (requires(Meta<M>& m) { M::meta(m); }) M::meta(options);
         if (!options.db_table.empty()) meta.db_table = options.db_table;
-        for (std::size_t i = 0; i < meta.many_to_many.size(); ++i)
-            meta.many_to_many[i].related_name = options.field_options[m2m_declared[i]].related_name_;
+        for (std::size_t i = 0; i < meta.many_to_many.size(); ++i) {
+            auto& r = meta.many_to_many[i];
+            const auto& o = options.field_options[m2m_declared[i]];
+            r.related_name = o.related_name_;
+            r.symmetrical = o.symmetrical_.value_or(r.symmetrical);
+        }
 
         bool have_pk = false;
         for (std::size_t i = 0; i < meta.fields.size(); ++i) {
@@ -536,7 +545,12 @@ inline void register_many_to_many(const ModelMeta& meta, std::size_t i) {
                               meta.name, r.query_name, through.name, meta.name, target.name);
         return;
     }
-    if (r.related_name.ends_with('+')) return;  // no reverse relation
+    if (r.symmetrical && (&meta != &target || !r.auto_created)) {
+        r.error = fmt::format("dorm: {}.{} is symmetrical(), which needs a relation to its own model and dorm's own "
+                              "join table (no through model)", meta.name, r.query_name);
+        return;
+    }
+    if (r.related_name.ends_with('+') || r.symmetrical) return;  // no reverse relation (the links go both ways)
     ManyToManyRelation back;
     back.query_name = r.related_name.empty() ? lower(meta.name) : r.related_name;
     back.accessor_name = r.related_name.empty() ? lower(meta.name) + "_set" : r.related_name;

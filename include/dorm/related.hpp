@@ -138,6 +138,13 @@ private:
     const std::string* db_;
 };
 
+/// The values of a through model's other fields for the links add(), set() and create() make (Django's
+/// through_defaults): `related<&Group::members>(g).add(ringo, dorm::through_defaults({{"date_joined", d}}))`.
+struct ThroughDefaults {
+    Kwargs values;
+};
+inline ThroughDefaults through_defaults(Kwargs values) { return ThroughDefaults{std::move(values)}; }
+
 /// One side of a ManyToMany from one P instance (Django's many-related manager): the R rows linked to it, as R's
 /// QuerySet, with add / remove / clear / set / create changing the links (the join table's rows).
 template <class R, class P>
@@ -160,41 +167,52 @@ public:
         return QS::all();
     }
 
-    /// Links these objects (or primary keys); links that exist are left alone. Objects must be saved.
+    /// Links these objects (or primary keys); links that exist are left alone. Objects must be saved. A
+    /// `dorm::through_defaults({...})` among them gives a through model's other fields.
     template <class... Objs>
     void add(const Objs&... objs) const {
-        add_keys({key(objs)...});
+        std::vector<Value> keys;
+        const ThroughDefaults* defaults = nullptr;
+        (
+            [&] {
+                if constexpr (std::is_same_v<Objs, ThroughDefaults>) defaults = &objs;
+                else keys.push_back(key(objs));
+            }(),
+            ...);
+        atomic([&] { add_keys(keys, defaults); }, *db_);
     }
     /// Unlinks these objects (or primary keys); the objects themselves stay.
     template <class... Objs>
     void remove(const Objs&... objs) const {
-        remove_keys({key(objs)...});
+        std::vector<Value> keys{key(objs)...};
+        atomic([&] { remove_keys(keys); }, *db_);
     }
     /// Unlinks every related object.
     void clear() const {
-        auto& conn = connection();
-        auto c = sql::compile_delete(links(), conn.dialect());
-        if (!c.nothing) conn.execute(c.sql, c.params);
+        atomic([&] {
+            delete_links(rel_->from, rel_->to, {});
+            if (rel_->symmetrical) delete_links(rel_->to, rel_->from, {});
+        }, *db_);
     }
     /// Makes `objs` exactly the related objects: links to others are removed, missing ones added.
-    void set(const std::vector<R>& objs) const {
+    void set(const std::vector<R>& objs, const ThroughDefaults& defaults = {}) const {
         std::vector<Value> keys;
         for (const auto& o : objs) keys.push_back(key(o));
         atomic([&] {
-            auto have = linked();
+            auto have = linked(rel_->from, rel_->to);
             std::set<Value> want(keys.begin(), keys.end());
             std::vector<Value> stale;
             for (const auto& k : have)
                 if (!want.contains(k)) stale.push_back(k);
             remove_keys(stale);
-            add_keys(keys);
+            add_keys(keys, &defaults);
         }, *db_);
     }
     /// Creates an R from these fields and links it; returns it.
-    R create(const Kwargs& kwargs = {}) const {
+    R create(const Kwargs& kwargs = {}, const ThroughDefaults& defaults = {}) const {
         return atomic([&] {
             R obj = R::objects().using_(*db_).create(kwargs);
-            add(obj);
+            add(obj, defaults);
             return obj;
         }, *db_);
     }
@@ -230,60 +248,87 @@ private:
 
     backends::Connection& connection() const { return databases().get(*db_).connection(); }
 
-    /// The join table's rows of this parent.
-    sql::Query links() const {
+    /// The join table's rows whose `from` column is this parent's key.
+    sql::Query links(const FieldMeta* from) const {
         sql::Query q;
         q.model = rel_->through;
         q.db = db_;
         auto cond = std::make_shared<lookups::Lookup>();
-        cond->lhs = std::make_shared<sql::Col>(q.alias(), rel_->from);
+        cond->lhs = std::make_shared<sql::Col>(q.alias(), from);
         cond->def = lookups::find("exact");
         cond->value = parent_pk_;
         sql::add_where(q, cond);
         return q;
     }
-    /// The keys of the R rows linked now.
-    std::vector<Value> linked() const {
-        sql::Query q = links();
+    /// The `to` column of those rows.
+    std::vector<Value> linked(const FieldMeta* from, const FieldMeta* to) const {
+        sql::Query q = links(from);
         q.values_mode = true;
-        q.values = {sql::SelectItem{rel_->to->name, std::make_shared<sql::Col>(q.alias(), rel_->to)}};
+        q.values = {sql::SelectItem{to->name, std::make_shared<sql::Col>(q.alias(), to)}};
         auto& conn = connection();
         std::vector<Value> out;
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return out;
         auto cursor = conn.query(c.sql, c.params);
-        while (cursor->next()) out.push_back(detail::cell_value(cursor->row()[0], rel_->to->kind));
+        while (cursor->next()) out.push_back(detail::cell_value(cursor->row()[0], to->kind));
         return out;
     }
-    void add_keys(std::vector<Value> keys) const {
-        auto& conn = connection();
-        atomic([&] {
-            auto have = linked();
-            std::set<Value> skip(have.begin(), have.end());
-            std::vector<Value> rows;
-            for (auto& k : keys)
-                if (skip.insert(k).second) {
-                    rows.push_back(parent_pk_);
-                    rows.push_back(std::move(k));
-                }
-            std::vector<const FieldMeta*> fields{rel_->from, rel_->to};
-            std::size_t batch = std::max<std::size_t>(2, conn.dialect().max_query_params() / 2 * 2);
-            for (std::size_t i = 0; i < rows.size(); i += batch) {
-                std::span<const Value> part(rows.data() + i, std::min(batch, rows.size() - i));
-                auto c = sql::compile_insert(*rel_->through, conn.dialect(), fields, part, false);
-                conn.execute(c.sql, c.params);
+    /// Rows (from = parent, to = each key) that do not exist yet, with the through model's other fields.
+    void insert_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
+                      const ThroughDefaults* defaults) const {
+        std::vector<const FieldMeta*> fields{from, to};
+        std::vector<Value> extra;
+        if (defaults)
+            for (const auto& kw : defaults->values) {
+                const FieldMeta* f = rel_->through->find_field(kw.name);
+                if (!f || f == from || f == to || f->auto_increment)
+                    throw FieldError(fmt::format("dorm: through_defaults: {} has no other field named '{}'. Choices "
+                                                 "are: {}", rel_->through->name, kw.name, rel_->through->choices()));
+                if (kw.value.kind != detail::Operand::Kind::value)
+                    throw TypeError(fmt::format("dorm: through_defaults: '{}' takes one value", kw.name));
+                sql::detail::check_value(*f, kw.value.value);
+                fields.push_back(f);
+                extra.push_back(kw.value.value);
             }
-        }, *db_);
+        auto have = linked(from, to);
+        std::set<Value> skip(have.begin(), have.end());
+        std::vector<Value> rows;
+        for (const auto& k : keys)
+            if (skip.insert(k).second) {
+                rows.push_back(parent_pk_);
+                rows.push_back(k);
+                rows.insert(rows.end(), extra.begin(), extra.end());
+            }
+        auto& conn = connection();
+        std::size_t per_row = fields.size();
+        std::size_t batch = std::max<std::size_t>(1, conn.dialect().max_query_params() / per_row) * per_row;
+        for (std::size_t i = 0; i < rows.size(); i += batch) {
+            std::span<const Value> part(rows.data() + i, std::min(batch, rows.size() - i));
+            auto c = sql::compile_insert(*rel_->through, conn.dialect(), fields, part, false);
+            conn.execute(c.sql, c.params);
+        }
+    }
+    /// Deletes the rows (from = parent, to = each key), or every row with from = parent when `keys` is empty.
+    void delete_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys) const {
+        auto& conn = connection();
+        auto run = [&](const sql::Query& q) {
+            auto c = sql::compile_delete(q, conn.dialect());
+            if (!c.nothing) conn.execute(c.sql, c.params);
+        };
+        sql::Query q = links(from);
+        if (keys.empty()) return run(q);
+        sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), to), keys,
+                                       conn.dialect().max_query_params(), run);
+    }
+    // A symmetrical relation stores each link both ways: (parent, k) and (k, parent).
+    void add_keys(const std::vector<Value>& keys, const ThroughDefaults* defaults) const {
+        insert_links(rel_->from, rel_->to, keys, defaults);
+        if (rel_->symmetrical) insert_links(rel_->to, rel_->from, keys, defaults);
     }
     void remove_keys(const std::vector<Value>& keys) const {
         if (keys.empty()) return;
-        auto& conn = connection();
-        sql::Query q = links();
-        sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), rel_->to), keys,
-                                       conn.dialect().max_query_params(), [&](const sql::Query& part) {
-                                           auto c = sql::compile_delete(part, conn.dialect());
-                                           if (!c.nothing) conn.execute(c.sql, c.params);
-                                       });
+        delete_links(rel_->from, rel_->to, keys);
+        if (rel_->symmetrical) delete_links(rel_->to, rel_->from, keys);
     }
 
     const ManyToManyRelation* rel_;

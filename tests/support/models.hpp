@@ -177,12 +177,15 @@ struct Pairing {
 
 struct Membership;
 
-/// A ManyToMany to itself: the join table's ForeignKeys are from_person and to_person.
+/// ManyToManys to itself (join table ForeignKeys from_person and to_person): friends go both ways, as Django's
+/// default; follows goes one way, and its reverse side is "followers".
 struct Person {
     std::int64_t id = 0;
     std::string name{};
     dorm::ManyToMany<Person> friends{};
-    DORM_MODEL(Person, id, name, friends)
+    dorm::ManyToMany<Person> follows{};
+    DORM_MODEL(Person, id, name, friends, follows)
+    static void meta(dorm::Meta<Person>& m) { m.field(&Person::follows).symmetrical(false).related_name("followers"); }
 };
 
 /// A ManyToMany through a model of its own, with data on each link (Django's Group / Membership example).
