@@ -88,3 +88,20 @@ TEST_CASE("iterator() streams rows and fills no cache", "[bulk]") {
     for (const auto& e : Entry::objects().none().iterator()) empty += e.rating;
     CHECK(empty == 0);
 }
+
+TEST_CASE("iterator() with prefetch_related() prefetches each chunk", "[bulk]") {
+    test::BlogData data;
+    Blog::objects().create({{"name", "Empty"}});
+    std::vector<std::string> seen;
+    std::size_t queries_in_loop = 0;
+    for (const auto& b : Blog::objects().prefetch_related("entry_set").order_by("name").iterator(3)) {
+        dorm::CaptureQueries q;  // the entries were loaded with their chunk
+        seen.push_back(fmt::format("{}:{}", b.name, dorm::related<&Entry::blog>(b).all().size()));
+        queries_in_loop += q.size();
+    }
+    CHECK(seen == std::vector<std::string>{"Beatles Blog:2", "Cooking:2", "Empty:0", "News:1"});
+    CHECK(queries_in_loop == 0);
+    std::size_t n = 0;
+    for (const auto& e : Entry::objects().prefetch_related("blog").order_by("id").iterator(2)) n += e.blog.is_cached() ? 1 : 0;
+    CHECK(n == 5);
+}

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -345,8 +346,10 @@ public:
         Stream* s_ = nullptr;
     };
 
-    Stream(std::unique_ptr<backends::Cursor> cursor, detail::RowReader<T> reader)
-        : cursor_(std::move(cursor)), reader_(std::move(reader)) {
+    /// `prefetch`, when set, runs prefetch_related() over each `chunk` rows before they are handed out.
+    Stream(std::unique_ptr<backends::Cursor> cursor, detail::RowReader<T> reader,
+           std::function<void(std::vector<T>&)> prefetch = {}, std::size_t chunk = 0)
+        : cursor_(std::move(cursor)), reader_(std::move(reader)), prefetch_(std::move(prefetch)), chunk_(chunk) {
         done_ = !cursor_;
     }
     Stream(Stream&&) noexcept = default;
@@ -366,17 +369,47 @@ private:
     friend class iterator;
     void advance() {
         if (done_) return;
+        if (prefetch_) [[unlikely]] {
+            if (next_ == buffer_.size() && !refill()) return;
+            current_ = std::move(buffer_[next_++]);
+            return;
+        }
         if (!cursor_->next()) {
-            done_ = true;
-            cursor_.reset();
+            finish();
             return;
         }
         current_ = T{};
         reader_.read(cursor_->row(), current_);
     }
+    /// The next chunk of rows, prefetched; false at the end.
+    bool refill() {
+        buffer_.clear();
+        next_ = 0;
+        while (cursor_ && buffer_.size() < chunk_) {
+            if (!cursor_->next()) {
+                cursor_.reset();  // stepping a finished statement would start it again
+                break;
+            }
+            reader_.read(cursor_->row(), buffer_.emplace_back());
+        }
+        if (buffer_.empty()) {
+            finish();
+            return false;
+        }
+        prefetch_(buffer_);
+        return true;
+    }
+    void finish() {
+        done_ = true;
+        cursor_.reset();
+    }
 
     std::unique_ptr<backends::Cursor> cursor_;
     detail::RowReader<T> reader_;
+    std::function<void(std::vector<T>&)> prefetch_;
+    std::size_t chunk_ = 0;
+    std::vector<T> buffer_;  // the current chunk, when prefetching
+    std::size_t next_ = 0;
     T current_{};
     bool done_ = false;
     bool started_ = false;
@@ -1078,11 +1111,19 @@ private:
 
 public:
 
-    /// Streams the results without filling the cache (Django's iterator()); memory stays flat.
+    /// Streams the results without filling the cache (Django's iterator()); memory stays flat. With
+    /// prefetch_related(), each `chunk_size` rows are read, prefetched (one query per level), then handed out.
     Stream<T> iterator(std::size_t chunk_size = 2000) const {
         if (chunk_size == 0) throw ValueError("dorm: Chunk size must be strictly positive.");
-        if (!query_->prefetch.empty())
-            throw NotSupportedError("dorm: iterator() does not prefetch; evaluate the QuerySet, or prefetch_related_objects() per chunk");
+        std::function<void(std::vector<T>&)> prefetch;
+        if constexpr (is_model) {
+            if (!query_->prefetch.empty())
+                prefetch = [q = query_](std::vector<T>& chunk) {
+                    std::vector<void*> objects;
+                    for (auto& obj : chunk) objects.push_back(&obj);
+                    detail::prefetch_related(std::move(objects), *q->model, q->prefetch, q->db);
+                };
+        }
         detail::RowReader<T> reader(*query_);
         if (query_->empty) return Stream<T>(nullptr, std::move(reader));
         auto& conn = connection();
@@ -1091,7 +1132,7 @@ public:
         if (c.nothing) return Stream<T>(nullptr, std::move(reader));
         auto cursor = conn.stream(c.sql, c.params, chunk_size);
         check_columns(*cursor, reader);
-        return Stream<T>(std::move(cursor), std::move(reader));
+        return Stream<T>(std::move(cursor), std::move(reader), std::move(prefetch), chunk_size);
     }
 
     /// The latest object by `fields` (or the model's get_latest_by); throws DoesNotExist when empty.
