@@ -315,20 +315,14 @@ template <class T>
 struct relation_of {
     using type = void;
 };
+template <class T>
+struct relation_of<std::optional<T>> : relation_of<T> {};
 template <class M, class K>
 struct relation_of<ForeignKey<M, K>> {
     using type = M;
 };
 template <class M, class K>
-struct relation_of<std::optional<ForeignKey<M, K>>> {
-    using type = M;
-};
-template <class M, class K>
 struct relation_of<OneToOne<M, K>> {
-    using type = M;
-};
-template <class M, class K>
-struct relation_of<std::optional<OneToOne<M, K>>> {
     using type = M;
 };
 template <class M, class T>

@@ -44,13 +44,13 @@ struct PrefetchLevel {
     std::vector<void*> objects;
 };
 
-/// Runs `base` (its WHERE extended with `path__in` each batch of `keys`) and hands every row to `row`.
-template <class Row>
-void prefetch_query(sql::Query base, const std::string* db, const std::string& path, const std::vector<Value>& keys,
-                    Row&& row) {
+/// Runs `base` (its WHERE extended with `lhs IN` each batch of `keys`; `lhs` a lookup path or an expression) and
+/// hands every row to `row`.
+template <class Lhs, class Row>
+void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, const std::vector<Value>& keys, Row&& row) {
     auto& conn = databases().get(*db).connection();
     base.db = db;
-    sql::detail::for_each_in_batch(base, path, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
+    sql::detail::for_each_in_batch(base, lhs, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return;
         auto cursor = conn.query(c.sql, c.params);
@@ -128,17 +128,9 @@ inline PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const Man
     std::size_t at = target.fields.size();
     for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
     base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
-    auto& conn = databases().get(*db).connection();
-    base.db = db;
-    sql::detail::for_each_in_batch(base, link, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
-        auto c = sql::compile_select(q, conn.dialect());
-        if (c.nothing) return;
-        auto cursor = conn.query(c.sql, c.params);
-        while (cursor->next()) {
-            auto row = cursor->row();
-            if (const auto* list = targets.find(row[at], m2m.from->kind))
-                for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
-        }
+    prefetch_query(base, db, sql::ExprPtr(link), keys, [&](std::span<const backends::Cell> row) {
+        if (const auto* list = targets.find(row[at], m2m.from->kind))
+            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
     });
     return PrefetchLevel{&target, targets.objects(target)};
 }

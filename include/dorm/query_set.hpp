@@ -16,7 +16,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -960,12 +959,9 @@ private:
         auto& conn = connection();
         const auto* dialect = &conn.dialect();
         const std::size_t type = v.variant().index();
-        // A primary key matches one row at most, unless joined tables repeat it: no second step to look for more.
-        const std::size_t max_rows = field->primary_key && base.joins.empty() && base.extra_tables.empty()
-                                         ? 1 : std::numeric_limits<std::size_t>::max();
         if (const std::string* sql = base.get_statements.find(leaf.path, type, dialect)) {
             sql::detail::check_value(*field, v);
-            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1), max_rows);
+            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1));
         }
         sql::Query q = add_condition(condition).get_query();
         auto c = sql::compile_select(q, *dialect);
@@ -979,7 +975,7 @@ private:
                 }
             }
         if (c.nothing) return std::vector<T>{};
-        return run_compiled(q, conn, c.sql, c.params, max_rows);
+        return run_compiled(q, conn, c.sql, c.params);
     }
 
     T get_one(std::vector<T> rows) const {
@@ -1578,17 +1574,15 @@ private:
         return run_compiled(q, conn, c.sql, c.params);
     }
 
-    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows (at most
-    /// `max_rows` of them).
+    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows.
     std::vector<T> run_compiled(const sql::Query& q, backends::Connection& conn, const std::string& sql,
-                                std::span<const Value> params,
-                                std::size_t max_rows = std::numeric_limits<std::size_t>::max()) const {
+                                std::span<const Value> params) const {
         std::vector<T> out;
         check_lock(q, conn);
         detail::RowReader<T> reader(q);
         auto cursor = conn.query(sql, params);
         check_columns(*cursor, reader);
-        while (out.size() < max_rows && cursor->next()) {
+        while (cursor->next()) {
             if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no references to its elements
                 bool b = false;
                 reader.read(cursor->row(), b);
