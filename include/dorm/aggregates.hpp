@@ -2,6 +2,8 @@
 // Aggregate functions (Django's Count, Sum, Avg, Min, Max, StdDev, Variance, StringAgg, AnyValue).
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/q.hpp>
@@ -44,36 +46,12 @@ struct AggregateOptions {
 };
 
 namespace detail {
-inline Expression aggregate(std::string_view function, std::string_view label, std::vector<ExprArg> args,
-                            const AggregateOptions& o, bool allow_distinct) {
-    if (o.distinct && !allow_distinct) throw TypeError(fmt::format("dorm: {} does not allow distinct.", label));
-    if (o.sample && !(label == "StdDev" || label == "Variance"))
-        throw TypeError(fmt::format("dorm: {} has no sample option.", label));
-    if (!o.order_by.empty() && label != "StringAgg")
-        throw TypeError(fmt::format("dorm: {} does not allow order_by.", label));
-    auto n = std::make_shared<ExprNode>();
-    n->kind = ExprNode::Kind::aggregate;
-    n->name = std::string(function);
-    n->label = std::string(label);
-    for (const auto& a : args) n->args.push_back(a.node());
-    n->distinct = o.distinct;
-    if (o.filter) n->filter = std::make_shared<const Q>(*o.filter);
-    if (o.default_) n->fallback = o.default_->node();
-    n->output = o.output_field;
-    for (const auto& term : o.order_by) n->ordering.emplace_back(term.node(), term.descending());
-    return Expression(std::move(n));
-}
+DORM_DECL Expression aggregate(std::string_view function, std::string_view label, std::vector<ExprArg> args,
+                            const AggregateOptions& o, bool allow_distinct);
 }  // namespace detail
 
 /// COUNT(x), COUNT(DISTINCT x), or COUNT(*) for `Count("*")`; 0 over no rows.
-inline Expression Count(const ExprArg& e, const AggregateOptions& o = {}) {
-    ExprArg arg = e;
-    if (e.node()->kind == detail::ExprNode::Kind::ref && e.node()->name == "*") {
-        if (o.distinct) throw TypeError("dorm: Count('*', distinct) is not valid SQL.");
-        arg = Expression(Expression::make(detail::ExprNode::Kind::star, "*", {}, {}));
-    }
-    return detail::aggregate("COUNT", "Count", {arg}, o, true);
-}
+DORM_DECL Expression Count(const ExprArg& e, const AggregateOptions& o = {});
 inline Expression Sum(const ExprArg& e, const AggregateOptions& o = {}) { return detail::aggregate("SUM", "Sum", {e}, o, true); }
 inline Expression Avg(const ExprArg& e, const AggregateOptions& o = {}) { return detail::aggregate("AVG", "Avg", {e}, o, true); }
 inline Expression Min(const ExprArg& e, const AggregateOptions& o = {}) { return detail::aggregate("MIN", "Min", {e}, o, false); }
@@ -87,15 +65,14 @@ inline Expression Variance(const ExprArg& e, const AggregateOptions& o = {}) {
     return detail::aggregate(o.sample ? "VAR_SAMP" : "VAR_POP", "Variance", {e}, o, false);
 }
 /// The values joined by `delimiter` (text values: Cast() others), in `order_by` order where the database allows.
-inline Expression StringAgg(const ExprArg& e, std::string_view delimiter, const AggregateOptions& o = {}) {
-    Expression x = detail::aggregate("STRING_AGG", "StringAgg", {e}, o, true);
-    auto n = std::make_shared<detail::ExprNode>(*x.node());
-    n->value = Value(delimiter);
-    return Expression(std::move(n));
-}
+DORM_DECL Expression StringAgg(const ExprArg& e, std::string_view delimiter, const AggregateOptions& o = {});
 /// Any one value of the group (PostgreSQL 16+; MIN on SQLite).
 inline Expression AnyValue(const ExprArg& e, const AggregateOptions& o = {}) {
     return detail::aggregate("ANY_VALUE", "AnyValue", {e}, o, false);
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/aggregates.ipp>
+#endif

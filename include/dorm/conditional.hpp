@@ -2,6 +2,8 @@
 // Conditional and subquery expressions: Case / When, Subquery, Exists (Django's conditional expressions).
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/expressions.hpp>
 #include <dorm/q.hpp>
 
@@ -26,30 +28,13 @@ private:
 };
 
 /// CASE WHEN ... THEN ... ELSE default END: `Case({When(...), When(...)}, Value("other"))`.
-inline Expression Case(std::initializer_list<When> whens, const std::optional<ExprArg>& default_ = std::nullopt,
-                       std::optional<FieldKind> output_field = std::nullopt) {
-    auto n = std::make_shared<detail::ExprNode>();
-    n->kind = detail::ExprNode::Kind::case_;
-    for (const auto& w : whens) {
-        n->conditions.push_back(w.condition());
-        n->args.push_back(w.then());
-    }
-    if (default_) n->fallback = default_->node();
-    n->output = output_field;
-    return Expression(std::move(n));
-}
+DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional<ExprArg>& default_ = std::nullopt,
+                       std::optional<FieldKind> output_field = std::nullopt);
 
 /// A relation joined with a condition in its ON clause (Django's FilteredRelation), for annotate() / alias():
 /// `annotate("good", FilteredRelation("entry", Q("entry__rating__gte", 4)))`, then `filter("good__headline", ...)`
 /// or `Count("good")`. The condition's paths start with the relation's name; the join is LEFT OUTER.
-inline Expression FilteredRelation(std::string_view relation, const Q& condition) {
-    if (condition.empty()) throw ValueError("dorm: FilteredRelation's condition must be a Q object with at least one lookup");
-    auto n = std::make_shared<detail::ExprNode>();
-    n->kind = detail::ExprNode::Kind::filtered_relation;
-    n->name = std::string(relation);
-    n->filter = std::make_shared<const Q>(condition);
-    return Expression(std::move(n));
-}
+DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition);
 
 namespace detail {
 template <class QS>
@@ -79,3 +64,7 @@ Expression Exists(const QS& qs) {
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/conditional.ipp>
+#endif

@@ -2,6 +2,8 @@
 // databases(): the registry of named databases (Django's DATABASES), per-thread connections, atomic(), CaptureQueries.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/backends/base/connection.hpp>
 #include <dorm/errors.hpp>
 
@@ -44,14 +46,7 @@ inline bool register_backend(const Backend& b) {
 
 namespace detail {
 /// Database aliases live for the whole program so that a QuerySet can hold a plain pointer to its alias.
-inline const std::string* intern_alias(std::string_view alias) {
-    static std::mutex m;
-    static std::set<std::string, std::less<>> names;
-    std::lock_guard lock(m);
-    auto it = names.find(alias);
-    if (it == names.end()) it = names.emplace(alias).first;
-    return &*it;
-}
+DORM_DECL const std::string* intern_alias(std::string_view alias);
 inline const std::string* default_alias() {
     static const std::string* p = intern_alias("default");
     return p;
@@ -74,26 +69,10 @@ public:
     std::uint64_t id() const noexcept { return id_; }
 
     /// This thread's connection, opened on first use.
-    backends::Connection& connection() {
-        thread_local std::uint64_t last_serial = 0;
-        thread_local backends::Connection* last = nullptr;
-        if (last_serial == serial_.load(std::memory_order_relaxed)) [[likely]]
-            return *last;
-        std::lock_guard lock(mutex_);
-        auto& slot = connections_[std::this_thread::get_id()];
-        if (!slot) slot = backend_->connect(*this);
-        last_serial = serial_.load(std::memory_order_relaxed);
-        last = slot.get();
-        return *slot;
-    }
+    backends::Connection& connection();
 
     /// Closes this thread's connection; the next use opens a new one.
-    void close() {
-        std::lock_guard lock(mutex_);
-        connections_.erase(std::this_thread::get_id());
-        // Invalidate this thread's shortcut: a new serial means no thread_local cache matches.
-        serial_ = next_serial();
-    }
+    void close();
 
 private:
     static std::uint64_t next_serial() {
@@ -115,34 +94,10 @@ class Databases {
 public:
     /// Opens (lazily) a database by URL: "sqlite::memory:", "sqlite://blog.db", "sqlite:///abs/blog.db",
     /// "postgresql://user:pw@host:5432/db". Replaces an existing alias.
-    Database& add(std::string_view alias, std::string url) {
-        const backends::Backend* backend = nullptr;
-        for (auto* b : backends::backend_registry())
-            if (b->accepts(url)) backend = b;
-        if (!backend)
-            throw InterfaceError(fmt::format(
-                "dorm: no backend opens '{}'; include <dorm/sqlite.hpp> (sqlite:...) or <dorm/postgresql.hpp> "
-                "(postgresql://...) and link dorm::sqlite or dorm::postgresql", url));
-        auto db = std::make_shared<Database>(std::string(alias), std::move(url), *backend);
-        std::lock_guard lock(mutex_);
-        auto& slot = dbs_[std::string(alias)];
-        if (slot) retired_.push_back(std::move(slot));  // QuerySets being evaluated may still use it
-        slot = db;
-        return *db;
-    }
+    Database& add(std::string_view alias, std::string url);
 
     /// The database with this alias; throws InterfaceError naming the configured ones.
-    Database& get(std::string_view alias) {
-        std::lock_guard lock(mutex_);
-        auto it = dbs_.find(alias);
-        if (it == dbs_.end()) {
-            std::string names;
-            for (auto& [n, _] : dbs_) names += (names.empty() ? "'" : ", '") + n + "'";
-            throw InterfaceError(fmt::format("dorm: the database '{}' doesn't exist; configured: {}", alias,
-                                             names.empty() ? "none (call databases().add(...))" : names));
-        }
-        return *it->second;
-    }
+    Database& get(std::string_view alias);
     Database& operator[](std::string_view alias) { return get(alias); }
 
     bool contains(std::string_view alias) const {
@@ -206,3 +161,7 @@ private:
 };
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/database.ipp>
+#endif

@@ -2,6 +2,8 @@
 // F() and query expressions as users write them: model-independent trees resolved when a QuerySet uses them.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/fields.hpp>
 #include <dorm/value.hpp>
 
@@ -90,14 +92,7 @@ public:
 
     /// A new node (for the expression types built on Expression).
     static detail::ExprNodePtr make(detail::ExprNode::Kind k, std::string name, Value v,
-                                    std::vector<detail::ExprNodePtr> args) {
-        auto n = std::make_shared<detail::ExprNode>();
-        n->kind = k;
-        n->name = std::move(name);
-        n->value = std::move(v);
-        n->args = std::move(args);
-        return n;
-    }
+                                    std::vector<detail::ExprNodePtr> args);
 private:
     static Expression binary(std::string op, const Expression& a, const Expression& b) {
         return Expression(make(detail::ExprNode::Kind::binary, std::move(op), {}, {a.node_, b.node_}));
@@ -152,41 +147,17 @@ inline OrderByExpression Expression::desc(const NullsOrder& nulls) const {
 }
 
 namespace detail {
-inline bool is_sql_identifier(std::string_view s) {
-    if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_')) return false;
-    for (char ch : s)
-        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_')) return false;
-    return true;
-}
-inline ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args, std::optional<FieldKind> output) {
-    auto n = std::make_shared<ExprNode>();
-    n->kind = ExprNode::Kind::func;
-    n->name = std::move(name);
-    n->args = std::move(args);
-    n->output = output;
-    return n;
-}
+DORM_DECL bool is_sql_identifier(std::string_view s);
+DORM_DECL ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args, std::optional<FieldKind> output);
 }  // namespace detail
 
 /// A SQL function call (Django's Func): `Func("UPPER", {"headline"})`. The name must be a plain SQL identifier
 /// (it is written into the SQL as is); `output` is the result's type when it differs from the first argument's.
-inline Expression Func(std::string_view function, std::initializer_list<ExprArg> args,
-                       std::optional<FieldKind> output = std::nullopt) {
-    if (!detail::is_sql_identifier(function))
-        throw ValueError(fmt::format("dorm: '{}' is not a valid SQL function name", function));
-    std::vector<detail::ExprNodePtr> nodes;
-    for (const auto& a : args) nodes.push_back(a.node());
-    return Expression(detail::func_node(std::string(function), std::move(nodes), output));
-}
+DORM_DECL Expression Func(std::string_view function, std::initializer_list<ExprArg> args,
+                       std::optional<FieldKind> output = std::nullopt);
 
 /// CAST(expression AS <the column type of `kind`>).
-inline Expression Cast(const ExprArg& e, FieldKind kind) {
-    auto n = std::make_shared<detail::ExprNode>();
-    n->kind = detail::ExprNode::Kind::cast;
-    n->args = {e.node()};
-    n->output = kind;
-    return Expression(std::move(n));
-}
+DORM_DECL Expression Cast(const ExprArg& e, FieldKind kind);
 
 /// The first argument that is not NULL (at least two).
 template <class... More>
@@ -195,11 +166,7 @@ Expression Coalesce(const ExprArg& a, const ExprArg& b, const More&... more) {
 }
 
 /// Gives an expression a result type where dorm cannot infer one (`F("a") + F("b")` of different types).
-inline Expression ExpressionWrapper(const Expression& e, FieldKind output) {
-    auto n = std::make_shared<detail::ExprNode>(*e.node());
-    n->output = output;
-    return Expression(std::move(n));
-}
+DORM_DECL Expression ExpressionWrapper(const Expression& e, FieldKind output);
 
 /// A field of the outer query, inside a Subquery / Exists: `Entry::objects().filter("blog", OuterRef("pk"))`.
 class OuterRef : public Expression {
@@ -210,14 +177,7 @@ public:
 /// A piece of SQL written as given, "%s" standing for each bound parameter and "%%" for a percent sign
 /// (Django's RawSQL): `RawSQL("SELECT COUNT(*) FROM entry WHERE entry.blog_id = blog.id", {})`. The SQL is the
 /// caller's: never build it from untrusted input; pass values in `params`.
-inline Expression RawSQL(std::string_view sql, std::vector<Value> params = {}, std::optional<FieldKind> output = std::nullopt) {
-    auto n = std::make_shared<detail::ExprNode>();
-    n->kind = detail::ExprNode::Kind::raw;
-    n->name = std::string(sql);
-    for (auto& p : params) n->args.push_back(Expression(std::move(p)).node());
-    n->output = output;
-    return Expression(std::move(n));
-}
+DORM_DECL Expression RawSQL(std::string_view sql, std::vector<Value> params = {}, std::optional<FieldKind> output = std::nullopt);
 
 /// Database functions the reference's examples use.
 inline Expression Lower(const ExprArg& e) { return Expression(detail::func_node("LOWER", {e.node()}, std::nullopt)); }
@@ -227,3 +187,7 @@ inline Expression Length(const ExprArg& e) {
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/expressions.ipp>
+#endif

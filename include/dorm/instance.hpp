@@ -2,6 +2,8 @@
 // Writing rows: Model::save / delete_ / refresh_from_db and QuerySet::bulk_create / bulk_update.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/database.hpp>
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
@@ -36,18 +38,7 @@ inline const std::string* instance_db(const ModelState& state, std::string_view 
 
 /// The INSERT of one whole row of `meta` (without its automatic key and with RETURNING when `assign_pk`): the
 /// same text for every row, so it is written once per thread and dialect.
-inline const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk) {
-    thread_local std::map<std::tuple<const backends::Dialect*, const ModelMeta*, bool>, std::string> statements;
-    auto [it, fresh] = statements.try_emplace({&d, &meta, assign_pk});
-    if (fresh) {
-        std::vector<const FieldMeta*> fields;
-        for (const auto& f : meta.fields)
-            if (!(assign_pk && &f == &meta.pk_field())) fields.push_back(&f);
-        std::vector<Value> placeholders(fields.size());
-        it->second = sql::compile_insert(meta, d, fields, placeholders, assign_pk).sql;
-    }
-    return it->second;
-}
+DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
 
 /// Inserts one row; fills in an automatic primary key from RETURNING.
 template <class M>
@@ -302,3 +293,7 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/instance.ipp>
+#endif

@@ -2,6 +2,8 @@
 // DORM_MODEL, compile-time field descriptors, model options (Meta) and the runtime ModelMeta built from them.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/detail/map_macro.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/fields.hpp>
@@ -154,58 +156,24 @@ struct ModelMeta {
     const FieldMeta& pk_field() const noexcept { return fields[pk]; }
 
     /// The reverse relation named `n` in lookups ("entry" or a related_name), or nullptr.
-    const RelatedObject* find_related(std::string_view n) const {
-        for (const auto& r : related_objects)
-            if (!r.hidden && r.query_name == n) {
-                if (r.clashes)
-                    throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys "
-                                                 "pointing here distinct related_name()s", n, name));
-                return &r;
-            }
-        return nullptr;
-    }
+    const RelatedObject* find_related(std::string_view n) const;
 
     /// The ManyToMany relation named `n` in lookups ("authors", or "entry" on the other side), or nullptr.
-    const ManyToManyRelation* find_many_to_many(std::string_view n) const {
-        for (const auto& r : many_to_many)
-            if (r.query_name == n) {
-                if (!r.error.empty()) throw FieldError(r.error);
-                if (r.clashes)
-                    throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the relations "
-                                                 "pointing here distinct related_name()s", n, name));
-                return &r;
-            }
-        return nullptr;
-    }
+    const ManyToManyRelation* find_many_to_many(std::string_view n) const;
     /// Whether `n` names something a lookup path can continue with: a field or a relation.
     bool has_name(std::string_view n) const {
         return find_field(n) || find_related(n) || find_many_to_many(n);
     }
 
     /// A field by name, by "pk", or by a ForeignKey's column name ("blog_id", Django's attname); nullptr if none.
-    const FieldMeta* find_field(std::string_view n) const noexcept {
-        if (n == "pk") return &fields[pk];
-        for (const auto& f : fields)
-            if (f.name == n) return &f;
-        for (const auto& f : fields)
-            if (f.is_relation() && f.column == n) return &f;
-        return nullptr;
-    }
+    const FieldMeta* find_field(std::string_view n) const noexcept;
     /// Like find_field, but throws FieldError listing the choices, as Django does.
     const FieldMeta& get_field(std::string_view n) const {
         if (auto* f = find_field(n)) return *f;
         throw FieldError(fmt::format("dorm: Cannot resolve keyword '{}' into field. Choices are: {}", n, choices()));
     }
     /// "blog, body_text, headline, id, ..." sorted, as in Django's FieldError.
-    std::string choices() const {
-        std::vector<std::string_view> names;
-        for (const auto& f : fields) names.push_back(f.name);
-        for (const auto& r : related_objects)
-            if (!r.hidden) names.push_back(r.query_name);
-        for (const auto& r : many_to_many) names.push_back(r.query_name);
-        std::sort(names.begin(), names.end());
-        return fmt::format("{}", fmt::join(names, ", "));
-    }
+    std::string choices() const;
 };
 
 namespace detail {
@@ -304,11 +272,7 @@ inline constexpr std::size_t column_index = []<std::size_t... J>(std::index_sequ
 template <class M>
 inline constexpr std::size_t column_count = column_index<M, field_count<M>>;
 
-inline std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
+DORM_DECL std::string lower(std::string_view s);
 
 /// Decodes one row (all fields, in declaration order) straight into the members of `obj`.
 template <class M>
@@ -512,76 +476,11 @@ inline std::recursive_mutex& related_objects_mutex() {
     return m;
 }
 /// Whether `target` already has a reverse name or accessor like these: marks the ones it has as clashing.
-inline bool mark_clashes(const ModelMeta& target, std::string_view name, std::string_view accessor) {
-    bool clash = false;
-    for (auto& r : target.related_objects)
-        if (!r.hidden && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
-    for (auto& r : target.many_to_many)
-        if (r.reverse && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
-    return clash;
-}
+DORM_DECL bool mark_clashes(const ModelMeta& target, std::string_view name, std::string_view accessor);
 /// Sets up ManyToMany relation `i` declared by `meta`: its join table's ForeignKeys, and the reverse relation.
-inline void register_many_to_many(const ModelMeta& meta, std::size_t i) {
-    const ModelMeta& target = meta.many_to_many[i].target_meta();
-    const ModelMeta& through = meta.many_to_many[i].through_meta();  // registers the join table's ForeignKeys
-    auto& r = meta.many_to_many[i];  // after the calls above, which may add to the vector (self-reference)
-    r.model = &target;
-    r.through = &through;
-    std::vector<const FieldMeta*> to_this, to_target;
-    for (const auto& f : through.fields) {
-        if (!f.is_relation()) continue;
-        const ModelMeta& t = f.related();
-        if (&t == &meta) to_this.push_back(&f);
-        else if (&t == &target) to_target.push_back(&f);
-    }
-    if (&meta == &target && to_this.size() == 2) {
-        r.from = to_this[0];
-        r.to = to_this[1];
-    } else if (&meta != &target && to_this.size() == 1 && to_target.size() == 1) {
-        r.from = to_this[0];
-        r.to = to_target[0];
-    } else {
-        r.error = fmt::format("dorm: {}.{}'s through model {} needs exactly one ForeignKey to {} and one to {}",
-                              meta.name, r.query_name, through.name, meta.name, target.name);
-        return;
-    }
-    if (r.symmetrical && (&meta != &target || !r.auto_created)) {
-        r.error = fmt::format("dorm: {}.{} is symmetrical(), which needs a relation to its own model and dorm's own "
-                              "join table (no through model)", meta.name, r.query_name);
-        return;
-    }
-    if (r.related_name.ends_with('+') || r.symmetrical) return;  // no reverse relation (the links go both ways)
-    ManyToManyRelation back;
-    back.query_name = r.related_name.empty() ? lower(meta.name) : r.related_name;
-    back.accessor_name = r.related_name.empty() ? lower(meta.name) + "_set" : r.related_name;
-    back.model = &meta;
-    back.through = &through;
-    back.from = r.to;
-    back.to = r.from;
-    back.reverse = true;
-    back.auto_created = r.auto_created;
-    back.clashes = mark_clashes(target, back.query_name, back.accessor_name);
-    target.many_to_many.push_back(std::move(back));
-}
+DORM_DECL void register_many_to_many(const ModelMeta& meta, std::size_t i);
 /// Tells the models M's ForeignKeys and ManyToManys point at about them (their related objects).
-inline bool register_related(const ModelMeta& meta) {
-    std::lock_guard lock(related_objects_mutex());
-    for (const auto& f : meta.fields) {
-        if (!f.is_relation()) continue;
-        const ModelMeta& target = f.related();
-        bool known = false;
-        for (const auto& r : target.related_objects) known = known || r.field == &f;
-        if (known) continue;
-        bool hidden = f.related_name.ends_with('+');
-        std::string name = f.related_name.empty() ? lower(meta.name) : f.related_name;
-        std::string accessor = f.related_name.empty() ? lower(meta.name) + (f.one_to_one ? "" : "_set") : f.related_name;
-        bool clash = !hidden && mark_clashes(target, name, accessor);
-        target.related_objects.push_back(RelatedObject{&meta, &f, std::move(name), std::move(accessor), clash, hidden});
-    }
-    for (std::size_t i = 0; i < meta.many_to_many.size(); ++i)
-        if (!meta.many_to_many[i].reverse && !meta.many_to_many[i].through) register_many_to_many(meta, i);
-    return true;
-}
+DORM_DECL bool register_related(const ModelMeta& meta);
 }  // namespace detail
 
 /// The metadata of model M, built on first use (thread-safe). Throws FieldError if M's options are invalid.
@@ -717,3 +616,7 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
     }                                                                                                              \
     inline static const bool dorm_registered_ = ::dorm::detail::register_model<Type>();                           \
     ::dorm::ModelState dorm_state_ = {};
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/model.ipp>
+#endif

@@ -2,6 +2,8 @@
 // Q: a model-independent tree of lookups joined by & and |, negated by ~ (Django's Q objects).
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/expressions.hpp>
 #include <dorm/lookups.hpp>
 #include <dorm/model.hpp>
@@ -123,22 +125,9 @@ public:
     Q& operator^=(const Q& other) { return *this = *this ^ other; }
 
 private:
-    static Q combine(const Q& a, const Q& b, Connector c) {
-        if (b.empty()) return a;
-        if (a.empty()) return b;
-        Q q;
-        q.connector_ = c;
-        q.add(a);
-        q.add(b);
-        return q;
-    }
+    static Q combine(const Q& a, const Q& b, Connector c);
     // Flattens (a & b) & c into one node, as Django's tree.Node.add does.
-    void add(const Q& child) {
-        if (!child.leaf_ && !child.negated_ && (child.connector_ == connector_ || child.children_.size() == 1))
-            children_.insert(children_.end(), child.children_.begin(), child.children_.end());
-        else
-            children_.push_back(child);
-    }
+    void add(const Q& child);
 
     std::optional<Leaf> leaf_;
     std::vector<Q> children_;
@@ -153,3 +142,7 @@ concept q_like = std::is_convertible_v<const A&, const Q&> && !std::is_convertib
 }  // namespace detail
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/q.ipp>
+#endif

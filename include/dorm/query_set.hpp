@@ -2,6 +2,8 @@
 // QuerySet<M>: lazy, immutable, chainable; the one place that runs SELECTs and fills the result cache.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/database.hpp>
 #include <dorm/deletion.hpp>
 #include <dorm/errors.hpp>
@@ -305,15 +307,7 @@ std::vector<NamedExpr> named_exprs(const Args&... args) {
 }
 
 /// Django's default alias of an anonymous aggregate over one field: `Count("entry")` is "entry__count".
-inline std::string default_alias(const Expression& e, std::string_view what) {
-    const auto& n = *e.node();
-    if (n.kind == ExprNode::Kind::aggregate && n.args.size() == 1 && n.args[0]->kind == ExprNode::Kind::ref) {
-        std::string label = n.label;
-        for (auto& ch : label) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        return n.args[0]->name + "__" + label;
-    }
-    throw TypeError(fmt::format("dorm: Complex {} require an alias", what));
-}
+DORM_DECL std::string default_alias(const Expression& e, std::string_view what);
 
 /// The name values() gives a model field with no expression: a ForeignKey is its "<name>_id" attribute.
 inline std::string attname(const FieldMeta& f) { return f.is_relation() ? std::string(f.name) + "_id" : std::string(f.name); }
@@ -1651,3 +1645,7 @@ QS as_manager() {
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/query_set.ipp>
+#endif

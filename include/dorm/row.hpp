@@ -2,6 +2,8 @@
 // Row: one result of values() / aggregate() / values_list(named), an ordered name -> Value map (Python's dict).
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/errors.hpp>
 #include <dorm/value.hpp>
 
@@ -25,14 +27,7 @@ public:
     Row(std::shared_ptr<const names_type> names, std::vector<Value> values)
         : names_(std::move(names)), values_(std::move(values)) {}
     /// A row from name/value pairs: `Row{{"n", 3}, {"avg", 2.5}}` (for comparisons in tests and user code).
-    Row(std::initializer_list<std::pair<std::string_view, Value>> items) {
-        auto names = std::make_shared<names_type>();
-        for (const auto& [n, v] : items) {
-            names->emplace_back(n);
-            values_.push_back(v);
-        }
-        names_ = std::move(names);
-    }
+    Row(std::initializer_list<std::pair<std::string_view, Value>> items);
 
     std::size_t size() const noexcept { return values_.size(); }
     bool empty() const noexcept { return values_.empty(); }
@@ -82,3 +77,7 @@ struct fmt::formatter<dorm::Row> : fmt::formatter<std::string_view> {
         return fmt::formatter<std::string_view>::format(s, ctx);
     }
 };
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/row.ipp>
+#endif

@@ -2,6 +2,8 @@
 // Value types of model fields (Date, DateTime, Time, Bytes) and Value, the one dynamic value dorm binds and returns.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/errors.hpp>
 
 #include <chrono>
@@ -57,13 +59,7 @@ class Time {
 public:
     constexpr Time() = default;
     /// Throws ValueError outside 00:00:00 .. 23:59:59.999999.
-    Time(int hour, int minute, int second = 0, int microsecond = 0) {
-        if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || microsecond < 0 ||
-            microsecond > 999999)
-            throw ValueError(fmt::format("dorm: {:02}:{:02}:{:02}.{:06} is not a valid time", hour, minute, second,
-                                         microsecond));
-        us_ = std::chrono::microseconds{((hour * 60LL + minute) * 60 + second) * 1000000LL + microsecond};
-    }
+    Time(int hour, int minute, int second = 0, int microsecond = 0);
     /// Throws ValueError unless 0 <= since_midnight < 24h.
     explicit Time(std::chrono::microseconds since_midnight) : us_(since_midnight) {
         if (us_.count() < 0 || us_ >= std::chrono::hours{24})
@@ -120,48 +116,10 @@ inline std::string to_iso(const Time& t) {
 inline std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
 
 // Parsers accept what SQLite's date functions and Django write: fractional seconds optional, 'T' or ' '.
-inline bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-    if (pos + n > s.size()) return false;
-    out = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        out = out * 10 + (s[i] - '0');
-    }
-    return true;
-}
-inline std::optional<Date> parse_date(std::string_view s) {
-    int y, m, d;
-    if (s.size() < 10 || s[4] != '-' || s[7] != '-' || !parse_digits(s, 0, 4, y) || !parse_digits(s, 5, 2, m) ||
-        !parse_digits(s, 8, 2, d))
-        return std::nullopt;
-    std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{unsigned(m)}, std::chrono::day{unsigned(d)}};
-    if (!ymd.ok()) return std::nullopt;
-    return Date{ymd};
-}
-inline std::optional<Time> parse_time(std::string_view s) {
-    int h, mi, sec = 0, us = 0;
-    if (s.size() < 5 || s[2] != ':' || !parse_digits(s, 0, 2, h) || !parse_digits(s, 3, 2, mi)) return std::nullopt;
-    if (s.size() >= 8) {
-        if (s[5] != ':' || !parse_digits(s, 6, 2, sec)) return std::nullopt;
-        if (s.size() > 9 && s[8] == '.') {
-            std::size_t i = 9;
-            int scale = 100000;
-            for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10)
-                if (scale > 0) us += (s[i] - '0') * scale;
-        }
-    }
-    if (h > 23 || mi > 59 || sec > 59) return std::nullopt;
-    return Time{h, mi, sec, us};
-}
-inline std::optional<DateTime> parse_datetime(std::string_view s) {
-    auto d = parse_date(s);
-    if (!d) return std::nullopt;
-    if (s.size() == 10) return DateTime{*d};
-    if (s[10] != ' ' && s[10] != 'T') return std::nullopt;
-    auto t = parse_time(s.substr(11));
-    if (!t) return std::nullopt;
-    return DateTime{*d, *t};
-}
+DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out);
+DORM_DECL std::optional<Date> parse_date(std::string_view s);
+DORM_DECL std::optional<Time> parse_time(std::string_view s);
+DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s);
 }  // namespace detail
 
 /// One dynamic SQL value: what dorm binds as a parameter and what a `Row` holds.
@@ -294,3 +252,7 @@ struct fmt::formatter<dorm::Value> : fmt::formatter<std::string_view> {
         return fmt::formatter<std::string_view>::format(s, ctx);
     }
 };
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/value.ipp>
+#endif

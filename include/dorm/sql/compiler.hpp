@@ -2,6 +2,8 @@
 // sql::Compiler: the text and bound parameters of one statement being written, and the Expression interface.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/backends/base/dialect.hpp>
 #include <dorm/value.hpp>
 
@@ -40,24 +42,9 @@ public:
     virtual bool is_outer_ref() const noexcept { return false; }
     /// Whether it or a node below it is an aggregate (Django's contains_aggregate): such a condition
     /// belongs in HAVING, and such a selected value is not grouped by.
-    bool contains_aggregate() const {
-        if (is_aggregate()) return true;
-        std::vector<const Expression*> kids;
-        sources(kids);
-        for (const auto* k : kids)
-            if (k && k->contains_aggregate()) return true;
-        return false;
-    }
+    bool contains_aggregate() const;
     /// Whether it is a bound value with no columns (a constant is never grouped by).
-    bool is_constant() const {
-        if (is_aggregate() || is_outer_ref()) return false;
-        std::vector<const Expression*> kids;
-        sources(kids);
-        if (kids.empty()) return is_value();
-        for (const auto* k : kids)
-            if (k && !k->is_constant()) return false;
-        return true;
-    }
+    bool is_constant() const;
 };
 using ExprPtr = std::shared_ptr<const Expression>;
 
@@ -80,19 +67,9 @@ public:
     std::vector<Scope> scopes;
 
     /// Whether the innermost query writes `alias` under another name.
-    bool renamed(std::string_view alias) const {
-        if (!scopes.empty())
-            for (const auto& r : scopes.back().renames)
-                if (r.first == alias) return true;
-        return false;
-    }
+    bool renamed(std::string_view alias) const;
     /// Appends the quoted alias a table of the innermost query is written with.
-    void quote_alias(std::string_view alias) {
-        if (!scopes.empty())
-            for (const auto& [from, to] : scopes.back().renames)
-                if (from == alias) return quote(to);
-        quote(alias);
-    }
+    void quote_alias(std::string_view alias);
 
     Compiler& operator<<(std::string_view s) {
         sql += s;
@@ -100,14 +77,7 @@ public:
     }
     void quote(std::string_view name) { dialect.quote_name(sql, name); }
     /// Binds `v` and writes its placeholder (or, for display only, its literal).
-    void param(Value v) {
-        if (inline_params_) [[unlikely]] {
-            sql += dialect.literal(v);
-            return;
-        }
-        params.push_back(std::move(v));
-        dialect.placeholder(sql, params.size());
-    }
+    void param(Value v);
     /// Writes `tmpl`, calling `fill()` where each "%s" stands (a dialect's operator or function template).
     template <class Fill>
     void fill_template(std::string_view tmpl, Fill&& fill) {
@@ -120,16 +90,7 @@ public:
         }
     }
     /// Compiles `e`, undoing what it wrote when it matched nothing or everything.
-    Match compile(const Expression& e) {
-        auto sql_size = sql.size();
-        auto params_size = params.size();
-        Match m = e.as_sql(*this);
-        if (m != Match::some) {
-            sql.resize(sql_size);
-            params.resize(params_size);
-        }
-        return m;
-    }
+    Match compile(const Expression& e);
 
     /// Whether values are written as literals (display only).
     bool inlines_params() const noexcept { return inline_params_; }
@@ -139,3 +100,7 @@ private:
 };
 
 }  // namespace dorm::sql
+
+#if DORM_HEADER_ONLY
+#include <dorm/sql/impl/compiler.ipp>
+#endif

@@ -2,6 +2,8 @@
 // Connection and Cursor: the interface every backend implements (prepare, bind, step, decode, errors).
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/backends/base/cell.hpp>
 #include <dorm/backends/base/dialect.hpp>
 #include <dorm/errors.hpp>
@@ -80,18 +82,7 @@ public:
         execute(depth_ == 0 ? std::string("BEGIN") : "SAVEPOINT " + savepoint_name(depth_));
         ++depth_;
     }
-    void atomic_exit(bool commit) {
-        if (depth_ == 0) throw TransactionManagementError("dorm: atomic block closed twice");
-        --depth_;
-        if (depth_ == 0) {
-            execute(commit ? "COMMIT" : "ROLLBACK");
-        } else if (commit) {
-            execute("RELEASE SAVEPOINT " + savepoint_name(depth_));
-        } else {
-            execute("ROLLBACK TO SAVEPOINT " + savepoint_name(depth_));
-            execute("RELEASE SAVEPOINT " + savepoint_name(depth_));
-        }
-    }
+    void atomic_exit(bool commit);
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.
@@ -101,9 +92,7 @@ protected:
     virtual std::unique_ptr<Cursor> do_query(const std::string& sql, std::span<const Value> params) = 0;
     virtual std::int64_t do_execute(const std::string& sql, std::span<const Value> params) = 0;
     /// Default: an ordinary query, for backends whose cursors already step row by row (SQLite).
-    virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t) {
-        return do_query(sql, params);
-    }
+    virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }
     /// Forget the transaction state after the connection was lost and reopened.
@@ -124,3 +113,7 @@ private:
 
 }  // namespace backends
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/backends/base/impl/connection.ipp>
+#endif

@@ -2,6 +2,8 @@
 // Dialect: everything that differs between databases in how SQL is written, as tables and small hooks.
 #pragma once
 
+#include <dorm/config.hpp>
+
 #include <dorm/fields.hpp>
 #include <dorm/value.hpp>
 
@@ -52,32 +54,14 @@ public:
     virtual std::string_view vendor() const noexcept = 0;
 
     /// Appends `name` as a quoted identifier. Identifiers come only from model metadata.
-    virtual void quote_name(std::string& out, std::string_view name) const {
-        out += '"';
-        if (name.find('"') == std::string_view::npos) [[likely]] {  // one append: this runs for every column named
-            out.append(name);
-        } else {
-            for (char c : name) {
-                if (c == '"') out += '"';
-                out += c;
-            }
-        }
-        out += '"';
-    }
+    virtual void quote_name(std::string& out, std::string_view name) const;
 
     /// Appends the placeholder of the `n`-th bound parameter (1-based): "?" or "$n".
     virtual void placeholder(std::string& out, std::size_t n) const = 0;
 
     /// The SQL template of a comparison lookup, "%s" standing for the right-hand side
     /// (Django's `operators` table), or an empty view when the lookup needs a node of its own.
-    virtual std::string_view lookup_operator(std::string_view lookup) const {
-        if (lookup == "exact") return "= %s";
-        if (lookup == "gt") return "> %s";
-        if (lookup == "gte") return ">= %s";
-        if (lookup == "lt") return "< %s";
-        if (lookup == "lte") return "<= %s";
-        return {};
-    }
+    virtual std::string_view lookup_operator(std::string_view lookup) const;
 
     /// iexact, contains, icontains, startswith, ..., regex, iregex: how this database writes them.
     virtual PatternSpec pattern(std::string_view lookup) const = 0;
@@ -90,20 +74,12 @@ public:
     virtual void limit_offset(std::string& out, std::optional<std::int64_t> limit, std::int64_t offset) const = 0;
 
     /// Writes "DISTINCT ON (<fields>)", `fields` writing the list; backends without it raise NotSupportedError.
-    virtual void distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const {
-        (void)out;
-        (void)fields;
-        throw NotSupportedError("dorm: DISTINCT ON fields is not supported by this database backend.");
-    }
+    virtual void distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const;
 
     /// Whether SELECT ... FOR UPDATE exists; where it does not, select_for_update() has no effect (Django).
     virtual bool has_select_for_update() const noexcept { return false; }
     /// Appends the row-locking clause for `lock`; `of` are the quoted tables to lock (empty: all).
-    virtual void for_update(std::string& out, const SelectForUpdate& lock, const std::vector<std::string>& of) const {
-        (void)out;
-        (void)lock;
-        (void)of;
-    }
+    virtual void for_update(std::string& out, const SelectForUpdate& lock, const std::vector<std::string>& of) const;
 
     /// The function that orders rows randomly (`order_by("?")`).
     virtual std::string_view random_function() const noexcept { return "RANDOM()"; }
@@ -121,47 +97,19 @@ public:
     virtual std::string_view drop_table_suffix() const noexcept { return {}; }
 
     /// A literal for display in `QuerySet::sql()` (never used in executed SQL: values are always bound).
-    std::string literal(const Value& v) const {
-        return std::visit(
-            [&](const auto& x) -> std::string {
-                using X = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<X, std::monostate>) return "NULL";
-                else if constexpr (std::is_same_v<X, bool>) return bool_literal(x);
-                else if constexpr (std::is_same_v<X, std::int64_t>) return std::to_string(x);
-                else if constexpr (std::is_same_v<X, double>) return fmt::format("{}", x);
-                else if constexpr (std::is_same_v<X, std::string>) return quote_string(x);
-                else if constexpr (std::is_same_v<X, Bytes>) return bytes_literal(x);
-                else if constexpr (std::is_same_v<X, DateTime>) return quote_string(dorm::detail::to_iso(x) + std::string(datetime_suffix()));
-                else return quote_string(dorm::detail::to_iso(x));
-            },
-            v.variant());
-    }
+    std::string literal(const Value& v) const;
     /// 'text' with quotes doubled.
-    static std::string quote_string(std::string_view s) {
-        std::string out = "'";
-        for (char c : s) {
-            if (c == '\'') out += '\'';
-            out += c;
-        }
-        return out + "'";
-    }
+    static std::string quote_string(std::string_view s);
 
     /// Literal hooks: booleans, binary data, and what follows a DateTime's ISO text (a UTC offset).
     virtual std::string bool_literal(bool b) const { return b ? "1" : "0"; }
-    virtual std::string bytes_literal(const Bytes& b) const {
-        std::string s = "X'";
-        for (auto byte : b) s += fmt::format("{:02x}", static_cast<unsigned>(byte));
-        return s + "'";
-    }
+    virtual std::string bytes_literal(const Bytes& b) const;
     virtual std::string_view datetime_suffix() const noexcept { return {}; }
 
     /// The SQL function of an aggregate, given by its standard name (COUNT, SUM, AVG, MIN, MAX, STDDEV_POP,
     /// STDDEV_SAMP, VAR_POP, VAR_SAMP, STRING_AGG, ANY_VALUE) and the kind of its argument; throws
     /// NotSupportedError where this database has no equivalent.
-    virtual std::string_view aggregate_function(std::string_view function, std::optional<FieldKind> input) const {
-        (void)input;
-        return function;
-    }
+    virtual std::string_view aggregate_function(std::string_view function, std::optional<FieldKind> input) const;
     /// Whether aggregates take `FILTER (WHERE ...)`; without it dorm writes `CASE WHEN ... END` inside them.
     virtual bool supports_aggregate_filter_clause() const noexcept { return true; }
     /// Whether an aggregate's arguments may end in ORDER BY (StringAgg's order_by).
@@ -175,10 +123,7 @@ public:
     virtual std::string trunc_template(std::string_view kind, FieldKind input) const = 0;
     /// The same for a datetime truncated in the named time zone: the first "%s" is the value, every later one the
     /// zone's name (bound). Databases without a time zone database raise NotSupportedError.
-    virtual std::string trunc_in_zone_template(std::string_view kind) const {
-        (void)kind;
-        throw NotSupportedError(fmt::format("dorm: {} has no time zone database: datetimes() truncates in UTC only", vendor()));
-    }
+    virtual std::string trunc_in_zone_template(std::string_view kind) const;
     /// Whether set operations (UNION, ...) may have ORDER BY / LIMIT in their parts (within parentheses).
     virtual bool supports_slicing_ordering_in_compound() const noexcept { return true; }
 
@@ -190,3 +135,7 @@ public:
 };
 
 }  // namespace dorm::backends
+
+#if DORM_HEADER_ONLY
+#include <dorm/backends/base/impl/dialect.ipp>
+#endif

@@ -1,128 +1,17 @@
 // SPDX-License-Identifier: MIT
-// SQLite's SQL spelling: ? placeholders, LIMIT -1 for an open-ended OFFSET, type names, literals.
+// SQLite's SQL spelling (the Dialect instance); its class is in impl/dialect.ipp.
 #pragma once
 
+#include <dorm/config.hpp>
 #include <dorm/backends/base/dialect.hpp>
-
-#include <string>
 
 namespace dorm::backends::sqlite {
 
-class Dialect final : public backends::Dialect {
-public:
-    std::string_view vendor() const noexcept override { return "sqlite"; }
-
-    void placeholder(std::string& out, std::size_t) const override { out += '?'; }
-
-    PatternSpec pattern(std::string_view lookup) const override {
-        // SQLite's LIKE ignores ASCII case and no other: case-sensitive lookups use instr / GLOB / a range,
-        // case-insensitive ones compare dorm_fold() of both sides.
-        if (lookup == "iexact") return {"dorm_fold({lhs}) = {rhs}", PatternRhs::fold};
-        if (lookup == "contains") return {"instr({lhs}, {rhs}) > 0", PatternRhs::raw};
-        if (lookup == "icontains") return {"instr(dorm_fold({lhs}), {rhs}) > 0", PatternRhs::fold};
-        if (lookup == "startswith") return {"{lhs} >= {rhs} AND {lhs} < {rhs2}", PatternRhs::prefix_range};
-        if (lookup == "istartswith") return {"instr(dorm_fold({lhs}), {rhs}) = 1", PatternRhs::fold};
-        if (lookup == "endswith") return {"{lhs} GLOB {rhs}", PatternRhs::glob_suffix};
-        if (lookup == "iendswith") return {"dorm_fold({lhs}) GLOB {rhs}", PatternRhs::fold_glob_suffix};
-        if (lookup == "regex") return {"{lhs} REGEXP {rhs}", PatternRhs::raw};
-        if (lookup == "iregex") return {"dorm_iregexp({rhs}, {lhs})", PatternRhs::raw};
-        return {};
-    }
-
-    std::string_view transform_template(std::string_view name, FieldKind) const override {
-        // dorm_extract() is registered on every connection (see connection.hpp).
-        if (name == "year") return "dorm_extract('year', %s)";
-        if (name == "iso_year") return "dorm_extract('iso_year', %s)";
-        if (name == "month") return "dorm_extract('month', %s)";
-        if (name == "day") return "dorm_extract('day', %s)";
-        if (name == "week") return "dorm_extract('week', %s)";
-        if (name == "week_day") return "dorm_extract('week_day', %s)";
-        if (name == "iso_week_day") return "dorm_extract('iso_week_day', %s)";
-        if (name == "quarter") return "dorm_extract('quarter', %s)";
-        if (name == "date") return "dorm_extract('date', %s)";
-        if (name == "time") return "dorm_extract('time', %s)";
-        if (name == "hour") return "dorm_extract('hour', %s)";
-        if (name == "minute") return "dorm_extract('minute', %s)";
-        if (name == "second") return "dorm_extract('second', %s)";
-        return {};
-    }
-
-    void limit_offset(std::string& out, std::optional<std::int64_t> limit, std::int64_t offset) const override {
-        out += " LIMIT ";
-        out += limit ? std::to_string(*limit) : std::string("-1");  // SQLite needs a LIMIT before OFFSET
-        if (offset) {
-            out += " OFFSET ";
-            out += std::to_string(offset);
-        }
-    }
-
-    std::string column_type(const FieldMeta& f) const override {
-        switch (f.kind) {
-            case FieldKind::boolean: return "bool";
-            case FieldKind::small_integer: return "smallint";
-            case FieldKind::integer: return "integer";
-            case FieldKind::big_integer: return "bigint";
-            case FieldKind::real: return "real";
-            case FieldKind::text: return f.max_length ? "varchar(" + std::to_string(*f.max_length) + ")" : "text";
-            case FieldKind::bytes: return "BLOB";
-            case FieldKind::date: return "date";
-            case FieldKind::datetime: return "datetime";
-            case FieldKind::time: return "time";
-        }
-        return "text";
-    }
-    std::string auto_increment_column(const FieldMeta&) const override {
-        return "integer NOT NULL PRIMARY KEY AUTOINCREMENT";
-    }
-
-    std::string_view aggregate_function(std::string_view function, std::optional<FieldKind> input) const override {
-        // Django refuses these on SQLite because dates and times are stored as text.
-        bool temporal = input == FieldKind::date || input == FieldKind::datetime || input == FieldKind::time;
-        if (temporal && (function == "SUM" || function == "AVG" || function.starts_with("STDDEV") || function.starts_with("VAR")))
-            throw NotSupportedError("dorm: You cannot use Sum, Avg, StdDev, and Variance aggregations on date/time "
-                                    "fields in sqlite because date/time is saved as text.");
-        if (function == "STRING_AGG") return "GROUP_CONCAT";
-        if (function == "ANY_VALUE") return "MIN";  // some value of the group: SQLite 3.40 has no ANY_VALUE
-        return function;  // STDDEV_* and VAR_* are registered on every connection (functions.hpp)
-    }
-    // ORDER BY inside an aggregate needs SQLite 3.44; DISTINCT aggregates take one argument only.
-    bool supports_aggregate_order_by() const noexcept override { return false; }
-    bool supports_aggregate_distinct_multiple_arguments() const noexcept override { return false; }
-    bool supports_slicing_ordering_in_compound() const noexcept override { return false; }
-
-    std::string cast_template(FieldKind kind) const override {
-        switch (kind) {
-            case FieldKind::boolean: return "CAST(%s AS bool)";
-            case FieldKind::small_integer:
-            case FieldKind::integer:
-            case FieldKind::big_integer: return "CAST(%s AS integer)";
-            case FieldKind::real: return "CAST(%s AS real)";
-            case FieldKind::text: return "CAST(%s AS text)";
-            case FieldKind::bytes: return "CAST(%s AS blob)";
-            // Dates and times are ISO text: SQLite's CAST to "date" would make them numbers.
-            case FieldKind::date: return "dorm_extract('date', %s)";
-            case FieldKind::datetime: return "CAST(%s AS text)";
-            case FieldKind::time: return "dorm_extract('time', %s)";
-        }
-        return "%s";
-    }
-    std::string trunc_template(std::string_view kind, FieldKind) const override {
-        return fmt::format("dorm_trunc('{}', %s)", kind);  // kind is one of dorm's own names, checked before
-    }
-
-    std::string explain_prefix(std::string_view format, std::string_view options) const override {
-        if (!format.empty() || !options.empty())
-            throw NotSupportedError("dorm: sqlite's explain() takes no format or options");
-        return "EXPLAIN QUERY PLAN ";
-    }
-
-    // SQLite >= 3.32 allows 32766 host parameters per statement.
-    std::size_t max_query_params() const noexcept override { return 32766; }
-};
-
-inline const Dialect& dialect() {
-    static const Dialect d;
-    return d;
-}
+/// SQLite's dialect: ? placeholders, LIMIT -1 for an open-ended OFFSET, type names, literals.
+DORM_DECL const backends::Dialect& dialect();
 
 }  // namespace dorm::backends::sqlite
+
+#if DORM_HEADER_ONLY
+#include <dorm/backends/sqlite/impl/dialect.ipp>
+#endif

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/backends/base/dialect.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/backends/base/dialect.hpp>
+
+namespace dorm::backends {
+
+DORM_DECL void Dialect::quote_name(std::string& out, std::string_view name) const {
+    out += '"';
+    if (name.find('"') == std::string_view::npos) [[likely]] {  // one append: this runs for every column named
+        out.append(name);
+    } else {
+        for (char c : name) {
+            if (c == '"') out += '"';
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+DORM_DECL auto Dialect::lookup_operator(std::string_view lookup) const -> std::string_view {
+    if (lookup == "exact") return "= %s";
+    if (lookup == "gt") return "> %s";
+    if (lookup == "gte") return ">= %s";
+    if (lookup == "lt") return "< %s";
+    if (lookup == "lte") return "<= %s";
+    return {};
+}
+
+DORM_DECL void Dialect::distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const {
+    (void)out;
+    (void)fields;
+    throw NotSupportedError("dorm: DISTINCT ON fields is not supported by this database backend.");
+}
+
+DORM_DECL void Dialect::for_update(std::string& out, const SelectForUpdate& lock, const std::vector<std::string>& of) const {
+    (void)out;
+    (void)lock;
+    (void)of;
+}
+
+DORM_DECL auto Dialect::literal(const Value& v) const -> std::string {
+    return std::visit(
+        [&](const auto& x) -> std::string {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, std::monostate>) return "NULL";
+            else if constexpr (std::is_same_v<X, bool>) return bool_literal(x);
+            else if constexpr (std::is_same_v<X, std::int64_t>) return std::to_string(x);
+            else if constexpr (std::is_same_v<X, double>) return fmt::format("{}", x);
+            else if constexpr (std::is_same_v<X, std::string>) return quote_string(x);
+            else if constexpr (std::is_same_v<X, Bytes>) return bytes_literal(x);
+            else if constexpr (std::is_same_v<X, DateTime>) return quote_string(dorm::detail::to_iso(x) + std::string(datetime_suffix()));
+            else return quote_string(dorm::detail::to_iso(x));
+        },
+        v.variant());
+}
+
+DORM_DECL auto Dialect::quote_string(std::string_view s) -> std::string {
+    std::string out = "'";
+    for (char c : s) {
+        if (c == '\'') out += '\'';
+        out += c;
+    }
+    return out + "'";
+}
+
+DORM_DECL auto Dialect::bytes_literal(const Bytes& b) const -> std::string {
+    std::string s = "X'";
+    for (auto byte : b) s += fmt::format("{:02x}", static_cast<unsigned>(byte));
+    return s + "'";
+}
+
+DORM_DECL auto Dialect::aggregate_function(std::string_view function, std::optional<FieldKind> input) const -> std::string_view {
+    (void)input;
+    return function;
+}
+
+DORM_DECL auto Dialect::trunc_in_zone_template(std::string_view kind) const -> std::string {
+    (void)kind;
+    throw NotSupportedError(fmt::format("dorm: {} has no time zone database: datetimes() truncates in UTC only", vendor()));
+}
+
+}  // namespace dorm::backends

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+// PostgreSQL connection on libpq: prepared statements, typed parameters, binary results decoded into Cells,
+// server-side cursors for streaming, SQLSTATE -> PEP 249 errors, reconnection after a lost connection.
+#pragma once
+
+#include <dorm/backends/postgresql/connection.hpp>
+#include <dorm/backends/postgresql/impl/dialect.ipp>
+
+#include <libpq-fe.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace dorm::backends::postgresql {
+
+namespace oid {
+// Type OIDs from pg_type.h (stable across PostgreSQL versions).
+inline constexpr Oid boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
+                     json = 114, xml = 142,
+                     float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043, date = 1082,
+                     time = 1083, timestamp = 1114, timestamptz = 1184, numeric = 1700;
+}  // namespace oid
+
+// PostgreSQL's epoch is 2000-01-01; dorm's is 1970-01-01.
+inline constexpr std::int64_t epoch_days = 10957;
+inline constexpr std::int64_t epoch_us = epoch_days * 86400LL * 1000000LL;
+
+struct ResultDeleter {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+/// Throws the PEP 249 exception for a failed result, chosen by SQLSTATE class (as psycopg does).
+[[noreturn]] inline void raise(PGconn* conn, const PGresult* res, const std::string& sql) {
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    std::string code = state ? state : "";
+    std::string msg = res ? PQresultErrorMessage(res) : "";
+    if (msg.empty() && conn) msg = PQerrorMessage(conn);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    std::string what = sql.empty() ? msg : fmt::format("{}\nSQL: {}", msg, sql);
+    if (conn && PQstatus(conn) == CONNECTION_BAD) throw OperationalError(what, sql, code.empty() ? "08006" : code);
+    std::string_view cls = std::string_view(code).substr(0, 2);
+    if (cls == "23") throw IntegrityError(what, sql, code);
+    if (cls == "22" || cls == "21" || cls == "02") throw DataError(what, sql, code);
+    if (cls == "08" || cls == "40" || cls == "53" || cls == "54" || cls == "55" || cls == "57" || cls == "58")
+        throw OperationalError(what, sql, code);
+    if (cls == "0A") throw NotSupportedError(what, sql, code);
+    if (cls == "XX" || cls == "25" || cls == "26" || cls == "2D") throw InternalError(what, sql, code);
+    if (cls == "42" || cls == "24" || cls == "34" || cls == "3D" || cls == "3F" || cls == "44")
+        throw ProgrammingError(what, sql, code);
+    throw DatabaseError(what, sql, code);
+}
+
+namespace detail {
+inline std::uint16_t be16(const char* p) {
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) | static_cast<unsigned char>(p[1]));
+}
+inline std::uint32_t be32(const char* p) {
+    return (std::uint32_t(be16(p)) << 16) | be16(p + 2);
+}
+inline std::uint64_t be64(const char* p) { return (std::uint64_t(be32(p)) << 32) | be32(p + 4); }
+
+/// numeric (SUM of bigint, AVG of integers): an integer when it has no fractional digits and fits, else a double.
+/// Binary layout: ndigits, weight, sign, dscale (16 bits each), then ndigits base-10000 digits.
+inline void decode_numeric(Cell& c, const char* p) {
+    auto ndigits = static_cast<std::int16_t>(be16(p));
+    auto weight = static_cast<std::int16_t>(be16(p + 2));
+    auto sign = be16(p + 4);
+    auto dscale = static_cast<std::int16_t>(be16(p + 6));
+    if (sign == 0xC000) {
+        c.kind = Cell::Kind::real;
+        c.d = std::numeric_limits<double>::quiet_NaN();
+        return;
+    }
+    bool negative = sign == 0x4000;
+    if (dscale == 0 && weight < 4) {  // at most 16 decimal digits: fits an int64
+        std::int64_t v = 0;
+        for (int i = 0; i <= weight; ++i) v = v * 10000 + (i < ndigits ? static_cast<std::int16_t>(be16(p + 8 + 2 * i)) : 0);
+        c.kind = Cell::Kind::integer;
+        c.i = negative ? -v : v;
+        return;
+    }
+    // Written out in decimal and read back, so that the double is the nearest to the exact value.
+    char text[512];
+    int n = 0;
+    for (int i = 0; i < ndigits && n < 480; ++i)
+        n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "%04d", static_cast<std::int16_t>(be16(p + 8 + 2 * i)));
+    n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "e%d", 4 * (weight - ndigits + 1));
+    c.kind = Cell::Kind::real;
+    c.d = std::strtod(text, nullptr);
+    if (negative) c.d = -c.d;
+}
+
+/// Decodes one binary-format column value into a Cell without building strings.
+inline void decode(Cell& c, Oid type, const char* p, int len) {
+    switch (type) {
+        case oid::boolean: c.kind = Cell::Kind::integer; c.i = *p != 0; return;
+        case oid::int2: c.kind = Cell::Kind::integer; c.i = static_cast<std::int16_t>(be16(p)); return;
+        case oid::int4:
+        case oid::oid: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)); return;
+        case oid::int8: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
+        case oid::float4: {
+            std::uint32_t bits = be32(p);
+            float f;
+            std::memcpy(&f, &bits, 4);
+            c.kind = Cell::Kind::real;
+            c.d = f;
+            return;
+        }
+        case oid::float8: {
+            std::uint64_t bits = be64(p);
+            std::memcpy(&c.d, &bits, 8);
+            c.kind = Cell::Kind::real;
+            return;
+        }
+        case oid::date: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)) + epoch_days; return;
+        case oid::timestamp:
+        case oid::timestamptz: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)) + epoch_us; return;
+        case oid::time: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
+        case oid::numeric: decode_numeric(c, p); return;
+        case oid::bytea: c.kind = Cell::Kind::blob; c.p = p; c.n = static_cast<std::size_t>(len); return;
+        case oid::text:
+        case oid::varchar:
+        case oid::bpchar:
+        case oid::name:
+        case oid::json:  // json and xml travel as text in binary format too
+        case oid::xml:
+        case oid::unknown: c.kind = Cell::Kind::text; c.p = p; c.n = static_cast<std::size_t>(len); return;
+        default:
+            throw NotSupportedError(fmt::format("dorm: the postgresql backend cannot decode values of type oid {}", type));
+    }
+}
+
+/// Parameters in libpq's form: text values with explicit types (bytea in binary).
+struct Params {
+    std::vector<Oid> types;
+    std::vector<std::string> text;
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<int> formats;
+
+    explicit Params(std::span<const Value> params) {
+        auto n = params.size();
+        types.resize(n);
+        text.resize(n);
+        values.resize(n);
+        lengths.resize(n);
+        formats.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            std::visit(
+                [&](const auto& x) {
+                    using X = std::decay_t<decltype(x)>;
+                    if constexpr (std::is_same_v<X, std::monostate>) {
+                        types[i] = 0;
+                        values[i] = nullptr;
+                        return;
+                    } else if constexpr (std::is_same_v<X, bool>) {
+                        types[i] = oid::boolean;
+                        text[i] = x ? "t" : "f";
+                    } else if constexpr (std::is_same_v<X, std::int64_t>) {
+                        types[i] = oid::int8;
+                        text[i] = std::to_string(x);
+                    } else if constexpr (std::is_same_v<X, double>) {
+                        types[i] = oid::float8;
+                        text[i] = fmt::format("{}", x);  // shortest text that reads back as the same double
+                    } else if constexpr (std::is_same_v<X, std::string>) {
+                        types[i] = oid::text;
+                        values[i] = x.c_str();
+                        lengths[i] = static_cast<int>(x.size());
+                        return;
+                    } else if constexpr (std::is_same_v<X, Bytes>) {
+                        types[i] = oid::bytea;
+                        values[i] = reinterpret_cast<const char*>(x.data());
+                        lengths[i] = static_cast<int>(x.size());
+                        formats[i] = 1;
+                        return;
+                    } else if constexpr (std::is_same_v<X, Date>) {
+                        types[i] = oid::date;
+                        text[i] = dorm::detail::to_iso(x);
+                    } else if constexpr (std::is_same_v<X, DateTime>) {
+                        types[i] = oid::timestamptz;
+                        text[i] = dorm::detail::to_iso(x) + "+00";
+                    } else {
+                        types[i] = oid::time;
+                        text[i] = dorm::detail::to_iso(x);
+                    }
+                    values[i] = text[i].c_str();
+                    lengths[i] = static_cast<int>(text[i].size());
+                },
+                params[i].variant());
+        }
+    }
+    int size() const noexcept { return static_cast<int>(types.size()); }
+};
+}  // namespace detail
+
+/// Rows of a complete result (PQexecPrepared), or of a server-side cursor fetched `chunk` rows at a time.
+class Cursor final : public backends::Cursor {
+public:
+    Cursor(Result result, PGconn* conn = nullptr, std::string cursor_name = {}, std::size_t chunk = 0)
+        : result_(std::move(result)), conn_(conn), name_(std::move(cursor_name)), chunk_(chunk) {
+        start();
+    }
+    ~Cursor() override {
+        if (conn_ && PQstatus(conn_) == CONNECTION_OK) Result(PQexec(conn_, ("CLOSE " + name_).c_str()));
+    }
+
+    bool next() override {
+        if (row_ + 1 >= rows_) {
+            if (!conn_ || exhausted_) return false;
+            fetch();
+            if (rows_ == 0) return false;
+        } else {
+            ++row_;
+        }
+        for (std::size_t i = 0; i < columns_; ++i) {
+            Cell& c = cells_buf_[i];
+            int col = static_cast<int>(i);
+            if (PQgetisnull(result_.get(), row_, col)) {
+                c.kind = Cell::Kind::null;
+                continue;
+            }
+            detail::decode(c, types_[i], PQgetvalue(result_.get(), row_, col), PQgetlength(result_.get(), row_, col));
+        }
+        return true;
+    }
+    std::string column_name(std::size_t i) const override { return PQfname(result_.get(), static_cast<int>(i)); }
+
+private:
+    void start() {
+        rows_ = result_ ? PQntuples(result_.get()) : 0;
+        row_ = -1;
+        columns_ = result_ ? static_cast<std::size_t>(PQnfields(result_.get())) : 0;
+        types_.resize(columns_);
+        for (std::size_t i = 0; i < columns_; ++i) types_[i] = PQftype(result_.get(), static_cast<int>(i));
+        cells_buf_.resize(columns_);
+        cells_ = cells_buf_.data();
+        if (conn_ && chunk_ && static_cast<std::size_t>(rows_) < chunk_) exhausted_ = true;
+    }
+    void fetch() {
+        std::string sql = fmt::format("FETCH {} FROM {}", chunk_, name_);
+        result_.reset(PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1));
+        if (PQresultStatus(result_.get()) != PGRES_TUPLES_OK) raise(conn_, result_.get(), sql);
+        start();
+        row_ = rows_ > 0 ? 0 : -1;
+    }
+
+    Result result_;
+    PGconn* conn_;
+    std::string name_;
+    std::size_t chunk_;
+    bool exhausted_ = false;
+    int rows_ = 0;
+    int row_ = -1;
+    std::vector<Oid> types_;
+    std::vector<Cell> cells_buf_;
+};
+
+/// One libpq connection with its prepared statements. Used by one thread.
+class Connection final : public backends::Connection {
+public:
+    explicit Connection(std::string conninfo) : conninfo_(std::move(conninfo)) { open(); }
+    ~Connection() override { PQfinish(conn_); }
+
+    const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
+    PGconn* handle() const noexcept { return conn_; }
+
+protected:
+    std::unique_ptr<backends::Cursor> do_stream(const std::string& sql, std::span<const Value> params,
+                                                std::size_t chunk_size) override {
+        ensure_open();
+        // A server-side cursor keeps client memory flat; WITH HOLD lets it outlive autocommit's transaction.
+        std::string name = fmt::format("dorm_cursor_{}", ++cursor_counter_);
+        std::string declare = fmt::format("DECLARE {} NO SCROLL CURSOR WITH HOLD FOR {}", name, sql);
+        detail::Params p(params);
+        Result r(PQexecParams(conn_, declare.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
+                              p.formats.data(), 1));
+        if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) raise(conn_, r.get(), sql);
+        std::string fetch = fmt::format("FETCH {} FROM {}", chunk_size, name);
+        Result first(PQexecParams(conn_, fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1));
+        if (PQresultStatus(first.get()) != PGRES_TUPLES_OK) raise(conn_, first.get(), fetch);
+        return std::make_unique<Cursor>(std::move(first), conn_, name, chunk_size);
+    }
+
+    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params) override {
+        Result r = run(sql, params);
+        if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
+        return std::make_unique<Cursor>(std::move(r));
+    }
+
+    std::int64_t do_execute(const std::string& sql, std::span<const Value> params) override {
+        Result r = run(sql, params);
+        auto status = PQresultStatus(r.get());
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
+        const char* n = PQcmdTuples(r.get());
+        return n && *n ? std::stoll(n) : 0;
+    }
+
+private:
+    void open() {
+        conn_ = PQconnectdb(conninfo_.c_str());
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            std::string msg = PQerrorMessage(conn_);
+            PQfinish(conn_);
+            conn_ = nullptr;
+            throw OperationalError(fmt::format("dorm: cannot connect to PostgreSQL: {}", msg), {}, "08001");
+        }
+        Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
+        any_value_ = PQserverVersion(conn_) >= 160000;
+    }
+
+    /// A connection the server dropped is reopened before the next statement (its prepared statements
+    /// and transaction are gone with it).
+    void ensure_open() {
+        if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
+        prepared_.clear();
+        reset_transaction_state();
+        if (conn_) {
+            PQreset(conn_);
+            if (PQstatus(conn_) == CONNECTION_OK) {
+                Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
+                return;
+            }
+            PQfinish(conn_);
+            conn_ = nullptr;
+        }
+        open();
+    }
+
+    Result run(const std::string& sql, std::span<const Value> params) {
+        ensure_open();
+        detail::Params p(params);
+        auto it = prepared_.find(sql);
+        if (it == prepared_.end()) {
+            if (prepared_.size() >= max_prepared) deallocate_all();
+            std::string name = fmt::format("dorm_{}", ++statement_counter_);
+            Result prep(PQprepare(conn_, name.c_str(), sql.c_str(), p.size(), p.types.data()));
+            if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) raise(conn_, prep.get(), sql);
+            note_prepared();
+            it = prepared_.emplace(sql, std::move(name)).first;
+        }
+        return Result(PQexecPrepared(conn_, it->second.c_str(), p.size(), p.values.data(), p.lengths.data(),
+                                     p.formats.data(), 1));
+    }
+
+    void deallocate_all() {
+        Result r(PQexec(conn_, "DEALLOCATE ALL"));
+        prepared_.clear();
+    }
+
+    static constexpr std::size_t max_prepared = 512;
+    std::string conninfo_;
+    PGconn* conn_ = nullptr;
+    std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+    std::uint64_t statement_counter_ = 0;
+    std::uint64_t cursor_counter_ = 0;
+    bool any_value_ = false;
+};
+
+/// Opens "postgresql://user:pw@host:port/db?sslmode=..." (also "postgres://") or a libpq conninfo string
+/// given as "postgresql:host=... dbname=...".
+inline std::unique_ptr<backends::Connection> connect(const Database& db) {
+    std::string_view url = db.url();
+    std::string conninfo(url);
+    if (url.starts_with("postgresql:") && !url.starts_with("postgresql://")) conninfo = url.substr(11);
+    return std::make_unique<Connection>(conninfo);
+}
+
+inline bool accepts(std::string_view url) { return url.starts_with("postgresql:") || url.starts_with("postgres://"); }
+
+DORM_DECL const Backend& backend() {
+    static const Backend b{"postgresql", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect};
+    return b;
+}
+
+}  // namespace dorm::backends::postgresql

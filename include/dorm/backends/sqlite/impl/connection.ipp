@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+// SQLite connection: prepared-statement cache, binding, stepping into Cells, and result codes -> PEP 249 errors.
+#pragma once
+
+#include <dorm/backends/sqlite/connection.hpp>
+#include <dorm/backends/sqlite/impl/dialect.ipp>
+#include <dorm/backends/sqlite/impl/functions.ipp>
+
+#include <sqlite3.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace dorm::backends::sqlite {
+
+/// The name of an (extended) SQLite result code, for DatabaseError::code().
+inline std::string result_code_name(int code) {
+    switch (code) {
+        case SQLITE_CONSTRAINT_UNIQUE: return "SQLITE_CONSTRAINT_UNIQUE";
+        case SQLITE_CONSTRAINT_PRIMARYKEY: return "SQLITE_CONSTRAINT_PRIMARYKEY";
+        case SQLITE_CONSTRAINT_FOREIGNKEY: return "SQLITE_CONSTRAINT_FOREIGNKEY";
+        case SQLITE_CONSTRAINT_NOTNULL: return "SQLITE_CONSTRAINT_NOTNULL";
+        case SQLITE_CONSTRAINT_CHECK: return "SQLITE_CONSTRAINT_CHECK";
+        case SQLITE_CONSTRAINT: return "SQLITE_CONSTRAINT";
+        case SQLITE_ERROR: return "SQLITE_ERROR";
+        case SQLITE_BUSY: return "SQLITE_BUSY";
+        case SQLITE_LOCKED: return "SQLITE_LOCKED";
+        case SQLITE_LOCKED_SHAREDCACHE: return "SQLITE_LOCKED_SHAREDCACHE";
+        case SQLITE_READONLY: return "SQLITE_READONLY";
+        case SQLITE_CANTOPEN: return "SQLITE_CANTOPEN";
+        case SQLITE_MISMATCH: return "SQLITE_MISMATCH";
+        case SQLITE_TOOBIG: return "SQLITE_TOOBIG";
+        case SQLITE_RANGE: return "SQLITE_RANGE";
+        case SQLITE_MISUSE: return "SQLITE_MISUSE";
+        case SQLITE_NOMEM: return "SQLITE_NOMEM";
+        case SQLITE_IOERR: return "SQLITE_IOERR";
+        case SQLITE_FULL: return "SQLITE_FULL";
+        case SQLITE_CORRUPT: return "SQLITE_CORRUPT";
+        case SQLITE_NOTADB: return "SQLITE_NOTADB";
+        case SQLITE_INTERRUPT: return "SQLITE_INTERRUPT";
+        default: return "SQLITE_" + std::to_string(code);
+    }
+}
+
+/// Throws the PEP 249 exception for an SQLite result code (mapped as Python's sqlite3 module does).
+[[noreturn]] inline void raise(sqlite3* db, int rc, const std::string& sql) {
+    int ext = db ? sqlite3_extended_errcode(db) : rc;
+    if ((ext & 0xff) != (rc & 0xff)) ext = rc;
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    std::string code = result_code_name(ext);
+    std::string what = sql.empty() ? msg : fmt::format("{}\nSQL: {}", msg, sql);
+    switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT:
+        case SQLITE_MISMATCH: throw IntegrityError(what, sql, code);
+        case SQLITE_TOOBIG: throw DataError(what, sql, code);
+        case SQLITE_INTERNAL:
+        case SQLITE_NOTFOUND: throw InternalError(what, sql, code);
+        case SQLITE_MISUSE:
+        case SQLITE_RANGE: throw ProgrammingError(what, sql, code);
+        default: throw OperationalError(what, sql, code);
+    }
+}
+
+class Connection;
+
+/// A cached prepared statement; `busy` while a cursor or execute() uses it.
+struct CachedStatement {
+    sqlite3_stmt* stmt = nullptr;
+    bool busy = false;
+};
+
+/// Rows of one stepped statement.
+class Cursor final : public backends::Cursor {
+public:
+    Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached);
+    ~Cursor() override;
+    bool next() override;
+    std::string column_name(std::size_t i) const override { return sqlite3_column_name(stmt_, static_cast<int>(i)); }
+
+private:
+    Connection& conn_;
+    sqlite3_stmt* stmt_;
+    CachedStatement* cached_;  // nullptr: a one-off statement, finalized on release
+    std::vector<Cell> row_;
+};
+
+/// One sqlite3 handle with its statement cache. Used by one thread.
+class Connection final : public backends::Connection {
+public:
+    explicit Connection(const std::string& filename) {
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+        int rc = sqlite3_open_v2(filename.c_str(), &db_, flags, nullptr);
+        if (rc != SQLITE_OK) {
+            std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+            sqlite3_close_v2(db_);
+            db_ = nullptr;
+            throw OperationalError(fmt::format("dorm: cannot open SQLite database '{}': {}", filename, msg), {},
+                                   result_code_name(rc));
+        }
+        sqlite3_extended_result_codes(db_, 1);
+        sqlite3_busy_timeout(db_, 5000);
+        register_functions(db_);
+        execute("PRAGMA foreign_keys = ON");
+    }
+    ~Connection() override {
+        for (auto& [sql, entry] : cache_) sqlite3_finalize(entry.stmt);
+        sqlite3_close_v2(db_);
+    }
+
+    const backends::Dialect& dialect() const noexcept override { return sqlite::dialect(); }
+    sqlite3* handle() const noexcept { return db_; }
+
+    /// Returns a statement to the cache (or finalizes a one-off); called by Cursor.
+    static void release(sqlite3_stmt* stmt, CachedStatement* cached) noexcept {
+        sqlite3_reset(stmt);
+        if (cached) cached->busy = false;
+        else sqlite3_finalize(stmt);
+    }
+
+protected:
+    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params) override {
+        CachedStatement* cached;
+        sqlite3_stmt* stmt = acquire(sql, cached);
+        try {
+            bind(stmt, params, sql);
+        } catch (...) {
+            release(stmt, cached);
+            throw;
+        }
+        return std::make_unique<Cursor>(*this, stmt, cached);
+    }
+
+    std::int64_t do_execute(const std::string& sql, std::span<const Value> params) override {
+        CachedStatement* cached;
+        sqlite3_stmt* stmt = acquire(sql, cached);
+        int rc;
+        try {
+            bind(stmt, params, sql);
+            while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            }
+        } catch (...) {
+            release(stmt, cached);
+            throw;
+        }
+        if (rc != SQLITE_DONE) {
+            release(stmt, cached);
+            raise(db_, rc, sql);
+        }
+        release(stmt, cached);
+        return sqlite3_changes64(db_);
+    }
+
+private:
+    // Map nodes keep their address, and busy entries are never evicted, so a cursor may hold its entry.
+    sqlite3_stmt* acquire(const std::string& sql, CachedStatement*& cached) {
+        auto it = cache_.find(sql);
+        if (it != cache_.end() && !it->second.busy) {
+            it->second.busy = true;
+            cached = &it->second;
+            return it->second.stmt;
+        }
+        sqlite3_stmt* stmt = nullptr;
+        int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        if (rc != SQLITE_OK) raise(db_, rc, sql);
+        note_prepared();
+        cached = nullptr;  // a second use of a busy statement gets a one-off copy
+        if (it == cache_.end()) {
+            if (cache_.size() >= max_cached_statements) evict();
+            cached = &cache_.emplace(sql, CachedStatement{stmt, true}).first->second;
+        }
+        return stmt;
+    }
+
+    void evict() {
+        for (auto it = cache_.begin(); it != cache_.end();) {
+            if (!it->second.busy) {
+                sqlite3_finalize(it->second.stmt);
+                it = cache_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
+    void bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql) {
+        if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size())
+            throw ProgrammingError(fmt::format("dorm: statement takes {} parameters, {} given",
+                                               sqlite3_bind_parameter_count(stmt), params.size()), sql);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            int idx = static_cast<int>(i + 1);
+            int rc = std::visit(
+                [&](const auto& x) -> int {
+                    using X = std::decay_t<decltype(x)>;
+                    if constexpr (std::is_same_v<X, std::monostate>) return sqlite3_bind_null(stmt, idx);
+                    else if constexpr (std::is_same_v<X, bool>) return sqlite3_bind_int(stmt, idx, x ? 1 : 0);
+                    else if constexpr (std::is_same_v<X, std::int64_t>) return sqlite3_bind_int64(stmt, idx, x);
+                    else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
+                    else if constexpr (std::is_same_v<X, std::string>)
+                        return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                    else if constexpr (std::is_same_v<X, Bytes>)
+                        return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT);
+                    else {
+                        auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them
+                        return sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                    }
+                },
+                params[i].variant());
+            if (rc != SQLITE_OK) raise(db_, rc, sql);
+        }
+    }
+
+    static constexpr std::size_t max_cached_statements = 512;
+    sqlite3* db_ = nullptr;
+    std::unordered_map<std::string, CachedStatement> cache_;
+};
+
+inline Cursor::Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached)
+    : conn_(conn), stmt_(stmt), cached_(cached) {
+    columns_ = static_cast<std::size_t>(sqlite3_column_count(stmt));
+    row_.resize(columns_);
+    cells_ = row_.data();
+}
+
+inline Cursor::~Cursor() { Connection::release(stmt_, cached_); }
+
+inline bool Cursor::next() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_DONE) return false;
+    if (rc != SQLITE_ROW) raise(conn_.handle(), rc, sqlite3_sql(stmt_));
+    for (std::size_t i = 0; i < columns_; ++i) {
+        int col = static_cast<int>(i);
+        Cell& c = row_[i];
+        switch (sqlite3_column_type(stmt_, col)) {
+            case SQLITE_INTEGER:
+                c.kind = Cell::Kind::integer;
+                c.i = sqlite3_column_int64(stmt_, col);
+                break;
+            case SQLITE_FLOAT:
+                c.kind = Cell::Kind::real;
+                c.d = sqlite3_column_double(stmt_, col);
+                break;
+            case SQLITE_TEXT:
+                c.kind = Cell::Kind::text;
+                c.p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+                c.n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+                break;
+            case SQLITE_BLOB:
+                c.kind = Cell::Kind::blob;
+                c.p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+                c.n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+                break;
+            default: c.kind = Cell::Kind::null;
+        }
+    }
+    return true;
+}
+
+/// Opens "sqlite::memory:" (one in-memory database per Database, shared by its threads' connections),
+/// "sqlite://relative/path.db" or "sqlite:///absolute/path.db".
+inline std::unique_ptr<backends::Connection> connect(const Database& db) {
+    std::string_view url = db.url();
+    std::string filename;
+    if (url == "sqlite::memory:")
+        filename = fmt::format("file:dorm_memdb_{}?mode=memory&cache=shared", db.id());
+    else
+        filename = std::string(url.substr(std::string_view("sqlite://").size()));
+    if (filename.empty()) throw InterfaceError(fmt::format("dorm: '{}' names no SQLite database file", url));
+    return std::make_unique<Connection>(filename);
+}
+
+inline bool accepts(std::string_view url) { return url == "sqlite::memory:" || url.starts_with("sqlite://"); }
+
+DORM_DECL const Backend& backend() {
+    static const Backend b{"sqlite", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect};
+    return b;
+}
+
+}  // namespace dorm::backends::sqlite

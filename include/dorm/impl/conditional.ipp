@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/conditional.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/conditional.hpp>
+
+namespace dorm {
+
+DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional<ExprArg>& default_, std::optional<FieldKind> output_field) {
+    auto n = std::make_shared<detail::ExprNode>();
+    n->kind = detail::ExprNode::Kind::case_;
+    for (const auto& w : whens) {
+        n->conditions.push_back(w.condition());
+        n->args.push_back(w.then());
+    }
+    if (default_) n->fallback = default_->node();
+    n->output = output_field;
+    return Expression(std::move(n));
+}
+
+DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition) {
+    if (condition.empty()) throw ValueError("dorm: FilteredRelation's condition must be a Q object with at least one lookup");
+    auto n = std::make_shared<detail::ExprNode>();
+    n->kind = detail::ExprNode::Kind::filtered_relation;
+    n->name = std::string(relation);
+    n->filter = std::make_shared<const Q>(condition);
+    return Expression(std::move(n));
+}
+
+}  // namespace dorm

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/fields.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/fields.hpp>
+
+namespace dorm::detail {
+
+DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind) {
+    using K = backends::Cell::Kind;
+    if (c.kind == K::null) return Value();
+    auto decode = [&]<class T>(std::type_identity<T>) {
+        T out{};
+        field_traits<T>::from_cell(c, out);
+        return Value(std::move(out));
+    };
+    if (kind) switch (*kind) {
+            case FieldKind::boolean: return decode(std::type_identity<bool>{});
+            case FieldKind::small_integer:
+            case FieldKind::integer:
+            case FieldKind::big_integer:
+                if (c.kind == K::real) return Value(c.d);  // an integer-typed expression computed as a number
+                return decode(std::type_identity<std::int64_t>{});
+            case FieldKind::real: return decode(std::type_identity<double>{});
+            case FieldKind::text: return decode(std::type_identity<std::string>{});
+            case FieldKind::bytes: return decode(std::type_identity<Bytes>{});
+            case FieldKind::date: return decode(std::type_identity<Date>{});
+            case FieldKind::datetime: return decode(std::type_identity<DateTime>{});
+            case FieldKind::time: return decode(std::type_identity<Time>{});
+        }
+    switch (c.kind) {
+        case K::integer: return Value(c.i);
+        case K::real: return Value(c.d);
+        case K::text: return Value(std::string(c.text()));
+        case K::blob: return decode(std::type_identity<Bytes>{});
+        case K::null: break;
+    }
+    return Value();
+}
+
+}  // namespace dorm::detail

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/model.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/model.hpp>
+
+namespace dorm {
+
+DORM_DECL auto ModelMeta::find_related(std::string_view n) const -> const RelatedObject* {
+    for (const auto& r : related_objects)
+        if (!r.hidden && r.query_name == n) {
+            if (r.clashes)
+                throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys "
+                                             "pointing here distinct related_name()s", n, name));
+            return &r;
+        }
+    return nullptr;
+}
+
+DORM_DECL auto ModelMeta::find_many_to_many(std::string_view n) const -> const ManyToManyRelation* {
+    for (const auto& r : many_to_many)
+        if (r.query_name == n) {
+            if (!r.error.empty()) throw FieldError(r.error);
+            if (r.clashes)
+                throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the relations "
+                                             "pointing here distinct related_name()s", n, name));
+            return &r;
+        }
+    return nullptr;
+}
+
+DORM_DECL auto ModelMeta::find_field(std::string_view n) const noexcept -> const FieldMeta* {
+    if (n == "pk") return &fields[pk];
+    for (const auto& f : fields)
+        if (f.name == n) return &f;
+    for (const auto& f : fields)
+        if (f.is_relation() && f.column == n) return &f;
+    return nullptr;
+}
+
+DORM_DECL auto ModelMeta::choices() const -> std::string {
+    std::vector<std::string_view> names;
+    for (const auto& f : fields) names.push_back(f.name);
+    for (const auto& r : related_objects)
+        if (!r.hidden) names.push_back(r.query_name);
+    for (const auto& r : many_to_many) names.push_back(r.query_name);
+    std::sort(names.begin(), names.end());
+    return fmt::format("{}", fmt::join(names, ", "));
+}
+}  // namespace dorm
+
+namespace dorm::detail {
+
+DORM_DECL std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+DORM_DECL bool mark_clashes(const ModelMeta& target, std::string_view name, std::string_view accessor) {
+    bool clash = false;
+    for (auto& r : target.related_objects)
+        if (!r.hidden && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
+    for (auto& r : target.many_to_many)
+        if (r.reverse && (r.query_name == name || r.accessor_name == accessor)) clash = r.clashes = true;
+    return clash;
+}
+
+DORM_DECL void register_many_to_many(const ModelMeta& meta, std::size_t i) {
+    const ModelMeta& target = meta.many_to_many[i].target_meta();
+    const ModelMeta& through = meta.many_to_many[i].through_meta();  // registers the join table's ForeignKeys
+    auto& r = meta.many_to_many[i];  // after the calls above, which may add to the vector (self-reference)
+    r.model = &target;
+    r.through = &through;
+    std::vector<const FieldMeta*> to_this, to_target;
+    for (const auto& f : through.fields) {
+        if (!f.is_relation()) continue;
+        const ModelMeta& t = f.related();
+        if (&t == &meta) to_this.push_back(&f);
+        else if (&t == &target) to_target.push_back(&f);
+    }
+    if (&meta == &target && to_this.size() == 2) {
+        r.from = to_this[0];
+        r.to = to_this[1];
+    } else if (&meta != &target && to_this.size() == 1 && to_target.size() == 1) {
+        r.from = to_this[0];
+        r.to = to_target[0];
+    } else {
+        r.error = fmt::format("dorm: {}.{}'s through model {} needs exactly one ForeignKey to {} and one to {}",
+                              meta.name, r.query_name, through.name, meta.name, target.name);
+        return;
+    }
+    if (r.symmetrical && (&meta != &target || !r.auto_created)) {
+        r.error = fmt::format("dorm: {}.{} is symmetrical(), which needs a relation to its own model and dorm's own "
+                              "join table (no through model)", meta.name, r.query_name);
+        return;
+    }
+    if (r.related_name.ends_with('+') || r.symmetrical) return;  // no reverse relation (the links go both ways)
+    ManyToManyRelation back;
+    back.query_name = r.related_name.empty() ? lower(meta.name) : r.related_name;
+    back.accessor_name = r.related_name.empty() ? lower(meta.name) + "_set" : r.related_name;
+    back.model = &meta;
+    back.through = &through;
+    back.from = r.to;
+    back.to = r.from;
+    back.reverse = true;
+    back.auto_created = r.auto_created;
+    back.clashes = mark_clashes(target, back.query_name, back.accessor_name);
+    target.many_to_many.push_back(std::move(back));
+}
+
+DORM_DECL bool register_related(const ModelMeta& meta) {
+    std::lock_guard lock(related_objects_mutex());
+    for (const auto& f : meta.fields) {
+        if (!f.is_relation()) continue;
+        const ModelMeta& target = f.related();
+        bool known = false;
+        for (const auto& r : target.related_objects) known = known || r.field == &f;
+        if (known) continue;
+        bool hidden = f.related_name.ends_with('+');
+        std::string name = f.related_name.empty() ? lower(meta.name) : f.related_name;
+        std::string accessor = f.related_name.empty() ? lower(meta.name) + (f.one_to_one ? "" : "_set") : f.related_name;
+        bool clash = !hidden && mark_clashes(target, name, accessor);
+        target.related_objects.push_back(RelatedObject{&meta, &f, std::move(name), std::move(accessor), clash, hidden});
+    }
+    for (std::size_t i = 0; i < meta.many_to_many.size(); ++i)
+        if (!meta.many_to_many[i].reverse && !meta.many_to_many[i].through) register_many_to_many(meta, i);
+    return true;
+}
+
+}  // namespace dorm::detail

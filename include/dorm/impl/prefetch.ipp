@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/prefetch.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/prefetch.hpp>
+
+namespace dorm::detail {
+
+DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) -> std::vector<Value> {
+    const ModelMeta& model = *level.model;
+    std::vector<Value> keys;
+    for (void* obj : level.objects) {
+        auto cache = target.new_cache();
+        ModelState& state = model.state(obj);
+        if (!state.prefetched) state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
+        (*state.prefetched)[attr] = PrefetchedList{&target, cache};
+        Value pk = model.pk_field().get(obj);
+        auto& list = pk.holds<std::int64_t>() ? by_int_[pk.as<std::int64_t>()] : by_value_[pk];
+        if (list.empty()) keys.push_back(pk);
+        list.push_back(cache.get());
+    }
+    return keys;
+}
+
+DORM_DECL auto PrefetchTargets::find(const backends::Cell& cell, FieldKind kind) const -> const std::vector<void*>* {
+    if (cell.kind == backends::Cell::Kind::integer) {
+        if (auto it = by_int_.find(cell.i); it != by_int_.end()) return &it->second;
+    } else if (auto it = by_value_.find(cell_value(cell, kind)); it != by_value_.end()) {
+        return &it->second;
+    }
+    return nullptr;
+}
+
+DORM_DECL auto PrefetchTargets::objects(const ModelMeta& target) const -> std::vector<void*> {
+    std::vector<void*> out;
+    auto collect = [&](const std::vector<void*>& list) {
+        for (void* cache : list)
+            for (std::size_t i = 0; i < target.cache_size(cache); ++i) out.push_back(target.cache_at(cache, i));
+    };
+    for (const auto& entry : by_int_) collect(entry.second);
+    for (const auto& entry : by_value_) collect(entry.second);
+    return out;
+}
+
+DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name) {
+    sql::Query base;
+    if (spec && spec->queryset) base = *spec->queryset;
+    else base.model = &target;
+    if (base.model != &target)
+        throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
+    return base;
+}
+
+DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m, const sql::PrefetchSpec* spec, const std::string* db) {
+    if (!m2m.error.empty()) throw FieldError(m2m.error);
+    const ModelMeta& target = *m2m.model;
+    PrefetchTargets targets;
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : m2m.accessor_name);
+    sql::Query base = prefetch_base(spec, target, m2m.accessor_name);
+    // INNER: only linked rows; their link column comes after the model's columns and selected annotations.
+    std::string alias = sql::detail::own_reverse_join(base, *m2m.through, *m2m.to, false);
+    auto link = std::make_shared<sql::Col>(alias, m2m.from);
+    std::size_t at = target.fields.size();
+    for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
+    base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
+    prefetch_query(base, db, sql::ExprPtr(link), keys, [&](std::span<const backends::Cell> row) {
+        if (const auto* list = targets.find(row[at], m2m.from->kind))
+            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+    });
+    return PrefetchLevel{&target, targets.objects(target)};
+}
+
+DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec, const std::string* db) {
+    const ModelMeta& model = *level.model;
+    PrefetchLevel out;
+    if (const FieldMeta* f = model.find_field(name); f && f->name == name) {
+        if (!f->is_relation())
+            throw ValueError(fmt::format("dorm: '{}' does not resolve to an item that supports prefetching - this is "
+                                         "an invalid parameter to prefetch_related().", name));
+        const ModelMeta& target = f->related();
+        out.model = &target;
+        std::vector<Value> keys;
+        std::set<Value> seen;
+        for (void* obj : level.objects) {
+            Value id = f->get(obj);
+            if (!id.is_null() && seen.insert(id).second) keys.push_back(std::move(id));
+        }
+        sql::Query base = prefetch_base(spec, target, name);
+        std::map<Value, std::shared_ptr<void>> loaded;
+        const FieldMeta& pk = target.pk_field();
+        prefetch_query(base, db, "pk__in", keys, [&](std::span<const backends::Cell> row) {
+            auto obj = target.load(row.subspan(0, target.fields.size()), db);
+            Value id = pk.get(obj.get());
+            out.objects.push_back(obj.get());
+            loaded.emplace(std::move(id), std::move(obj));
+        });
+        for (void* obj : level.objects)
+            if (auto it = loaded.find(f->get(obj)); it != loaded.end()) f->attach(obj, it->second, db);
+        return out;
+    }
+    for (const auto& m2m : model.many_to_many)
+        if (m2m.accessor_name == name) return prefetch_many_to_many(level, m2m, spec, db);
+    const RelatedObject* rel = nullptr;
+    for (const auto& r : model.related_objects)
+        if (!r.hidden && r.accessor_name == name) rel = &r;
+    if (rel && rel->clashes)
+        throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys pointing "
+                                     "here distinct related_name()s", name, model.name));
+    if (!rel)
+        throw FieldError(fmt::format("dorm: Cannot find '{}' on {} object, '{}' is an invalid parameter to "
+                                     "prefetch_related()", name, model.name, name));
+    const ModelMeta& target = *rel->model;
+    PrefetchTargets targets;
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name);
+    const FieldMeta& fk = *rel->field;
+    prefetch_query(prefetch_base(spec, target, name), db, fk.name + "__in", keys, [&](std::span<const backends::Cell> row) {
+        if (const auto* list = targets.find(row[fk.index], fk.kind))
+            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+    });
+    return PrefetchLevel{&target, targets.objects(target)};
+}
+
+DORM_DECL void prefetch_related(std::vector<void*> objects, const ModelMeta& model, const std::vector<sql::PrefetchSpec>& specs, const std::string* db) {
+    if (objects.empty()) return;
+    std::map<std::string, PrefetchLevel> done;
+    for (const auto& spec : specs) {
+        PrefetchLevel level{&model, objects};
+        auto parts = sql::detail::split_path(spec.lookup);
+        std::string prefix;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            bool last = i + 1 == parts.size();
+            prefix += (prefix.empty() ? "" : "__") + std::string(parts[i]);
+            std::string key = last && !spec.to_attr.empty() ? prefix + "->" + spec.to_attr : prefix;
+            if (auto it = done.find(key); it != done.end() && !(last && spec.queryset)) {
+                level = it->second;
+                continue;
+            }
+            level = prefetch_level(level, parts[i], last ? &spec : nullptr, db);
+            done[key] = level;
+        }
+    }
+}
+
+}  // namespace dorm::detail

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/q.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/q.hpp>
+
+namespace dorm {
+
+DORM_DECL auto Q::combine(const Q& a, const Q& b, Connector c) -> Q {
+    if (b.empty()) return a;
+    if (a.empty()) return b;
+    Q q;
+    q.connector_ = c;
+    q.add(a);
+    q.add(b);
+    return q;
+}
+
+DORM_DECL void Q::add(const Q& child) {
+    if (!child.leaf_ && !child.negated_ && (child.connector_ == connector_ || child.children_.size() == 1))
+        children_.insert(children_.end(), child.children_.begin(), child.children_.end());
+    else
+        children_.push_back(child);
+}
+
+}  // namespace dorm

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/value.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/value.hpp>
+
+namespace dorm {
+
+DORM_DECL Time::Time(int hour, int minute, int second, int microsecond) {
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || microsecond < 0 ||
+        microsecond > 999999)
+        throw ValueError(fmt::format("dorm: {:02}:{:02}:{:02}.{:06} is not a valid time", hour, minute, second,
+                                     microsecond));
+    us_ = std::chrono::microseconds{((hour * 60LL + minute) * 60 + second) * 1000000LL + microsecond};
+}
+}  // namespace dorm
+
+namespace dorm::detail {
+
+DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+    if (pos + n > s.size()) return false;
+    out = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        out = out * 10 + (s[i] - '0');
+    }
+    return true;
+}
+
+DORM_DECL std::optional<Date> parse_date(std::string_view s) {
+    int y, m, d;
+    if (s.size() < 10 || s[4] != '-' || s[7] != '-' || !parse_digits(s, 0, 4, y) || !parse_digits(s, 5, 2, m) ||
+        !parse_digits(s, 8, 2, d))
+        return std::nullopt;
+    std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{unsigned(m)}, std::chrono::day{unsigned(d)}};
+    if (!ymd.ok()) return std::nullopt;
+    return Date{ymd};
+}
+
+DORM_DECL std::optional<Time> parse_time(std::string_view s) {
+    int h, mi, sec = 0, us = 0;
+    if (s.size() < 5 || s[2] != ':' || !parse_digits(s, 0, 2, h) || !parse_digits(s, 3, 2, mi)) return std::nullopt;
+    if (s.size() >= 8) {
+        if (s[5] != ':' || !parse_digits(s, 6, 2, sec)) return std::nullopt;
+        if (s.size() > 9 && s[8] == '.') {
+            std::size_t i = 9;
+            int scale = 100000;
+            for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, scale /= 10)
+                if (scale > 0) us += (s[i] - '0') * scale;
+        }
+    }
+    if (h > 23 || mi > 59 || sec > 59) return std::nullopt;
+    return Time{h, mi, sec, us};
+}
+
+DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s) {
+    auto d = parse_date(s);
+    if (!d) return std::nullopt;
+    if (s.size() == 10) return DateTime{*d};
+    if (s[10] != ' ' && s[10] != 'T') return std::nullopt;
+    auto t = parse_time(s.substr(11));
+    if (!t) return std::nullopt;
+    return DateTime{*d, *t};
+}
+
+}  // namespace dorm::detail

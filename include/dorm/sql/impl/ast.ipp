@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/sql/ast.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/sql/ast.hpp>
+
+namespace dorm::sql {
+
+DORM_DECL auto Col::as_sql(Compiler& c) const -> Match {
+    c.quote_alias(alias);
+    c << ".";
+    c.quote(field->column);
+    return Match::some;
+}
+
+DORM_DECL auto Param::as_sql(Compiler& c) const -> Match {
+    c.param(value);
+    return Match::some;
+}
+
+DORM_DECL auto Param::kind_of(const Value& v) -> std::optional<FieldKind> {
+    switch (v.variant().index()) {
+        case 1: return FieldKind::boolean;
+        case 2: return FieldKind::big_integer;
+        case 3: return FieldKind::real;
+        case 4: return FieldKind::text;
+        case 5: return FieldKind::bytes;
+        case 6: return FieldKind::date;
+        case 7: return FieldKind::datetime;
+        case 8: return FieldKind::time;
+        default: return std::nullopt;
+    }
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL std::string_view field_class(FieldKind k) {
+    switch (k) {
+        case FieldKind::boolean: return "BooleanField";
+        case FieldKind::small_integer: return "SmallIntegerField";
+        case FieldKind::integer: return "IntegerField";
+        case FieldKind::big_integer: return "BigIntegerField";
+        case FieldKind::real: return "FloatField";
+        case FieldKind::text: return "CharField";
+        case FieldKind::bytes: return "BinaryField";
+        case FieldKind::date: return "DateField";
+        case FieldKind::datetime: return "DateTimeField";
+        case FieldKind::time: return "TimeField";
+    }
+    return "Field";
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL void BinaryOp::sources(std::vector<const Expression*>& out) const {
+    out.push_back(lhs.get());
+    out.push_back(rhs.get());
+}
+
+DORM_DECL auto BinaryOp::output_kind() const -> std::optional<FieldKind> {
+    if (output) return output;
+    auto a = lhs->output_kind(), b = rhs->output_kind();
+    if (!a) return b;
+    if (!b || *a == *b) return a;
+    if (detail::is_integer_kind(*a) && detail::is_integer_kind(*b)) return FieldKind::big_integer;
+    if ((detail::is_integer_kind(*a) || *a == FieldKind::real) && (detail::is_integer_kind(*b) || *b == FieldKind::real))
+        return FieldKind::real;
+    throw FieldError(fmt::format("dorm: Cannot infer type of '{}' expression involving these types: {}, {}. You "
+                                 "must set output_field (ExpressionWrapper).", op, detail::field_class(*a),
+                                 detail::field_class(*b)));
+}
+
+DORM_DECL auto BinaryOp::as_sql(Compiler& c) const -> Match {
+    c << "(";
+    c.compile(*lhs);
+    c << " " << op << " ";
+    c.compile(*rhs);
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL void Func::sources(std::vector<const Expression*>& out) const {
+    for (const auto& a : args) out.push_back(a.get());
+}
+
+DORM_DECL auto Func::output_kind() const -> std::optional<FieldKind> {
+    if (output) return output;
+    for (const auto& a : args)  // COALESCE(NULL, x) is x's type
+        if (auto k = a->output_kind()) return k;
+    return std::nullopt;
+}
+
+DORM_DECL auto Func::as_sql(Compiler& c) const -> Match {
+    c << name << "(";
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (i) c << ", ";
+        c.compile(*args[i]);
+    }
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL void WhereNode::sources(std::vector<const Expression*>& out) const {
+    for (const auto& ch : children) out.push_back(ch.get());
+}
+
+DORM_DECL auto WhereNode::as_sql(Compiler& c) const -> Match {
+    if (connector == Connector::xor_) return xor_sql(c);
+    // Django's counting rule: an AND is empty as soon as one child is, full when all are;
+    // an OR is full as soon as one child is, empty when all are.
+    std::size_t n = children.size();
+    std::size_t full_needed = connector == Connector::and_ ? n : 1;
+    std::size_t empty_needed = connector == Connector::and_ ? 1 : n;
+    auto start = c.sql.size();
+    if (negated) c << "NOT ";
+    c << "(";
+    auto body = c.sql.size();
+    std::size_t written = 0;
+    for (const auto& child : children) {
+        auto before = c.sql.size();
+        if (written) c << (connector == Connector::and_ ? " AND " : " OR ");
+        Match m = c.compile(*child);
+        if (m == Match::some) {
+            ++written;
+            continue;
+        }
+        c.sql.resize(before);
+        if (m == Match::nothing) {
+            if (--empty_needed == 0) return negated ? Match::everything : Match::nothing;
+        } else {
+            if (--full_needed == 0) return negated ? Match::nothing : Match::everything;
+        }
+    }
+    if (written == 0) return negated ? Match::nothing : Match::everything;
+    if (written == 1 && !negated) {
+        // Drop the parentheses around a single condition.
+        c.sql.erase(start, body - start);
+        return Match::some;
+    }
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL auto WhereNode::xor_sql(Compiler& c) const -> Match {
+    auto child = [&](const ExprPtr& e) {
+        auto before = c.sql.size();
+        Match m = c.compile(*e);
+        if (m != Match::some) {
+            c.sql.resize(before);
+            c << (m == Match::everything ? "1 = 1" : "1 = 0");
+        }
+    };
+    if (negated) c << "NOT ";
+    c << "((";
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        if (i) c << " OR ";
+        child(children[i]);
+    }
+    c << ") AND (";
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        if (i) c << " + ";
+        c << "CASE WHEN ";
+        child(children[i]);
+        c << " THEN 1 ELSE 0 END";
+    }
+    c << ") % 2 = 1)";
+    return Match::some;
+}
+
+}  // namespace dorm::sql

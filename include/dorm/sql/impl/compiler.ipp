@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/sql/compiler.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/sql/compiler.hpp>
+
+namespace dorm::sql {
+
+DORM_DECL auto Expression::contains_aggregate() const -> bool {
+    if (is_aggregate()) return true;
+    std::vector<const Expression*> kids;
+    sources(kids);
+    for (const auto* k : kids)
+        if (k && k->contains_aggregate()) return true;
+    return false;
+}
+
+DORM_DECL auto Expression::is_constant() const -> bool {
+    if (is_aggregate() || is_outer_ref()) return false;
+    std::vector<const Expression*> kids;
+    sources(kids);
+    if (kids.empty()) return is_value();
+    for (const auto* k : kids)
+        if (k && !k->is_constant()) return false;
+    return true;
+}
+
+DORM_DECL auto Compiler::renamed(std::string_view alias) const -> bool {
+    if (!scopes.empty())
+        for (const auto& r : scopes.back().renames)
+            if (r.first == alias) return true;
+    return false;
+}
+
+DORM_DECL void Compiler::quote_alias(std::string_view alias) {
+    if (!scopes.empty())
+        for (const auto& [from, to] : scopes.back().renames)
+            if (from == alias) return quote(to);
+    quote(alias);
+}
+
+DORM_DECL void Compiler::param(Value v) {
+    if (inline_params_) [[unlikely]] {
+        sql += dialect.literal(v);
+        return;
+    }
+    params.push_back(std::move(v));
+    dialect.placeholder(sql, params.size());
+}
+
+DORM_DECL auto Compiler::compile(const Expression& e) -> Match {
+    auto sql_size = sql.size();
+    auto params_size = params.size();
+    Match m = e.as_sql(*this);
+    if (m != Match::some) {
+        sql.resize(sql_size);
+        params.resize(params_size);
+    }
+    return m;
+}
+
+}  // namespace dorm::sql

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/sql/expressions.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/sql/expressions.hpp>
+
+namespace dorm::sql {
+
+DORM_DECL void Aggregate::sources(std::vector<const Expression*>& out) const {
+    for (const auto& a : args) out.push_back(a.get());
+}
+
+DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {
+    if (output) return output;
+    if (function == "COUNT") return FieldKind::big_integer;
+    if (function == "AVG" || function.starts_with("STDDEV") || function.starts_with("VAR")) return FieldKind::real;
+    if (function == "STRING_AGG") return FieldKind::text;
+    if (!args.empty()) return args[0]->output_kind();
+    return std::nullopt;
+}
+
+DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
+    std::optional<FieldKind> input;
+    if (!args.empty()) input = args[0]->output_kind();
+    std::string_view name = c.dialect.aggregate_function(function, input);
+    bool filter_clause = filter && c.dialect.supports_aggregate_filter_clause();
+    if (fallback) c << "COALESCE(";
+    c << name << "(";
+    if (distinct) c << "DISTINCT ";
+    // Without FILTER (WHERE ...), the condition goes inside: CASE WHEN cond THEN x ELSE NULL END.
+    auto argument = [&](const Expression* arg) {
+        if (filter && !filter_clause) {
+            c << "CASE WHEN ";
+            condition(c, *filter);
+            c << " THEN ";
+            if (arg) c.compile(*arg);
+            else c << "1";
+            c << " ELSE NULL END";
+        } else if (arg) {
+            c.compile(*arg);
+        } else {
+            c << "*";
+        }
+    };
+    if (args.empty()) argument(nullptr);
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (i) c << ", ";
+        argument(args[i].get());
+    }
+    if (delimiter) {
+        if (distinct && !c.dialect.supports_aggregate_distinct_multiple_arguments()) {
+            if (*delimiter != Value(","))
+                throw NotSupportedError(fmt::format("dorm: {} with distinct takes only the ',' delimiter on {}",
+                                                    label, c.dialect.vendor()));
+        } else {
+            c << ", ";
+            c.param(*delimiter);
+        }
+    }
+    if (!ordering.empty()) {
+        if (!c.dialect.supports_aggregate_order_by())
+            throw NotSupportedError(fmt::format("dorm: {}'s order_by is not supported on {}", label, c.dialect.vendor()));
+        c << " ORDER BY ";
+        for (std::size_t i = 0; i < ordering.size(); ++i) {
+            if (i) c << ", ";
+            c.compile(*ordering[i].first);
+            c << (ordering[i].second ? " DESC" : " ASC");
+        }
+    }
+    c << ")";
+    if (filter_clause) {
+        c << " FILTER (WHERE ";
+        condition(c, *filter);
+        c << ")";
+    }
+    if (fallback) {
+        c << ", ";
+        c.compile(*fallback);
+        c << ")";
+    }
+    return Match::some;
+}
+
+DORM_DECL void Case::sources(std::vector<const Expression*>& out) const {
+    for (const auto& [cond, result] : whens) {
+        out.push_back(cond.get());
+        out.push_back(result.get());
+    }
+    if (fallback) out.push_back(fallback.get());
+}
+
+DORM_DECL auto Case::output_kind() const -> std::optional<FieldKind> {
+    if (output) return output;
+    for (const auto& w : whens)
+        if (auto k = w.second->output_kind()) return k;
+    if (fallback) return fallback->output_kind();
+    return std::nullopt;
+}
+
+DORM_DECL auto Case::as_sql(Compiler& c) const -> Match {
+    // A WHEN that can match nothing is dropped; one that matches everything ends the CASE (Django does the same).
+    std::size_t written = 0;
+    auto start = c.sql.size();
+    c << "CASE";
+    for (const auto& [cond, result] : whens) {
+        auto before = c.sql.size();
+        c << " WHEN ";
+        Match m = c.compile(*cond);
+        if (m == Match::nothing) {
+            c.sql.resize(before);
+            continue;
+        }
+        if (m == Match::everything) {
+            c.sql.resize(before);
+            if (written == 0) {  // the first possible WHEN always matches: just its result
+                c.sql.resize(start);
+                c.compile(*result);
+                return Match::some;
+            }
+            c << " ELSE ";
+            c.compile(*result);
+            c << " END";
+            return Match::some;
+        }
+        c << " THEN ";
+        c.compile(*result);
+        ++written;
+    }
+    if (written == 0) {
+        c.sql.resize(start);
+        if (fallback) c.compile(*fallback);
+        else c << "NULL";
+        return Match::some;
+    }
+    if (fallback) {
+        c << " ELSE ";
+        c.compile(*fallback);
+    }
+    c << " END";
+    return Match::some;
+}
+
+DORM_DECL auto Cast::as_sql(Compiler& c) const -> Match {
+    c.fill_template(c.dialect.cast_template(kind), [&] { c.compile(*arg); });
+    return Match::some;
+}
+
+DORM_DECL auto Trunc::as_sql(Compiler& c) const -> Match {
+    if (zone.empty()) {
+        c.fill_template(c.dialect.trunc_template(kind, input), [&] { c.compile(*arg); });
+        return Match::some;
+    }
+    bool first = true;
+    c.fill_template(c.dialect.trunc_in_zone_template(kind), [&] {
+        if (first) c.compile(*arg);
+        else c.param(Value(zone));
+        first = false;
+    });
+    return Match::some;
+}
+
+DORM_DECL RawExpr::RawExpr(std::string s, std::vector<Value> p, std::optional<FieldKind> k) : sql(std::move(s)), params(std::move(p)), kind(k) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i + 1 < sql.size(); ++i) {
+        if (sql[i] != '%') continue;
+        if (sql[i + 1] == 's') ++n;
+        ++i;
+    }
+    if (n != params.size())
+        throw TypeError(fmt::format("dorm: the SQL has {} %s placeholders but {} parameters were given", n, params.size()));
+}
+
+DORM_DECL auto RawExpr::as_sql(Compiler& c) const -> Match {
+    c << "(";
+    write(c, sql, params);
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL void RawExpr::write(Compiler& c, std::string_view sql, const std::vector<Value>& params) {
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] == '%' && i + 1 < sql.size() && sql[i + 1] == 's') {
+            c.param(params[next++]);
+            ++i;
+        } else if (sql[i] == '%' && i + 1 < sql.size() && sql[i + 1] == '%') {
+            c << "%";
+            ++i;
+        } else {
+            c.sql += sql[i];
+        }
+    }
+}
+
+}  // namespace dorm::sql

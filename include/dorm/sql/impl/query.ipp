@@ -1,0 +1,1279 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/sql/query.hpp>: compiled once in separate mode, inline in header-only mode.
+#pragma once
+
+#include <dorm/sql/query.hpp>
+
+namespace dorm::sql::detail {
+
+DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, const backends::Dialect* d) const -> const std::string* {
+    std::lock_guard lock(mutex_);
+    for (const auto& e : entries_)
+        if (e.type == type && e.dialect == d && e.path == path) return &e.sql;
+    return nullptr;
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL auto Query::loads(std::size_t i) const -> bool {
+    if (loading.empty()) return defer_loading;
+    const auto& f = model->fields[i];
+    if (f.primary_key) return true;
+    bool listed = std::find(loading.begin(), loading.end(), f.name) != loading.end();
+    return defer_loading ? !listed : listed;
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL std::string_view kind_name(FieldKind k) {
+    switch (k) {
+        case FieldKind::boolean: return "a bool";
+        case FieldKind::small_integer:
+        case FieldKind::integer:
+        case FieldKind::big_integer: return "an integer";
+        case FieldKind::real: return "a number";
+        case FieldKind::text: return "a string";
+        case FieldKind::bytes: return "bytes";
+        case FieldKind::date: return "a Date";
+        case FieldKind::datetime: return "a DateTime";
+        case FieldKind::time: return "a Time";
+    }
+    return "a value";
+}
+
+DORM_DECL void check_value(std::string_view name, FieldKind k, const Value& v) {
+    if (v.is_null()) return;
+    bool ok = false;
+    switch (k) {
+        case FieldKind::boolean: ok = v.holds<bool>(); break;
+        case FieldKind::small_integer:
+        case FieldKind::integer:
+        case FieldKind::big_integer: ok = v.holds<std::int64_t>(); break;
+        case FieldKind::real: ok = v.holds<double>() || v.holds<std::int64_t>(); break;
+        case FieldKind::text: ok = v.holds<std::string>(); break;
+        case FieldKind::bytes: ok = v.holds<Bytes>(); break;
+        case FieldKind::date: ok = v.holds<Date>(); break;
+        case FieldKind::datetime: ok = v.holds<DateTime>(); break;
+        case FieldKind::time: ok = v.holds<Time>(); break;
+    }
+    if (!ok)
+        throw TypeError(fmt::format("dorm: Field '{}' expected {} but got {} {}", name, kind_name(k), v.type_name(), v));
+}
+
+DORM_DECL std::optional<Value> another_value(const Value& v) {
+    return std::visit(
+        [](const auto& x) -> std::optional<Value> {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, bool>) return Value(!x);
+            else if constexpr (std::is_same_v<X, std::int64_t>) return Value(x == INT64_MAX ? x - 1 : x + 1);
+            else if constexpr (std::is_same_v<X, double>) return Value(x + 1.0);
+            else if constexpr (std::is_same_v<X, std::string>) return Value(x + "_");
+            else return std::nullopt;
+        },
+        v.variant());
+}
+
+DORM_DECL std::vector<std::string_view> split_path(std::string_view path) {
+    std::vector<std::string_view> parts;
+    for (std::size_t pos = 0;;) {
+        auto at = path.find("__", pos);
+        parts.push_back(path.substr(pos, at == std::string_view::npos ? std::string_view::npos : at - pos));
+        if (at == std::string_view::npos) break;
+        pos = at + 2;
+    }
+    return parts;
+}
+
+DORM_DECL std::string fresh_alias(const Query& q, const std::string& table) {
+    auto taken = [&](const std::string& a) {
+        if (a == q.alias()) return true;
+        for (const auto& j : q.joins)
+            if (j.alias == a) return true;
+        return false;
+    };
+    if (!taken(table)) return table;
+    for (std::size_t n = q.joins.size() + 2;; ++n)  // Django's T2, T3, ...
+        if (!taken("T" + std::to_string(n))) return "T" + std::to_string(n);
+}
+
+DORM_DECL std::string join(Query& q, const std::string& parent_alias, const FieldMeta& fk, bool parent_outer) {
+    for (const auto& j : q.joins)
+        if (!j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk) return j.alias;
+    const ModelMeta& target = fk.related();
+    std::string alias = fresh_alias(q, target.db_table);
+    q.joins.push_back(Join{alias, &target, parent_alias, &fk, parent_outer || fk.nullable, false, 0, nullptr, {}, nullptr});
+    return alias;
+}
+
+DORM_DECL std::string reverse_join(Query& q, const std::string& parent_alias, const ModelMeta& parent, const ModelMeta& child, const FieldMeta& fk, bool outer) {
+    for (auto& j : q.joins)
+        if (j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
+            (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one || j.sticky)) {
+            if (outer) j.outer = true;
+            return j.alias;
+        }
+    std::string alias = fresh_alias(q, child.db_table);
+    q.joins.push_back(Join{alias, &child, parent_alias, &fk, outer, true, q.current_filter, &parent, {}, nullptr});
+    return alias;
+}
+
+DORM_DECL std::string own_reverse_join(Query& q, const ModelMeta& child, const FieldMeta& fk, bool outer, bool sticky) {
+    q.current_filter = ++q.filter_calls;
+    std::string alias = reverse_join(q, q.alias(), *q.model, child, fk, outer);
+    q.current_filter = 0;
+    for (auto& j : q.joins)
+        if (j.alias == alias) j.sticky = sticky;
+    return alias;
+}
+
+DORM_DECL std::size_t filtered_join(Query& q, const FilteredRelationSpec& fr) {
+    for (std::size_t i = 0; i < q.joins.size(); ++i)
+        if (q.joins[i].filtered == fr.name) return i;
+    const ModelMeta& model = *q.model;
+    Join j;
+    j.alias = fresh_alias(q, fr.name);
+    j.parent_alias = q.alias();
+    j.outer = true;
+    j.filtered = fr.name;
+    if (const FieldMeta* f = model.find_field(fr.relation); f && f->is_relation()) {
+        j.model = &f->related();
+        j.fk = f;
+    } else if (const RelatedObject* rel = model.find_related(fr.relation)) {
+        j.model = rel->model;
+        j.fk = rel->field;
+        j.reverse = true;
+        j.parent_model = &model;
+    } else {
+        throw FieldError(fmt::format("dorm: FilteredRelation's relation '{}' is not a relation of {} (nested relations "
+                                     "are not supported)", fr.relation, model.name));
+    }
+    q.joins.push_back(std::move(j));
+    std::size_t index = q.joins.size() - 1;
+    q.building_filtered = &fr;
+    auto condition = build_q_fwd(q, *fr.condition);
+    q.building_filtered = nullptr;
+    q.joins[index].condition = std::move(condition);
+    return index;
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_lookup, bool allow_joins) {
+    auto parts = detail::split_path(path);
+    for (auto p : parts)
+        if (p.empty()) throw FieldError(fmt::format("dorm: '{}' is not a valid lookup path", path));
+    const ModelMeta* model = q.model;
+    std::string alias = q.alias();
+    bool outer = false;
+    std::size_t i = 1;
+    ResolvedPath r;
+    // Annotations first, as in Django; their names may contain "__" ("entry__count"): the longest prefix wins.
+    for (std::size_t n = parts.size(); n >= 1; --n) {
+        std::string_view prefix = path.substr(0, static_cast<std::size_t>(parts[n - 1].data() + parts[n - 1].size() - path.data()));
+        const Annotation* a = q.find_annotation(prefix);
+        if (!a) continue;
+        r.column = r.lhs = a->expr;
+        r.name = a->name;
+        auto k = a->expr->output_kind();
+        r.kind = k.value_or(FieldKind::text);
+        r.kind_known = k.has_value();
+        r.nullable = true;
+        return resolve_tail(r, parts, n, path, allow_lookup, model);
+    }
+    // Walk the path: fields, ForeignKeys forward (a join unless only the key is needed) and reverse relations
+    // (multi-valued joins). Fields win over lookups, as in Django.
+    const FieldMeta* field = nullptr;
+    std::size_t at = 0;
+    auto is_lookup = [](std::string_view n) { return lookups::find(n) || lookups::find_transform(n); };
+    // A FilteredRelation's name (or, inside its own condition, its relation's name) stands for its join.
+    const FilteredRelationSpec* fr = nullptr;
+    for (const auto& spec : q.filtered_relations)
+        if (spec.name == parts[0]) fr = &spec;
+    if (q.building_filtered && q.building_filtered->relation == parts[0]) fr = q.building_filtered;
+    if (fr) {
+        if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
+        std::size_t index = detail::filtered_join(q, *fr);
+        alias = q.joins[index].alias;
+        model = q.joins[index].model;
+        outer = true;
+        at = 1;
+        if (at == parts.size() || is_lookup(parts[at])) field = &model->pk_field();
+    }
+    while (!field) {
+        std::string_view name = parts[at];
+        if (const FieldMeta* f = model->find_field(name)) {
+            if (f->is_relation() && at + 1 < parts.size()) {
+                const ModelMeta& target = f->related();
+                std::string_view next = parts[at + 1];
+                if (next == "pk" || next == target.pk_field().name) {  // the key itself: no join
+                    field = f;
+                    at += 2;
+                    break;
+                }
+                if (target.has_name(next)) {
+                    if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
+                    alias = detail::join(q, alias, *f, outer);
+                    outer = outer || f->nullable;
+                    model = &target;
+                    ++at;
+                    continue;
+                }
+                if (!is_lookup(next))
+                    throw FieldError(fmt::format("dorm: Cannot resolve keyword '{}' into field. Choices are: {}", next,
+                                                 target.choices()));
+            }
+            field = f;
+            ++at;
+            break;
+        }
+        if (const RelatedObject* rel = model->find_related(name)) {
+            if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
+            // LEFT OUTER: a row without related rows must survive OR-ed conditions, isnull=True and annotations.
+            alias = detail::reverse_join(q, alias, *model, *rel->model, *rel->field, true);
+            outer = true;
+            model = rel->model;
+            ++at;
+            if (at == parts.size() || is_lookup(parts[at])) {  // "entry" alone: the related row's primary key
+                field = &model->pk_field();
+                break;
+            }
+            continue;
+        }
+        if (const ManyToManyRelation* m2m = model->find_many_to_many(name)) {
+            // To the join table, then on as if the path named its ForeignKey to the other side: "authors" alone
+            // is the join table's author_id, "authors__name" joins the author.
+            if (!allow_joins) throw FieldError("dorm: Joined field references are not permitted in this query");
+            alias = detail::reverse_join(q, alias, *model, *m2m->through, *m2m->from, true);
+            outer = true;
+            model = m2m->through;
+            parts[at] = m2m->to->name;
+            continue;
+        }
+        std::string choices = model->choices();
+        if (at == 0 && !q.annotations.empty()) {
+            std::vector<std::string_view> names;
+            for (const auto& a : q.annotations) names.push_back(a.name);
+            for (const auto& f : model->fields) names.push_back(f.name);
+            for (const auto& rel : model->related_objects)
+                if (!rel.hidden) names.push_back(rel.query_name);
+            for (const auto& rel : model->many_to_many) names.push_back(rel.query_name);
+            std::sort(names.begin(), names.end());
+            choices = fmt::format("{}", fmt::join(names, ", "));
+        }
+        throw FieldError(fmt::format("dorm: Cannot resolve keyword '{}' into field. Choices are: {}", name, choices));
+    }
+    i = at;
+    r.field = field;
+    r.name = field->name;
+    r.column = std::make_shared<Col>(alias, field);
+    r.lhs = r.column;
+    r.kind = field->kind;
+    r.nullable = field->nullable || outer;
+    return resolve_tail(r, parts, i, path, allow_lookup, model);
+}
+
+DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i, std::string_view path, bool allow_lookup, const ModelMeta* model) {
+    for (; i < parts.size(); ++i) {
+        const auto* t = lookups::find_transform(parts[i]);
+        if (!t) break;
+        if (r.kind_known && !lookups::transform_applies(*t, r.kind))
+            throw FieldError(fmt::format("dorm: Cannot apply the '{}' transform to {} '{}'. Lookups are: {}", t->name,
+                                         detail::field_class(r.kind), r.name, lookups::names(r.kind)));
+        r.lhs = std::make_shared<lookups::Transform>(t, r.lhs, r.kind);
+        r.kind = t->output;
+        r.transforms.push_back(t);
+    }
+    if (i < parts.size()) {
+        bool last = i + 1 == parts.size();
+        if (!allow_lookup || !last || !lookups::find(parts[i])) {
+            if (!last || lookups::find(parts[i]) == nullptr) {
+                if (r.field && model->find_field(parts[i]) && !r.field->is_relation())
+                    throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}' or join on the field not "
+                                                 "permitted", parts[i], detail::field_class(r.kind), r.name));
+                throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}'. Lookups are: {}", parts[i],
+                                             detail::field_class(r.kind), r.name, lookups::names(r.kind)));
+            }
+            throw FieldError(fmt::format("dorm: '{}' ends in a lookup where only a field is allowed", path));
+        }
+        r.lookup = parts[i];
+    }
+    return r;
+}
+
+DORM_DECL auto SelectRef::as_sql(Compiler& c) const -> Match {
+    c.quote(name);
+    return Match::some;
+}
+
+DORM_DECL auto AliasCol::as_sql(Compiler& c) const -> Match {
+    c.quote(table);
+    c << ".";
+    c.quote(name);
+    return Match::some;
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out) {
+    if (!e) return;
+    if (auto* o = dynamic_cast<const OuterCol*>(e)) out.push_back(o->path);
+    std::vector<const Expression*> kids;
+    e->sources(kids);
+    for (const auto* k : kids) collect_outer_refs(k, out);
+}
+
+DORM_DECL std::vector<std::string> outer_refs(const Query& q) {
+    std::vector<std::string> out;
+    collect_outer_refs(q.where.get(), out);
+    collect_outer_refs(q.having.get(), out);
+    for (const auto& a : q.annotations) collect_outer_refs(a.expr.get(), out);
+    for (const auto& v : q.values) collect_outer_refs(v.expr.get(), out);
+    return out;
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, bool allow_joins) {
+    using K = dorm::detail::ExprNode::Kind;
+    auto resolve = [&](const dorm::detail::ExprNodePtr& a) { return resolve_expression(q, *a, allow_joins); };
+    switch (n.kind) {
+        case K::ref: return resolve_path(q, n.name, false, allow_joins).lhs;
+        case K::value: return std::make_shared<Param>(n.value);
+        case K::binary: return std::make_shared<BinaryOp>(n.name, resolve(n.args[0]), resolve(n.args[1]), n.output);
+        case K::func: {
+            std::vector<ExprPtr> args;
+            for (const auto& a : n.args) args.push_back(resolve(a));
+            return std::make_shared<Func>(n.name, std::move(args), n.output);
+        }
+        case K::aggregate: {
+            auto a = std::make_shared<Aggregate>();
+            a->function = n.name;
+            a->label = n.label;
+            for (const auto& arg : n.args)  // an aggregate over an aggregate is refused by annotate(), not aggregate()
+                if (arg->kind != K::star) a->args.push_back(resolve(arg));
+            a->distinct = n.distinct;
+            if (n.filter) a->filter = build_q(q, *n.filter);
+            if (n.fallback) a->fallback = resolve(n.fallback);
+            for (const auto& [e, desc] : n.ordering) a->ordering.emplace_back(resolve(e), desc);
+            if (n.name == "STRING_AGG") a->delimiter = n.value;
+            a->output = n.output;
+            return a;
+        }
+        case K::case_: {
+            auto c = std::make_shared<Case>();
+            for (std::size_t i = 0; i < n.conditions.size(); ++i)
+                c->whens.emplace_back(build_q(q, *n.conditions[i]), resolve(n.args[i]));
+            if (n.fallback) c->fallback = resolve(n.fallback);
+            c->output = n.output;
+            return c;
+        }
+        case K::cast: return std::make_shared<Cast>(resolve(n.args[0]), *n.output);
+        case K::subquery:
+        case K::exists: {
+            detail::resolve_outer_refs(q, *n.query);
+            if (n.kind == K::exists) return std::make_shared<ExistsNode>(n.query);
+            return std::make_shared<Subquery>(n.query, true);
+        }
+        case K::outer_ref: return std::make_shared<OuterCol>(n.name);
+        case K::raw: {
+            std::vector<Value> params;
+            for (const auto& a : n.args) params.push_back(a->value);
+            return std::make_shared<RawExpr>(n.name, std::move(params), n.output);
+        }
+        case K::star: throw FieldError("dorm: '*' is only valid as Count's argument");
+        case K::filtered_relation: throw ValueError("dorm: FilteredRelation is only valid in annotate() and alias()");
+    }
+    return nullptr;
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL ExprPtr year_lookup(const ResolvedPath& r, const lookups::LookupDef& def, const Value& v) {
+    if (!r.field || r.transforms.size() != 1 || !v.holds<std::int64_t>()) return nullptr;
+    std::string_view t = r.transforms[0]->name;
+    if (t != "year" && t != "iso_year") return nullptr;
+    std::string_view op = def.name;
+    if (op != "exact" && op != "gt" && op != "gte" && op != "lt" && op != "lte") return nullptr;
+    FieldKind k = r.field->kind;
+    if (k != FieldKind::date && k != FieldKind::datetime) return nullptr;
+    auto y = static_cast<int>(v.as<std::int64_t>());
+    using namespace std::chrono;
+    sys_days first, last;
+    if (t == "year") {
+        first = sys_days{year{y} / January / 1};
+        last = sys_days{year{y} / December / 31};
+    } else {  // ISO year: from the Monday of week 1 to the day before the next ISO year's week 1
+        auto week1_monday = [](int yy) {
+            sys_days jan4{year{yy} / January / 4};
+            return jan4 - days{weekday{jan4}.iso_encoding() - 1};
+        };
+        first = week1_monday(y);
+        last = week1_monday(y + 1) - days{1};
+    }
+    Value lo, hi;
+    if (k == FieldKind::date) {
+        lo = Date{first};
+        hi = Date{last};
+    } else {
+        lo = DateTime{first};
+        hi = DateTime{DateTime::time_point{last + days{1} - microseconds{1}}};
+    }
+    auto node = std::make_shared<lookups::Lookup>();
+    node->lhs = r.column;
+    if (op == "exact") {
+        node->def = lookups::find("range");
+        node->list = {lo, hi};
+    } else {
+        node->def = &def;
+        node->value = (op == "gt" || op == "lte") ? hi : lo;
+    }
+    return node;
+}
+
+DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std::string_view path) {
+    auto parts = split_path(path);
+    for (std::size_t n = 1; n <= parts.size(); ++n)
+        if (q.find_annotation(path.substr(0, static_cast<std::size_t>(parts[n - 1].data() + parts[n - 1].size() - path.data()))))
+            return std::nullopt;
+    const ModelMeta* model = q.model;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (const FieldMeta* f = model->find_field(parts[i])) {
+            if (!f->is_relation() || i + 1 >= parts.size()) return std::nullopt;
+            const ModelMeta& target = f->related();
+            if (!target.has_name(parts[i + 1])) return std::nullopt;
+            model = &target;
+            continue;
+        }
+        MultiValuedSplit out;
+        if (const RelatedObject* rel = model->find_related(parts[i])) {
+            if (rel->field->one_to_one) {  // single-valued: walk on
+                model = rel->model;
+                continue;
+            }
+            out.model = rel->model;
+            out.fk = rel->field;
+        } else if (const ManyToManyRelation* m2m = model->find_many_to_many(parts[i])) {
+            out.model = m2m->through;  // the join table's rows, on through its ForeignKey to the other side
+            out.fk = m2m->from;
+            out.rest = m2m->to->name;
+        } else {
+            return std::nullopt;
+        }
+        for (std::size_t j = 0; j < i; ++j) out.prefix += (j ? "__" : "") + std::string(parts[j]);
+        for (std::size_t j = i + 1; j < parts.size(); ++j) out.rest += (out.rest.empty() ? "" : "__") + std::string(parts[j]);
+        return out;
+    }
+    return std::nullopt;
+}
+
+DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs) {
+    ExprPtr parent_pk = split.prefix.empty() ? std::make_shared<Col>(q.alias(), &q.model->pk_field())
+                                             : resolve_path(q, split.prefix + "__pk", false).lhs;
+    auto sub = std::make_shared<Query>();
+    sub->model = split.model;
+    sub->db = q.db;
+    std::string rest = split.rest;
+    if (rest.empty()) rest = "pk";
+    else if (lookups::find(split_path(rest)[0]) || lookups::find_transform(split_path(rest)[0])) rest = "pk__" + rest;
+    add_where(*sub, build_lookup(*sub, rest, rhs, false));
+    auto not_null = std::make_shared<lookups::Lookup>();
+    not_null->lhs = std::make_shared<Col>(sub->alias(), split.fk);
+    not_null->def = lookups::find("isnull");
+    not_null->value = Value(false);
+    add_where(*sub, not_null);
+    sub->values_mode = true;
+    sub->values = {SelectItem{split.fk->name, std::make_shared<Col>(sub->alias(), split.fk)}};
+    sub->default_ordering = false;
+    auto in = std::make_shared<lookups::Lookup>();
+    in->lhs = std::move(parent_pk);
+    in->def = lookups::find("in");
+    in->rhs = std::make_shared<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
+    return in;
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated) {
+    if (negated)
+        if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs);
+    ResolvedPath r = resolve_path(q, path, true);
+    std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
+    const lookups::LookupDef* def = lookups::find(lookup_name);
+    std::string_view name = r.name;
+    auto check = [&](const Value& v) {
+        if (r.kind_known) detail::check_value(name, r.kind, v);
+    };
+    if (def->text_only && r.kind_known && r.kind != FieldKind::text)
+        throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}': it applies to strings. Lookups are: {}",
+                                     def->name, detail::field_class(r.kind), name, lookups::names(r.kind)));
+
+    auto node = std::make_shared<lookups::Lookup>();
+    node->lhs = r.lhs;
+    node->def = def;
+    using Kind = dorm::detail::Operand::Kind;
+    using R = lookups::LookupDef::Rhs;
+    bool rhs_is_none = false;
+    switch (def->rhs) {
+        case R::list:
+            if (rhs.kind == Kind::subquery) {
+                node->rhs = std::make_shared<Subquery>(rhs.subquery);
+                break;
+            }
+            if (rhs.kind != Kind::list)
+                throw TypeError(fmt::format("dorm: the '{}' lookup on '{}' takes a list of values or a QuerySet",
+                                            def->name, name));
+            for (const auto& v : rhs.list) check(v);
+            node->list = rhs.list;
+            break;
+        case R::pair:
+            if (rhs.kind != Kind::list || rhs.list.size() != 2)
+                throw TypeError(fmt::format("dorm: the 'range' lookup on '{}' takes two values (start, end)", name));
+            for (const auto& v : rhs.list) {
+                if (v.is_null()) throw ValueError("dorm: Cannot use None as a query value");
+                check(v);
+            }
+            node->list = rhs.list;
+            break;
+        case R::boolean:
+            if (rhs.kind != Kind::value || !rhs.value.holds<bool>())
+                throw ValueError("dorm: The QuerySet value for an isnull lookup must be True or False.");
+            node->value = rhs.value;
+            break;
+        case R::value:
+            if (rhs.kind == Kind::expression) {
+                if (def->text_only)
+                    throw NotSupportedError(fmt::format("dorm: the '{}' lookup takes a string, not an expression", def->name));
+                node->rhs = resolve_expression(q, *rhs.expression);
+                break;
+            }
+            if (rhs.kind != Kind::value)
+                throw TypeError(fmt::format("dorm: the '{}' lookup on '{}' takes one value, not a list", def->name, name));
+            if (rhs.value.is_null() && def->name != "exact" && def->name != "iexact")
+                throw ValueError("dorm: Cannot use None as a query value");
+            if (rhs.value.is_null() && def->name == "iexact") {  // Django: iexact=None is isnull=True
+                node->def = lookups::find("exact");
+                rhs_is_none = true;
+                break;
+            }
+            check(rhs.value);
+            rhs_is_none = rhs.value.is_null();
+            if (auto year = detail::year_lookup(r, *def, rhs.value)) {
+                node = std::const_pointer_cast<lookups::Lookup>(std::static_pointer_cast<const lookups::Lookup>(year));
+                break;
+            }
+            node->value = rhs.value;
+            break;
+    }
+
+    if (negated && r.nullable && def->name != "isnull" && !rhs_is_none) {
+        auto is_not_null = std::make_shared<lookups::Lookup>();
+        is_not_null->lhs = r.column;
+        is_not_null->def = lookups::find("isnull");
+        is_not_null->value = Value(false);
+        auto both = std::make_shared<WhereNode>();
+        both->children = {node, is_not_null};
+        return both;
+    }
+    return node;
+}
+
+DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
+    bool neg = negated != q.negated();
+    if (q.leaf()) {
+        ExprPtr lookup;
+        if (q.leaf()->condition) {  // a boolean expression: filter(Exists(...))
+            lookup = resolve_expression(query, *q.leaf()->value.expression);
+            if (lookup->output_kind() != FieldKind::boolean)
+                throw TypeError("dorm: Cannot filter against a non-conditional expression.");
+        } else {
+            lookup = build_lookup(query, q.leaf()->path, q.leaf()->value, neg);
+        }
+        if (!q.negated()) return lookup;
+        if (auto pair = std::dynamic_pointer_cast<const WhereNode>(lookup)) {  // (x = v AND x IS NOT NULL)
+            auto node = std::make_shared<WhereNode>(*pair);
+            node->negated = true;
+            return node;
+        }
+        auto node = std::make_shared<WhereNode>();
+        node->negated = true;
+        node->children.push_back(std::move(lookup));
+        return node;
+    }
+    auto node = std::make_shared<WhereNode>();
+    node->connector = q.connector() == Q::Connector::and_  ? Connector::and_
+                      : q.connector() == Q::Connector::or_ ? Connector::or_
+                                                           : Connector::xor_;
+    node->negated = q.negated();
+    for (const auto& child : q.children()) node->children.push_back(build_q(query, child, neg));
+    return node;
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL void and_into(std::shared_ptr<const WhereNode>& target, ExprPtr condition) {
+    auto node = std::make_shared<WhereNode>();
+    if (target) node->children.push_back(target);
+    node->children.push_back(std::move(condition));
+    target = std::move(node);
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL void add_where(Query& query, ExprPtr condition) {
+    if (!condition->contains_aggregate()) return detail::and_into(query.where, std::move(condition));
+    auto* node = dynamic_cast<const WhereNode*>(condition.get());
+    if (node && node->connector == Connector::and_ && !node->negated) {
+        for (const auto& child : node->children) add_where(query, child);
+        return;
+    }
+    detail::and_into(query.having, std::move(condition));
+}
+
+DORM_DECL void add_select_related(Query& q, std::string_view path) {
+    auto parts = detail::split_path(path);
+    const ModelMeta* model = q.model;
+    std::string alias = q.alias();
+    std::string prefix;
+    int parent = -1;
+    bool outer = false;
+    for (auto part : parts) {
+        prefix += (prefix.empty() ? "" : "__") + std::string(part);
+        auto known = std::find_if(q.select_related.begin(), q.select_related.end(),
+                                  [&](const RelatedSelection& s) { return s.path == prefix; });
+        if (known != q.select_related.end()) {
+            alias = known->alias;
+            parent = static_cast<int>(known - q.select_related.begin());
+            model = known->model;
+            outer = outer || known->fk->nullable || !known->stored_as.empty();
+            continue;
+        }
+        RelatedSelection sel{prefix, nullptr, {}, nullptr, parent};
+        const FieldMeta* f = model->find_field(part);
+        const RelatedObject* rel = f ? nullptr : model->find_related(part);
+        const FilteredRelationSpec* fr = nullptr;
+        if (parent < 0)
+            for (const auto& spec : q.filtered_relations)
+                if (spec.name == part) fr = &spec;
+        if (f && f->is_relation() && f->name == part) {  // a ForeignKey: into its member
+            sel.alias = detail::join(q, alias, *f, outer);
+            sel.model = &f->related();
+            sel.fk = f;
+            outer = outer || f->nullable;
+        } else if (rel && rel->field->one_to_one) {  // a reverse one-to-one: there may be none
+            sel.alias = detail::reverse_join(q, alias, *model, *rel->model, *rel->field, true);
+            sel.model = rel->model;
+            sel.fk = rel->field;
+            sel.stored_as = rel->accessor_name;
+            outer = true;
+        } else if (fr) {
+            const Join& j = q.joins[detail::filtered_join(q, *fr)];
+            if (j.reverse && !j.fk->one_to_one)
+                throw FieldError(fmt::format("dorm: select_related() cannot follow '{}': it is multi-valued; use "
+                                             "prefetch_related()", part));
+            sel.alias = j.alias;
+            sel.model = j.model;
+            sel.fk = j.fk;
+            sel.stored_as = fr->name;
+            outer = true;
+        } else {
+            std::vector<std::string_view> names;
+            for (const auto& field : model->fields)
+                if (field.is_relation()) names.push_back(field.name);
+            for (const auto& r : model->related_objects)
+                if (!r.hidden && r.field->one_to_one) names.push_back(r.query_name);
+            if (parent < 0)
+                for (const auto& spec : q.filtered_relations) names.push_back(spec.name);
+            throw FieldError(fmt::format("dorm: Invalid field name(s) given in select_related: '{}'. Choices are: {}",
+                                         part, names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "))));
+        }
+        alias = sel.alias;
+        model = sel.model;
+        q.select_related.push_back(std::move(sel));
+        parent = static_cast<int>(q.select_related.size() - 1);
+    }
+}
+
+DORM_DECL void add_select_related_all(Query& q) {
+    std::function<void(const ModelMeta&, const std::string&, int)> walk = [&](const ModelMeta& m, const std::string& prefix,
+                                                                               int depth) {
+        if (depth > 5) return;
+        for (const auto& f : m.fields) {
+            if (!f.is_relation() || f.nullable) continue;
+            std::string path = prefix.empty() ? f.name : prefix + "__" + f.name;
+            add_select_related(q, path);
+            walk(f.related(), path, depth + 1);
+        }
+    };
+    walk(*q.model, "", 1);
+}
+
+DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name) {
+    if (name == "?") return OrderBy{nullptr, false};
+    bool desc = !name.empty() && name[0] == '-';
+    if (desc) name.remove_prefix(1);
+    return OrderBy{resolve_path(q, name, false).lhs, desc};
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL const std::string& column_list(const backends::Dialect& d, const ModelMeta& m) {
+    thread_local std::map<std::pair<const backends::Dialect*, const ModelMeta*>, std::string> lists;
+    auto [it, fresh] = lists.try_emplace({&d, &m});
+    if (fresh)
+        for (std::size_t i = 0; i < m.fields.size(); ++i) {
+            if (i) it->second += ", ";
+            d.quote_name(it->second, m.db_table);
+            it->second += '.';
+            d.quote_name(it->second, m.fields[i].column);
+        }
+    return it->second;
+}
+
+DORM_DECL void select_columns(Compiler& c, const Query& q) {
+    const ModelMeta& m = *q.model;
+    bool all = q.all_loaded();
+    if (all && !c.renamed(q.alias())) {
+        c << column_list(c.dialect, m);
+        return;
+    }
+    bool first = true;
+    for (std::size_t i = 0; i < m.fields.size(); ++i) {
+        if (!all && !q.loads(i)) continue;
+        if (!first) c << ", ";
+        first = false;
+        c.quote_alias(q.alias());
+        c << ".";
+        c.quote(m.fields[i].column);
+    }
+}
+
+DORM_DECL std::vector<SelectItem> select_items(const Query& q) {
+    std::vector<SelectItem> items;
+    if (q.values_mode) items = q.values;
+    for (const auto& a : q.annotations)
+        if (a.selected) items.push_back(SelectItem{a.name, a.expr});
+    return items;
+}
+
+DORM_DECL void select_item(Compiler& c, const SelectItem& item) {
+    c.compile(*item.expr);
+    if (auto* col = dynamic_cast<const Col*>(item.expr.get()); col && col->field->column == item.name) return;
+    c << " AS ";
+    c.quote(item.name);
+}
+
+DORM_DECL void select_list(Compiler& c, const Query& q) {
+    bool first = true;
+    if (!q.values_mode) {
+        select_columns(c, q);
+        first = false;
+    }
+    for (const auto& item : select_items(q)) {
+        if (!first) c << ", ";
+        first = false;
+        select_item(c, item);
+    }
+    if (q.values_mode) return;
+    for (const auto& sel : q.select_related)
+        for (const auto& f : sel.model->fields) {
+            c << ", ";
+            c.quote_alias(sel.alias);
+            c << ".";
+            c.quote(f.column);
+        }
+}
+
+DORM_DECL void from_clause(Compiler& c, const Query& q) {
+    auto renamed = [&](const std::string& alias) {
+        if (!c.scopes.empty())
+            for (const auto& [from, to] : c.scopes.back().renames)
+                if (from == alias) return true;
+        return false;
+    };
+    c << " FROM ";
+    c.quote(q.model->db_table);
+    if (renamed(q.alias())) {
+        c << " ";
+        c.quote_alias(q.alias());
+    }
+    for (const auto& j : q.joins) {
+        c << (j.outer ? " LEFT OUTER JOIN " : " INNER JOIN ");
+        c.quote(j.model->db_table);
+        if (j.alias != j.model->db_table || renamed(j.alias)) {
+            c << " ";
+            c.quote_alias(j.alias);
+        }
+        c << " ON (";
+        c.quote_alias(j.parent_alias);
+        c << ".";
+        c.quote(j.reverse ? j.parent_model->pk_field().column : j.fk->column);
+        c << " = ";
+        c.quote_alias(j.alias);
+        c << ".";
+        c.quote(j.reverse ? j.fk->column : j.model->pk_field().column);
+        if (j.condition) {
+            c << " AND ";
+            Match m = c.compile(*j.condition);
+            if (m == Match::nothing) c << "1 = 0";
+            else if (m == Match::everything) c << "1 = 1";
+        }
+        c << ")";
+    }
+    for (const auto& t : q.extra_tables) {
+        c << ", ";
+        c.quote(t);
+    }
+}
+
+DORM_DECL bool condition_clause(Compiler& c, std::string_view keyword, const WhereNode* node) {
+    if (!node) return true;
+    auto before = c.sql.size();
+    c << keyword;
+    Match m = c.compile(*node);
+    if (m == Match::some) return true;
+    c.sql.resize(before);
+    return m == Match::everything;
+}
+
+DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<OrderBy>& order_by) {
+    if (q.grouping == Grouping::none) return condition_clause(c, " HAVING ", q.having.get());
+    std::vector<const Expression*> exprs;
+    std::vector<ExprPtr> model_columns;
+    if (q.grouping == Grouping::all)
+        for (const auto& f : q.model->fields) model_columns.push_back(std::make_shared<Col>(q.alias(), &f));
+    if (q.grouping == Grouping::all && !q.values_mode)  // select_related() columns are selected, so grouped by
+        for (const auto& sel : q.select_related)
+            for (const auto& f : sel.model->fields) model_columns.push_back(std::make_shared<Col>(sel.alias, &f));
+    for (const auto& e : model_columns) exprs.push_back(e.get());
+    for (const auto& e : q.group_by) exprs.push_back(e.get());
+    auto items = select_items(q);
+    for (const auto& item : items) exprs.push_back(item.expr.get());
+    for (const auto& o : order_by)
+        if (o.expr) exprs.push_back(o.expr.get());
+    std::vector<std::pair<std::string, std::vector<Value>>> seen;
+    bool any = false;
+    for (const auto* e : exprs) {
+        if (e->contains_aggregate() || e->is_constant()) continue;
+        Compiler scratch(c.dialect);
+        scratch.scopes = c.scopes;
+        scratch.compile(*e);
+        std::pair<std::string, std::vector<Value>> key{std::move(scratch.sql), std::move(scratch.params)};
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+        seen.push_back(std::move(key));
+        c << (any ? ", " : " GROUP BY ");
+        any = true;
+        c.compile(*e);
+    }
+    return condition_clause(c, " HAVING ", q.having.get());
+}
+
+DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms) {
+    if (terms.empty()) return;
+    c << " ORDER BY ";
+    for (std::size_t i = 0; i < terms.size(); ++i) {
+        if (i) c << ", ";
+        if (!terms[i].expr) {
+            c << c.dialect.random_function();
+            continue;
+        }
+        c.compile(*terms[i].expr);
+        c << (terms[i].descending ? " DESC" : " ASC");
+        if (terms[i].nulls_first) c << " NULLS FIRST";
+        if (terms[i].nulls_last) c << " NULLS LAST";
+    }
+}
+
+DORM_DECL void limit_clause(Compiler& c, const Query& q) {
+    if (!q.is_sliced()) return;
+    std::optional<std::int64_t> limit;
+    if (q.high) limit = *q.high - q.low;
+    c.dialect.limit_offset(c.sql, limit, q.low);
+}
+
+DORM_DECL Query ordered_query(const Query& q) {
+    Query out = q;
+    if (uses_default_ordering(q))
+        for (const auto& name : q.model->ordering) out.order_by.push_back(resolve_ordering(out, name));
+    if (!out.standard_ordering)
+        for (auto& t : out.order_by) {
+            t.descending = !t.descending;
+            std::swap(t.nulls_first, t.nulls_last);
+        }
+    return out;
+}
+
+DORM_DECL void lock_clause(Compiler& c, const Query& q) {
+    if (!q.lock || !c.dialect.has_select_for_update()) return;
+    std::vector<std::string> of;
+    for (std::size_t i = 0; i < q.lock->of.size(); ++i) {
+        std::string quoted;
+        c.dialect.quote_name(quoted, q.alias());  // only "self" passes select_for_update()'s check
+        of.push_back(std::move(quoted));
+    }
+    c.dialect.for_update(c.sql, *q.lock, of);
+}
+
+DORM_DECL QueryScope::QueryScope(Compiler& c, const Query& q) : c_(c) {
+    Compiler::Scope scope{&q, {}};
+    if (!c.scopes.empty()) {
+        std::vector<std::string> taken;
+        for (const auto& s : c.scopes) {
+            auto written = [&](const std::string& a) {
+                for (const auto& [from, to] : s.renames)
+                    if (from == a) return to;
+                return a;
+            };
+            taken.push_back(written(s.query->alias()));
+            for (const auto& j : s.query->joins) taken.push_back(written(j.alias));
+        }
+        auto rename = [&](const std::string& a) {
+            if (std::find(taken.begin(), taken.end(), a) == taken.end()) return;
+            std::string to;
+            for (std::size_t n = 0;; ++n) {
+                to = "U" + std::to_string(n);
+                if (std::find(taken.begin(), taken.end(), to) == taken.end()) break;
+            }
+            taken.push_back(to);
+            scope.renames.emplace_back(a, to);
+        };
+        rename(q.alias());
+        for (const auto& j : q.joins) rename(j.alias);
+    }
+    c_.scopes.push_back(std::move(scope));
+}
+
+DORM_DECL std::vector<std::string> select_names(const Query& q) {
+    std::vector<std::string> names;
+    if (!q.values_mode)
+        for (std::size_t i = 0; i < q.model->fields.size(); ++i)
+            if (q.loads(i)) names.push_back(q.model->fields[i].name);
+    for (const auto& item : select_items(q)) names.push_back(item.name);
+    return names;
+}
+
+DORM_DECL bool compound_body(Compiler& c, const Query& q, bool with_ordering) {
+    bool parens = c.dialect.supports_slicing_ordering_in_compound();
+    std::size_t written = 0;
+    for (const auto& part : q.combined) {
+        if (!parens) {
+            if (part->is_sliced())
+                throw DatabaseError("dorm: LIMIT/OFFSET not allowed in subqueries of compound statements.", {}, {});
+            if (!part->order_by.empty())
+                throw DatabaseError("dorm: ORDER BY not allowed in subqueries of compound statements.", {}, {});
+        }
+        Compiler piece(c.dialect, c.inlines_params());
+        piece.params = c.params;
+        piece.scopes = c.scopes;
+        bool ok = select_body(piece, *part, parens && !part->order_by.empty());
+        if (!ok) {
+            // A part that matches nothing drops out of UNION, empties INTERSECT, and drops out of EXCEPT unless first.
+            if (q.combinator == "INTERSECT" || (q.combinator == "EXCEPT" && written == 0 && part == q.combined.front()))
+                return false;
+            continue;
+        }
+        if (written) c << " " << q.combinator << " ";
+        if (parens) c << "(";
+        c.sql += piece.sql;
+        c.params = std::move(piece.params);
+        if (parens) c << ")";
+        ++written;
+    }
+    if (written == 0) return false;
+    if (with_ordering && !q.order_by.empty()) {
+        c << " ORDER BY ";
+        for (std::size_t i = 0; i < q.order_by.size(); ++i) {
+            if (i) c << ", ";
+            // By position: the parts' own names may differ; the names are the first part's (Django's rule).
+            auto names = select_names(q);
+            auto at = std::find(names.begin(), names.end(), q.order_by[i].column);
+            if (at == names.end())
+                throw DatabaseError(fmt::format("dorm: ORDER BY term '{}' does not match any column in the result set.",
+                                                q.order_by[i].column));
+            c << std::to_string(at - names.begin() + 1);
+            bool desc = q.order_by[i].descending != !q.standard_ordering;
+            c << (desc ? " DESC" : " ASC");
+        }
+    }
+    limit_clause(c, q);
+    return true;
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL OrderBy resolve_compound_ordering(const Query& q, std::string_view name, bool descending) {
+    if (name.starts_with('-')) {
+        descending = !descending;
+        name.remove_prefix(1);
+    }
+    if (name == "pk") name = q.model->pk_field().name;
+    return OrderBy{nullptr, descending, false, false, std::string(name)};
+}
+}  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL void pk_column(Compiler& c, const Query& q) {
+    c.quote_alias(q.alias());
+    c << ".";
+    c.quote(q.model->pk_field().column);
+}
+
+DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q) {
+    auto before = c.sql.size();
+    c << " WHERE ";
+    pk_column(c, q);
+    c << " IN (";
+    if (!select_body(c, q, false, pk_column)) {
+        c.sql.resize(before);
+        return false;
+    }
+    c << ")";
+    return true;
+}
+
+DORM_DECL Compiled finish(Compiler& c, bool ok) {
+    Compiled out;
+    out.nothing = !ok;
+    out.sql = std::move(c.sql);
+    out.params = std::move(c.params);
+    return out;
+}
+
+DORM_DECL void subquery_column(Compiler& c, const Query& q) {
+    auto items = select_items(q);
+    if (!q.values_mode) return pk_column(c, q);
+    if (items.size() != 1)
+        throw FieldError(fmt::format("dorm: A subquery used as a value must select one column, not {}", items.size()));
+    c.compile(*items[0].expr);
+}
+}  // namespace dorm::sql::detail
+
+namespace dorm::sql {
+
+DORM_DECL Match Subquery:: as_sql(Compiler& c) const {
+    c << "(";
+    if (!detail::select_body(c, *query, query->is_sliced(), detail::subquery_column)) {
+        if (!scalar) return Match::nothing;
+        c << "SELECT NULL";  // a scalar subquery over nothing is NULL
+    }
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL std::optional<FieldKind> Subquery:: output_kind() const {
+    auto items = detail::select_items(*query);
+    if (!query->values_mode) return query->model->pk_field().kind;
+    if (items.size() != 1) return std::nullopt;
+    return items[0].expr->output_kind();
+}
+
+DORM_DECL Match ExistsNode:: as_sql(Compiler& c) const {
+    Query one = *query;
+    one.order_by.clear();
+    one.default_ordering = false;
+    if (!one.is_sliced()) one.set_limits(std::nullopt, 1);
+    c << "EXISTS(";
+    if (!detail::select_body(c, one, false, [](Compiler& cc, const Query&) { cc << "1"; })) return Match::nothing;
+    c << ")";
+    return Match::some;
+}
+
+DORM_DECL Match OuterCol:: as_sql(Compiler& c) const {
+    if (c.scopes.size() < 2)
+        throw ValueError("dorm: This queryset contains a reference to an outer query and may only be used in a subquery.");
+    // Written as the enclosing query writes its columns; the joins it needs were added when the subquery was resolved.
+    auto inner = std::move(c.scopes.back());
+    c.scopes.pop_back();
+    Query outer = *c.scopes.back().query;
+    auto lhs = resolve_path(outer, path, false).lhs;
+    c.compile(*lhs);
+    c.scopes.push_back(std::move(inner));
+    return Match::some;
+}
+
+DORM_DECL Compiled compile_select(const Query& q, const backends::Dialect& d, bool inline_params) {
+    Compiler c(d, inline_params);
+    bool ok = detail::select_body(c, q, true);
+    if (ok) detail::lock_clause(c, q);
+    return detail::finish(c, ok);
+}
+
+DORM_DECL Compiled compile_count(const Query& q, const backends::Dialect& d) {
+    Compiler c(d);
+    bool ok;
+    if (q.distinct || q.is_sliced() || q.grouping != Grouping::none || !q.combinator.empty()) {
+        c << "SELECT COUNT(*) FROM (";
+        ok = detail::select_body(c, q, q.is_sliced());
+        c << ") subquery";
+    } else {
+        c << "SELECT COUNT(*)";
+        detail::QueryScope scope(c, q);
+        detail::from_clause(c, q);
+        ok = detail::where_clause(c, q);
+    }
+    return detail::finish(c, ok);
+}
+
+DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
+    Compiler c(d);
+    Query one = q;
+    one.set_limits(std::nullopt, 1);
+    bool ok;
+    if ((q.distinct && q.is_sliced()) || q.grouping != Grouping::none || !q.combinator.empty()) {
+        c << "SELECT 1 AS ";
+        c.quote("a");
+        c << " FROM (";
+        ok = detail::select_body(c, q, q.is_sliced());
+        c << ") subquery";
+        c.dialect.limit_offset(c.sql, 1, 0);
+    } else {
+        c << "SELECT 1 AS ";
+        c.quote("a");
+        detail::QueryScope scope(c, q);
+        detail::from_clause(c, q);
+        ok = detail::where_clause(c, one);
+        if (ok) detail::limit_clause(c, one);  // row order cannot change whether a slice has a row
+    }
+    return detail::finish(c, ok && !one.empty);
+}
+
+DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d, const std::vector<SelectItem>& aggregates) {
+    Compiler c(d);
+    bool wrap = q.grouping != Grouping::none || q.distinct || q.is_sliced() || !q.combinator.empty();
+    auto write_outer = [&](const std::vector<SelectItem>& items) {
+        c << "SELECT ";
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i) c << ", ";
+            c.compile(*items[i].expr);
+            c << " AS ";
+            c.quote(items[i].name);
+        }
+    };
+    if (!wrap) {
+        write_outer(aggregates);
+        detail::QueryScope scope(c, q);
+        detail::from_clause(c, q);
+        return detail::finish(c, detail::where_clause(c, q));
+    }
+    // Each aggregate's arguments and filter become columns "__colN" of the inner query.
+    std::vector<SelectItem> inner_extra, outer;
+    auto column = [&](const ExprPtr& e) -> ExprPtr {
+        std::string name = "__col" + std::to_string(inner_extra.size() + 1);
+        inner_extra.push_back(SelectItem{name, e});
+        return std::make_shared<AliasCol>("subquery", name, e->output_kind());
+    };
+    for (const auto& item : aggregates) {
+        auto* agg = dynamic_cast<const Aggregate*>(item.expr.get());
+        if (!agg) throw TypeError(fmt::format("dorm: {} is not an aggregate expression", item.name));
+        auto moved = std::make_shared<Aggregate>(*agg);
+        for (auto& a : moved->args) a = column(a);
+        if (moved->filter) moved->filter = column(moved->filter);
+        for (auto& o : moved->ordering) o.first = column(o.first);
+        outer.push_back(SelectItem{item.name, moved});
+    }
+    write_outer(outer);
+    c << " FROM (";
+    bool ok = detail::select_body(c, q, q.is_sliced(), [&](Compiler& cc, const Query& qq) {
+        bool first = true;
+        if (!qq.values_mode || !detail::select_items(qq).empty() || inner_extra.empty()) {
+            detail::select_list(cc, qq);
+            first = false;
+        }
+        for (const auto& extra : inner_extra) {
+            if (!first) cc << ", ";
+            first = false;
+            detail::select_item(cc, extra);
+        }
+    });
+    c << ") subquery";
+    return detail::finish(c, ok);
+}
+
+DORM_DECL Compiled compile_update(const Query& q, const backends::Dialect& d, const std::vector<std::pair<const FieldMeta*, ExprPtr>>& sets) {
+    Compiler c(d);
+    c << "UPDATE ";
+    c.quote(q.model->db_table);
+    c << " SET ";
+    detail::QueryScope scope(c, q);
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+        if (i) c << ", ";
+        c.quote(sets[i].first->column);
+        c << " = ";
+        c.compile(*sets[i].second);
+    }
+    bool ok = q.joins.empty() ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    return detail::finish(c, ok);
+}
+
+DORM_DECL Compiled compile_delete(const Query& q, const backends::Dialect& d) {
+    Compiler c(d);
+    c << "DELETE FROM ";
+    c.quote(q.model->db_table);
+    detail::QueryScope scope(c, q);
+    bool ok = q.joins.empty() ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    return detail::finish(c, ok);
+}
+
+DORM_DECL Compiled compile_insert(const ModelMeta& m, const backends::Dialect& d, const std::vector<const FieldMeta*>& fields, std::span<const Value> rows, bool returning_pk, const OnConflict& conflict) {
+    Compiler c(d);
+    c << "INSERT INTO ";
+    c.quote(m.db_table);
+    if (fields.empty()) {
+        c << " DEFAULT VALUES";
+    } else {
+        c << " (";
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            if (i) c << ", ";
+            c.quote(fields[i]->column);
+        }
+        c << ") VALUES ";
+        for (std::size_t r = 0; r < rows.size() / fields.size(); ++r) {
+            c << (r ? ", (" : "(");
+            for (std::size_t i = 0; i < fields.size(); ++i) {
+                if (i) c << ", ";
+                c.param(rows[r * fields.size() + i]);
+            }
+            c << ")";
+        }
+    }
+    if (conflict.action != OnConflict::Action::error) {
+        c << " ON CONFLICT";
+        if (!conflict.unique_fields.empty()) {
+            c << " (";
+            for (std::size_t i = 0; i < conflict.unique_fields.size(); ++i) {
+                if (i) c << ", ";
+                c.quote(conflict.unique_fields[i]->column);
+            }
+            c << ")";
+        }
+        if (conflict.action == OnConflict::Action::ignore) {
+            c << " DO NOTHING";
+        } else {
+            c << " DO UPDATE SET ";
+            for (std::size_t i = 0; i < conflict.update_fields.size(); ++i) {
+                if (i) c << ", ";
+                c.quote(conflict.update_fields[i]->column);
+                c << " = EXCLUDED.";
+                c.quote(conflict.update_fields[i]->column);
+            }
+        }
+    }
+    if (returning_pk) {
+        c << " RETURNING ";
+        c.quote(m.pk_field().column);
+    }
+    return detail::finish(c, true);
+}
+
+}  // namespace dorm::sql
