@@ -36,6 +36,15 @@ template <class Owner, std::size_t I>
 struct AutoThrough;
 }  // namespace detail
 
+struct ModelMeta;
+struct MetaOptions;
+namespace detail {
+/// Applies a model's Meta options to its metadata and checks them (the part of building a ModelMeta that does not
+/// depend on the model's type). `declared` / `m2m_declared`: the DORM_MODEL index of each column and ManyToMany.
+DORM_DECL void apply_options(ModelMeta& meta, MetaOptions&& options, std::span<const std::size_t> declared,
+                             std::span<const std::size_t> m2m_declared);
+}  // namespace detail
+
 /// An index on one or more fields (Django's Meta.indexes); a leading '-' makes that column descending.
 struct Index {
     std::vector<std::string> fields;
@@ -58,8 +67,8 @@ public:
     FieldOptions& symmetrical(bool on) { symmetrical_ = on; return *this; }
 
 private:
-    template <class M>
-    friend struct detail::meta_builder;
+    friend void detail::apply_options(ModelMeta&, MetaOptions&&, std::span<const std::size_t>,
+                                      std::span<const std::size_t>);
     bool primary_key_ = false, unique_ = false, db_index_ = false;
     std::optional<int> max_length_;
     std::string db_column_;
@@ -77,19 +86,21 @@ private:
 ///         m.get_latest_by = {"pub_date"};
 ///         m.field(&Entry::headline).max_length(255).db_index();
 ///     }
-template <class M>
-struct Meta {
+/// Meta<M>'s data, the same for every model (so that what is done with it is compiled once).
+struct MetaOptions {
     std::string db_table;                               // default: the model's name in lower case
     std::vector<std::string> ordering;                  // default order_by() of every QuerySet
     std::vector<std::string> get_latest_by;             // fields for latest() / earliest() without arguments
     std::vector<std::vector<std::string>> unique_together;
     std::vector<Index> indexes;
+    std::vector<FieldOptions> field_options;  // one per DORM_MODEL field, in order
+};
 
+template <class M>
+struct Meta : MetaOptions {
     /// The options of one field: `m.field(&Entry::headline).unique()`.
     template <class T>
     FieldOptions& field(T M::*member);
-
-    std::vector<FieldOptions> field_options;  // one per DORM_MODEL field, in order
 };
 
 struct ModelMeta;
@@ -392,73 +403,7 @@ struct meta_builder {
         Meta<M> options;
         options.field_options.resize(field_count<M>);
         if constexpr (requires(Meta<M>& m) { M::meta(m); }) M::meta(options);
-        if (!options.db_table.empty()) meta.db_table = options.db_table;
-        for (std::size_t i = 0; i < meta.many_to_many.size(); ++i) {
-            auto& r = meta.many_to_many[i];
-            const auto& o = options.field_options[m2m_declared[i]];
-            r.related_name = o.related_name_;
-            r.symmetrical = o.symmetrical_.value_or(r.symmetrical);
-        }
-
-        bool have_pk = false;
-        for (std::size_t i = 0; i < meta.fields.size(); ++i) {
-            auto& f = meta.fields[i];
-            const auto& o = options.field_options[declared[i]];
-            f.unique = o.unique_ || f.one_to_one;
-            f.db_index = o.db_index_;
-            f.max_length = o.max_length_;
-            f.default_value = o.default_value_;
-            f.on_delete = o.on_delete_;
-            f.related_name = o.related_name_;
-            if (!o.db_column_.empty()) f.column = o.db_column_;
-            if (o.primary_key_) {
-                if (have_pk)
-                    throw FieldError(fmt::format("dorm: model {} marks more than one field primary_key()", meta.name));
-                have_pk = true;
-                meta.pk = i;
-                f.primary_key = true;
-            }
-        }
-        if (!have_pk) {
-            auto it = std::find_if(meta.fields.begin(), meta.fields.end(), [](auto& f) { return f.name == "id"; });
-            if (it == meta.fields.end())
-                throw FieldError(fmt::format("dorm: model {} has no primary key; add an `std::int64_t id` member to "
-                                             "DORM_MODEL or mark one with m.field(&{}::x).primary_key()",
-                                             meta.name, meta.name));
-            bool integral = it->kind == FieldKind::integer || it->kind == FieldKind::big_integer ||
-                            it->kind == FieldKind::small_integer;
-            if (!integral || it->is_relation() || it->nullable)
-                throw FieldError(fmt::format("dorm: model {}'s automatic primary key 'id' must be a plain integer",
-                                             meta.name));
-            it->primary_key = true;
-            it->auto_increment = true;
-            meta.pk = static_cast<std::size_t>(it - meta.fields.begin());
-        }
-        auto& pk = meta.fields[meta.pk];
-        if (pk.nullable) throw FieldError(fmt::format("dorm: {}'s primary key cannot be std::optional", meta.name));
-        pk.unique = true;
-
-        auto check = [&](std::string_view what, std::string_view name) {
-            if (!meta.find_field(name))
-                throw FieldError(fmt::format("dorm: {}'s {} refers to the nonexistent field '{}'. Choices are: {}",
-                                             meta.name, what, name, meta.choices()));
-        };
-        for (auto& o : options.ordering) {
-            if (o == "?") continue;
-            check("ordering", !o.empty() && o[0] == '-' ? std::string_view(o).substr(1) : std::string_view(o));
-        }
-        for (auto& g : options.get_latest_by)
-            check("get_latest_by", !g.empty() && g[0] == '-' ? std::string_view(g).substr(1) : std::string_view(g));
-        for (auto& group : options.unique_together)
-            for (auto& n : group) check("unique_together", n);
-        for (auto& idx : options.indexes) {
-            if (idx.fields.empty()) throw FieldError(fmt::format("dorm: {} has an index without fields", meta.name));
-            for (auto& n : idx.fields) check("indexes", !n.empty() && n[0] == '-' ? std::string_view(n).substr(1) : std::string_view(n));
-        }
-        meta.ordering = std::move(options.ordering);
-        meta.get_latest_by = std::move(options.get_latest_by);
-        meta.unique_together = std::move(options.unique_together);
-        meta.indexes = std::move(options.indexes);
+        apply_options(meta, std::move(options), declared, m2m_declared);
         if constexpr (requires { M::dorm_adjust(meta); }) M::dorm_adjust(meta);
         return meta;
     }
@@ -620,3 +565,14 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
 #if DORM_HEADER_ONLY
 #include <dorm/impl/model.ipp>
 #endif
+
+/// For models in a header that many translation units include: after the struct, `DORM_EXTERN_MODEL(Blog);` keeps
+/// each of them from compiling Blog's metadata (its descriptors, loaders and options), and
+/// `DORM_INSTANTIATE_MODEL(Blog);` in exactly one .cpp of the program compiles it once. Lookup paths written as
+/// literals are still checked at compile time everywhere; only the run-time metadata is shared.
+///
+///     // models.hpp                                  // models.cpp
+///     struct Blog { ... DORM_MODEL(Blog, ...) };     #include "models.hpp"
+///     DORM_EXTERN_MODEL(Blog);                       DORM_INSTANTIATE_MODEL(Blog);
+#define DORM_EXTERN_MODEL(Type) extern template const ::dorm::ModelMeta& ::dorm::model_meta<Type>()
+#define DORM_INSTANTIATE_MODEL(Type) template const ::dorm::ModelMeta& ::dorm::model_meta<Type>()

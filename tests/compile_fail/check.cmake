@@ -1,6 +1,7 @@
-# Compiles tests/compile_fail/<SOURCE> with -DDORM_CASE=<CASE> (syntax only). CASE 0 must compile; any other
+# Compiles tests/compile_fail/<SOURCE> with -DDORM_CASE=<CASE> (syntax only, in separate mode: the runtime's
+# definitions play no part in these checks). CASE 0 must compile; any other
 # case must fail, and the compiler's output must contain EXPECT.
-execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -I${INCLUDE} -DDORM_CASE=${CASE} ${SOURCE}
+execute_process(COMMAND ${CXX} -std=c++20 -fsyntax-only -DDORM_SEPARATE_COMPILATION -I${INCLUDE} -DDORM_CASE=${CASE} ${SOURCE}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(CASE EQUAL 0)
   if(rc)

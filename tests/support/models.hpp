@@ -16,6 +16,7 @@ struct Blog {
     DORM_MODEL(Blog, id, name, tagline)
     static void meta(dorm::Meta<Blog>& m) { m.field(&Blog::name).max_length(100).unique(); }
 };
+DORM_EXTERN_MODEL(Blog);
 
 struct Author {
     std::int64_t id = 0;
@@ -23,6 +24,7 @@ struct Author {
     std::string email{};
     DORM_MODEL(Author, id, name, email)
 };
+DORM_EXTERN_MODEL(Author);
 
 struct EntryQuerySet;
 
@@ -47,6 +49,7 @@ struct Entry {
         m.indexes = {{{"pub_date", "-rating"}, ""}};
     }
 };
+DORM_EXTERN_MODEL(Entry);
 
 /// A custom QuerySet: its methods chain with the built-in ones and survive them.
 struct EntryQuerySet : dorm::QuerySet<Entry, EntryQuerySet> {
@@ -64,6 +67,7 @@ struct Comment {
     dorm::DateTime posted{};
     DORM_MODEL(Comment, id, entry, author, text, posted)
 };
+DORM_EXTERN_MODEL(Comment);
 
 /// Every value type, NULL-able and not.
 struct Sample {
@@ -84,6 +88,7 @@ struct Sample {
     DORM_MODEL(Sample, id, flag, small, medium, big, real, text, data, day, moment, clock, maybe_int, maybe_text,
                maybe_moment)
 };
+DORM_EXTERN_MODEL(Sample);
 
 /// Model options: db_table, default ordering, unique_together, db_column, default_, a custom primary key.
 struct Country {
@@ -101,6 +106,7 @@ struct Country {
         m.field(&Country::continent).default_("Europe");
     }
 };
+DORM_EXTERN_MODEL(Country);
 
 /// on_delete as in Django's documentation: deleting an artist cascades to albums and songs; a song's album is
 /// RESTRICT, which allows deleting an album only along with its songs.
@@ -109,12 +115,14 @@ struct Artist {
     std::string name{};
     DORM_MODEL(Artist, id, name)
 };
+DORM_EXTERN_MODEL(Artist);
 struct Album {
     std::int64_t id = 0;
     dorm::ForeignKey<Artist> artist{};
     std::string name{};
     DORM_MODEL(Album, id, artist, name)
 };
+DORM_EXTERN_MODEL(Album);
 struct Song {
     std::int64_t id = 0;
     dorm::ForeignKey<Artist> artist{};
@@ -123,6 +131,7 @@ struct Song {
     DORM_MODEL(Song, id, artist, album, name)
     static void meta(dorm::Meta<Song>& m) { m.field(&Song::album).on_delete(dorm::OnDelete::restrict); }
 };
+DORM_EXTERN_MODEL(Song);
 
 /// PROTECT, SET_NULL and SET_DEFAULT, and a related_name.
 struct Reaction {
@@ -138,6 +147,7 @@ struct Reaction {
         m.field(&Reaction::blog).on_delete(dorm::OnDelete::set_default).default_(1);
     }
 };
+DORM_EXTERN_MODEL(Reaction);
 
 /// A self-referential tree: deleting a node deletes its subtree.
 struct Category {
@@ -146,6 +156,7 @@ struct Category {
     std::string name{};
     DORM_MODEL(Category, id, parent, name)
 };
+DORM_EXTERN_MODEL(Category);
 
 /// A one-to-one relation: at most one profile per author.
 struct Profile {
@@ -154,6 +165,7 @@ struct Profile {
     std::string bio{};
     DORM_MODEL(Profile, id, author, bio)
 };
+DORM_EXTERN_MODEL(Profile);
 
 /// Two ForeignKeys to the same model: distinct related_name()s tell them apart.
 struct Link {
@@ -166,6 +178,7 @@ struct Link {
         m.field(&Link::target).related_name("links_in");
     }
 };
+DORM_EXTERN_MODEL(Link);
 
 /// Two ForeignKeys to the same model without related_name(): their reverse name is ambiguous.
 struct Pairing {
@@ -174,6 +187,7 @@ struct Pairing {
     dorm::ForeignKey<Author> second{};
     DORM_MODEL(Pairing, id, first, second)
 };
+DORM_EXTERN_MODEL(Pairing);
 
 struct Membership;
 
@@ -187,6 +201,7 @@ struct Person {
     DORM_MODEL(Person, id, name, friends, follows)
     static void meta(dorm::Meta<Person>& m) { m.field(&Person::follows).symmetrical(false).related_name("followers"); }
 };
+DORM_EXTERN_MODEL(Person);
 
 /// A ManyToMany through a model of its own, with data on each link (Django's Group / Membership example).
 struct Group {
@@ -196,6 +211,7 @@ struct Group {
     DORM_MODEL(Group, id, name, members)
     static void meta(dorm::Meta<Group>& m) { m.field(&Group::members).related_name("groups"); }
 };
+DORM_EXTERN_MODEL(Group);
 
 struct Membership {
     std::int64_t id = 0;
@@ -205,3 +221,4 @@ struct Membership {
     std::string invite_reason{};
     DORM_MODEL(Membership, id, person, group, date_joined, invite_reason)
 };
+DORM_EXTERN_MODEL(Membership);

@@ -51,6 +51,77 @@ DORM_DECL auto ModelMeta::choices() const -> std::string {
 
 namespace dorm::detail {
 
+DORM_DECL void apply_options(ModelMeta& meta, MetaOptions&& options, std::span<const std::size_t> declared,
+                             std::span<const std::size_t> m2m_declared) {
+    if (!options.db_table.empty()) meta.db_table = options.db_table;
+    for (std::size_t i = 0; i < meta.many_to_many.size(); ++i) {
+        auto& r = meta.many_to_many[i];
+        const auto& o = options.field_options[m2m_declared[i]];
+        r.related_name = o.related_name_;
+        r.symmetrical = o.symmetrical_.value_or(r.symmetrical);
+    }
+
+    bool have_pk = false;
+    for (std::size_t i = 0; i < meta.fields.size(); ++i) {
+        auto& f = meta.fields[i];
+        const auto& o = options.field_options[declared[i]];
+        f.unique = o.unique_ || f.one_to_one;
+        f.db_index = o.db_index_;
+        f.max_length = o.max_length_;
+        f.default_value = o.default_value_;
+        f.on_delete = o.on_delete_;
+        f.related_name = o.related_name_;
+        if (!o.db_column_.empty()) f.column = o.db_column_;
+        if (o.primary_key_) {
+            if (have_pk)
+                throw FieldError(fmt::format("dorm: model {} marks more than one field primary_key()", meta.name));
+            have_pk = true;
+            meta.pk = i;
+            f.primary_key = true;
+        }
+    }
+    if (!have_pk) {
+        auto it = std::find_if(meta.fields.begin(), meta.fields.end(), [](auto& f) { return f.name == "id"; });
+        if (it == meta.fields.end())
+            throw FieldError(fmt::format("dorm: model {} has no primary key; add an `std::int64_t id` member to "
+                                         "DORM_MODEL or mark one with m.field(&{}::x).primary_key()",
+                                         meta.name, meta.name));
+        bool integral = it->kind == FieldKind::integer || it->kind == FieldKind::big_integer ||
+                        it->kind == FieldKind::small_integer;
+        if (!integral || it->is_relation() || it->nullable)
+            throw FieldError(fmt::format("dorm: model {}'s automatic primary key 'id' must be a plain integer",
+                                         meta.name));
+        it->primary_key = true;
+        it->auto_increment = true;
+        meta.pk = static_cast<std::size_t>(it - meta.fields.begin());
+    }
+    auto& pk = meta.fields[meta.pk];
+    if (pk.nullable) throw FieldError(fmt::format("dorm: {}'s primary key cannot be std::optional", meta.name));
+    pk.unique = true;
+
+    auto check = [&](std::string_view what, std::string_view name) {
+        if (!meta.find_field(name))
+            throw FieldError(fmt::format("dorm: {}'s {} refers to the nonexistent field '{}'. Choices are: {}",
+                                         meta.name, what, name, meta.choices()));
+    };
+    for (auto& o : options.ordering) {
+        if (o == "?") continue;
+        check("ordering", !o.empty() && o[0] == '-' ? std::string_view(o).substr(1) : std::string_view(o));
+    }
+    for (auto& g : options.get_latest_by)
+        check("get_latest_by", !g.empty() && g[0] == '-' ? std::string_view(g).substr(1) : std::string_view(g));
+    for (auto& group : options.unique_together)
+        for (auto& n : group) check("unique_together", n);
+    for (auto& idx : options.indexes) {
+        if (idx.fields.empty()) throw FieldError(fmt::format("dorm: {} has an index without fields", meta.name));
+        for (auto& n : idx.fields) check("indexes", !n.empty() && n[0] == '-' ? std::string_view(n).substr(1) : std::string_view(n));
+    }
+    meta.ordering = std::move(options.ordering);
+    meta.get_latest_by = std::move(options.get_latest_by);
+    meta.unique_together = std::move(options.unique_together);
+    meta.indexes = std::move(options.indexes);
+}
+
 DORM_DECL std::string lower(std::string_view s) {
     std::string out(s);
     for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
