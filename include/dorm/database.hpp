@@ -8,14 +8,11 @@
 #include <dorm/errors.hpp>
 
 #include <atomic>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -45,6 +42,8 @@ inline bool register_backend(const Backend& b) {
 }  // namespace backends
 
 namespace detail {
+/// A key for the calling thread, unique among running threads (as std::thread::id is, without <thread> here).
+DORM_DECL std::uintptr_t thread_key() noexcept;
 /// Database aliases live for the whole program so that a QuerySet can hold a plain pointer to its alias.
 DORM_DECL const std::string* intern_alias(std::string_view alias);
 inline const std::string* default_alias() {
@@ -86,7 +85,7 @@ private:
     const std::uint64_t id_;
     std::atomic<std::uint64_t> serial_;  // changes on close() so that no thread's cached connection pointer matches
     std::mutex mutex_;
-    std::map<std::thread::id, std::unique_ptr<backends::Connection>> connections_;
+    std::map<std::uintptr_t, std::unique_ptr<backends::Connection>> connections_;  // by detail::thread_key()
 };
 
 /// The registry of named databases. "default" is the one QuerySets use unless `using_()` says otherwise.

@@ -11,7 +11,6 @@
 
 #include <iterator>
 #include <optional>
-#include <ranges>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -31,10 +30,16 @@ concept queryset_value = requires(const V& v) {
     { v.query() } -> std::convertible_to<const sql::Query&>;
 };
 
+/// What an iterated container yields (std::ranges::range_reference_t, without <ranges>' weight in every header).
 template <class V>
-concept value_range = std::ranges::input_range<V> && !value_like<V> &&
-                      (std::is_constructible_v<Value, std::ranges::range_reference_t<V>> ||
-                       model<std::remove_cvref_t<std::ranges::range_reference_t<V>>>);
+using range_reference_t = decltype(*std::begin(std::declval<V&>()));
+
+template <class V>
+concept value_range = requires(V& v) {
+    std::begin(v) != std::end(v);
+    ++std::begin(v);
+} && !value_like<V> && (std::is_constructible_v<Value, range_reference_t<V>> ||
+                        model<std::remove_cvref_t<range_reference_t<V>>>);
 
 template <class V>
 Value to_value(const V& v) {

@@ -169,7 +169,7 @@ public:
     }
 
     friend bool operator==(const Value&, const Value&) = default;
-    friend auto operator<=>(const Value& a, const Value& b) { return a.v_ <=> b.v_; }
+    friend std::partial_ordering operator<=>(const Value& a, const Value& b);
 
 private:
     variant_type v_;
@@ -230,26 +230,16 @@ struct fmt::formatter<dorm::DateTime> : fmt::formatter<std::string_view> {
         return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(t), ctx);
     }
 };
+namespace dorm::detail {
+/// Python's repr of a value: strings quoted, NULL as None, 2.0 for a whole double.
+DORM_DECL std::string value_repr(const Value& v);
+}  // namespace dorm::detail
+
 /// Formats like Python's repr: strings quoted, NULL as None.
 template <>
 struct fmt::formatter<dorm::Value> : fmt::formatter<std::string_view> {
     auto format(const dorm::Value& v, fmt::format_context& ctx) const {
-        std::string s = std::visit(
-            [](const auto& x) -> std::string {
-                using X = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<X, std::monostate>) return "None";
-                else if constexpr (std::is_same_v<X, bool>) return x ? "True" : "False";
-                else if constexpr (std::is_same_v<X, std::string>) return fmt::format("'{}'", x);
-                else if constexpr (std::is_same_v<X, dorm::Bytes>) return fmt::format("<{} bytes>", x.size());
-                else if constexpr (std::is_same_v<X, double>) {  // Python writes 2.0, not 2
-                    auto t = fmt::format("{}", x);
-                    if (t.find_first_of(".einfa") == std::string::npos) t += ".0";
-                    return t;
-                }
-                else return fmt::format("{}", x);
-            },
-            v.variant());
-        return fmt::formatter<std::string_view>::format(s, ctx);
+        return fmt::formatter<std::string_view>::format(dorm::detail::value_repr(v), ctx);
     }
 };
 

@@ -4,7 +4,14 @@
 
 #include <dorm/database.hpp>
 
+#include <set>
+
 namespace dorm::detail {
+
+DORM_DECL std::uintptr_t thread_key() noexcept {
+    thread_local const char key = 0;
+    return reinterpret_cast<std::uintptr_t>(&key);
+}
 
 DORM_DECL const std::string* intern_alias(std::string_view alias) {
     static std::mutex m;
@@ -24,7 +31,7 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
     if (last_serial == serial_.load(std::memory_order_relaxed)) [[likely]]
         return *last;
     std::lock_guard lock(mutex_);
-    auto& slot = connections_[std::this_thread::get_id()];
+    auto& slot = connections_[detail::thread_key()];
     if (!slot) slot = backend_->connect(*this);
     last_serial = serial_.load(std::memory_order_relaxed);
     last = slot.get();
@@ -33,7 +40,7 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
 
 DORM_DECL void Database::close() {
     std::lock_guard lock(mutex_);
-    connections_.erase(std::this_thread::get_id());
+    connections_.erase(detail::thread_key());
     // Invalidate this thread's shortcut: a new serial means no thread_local cache matches.
     serial_ = next_serial();
 }

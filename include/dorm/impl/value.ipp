@@ -64,3 +64,30 @@ DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s) {
 }
 
 }  // namespace dorm::detail
+
+namespace dorm {
+
+DORM_DECL std::partial_ordering operator<=>(const Value& a, const Value& b) { return a.v_ <=> b.v_; }
+
+namespace detail {
+
+DORM_DECL std::string value_repr(const Value& v) {
+    return std::visit(
+        [](const auto& x) -> std::string {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, std::monostate>) return "None";
+            else if constexpr (std::is_same_v<X, bool>) return x ? "True" : "False";
+            else if constexpr (std::is_same_v<X, std::string>) return fmt::format("'{}'", x);
+            else if constexpr (std::is_same_v<X, Bytes>) return fmt::format("<{} bytes>", x.size());
+            else if constexpr (std::is_same_v<X, double>) {  // Python writes 2.0, not 2
+                auto t = fmt::format("{}", x);
+                if (t.find_first_of(".einfa") == std::string::npos) t += ".0";
+                return t;
+            }
+            else return fmt::format("{}", x);
+        },
+        v.variant());
+}
+
+}  // namespace detail
+}  // namespace dorm
