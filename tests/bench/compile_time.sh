@@ -7,7 +7,7 @@
 #   (d) the test suite's full build (as tests/run.sh builds it) and the compile-fail checks.
 # Usage: tests/bench/compile_time.sh [--quick] [ROOT ...]   (ROOT: a dorm checkout; default: this one. Several roots
 # are measured one after the other in the same run, e.g. a checkout of an older commit next to this one.)
-# --quick leaves out (d). Each single compile is the median of 3 runs.
+# --quick leaves out (d). (a) is the median of 3 compiles; the larger builds run once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 quick=0
@@ -75,10 +75,10 @@ for root in "${roots[@]}"; do
     row "(a) separate mode: the runtime's one translation unit (once per program)" \
       "$(compile1 $inc -DDORM_SEPARATE_COMPILATION -c "$work/src.cpp" -o "$work/src.o")" "$base"
   fi
-  row "(b) examples/blog, header-only" "$(compile1 $inc -c "$root/examples/blog/main.cpp" -o "$work/b.o")" "$base"
+  row "(b) examples/blog, header-only" "$(build $inc -c "$root/examples/blog/main.cpp" -o "$work/b.o")" "$base"
   if [ $separate = 1 ]; then
     row "(b) examples/blog, separate mode" \
-      "$(compile1 $inc -DDORM_SEPARATE_COMPILATION -c "$root/examples/blog/main.cpp" -o "$work/b.o")" "$base"
+      "$(build $inc -DDORM_SEPARATE_COMPILATION -c "$root/examples/blog/main.cpp" -o "$work/b.o")" "$base"
   fi
 
   # (c) the synthetic application
@@ -88,8 +88,8 @@ for root in "${roots[@]}"; do
   units=()
   for f in "$syn"/unit[0-9].cpp "$syn"/main.cpp; do units+=($inc -c "$f" -o "$f.o" --); done
   row "(c) synthetic application (20 models, 10 units + main), header-only" "$(build "${units[@]}")" "$base"
-  small=$(compile1 $inc -c "$syn/unit0_small.cpp" -o "$work/s.o")
-  full=$(compile1 $inc -c "$syn/unit0.cpp" -o "$work/s.o")
+  small=$(build $inc -c "$syn/unit0_small.cpp" -o "$work/s.o")
+  full=$(build $inc -c "$syn/unit0.cpp" -o "$work/s.o")
   per_model_ho=$(awk -v a="${full%% *}" -v b="${small%% *}" 'BEGIN { printf "%.3f", (a - b) / 18 }')
   if [ $separate = 1 ]; then
     sep="-DDORM_SEPARATE_COMPILATION"
@@ -105,8 +105,8 @@ for root in "${roots[@]}"; do
       units+=($inc $sep -c "$work/src.cpp" -o "$work/src.o" --)
       row "(c) synthetic application, separate mode + DORM_EXTERN_MODEL (+ models.cpp, the runtime's unit)" \
         "$(build "${units[@]}")" "$base"
-      small=$(compile1 $inc $sep -c "$syn/unit0_small.cpp" -o "$work/s.o")
-      full=$(compile1 $inc $sep -c "$syn/unit0.cpp" -o "$work/s.o")
+      small=$(build $inc $sep -c "$syn/unit0_small.cpp" -o "$work/s.o")
+      full=$(build $inc $sep -c "$syn/unit0.cpp" -o "$work/s.o")
       per_model_ext=$(awk -v a="${full%% *}" -v b="${small%% *}" 'BEGIN { printf "%.3f", (a - b) / 18 }')
     fi
   fi
@@ -124,6 +124,12 @@ for root in "${roots[@]}"; do
     echo
     printf -- '- (d) test suite build (dorm_tests, Debug + ASan/UBSan, -j2): %.0f s user CPU, %.0f s elapsed, %d MB peak\n' \
       "$u" "$e" $((m / 1024))
+    if grep -q dorm_tests_header_only "$root/tests/CMakeLists.txt"; then
+      /usr/bin/time -f "%U %M %e" -o "$work/time" cmake --build "$suite" --target dorm_tests_header_only -j 2 >/dev/null
+      read -r u m e < "$work/time"
+      printf -- '- (d) the same tests built header-only too (dorm_tests_header_only): %.0f s user CPU, %.0f s elapsed, %d MB peak\n' \
+        "$u" "$e" $((m / 1024))
+    fi
     /usr/bin/time -f "%U %M %e" -o "$work/time" ctest --test-dir "$suite" -R compile_fail -j 2 >/dev/null
     read -r u m e < "$work/time"
     printf -- '- (d) compile-fail checks (ctest -R compile_fail, -j2): %.0f s user CPU, %.0f s elapsed\n' "$u" "$e"
