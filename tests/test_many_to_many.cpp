@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace dorm;
 using V = std::vector<std::string>;
 using test::headlines;

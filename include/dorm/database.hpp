@@ -111,10 +111,7 @@ private:
 };
 
 /// The process-wide database registry (Django's settings.DATABASES and django.db.connections).
-inline Databases& databases() {
-    static Databases instance;
-    return instance;
-}
+DORM_DECL Databases& databases();
 
 /// Runs `fn` in a transaction on `using_` (this thread's connection): committed when `fn` returns,
 /// rolled back when it throws (the exception propagates). Nested calls use savepoints.

@@ -40,93 +40,22 @@ inline const std::string* instance_db(const ModelState& state, std::string_view 
 /// same text for every row, so it is written once per thread and dialect.
 DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
 
-/// Inserts one row; fills in an automatic primary key from RETURNING.
+/// Inserts one row of `meta` from `obj`; fills in an automatic primary key from RETURNING.
+DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn);
+/// UPDATE one row by primary key; returns the rows matched.
+DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
+                                       backends::Connection& conn, const std::vector<std::string>& update_fields);
+/// Model::save() of `obj`, an instance of `meta`'s model with state `state` (compiled once for every model).
+DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
+
 template <class M>
 void insert_instance(M& obj, backends::Connection& conn) {
-    const auto& meta = model_meta<M>();
-    const FieldMeta& pk = meta.pk_field();
-    const bool assign_pk = pk.auto_increment && pk_unset(obj);
-    std::vector<Value> values;
-    values.reserve(meta.fields.size());
-    for (const auto& f : meta.fields)
-        if (!(assign_pk && &f == &pk)) values.push_back(f.get(&obj));
-    const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
-    if (!assign_pk) {
-        conn.execute(sql, values);
-        return;
-    }
-    auto cursor = conn.query(sql, values);
-    if (!cursor->next()) throw DatabaseError("dorm: INSERT ... RETURNING returned no row", sql);
-    pk.set(&obj, Value(cursor->row()[0].i));
-    while (cursor->next()) {
-    }
-}
-
-/// UPDATE one row by primary key; returns the rows matched.
-template <class M>
-std::int64_t update_instance(const M& obj, const std::string* db, backends::Connection& conn,
-                             const std::vector<std::string>& update_fields) {
-    const auto& meta = model_meta<M>();
-    const FieldMeta& pk = meta.pk_field();
-    std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
-    for (const auto& f : meta.fields) {
-        if (&f == &pk) continue;
-        if (!update_fields.empty() && std::find(update_fields.begin(), update_fields.end(), f.name) == update_fields.end())
-            continue;
-        sets.emplace_back(&f, std::make_shared<sql::Param>(f.get(&obj)));
-    }
-    if (sets.empty()) {
-        // A model with only a primary key: nothing to write, but report whether the row exists.
-        return QuerySet<M>().using_(*db).filter("pk", pk.get(&obj)).exists() ? 1 : 0;
-    }
-    sql::Query q;
-    q.model = &meta;
-    Operand key;
-    key.value = pk.get(&obj);
-    sql::add_where(q, sql::build_lookup(q, "pk", key, false));
-    auto c = sql::compile_update(q, conn.dialect(), sets);
-    return conn.execute(c.sql, c.params);
+    insert_instance(model_meta<M>(), &obj, conn);
 }
 
 template <class M>
 void save_instance(M& obj, const SaveOptions& options) {
-    const auto& meta = model_meta<M>();
-    if (options.force_insert && (options.force_update || !options.update_fields.empty()))
-        throw ValueError("dorm: Cannot force both insert and updating in model saving.");
-    for (const auto& name : options.update_fields) {
-        const FieldMeta* f = meta.find_field(name);
-        if (!f || f->name != name)
-            throw ValueError(fmt::format("dorm: The following fields do not exist in this model, are m2m fields, or "
-                                         "are non-concrete fields: {}", name));
-    }
-    const std::string* db = instance_db(obj.dorm_state_, options.using_);
-    auto& conn = databases().get(*db).connection();
-    // Django: an instance loaded with deferred fields saves only the fields it loaded, so that the defaults
-    // standing in for the others never overwrite the row.
-    if (obj.dorm_state_.deferred && !options.force_insert && options.update_fields.empty() && db == obj.dorm_state_.db) {
-        SaveOptions loaded = options;
-        for (const auto& f : meta.fields)
-            if (std::find(obj.dorm_state_.deferred->begin(), obj.dorm_state_.deferred->end(), f.name) ==
-                obj.dorm_state_.deferred->end())
-                loaded.update_fields.push_back(f.name);
-        return save_instance(obj, loaded);
-    }
-    const bool forced_update = options.force_update || !options.update_fields.empty();
-    if (pk_unset(obj)) {
-        if (forced_update) throw ValueError("dorm: Cannot force an update in save() with no primary key.");
-        insert_instance(obj, conn);
-    } else if (options.force_insert) {
-        insert_instance(obj, conn);
-    } else {
-        // Django: UPDATE first; INSERT when no row had this primary key.
-        if (update_instance(obj, db, conn, options.update_fields) == 0) {
-            if (options.force_update) throw DatabaseError("dorm: Forced update did not affect any rows.");
-            if (!options.update_fields.empty()) throw DatabaseError("dorm: Save with update_fields did not affect any rows.");
-            insert_instance(obj, conn);
-        }
-    }
-    obj.dorm_state_.db = db;
-    obj.dorm_state_.adding = false;
+    save_instance(model_meta<M>(), &obj, obj.dorm_state_, options);
 }
 
 template <class M>

@@ -88,6 +88,13 @@ private:
 ///     }
 /// Meta<M>'s data, the same for every model (so that what is done with it is compiled once).
 struct MetaOptions {
+    // Declared here and defaulted in the .ipp: copying and destroying it is compiled once.
+    MetaOptions();
+    MetaOptions(const MetaOptions&);
+    MetaOptions(MetaOptions&&) noexcept;
+    MetaOptions& operator=(const MetaOptions&);
+    MetaOptions& operator=(MetaOptions&&) noexcept;
+    ~MetaOptions();
     std::string db_table;                               // default: the model's name in lower case
     std::vector<std::string> ordering;                  // default order_by() of every QuerySet
     std::vector<std::string> get_latest_by;             // fields for latest() / earliest() without arguments
@@ -141,6 +148,15 @@ struct ManyToManyRelation {
 
 /// The runtime metadata of one model: table, fields, options. One static instance per model.
 struct ModelMeta {
+    // Declared here and defaulted in the .ipp: copying and destroying this plain data is compiled once, not in
+    // every translation unit that copies a ModelMeta.
+    ModelMeta();
+    ModelMeta(const ModelMeta&);
+    ModelMeta(ModelMeta&&) noexcept;
+    ModelMeta& operator=(const ModelMeta&);
+    ModelMeta& operator=(ModelMeta&&) noexcept;
+    ~ModelMeta();
+
     std::string name;      // "Entry"
     std::string db_table;  // "entry"
     std::vector<FieldMeta> fields;
@@ -482,13 +498,11 @@ Value pk_value(const M& obj) {
     const auto& meta = model_meta<M>();
     return meta.pk_field().get(&obj);
 }
-/// True when the instance has no primary key yet (an automatic pk still 0, Django's `pk is None`).
+/// True when an instance of `meta`'s model has no primary key yet (an automatic pk still 0, Django's `pk is None`).
+DORM_DECL bool pk_unset(const ModelMeta& meta, const void* obj);
 template <class M>
 bool pk_unset(const M& obj) {
-    const auto& pk = model_meta<M>().pk_field();
-    if (!pk.auto_increment) return false;
-    auto v = pk.get(&obj);
-    return v.is_null() || v == Value(0);
+    return pk_unset(model_meta<M>(), &obj);
 }
 }  // namespace detail
 

@@ -15,7 +15,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -59,22 +58,6 @@ void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, cons
         while (cursor->next()) row(cursor->row());
     });
 }
-
-/// Parent keys -> the caches (detail::ResultCache of the related model) of the parents with that key. Integer keys
-/// (the usual case) hash; others compare.
-class PrefetchTargets {
-public:
-    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query.
-    std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr);
-    /// The caches of the parents whose key is in `cell`, or nullptr.
-    const std::vector<void*>* find(const backends::Cell& cell, FieldKind kind) const;
-    /// Every object now in the caches.
-    std::vector<void*> objects(const ModelMeta& target) const;
-
-private:
-    std::unordered_map<std::int64_t, std::vector<void*>> by_int_;
-    std::map<Value, std::vector<void*>> by_value_;
-};
 
 /// The query a prefetch level runs: the Prefetch's QuerySet, or all rows of `target`.
 DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name);

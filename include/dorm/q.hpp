@@ -98,6 +98,12 @@ public:
     enum class Connector { and_, or_, xor_ };
 
     Q() = default;
+    // Declared here and defaulted in the .ipp: copying and destroying a condition tree is compiled once.
+    Q(const Q&);
+    Q(Q&&) noexcept;
+    Q& operator=(const Q&);
+    Q& operator=(Q&&) noexcept;
+    ~Q();
     template <class V>
     Q(std::string_view path, V&& value) : leaf_(Leaf{std::string(path), detail::to_operand(std::forward<V>(value)), false}) {}
     template <class T>

@@ -17,7 +17,6 @@
 
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,47 +79,49 @@ struct is_tuple : std::false_type {};
 template <class... Ts>
 struct is_tuple<std::tuple<Ts...>> : std::true_type {};
 
+/// What reading a query's rows needs that does not depend on the result type (which columns hold what, and the
+/// select_related() objects), compiled once.
+class RowReaderBase {
+public:
+    /// The number of columns the query selects (checked against the cursor).
+    std::size_t columns() const noexcept { return columns_; }
+
+protected:
+    enum class Result { model, row, values };
+    /// `model_columns`: the columns of the model's own fields, for Result::model.
+    RowReaderBase(const sql::Query& q, Result result, std::size_t model_columns);
+
+    /// The annotations after a model's `n` columns, stored on its state.
+    void read_annotations(std::span<const backends::Cell> row, std::size_t n, ModelState& state) const;
+    /// select_related(): each related object from its columns, attached to its parent's ForeignKey.
+    void read_related(std::span<const backends::Cell> row, void* out, ModelState& out_state) const;
+
+    struct Selection {
+        const ModelMeta* model;
+        const FieldMeta* fk;
+        int parent;
+        std::size_t offset;
+        std::string stored_as;  // see sql::RelatedSelection
+    };
+
+    const std::string* db_;
+    std::size_t columns_ = 0;
+    std::vector<const FieldMeta*> relations_;
+    std::vector<Selection> selections_;
+    std::vector<const FieldMeta*> loaded_;                  // defer() / only(): the fields selected
+    std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others
+    std::shared_ptr<const Row::names_type> names_;
+    std::vector<std::optional<FieldKind>> kinds_;
+};
+
 /// Decodes the rows of one query into T: a model (its fields, then any annotations), a Row (values(),
 /// aggregate()), a std::tuple (values_list()) or one value (values_list(flat), dates()). Built once per query.
 template <class T>
-class RowReader {
+class RowReader : public RowReaderBase {
 public:
-    explicit RowReader(const sql::Query& q) : db_(q.db) {
-        auto items = sql::detail::select_items(q);
-        if constexpr (model<T>) {
-            if (!q.all_loaded()) {  // defer() / only(): decode the loaded fields one by one
-                auto deferred = std::make_shared<std::vector<std::string>>();
-                for (std::size_t i = 0; i < q.model->fields.size(); ++i) {
-                    if (q.loads(i)) loaded_.push_back(&q.model->fields[i]);
-                    else deferred->push_back(q.model->fields[i].name);
-                }
-                deferred_ = std::move(deferred);
-            }
-            columns_ = (deferred_ ? loaded_.size() : column_count<T>) + items.size();
-            // get() loads from "default" unless told otherwise: only rows from another database need their
-            // ForeignKeys told, so the usual case adds nothing per row.
-            if (q.db != default_alias())
-                for (const auto& f : q.model->fields)
-                    if (f.is_relation()) relations_.push_back(&f);
-            for (const auto& sel : q.select_related) {
-                selections_.push_back(Selection{sel.model, sel.fk, sel.parent, columns_, sel.stored_as});
-                columns_ += sel.model->fields.size();
-            }
-        } else {
-            columns_ = items.size();  // values(), values_list() and dates() always select a values list
-        }
-        if constexpr (model<T> || std::is_same_v<T, Row>) {
-            auto names = std::make_shared<Row::names_type>();
-            for (std::size_t i = 0; i < items.size(); ++i) {
-                names->push_back(items[i].name);
-                kinds_.push_back(items[i].expr->output_kind());
-            }
-            names_ = std::move(names);
-        }
-    }
-
-    /// The number of columns the query selects (checked against the cursor).
-    std::size_t columns() const noexcept { return columns_; }
+    explicit RowReader(const sql::Query& q)
+        : RowReaderBase(q, model<T> ? Result::model : std::is_same_v<T, Row> ? Result::row : Result::values,
+                        model_columns()) {}
 
     void read(std::span<const backends::Cell> row, T& out) const {
         if constexpr (model<T>) {
@@ -132,13 +133,10 @@ public:
                 load_row(row, out);
             }
             out.dorm_state_ = ModelState{db_, false, nullptr, deferred_};
-            if (!kinds_.empty()) [[unlikely]] {
-                std::vector<Value> values;
-                for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(cell_value(row[n + i], kinds_[i]));
-                out.dorm_state_.annotations = std::make_shared<const Row>(names_, std::move(values));
-            }
+            if (!kinds_.empty()) [[unlikely]]
+                read_annotations(row, n, out.dorm_state_);
             for (const auto* f : relations_) f->attach(&out, nullptr, db_);  // where get() will load from
-            if (!selections_.empty()) read_related(row, out);
+            if (!selections_.empty()) read_related(row, &out, out.dorm_state_);
         } else if constexpr (std::is_same_v<T, Row>) {
             std::vector<Value> values;
             values.reserve(kinds_.size());
@@ -161,55 +159,10 @@ public:
     }
 
 private:
-    /// select_related(): each related object from its columns, attached to its parent's ForeignKey.
-    void read_related(std::span<const backends::Cell> row, T& out) const {
-        constexpr std::size_t on_stack = 8;  // no allocation per row for up to 8 related objects
-        std::array<void*, on_stack> small{};
-        std::vector<void*> large(selections_.size() > on_stack ? selections_.size() : 0);
-        void** objects = large.empty() ? small.data() : large.data();
-        for (std::size_t i = 0; i < selections_.size(); ++i) {
-            const auto& s = selections_[i];
-            objects[i] = nullptr;
-            auto cells = row.subspan(s.offset, s.model->fields.size());
-            void* parent = s.parent < 0 ? static_cast<void*>(&out) : objects[static_cast<std::size_t>(s.parent)];
-            if (!parent) continue;
-            bool none = cells[s.model->pk].kind == backends::Cell::Kind::null;  // a NULL ForeignKey, no reverse row
-            if (!s.stored_as.empty()) [[unlikely]] {
-                auto cache = s.model->new_cache();
-                if (!none) {
-                    s.model->cache_append(cache.get(), cells, db_);
-                    objects[i] = s.model->cache_at(cache.get(), 0);
-                }
-                ModelState& state = s.parent < 0 ? out.dorm_state_
-                                                 : selections_[static_cast<std::size_t>(s.parent)].model->state(parent);
-                if (!state.prefetched)
-                    state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
-                (*state.prefetched)[s.stored_as] = PrefetchedList{s.model, std::move(cache)};
-                continue;
-            }
-            if (none) continue;
-            auto obj = s.model->load(cells, db_);
-            objects[i] = obj.get();
-            s.fk->attach(parent, std::move(obj), db_);
-        }
+    static constexpr std::size_t model_columns() {
+        if constexpr (model<T>) return column_count<T>;
+        else return 0;
     }
-
-    struct Selection {
-        const ModelMeta* model;
-        const FieldMeta* fk;
-        int parent;
-        std::size_t offset;
-        std::string stored_as;  // see sql::RelatedSelection
-    };
-
-    const std::string* db_;
-    std::size_t columns_ = 0;
-    std::vector<const FieldMeta*> relations_;
-    std::vector<Selection> selections_;
-    std::vector<const FieldMeta*> loaded_;                  // defer() / only(): the fields selected
-    std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others
-    std::shared_ptr<const Row::names_type> names_;
-    std::vector<std::optional<FieldKind>> kinds_;
 };
 
 /// Sets a model instance's fields from name/value pairs; `skip_lookups` drops names with "__" (get_or_create).
@@ -341,7 +294,7 @@ public:
 
     /// `prefetch`, when set, runs prefetch_related() over each `chunk` rows before they are handed out.
     Stream(std::unique_ptr<backends::Cursor> cursor, detail::RowReader<T> reader,
-           std::function<void(std::vector<T>&)> prefetch = {}, std::size_t chunk = 0)
+           std::shared_ptr<const sql::Query> prefetch = {}, std::size_t chunk = 0)
         : cursor_(std::move(cursor)), reader_(std::move(reader)), prefetch_(std::move(prefetch)), chunk_(chunk) {
         done_ = !cursor_;
     }
@@ -389,7 +342,11 @@ private:
             finish();
             return false;
         }
-        prefetch_(buffer_);
+        if constexpr (detail::model<T>) {
+            std::vector<void*> objects;
+            for (auto& obj : buffer_) objects.push_back(&obj);
+            detail::prefetch_related(std::move(objects), *prefetch_->model, prefetch_->prefetch, prefetch_->db);
+        }
         return true;
     }
     void finish() {
@@ -399,7 +356,7 @@ private:
 
     std::unique_ptr<backends::Cursor> cursor_;
     detail::RowReader<T> reader_;
-    std::function<void(std::vector<T>&)> prefetch_;
+    std::shared_ptr<const sql::Query> prefetch_;  // the query whose prefetch_related() each chunk runs, if any
     std::size_t chunk_ = 0;
     std::vector<T> buffer_;  // the current chunk, when prefetching
     std::size_t next_ = 0;
@@ -1105,15 +1062,9 @@ public:
     /// prefetch_related(), each `chunk_size` rows are read, prefetched (one query per level), then handed out.
     Stream<T> iterator(std::size_t chunk_size = 2000) const {
         if (chunk_size == 0) throw ValueError("dorm: Chunk size must be strictly positive.");
-        std::function<void(std::vector<T>&)> prefetch;
-        if constexpr (is_model) {
-            if (!query_->prefetch.empty())
-                prefetch = [q = query_](std::vector<T>& chunk) {
-                    std::vector<void*> objects;
-                    for (auto& obj : chunk) objects.push_back(&obj);
-                    detail::prefetch_related(std::move(objects), *q->model, q->prefetch, q->db);
-                };
-        }
+        std::shared_ptr<const sql::Query> prefetch;
+        if constexpr (is_model)
+            if (!query_->prefetch.empty()) prefetch = query_;
         detail::RowReader<T> reader(*query_);
         if (query_->empty) return Stream<T>(nullptr, std::move(reader));
         auto& conn = connection();

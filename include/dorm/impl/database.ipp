@@ -74,3 +74,10 @@ DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
 }
 
 }  // namespace dorm
+
+namespace dorm {
+DORM_DECL Databases& databases() {
+    static Databases instance;
+    return instance;
+}
+}  // namespace dorm

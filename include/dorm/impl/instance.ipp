@@ -20,3 +20,90 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
 }
 
 }  // namespace dorm::detail
+
+namespace dorm::detail {
+
+DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn) {
+    const FieldMeta& pk = meta.pk_field();
+    const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
+    std::vector<Value> values;
+    values.reserve(meta.fields.size());
+    for (const auto& f : meta.fields)
+        if (!(assign_pk && &f == &pk)) values.push_back(f.get(obj));
+    const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
+    if (!assign_pk) {
+        conn.execute(sql, values);
+        return;
+    }
+    auto cursor = conn.query(sql, values);
+    if (!cursor->next()) throw DatabaseError("dorm: INSERT ... RETURNING returned no row", sql);
+    pk.set(obj, Value(cursor->row()[0].i));
+    while (cursor->next()) {
+    }
+}
+
+DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
+                                       backends::Connection& conn, const std::vector<std::string>& update_fields) {
+    const FieldMeta& pk = meta.pk_field();
+    std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
+    for (const auto& f : meta.fields) {
+        if (&f == &pk) continue;
+        if (!update_fields.empty() && std::find(update_fields.begin(), update_fields.end(), f.name) == update_fields.end())
+            continue;
+        sets.emplace_back(&f, std::make_shared<sql::Param>(f.get(obj)));
+    }
+    sql::Query q;
+    q.model = &meta;
+    q.db = db;
+    Operand key;
+    key.value = pk.get(obj);
+    sql::add_where(q, sql::build_lookup(q, "pk", key, false));
+    if (sets.empty()) {
+        // A model with only a primary key: nothing to write, but report whether the row exists.
+        auto c = sql::compile_exists(q, conn.dialect());
+        return !c.nothing && conn.query(c.sql, c.params)->next() ? 1 : 0;
+    }
+    auto c = sql::compile_update(q, conn.dialect(), sets);
+    return conn.execute(c.sql, c.params);
+}
+
+DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options) {
+    if (options.force_insert && (options.force_update || !options.update_fields.empty()))
+        throw ValueError("dorm: Cannot force both insert and updating in model saving.");
+    for (const auto& name : options.update_fields) {
+        const FieldMeta* f = meta.find_field(name);
+        if (!f || f->name != name)
+            throw ValueError(fmt::format("dorm: The following fields do not exist in this model, are m2m fields, or "
+                                         "are non-concrete fields: {}", name));
+    }
+    const std::string* db = instance_db(state, options.using_);
+    auto& conn = databases().get(*db).connection();
+    // Django: an instance loaded with deferred fields saves only the fields it loaded, so that the defaults
+    // standing in for the others never overwrite the row.
+    if (state.deferred && !options.force_insert && options.update_fields.empty() && db == state.db) {
+        SaveOptions loaded = options;
+        for (const auto& f : meta.fields)
+            if (std::find(state.deferred->begin(), state.deferred->end(), f.name) ==
+                state.deferred->end())
+                loaded.update_fields.push_back(f.name);
+        return save_instance(meta, obj, state, loaded);
+    }
+    const bool forced_update = options.force_update || !options.update_fields.empty();
+    if (pk_unset(meta, obj)) {
+        if (forced_update) throw ValueError("dorm: Cannot force an update in save() with no primary key.");
+        insert_instance(meta, obj, conn);
+    } else if (options.force_insert) {
+        insert_instance(meta, obj, conn);
+    } else {
+        // Django: UPDATE first; INSERT when no row had this primary key.
+        if (update_instance(meta, obj, db, conn, options.update_fields) == 0) {
+            if (options.force_update) throw DatabaseError("dorm: Forced update did not affect any rows.");
+            if (!options.update_fields.empty()) throw DatabaseError("dorm: Save with update_fields did not affect any rows.");
+            insert_instance(meta, obj, conn);
+        }
+    }
+    state.db = db;
+    state.adding = false;
+}
+
+}  // namespace dorm::detail

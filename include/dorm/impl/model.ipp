@@ -200,3 +200,30 @@ DORM_DECL bool register_related(const ModelMeta& meta) {
 }
 
 }  // namespace dorm::detail
+
+namespace dorm {
+DORM_DECL ModelMeta::ModelMeta() = default;
+DORM_DECL ModelMeta::ModelMeta(const ModelMeta&) = default;
+DORM_DECL ModelMeta::ModelMeta(ModelMeta&&) noexcept = default;
+DORM_DECL ModelMeta& ModelMeta::operator=(const ModelMeta&) = default;
+DORM_DECL ModelMeta& ModelMeta::operator=(ModelMeta&&) noexcept = default;
+DORM_DECL ModelMeta::~ModelMeta() = default;
+}  // namespace dorm
+
+namespace dorm::detail {
+DORM_DECL bool pk_unset(const ModelMeta& meta, const void* obj) {
+    const auto& pk = meta.pk_field();
+    if (!pk.auto_increment) return false;
+    auto v = pk.get(obj);
+    return v.is_null() || v == Value(0);
+}
+}  // namespace dorm::detail
+
+namespace dorm {
+DORM_DECL MetaOptions::MetaOptions() = default;
+DORM_DECL MetaOptions::MetaOptions(const MetaOptions&) = default;
+DORM_DECL MetaOptions::MetaOptions(MetaOptions&&) noexcept = default;
+DORM_DECL MetaOptions& MetaOptions::operator=(const MetaOptions&) = default;
+DORM_DECL MetaOptions& MetaOptions::operator=(MetaOptions&&) noexcept = default;
+DORM_DECL MetaOptions::~MetaOptions() = default;
+}  // namespace dorm

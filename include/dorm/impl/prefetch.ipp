@@ -4,7 +4,26 @@
 
 #include <dorm/prefetch.hpp>
 
+#include <unordered_map>
+
 namespace dorm::detail {
+
+/// Parent keys -> the caches (detail::ResultCache of the related model) of the parents with that key. Integer keys
+/// (the usual case) hash; others compare.
+class PrefetchTargets {
+public:
+    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query.
+    std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr);
+    /// The caches of the parents whose key is in `cell`, or nullptr.
+    const std::vector<void*>* find(const backends::Cell& cell, FieldKind kind) const;
+    /// Every object now in the caches.
+    std::vector<void*> objects(const ModelMeta& target) const;
+
+private:
+    std::unordered_map<std::int64_t, std::vector<void*>> by_int_;
+    std::map<Value, std::vector<void*>> by_value_;
+};
+
 
 DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) -> std::vector<Value> {
     const ModelMeta& model = *level.model;

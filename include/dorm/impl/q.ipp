@@ -24,3 +24,11 @@ DORM_DECL void Q::add(const Q& child) {
 }
 
 }  // namespace dorm
+
+namespace dorm {
+DORM_DECL Q::Q(const Q&) = default;
+DORM_DECL Q::Q(Q&&) noexcept = default;
+DORM_DECL Q& Q::operator=(const Q&) = default;
+DORM_DECL Q& Q::operator=(Q&&) noexcept = default;
+DORM_DECL Q::~Q() = default;
+}  // namespace dorm

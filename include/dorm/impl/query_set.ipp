@@ -17,3 +17,81 @@ DORM_DECL std::string default_alias(const Expression& e, std::string_view what) 
 }
 
 }  // namespace dorm::detail
+
+namespace dorm::detail {
+
+DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, Result result, std::size_t model_columns) : db_(q.db) {
+    auto items = sql::detail::select_items(q);
+    if (result == Result::model) {
+        if (!q.all_loaded()) {  // defer() / only(): decode the loaded fields one by one
+            auto deferred = std::make_shared<std::vector<std::string>>();
+            for (std::size_t i = 0; i < q.model->fields.size(); ++i) {
+                if (q.loads(i)) loaded_.push_back(&q.model->fields[i]);
+                else deferred->push_back(q.model->fields[i].name);
+            }
+            deferred_ = std::move(deferred);
+        }
+        columns_ = (deferred_ ? loaded_.size() : model_columns) + items.size();
+        // get() loads from "default" unless told otherwise: only rows from another database need their
+        // ForeignKeys told, so the usual case adds nothing per row.
+        if (q.db != default_alias())
+            for (const auto& f : q.model->fields)
+                if (f.is_relation()) relations_.push_back(&f);
+        for (const auto& sel : q.select_related) {
+            selections_.push_back(Selection{sel.model, sel.fk, sel.parent, columns_, sel.stored_as});
+            columns_ += sel.model->fields.size();
+        }
+    } else {
+        columns_ = items.size();  // values(), values_list() and dates() always select a values list
+    }
+    if (result != Result::values) {
+        auto names = std::make_shared<Row::names_type>();
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            names->push_back(items[i].name);
+            kinds_.push_back(items[i].expr->output_kind());
+        }
+        names_ = std::move(names);
+    }
+}
+
+DORM_DECL void RowReaderBase::read_annotations(std::span<const backends::Cell> row, std::size_t n,
+                                               ModelState& state) const {
+    std::vector<Value> values;
+    for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(cell_value(row[n + i], kinds_[i]));
+    state.annotations = std::make_shared<const Row>(names_, std::move(values));
+}
+
+DORM_DECL void RowReaderBase::read_related(std::span<const backends::Cell> row, void* out,
+                                           ModelState& out_state) const {
+    constexpr std::size_t on_stack = 8;  // no allocation per row for up to 8 related objects
+    std::array<void*, on_stack> small{};
+    std::vector<void*> large(selections_.size() > on_stack ? selections_.size() : 0);
+    void** objects = large.empty() ? small.data() : large.data();
+    for (std::size_t i = 0; i < selections_.size(); ++i) {
+        const auto& s = selections_[i];
+        objects[i] = nullptr;
+        auto cells = row.subspan(s.offset, s.model->fields.size());
+        void* parent = s.parent < 0 ? out : objects[static_cast<std::size_t>(s.parent)];
+        if (!parent) continue;
+        bool none = cells[s.model->pk].kind == backends::Cell::Kind::null;  // a NULL ForeignKey, no reverse row
+        if (!s.stored_as.empty()) [[unlikely]] {
+            auto cache = s.model->new_cache();
+            if (!none) {
+                s.model->cache_append(cache.get(), cells, db_);
+                objects[i] = s.model->cache_at(cache.get(), 0);
+            }
+            ModelState& state = s.parent < 0 ? out_state
+                                             : selections_[static_cast<std::size_t>(s.parent)].model->state(parent);
+            if (!state.prefetched)
+                state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
+            (*state.prefetched)[s.stored_as] = PrefetchedList{s.model, std::move(cache)};
+            continue;
+        }
+        if (none) continue;
+        auto obj = s.model->load(cells, db_);
+        objects[i] = obj.get();
+        s.fk->attach(parent, std::move(obj), db_);
+    }
+}
+
+}  // namespace dorm::detail

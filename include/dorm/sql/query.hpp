@@ -16,7 +16,6 @@
 #include <dorm/sql/expressions.hpp>
 
 #include <algorithm>
-#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -116,7 +115,7 @@ public:
     void add(std::string path, std::size_t type, const backends::Dialect* d, std::string sql) const {
         std::lock_guard lock(mutex_);
         if (entries_.size() < 16)  // a few fields per query: paths built at run time must not grow it unbounded
-            entries_.push_back(Entry{std::move(path), type, d, std::move(sql)});
+            entries_.push_back(std::make_unique<const Entry>(Entry{std::move(path), type, d, std::move(sql)}));
     }
 
 private:
@@ -127,11 +126,20 @@ private:
         std::string sql;
     };
     mutable std::mutex mutex_;
-    mutable std::deque<Entry> entries_;  // a deque: find()'s pointers stay valid while entries are added
+    mutable std::vector<std::unique_ptr<const Entry>> entries_;  // owned: find()'s pointers stay valid while entries are added
 };
 }  // namespace detail
 
 struct Query {
+    // Declared here and defaulted in the .ipp: copying and destroying this plain data is compiled once, not in
+    // every translation unit that copies a Query.
+    Query();
+    Query(const Query&);
+    Query(Query&&) noexcept;
+    Query& operator=(const Query&);
+    Query& operator=(Query&&) noexcept;
+    ~Query();
+
     const ModelMeta* model = nullptr;
     const std::string* db = dorm::detail::default_alias();
     std::vector<Join> joins;
@@ -505,7 +513,7 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     QueryScope scope(c, src);
     if (!src.distinct_fields.empty()) {
         c << "SELECT ";
-        c.dialect.distinct_on(c.sql, [&](std::string&) {
+        c.fill_template(c.dialect.distinct_on_template(), [&] {
             for (std::size_t i = 0; i < src.distinct_fields.size(); ++i) {
                 if (i) c << ", ";
                 c.compile(*src.distinct_fields[i]);

@@ -102,8 +102,10 @@ private:
     void note(const std::string& sql, std::span<const Value> params) {
         ++queries_executed_;
         if (!captures.empty()) [[unlikely]]
-            for (auto* c : captures) c->push_back({sql, std::vector<Value>(params.begin(), params.end())});
+            capture(sql, params);
     }
+    /// Records the statement in every CaptureQueries of this connection (compiled once: only tests use it).
+    void capture(const std::string& sql, std::span<const Value> params);
     static std::string savepoint_name(std::size_t depth) { return "dorm_sp_" + std::to_string(depth); }
 
     std::uint64_t queries_executed_ = 0;

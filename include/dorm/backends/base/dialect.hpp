@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,8 +72,9 @@ public:
     /// Appends " LIMIT n OFFSET m" for a slice [offset, offset + limit); `limit` empty means unbounded.
     virtual void limit_offset(std::string& out, std::optional<std::int64_t> limit, std::int64_t offset) const = 0;
 
-    /// Writes "DISTINCT ON (<fields>)", `fields` writing the list; backends without it raise NotSupportedError.
-    virtual void distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const;
+    /// The template of DISTINCT ON, "%s" standing for the field list: "DISTINCT ON (%s)"; backends without it
+    /// raise NotSupportedError.
+    virtual std::string_view distinct_on_template() const;
 
     /// Whether SELECT ... FOR UPDATE exists; where it does not, select_for_update() has no effect (Django).
     virtual bool has_select_for_update() const noexcept { return false; }

@@ -9,7 +9,7 @@ namespace dorm::sql::detail {
 DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, const backends::Dialect* d) const -> const std::string* {
     std::lock_guard lock(mutex_);
     for (const auto& e : entries_)
-        if (e.type == type && e.dialect == d && e.path == path) return &e.sql;
+        if (e->type == type && e->dialect == d && e->path == path) return &e->sql;
     return nullptr;
 }
 }  // namespace dorm::sql::detail
@@ -1276,4 +1276,13 @@ DORM_DECL Compiled compile_insert(const ModelMeta& m, const backends::Dialect& d
     return detail::finish(c, true);
 }
 
+}  // namespace dorm::sql
+
+namespace dorm::sql {
+DORM_DECL Query::Query() = default;
+DORM_DECL Query::Query(const Query&) = default;
+DORM_DECL Query::Query(Query&&) noexcept = default;
+DORM_DECL Query& Query::operator=(const Query&) = default;
+DORM_DECL Query& Query::operator=(Query&&) noexcept = default;
+DORM_DECL Query::~Query() = default;
 }  // namespace dorm::sql

@@ -24,3 +24,9 @@ DORM_DECL auto Connection::do_stream(const std::string& sql, std::span<const Val
 }
 
 }  // namespace dorm::backends
+
+namespace dorm::backends {
+DORM_DECL void Connection::capture(const std::string& sql, std::span<const Value> params) {
+    for (auto* c : captures) c->push_back({sql, std::vector<Value>(params.begin(), params.end())});
+}
+}  // namespace dorm::backends

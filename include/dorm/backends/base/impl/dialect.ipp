@@ -28,9 +28,7 @@ DORM_DECL auto Dialect::lookup_operator(std::string_view lookup) const -> std::s
     return {};
 }
 
-DORM_DECL void Dialect::distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const {
-    (void)out;
-    (void)fields;
+DORM_DECL auto Dialect::distinct_on_template() const -> std::string_view {
     throw NotSupportedError("dorm: DISTINCT ON fields is not supported by this database backend.");
 }
 

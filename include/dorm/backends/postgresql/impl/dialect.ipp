@@ -4,6 +4,7 @@
 
 #include <dorm/backends/postgresql/dialect.hpp>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -61,11 +62,7 @@ public:
         }
     }
 
-    void distinct_on(std::string& out, const std::function<void(std::string&)>& fields) const override {
-        out += "DISTINCT ON (";
-        fields(out);
-        out += ")";
-    }
+    std::string_view distinct_on_template() const override { return "DISTINCT ON (%s)"; }
 
     std::string column_type(const FieldMeta& f) const override {
         switch (f.kind) {
