@@ -12,3 +12,21 @@
 #define DORM_HEADER_ONLY 1
 #define DORM_DECL inline
 #endif
+
+// Plain-data types whose copying and destruction would otherwise be compiled in every translation unit that copies
+// one: the class declares its special members with DORM_VALUE_MEMBERS(T), its .ipp defaults them with
+// DORM_DEFAULT_VALUE_MEMBERS(T), so they are compiled once in separate mode.
+#define DORM_VALUE_MEMBERS(T) \
+    T();                      \
+    T(const T&);              \
+    T(T&&) noexcept;          \
+    T& operator=(const T&);   \
+    T& operator=(T&&) noexcept; \
+    ~T()
+#define DORM_DEFAULT_VALUE_MEMBERS(T)                  \
+    DORM_DECL T::T() = default;                        \
+    DORM_DECL T::T(const T&) = default;                \
+    DORM_DECL T::T(T&&) noexcept = default;            \
+    DORM_DECL T& T::operator=(const T&) = default;     \
+    DORM_DECL T& T::operator=(T&&) noexcept = default; \
+    DORM_DECL T::~T() = default

@@ -336,13 +336,7 @@ struct relation_of<ManyToMany<M, T>> {
 
 /// Runtime description of one concrete field: built once per model from DORM_MODEL and the model's meta().
 struct FieldMeta {
-    // Declared here and defaulted in the .ipp: copying and destroying it is compiled once.
-    FieldMeta();
-    FieldMeta(const FieldMeta&);
-    FieldMeta(FieldMeta&&) noexcept;
-    FieldMeta& operator=(const FieldMeta&);
-    FieldMeta& operator=(FieldMeta&&) noexcept;
-    ~FieldMeta();
+    DORM_VALUE_MEMBERS(FieldMeta);  // compiled once (config.hpp)
     std::string name;    // attribute name ("blog")
     std::string column;  // column name ("blog_id")
     FieldKind kind = FieldKind::integer;

@@ -88,13 +88,7 @@ private:
 ///     }
 /// Meta<M>'s data, the same for every model (so that what is done with it is compiled once).
 struct MetaOptions {
-    // Declared here and defaulted in the .ipp: copying and destroying it is compiled once.
-    MetaOptions();
-    MetaOptions(const MetaOptions&);
-    MetaOptions(MetaOptions&&) noexcept;
-    MetaOptions& operator=(const MetaOptions&);
-    MetaOptions& operator=(MetaOptions&&) noexcept;
-    ~MetaOptions();
+    DORM_VALUE_MEMBERS(MetaOptions);  // compiled once (config.hpp)
     std::string db_table;                               // default: the model's name in lower case
     std::vector<std::string> ordering;                  // default order_by() of every QuerySet
     std::vector<std::string> get_latest_by;             // fields for latest() / earliest() without arguments
@@ -148,14 +142,7 @@ struct ManyToManyRelation {
 
 /// The runtime metadata of one model: table, fields, options. One static instance per model.
 struct ModelMeta {
-    // Declared here and defaulted in the .ipp: copying and destroying this plain data is compiled once, not in
-    // every translation unit that copies a ModelMeta.
-    ModelMeta();
-    ModelMeta(const ModelMeta&);
-    ModelMeta(ModelMeta&&) noexcept;
-    ModelMeta& operator=(const ModelMeta&);
-    ModelMeta& operator=(ModelMeta&&) noexcept;
-    ~ModelMeta();
+    DORM_VALUE_MEMBERS(ModelMeta);  // compiled once (config.hpp)
 
     std::string name;      // "Entry"
     std::string db_table;  // "entry"

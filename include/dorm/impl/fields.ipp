@@ -41,10 +41,5 @@ DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kin
 }  // namespace dorm::detail
 
 namespace dorm {
-DORM_DECL FieldMeta::FieldMeta() = default;
-DORM_DECL FieldMeta::FieldMeta(const FieldMeta&) = default;
-DORM_DECL FieldMeta::FieldMeta(FieldMeta&&) noexcept = default;
-DORM_DECL FieldMeta& FieldMeta::operator=(const FieldMeta&) = default;
-DORM_DECL FieldMeta& FieldMeta::operator=(FieldMeta&&) noexcept = default;
-DORM_DECL FieldMeta::~FieldMeta() = default;
+DORM_DEFAULT_VALUE_MEMBERS(FieldMeta);
 }  // namespace dorm

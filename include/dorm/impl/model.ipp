@@ -202,12 +202,7 @@ DORM_DECL bool register_related(const ModelMeta& meta) {
 }  // namespace dorm::detail
 
 namespace dorm {
-DORM_DECL ModelMeta::ModelMeta() = default;
-DORM_DECL ModelMeta::ModelMeta(const ModelMeta&) = default;
-DORM_DECL ModelMeta::ModelMeta(ModelMeta&&) noexcept = default;
-DORM_DECL ModelMeta& ModelMeta::operator=(const ModelMeta&) = default;
-DORM_DECL ModelMeta& ModelMeta::operator=(ModelMeta&&) noexcept = default;
-DORM_DECL ModelMeta::~ModelMeta() = default;
+DORM_DEFAULT_VALUE_MEMBERS(ModelMeta);
 }  // namespace dorm
 
 namespace dorm::detail {
@@ -220,10 +215,5 @@ DORM_DECL bool pk_unset(const ModelMeta& meta, const void* obj) {
 }  // namespace dorm::detail
 
 namespace dorm {
-DORM_DECL MetaOptions::MetaOptions() = default;
-DORM_DECL MetaOptions::MetaOptions(const MetaOptions&) = default;
-DORM_DECL MetaOptions::MetaOptions(MetaOptions&&) noexcept = default;
-DORM_DECL MetaOptions& MetaOptions::operator=(const MetaOptions&) = default;
-DORM_DECL MetaOptions& MetaOptions::operator=(MetaOptions&&) noexcept = default;
-DORM_DECL MetaOptions::~MetaOptions() = default;
+DORM_DEFAULT_VALUE_MEMBERS(MetaOptions);
 }  // namespace dorm

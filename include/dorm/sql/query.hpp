@@ -131,14 +131,7 @@ private:
 }  // namespace detail
 
 struct Query {
-    // Declared here and defaulted in the .ipp: copying and destroying this plain data is compiled once, not in
-    // every translation unit that copies a Query.
-    Query();
-    Query(const Query&);
-    Query(Query&&) noexcept;
-    Query& operator=(const Query&);
-    Query& operator=(Query&&) noexcept;
-    ~Query();
+    DORM_VALUE_MEMBERS(Query);  // compiled once (config.hpp)
 
     const ModelMeta* model = nullptr;
     const std::string* db = dorm::detail::default_alias();

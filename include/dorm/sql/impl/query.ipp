@@ -1279,10 +1279,5 @@ DORM_DECL Compiled compile_insert(const ModelMeta& m, const backends::Dialect& d
 }  // namespace dorm::sql
 
 namespace dorm::sql {
-DORM_DECL Query::Query() = default;
-DORM_DECL Query::Query(const Query&) = default;
-DORM_DECL Query::Query(Query&&) noexcept = default;
-DORM_DECL Query& Query::operator=(const Query&) = default;
-DORM_DECL Query& Query::operator=(Query&&) noexcept = default;
-DORM_DECL Query::~Query() = default;
+DORM_DEFAULT_VALUE_MEMBERS(Query);
 }  // namespace dorm::sql
