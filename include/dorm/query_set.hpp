@@ -72,8 +72,6 @@ struct ExtraOptions {
 
 namespace detail {
 
-
-
 template <class T>
 struct is_tuple : std::false_type {};
 template <class... Ts>

@@ -24,7 +24,6 @@ private:
     std::map<Value, std::vector<void*>> by_value_;
 };
 
-
 DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) -> std::vector<Value> {
     const ModelMeta& model = *level.model;
     std::vector<Value> keys;

@@ -381,7 +381,6 @@ struct MultiValuedSplit {
 DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std::string_view path);
 }  // namespace detail
 
-
 namespace detail {
 /// exclude() across a multi-valued relation, as Django does it: `pk IN (SELECT fk FROM related WHERE condition)`
 /// under the NOT, so that the conditions of one exclude() need not hold for the same related row.
@@ -552,14 +551,6 @@ DORM_DECL Compiled finish(Compiler& c, bool ok);
 DORM_DECL void subquery_column(Compiler& c, const Query& q);
 
 }  // namespace detail
-
-
-
-
-
-
-
-
 
 /// The SELECT that loads the QuerySet's rows: the model's fields in declaration order (or the values() columns),
 /// then the selected annotations.
