@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -117,6 +118,11 @@ struct is_one_to_one<std::optional<OneToOne<M, K>>> : std::true_type {};
 [[noreturn]] inline void cell_type_mismatch(std::string_view want) {
     throw DataError(fmt::format("dorm: the database returned a value that does not convert to {}", want));
 }
+// A stored number outside the member's range (SQLite keeps whatever arithmetic produced: a wider integer, or a
+// REAL past the int64 range) is an error, never a wrapped value or an undefined conversion.
+[[noreturn]] DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type);
+[[noreturn]] DORM_DECL void integer_out_of_range(const backends::Cell& c, std::string_view type);
+DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t max, std::string_view type);
 
 /// field_traits<T>: the column kind of a member type, how it becomes a Value, and how a Cell decodes into it.
 template <class T, class = void>
@@ -131,14 +137,31 @@ struct integral_traits {
     static constexpr bool nullable = false;
     static Value to_value(const T& v) { return Value(v); }
     static void from_cell(const backends::Cell& c, T& out) {
-        if (c.kind == backends::Cell::Kind::integer) [[likely]]
-            out = static_cast<T>(c.i);
-        else if (c.kind == backends::Cell::Kind::null)
+        using limits = std::numeric_limits<T>;
+        if (c.kind == backends::Cell::Kind::integer) [[likely]] {
+            if constexpr (std::is_same_v<T, bool>) {
+                out = c.i != 0;
+            } else {
+                if constexpr (limits::digits < 63)
+                    if (c.i < limits::min() || c.i > limits::max()) [[unlikely]]
+                        integer_out_of_range(c, type_name());
+                out = static_cast<T>(c.i);
+            }
+        } else if (c.kind == backends::Cell::Kind::null) {
             null_into_non_optional();
-        else if (c.kind == backends::Cell::Kind::real)
-            out = static_cast<T>(c.d);
-        else
+        } else if (c.kind == backends::Cell::Kind::real) {
+            if constexpr (std::is_same_v<T, bool>)
+                out = c.d != 0;
+            else
+                out = static_cast<T>(real_to_integer(c.d, limits::min(), limits::max(), type_name()));
+        } else {
             cell_type_mismatch("an integer");
+        }
+    }
+    static constexpr std::string_view type_name() {
+        if constexpr (sizeof(T) == 2) return "a 16-bit integer";
+        else if constexpr (sizeof(T) == 4) return "a 32-bit integer";
+        else return "a 64-bit integer";
     }
 };
 
@@ -217,10 +240,12 @@ struct field_traits<Date> {
     static Value to_value(const Date& v) { return Value(v); }
     static void from_cell(const backends::Cell& c, Date& out) {
         if (c.kind == backends::Cell::Kind::integer) {
+            if (c.i < Date::min_days || c.i > Date::max_days) [[unlikely]]
+                integer_out_of_range(c, "a Date (years 1..9999)");
             out = Date{std::chrono::sys_days{std::chrono::days{c.i}}};
         } else if (c.kind == backends::Cell::Kind::text) {
             auto d = parse_date(c.text());
-            if (!d) cell_type_mismatch("a Date");
+            if (!d) text_mismatch(c, "a Date");
             out = *d;
         } else if (c.kind == backends::Cell::Kind::null) {
             null_into_non_optional();
@@ -238,10 +263,13 @@ struct field_traits<DateTime> {
     static Value to_value(const DateTime& v) { return Value(v); }
     static void from_cell(const backends::Cell& c, DateTime& out) {
         if (c.kind == backends::Cell::Kind::integer) {
+            constexpr std::int64_t us_per_day = 86400LL * 1000000LL;
+            if (c.i < Date::min_days * us_per_day || c.i >= (Date::max_days + 1) * us_per_day) [[unlikely]]
+                integer_out_of_range(c, "a DateTime (years 1..9999)");
             out = DateTime{DateTime::time_point{std::chrono::microseconds{c.i}}};
         } else if (c.kind == backends::Cell::Kind::text) {
             auto d = parse_datetime(c.text());
-            if (!d) cell_type_mismatch("a DateTime");
+            if (!d) text_mismatch(c, "a DateTime");
             out = *d;
         } else if (c.kind == backends::Cell::Kind::null) {
             null_into_non_optional();
@@ -262,7 +290,7 @@ struct field_traits<Time> {
             out = Time{std::chrono::microseconds{c.i}};
         } else if (c.kind == backends::Cell::Kind::text) {
             auto t = parse_time(c.text());
-            if (!t) cell_type_mismatch("a Time");
+            if (!t) text_mismatch(c, "a Time");
             out = *t;
         } else if (c.kind == backends::Cell::Kind::null) {
             null_into_non_optional();

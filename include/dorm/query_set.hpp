@@ -818,7 +818,7 @@ public:
             return cache_->items[static_cast<std::size_t>(n)];
         }
         auto q = *query_;
-        q.set_limits(n, n + 1);
+        q.set_limits(n, n == INT64_MAX ? n : n + 1);
         auto rows = run(q);
         if (rows.empty()) throw IndexError("dorm: list index out of range");
         return std::move(rows.front());
@@ -1316,7 +1316,8 @@ private:
         } else {
             for (auto& a : q->annotations) a.selected = false;
             for (const auto& item : items) {
-                std::string name = item.name.empty() ? detail::default_alias(*item.expr, "annotations") : item.name;
+                std::string name =
+                    item.name.empty() && item.expr ? detail::default_alias(*item.expr, "annotations") : item.name;
                 if (const auto* a = q->find_annotation(name)) {
                     values.push_back(sql::SelectItem{name, a->expr});
                     continue;

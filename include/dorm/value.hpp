@@ -31,12 +31,20 @@ public:
     /// Throws ValueError for a day that does not exist (2005-02-30).
     Date(int year, unsigned month, unsigned day) : Date(std::chrono::year_month_day{
         std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}}) {}
+    /// Years run from 1 to 9999, as Python's and so Django's dates do: every database dorm supports stores them.
     Date(std::chrono::year_month_day ymd) {  // NOLINT: implicit, a date is a date
         if (!ymd.ok()) throw ValueError(fmt::format("dorm: {}-{}-{} is not a valid date", int(ymd.year()),
                                                     unsigned(ymd.month()), unsigned(ymd.day())));
+        if (int(ymd.year()) < 1 || int(ymd.year()) > 9999)
+            throw ValueError(fmt::format("dorm: year {} is out of range (1..9999)", int(ymd.year())));
         days_ = std::chrono::sys_days{ymd};
     }
+    /// Unchecked: a value outside years 1..9999 is refused when it is written (ValueError).
     constexpr explicit Date(std::chrono::sys_days days) : days_(days) {}
+
+    /// Days since 1970-01-01 of 0001-01-01 and 9999-12-31, the range a database value may take.
+    static constexpr std::int64_t min_days = -719162;
+    static constexpr std::int64_t max_days = 2932896;
 
     static Date today() { return Date{std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())}; }
 
@@ -114,6 +122,10 @@ inline std::string to_iso(const Time& t) {
     return fmt::format("{:02}:{:02}:{:02}.{:06}", t.hour(), t.minute(), t.second(), t.microsecond());
 }
 inline std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
+
+// A date or datetime about to be written: ValueError outside years 1..9999, which no backend reads back.
+DORM_DECL void check_writable(const Date& d);
+DORM_DECL void check_writable(const DateTime& dt);
 
 // Parsers accept what SQLite's date functions and Django write: fractional seconds optional, 'T' or ' '.
 DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out);

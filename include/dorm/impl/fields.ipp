@@ -6,6 +6,29 @@
 
 namespace dorm::detail {
 
+DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type) {
+    auto text = c.text();
+    throw DataError(fmt::format("dorm: the database returned '{}', which is not {}", text.substr(0, 64), type));
+}
+
+DORM_DECL void integer_out_of_range(const backends::Cell& c, std::string_view type) {
+    if (c.kind == backends::Cell::Kind::real)
+        throw DataError(fmt::format("dorm: the database returned {}, which does not fit {}", c.d, type));
+    throw DataError(fmt::format("dorm: the database returned {}, which does not fit {}", c.i, type));
+}
+
+DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t max, std::string_view type) {
+    // The bounds as doubles: -2^63 is exact, and every double below 2^63 converts (C++ [conv.fpint]).
+    if (!(d >= static_cast<double>(min) && d < -static_cast<double>(std::numeric_limits<std::int64_t>::min())) ||
+        static_cast<std::int64_t>(d) > max || static_cast<std::int64_t>(d) < min) {
+        backends::Cell c;
+        c.kind = backends::Cell::Kind::real;
+        c.d = d;
+        integer_out_of_range(c, type);
+    }
+    return static_cast<std::int64_t>(d);
+}
+
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind) {
     using K = backends::Cell::Kind;
     if (c.kind == K::null) return Value();

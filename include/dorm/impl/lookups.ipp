@@ -183,6 +183,11 @@ DORM_DECL sql::Match pattern_sql(sql::Compiler& c, const Lookup& l) {
     if (spec.tmpl.empty())
         throw NotSupportedError(fmt::format("dorm: the {} backend has no '{}' lookup", c.dialect.vendor(), l.def->name));
     const std::string& s = l.value.as<std::string>();
+    // SQLite's GLOB, LIKE and string functions stop at a NUL, and PostgreSQL text cannot hold one: such a
+    // pattern could only match wrongly.
+    if (s.find('\0') != std::string::npos)
+        throw ValueError(fmt::format("dorm: the value of a '{}' lookup cannot contain NUL (0x00) characters",
+                                     l.def->name));
     switch (spec.rhs) {
         case Rhs::raw: break;
         case Rhs::fold: {

@@ -17,6 +17,14 @@ DORM_DECL Time::Time(int hour, int minute, int second, int microsecond) {
 
 namespace dorm::detail {
 
+DORM_DECL void check_writable(const Date& d) {
+    auto days = d.days_since_epoch();
+    if (days < Date::min_days || days > Date::max_days)
+        throw ValueError(fmt::format("dorm: year {} is out of range (1..9999)", d.year()));
+}
+
+DORM_DECL void check_writable(const DateTime& dt) { check_writable(dt.date()); }
+
 DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
     if (pos + n > s.size()) return false;
     out = 0;

@@ -179,9 +179,11 @@ struct Query {
     bool all_loaded() const noexcept { return loading.empty() && defer_loading; }
 
     /// Django's Query.set_limits: a slice of a slice is relative to it.
+    /// Bounds saturate at INT64_MAX (no row lies that far), so no slice of a slice overflows.
     void set_limits(std::optional<std::int64_t> new_low, std::optional<std::int64_t> new_high) {
-        if (new_high) high = high ? std::min(*high, low + *new_high) : low + *new_high;
-        if (new_low) low = high ? std::min(*high, low + *new_low) : low + *new_low;
+        auto add = [](std::int64_t a, std::int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; };
+        if (new_high) high = high ? std::min(*high, add(low, *new_high)) : add(low, *new_high);
+        if (new_low) low = high ? std::min(*high, add(low, *new_low)) : add(low, *new_low);
         if (high && low == *high) empty = true;
     }
 

@@ -56,19 +56,34 @@ public:
     /// Runs a statement that returns rows (SELECT, INSERT ... RETURNING).
     std::unique_ptr<Cursor> query(const std::string& sql, std::span<const Value> params) {
         note(sql, params);
-        return do_query(sql, params);
+        try {
+            return do_query(sql, params);
+        } catch (const DatabaseError&) {
+            after_error();
+            throw;
+        }
     }
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     std::int64_t execute(const std::string& sql, std::span<const Value> params = {}) {
         note(sql, params);
-        return do_execute(sql, params);
+        try {
+            return do_execute(sql, params);
+        } catch (const DatabaseError&) {
+            after_error();
+            throw;
+        }
     }
 
     /// Runs a SELECT whose rows are read `chunk_size` at a time so that memory stays flat
     /// (server-side cursors where the database has them).
     std::unique_ptr<Cursor> stream(const std::string& sql, std::span<const Value> params, std::size_t chunk_size) {
         note(sql, params);
-        return do_stream(sql, params, chunk_size);
+        try {
+            return do_stream(sql, params, chunk_size);
+        } catch (const DatabaseError&) {
+            after_error();
+            throw;
+        }
     }
 
     /// Statements run on this connection so far (Django's len(connection.queries)).
@@ -82,7 +97,16 @@ public:
         execute(depth_ == 0 ? std::string("BEGIN") : "SAVEPOINT " + savepoint_name(depth_));
         ++depth_;
     }
+    /// Leaves the innermost block: COMMIT / RELEASE, or ROLLBACK (TO SAVEPOINT). After the transaction was lost
+    /// (see transaction_lost()) nothing is sent, and committing raises TransactionManagementError.
     void atomic_exit(bool commit);
+    /// atomic_exit(false) for a block that is unwinding: its own exception is the one the caller sees, so a
+    /// failing rollback only marks the transaction lost.
+    void atomic_abort() noexcept;
+    /// Whether the transaction of the enclosing atomic blocks is gone (connection lost, or rolled back by the
+    /// database itself): every statement raises TransactionManagementError until the outermost block ends, so
+    /// nothing after the loss runs in autocommit mode.
+    bool transaction_lost() const noexcept { return lost_; }
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.
@@ -95,15 +119,25 @@ protected:
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }
-    /// Forget the transaction state after the connection was lost and reopened.
-    void reset_transaction_state() noexcept { depth_ = 0; }
+    /// Whether the database still holds the transaction dorm opened (false once the connection was lost, or
+    /// when SQLite rolled back by itself after a disk-full or I/O error).
+    virtual bool transaction_open() const noexcept = 0;
+    /// Marks the transaction lost, when inside atomic().
+    void lose_transaction() noexcept {
+        if (depth_ > 0) lost_ = true;
+    }
 
 private:
     void note(const std::string& sql, std::span<const Value> params) {
+        if (lost_) [[unlikely]]
+            refuse_in_lost_transaction();
         ++queries_executed_;
         if (!captures.empty()) [[unlikely]]
             capture(sql, params);
     }
+    /// After a failed statement: inside atomic(), a transaction the database no longer holds is lost.
+    void after_error() noexcept;
+    [[noreturn]] void refuse_in_lost_transaction() const;
     /// Records the statement in every CaptureQueries of this connection (compiled once: only tests use it).
     void capture(const std::string& sql, std::span<const Value> params);
     static std::string savepoint_name(std::size_t depth) { return "dorm_sp_" + std::to_string(depth); }
@@ -111,6 +145,7 @@ private:
     std::uint64_t queries_executed_ = 0;
     std::uint64_t statements_prepared_ = 0;
     std::size_t depth_ = 0;
+    bool lost_ = false;
 };
 
 }  // namespace backends

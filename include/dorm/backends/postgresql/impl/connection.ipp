@@ -98,6 +98,14 @@ inline void decode_numeric(Cell& c, const char* p) {
     if (negative) c.d = -c.d;
 }
 
+/// PostgreSQL's infinite dates and timestamps, as the text the server would print.
+inline void infinity(Cell& c, bool positive) {
+    static constexpr std::string_view plus = "infinity", minus = "-infinity";
+    c.kind = Cell::Kind::text;
+    c.p = positive ? plus.data() : minus.data();
+    c.n = positive ? plus.size() : minus.size();
+}
+
 /// Decodes one binary-format column value into a Cell without building strings.
 inline void decode(Cell& c, Oid type, const char* p, int len) {
     switch (type) {
@@ -120,9 +128,23 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
             c.kind = Cell::Kind::real;
             return;
         }
-        case oid::date: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)) + epoch_days; return;
+        case oid::date: {
+            auto days = static_cast<std::int32_t>(be32(p));
+            // 'infinity' and '-infinity' have no C++ value: they decode as text, which no Date accepts.
+            if (days == INT32_MAX || days == INT32_MIN) return infinity(c, days > 0);
+            c.kind = Cell::Kind::integer;
+            c.i = days + epoch_days;
+            return;
+        }
         case oid::timestamp:
-        case oid::timestamptz: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)) + epoch_us; return;
+        case oid::timestamptz: {
+            auto us = static_cast<std::int64_t>(be64(p));
+            if (us == INT64_MAX || us == INT64_MIN) return infinity(c, us > 0);
+            if (us > INT64_MAX - epoch_us) return infinity(c, true);  // past any year a DateTime holds
+            c.kind = Cell::Kind::integer;
+            c.i = us + epoch_us;
+            return;
+        }
         case oid::time: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
         case oid::numeric: decode_numeric(c, p); return;
         case oid::bytea: c.kind = Cell::Kind::blob; c.p = p; c.n = static_cast<std::size_t>(len); return;
@@ -171,20 +193,28 @@ struct Params {
                         types[i] = oid::float8;
                         text[i] = fmt::format("{}", x);  // shortest text that reads back as the same double
                     } else if constexpr (std::is_same_v<X, std::string>) {
+                        // libpq sends text parameters as C strings: a NUL would silently end the value there.
+                        if (x.find('\0') != std::string::npos) [[unlikely]]
+                            throw ValueError(fmt::format(
+                                "dorm: A string literal cannot contain NUL (0x00) characters (parameter {}: {}).",
+                                i + 1, dorm::detail::value_repr(Value(x.substr(0, 40)))));
                         types[i] = oid::text;
                         values[i] = x.c_str();
                         lengths[i] = static_cast<int>(x.size());
                         return;
                     } else if constexpr (std::is_same_v<X, Bytes>) {
                         types[i] = oid::bytea;
-                        values[i] = reinterpret_cast<const char*>(x.data());
+                        // An empty vector's data() may be null, which libpq would send as NULL.
+                        values[i] = x.empty() ? "" : reinterpret_cast<const char*>(x.data());
                         lengths[i] = static_cast<int>(x.size());
                         formats[i] = 1;
                         return;
                     } else if constexpr (std::is_same_v<X, Date>) {
+                        dorm::detail::check_writable(x);
                         types[i] = oid::date;
                         text[i] = dorm::detail::to_iso(x);
                     } else if constexpr (std::is_same_v<X, DateTime>) {
+                        dorm::detail::check_writable(x);
                         types[i] = oid::timestamptz;
                         text[i] = dorm::detail::to_iso(x) + "+00";
                     } else {
@@ -271,6 +301,11 @@ public:
 
     const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
     PGconn* handle() const noexcept { return conn_; }
+    bool transaction_open() const noexcept override {
+        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return false;
+        auto status = PQtransactionStatus(conn_);
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
+    }
 
 protected:
     std::unique_ptr<backends::Cursor> do_stream(const std::string& sql, std::span<const Value> params,
@@ -316,12 +351,16 @@ private:
         any_value_ = PQserverVersion(conn_) >= 160000;
     }
 
-    /// A connection the server dropped is reopened before the next statement (its prepared statements
-    /// and transaction are gone with it).
+    /// A connection the server dropped is reopened before the next statement (its prepared statements are gone
+    /// with it), except inside atomic(): the transaction is lost, and nothing reconnects before the outermost
+    /// block has ended.
     void ensure_open() {
         if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
+        if (atomic_depth() > 0) {
+            lose_transaction();
+            throw OperationalError("dorm: the connection to PostgreSQL was lost inside a transaction", {}, "08006");
+        }
         prepared_.clear();
-        reset_transaction_state();
         if (conn_) {
             PQreset(conn_);
             if (PQstatus(conn_) == CONNECTION_OK) {

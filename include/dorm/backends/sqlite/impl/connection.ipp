@@ -111,6 +111,7 @@ public:
 
     const backends::Dialect& dialect() const noexcept override { return sqlite::dialect(); }
     sqlite3* handle() const noexcept { return db_; }
+    bool transaction_open() const noexcept override { return sqlite3_get_autocommit(db_) == 0; }
 
     /// Returns a statement to the cache (or finalizes a one-off); called by Cursor.
     static void release(sqlite3_stmt* stmt, CachedStatement* cached) noexcept {
@@ -199,9 +200,13 @@ private:
                     else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, std::string>)
                         return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-                    else if constexpr (std::is_same_v<X, Bytes>)
+                    else if constexpr (std::is_same_v<X, Bytes>) {
+                        // An empty vector's data() may be null, which SQLite would bind as NULL.
+                        if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
                         return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT);
+                    }
                     else {
+                        if constexpr (!std::is_same_v<X, Time>) dorm::detail::check_writable(x);
                         auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them
                         return sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
                     }

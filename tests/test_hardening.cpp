@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+// Bad input and faults: nothing written is altered, nothing is half-committed, nothing crashes.
+#include "support/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+using dorm::F;
+using namespace std::string_literals;
+
+namespace {
+Sample sample(std::string text = "x") {
+    Sample s;
+    s.text = std::move(text);
+    s.day = dorm::Date(2000, 1, 1);
+    s.save();
+    return s;
+}
+
+/// Runs SQL on this thread's connection to "default", as a user's raw statement would.
+void run_sql(const std::string& sql) { dorm::databases()["default"].connection().execute(sql); }
+}  // namespace
+
+TEST_CASE("an empty Bytes value is stored as a zero-length blob, not NULL", "[hardening]") {
+    test::Database db;
+    Sample s = sample();
+    s.data = {};
+    s.save();  // the column is NOT NULL: binding NULL would be an IntegrityError
+    CHECK(Sample::objects().get("pk", s.id).data.empty());
+    CHECK(Sample::objects().filter("data", dorm::Bytes{}).count() == 1);
+    auto rows = Sample::objects().values("data");
+    REQUIRE(rows.count() == 1);
+    CHECK(!rows.get()["data"].is_null());
+    CHECK(rows.get()["data"].as<dorm::Bytes>().empty());
+}
+
+TEST_CASE("text with a NUL character is stored exactly or refused, never cut", "[hardening]") {
+    test::Database db;
+    sample("alpha");
+    const std::string with_nul = "alpha\0junk"s;
+    if (test::is_postgresql()) {
+        // PostgreSQL text cannot hold NUL: refused before anything is sent.
+        CHECK_THROWS_AS(sample(with_nul), dorm::ValueError);
+        CHECK_THROWS_AS(Sample::objects().filter("text", with_nul).count(), dorm::ValueError);
+        CHECK(Sample::objects().count() == 1);
+    } else {
+        Sample s = sample(with_nul);
+        CHECK(Sample::objects().get("pk", s.id).text == with_nul);
+        CHECK(Sample::objects().filter("text", with_nul).count() == 1);
+        CHECK(Sample::objects().filter("text", "alpha").count() == 1);
+    }
+    // Pattern lookups cannot match a NUL on either backend: refused, not matched wrongly.
+    for (const char* lookup : {"text__contains", "text__icontains", "text__startswith", "text__istartswith",
+                               "text__endswith", "text__iendswith", "text__iexact"})
+        CHECK_THROWS_AS(Sample::objects().filter(std::string(lookup), "\0"s).count(), dorm::ValueError);
+}
+
+TEST_CASE("an integer that no longer fits its member raises DataError, never wraps", "[hardening]") {
+    test::Database db;
+    Sample s = sample();
+    s.medium = std::numeric_limits<int>::max();
+    s.small = std::numeric_limits<std::int16_t>::max();
+    s.big = std::numeric_limits<std::int64_t>::max();
+    s.save();
+    // PostgreSQL refuses the overflowing UPDATE; SQLite stores the wider number, which then cannot be read into
+    // the member.
+    auto bump = [&](const char* field) {
+        Sample::objects().filter("pk", s.id).update({{field, F(field) + 1}});
+        (void)Sample::objects().get("pk", s.id);
+    };
+    CHECK_THROWS_AS(bump("medium"), dorm::DataError);
+    Sample::objects().filter("pk", s.id).update({{"medium", 0}});
+    CHECK_THROWS_AS(bump("small"), dorm::DataError);
+    Sample::objects().filter("pk", s.id).update({{"small", 0}});
+    // At the int64 maximum SQLite computes a REAL (9.2e18): out of range, not an undefined conversion.
+    CHECK_THROWS_AS(bump("big"), dorm::DataError);
+}
+
+TEST_CASE("dates outside years 1..9999 are refused on write", "[hardening]") {
+    test::Database db;
+    CHECK_THROWS_AS(dorm::Date(10000, 1, 1), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::Date(-1, 1, 1), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::Date(0, 12, 31), dorm::ValueError);
+    CHECK(dorm::Date(9999, 12, 31).year() == 9999);
+    CHECK(dorm::Date(1, 1, 1).year() == 1);
+    // A date built from a day count is checked when it is written.
+    Sample s = sample();
+    s.day = dorm::Date(std::chrono::sys_days{std::chrono::days{dorm::Date::max_days + 1}});
+    CHECK_THROWS_AS(s.save(), dorm::ValueError);
+    s.moment = dorm::DateTime(dorm::Date(std::chrono::sys_days{std::chrono::days{dorm::Date::min_days - 1}}));
+    s.day = dorm::Date(9999, 12, 31);
+    CHECK_THROWS_AS(s.save(), dorm::ValueError);
+    CHECK_THROWS_AS(Sample::objects().filter("day__lt", dorm::Date(std::chrono::sys_days{std::chrono::days{
+                                                            dorm::Date::max_days + 1}})).count(),
+                    dorm::ValueError);
+    // The row still holds what was last written successfully, and reads.
+    CHECK(Sample::objects().get("pk", s.id).day == dorm::Date(2000, 1, 1));
+}
+
+TEST_CASE("PostgreSQL's infinite dates and timestamps are a DataError, not a garbage date", "[hardening]") {
+    test::Database db;
+    if (!test::is_postgresql()) return;  // SQLite has no such values: the ISO text of any date reads back
+    Sample s = sample();
+    run_sql("UPDATE sample SET day = 'infinity' WHERE id = " + std::to_string(s.id));
+    CHECK_THROWS_AS(Sample::objects().get("pk", s.id), dorm::DataError);
+    CHECK_THROWS_AS(Sample::objects().values("day").get(), dorm::DataError);
+    run_sql("UPDATE sample SET day = '2000-01-01', moment = '-infinity' WHERE id = " + std::to_string(s.id));
+    CHECK_THROWS_AS(Sample::objects().get("pk", s.id), dorm::DataError);
+    run_sql("UPDATE sample SET moment = '294000-01-01' WHERE id = " + std::to_string(s.id));
+    CHECK_THROWS_AS(Sample::objects().get("pk", s.id), dorm::DataError);
+}
+
+TEST_CASE("slice arithmetic saturates instead of overflowing", "[hardening]") {
+    test::BlogData data;
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    auto all = Entry::objects().order_by("headline");
+    CHECK(all.slice(2).slice(0, max).count() == 3);
+    CHECK(test::headlines(all.slice(2).slice(0, max)).size() == 3);
+    CHECK(test::headlines(all.slice(max - 1).slice(5)).empty());
+    CHECK(all.slice(max - 1).slice(5).count() == 0);
+    CHECK(test::headlines(all.slice(1, max).slice(1, max)).size() == 3);
+    CHECK_THROWS_AS(all[max], dorm::IndexError);
+    CHECK_THROWS_AS(all[max - 1], dorm::IndexError);
+}
+
+TEST_CASE("an empty field name is a FieldError, not a crash", "[hardening]") {
+    test::BlogData data;
+    CHECK_THROWS_AS(Entry::objects().values(std::string()).count(), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().values_list(std::string(), dorm::named).count(), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().values_list<std::int64_t>(std::string(), dorm::flat).count(), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().order_by(std::string()).count(), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().filter(std::string(), 1).count(), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().only(std::string()).count(), dorm::FieldError);
+}
+
+TEST_CASE("a transaction the database rolled back stays lost until the outermost atomic block ends",
+          "[hardening]") {
+    test::Database db;
+    auto& conn = dorm::databases()["default"].connection();
+    // Simulates the database ending the transaction under dorm (a lost connection, SQLite's own rollback after
+    // a disk-full error): a caught error must not let the rest of the block run in autocommit mode.
+    CHECK_THROWS_AS(dorm::atomic([&] {
+                        Blog::objects().create({{"name", "before"}});
+                        dorm::atomic([&] {
+                            Blog::objects().create({{"name", "inner"}});
+                            run_sql("ROLLBACK");  // the transaction ends behind dorm's back
+                            try {
+                                run_sql("SELECT * FROM no_such_table");  // the error that reveals it
+                            } catch (const dorm::DatabaseError&) {
+                            }
+                            CHECK(conn.transaction_lost());
+                            CHECK_THROWS_AS(Blog::objects().create({{"name", "after"}}),
+                                            dorm::TransactionManagementError);
+                        });
+                    }),
+                    dorm::TransactionManagementError);
+    CHECK(conn.atomic_depth() == 0);
+    CHECK(!conn.transaction_lost());
+    CHECK(Blog::objects().count() == 0);
+    Blog::objects().create({{"name", "works again"}});
+    CHECK(Blog::objects().count() == 1);
+}
+
+TEST_CASE("a connection killed inside atomic() commits nothing and does not reconnect inside the block",
+          "[hardening]") {
+    test::Database db;
+    if (!test::is_postgresql()) return;  // an SQLite connection cannot be lost
+    dorm::databases().add("killer", test::database_url());
+    auto& conn = dorm::databases()["default"].connection();
+    auto pid_cursor = conn.query("SELECT pg_backend_pid()", {});
+    REQUIRE(pid_cursor->next());
+    const std::int64_t pid = pid_cursor->row()[0].i;
+    pid_cursor.reset();
+    auto kill = [&] {
+        dorm::Value p(pid);
+        auto c = dorm::databases()["killer"].connection().query("SELECT pg_terminate_backend($1::int)", {&p, 1});
+        while (c->next()) {
+        }
+    };
+    std::string first_error;
+    CHECK_THROWS_AS(dorm::atomic([&] {
+                        Blog::objects().create({{"name", "one"}});
+                        dorm::atomic([&] {
+                            Blog::objects().create({{"name", "two"}});
+                            kill();
+                            try {
+                                Blog::objects().create({{"name", "three"}});
+                            } catch (const dorm::OperationalError& e) {
+                                first_error = e.what();
+                            }
+                            // Every later statement in the block raises; none reconnects and autocommits.
+                            CHECK_THROWS_AS(Blog::objects().create({{"name", "four"}}),
+                                            dorm::TransactionManagementError);
+                            CHECK_THROWS_AS(Blog::objects().count(), dorm::TransactionManagementError);
+                        });
+                    }),
+                    dorm::TransactionManagementError);
+    CHECK(!first_error.empty());
+    // A nested block that lets the error propagate: the caller sees the original OperationalError.
+    pid_cursor = conn.query("SELECT pg_backend_pid()", {});  // reconnected after the outermost block
+    REQUIRE(pid_cursor->next());
+    const std::int64_t pid2 = pid_cursor->row()[0].i;
+    pid_cursor.reset();
+    CHECK(pid2 != pid);
+    CHECK(Blog::objects().count() == 0);
+    auto kill2 = [&] {
+        dorm::Value p(pid2);
+        auto c = dorm::databases()["killer"].connection().query("SELECT pg_terminate_backend($1::int)", {&p, 1});
+        while (c->next()) {
+        }
+    };
+    CHECK_THROWS_AS(dorm::atomic([&] {
+                        Blog::objects().create({{"name", "one"}});
+                        dorm::atomic([&] {
+                            kill2();
+                            Blog::objects().create({{"name", "two"}});
+                        });
+                    }),
+                    dorm::OperationalError);
+    CHECK(conn.atomic_depth() == 0);
+    CHECK(Blog::objects().count() == 0);
+}
