@@ -547,9 +547,10 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
     void refresh_from_db(::std::string_view using_ = {}) {                                                         \
         ::dorm::detail::refresh_instance(static_cast<Self&>(*this), using_);                                       \
     }                                                                                                              \
-    /** The primary key (Django's `obj.pk`). */                                                                   \
+    /** The primary key (Django's `obj.pk`): a null Value (Django's None) while an automatic key is unassigned. */ \
     template <class Self = Type>                                                                                   \
     ::dorm::Value pk() const {                                                                                     \
+        if (::dorm::detail::pk_unset(static_cast<const Self&>(*this))) return ::dorm::Value();                     \
         return ::dorm::detail::pk_value(static_cast<const Self&>(*this));                                          \
     }                                                                                                              \
     /** The values annotate() added to this instance: `blog.annotations()["n"].as<int>()`. */                  \

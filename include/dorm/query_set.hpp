@@ -259,6 +259,9 @@ std::vector<NamedExpr> named_exprs(const Args&... args) {
 
 /// Django's default alias of an anonymous aggregate over one field: `Count("entry")` is "entry__count".
 DORM_DECL std::string default_alias(const Expression& e, std::string_view what);
+/// first() / last() of an unordered query that aggregates without grouping by the primary key: ordering by it
+/// would change the groups, so Django refuses (TypeError).
+DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view method);
 
 /// The name values() gives a model field with no expression: a ForeignKey is its "<name>_id" attribute.
 inline std::string attname(const FieldMeta& f) { return f.is_relation() ? std::string(f.name) + "_id" : std::string(f.name); }
@@ -1087,6 +1090,7 @@ public:
 
     /// The first object (by the QuerySet's ordering, or by pk when unordered), or std::nullopt.
     std::optional<T> first() const {
+        if (!ordered()) detail::check_unordered_first_last(*query_, "first");
         self_type qs = ordered() ? self() : order_by("pk");  // self() keeps the cache: Django's qs[:1]
         auto rows = qs.slice(0, 1);
         if (rows.empty()) return std::nullopt;
@@ -1094,6 +1098,7 @@ public:
     }
     /// The last object (the reversed ordering, or by -pk when unordered), or std::nullopt.
     std::optional<T> last() const {
+        if (!ordered()) detail::check_unordered_first_last(*query_, "last");
         self_type qs = ordered() ? reverse() : order_by("-pk");
         auto rows = qs.slice(0, 1);
         if (rows.empty()) return std::nullopt;
@@ -1102,6 +1107,7 @@ public:
 
     /// UPDATE every matched row with these values, in SQL; returns the number of rows matched.
     std::int64_t update(const Kwargs& kwargs) const {
+        check_combinator("update");
         if (query_->is_sliced()) throw TypeError("dorm: Cannot update a query once a slice has been taken.");
         const auto& meta = *query_->model;
         sql::Query q = *query_;
@@ -1211,6 +1217,8 @@ public:
 protected:
     /// Shares `cache` as this QuerySet's results (a reverse relation's prefetched objects).
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_ = std::move(cache); }
+    /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
+    void reset_cache() const { cache_ = std::make_shared<detail::ResultCache<T>>(); }
 
     /// Returns a copy of this QuerySet with `mutate` applied to a copy of its query and an empty cache.
     template <class F>
@@ -1504,7 +1512,8 @@ private:
     }
 
     static void check_columns(const backends::Cursor& cursor, const detail::RowReader<T>& reader) {
-        if (cursor.columns() != reader.columns())
+        // More columns than the reader's: the ordering columns a DISTINCT query selects too.
+        if (cursor.columns() < reader.columns())
             throw ProgrammingError(fmt::format("dorm: query returned {} columns where {} were selected", cursor.columns(),
                                                reader.columns()));
     }
@@ -1569,7 +1578,9 @@ private:
     }
 
     std::shared_ptr<const sql::Query> query_;
-    std::shared_ptr<detail::ResultCache<T>> cache_;
+    // Mutable as any cache is: evaluation (a const operation) fills it, and a related manager's write replaces
+    // the prefetched results it shared.
+    mutable std::shared_ptr<detail::ResultCache<T>> cache_;
 };
 
 namespace detail {

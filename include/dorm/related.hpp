@@ -7,6 +7,8 @@
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
 
+#include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <type_traits>
@@ -15,6 +17,15 @@
 namespace dorm {
 
 namespace detail {
+using PrefetchedMap = std::map<std::string, PrefetchedList, std::less<>>;
+
+/// Django's _remove_prefetched_objects(): a write through a related manager drops the parent's prefetched
+/// list for that relation, so that later reads (count() included) see the database.
+inline void forget_prefetched(const std::shared_ptr<PrefetchedMap>& map, std::string_view accessor) {
+    if (map)
+        if (auto it = map->find(accessor); it != map->end()) map->erase(it);
+}
+
 template <class>
 struct member_pointer;
 template <class C, class T>
@@ -47,14 +58,13 @@ class RelatedManager : public decltype(R::objects()) {
 public:
     RelatedManager(const P& parent, const FieldMeta& fk)
         : QS(make_query(parent, fk)), fk_(&fk), parent_pk_(detail::pk_value(parent)),
-          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()) {
-        if (const auto& map = parent.dorm_state_.prefetched) {
-            const auto& meta = model_meta<P>();
-            for (const auto& rel : meta.related_objects)
-                if (rel.field == &fk)
-                    if (auto it = map->find(rel.accessor_name); it != map->end())
-                        this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
-        }
+          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()),
+          prefetched_(parent.dorm_state_.prefetched) {
+        for (const auto& rel : model_meta<P>().related_objects)
+            if (rel.field == &fk) accessor_ = rel.accessor_name;
+        if (prefetched_)
+            if (auto it = prefetched_->find(accessor_); it != prefetched_->end())
+                this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
     }
 
     /// The related rows: from prefetch_related() when it loaded them (no query), else a new QuerySet.
@@ -68,7 +78,21 @@ public:
         R obj = detail::make_instance<R>();
         detail::assign_kwargs(obj, kwargs);
         fk_->set(&obj, parent_pk_);
+        forget();
         return QS::create(std::move(obj));
+    }
+
+    /// Among the related rows, the one matching `kwargs`, or a new one pointing at the parent (Django's
+    /// `blog.entry_set.get_or_create(...)`).
+    std::pair<R, bool> get_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
+        forget();
+        return QS::get_or_create(with_parent(kwargs), defaults);
+    }
+    /// Among the related rows, updates the one matching `kwargs`, or creates one pointing at the parent.
+    std::pair<R, bool> update_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                        const std::optional<Kwargs>& create_defaults = std::nullopt) const {
+        forget();
+        return QS::update_or_create(with_parent(kwargs), defaults, create_defaults);
     }
 
     /// Points saved objects at the parent (one UPDATE); the objects given are updated too.
@@ -83,6 +107,7 @@ public:
             ids.push_back(detail::pk_value(obj));
         };
         (one(objs), ...);
+        forget();
         if (!ids.empty()) base().filter(runtime_string{"pk__in"}, ids).update({Kwarg(fk_->name, parent_pk_)});
     }
 
@@ -97,6 +122,7 @@ public:
             fk_->set(&obj, Value());
         };
         (one(objs), ...);
+        forget();
         if (!ids.empty())
             static_cast<const QS&>(*this).filter(runtime_string{"pk__in"}, ids).update({Kwarg(fk_->name, std::nullopt)});
     }
@@ -104,11 +130,13 @@ public:
     /// Unlinks every related row (NULL-able ForeignKeys only).
     void clear() const {
         require_nullable("clear");
+        forget();
         static_cast<const QS&>(*this).update({Kwarg(fk_->name, std::nullopt)});
     }
 
     /// Makes `objs` the related rows: others are unlinked (NULL-able ForeignKeys), these are added.
     void set(std::vector<R>& objs) const {
+        forget();
         if (fk_->nullable) {
             std::vector<Value> keep;
             for (const auto& o : objs)
@@ -128,6 +156,15 @@ private:
         return std::make_shared<const sql::Query>(qs.query());
     }
     QS base() const { return R::objects().using_(*db_); }
+    void forget() const {
+        detail::forget_prefetched(prefetched_, accessor_);
+        this->reset_cache();
+    }
+    Kwargs with_parent(const Kwargs& kwargs) const {
+        Kwargs out = kwargs;
+        out.push_back(Kwarg(fk_->name, parent_pk_));
+        return out;
+    }
     void require_nullable(std::string_view what) const {
         if (!fk_->nullable)
             throw TypeError(fmt::format("dorm: {}() needs a NULL-able ForeignKey; {}.{} is not", what, R::dorm_name(), fk_->name));
@@ -136,6 +173,8 @@ private:
     const FieldMeta* fk_;
     Value parent_pk_;
     const std::string* db_;
+    std::shared_ptr<detail::PrefetchedMap> prefetched_;
+    std::string_view accessor_;
 };
 
 /// The values of a through model's other fields for the links add(), set() and create() make (Django's
@@ -155,9 +194,10 @@ public:
     /// `rel` seen from P: its `from` points at P, its `to` at R; `accessor` is the name prefetch_related() uses.
     ManyRelatedManager(const P& parent, const ManyToManyRelation& rel, std::string_view accessor)
         : QS(make_query(parent, rel)), rel_(&rel), parent_pk_(detail::pk_value(parent)),
-          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()) {
-        if (const auto& map = parent.dorm_state_.prefetched)
-            if (auto it = map->find(accessor); it != map->end() && it->second.model == &model_meta<R>())
+          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()),
+          prefetched_(parent.dorm_state_.prefetched), accessor_(accessor) {
+        if (prefetched_)
+            if (auto it = prefetched_->find(accessor); it != prefetched_->end() && it->second.model == &model_meta<R>())
                 this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
     }
 
@@ -179,16 +219,19 @@ public:
                 else keys.push_back(key(objs));
             }(),
             ...);
+        forget();
         atomic([&] { add_keys(keys, defaults); }, *db_);
     }
     /// Unlinks these objects (or primary keys); the objects themselves stay.
     template <class... Objs>
     void remove(const Objs&... objs) const {
         std::vector<Value> keys{key(objs)...};
+        forget();
         atomic([&] { remove_keys(keys); }, *db_);
     }
     /// Unlinks every related object.
     void clear() const {
+        forget();
         atomic([&] {
             delete_links(rel_->from, rel_->to, {});
             if (rel_->symmetrical) delete_links(rel_->to, rel_->from, {});
@@ -198,6 +241,7 @@ public:
     void set(const std::vector<R>& objs, const ThroughDefaults& defaults = {}) const {
         std::vector<Value> keys;
         for (const auto& o : objs) keys.push_back(key(o));
+        forget();
         atomic([&] {
             auto have = linked(rel_->from, rel_->to);
             std::set<Value> want(keys.begin(), keys.end());
@@ -214,6 +258,26 @@ public:
             R obj = R::objects().using_(*db_).create(kwargs);
             add(obj, defaults);
             return obj;
+        }, *db_);
+    }
+    /// Among the linked objects, the one matching `kwargs`; else a new one, linked (Django: an object that exists
+    /// but is not linked is not looked at, so its unique fields make the create fail).
+    std::pair<R, bool> get_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                     const ThroughDefaults& through = {}) const {
+        return atomic([&] {
+            auto result = QS::get_or_create(kwargs, defaults);
+            if (result.second) add(result.first, through);
+            return result;
+        }, *db_);
+    }
+    /// Among the linked objects, updates the one matching `kwargs`; else creates one and links it.
+    std::pair<R, bool> update_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                        const std::optional<Kwargs>& create_defaults = std::nullopt,
+                                        const ThroughDefaults& through = {}) const {
+        return atomic([&] {
+            auto result = QS::update_or_create(kwargs, defaults, create_defaults);
+            if (result.second) add(result.first, through);
+            return result;
         }, *db_);
     }
 
@@ -331,9 +395,16 @@ private:
         if (rel_->symmetrical) delete_links(rel_->to, rel_->from, keys);
     }
 
+    void forget() const {
+        detail::forget_prefetched(prefetched_, accessor_);
+        this->reset_cache();
+    }
+
     const ManyToManyRelation* rel_;
     Value parent_pk_;
     const std::string* db_;
+    std::shared_ptr<detail::PrefetchedMap> prefetched_;
+    std::string_view accessor_;
 };
 
 /// The rows whose ForeignKey `Member` points at `parent` (Django's `blog.entry_set`):

@@ -16,6 +16,20 @@ DORM_DECL std::string default_alias(const Expression& e, std::string_view what) 
     throw TypeError(fmt::format("dorm: Complex {} require an alias", what));
 }
 
+DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view method) {
+    if (q.grouping != sql::Grouping::listed) return;  // none: no aggregation; all: grouped by every field
+    auto is_pk = [&](const sql::Expression* e) {
+        const auto* col = dynamic_cast<const sql::Col*>(e);
+        return col && col->alias == q.alias() && col->field == &q.model->pk_field();
+    };
+    for (const auto& e : q.group_by)
+        if (is_pk(e.get())) return;
+    for (const auto& item : sql::detail::select_items(q))
+        if (is_pk(item.expr.get())) return;
+    throw TypeError(fmt::format("dorm: Cannot use QuerySet.{}() on an unordered queryset performing aggregation. "
+                                "Add an ordering with order_by().", method));
+}
+
 }  // namespace dorm::detail
 
 namespace dorm::detail {

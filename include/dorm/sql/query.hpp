@@ -447,6 +447,9 @@ DORM_DECL void select_item(Compiler& c, const SelectItem& item);
 
 /// The whole select list: the model's columns (unless in values mode), the items, then select_related()'s columns.
 DORM_DECL void select_list(Compiler& c, const Query& q);
+/// Django: SELECT DISTINCT ordered by expressions it does not select adds them after the select list (without
+/// them SQLite merges rows that differ only there, and PostgreSQL refuses the query); readers ignore them.
+DORM_DECL void distinct_ordering_columns(Compiler& c, const Query& q);
 
 /// FROM <table> [JOIN ...]
 DORM_DECL void from_clause(Compiler& c, const Query& q);
@@ -526,7 +529,10 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     return true;
 }
 inline bool select_body(Compiler& c, const Query& q, bool with_ordering) {
-    return select_body(c, q, with_ordering, [](Compiler& cc, const Query& qq) { select_list(cc, qq); });
+    return select_body(c, q, with_ordering, [with_ordering](Compiler& cc, const Query& qq) {
+        select_list(cc, qq);
+        if (with_ordering) distinct_ordering_columns(cc, qq);
+    });
 }
 
 /// The names of a query's select list, in order (a compound query orders by position in it).

@@ -793,6 +793,34 @@ DORM_DECL void select_list(Compiler& c, const Query& q) {
         }
 }
 
+DORM_DECL void distinct_ordering_columns(Compiler& c, const Query& q) {
+    if (!q.distinct || !q.distinct_fields.empty() || q.order_by.empty()) return;
+    std::vector<ExprPtr> selected;
+    if (!q.values_mode) {
+        for (std::size_t i = 0; i < q.model->fields.size(); ++i)
+            if (q.loads(i)) selected.push_back(std::make_shared<Col>(q.alias(), &q.model->fields[i]));
+        for (const auto& sel : q.select_related)
+            for (const auto& f : sel.model->fields) selected.push_back(std::make_shared<Col>(sel.alias, &f));
+    }
+    for (const auto& item : select_items(q)) selected.push_back(item.expr);
+    auto key = [&](const Expression& e) {
+        Compiler scratch(c.dialect);
+        scratch.scopes = c.scopes;
+        scratch.compile(e);
+        return std::pair<std::string, std::vector<Value>>{std::move(scratch.sql), std::move(scratch.params)};
+    };
+    std::vector<std::pair<std::string, std::vector<Value>>> seen;
+    for (const auto& e : selected) seen.push_back(key(*e));
+    for (const auto& o : q.order_by) {
+        if (!o.expr || dynamic_cast<const SelectRef*>(o.expr.get())) continue;  // a selected column by name
+        auto k = key(*o.expr);
+        if (std::find(seen.begin(), seen.end(), k) != seen.end()) continue;
+        seen.push_back(std::move(k));
+        c << ", ";
+        c.compile(*o.expr);
+    }
+}
+
 DORM_DECL void from_clause(Compiler& c, const Query& q) {
     auto renamed = [&](const std::string& alias) {
         if (!c.scopes.empty())
