@@ -4,9 +4,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <barrier>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <thread>
+#include <vector>
 
 using dorm::F;
 using namespace std::string_literals;
@@ -222,4 +226,65 @@ TEST_CASE("a connection killed inside atomic() commits nothing and does not reco
                     dorm::OperationalError);
     CHECK(conn.atomic_depth() == 0);
     CHECK(Blog::objects().count() == 0);
+}
+
+namespace {
+/// Client connections the server has open to the test database (PostgreSQL), waiting for closed ones to go.
+std::int64_t server_connections(std::int64_t at_most) {
+    std::int64_t n = 0;
+    for (int i = 0; i < 100; ++i) {
+        auto c = dorm::databases()["default"].connection().query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client "
+            "backend'", {});
+        c->next();
+        n = c->row()[0].i;
+        if (n <= at_most) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return n;
+}
+}  // namespace
+
+TEST_CASE("connections of exited threads and of replaced databases are closed", "[hardening]") {
+    test::Database db;
+    auto& d = dorm::databases()["default"];
+    (void)Blog::objects().count();
+    REQUIRE(d.connection_count() == 1);
+    const std::int64_t baseline = test::is_postgresql() ? server_connections(1000) : 0;
+    {
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 7; ++i) threads.emplace_back([] { (void)Blog::objects().count(); });
+        for (auto& t : threads) t.join();
+    }
+    CHECK(d.connection_count() == 1);  // the threads' connections closed as they exited
+    if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
+
+    // An alias re-added while 7 long-lived threads use it: each replaced database closes its connections.
+    constexpr int threads_n = 7, rounds = 10;
+    std::barrier sync(threads_n + 1);
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads_n; ++i)
+        pool.emplace_back([&] {
+            for (int r = 0; r < rounds; ++r) {
+                sync.arrive_and_wait();  // the alias was (re-)added
+                auto c = dorm::databases()["churn"].connection().query("SELECT 1", {});
+                while (c->next()) {
+                }
+                c.reset();
+                sync.arrive_and_wait();
+            }
+            sync.arrive_and_wait();  // hold the threads until the counts are checked
+        });
+    for (int r = 0; r < rounds; ++r) {
+        dorm::databases().add("churn", test::database_url());
+        sync.arrive_and_wait();
+        sync.arrive_and_wait();
+    }
+    CHECK(dorm::databases().retired_count() <= 1);  // only the last replaced one, until its threads switch
+    if (test::is_postgresql()) CHECK(server_connections(baseline + 2 * threads_n) <= baseline + 2 * threads_n);
+    sync.arrive_and_wait();
+    for (auto& t : pool) t.join();
+    CHECK(dorm::databases().retired_count() == 0);
+    CHECK(dorm::databases()["churn"].connection_count() <= 1);  // an in-memory database keeps its last one
+    if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
 }

@@ -28,6 +28,9 @@ struct Backend {
     bool (*accepts)(std::string_view url) = nullptr;
     const Dialect& (*dialect)() = nullptr;
     std::unique_ptr<Connection> (*connect)(const Database& db) = nullptr;
+    /// Whether the database at `url` lives only while a connection to it is open (SQLite's in-memory databases):
+    /// its last connection stays open when its thread exits.
+    bool (*in_memory)(std::string_view url) = nullptr;
 };
 
 inline std::vector<const Backend*>& backend_registry() {
@@ -73,7 +76,15 @@ public:
     /// Closes this thread's connection; the next use opens a new one.
     void close();
 
+    /// How many threads have a connection open to this database now.
+    std::size_t connection_count() const;
+
 private:
+    friend class Databases;
+    /// Closes the connection of the thread with this key (when `only_idle`, unless a cursor or an atomic block
+    /// still uses it); whether this database has no connection left.
+    bool release(std::uintptr_t thread, bool only_idle, bool keep_last = false);
+
     static std::uint64_t next_serial() {
         static std::atomic<std::uint64_t> counter{0};
         return ++counter;
@@ -84,7 +95,7 @@ private:
     const backends::Backend* backend_;
     const std::uint64_t id_;
     std::atomic<std::uint64_t> serial_;  // changes on close() so that no thread's cached connection pointer matches
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::map<std::uintptr_t, std::unique_ptr<backends::Connection>> connections_;  // by detail::thread_key()
 };
 
@@ -92,7 +103,8 @@ private:
 class Databases {
 public:
     /// Opens (lazily) a database by URL: "sqlite::memory:", "sqlite://blog.db", "sqlite:///abs/blog.db",
-    /// "postgresql://user:pw@host:5432/db". Replaces an existing alias.
+    /// "postgresql://user:pw@host:5432/db". Replaces an existing alias: the replaced database's connections close
+    /// as soon as nothing uses them (each thread's when it next opens a connection, or when it exits).
     Database& add(std::string_view alias, std::string url);
 
     /// The database with this alias; throws InterfaceError naming the configured ones.
@@ -103,6 +115,16 @@ public:
         std::lock_guard lock(mutex_);
         return dbs_.find(alias) != dbs_.end();
     }
+
+    /// Databases replaced by add() whose connections are not all closed yet.
+    std::size_t retired_count() const {
+        std::lock_guard lock(mutex_);
+        return retired_.size();
+    }
+
+    /// Closes the calling thread's connections: to replaced databases when idle (`exiting`: every one, to any
+    /// database, as its thread ends). Called by dorm when a thread opens a connection and when it exits.
+    void release_thread(std::uintptr_t thread, bool exiting);
 
 private:
     mutable std::mutex mutex_;

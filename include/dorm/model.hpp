@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cctype>
 #include <cstddef>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -431,9 +432,54 @@ DORM_DECL void register_many_to_many(const ModelMeta& meta, std::size_t i);
 DORM_DECL bool register_related(const ModelMeta& meta);
 }  // namespace detail
 
+namespace detail {
+/// Converts to any member type: `M{any_member{}...}` compiles for as many of them as M has members (Boost.PFR's
+/// way of counting an aggregate's members). Only ever named in unevaluated contexts.
+struct any_member {
+    template <class T>
+    operator T&() const&& noexcept {  // NOLINT: implicit on purpose; never called
+        std::terminate();
+    }
+};
+template <class M, std::size_t... I>
+constexpr bool brace_constructible(std::index_sequence<I...>) {
+    return requires { M{(void(I), any_member{})...}; };
+}
+template <class M, std::size_t N = 0>
+constexpr std::size_t aggregate_members() {
+    if constexpr (N > 256) return N;
+    else if constexpr (brace_constructible<M>(std::make_index_sequence<N + 1>{})) return aggregate_members<M, N + 1>();
+    else return N;
+}
+template <class M>
+constexpr std::size_t not_persisted() {
+    if constexpr (requires { M::dorm_not_persisted_; }) return std::size(M::dorm_not_persisted_) - 1;
+    else return 0;
+}
+/// Fails to compile when a member of M is in neither DORM_MODEL nor DORM_NOT_PERSISTED: it would silently never
+/// be saved. The compiler prints the two counts as this template's arguments.
+template <std::size_t Members, std::size_t ListedPlusHidden>
+struct check_every_member_listed {
+    static_assert(Members == ListedPlusHidden,
+                  "dorm: this model has a member that DORM_MODEL does not list, so it would never be saved or loaded "
+                  "(the counts are this template's arguments: <members of the struct, members DORM_MODEL lists + "
+                  "DORM_NOT_PERSISTED names + 1 hidden>). List it in DORM_MODEL, or name it in "
+                  "DORM_NOT_PERSISTED(...) if it is deliberately not a column.");
+    static constexpr bool value = true;
+};
+template <class M>
+constexpr bool every_member_listed() {
+    if constexpr (std::is_aggregate_v<M>)  // a model with constructors cannot be counted
+        return check_every_member_listed<aggregate_members<M>(), field_count<M> + not_persisted<M>() + 1>::value;
+    else
+        return true;
+}
+}  // namespace detail
+
 /// The metadata of model M, built on first use (thread-safe). Throws FieldError if M's options are invalid.
 template <detail::model M>
 const ModelMeta& model_meta() {
+    static_assert(detail::every_member_listed<M>());
     static const ModelMeta meta = detail::meta_builder<M>::build();
     // Once `meta` exists; a flag, not a static initializer, because registering a self-referential model (or two
     // models pointing at each other) comes back here.
@@ -519,6 +565,14 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
 ///
 /// Adds only static metadata, `objects()`, the `DoesNotExist` / `MultipleObjectsReturned` aliases,
 /// `save()`, `delete_()`, `refresh_from_db()`, `pk()`, `annotations()`, and one hidden member `dorm_state_`.
+#define DORM_NOT_PERSISTED_NAME_(unused, member) , #member
+
+/// Names the members of a model that are deliberately not columns (a cache, a scratch value), after DORM_MODEL:
+/// `DORM_NOT_PERSISTED(cached_total)`. Every other member must be listed in DORM_MODEL, or the model does not
+/// compile: a member left out by mistake would never be saved.
+#define DORM_NOT_PERSISTED(...)                                                                                    \
+    static constexpr const char* dorm_not_persisted_[] = {"" DORM_FOR_EACH(DORM_NOT_PERSISTED_NAME_, _, __VA_ARGS__)};
+
 #define DORM_MODEL(Type, ...)                                                                                      \
     using DoesNotExist = ::dorm::DoesNotExist<Type>;                                                               \
     using MultipleObjectsReturned = ::dorm::ModelMultipleObjectsReturned<Type>;                                    \

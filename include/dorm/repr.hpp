@@ -66,10 +66,13 @@ std::string repr(const QuerySet<T, D>& qs) {
 }
 
 namespace detail {
+// QuerySet<M, D> or a class derived from one (a custom QuerySet, a related manager). An overload test rather than
+// a lambda in a requires-expression, which Clang 14 takes as satisfied by any type (every formatter ambiguous).
+template <class M, class D>
+std::true_type derives_from_queryset(const QuerySet<M, D>*);
+std::false_type derives_from_queryset(const void*);
 template <class T>
-concept queryset_like = requires(const T& t) {
-    []<class M, class D>(const QuerySet<M, D>&) {}(t);
-};
+concept queryset_like = decltype(derives_from_queryset(static_cast<const T*>(nullptr)))::value;
 }  // namespace detail
 
 }  // namespace dorm

@@ -30,6 +30,25 @@ struct Node {
     DORM_MODEL(Node, id, parent, name)
 };
 
+/// A member deliberately not persisted: named in DORM_NOT_PERSISTED, it compiles.
+struct Counter {
+    std::int64_t id = 0;
+    int hits = 0;
+    int cached_total = 0;
+    DORM_MODEL(Counter, id, hits)
+    DORM_NOT_PERSISTED(cached_total)
+};
+
+#if DORM_CASE == 9
+/// A member left out of DORM_MODEL by mistake would never be saved: a compile error.
+struct Forgetful {
+    std::int64_t id = 0;
+    std::string name{};
+    std::string forgotten{};
+    DORM_MODEL(Forgetful, id, name)
+};
+#endif
+
 int main() {
     auto entries = Entry::objects();
     auto nodes = Node::objects();
@@ -41,6 +60,7 @@ int main() {
     // A first name that is not a field may be an annotation: checked at run time, its lookup at compile time.
     (void)entries.annotate("n", dorm::Count("id")).filter("n__gt", 5).order_by("-n");
     (void)Blog::objects().filter("entry__rating__gt", 3);  // a reverse relation: checked at run time
+    (void)Counter::objects().filter("hits__gt", 1);  // a member named in DORM_NOT_PERSISTED
 #elif DORM_CASE == 1
     (void)entries.filter("blog__name__containz", "x");  // an unknown lookup after a ForeignKey hop
 #elif DORM_CASE == 2
@@ -57,6 +77,8 @@ int main() {
     (void)entries.order_by("-blog__nme");  // order_by checks too
 #elif DORM_CASE == 8
     (void)entries.get("rating__gte", 1, "headline__bogus", "x");  // the second pair of get()
+#elif DORM_CASE == 9
+    (void)Forgetful::objects().count();
 #endif
     return 0;
 }

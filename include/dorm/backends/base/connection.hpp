@@ -26,10 +26,12 @@ struct CapturedQuery {
 
 namespace backends {
 
+class Connection;
+
 /// The rows of one executed statement, read forward once. Row cells stay valid until the next `next()`.
 class Cursor {
 public:
-    virtual ~Cursor() = default;
+    virtual ~Cursor();
     /// Moves to the next row; false at the end.
     virtual bool next() = 0;
     /// The cells of the current row, in SELECT order.
@@ -41,6 +43,10 @@ public:
 protected:
     const Cell* cells_ = nullptr;
     std::size_t columns_ = 0;
+
+private:
+    friend class Connection;
+    Connection* owner_ = nullptr;  // counts this cursor among its open ones
 };
 
 /// One open connection to a database, used by one thread at a time.
@@ -57,7 +63,7 @@ public:
     std::unique_ptr<Cursor> query(const std::string& sql, std::span<const Value> params) {
         note(sql, params);
         try {
-            return do_query(sql, params);
+            return own(do_query(sql, params));
         } catch (const DatabaseError&) {
             after_error();
             throw;
@@ -79,7 +85,7 @@ public:
     std::unique_ptr<Cursor> stream(const std::string& sql, std::span<const Value> params, std::size_t chunk_size) {
         note(sql, params);
         try {
-            return do_stream(sql, params, chunk_size);
+            return own(do_stream(sql, params, chunk_size));
         } catch (const DatabaseError&) {
             after_error();
             throw;
@@ -108,6 +114,9 @@ public:
     /// nothing after the loss runs in autocommit mode.
     bool transaction_lost() const noexcept { return lost_; }
 
+    /// Whether nothing uses this connection now: no open cursor, no atomic block (so it may be closed).
+    bool idle() const noexcept { return open_cursors_ == 0 && depth_ == 0; }
+
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.
     std::vector<std::vector<CapturedQuery>*> captures;
@@ -128,6 +137,12 @@ protected:
     }
 
 private:
+    friend class Cursor;
+    std::unique_ptr<Cursor> own(std::unique_ptr<Cursor> c) noexcept {
+        c->owner_ = this;
+        ++open_cursors_;
+        return c;
+    }
     void note(const std::string& sql, std::span<const Value> params) {
         if (lost_) [[unlikely]]
             refuse_in_lost_transaction();
@@ -145,8 +160,13 @@ private:
     std::uint64_t queries_executed_ = 0;
     std::uint64_t statements_prepared_ = 0;
     std::size_t depth_ = 0;
+    std::size_t open_cursors_ = 0;
     bool lost_ = false;
 };
+
+inline Cursor::~Cursor() {
+    if (owner_) --owner_->open_cursors_;
+}
 
 }  // namespace backends
 }  // namespace dorm

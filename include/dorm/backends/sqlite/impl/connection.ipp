@@ -278,7 +278,8 @@ inline std::unique_ptr<backends::Connection> connect(const Database& db) {
 inline bool accepts(std::string_view url) { return url == "sqlite::memory:" || url.starts_with("sqlite://"); }
 
 DORM_DECL const Backend& backend() {
-    static const Backend b{"sqlite", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect};
+    static const Backend b{"sqlite", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect,
+                           [](std::string_view url) { return url == "sqlite::memory:"; }};
     return b;
 }
 
