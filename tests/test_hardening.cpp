@@ -4,13 +4,17 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <barrier>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 using dorm::F;
 using namespace std::string_literals;
@@ -287,4 +291,113 @@ TEST_CASE("connections of exited threads and of replaced databases are closed", 
     CHECK(dorm::databases().retired_count() == 0);
     CHECK(dorm::databases()["churn"].connection_count() <= 1);  // an in-memory database keeps its last one
     if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
+}
+
+namespace {
+/// A fresh SQLite file path under the system's temporary directory, removed with its journal when destroyed.
+struct TempDatabaseFile {
+    std::string path;
+    TempDatabaseFile() {
+        static int n = 0;
+        path = (std::filesystem::temp_directory_path() /
+                ("dorm_hardening_" + std::to_string(::getpid()) + "_" + std::to_string(++n) + ".db")).string();
+        std::filesystem::remove(path);
+    }
+    ~TempDatabaseFile() {
+        std::filesystem::remove(path);
+        std::filesystem::remove(path + "-journal");
+    }
+};
+}  // namespace
+
+TEST_CASE("concurrent writers on an in-memory SQLite database wait for each other", "[hardening]") {
+    if (test::is_postgresql()) return;  // PostgreSQL's concurrency is the server's
+    test::Database db;
+    constexpr int threads_n = 8, each = 40;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < threads_n; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < each; ++i) {
+                try {
+                    dorm::atomic([&] {
+                        Blog::objects().create({{"name", fmt::format("b{}_{}", t, i)}});
+                        (void)Blog::objects().count();
+                    });
+                } catch (const dorm::Error&) {
+                    ++failures;
+                }
+            }
+        });
+    for (auto& t : threads) t.join();
+    CHECK(failures == 0);
+    CHECK(Blog::objects().count() == threads_n * each);
+}
+
+TEST_CASE("SQLite's busy timeout is a URL option", "[hardening]") {
+    if (test::is_postgresql()) return;
+    TempDatabaseFile file;
+    dorm::databases().add("writer", "sqlite://" + file.path);
+    dorm::databases().add("waiter", "sqlite://" + file.path + "?timeout=0.2");
+    dorm::databases()["writer"].connection().execute("CREATE TABLE t (x INTEGER)");
+    auto start = std::chrono::steady_clock::now();
+    dorm::atomic([&] {
+        dorm::databases()["writer"].connection().execute("INSERT INTO t VALUES (1)");  // holds the write lock
+        CHECK_THROWS_AS(dorm::databases()["waiter"].connection().execute("INSERT INTO t VALUES (2)"),
+                        dorm::OperationalError);
+    }, "writer");
+    auto waited = std::chrono::steady_clock::now() - start;
+    CHECK(waited >= std::chrono::milliseconds(150));
+    CHECK(waited < std::chrono::seconds(3));  // not the default 5 s
+    CHECK_THROWS_AS(dorm::databases().add("bad", "sqlite://" + file.path + "?timeuot=1").connection(),
+                    dorm::InterfaceError);
+    CHECK_THROWS_AS(dorm::databases().add("bad", "sqlite::memory:?timeout=soon").connection(), dorm::InterfaceError);
+}
+
+TEST_CASE("a full SQLite database reports its own error, and a read-only one refuses writes", "[hardening]") {
+    if (test::is_postgresql()) return;
+    TempDatabaseFile file;
+    dorm::databases().add("small", "sqlite://" + file.path);
+    auto& conn = dorm::databases()["small"].connection();
+    conn.execute("CREATE TABLE t (x TEXT)");
+    conn.execute("PRAGMA max_page_count = 8");
+    const dorm::Value big(std::string(3000, 'x'));
+    std::string error;
+    try {
+        dorm::atomic([&] {
+            for (int i = 0; i < 100; ++i) conn.execute("INSERT INTO t VALUES (?)", {&big, 1});
+        }, "small");
+    } catch (const dorm::OperationalError& e) {
+        error = e.what();
+    }
+    CHECK(error.find("full") != std::string::npos);  // SQLITE_FULL, not "cannot rollback"
+    CHECK(conn.atomic_depth() == 0);
+    CHECK(!conn.transaction_lost());
+    // Caught inside the block: if SQLite rolled the transaction back, the rest of the block must not run in
+    // autocommit mode (SQLite may instead undo only the failed statement; then the block goes on and commits).
+    bool lost = false;
+    try {
+        dorm::atomic([&] {
+            try {
+                for (int i = 0; i < 100; ++i) conn.execute("INSERT INTO t VALUES (?)", {&big, 1});
+            } catch (const dorm::OperationalError&) {
+            }
+            lost = !conn.transaction_open();
+            conn.execute("DELETE FROM t");
+            conn.execute("INSERT INTO t VALUES ('after')");
+        }, "small");
+    } catch (const dorm::TransactionManagementError&) {
+        CHECK(lost);
+    }
+    auto c = conn.query("SELECT count(*) FROM t WHERE x = 'after'", {});
+    REQUIRE(c->next());
+    CHECK(c->row()[0].i == (lost ? 0 : 1));
+    c.reset();
+
+    dorm::databases().add("read_only", "sqlite://file:" + file.path + "?mode=ro");
+    auto& ro = dorm::databases()["read_only"].connection();
+    CHECK_THROWS_AS(ro.execute("INSERT INTO t VALUES ('x')"), dorm::OperationalError);
+    CHECK_THROWS_AS(dorm::atomic([&] { ro.execute("INSERT INTO t VALUES ('x')"); }, "read_only"),
+                    dorm::OperationalError);
+    CHECK(ro.atomic_depth() == 0);
 }

@@ -45,11 +45,11 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
     // A thread that switches databases closes what it still holds open to databases add() replaced.
     databases().release_thread(exit_hook.key, false);
     std::lock_guard lock(mutex_);
-    auto& slot = connections_[exit_hook.key];
-    if (!slot) slot = backend_->connect(*this);
+    auto it = connections_.find(exit_hook.key);
+    if (it == connections_.end()) it = connections_.emplace(exit_hook.key, backend_->connect(*this)).first;
     detail::last_serial = serial_.load(std::memory_order_relaxed);
-    detail::last_connection = slot.get();
-    return *slot;
+    detail::last_connection = it->second.get();
+    return *it->second;
 }
 
 DORM_DECL void Database::close() {

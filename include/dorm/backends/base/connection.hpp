@@ -114,6 +114,10 @@ public:
     /// nothing after the loss runs in autocommit mode.
     bool transaction_lost() const noexcept { return lost_; }
 
+    /// Whether the database holds an open transaction on this connection (inside atomic(): false once the
+    /// connection was lost, or when SQLite rolled back by itself after a disk-full or I/O error).
+    virtual bool transaction_open() const noexcept = 0;
+
     /// Whether nothing uses this connection now: no open cursor, no atomic block (so it may be closed).
     bool idle() const noexcept { return open_cursors_ == 0 && depth_ == 0; }
 
@@ -128,9 +132,6 @@ protected:
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }
-    /// Whether the database still holds the transaction dorm opened (false once the connection was lost, or
-    /// when SQLite rolled back by itself after a disk-full or I/O error).
-    virtual bool transaction_open() const noexcept = 0;
     /// Marks the transaction lost, when inside atomic().
     void lose_transaction() noexcept {
         if (depth_ > 0) lost_ = true;

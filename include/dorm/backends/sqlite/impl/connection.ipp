@@ -8,6 +8,7 @@
 
 #include <sqlite3.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -89,7 +90,7 @@ private:
 /// One sqlite3 handle with its statement cache. Used by one thread.
 class Connection final : public backends::Connection {
 public:
-    explicit Connection(const std::string& filename) {
+    Connection(const std::string& filename, int timeout_ms) {
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
         int rc = sqlite3_open_v2(filename.c_str(), &db_, flags, nullptr);
         if (rc != SQLITE_OK) {
@@ -100,7 +101,7 @@ public:
                                    result_code_name(rc));
         }
         sqlite3_extended_result_codes(db_, 1);
-        sqlite3_busy_timeout(db_, 5000);
+        sqlite3_busy_timeout(db_, timeout_ms);
         register_functions(db_);
         execute("PRAGMA foreign_keys = ON");
     }
@@ -263,23 +264,57 @@ inline bool Cursor::next() {
 }
 
 /// Opens "sqlite::memory:" (one in-memory database per Database, shared by its threads' connections),
-/// "sqlite://relative/path.db" or "sqlite:///absolute/path.db".
+/// "sqlite://relative/path.db", "sqlite:///absolute/path.db" or an SQLite URI ("sqlite://file:data.db?mode=ro").
+/// Options follow a '?': `timeout=<seconds>` is how long a statement waits for another connection's lock
+/// (Django's OPTIONS["timeout"], default 5); an SQLite URI's own parameters are passed on to SQLite.
 inline std::unique_ptr<backends::Connection> connect(const Database& db) {
     std::string_view url = db.url();
+    double timeout = 5;
+    std::string passed_on;  // an SQLite URI's parameters
+    if (auto q = url.find('?'); q != std::string_view::npos) {
+        std::string_view options = url.substr(q + 1);
+        url = url.substr(0, q);
+        const bool uri = url.starts_with("sqlite://file:");
+        while (!options.empty()) {
+            auto amp = options.find('&');
+            std::string_view item = options.substr(0, amp);
+            options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+            auto eq = item.find('=');
+            std::string_view key = item.substr(0, eq), value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+            if (key != "timeout" && uri) {
+                passed_on += (passed_on.empty() ? "?" : "&") + std::string(item);
+                continue;
+            }
+            if (key != "timeout")
+                throw InterfaceError(fmt::format("dorm: unknown SQLite option '{}' in '{}' (known: timeout)", key, db.url()));
+            std::string text(value);
+            char* end = nullptr;
+            timeout = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end || !(timeout >= 0 && timeout <= 86400))
+                throw InterfaceError(fmt::format("dorm: SQLite option timeout={} is not a number of seconds", value));
+        }
+    }
     std::string filename;
-    if (url == "sqlite::memory:")
-        filename = fmt::format("file:dorm_memdb_{}?mode=memory&cache=shared", db.id());
-    else
-        filename = std::string(url.substr(std::string_view("sqlite://").size()));
-    if (filename.empty()) throw InterfaceError(fmt::format("dorm: '{}' names no SQLite database file", url));
-    return std::make_unique<Connection>(filename);
+    if (url == "sqlite::memory:") {
+        // The memdb VFS (SQLite 3.36+) shares the database between connections with a file database's locking, so
+        // that concurrent writers wait (busy timeout) instead of failing at once with SQLITE_LOCKED_SHAREDCACHE.
+        filename = sqlite3_libversion_number() >= 3036000
+                       ? fmt::format("file:/dorm_memdb_{}?vfs=memdb", db.id())
+                       : fmt::format("file:dorm_memdb_{}?mode=memory&cache=shared", db.id());
+    } else {
+        filename = std::string(url.substr(std::string_view("sqlite://").size())) + passed_on;
+    }
+    if (filename.empty()) throw InterfaceError(fmt::format("dorm: '{}' names no SQLite database file", db.url()));
+    return std::make_unique<Connection>(filename, static_cast<int>(timeout * 1000));
 }
 
-inline bool accepts(std::string_view url) { return url == "sqlite::memory:" || url.starts_with("sqlite://"); }
+inline bool accepts(std::string_view url) {
+    return url == "sqlite::memory:" || url.starts_with("sqlite::memory:?") || url.starts_with("sqlite://");
+}
 
 DORM_DECL const Backend& backend() {
     static const Backend b{"sqlite", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect,
-                           [](std::string_view url) { return url == "sqlite::memory:"; }};
+                           [](std::string_view url) { return url.starts_with("sqlite::memory:"); }};
     return b;
 }
 
