@@ -401,3 +401,52 @@ TEST_CASE("a full SQLite database reports its own error, and a read-only one ref
                     dorm::OperationalError);
     CHECK(ro.atomic_depth() == 0);
 }
+
+TEST_CASE("bulk_update() writes every type, a column of NULLs included, and the first of duplicates", "[hardening]") {
+    test::Database db;
+    std::vector<Sample> samples;
+    for (int i = 0; i < 3; ++i) {
+        Sample s = sample("s" + std::to_string(i));
+        s.maybe_int = i;
+        s.maybe_text = "t";
+        s.maybe_moment = dorm::DateTime(2000, 1, 1);
+        s.save();
+        samples.push_back(s);
+    }
+    for (auto& s : samples) {
+        s.flag = true;
+        s.small = -7;
+        s.medium = 1 << 20;
+        s.big = std::numeric_limits<std::int64_t>::max();
+        s.real = 0.25;
+        s.text = "it's";
+        s.data = {std::byte{0}, std::byte{0xff}};
+        s.day = dorm::Date(9999, 12, 31);
+        s.moment = dorm::DateTime(2024, 2, 29, 12, 0, 0, 1);
+        s.clock = dorm::Time(23, 59, 59, 999999);
+        s.maybe_int.reset();  // every row NULL: PostgreSQL must still know the column's type
+        s.maybe_text.reset();
+        s.maybe_moment.reset();
+    }
+    Sample duplicate = samples[0];
+    duplicate.text = "second";
+    samples.push_back(duplicate);
+    const std::vector<std::string> fields{"flag", "small", "medium", "big", "real", "text", "data", "day", "moment",
+                                          "clock", "maybe_int", "maybe_text", "maybe_moment"};
+    CHECK(Sample::objects().bulk_update(samples, fields, 2) == 3);
+    for (const auto& back : Sample::objects().order_by("id")) {
+        CHECK(back.flag);
+        CHECK(back.small == -7);
+        CHECK(back.medium == 1 << 20);
+        CHECK(back.big == std::numeric_limits<std::int64_t>::max());
+        CHECK(back.real == 0.25);
+        CHECK(back.text == "it's");  // the first of the two objects with this primary key
+        CHECK(back.data == dorm::Bytes{std::byte{0}, std::byte{0xff}});
+        CHECK(back.day == dorm::Date(9999, 12, 31));
+        CHECK(back.moment == dorm::DateTime(2024, 2, 29, 12, 0, 0, 1));
+        CHECK(back.clock == dorm::Time(23, 59, 59, 999999));
+        CHECK(!back.maybe_int);
+        CHECK(!back.maybe_text);
+        CHECK(!back.maybe_moment);
+    }
+}

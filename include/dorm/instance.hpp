@@ -47,6 +47,11 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
                                        backends::Connection& conn, const std::vector<std::string>& update_fields);
 /// Model::save() of `obj`, an instance of `meta`'s model with state `state` (compiled once for every model).
 DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
+/// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
+/// FROM (VALUES ...) where the database has it; returns the rows matched.
+DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
+                                        const std::vector<const void*>& objs,
+                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size);
 
 template <class M>
 void insert_instance(M& obj, backends::Connection& conn) {
@@ -173,51 +178,11 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
         if (detail::pk_unset(o)) throw ValueError("dorm: All bulk_update() objects must have a primary key set.");
     if (objs.empty()) return 0;
 
+    std::vector<const void*> rows;
+    rows.reserve(objs.size());
+    for (const auto& o : objs) rows.push_back(&o);
     auto& conn = connection();
-    const FieldMeta& pk = meta.pk_field();
-    // Each object binds (pk, value) per field plus its pk in the IN list.
-    std::size_t per_obj = 2 * targets.size() + 1;
-    std::size_t rows_per_batch = std::max<std::size_t>(conn.dialect().max_query_params() / per_obj, 1);
-    if (batch_size) rows_per_batch = std::min(rows_per_batch, batch_size);
-    auto col = std::make_shared<sql::Col>(meta.db_table, &pk);
-
-    return atomic(
-        [&] {
-            std::int64_t matched = 0;
-            for (std::size_t start = 0; start < objs.size(); start += rows_per_batch) {
-                std::size_t end = std::min(objs.size(), start + rows_per_batch);
-                sql::Compiler c(conn.dialect());
-                c << "UPDATE ";
-                c.quote(meta.db_table);
-                c << " SET ";
-                for (std::size_t t = 0; t < targets.size(); ++t) {
-                    if (t) c << ", ";
-                    c.quote(targets[t]->column);
-                    c << " = CASE";
-                    for (std::size_t i = start; i < end; ++i) {
-                        c << " WHEN ";
-                        col->as_sql(c);
-                        c << " = ";
-                        c.param(pk.get(&objs[i]));
-                        c << " THEN ";
-                        c.param(targets[t]->get(&objs[i]));
-                    }
-                    c << " ELSE ";
-                    c.quote(targets[t]->column);
-                    c << " END";
-                }
-                c << " WHERE ";
-                col->as_sql(c);
-                c << " IN (";
-                for (std::size_t i = start; i < end; ++i) {
-                    if (i != start) c << ", ";
-                    c.param(pk.get(&objs[i]));
-                }
-                c << ")";
-                matched += conn.execute(c.sql, c.params);
-            }
-            return matched;
-        },
+    return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size); },
         *query_->db);
 }
 

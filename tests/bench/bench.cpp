@@ -491,7 +491,8 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
     }
 
     // W3: load 100k into model instances.
-    if (selected(only, "W3") || selected(only, "W4") || selected(only, "W5") || selected(only, "W6") || selected(only, "W8"))
+    if (selected(only, "W3") || selected(only, "W4") || selected(only, "W5") || selected(only, "W6") || selected(only, "W8") ||
+        selected(only, "W10"))
         load(n(100000));
     if (selected(only, "W3")) {
         run(backend, {"W3 load 100k instances", nullptr,
@@ -647,6 +648,50 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           return p.grouped("SELECT blog_id, COUNT(id), AVG(rating) FROM entry GROUP BY blog_id ORDER BY blog_id");
                       },
                       [&](auto& p) { return p.grouped("w8"); }));
+    }
+
+    // W10: bulk_update() of 100k entries, two fields; raw: one prepared UPDATE per row in a transaction.
+    if (selected(only, "W10")) {
+        std::vector<Entry> entries;
+        for (const auto& e : qs.order_by("id")) entries.push_back(e);
+        int round = 0;
+        auto change = [&] {  // new values each run, so that every run writes
+            ++round;
+            for (auto& e : entries) {
+                e.rating = (e.rating + round) % 5;
+                e.headline = fmt::format("headline {} {}", e.id, round);
+            }
+        };
+        if constexpr (!is_sqlite) raw.prepare("w10", "UPDATE entry SET rating = $1::int, headline = $2 WHERE id = $3::bigint");
+        run(backend, {"W10 bulk_update 100k x 2 fields", change,
+                      [&] {
+                          auto n = qs.bulk_update(entries, {"rating", "headline"});
+                          return Tally{n, static_cast<std::uint64_t>(n)};
+                      },
+                      [&] {
+                          std::int64_t n = 0;
+                          raw.exec("BEGIN");
+                          for (const auto& e : entries) {
+                              if constexpr (is_sqlite) {
+                                  static sqlite3_stmt* s = raw.prepare("UPDATE entry SET rating = ?, headline = ? WHERE id = ?");
+                                  sqlite3_bind_int(s, 1, e.rating);
+                                  sqlite3_bind_text(s, 2, e.headline.data(), static_cast<int>(e.headline.size()), SQLITE_STATIC);
+                                  sqlite3_bind_int64(s, 3, e.id);
+                                  sqlite3_step(s);
+                                  n += sqlite3_changes(raw.db);
+                                  sqlite3_reset(s);
+                              } else {
+                                  std::string rating = std::to_string(e.rating), id = std::to_string(e.id);
+                                  const char* vals[3] = {rating.c_str(), e.headline.c_str(), id.c_str()};
+                                  PGresult* r = PQexecPrepared(raw.conn, "w10", 3, vals, nullptr, nullptr, 0);
+                                  n += std::atoll(PQcmdTuples(r));
+                                  PQclear(r);
+                              }
+                          }
+                          raw.exec("COMMIT");
+                          return Tally{n, static_cast<std::uint64_t>(n)};
+                      }},
+            runs);
     }
 
     // W6: 20k entries with select_related("blog"): one JOIN, every entry with its blog.

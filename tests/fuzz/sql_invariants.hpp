@@ -37,6 +37,15 @@ inline void setup_databases() {
     (void)done;
 }
 
+/// DORM_FUZZ_VERBOSE=1 prints every statement compiled (to read what an input reaches).
+inline bool verbose() {
+    static const bool on = [] {
+        const char* v = std::getenv("DORM_FUZZ_VERBOSE");
+        return v && *v && *v != '0';
+    }();
+    return on;
+}
+
 /// Prints bytes so that a report shows NULs, quotes and invalid UTF-8 unambiguously.
 inline std::string escaped(std::string_view s, std::size_t max = 4000) {
     std::string out;
@@ -244,6 +253,8 @@ std::string compile_and_check(const QS& qs, Dialect d, std::string_view context,
         out = c.nothing ? "nothing:" + c.sql : c.sql;
         out += " #" + std::to_string(c.params.size());
     });
+    if (verbose())
+        std::fprintf(stderr, "[%s] %s: %s\n", name_of(d), escaped(context).c_str(), escaped(out).c_str());
     return out;
 }
 

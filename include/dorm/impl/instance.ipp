@@ -4,6 +4,8 @@
 
 #include <dorm/instance.hpp>
 
+#include <set>
+
 namespace dorm::detail {
 
 DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk) {
@@ -104,6 +106,86 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
     }
     state.db = db;
     state.adding = false;
+}
+
+DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
+                                        const std::vector<const void*>& objs,
+                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size) {
+    const FieldMeta& pk = meta.pk_field();
+    const auto& d = conn.dialect();
+    // Django: of objects with the same primary key, only the first is written.
+    std::vector<const void*> unique;
+    {
+        std::set<Value> seen;
+        for (const void* o : objs)
+            if (seen.insert(pk.get(o)).second) unique.push_back(o);
+    }
+    const bool from_values = d.has_update_from();
+    // FROM (VALUES ...): each row binds its primary key and one value per field. Without it, (pk, value) per
+    // field in CASE branches plus the pk in the IN list.
+    const std::size_t per_row = from_values ? targets.size() + 1 : 2 * targets.size() + 1;
+    std::size_t rows_per_batch = std::max<std::size_t>(d.max_query_params() / per_row, 1);
+    if (batch_size) rows_per_batch = std::min(rows_per_batch, batch_size);
+    auto col = std::make_shared<sql::Col>(meta.db_table, &pk);
+    std::int64_t matched = 0;
+    for (std::size_t start = 0; start < unique.size(); start += rows_per_batch) {
+        const std::size_t end = std::min(unique.size(), start + rows_per_batch);
+        sql::Compiler c(d);
+        c << "UPDATE ";
+        c.quote(meta.db_table);
+        c << " SET ";
+        if (from_values) {
+            // VALUES columns are named column1, column2, ... on both SQLite and PostgreSQL.
+            for (std::size_t t = 0; t < targets.size(); ++t) {
+                if (t) c << ", ";
+                c.quote(targets[t]->column);
+                c << " = ";
+                std::string value = fmt::format("\"dorm_values\".column{}", t + 2);
+                if (d.values_need_casts()) c.fill_template(d.cast_template(targets[t]->kind), [&] { c << value; });
+                else c << value;
+            }
+            c << " FROM (VALUES ";
+            for (std::size_t i = start; i < end; ++i) {
+                c << (i == start ? "(" : ", (");
+                c.param(pk.get(unique[i]));
+                for (const auto* f : targets) {
+                    c << ", ";
+                    c.param(f->get(unique[i]));
+                }
+                c << ")";
+            }
+            c << ") AS \"dorm_values\" WHERE ";
+            col->as_sql(c);
+            c << " = \"dorm_values\".column1";
+        } else {
+            for (std::size_t t = 0; t < targets.size(); ++t) {
+                if (t) c << ", ";
+                c.quote(targets[t]->column);
+                c << " = CASE";
+                for (std::size_t i = start; i < end; ++i) {
+                    c << " WHEN ";
+                    col->as_sql(c);
+                    c << " = ";
+                    c.param(pk.get(unique[i]));
+                    c << " THEN ";
+                    c.param(targets[t]->get(unique[i]));
+                }
+                c << " ELSE ";
+                c.quote(targets[t]->column);
+                c << " END";
+            }
+            c << " WHERE ";
+            col->as_sql(c);
+            c << " IN (";
+            for (std::size_t i = start; i < end; ++i) {
+                if (i != start) c << ", ";
+                c.param(pk.get(unique[i]));
+            }
+            c << ")";
+        }
+        matched += conn.execute(c.sql, c.params);
+    }
+    return matched;
 }
 
 }  // namespace dorm::detail

@@ -132,6 +132,12 @@ public:
 
     /// The most parameters one statement may bind; bulk operations split their batches to fit.
     virtual std::size_t max_query_params() const noexcept = 0;
+
+    /// Whether UPDATE ... FROM (VALUES ...) exists (bulk_update() writes one CASE per row and field without it).
+    virtual bool has_update_from() const noexcept { return true; }
+    /// Whether the columns of a VALUES list need casts to their field's type (PostgreSQL types a column of
+    /// NULL parameters as text).
+    virtual bool values_need_casts() const noexcept { return false; }
 };
 
 }  // namespace dorm::backends

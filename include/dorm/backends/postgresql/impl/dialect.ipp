@@ -146,6 +146,7 @@ public:
             throw NotSupportedError("dorm: ANY_VALUE is not supported on this database backend (PostgreSQL < 16).");
         return function;
     }
+    bool values_need_casts() const noexcept override { return true; }
     std::string cast_template(FieldKind kind) const override {
         FieldMeta f{};
         f.kind = kind;

@@ -4,6 +4,8 @@
 
 #include <dorm/backends/sqlite/dialect.hpp>
 
+#include <sqlite3.h>
+
 #include <string>
 
 namespace dorm::backends::sqlite {
@@ -13,6 +15,8 @@ public:
     std::string_view vendor() const noexcept override { return "sqlite"; }
 
     void placeholder(std::string& out, std::size_t) const override { out += '?'; }
+
+    bool has_update_from() const noexcept override { return sqlite3_libversion_number() >= 3033000; }
 
     PatternSpec pattern(std::string_view lookup) const override {
         // SQLite's LIKE ignores ASCII case and no other: case-sensitive lookups use instr / GLOB / a range,
