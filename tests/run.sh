@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Builds and runs dorm's whole test suite (AddressSanitizer + UndefinedBehaviorSanitizer) on SQLite and on
-# PostgreSQL. Installs what it needs when run as root on Debian, and starts a throwaway PostgreSQL server on
-# loopback unless DORM_TEST_POSTGRESQL_URL names one.
+# Builds and runs dorm's whole test suite on SQLite and on PostgreSQL:
+#   1. GCC 12 with AddressSanitizer + UndefinedBehaviorSanitizer: every test (both compilation modes, the package
+#      consumer, the compile-fail cases with GCC and Clang);
+#   2. Clang 14 with the same sanitizers: the tests of both backends;
+#   3. GCC 12 with ThreadSanitizer: the concurrency tests ([concurrency]) on both backends;
+#   4. Clang 14 with libFuzzer: each fuzz target for DORM_FUZZ_SECONDS (default 60) seconds.
+# Installs what it needs when run as root on Debian, and starts a throwaway PostgreSQL server on loopback unless
+# DORM_TEST_POSTGRESQL_URL names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -9,7 +14,8 @@ root=$(pwd)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq g++ cmake ninja-build pkg-config libsqlite3-dev libfmt-dev libpq-dev catch2 postgresql >/dev/null
+  apt-get install -y -qq g++ clang libclang-rt-14-dev cmake ninja-build pkg-config libsqlite3-dev libfmt-dev libpq-dev \
+    catch2 postgresql >/dev/null
 fi
 
 if [ -z "${DORM_TEST_POSTGRESQL_URL:-}" ]; then
@@ -30,8 +36,25 @@ if [ -z "${DORM_TEST_POSTGRESQL_URL:-}" ]; then
 fi
 
 build=${DORM_BUILD_DIR:-$root/build/tests}
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+
+echo "== 1. GCC, ASan + UBSan: the whole suite"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDORM_SANITIZE=ON \
   -DDORM_TEST_POSTGRESQL_URL="$DORM_TEST_POSTGRESQL_URL" >/dev/null
 cmake --build "$build" -j 2
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$build" --output-on-failure -j 2
+
+echo "== 2. Clang, ASan + UBSan: both backends"
+CXX=clang++ cmake -S "$root" -B "$build-clang" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDORM_SANITIZE=ON \
+  -DDORM_BUILD_EXAMPLES=OFF -DDORM_TEST_POSTGRESQL_URL="$DORM_TEST_POSTGRESQL_URL" >/dev/null
+cmake --build "$build-clang" -j 2 --target dorm_tests
+ctest --test-dir "$build-clang" --output-on-failure -j 2 -R '^(sqlite|postgresql)\.'
+
+echo "== 3. GCC, ThreadSanitizer: the concurrency tests on both backends"
+cmake -S "$root" -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" \
+  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DDORM_BUILD_EXAMPLES=OFF \
+  -DDORM_TEST_POSTGRESQL_URL="$DORM_TEST_POSTGRESQL_URL" >/dev/null
+cmake --build "$build-tsan" -j 2 --target dorm_tests
+DORM_TEST_DATABASE=sqlite::memory: "$build-tsan/tests/dorm_tests" "[concurrency]"
+DORM_TEST_DATABASE="$DORM_TEST_POSTGRESQL_URL" "$build-tsan/tests/dorm_tests" "[concurrency]"

@@ -72,7 +72,7 @@ TEST_CASE("atomic() commits, rolls back on exceptions, and nests with savepoints
     CHECK(dorm::databases()["default"].connection().atomic_depth() == 0);
 }
 
-TEST_CASE("each thread has its own connection to the same database", "[databases]") {
+TEST_CASE("each thread has its own connection to the same database", "[databases][concurrency]") {
     test::Database db;
     Blog::objects().create({{"name", "main"}});
     std::int64_t seen = -1;

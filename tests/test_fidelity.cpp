@@ -149,3 +149,59 @@ TEST_CASE("an unassigned automatic primary key reads as None", "[fidelity]") {
     for (const auto& b : made) CHECK(b.pk().is_null());  // Django leaves pk None with ignore_conflicts
     CHECK(Blog::objects().count() == 2);
 }
+
+TEST_CASE("regex / iregex speak the common Python syntax on SQLite, and bad patterns are errors", "[fidelity]") {
+    test::Database db;
+    for (const char* name : {"Room 101", "room", "Über", "über alles", "café", "a_b", "x-y"})
+        Blog::objects().create({{"name", name}});
+    auto names = [](const char* lookup, const char* pattern) {
+        std::vector<std::string> out;
+        for (const auto& b : Blog::objects().filter(std::string(lookup), pattern).order_by("name")) out.push_back(b.name);
+        return out;
+    };
+    // \d, \w and \s classes and anchors, on both backends (PostgreSQL's own regular expressions know them too).
+    CHECK(names("name__regex", "\\d{3}$") == V{"Room 101"});
+    CHECK(names("name__regex", "^\\w+$") == V{"a_b", "café", "room", "Über"});
+    CHECK(names("name__regex", "\\s") == V{"Room 101", "über alles"});
+    CHECK(names("name__iregex", "^room") == V{"Room 101", "room"});
+    if (!test::is_postgresql()) {
+        // Python's \b (PostgreSQL spells it \y) and Unicode case folding.
+        CHECK(names("name__regex", "\\bb") == V{});
+        CHECK(names("name__regex", "\\balles\\b") == V{"über alles"});
+        CHECK(names("name__iregex", "^ÜBER") == V{"Über", "über alles"});
+        CHECK(names("name__iregex", "CAFÉ") == V{"café"});
+    }
+    CHECK_THROWS_AS(names("name__regex", "(unclosed"), dorm::DatabaseError);
+    CHECK_THROWS_AS(names("name__iregex", "[z-a]"), dorm::DatabaseError);
+}
+
+TEST_CASE("refusals and errors as Django's: alias() is not selectable, Count has no default, iterator() after "
+          "prefetch_related() needs a chunk size, a missing reverse one-to-one", "[fidelity]") {
+    test::BlogData data;
+    auto aliased = Entry::objects().alias("n", dorm::F("rating"));
+    CHECK(aliased.filter("n__gte", 4).count() == 2);  // usable in filters
+    CHECK_THROWS_WITH(aliased.values("n").count(),
+                      Catch::Contains("Cannot select the 'n' alias. Use annotate() to promote it."));
+    CHECK_THROWS_AS(aliased.values_list("n", dorm::named).count(), dorm::FieldError);
+    CHECK_THROWS_WITH(Count("id", {.default_ = dorm::Value(0)}), Catch::Contains("Count does not allow default."));
+    CHECK_THROWS_AS(Blog::objects().prefetch_related("entry_set").iterator(), dorm::ValueError);
+    std::size_t n = 0;
+    for (const auto& b : Blog::objects().prefetch_related("entry_set").iterator(100)) n += b.name.empty() ? 0 : 1;
+    CHECK(n == 3);
+    CHECK(Blog::objects().iterator().begin() != Blog::objects().iterator().end());  // no prefetch: the default size
+
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    CHECK_THROWS_AS(dorm::related_object<&Profile::author>(ann), dorm::RelatedObjectDoesNotExist<Profile>);
+    CHECK_THROWS_AS(dorm::related_object<&Profile::author>(ann), Profile::DoesNotExist);
+    CHECK_THROWS_WITH(dorm::related_object<&Profile::author>(ann), Catch::Contains("Author has no profile."));
+}
+
+TEST_CASE("a PostgreSQL boolean in raw SQL results is a boolean", "[fidelity]") {
+    test::BlogData data;
+    auto entries = Entry::objects().raw("SELECT id, headline, rating > 3 AS good FROM entry WHERE headline = %s",
+                                        {dorm::Value("Soup")});
+    REQUIRE(entries.size() == 1);
+    const dorm::Value& good = entries[0].annotations()["good"];
+    if (test::is_postgresql()) CHECK(good == dorm::Value(false));  // SQLite has no boolean type: 0, as in Django
+    else CHECK(good == dorm::Value(0));
+}

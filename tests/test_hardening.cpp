@@ -249,7 +249,7 @@ std::int64_t server_connections(std::int64_t at_most) {
 }
 }  // namespace
 
-TEST_CASE("connections of exited threads and of replaced databases are closed", "[hardening]") {
+TEST_CASE("connections of exited threads and of replaced databases are closed", "[hardening][concurrency]") {
     test::Database db;
     auto& d = dorm::databases()["default"];
     (void)Blog::objects().count();
@@ -310,7 +310,7 @@ struct TempDatabaseFile {
 };
 }  // namespace
 
-TEST_CASE("concurrent writers on an in-memory SQLite database wait for each other", "[hardening]") {
+TEST_CASE("concurrent writers on an in-memory SQLite database wait for each other", "[hardening][concurrency]") {
     if (test::is_postgresql()) return;  // PostgreSQL's concurrency is the server's
     test::Database db;
     constexpr int threads_n = 8, each = 40;

@@ -40,7 +40,7 @@ TEST_CASE("select_for_update() SQL per backend; SQLite ignores it, as Django doe
     CHECK(Blog::objects().select_for_update().exists());
 }
 
-TEST_CASE("a row locked by one transaction: NOWAIT fails, SKIP LOCKED passes it by", "[locking]") {
+TEST_CASE("a row locked by one transaction: NOWAIT fails, SKIP LOCKED passes it by", "[locking][concurrency]") {
     test::Database db;
     if (!test::is_postgresql()) {
         WARN("row locks need PostgreSQL: not run on " << test::database_url());

@@ -63,6 +63,14 @@ public:
     using ObjectDoesNotExist::ObjectDoesNotExist;
 };
 
+/// A reverse one-to-one with no object (Django's `user.profile` raising `User.profile.RelatedObjectDoesNotExist`):
+/// a DoesNotExist of the related model, so that `catch (const Profile::DoesNotExist&)` catches it too.
+template <class Model>
+class RelatedObjectDoesNotExist : public DoesNotExist<Model> {
+public:
+    using DoesNotExist<Model>::DoesNotExist;
+};
+
 /// Base of every model's MultipleObjectsReturned.
 class MultipleObjectsReturned : public Error {
 public:

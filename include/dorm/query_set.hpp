@@ -671,7 +671,11 @@ public:
     self_type alias(const Args&... args) const {
         check_combinator("alias");
         auto items = detail::named_exprs(args...);
-        return chain([&](sql::Query& q) { add_annotations(q, items, false, "annotations"); });
+        return chain([&](sql::Query& q) {
+            auto before = q.annotations.size();
+            add_annotations(q, items, false, "annotations");
+            for (auto i = before; i < q.annotations.size(); ++i) q.annotations[i].alias = true;
+        });
     }
 
     /// Rows of name -> value instead of instances (Django's values()): every field (a ForeignKey as "blog_id"),
@@ -1059,13 +1063,17 @@ private:
 
 public:
 
-    /// Streams the results without filling the cache (Django's iterator()); memory stays flat. With
-    /// prefetch_related(), each `chunk_size` rows are read, prefetched (one query per level), then handed out.
-    Stream<T> iterator(std::size_t chunk_size = 2000) const {
+    /// Streams the results without filling the cache (Django's iterator()); memory stays flat, `chunk_size` (2000
+    /// when not given) rows at a time. With prefetch_related(), each chunk is read, prefetched (one query per
+    /// level), then handed out; as in Django 5, the chunk size must then be given (ValueError).
+    Stream<T> iterator(std::optional<std::size_t> given_chunk_size = std::nullopt) const {
+        std::size_t chunk_size = given_chunk_size.value_or(2000);
         if (chunk_size == 0) throw ValueError("dorm: Chunk size must be strictly positive.");
         std::shared_ptr<const sql::Query> prefetch;
         if constexpr (is_model)
             if (!query_->prefetch.empty()) prefetch = query_;
+        if (prefetch && !given_chunk_size)
+            throw ValueError("dorm: chunk_size must be provided when using QuerySet.iterator() after prefetch_related().");
         detail::RowReader<T> reader(*query_);
         if (query_->empty) return Stream<T>(nullptr, std::move(reader));
         auto& conn = connection();
@@ -1327,6 +1335,8 @@ private:
                 std::string name =
                     item.name.empty() && item.expr ? detail::default_alias(*item.expr, "annotations") : item.name;
                 if (const auto* a = q->find_annotation(name)) {
+                    if (a->alias && !item.expr)
+                        throw FieldError(fmt::format("dorm: Cannot select the '{}' alias. Use annotate() to promote it.", name));
                     values.push_back(sql::SelectItem{name, a->expr});
                     continue;
                 }

@@ -449,11 +449,23 @@ auto related_object(const P& parent) {
     using F = typename detail::member_pointer<decltype(Member)>::type;
     static_assert(detail::is_one_to_one<F>::value, "dorm: related_object<&Model::field>(obj) needs a OneToOne field");
     auto manager = related<Member>(parent);
+    auto missing = [&] {
+        // Django's message names the accessor: "User has no profile."
+        std::string_view accessor;
+        const FieldMeta* fk = model_meta<R>().find_field(detail::field_name_of<R>(Member));
+        for (const auto& rel : model_meta<P>().related_objects)
+            if (rel.field == fk) accessor = rel.accessor_name;
+        return RelatedObjectDoesNotExist<R>(fmt::format("dorm: {} has no {}.", P::dorm_name(), accessor));
+    };
     if (manager.is_evaluated()) {
         if (manager.size() == 1) return *manager.begin();
-        throw typename R::DoesNotExist(fmt::format("dorm: {} has no {}.", P::dorm_name(), R::dorm_name()));
+        throw missing();
     }
-    return manager.get();
+    try {
+        return manager.get();
+    } catch (const typename R::DoesNotExist&) {
+        throw missing();
+    }
 }
 
 }  // namespace dorm

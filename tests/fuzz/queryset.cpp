@@ -7,12 +7,20 @@
 // program binds changed by a bijection (letters and digits rotated, integers XOR 1, doubles negated) that keeps
 // what dorm may legitimately look at (NUL bytes, 0xff, LIKE / GLOB wildcards, equality between values). Values are
 // bound, so both runs must compile to the same SQL text: any difference is a value written into the SQL.
+//
+// At the end of each program the QuerySet also runs on SQLite (an in-memory database with the test models' tables and
+// a few rows): count(), exists(), aggregate(), update() and delete_() compile statements of their own (captured and
+// checked like the others), rows are decoded, and dorm's SQL functions (REGEXP with PCRE2, dorm_fold, dorm_extract)
+// run on fuzzed arguments. DORM_FUZZ_EXECUTE=0 turns that off. DORM_FUZZ_STRICT=1 also fails when SQLite refuses a
+// statement dorm wrote as malformed (syntax error, unknown column, misused aggregate, ...), which by default is a
+// DatabaseError like any other: some of those are the caller's mistake, as in Django (a UNION of different widths).
 #include "sql_invariants.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <span>
@@ -484,10 +492,144 @@ std::string annotation_name(Gen& g) {
     return names[g.pick(std::size(names))];
 }
 
-// ---- The program --------------------------------------------------------------------------------------------
-
 /// Each compiled statement of a run, in order: the SQL per dialect, or "!" where dorm refused.
 using Log = std::vector<std::string>;
+
+// ---- Running on SQLite -----------------------------------------------------------------------------------------
+
+bool env_flag(const char* name, bool fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? *v != '0' : fallback;
+}
+bool executing() {
+    static const bool on = env_flag("DORM_FUZZ_EXECUTE", true);
+    return on;
+}
+bool strict() {
+    static const bool on = env_flag("DORM_FUZZ_STRICT", false);
+    return on;
+}
+
+/// The tables of every test model on the SQLite alias, with a few rows whose text has quotes, wildcards and
+/// non-ASCII letters (so that REGEXP, dorm_fold and the LIKE / GLOB escapes see them).
+void setup_sqlite_rows() {
+    static const bool done = [] {
+        const char* a = dorm_fuzz::sqlite_alias;
+        dorm::create_tables<Blog, Author, Entry, Sample, Country, Comment, Artist, Album, Song, Reaction, Category, Profile,
+                            Link, Pairing, Person, Group, Membership>(a);
+        auto beatles = Blog::objects().using_(a).create({{"name", "Beatles Blog"}, {"tagline", "All the latest Beatles news."}});
+        auto cooking = Blog::objects().using_(a).create({{"name", "Cooking"}, {"tagline", "50% off_ \\ *?["}});
+        auto paul = Author::objects().using_(a).create({{"name", "Paul"}, {"email", "paul@example.com"}});
+        auto lennon = Entry::objects().using_(a).create(Entry{.blog = beatles, .headline = "Lennon returns",
+                                                              .body_text = "\xc3\x89lan, \xc4\xb0stanbul", .pub_date = dorm::Date(2005, 3, 20),
+                                                              .mod_date = dorm::Date(2005, 4, 1), .number_of_comments = 10,
+                                                              .number_of_pingbacks = 2, .rating = 5});
+        Entry::objects().using_(a).create(Entry{.blog = cooking, .headline = "O'Reilly's soup", .body_text = "--/* */",
+                                                .pub_date = dorm::Date(2007, 11, 5), .mod_date = dorm::Date(2008, 1, 1),
+                                                .rating = 1, .rating_note = "thin"});
+        Comment::objects().using_(a).create(Comment{.entry = lennon, .author = std::nullopt, .text = "First!",
+                                                    .posted = dorm::DateTime(2005, 3, 21, 10, 30, 15)});
+        Sample::objects().using_(a).create(Sample{.flag = true, .small = 3, .medium = 5, .big = std::int64_t{1} << 40,
+                                                  .real = 2.5, .text = "a'b", .data = dorm::Bytes{std::byte{0}, std::byte{0xff}},
+                                                  .day = dorm::Date(2020, 2, 29), .moment = dorm::DateTime(2020, 2, 29, 23, 59, 59),
+                                                  .clock = dorm::Time(10, 30), .maybe_text = "x"});
+        (void)paul;
+        return true;
+    }();
+    (void)done;
+}
+
+/// Whether SQLite's refusal of a statement says the statement is malformed, rather than the program wrong.
+bool malformed_statement(const dorm::DatabaseError& e) {
+    static constexpr std::string_view signs[] = {
+        "syntax error", "no such column", "no such table", "no such function", "ambiguous column name",
+        "misuse of aggregate", "unrecognized token", "wrong number of arguments", "parameters,",
+        "aggregate functions are not allowed", "a GROUP BY clause is required", "incomplete input"};
+    std::string_view what = e.what();
+    for (auto sign : signs)
+        if (what.find(sign) != std::string_view::npos) return true;
+    return false;
+}
+
+/// Runs `fn` on the SQLite alias like guarded(), failing in strict mode when SQLite refused a statement as malformed.
+template <class Fn>
+void executed(std::string_view context, Fn&& fn) {
+    guarded(context, [&] {
+        try {
+            fn();
+        } catch (const dorm::DatabaseError& e) {
+            if (strict() && !e.sql().empty() && malformed_statement(e))
+                dorm_fuzz::fail("sqlite refused a statement dorm wrote", e.what(), e.sql(), context);
+            throw;
+        }
+    });
+}
+
+/// Checks every statement `capture` recorded; those whose sequence depends only on the program go to the log.
+void check_captured(const dorm::CaptureQueries& capture, std::string_view what, Log& log, bool logged) {
+    for (const auto& q : capture.queries()) {
+        dorm_fuzz::check_compiled(dorm::sql::Compiled{q.sql, q.params, false}, Dialect::sqlite, what);
+        if (logged) log.push_back(std::string(what) + ": " + q.sql + " #" + std::to_string(q.params.size()));
+    }
+}
+
+/// Thrown to roll back update() and delete_() (not a std::exception: nothing else may catch it by mistake).
+struct Rollback {};
+
+/// Evaluates the program's final QuerySet on SQLite: rows, count(), exists(), aggregate(), and for model QuerySets
+/// update() and delete_() in a transaction that is rolled back (the rows stay for the next input).
+template <class QS>
+void evaluate(Gen& g, const Scope& s, const QS& qs, Log& log) {
+    if (!executing()) return;
+    setup_sqlite_rows();
+    const char* alias = dorm_fuzz::sqlite_alias;
+    std::optional<QS> on;
+    if (!guarded("using_", [&] { on = qs.using_(alias); })) return;
+    auto run = [&](std::string_view what, auto&& fn) {
+        dorm::CaptureQueries capture(alias);
+        executed(what, fn);
+        check_captured(capture, what, log, true);
+    };
+    run("rows", [&] { (void)on->size(); });
+    run("count", [&] { (void)on->count(); });
+    run("exists", [&] { (void)on->exists(); });
+    FieldKind k;
+    std::optional<Expression> aggregate;
+    guarded("aggregate expression", [&] { aggregate = gen_expr(g, s, 2, true, k); });
+    if (aggregate) run("aggregate", [&] { (void)on->aggregate("fuzz", *aggregate, dorm::Count("pk")); });
+    if constexpr (!std::is_same_v<typename QS::model_type, void>) {
+        const auto& fields = s.catalog.fields;
+        const PathSpec* target = nullptr;
+        std::string field = fields[g.pick(fields.size())];
+        for (const auto& p : s.catalog.paths)
+            if (field == p.path) target = &p;
+        for (bool delete_ : {false, true}) {
+            std::optional<dorm::Kwargs> sets;
+            if (!delete_)
+                guarded("update values", [&] {
+                    if (g.chance(3)) sets = dorm::Kwargs{{field, F(field) + 1}};
+                    else sets = dorm::Kwargs{{field, g.value(target ? target->kind : FieldKind::text)}};
+                });
+            try {
+                dorm::atomic(
+                    [&] {
+                        dorm::CaptureQueries capture(alias);
+                        // delete_()'s collector queries depend on which rows matched: checked, not logged.
+                        executed(delete_ ? "delete" : "update", [&] {
+                            if (delete_) (void)on->delete_();
+                            else if (sets) (void)on->update(*sets);
+                        });
+                        check_captured(capture, delete_ ? "delete" : "update", log, !delete_);
+                        throw Rollback{};
+                    },
+                    alias);
+            } catch (const Rollback&) {
+            }
+        }
+    }
+}
+
+// ---- The program --------------------------------------------------------------------------------------------
 
 template <class QS>
 void record(Log& log, const QS& qs, std::string_view step) {
@@ -639,6 +781,7 @@ Log run_program(Gen& g, ModelId id) {
                 if (ok) record(log, *rows, row_step);
                 else log.push_back("!" + row_step);
             }
+            evaluate(g, scope, *rows, log);
             return log;
         }
         if (op == 19) {  // dates() / datetimes(): the end of the program
@@ -647,8 +790,15 @@ Log run_program(Gen& g, ModelId id) {
                 static constexpr const char* kinds[] = {"year", "month", "week", "day", "hour", "minute", "second", "decade"};
                 std::string kind = kinds[g.pick(std::size(kinds))];
                 const char* order = g.chance(2) ? "ASC" : "DESC";
-                if (g.chance(2)) record(log, qs.dates(path, kind, order), step);
-                else record(log, qs.datetimes(path, kind, order, g.chance(2) ? "UTC" : "Europe/Paris"), step);
+                if (g.chance(2)) {
+                    auto dates = qs.dates(path, kind, order);
+                    record(log, dates, step);
+                    evaluate(g, scope, dates, log);
+                } else {
+                    auto datetimes = qs.datetimes(path, kind, order, g.chance(2) ? "UTC" : "Europe/Paris");
+                    record(log, datetimes, step);
+                    evaluate(g, scope, datetimes, log);
+                }
             });
             return log;
         }
@@ -703,6 +853,7 @@ Log run_program(Gen& g, ModelId id) {
         if (ok) record(log, qs, step);
         else log.push_back("!" + step);
     }
+    evaluate(g, scope, qs, log);
     return log;
 }
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -100,6 +101,8 @@ inline bool is_known_word(std::string_view w) {
         "BETWEEN", "AS", "INNER", "LEFT", "OUTER", "JOIN", "GROUP", "BY", "HAVING", "ORDER", "ASC", "DESC", "NULLS",
         "FIRST", "LAST", "LIMIT", "OFFSET", "UNION", "ALL", "INTERSECT", "EXCEPT", "EXISTS", "CASE", "WHEN", "THEN",
         "ELSE", "END", "FOR", "UPDATE", "NO", "KEY", "NOWAIT", "SKIP", "LOCKED", "OF", "subquery",
+        // UPDATE / DELETE (and INSERT, for completeness).
+        "SET", "DELETE", "INSERT", "INTO", "VALUES", "DEFAULT", "RETURNING", "CONFLICT", "DO", "NOTHING", "EXCLUDED",
         // Functions and aggregates.
         "CAST", "COALESCE", "FILTER", "COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP",
         "VAR_SAMP", "STRING_AGG", "GROUP_CONCAT", "ANY_VALUE", "UPPER", "LOWER", "LENGTH", "POWER", "RANDOM",
@@ -128,6 +131,7 @@ inline bool is_known_literal(Dialect d, std::string_view s) {
 
 /// What a scan of the SQL text found.
 struct Scan {
+    bool collect_identifiers = false;       // fill `identifiers` (only the lookup path target checks them)
     std::vector<std::string> identifiers;   // the contents of "..." (quotes undoubled)
     std::size_t question_marks = 0;         // SQLite placeholders
     std::vector<std::size_t> dollar_params; // PostgreSQL placeholders, in text order
@@ -140,41 +144,33 @@ inline std::string scan_sql(std::string_view sql, Dialect d, Scan& out) {
     static constexpr std::string_view punctuation = " (),.=<>+-*/%:~!";
     for (std::size_t i = 0; i < sql.size();) {
         char c = sql[i];
-        if (c == '"') {
-            std::string id;
+        if (c == '"' || c == '\'') {
+            // A quoted identifier or literal: up to the closing quote that is not doubled.
             std::size_t j = i + 1;
+            bool doubled = false;
             for (;; ++j) {
-                if (j >= sql.size()) return "unterminated double-quoted identifier";
-                if (sql[j] == '"') {
-                    if (j + 1 < sql.size() && sql[j + 1] == '"') {
-                        id += '"';
-                        ++j;
-                        continue;
-                    }
-                    break;
+                if (j >= sql.size()) return c == '"' ? "unterminated double-quoted identifier" : "unterminated single-quoted literal";
+                if (sql[j] != c) continue;
+                if (j + 1 < sql.size() && sql[j + 1] == c) {
+                    doubled = true;
+                    ++j;
+                    continue;
                 }
-                id += sql[j];
+                break;
             }
-            out.identifiers.push_back(std::move(id));
-            i = j + 1;
-            continue;
-        }
-        if (c == '\'') {
-            std::string lit;
-            std::size_t j = i + 1;
-            for (;; ++j) {
-                if (j >= sql.size()) return "unterminated single-quoted literal";
-                if (sql[j] == '\'') {
-                    if (j + 1 < sql.size() && sql[j + 1] == '\'') {
-                        lit += '\'';
-                        ++j;
-                        continue;
-                    }
-                    break;
+            std::string_view body = sql.substr(i + 1, j - i - 1);
+            std::string undoubled;
+            if (doubled)
+                for (std::size_t k = 0; k < body.size(); ++k) {
+                    undoubled += body[k];
+                    if (body[k] == c) ++k;
                 }
-                lit += sql[j];
+            std::string_view text = doubled ? std::string_view(undoubled) : body;
+            if (c == '"') {
+                if (out.collect_identifiers) out.identifiers.emplace_back(text);
+            } else if (!is_known_literal(d, text)) {
+                return "a single-quoted literal the compiler does not write: '" + std::string(text) + "'";
             }
-            if (!is_known_literal(d, lit)) return "a single-quoted literal the compiler does not write: '" + lit + "'";
             i = j + 1;
             continue;
         }
@@ -219,6 +215,7 @@ inline std::string scan_sql(std::string_view sql, Dialect d, Scan& out) {
 inline void check_compiled(const dorm::sql::Compiled& c, Dialect d, std::string_view context,
                            const std::function<bool(std::string_view)>& identifier_ok = {}) {
     Scan scan;
+    scan.collect_identifiers = static_cast<bool>(identifier_ok);
     if (auto why = scan_sql(c.sql, d, scan); !why.empty()) fail(std::string(name_of(d)) + ": " + why, why, c.sql, context);
     if (identifier_ok)
         for (const auto& id : scan.identifiers)

@@ -29,6 +29,8 @@ DORM_DECL Expression aggregate(std::string_view function, std::string_view label
 namespace dorm {
 
 DORM_DECL Expression Count(const ExprArg& e, const AggregateOptions& o) {
+    // Django: COUNT over no rows is already 0, so Count refuses a default.
+    if (o.default_) throw TypeError("dorm: Count does not allow default.");
     ExprArg arg = e;
     if (e.node()->kind == detail::ExprNode::Kind::ref && e.node()->name == "*") {
         if (o.distinct) throw TypeError("dorm: Count('*', distinct) is not valid SQL.");

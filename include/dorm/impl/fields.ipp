@@ -52,7 +52,7 @@ DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kin
             case FieldKind::time: return decode(std::type_identity<Time>{});
         }
     switch (c.kind) {
-        case K::integer: return Value(c.i);
+        case K::integer: return c.boolean ? Value(c.i != 0) : Value(c.i);
         case K::real: return Value(c.d);
         case K::text: return Value(std::string(c.text()));
         case K::blob: return decode(std::type_identity<Bytes>{});

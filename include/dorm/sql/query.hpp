@@ -68,6 +68,7 @@ struct Annotation {
     std::string name;
     ExprPtr expr;
     bool selected = true;
+    bool alias = false;  // from alias(): usable in filters and orderings, never selected (Django)
 };
 
 /// One column of a values() select list.

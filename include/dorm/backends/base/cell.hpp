@@ -15,6 +15,7 @@ namespace dorm::backends {
 struct Cell {
     enum class Kind : std::uint8_t { null, integer, real, text, blob };
     Kind kind = Kind::null;
+    bool boolean = false;  // an integer cell from a boolean column (PostgreSQL), for results without a field type
     std::int64_t i = 0;
     double d = 0;
     const char* p = nullptr;

@@ -109,7 +109,7 @@ inline void infinity(Cell& c, bool positive) {
 /// Decodes one binary-format column value into a Cell without building strings.
 inline void decode(Cell& c, Oid type, const char* p, int len) {
     switch (type) {
-        case oid::boolean: c.kind = Cell::Kind::integer; c.i = *p != 0; return;
+        case oid::boolean: c.kind = Cell::Kind::integer; c.i = *p != 0; c.boolean = true; return;
         case oid::int2: c.kind = Cell::Kind::integer; c.i = static_cast<std::int16_t>(be16(p)); return;
         case oid::int4:
         case oid::oid: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)); return;

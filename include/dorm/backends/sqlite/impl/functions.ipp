@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
 // SQL functions dorm registers on every SQLite connection: date parts (dorm_extract), case folding (dorm_fold)
 // and regular expressions (REGEXP, dorm_iregexp), as Django registers its own on SQLite.
-// Regular expressions use POSIX extended syntax (libc's regcomp), close to PostgreSQL's POSIX regexes; libc's
-// C API also keeps std::regex's heavy templates out of every translation unit that includes this backend.
+// Regular expressions use PCRE2, whose syntax is Python's for the patterns people write (Django evaluates them with
+// Python's re on SQLite); its C API also keeps std::regex's heavy templates out of every translation unit.
 #pragma once
 
 #include <dorm/lookups.hpp>
 #include <dorm/value.hpp>
 
 #include <sqlite3.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include <chrono>
 #include <cmath>
-#include <regex.h>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -79,31 +82,75 @@ inline void fold(sqlite3_context* ctx, int, sqlite3_value** argv) {
     sqlite3_result_text(ctx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
 }
 
-/// regexp(pattern, value) (SQLite's REGEXP operator) and dorm_iregexp(pattern, value): POSIX extended syntax,
-/// searched anywhere in the value as Python's re.search does. The compiled pattern is kept per statement.
-template <bool IgnoreCase>
-void regexp(sqlite3_context* ctx, int, sqlite3_value** argv) {
+/// The compiled patterns of one connection's regexp() or dorm_iregexp(): a pattern is compiled once (and JIT-
+/// compiled where PCRE2 can), not once per row or per statement. Bounded: cleared when it holds `capacity`.
+class RegexCache {
+public:
+    explicit RegexCache(bool ignore_case) : ignore_case_(ignore_case) {}
+    ~RegexCache() { clear(); }
+    RegexCache(const RegexCache&) = delete;
+    RegexCache& operator=(const RegexCache&) = delete;
+
+    struct Entry {
+        pcre2_code* code = nullptr;
+        pcre2_match_data* match = nullptr;
+    };
+    /// The compiled `pattern`, or nullptr with `error` set.
+    const Entry* get(std::string_view pattern, std::string& error) {
+        if (auto it = entries_.find(pattern); it != entries_.end()) return &it->second;
+        if (entries_.size() >= capacity) clear();
+        // Python's re on str patterns: Unicode classes (\d, \w, \b, \s) and case folding; subjects that are not
+        // valid UTF-8 simply do not match where they are invalid.
+        std::uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | (ignore_case_ ? PCRE2_CASELESS : 0);
+        int code = 0;
+        PCRE2_SIZE offset = 0;
+        Entry e;
+        e.code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), options, &code, &offset,
+                               nullptr);
+        if (!e.code) {
+            PCRE2_UCHAR message[256];
+            pcre2_get_error_message(code, message, sizeof message);
+            error = fmt::format("dorm: invalid regular expression '{}': {} at offset {}", pattern,
+                                reinterpret_cast<const char*>(message), offset);
+            return nullptr;
+        }
+        pcre2_jit_compile(e.code, PCRE2_JIT_COMPLETE);  // optional: the interpreter runs where JIT cannot
+        e.match = pcre2_match_data_create_from_pattern(e.code, nullptr);
+        return &entries_.emplace(std::string(pattern), e).first->second;
+    }
+
+private:
+    static constexpr std::size_t capacity = 256;
+    void clear() {
+        for (auto& [_, e] : entries_) {
+            pcre2_match_data_free(e.match);
+            pcre2_code_free(e.code);
+        }
+        entries_.clear();
+    }
+    bool ignore_case_;
+    std::map<std::string, Entry, std::less<>> entries_;
+};
+
+/// regexp(pattern, value) (SQLite's REGEXP operator) and dorm_iregexp(pattern, value), with PCRE2: searched
+/// anywhere in the value, as Python's re.search does for Django on SQLite. Lengths are explicit, so a NUL in the
+/// value is a character like any other.
+inline void regexp(sqlite3_context* ctx, int, sqlite3_value** argv) {
     if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
         return sqlite3_result_null(ctx);
-    auto* re = static_cast<regex_t*>(sqlite3_get_auxdata(ctx, 0));
-    if (!re) {
-        auto* compiled = new regex_t;
-        int flags = REG_EXTENDED | REG_NOSUB | (IgnoreCase ? REG_ICASE : 0);
-        if (int rc = regcomp(compiled, reinterpret_cast<const char*>(sqlite3_value_text(argv[0])), flags); rc != 0) {
-            char message[256];
-            regerror(rc, compiled, message, sizeof message);
-            delete compiled;
-            return sqlite3_result_error(ctx, message, -1);
-        }
-        sqlite3_set_auxdata(ctx, 0, compiled, [](void* p) {
-            regfree(static_cast<regex_t*>(p));
-            delete static_cast<regex_t*>(p);
-        });
-        re = static_cast<regex_t*>(sqlite3_get_auxdata(ctx, 0));
-        if (!re) return sqlite3_result_error_nomem(ctx);
-    }
-    const char* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
-    sqlite3_result_int(ctx, regexec(re, text ? text : "", 0, nullptr, 0) == 0 ? 1 : 0);
+    auto* cache = static_cast<RegexCache*>(sqlite3_user_data(ctx));
+    std::string error;
+    const auto* re = cache->get(text_arg(argv[0]), error);
+    if (!re) return sqlite3_result_error(ctx, error.c_str(), static_cast<int>(error.size()));
+    auto subject = text_arg(argv[1]);
+    int rc = pcre2_match(re->code, reinterpret_cast<PCRE2_SPTR>(subject.data()), subject.size(), 0, 0, re->match,
+                         nullptr);
+    if (rc >= 0) return sqlite3_result_int(ctx, 1);
+    if (rc == PCRE2_ERROR_NOMATCH) return sqlite3_result_int(ctx, 0);
+    PCRE2_UCHAR message[256];
+    pcre2_get_error_message(rc, message, sizeof message);
+    std::string text = fmt::format("dorm: regular expression failed: {}", reinterpret_cast<const char*>(message));
+    sqlite3_result_error(ctx, text.c_str(), static_cast<int>(text.size()));
 }
 
 /// dorm_trunc(kind, value): an ISO date or datetime text truncated to a year, quarter, month, week (its Monday),
@@ -161,8 +208,11 @@ inline void register_functions(sqlite3* db) {
     constexpr int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     sqlite3_create_function_v2(db, "dorm_extract", 2, flags, nullptr, detail::extract, nullptr, nullptr, nullptr);
     sqlite3_create_function_v2(db, "dorm_fold", 1, flags, nullptr, detail::fold, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "regexp", 2, flags, nullptr, detail::regexp<false>, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_iregexp", 2, flags, nullptr, detail::regexp<true>, nullptr, nullptr, nullptr);
+    auto destroy = [](void* p) { delete static_cast<detail::RegexCache*>(p); };
+    sqlite3_create_function_v2(db, "regexp", 2, flags, new detail::RegexCache(false), detail::regexp, nullptr, nullptr,
+                               destroy);
+    sqlite3_create_function_v2(db, "dorm_iregexp", 2, flags, new detail::RegexCache(true), detail::regexp, nullptr,
+                               nullptr, destroy);
     sqlite3_create_function_v2(db, "dorm_trunc", 2, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
     auto aggregate = [&](const char* name, void (*final)(sqlite3_context*)) {
         sqlite3_create_function_v2(db, name, 1, flags, nullptr, nullptr, detail::moments_step, final, nullptr);
