@@ -205,3 +205,34 @@ TEST_CASE("a PostgreSQL boolean in raw SQL results is a boolean", "[fidelity]") 
     if (test::is_postgresql()) CHECK(good == dorm::Value(false));  // SQLite has no boolean type: 0, as in Django
     else CHECK(good == dorm::Value(0));
 }
+
+TEST_CASE("order_by() a relation orders by the related model's Meta.ordering", "[fidelity]") {
+    test::Database db;
+    auto country = [](const char* code, const char* name, int population) {
+        Country c;
+        c.code = code;
+        c.name = name;
+        c.population = population;
+        return Country::objects().create(c);
+    };
+    Country fr = country("FR", "France", 68), de = country("DE", "Germany", 84), be = country("BE", "Belgium", 12);
+    auto city = [](const Country& c, const char* name) {
+        City x;
+        x.country = c;
+        x.name = name;
+        return City::objects().create(x);
+    };
+    city(fr, "Paris");
+    city(de, "Berlin");
+    city(be, "Brussels");
+    auto names = [](const auto& qs) {
+        std::vector<std::string> out;
+        for (const auto& c : qs) out.push_back(c.name);
+        return out;
+    };
+    // Country's ordering is ("-population", "name"): the most populous first.
+    CHECK(names(City::objects().order_by("country")) == V{"Berlin", "Paris", "Brussels"});
+    CHECK(names(City::objects().order_by("-country")) == V{"Brussels", "Paris", "Berlin"});
+    CHECK(names(City::objects().order_by("country_id")) == V{"Brussels", "Berlin", "Paris"});  // the key itself
+    CHECK(names(City::objects().order_by("country__pk")) == V{"Brussels", "Berlin", "Paris"});
+}

@@ -471,9 +471,10 @@ public:
         if (query_->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
         return chain([&](sql::Query& q) {
             std::vector<sql::OrderBy> terms;
-            for (const auto& n : names)
-                terms.push_back(q.combinator.empty() ? sql::resolve_ordering(q, std::string_view(n))
-                                                     : sql::resolve_compound_ordering(q, n));
+            for (const auto& n : names) {
+                if (q.combinator.empty()) sql::resolve_orderings(q, std::string_view(n), terms);
+                else terms.push_back(sql::resolve_compound_ordering(q, n));
+            }
             set_ordering(q, std::move(terms));
         });
     }
@@ -641,7 +642,7 @@ public:
                 if (std::find(q.extra_tables.begin(), q.extra_tables.end(), t) == q.extra_tables.end()) q.extra_tables.push_back(t);
             if (!o.order_by.empty()) {
                 std::vector<sql::OrderBy> terms;
-                for (const auto& n : o.order_by) terms.push_back(sql::resolve_ordering(q, std::string_view(n)));
+                for (const auto& n : o.order_by) sql::resolve_orderings(q, std::string_view(n), terms);
                 set_ordering(q, std::move(terms));
             }
         });
@@ -1455,8 +1456,8 @@ private:
                                          : sql::resolve_compound_ordering(q, t->name()));
                     continue;
                 }
-                resolved.push_back(t->expression() ? sql::resolve_ordering(q, *t->expression())
-                                                   : sql::resolve_ordering(q, t->name()));
+                if (t->expression()) resolved.push_back(sql::resolve_ordering(q, *t->expression()));
+                else sql::resolve_orderings(q, t->name(), resolved);
             }
             set_ordering(q, std::move(resolved));
         });

@@ -22,8 +22,8 @@ inline bool is_postgresql() { return database_url().starts_with("postgres"); }
 struct Database {
     Database() {
         dorm::databases().add("default", database_url());
-        dorm::drop_tables<Blog, Author, Entry, Sample, Country, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
-        dorm::create_tables<Blog, Author, Entry, Sample, Country, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
+        dorm::drop_tables<Blog, Author, Entry, Sample, Country, City, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
+        dorm::create_tables<Blog, Author, Entry, Sample, Country, City, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
     }
 };
 

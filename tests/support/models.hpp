@@ -108,6 +108,15 @@ struct Country {
 };
 DORM_EXTERN_MODEL(Country);
 
+/// A ForeignKey to a model with a default ordering: order_by("country") orders by it.
+struct City {
+    std::int64_t id = 0;
+    dorm::ForeignKey<Country, std::string> country{};
+    std::string name{};
+    DORM_MODEL(City, id, country, name)
+};
+DORM_EXTERN_MODEL(City);
+
 /// on_delete as in Django's documentation: deleting an artist cascades to albums and songs; a song's album is
 /// RESTRICT, which allows deleting an album only along with its songs.
 struct Artist {

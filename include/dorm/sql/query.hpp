@@ -416,6 +416,9 @@ DORM_DECL void add_select_related_all(Query& q);
 
 /// One order_by() argument given as a string: "field", "-field", "blog__name", "pk", or "?" (random).
 DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name);
+/// order_by()'s terms for one name: a relation named by itself expands into the related model's Meta.ordering
+/// (Django's find_ordering_name), so a name may give several terms.
+DORM_DECL void resolve_orderings(Query& q, std::string_view name, std::vector<OrderBy>& out, int depth = 0);
 
 /// One order_by() argument given as an expression: `F("rating").desc({.nulls_last = true})`.
 inline OrderBy resolve_ordering(Query& q, const OrderByExpression& o) {

@@ -722,6 +722,32 @@ DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name) {
     if (desc) name.remove_prefix(1);
     return OrderBy{resolve_path(q, name, false).lhs, desc};
 }
+
+DORM_DECL void resolve_orderings(Query& q, std::string_view name, std::vector<OrderBy>& out, int depth) {
+    if (name == "?") return out.push_back(OrderBy{nullptr, false});
+    bool desc = !name.empty() && name[0] == '-';
+    std::string_view path = desc ? name.substr(1) : name;
+    auto r = resolve_path(q, path, false);
+    // Django's find_ordering_name(): a relation named by itself (not its "_id" attribute, not "pk") orders by the
+    // related model's Meta.ordering, each term under the relation's path and reversed by a leading '-'.
+    std::string_view last = path.substr(path.rfind("__") == std::string_view::npos ? 0 : path.rfind("__") + 2);
+    if (r.field && r.field->is_relation() && r.transforms.empty() && last == r.field->name && last != "pk") {
+        const ModelMeta& target = r.field->related();
+        if (!target.ordering.empty()) {
+            if (depth > 8) throw FieldError(fmt::format("dorm: Infinite loop caused by ordering ('{}').", name));
+            for (const auto& term : target.ordering) {
+                bool term_desc = term.starts_with('-');
+                std::string_view term_name = term_desc ? std::string_view(term).substr(1) : std::string_view(term);
+                if (term_name == "?") continue;
+                std::string expanded = std::string(desc != term_desc ? "-" : "") + std::string(path) + "__" +
+                                       std::string(term_name);
+                resolve_orderings(q, expanded, out, depth + 1);
+            }
+            return;
+        }
+    }
+    out.push_back(OrderBy{r.lhs, desc});
+}
 }  // namespace dorm::sql
 
 namespace dorm::sql::detail {
@@ -931,7 +957,7 @@ DORM_DECL void limit_clause(Compiler& c, const Query& q) {
 DORM_DECL Query ordered_query(const Query& q) {
     Query out = q;
     if (uses_default_ordering(q))
-        for (const auto& name : q.model->ordering) out.order_by.push_back(resolve_ordering(out, name));
+        for (const auto& name : q.model->ordering) resolve_orderings(out, name, out.order_by);
     if (!out.standard_ordering)
         for (auto& t : out.order_by) {
             t.descending = !t.descending;
