@@ -236,3 +236,33 @@ TEST_CASE("order_by() a relation orders by the related model's Meta.ordering", "
     CHECK(names(City::objects().order_by("country_id")) == V{"Brussels", "Berlin", "Paris"});  // the key itself
     CHECK(names(City::objects().order_by("country__pk")) == V{"Brussels", "Berlin", "Paris"});
 }
+
+TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, expressions in values_list()",
+          "[fidelity]") {
+    test::BlogData data;
+    if (!test::is_postgresql()) {
+        CHECK_THROWS_WITH(Entry::objects().explain("json"),
+                          Catch::Contains("JSON is not a recognized format. SQLite does not support any formats."));
+        CHECK_THROWS_AS(Entry::objects().explain("", "verbose"), dorm::ValueError);
+    } else {
+        CHECK_THROWS_AS(Entry::objects().explain("csv"), dorm::ValueError);
+    }
+    auto by_headline = Entry::objects().order_by("headline");
+    std::vector<std::string> stepped;
+    for (const auto& e : by_headline.slice(0, std::nullopt, 2)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Beatles reunion", "Lennon returns", "Soup"});
+    stepped.clear();
+    for (const auto& e : by_headline.slice(1, 5, 3)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Election", "Soup"});
+    CHECK_THROWS_AS(by_headline.slice(0, 2, 0), dorm::ValueError);
+
+    auto good = Entry::objects().annotate("good", dorm::Q("rating__gte", 4)).order_by("headline");
+    std::vector<bool> flags;
+    for (const auto& row : good.values("headline", "good")) flags.push_back(row["good"].as<bool>());
+    CHECK(flags == std::vector<bool>{false, false, true, true, false});
+    CHECK(good.filter("good", true).count() == 2);
+
+    auto pairs = Entry::objects().order_by("id").values_list<std::int64_t, std::string>("id", dorm::Lower("headline"));
+    REQUIRE(pairs.size() == 5);
+    CHECK(std::get<1>(*pairs.begin()) == "lennon returns");
+}

@@ -56,7 +56,7 @@ TEST_CASE("values_list() yields tuples, single values with flat, Rows with named
     CHECK(notes[1] == "solid");
     auto named = Entry::objects().filter("headline", "Soup").values_list("id", "headline", dorm::named).get();
     CHECK(named.get<std::string>("headline") == "Soup");
-    auto upper = Entry::objects().filter("headline", "Soup").values_list<std::string, std::string>("headline", "up", Upper("headline"));
+    auto upper = Entry::objects().filter("headline", "Soup").values_list<std::string, std::string>("headline", Upper("headline"));
     CHECK(std::get<1>(upper.get()) == "SOUP");
     CHECK_THROWS_WITH((Entry::objects().values_list<int>("id", "rating", dorm::flat)), Catch::Contains("'flat' is not valid"));
     CHECK_THROWS_AS((Entry::objects().values_list<int, int>("id")), TypeError);

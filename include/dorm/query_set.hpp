@@ -10,6 +10,7 @@
 #include <dorm/lookup_path.hpp>
 #include <dorm/model.hpp>
 #include <dorm/aggregates.hpp>
+#include <dorm/conditional.hpp>
 #include <dorm/prefetch.hpp>
 #include <dorm/q.hpp>
 #include <dorm/row.hpp>
@@ -225,6 +226,8 @@ void push_arg(std::vector<ArgItem>& out, const A& a) {
         out.emplace_back(Expression(a.node()));
     } else if constexpr (std::is_same_v<A, Value>) {  // Django's Value(...)
         out.emplace_back(Expression(a));
+    } else if constexpr (std::is_same_v<A, Q>) {  // Django: annotate(good=Q(rating__gte=4)), a boolean
+        out.emplace_back(Case({When(a, Value(true))}, ExprArg(Value(false)), FieldKind::boolean));
     } else {
         static_assert(sizeof(A) == 0, "dorm: arguments are field names, or a name followed by an expression");
     }
@@ -253,6 +256,25 @@ std::vector<NamedExpr> named_exprs(const Args&... args) {
         } else {
             out.push_back(NamedExpr{name, std::nullopt});
         }
+    }
+    return out;
+}
+
+/// The name values_list() gives a positional expression (Django: its default alias, else its class name in
+/// lower case, numbered: "lower1").
+DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter, const std::vector<NamedExpr>& taken);
+
+/// values_list()'s arguments: every name a field, every expression a column of its own (Django's values_list()
+/// takes no name = expression pairs).
+template <class... Args>
+std::vector<NamedExpr> positional_exprs(const Args&... args) {
+    std::vector<ArgItem> items;
+    (push_arg(items, args), ...);
+    std::vector<NamedExpr> out;
+    std::size_t counter = 1;
+    for (auto& item : items) {
+        if (auto* e = std::get_if<Expression>(&item)) out.push_back(NamedExpr{positional_name(*e, counter, out), *e});
+        else out.push_back(NamedExpr{std::get<std::string>(item), std::nullopt});
     }
     return out;
 }
@@ -526,6 +548,16 @@ public:
 
     /// Rows [start, stop) (Python's `qs[start:stop]`); `slice(5)` is `qs[5:]`. LIMIT / OFFSET when evaluated;
     /// on an evaluated QuerySet, the cached rows. Negative bounds throw ValueError, as in Django.
+    /// `qs[start:stop:step]`: as in Django, a step evaluates the QuerySet and gives a list (every step-th row).
+    std::vector<T> slice(std::int64_t start, std::optional<std::int64_t> stop, std::int64_t step) const {
+        if (step <= 0) throw ValueError("dorm: slice step must be positive.");
+        std::vector<T> out;
+        std::int64_t i = 0;
+        for (const auto& item : slice(start, stop))
+            if (i++ % step == 0) out.push_back(item);
+        return out;
+    }
+
     self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const {
         if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
         self_type out = chain([&](sql::Query& q) { q.set_limits(start, stop); });
@@ -695,7 +727,7 @@ public:
         constexpr bool is_flat = (std::is_same_v<Args, flat_t> || ...);
         constexpr bool is_named = (std::is_same_v<Args, named_t> || ...);
         static_assert(!(is_flat && is_named), "dorm: 'flat' and 'named' can't be used together.");
-        auto q = values_query(detail::named_exprs(args...));
+        auto q = values_query(detail::positional_exprs(args...));
         std::size_t n = q->values.size();
         if constexpr (is_named) {
             static_assert(sizeof...(Ts) == 0, "dorm: values_list(..., dorm::named) yields Rows: give no types");

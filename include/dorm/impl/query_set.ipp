@@ -16,6 +16,20 @@ DORM_DECL std::string default_alias(const Expression& e, std::string_view what) 
     throw TypeError(fmt::format("dorm: Complex {} require an alias", what));
 }
 
+DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter, const std::vector<NamedExpr>& taken) {
+    const auto& n = *e.node();
+    if (n.kind == ExprNode::Kind::aggregate && n.args.size() == 1 && n.args[0]->kind == ExprNode::Kind::ref)
+        return default_alias(e, "annotations");
+    std::string prefix = !n.label.empty() ? n.label : n.kind == ExprNode::Kind::func ? n.name : "expression";
+    for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    for (;; ++counter) {
+        std::string name = prefix + std::to_string(counter);
+        bool used = false;
+        for (const auto& t : taken) used = used || t.name == name;
+        if (!used) return ++counter, name;
+    }
+}
+
 DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view method) {
     if (q.grouping != sql::Grouping::listed) return;  // none: no aggregation; all: grouped by every field
     auto is_pk = [&](const sql::Expression* e) {

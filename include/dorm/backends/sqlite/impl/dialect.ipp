@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include <cctype>
 #include <string>
 
 namespace dorm::backends::sqlite {
@@ -115,8 +116,13 @@ public:
     }
 
     std::string explain_prefix(std::string_view format, std::string_view options) const override {
-        if (!format.empty() || !options.empty())
-            throw NotSupportedError("dorm: sqlite's explain() takes no format or options");
+        // Django: a format SQLite cannot give, or any option, is a ValueError.
+        if (!format.empty()) {
+            std::string f(format);
+            for (auto& ch : f) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+            throw ValueError(fmt::format("dorm: {} is not a recognized format. SQLite does not support any formats.", f));
+        }
+        if (!options.empty()) throw ValueError(fmt::format("dorm: Unknown options: {}", options));
         return "EXPLAIN QUERY PLAN ";
     }
 
