@@ -33,6 +33,12 @@ if [ -z "${DORM_TEST_POSTGRESQL_URL:-}" ]; then
   trap 'as_pg "$pgbin/pg_ctl -D $pgdata -m immediate stop" >/dev/null 2>&1 || true; rm -rf "$pgdata"' EXIT
   as_pg "$pgbin/createdb -h 127.0.0.1 -p $port -U postgres dorm_test"
   export DORM_TEST_POSTGRESQL_URL="postgresql://postgres@127.0.0.1:$port/dorm_test"
+  # The fault tests restart this throwaway server (the PostgreSQL tests run one at a time).
+  if [ "$(id -u)" = 0 ]; then
+    export DORM_TEST_PG_RESTART="su postgres -s /bin/sh -c '$pgbin/pg_ctl -D $pgdata -m fast -w restart' >/dev/null"
+  else
+    export DORM_TEST_PG_RESTART="$pgbin/pg_ctl -D $pgdata -m fast -w restart >/dev/null"
+  fi
 fi
 
 build=${DORM_BUILD_DIR:-$root/build/tests}

@@ -8,6 +8,7 @@
 #include <barrier>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -449,4 +450,30 @@ TEST_CASE("bulk_update() writes every type, a column of NULLs included, and the 
         CHECK(!back.maybe_text);
         CHECK(!back.maybe_moment);
     }
+}
+
+TEST_CASE("a server restart: outside atomic() the next statement reconnects; inside, the block is lost",
+          "[hardening]") {
+    test::Database db;
+    if (!test::is_postgresql()) return;
+    const char* restart = std::getenv("DORM_TEST_PG_RESTART");  // tests/run.sh sets it for its own server
+    if (!restart || !*restart) {
+        const char* ci = std::getenv("CI");
+        if (ci && std::string(ci) == "true") FAIL("DORM_TEST_PG_RESTART is not set: the restart test must run in CI");
+        WARN("DORM_TEST_PG_RESTART is not set: the server restart test is not run");
+        return;
+    }
+    Blog::objects().create({{"name", "before"}});
+    REQUIRE(std::system(restart) == 0);
+    // The connection the server dropped fails once; the next statement opens a new one.
+    CHECK_THROWS_AS(Blog::objects().count(), dorm::OperationalError);
+    CHECK(Blog::objects().count() == 1);
+    CHECK_THROWS_AS(dorm::atomic([&] {
+                        Blog::objects().create({{"name", "inside"}});
+                        REQUIRE(std::system(restart) == 0);
+                        Blog::objects().create({{"name", "after restart"}});
+                    }),
+                    dorm::OperationalError);
+    CHECK(dorm::databases()["default"].connection().atomic_depth() == 0);
+    CHECK(Blog::objects().count() == 1);  // nothing of the block, and the connection is back
 }
