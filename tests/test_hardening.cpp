@@ -477,3 +477,15 @@ TEST_CASE("a server restart: outside atomic() the next statement reconnects; ins
     CHECK(dorm::databases()["default"].connection().atomic_depth() == 0);
     CHECK(Blog::objects().count() == 1);  // nothing of the block, and the connection is back
 }
+
+TEST_CASE("annotation names are SQL aliases: quotes, whitespace, semicolons, comments and NUL are refused",
+          "[hardening]") {
+    test::BlogData data;
+    const std::vector<std::string> refused{"a b", "a\"b", "a'b", "a;b", "a--b", "a/*b", "a*/b", "a`b", "a[b",
+                                           std::string("a\0b", 3)};
+    for (const auto& bad : refused)
+        CHECK_THROWS_AS(Entry::objects().annotate(bad, dorm::Count("id")).count(), dorm::ValueError);
+    CHECK_THROWS_AS(Entry::objects().aggregate("x y", dorm::Count("id")), dorm::ValueError);
+    CHECK_THROWS_AS(Entry::objects().alias("x;y", dorm::F("rating")).count(), dorm::ValueError);
+    CHECK(Entry::objects().annotate("n_1", dorm::Count("id")).count() == 5);
+}

@@ -279,6 +279,10 @@ std::vector<NamedExpr> positional_exprs(const Args&... args) {
     return out;
 }
 
+/// Django's check_alias(): an annotation's name is an SQL alias, so whitespace, quotation marks, semicolons, SQL
+/// comments (and NUL) are a ValueError.
+DORM_DECL void check_alias(std::string_view name);
+
 /// Django's default alias of an anonymous aggregate over one field: `Count("entry")` is "entry__count".
 DORM_DECL std::string default_alias(const Expression& e, std::string_view what);
 /// first() / last() of an unordered query that aggregates without grouping by the primary key: ordering by it
@@ -659,6 +663,7 @@ public:
             std::size_t next = 0;
             for (const auto& item : o.select) {
                 const std::string& name = item.first;
+                detail::check_alias(name);
                 if (q.model->find_field(name))
                     throw ValueError(fmt::format("dorm: The annotation '{}' conflicts with a field on the model.", name));
                 auto e = std::make_shared<sql::RawExpr>(item.second, take(o.select_params, next, item.second), std::nullopt);
@@ -762,6 +767,7 @@ public:
         for (const auto& item : items) {
             if (!item.expr) throw TypeError(fmt::format("dorm: aggregate() takes expressions; '{}' has none", item.name));
             std::string name = item.name.empty() ? detail::default_alias(*item.expr, "aggregates") : item.name;
+            detail::check_alias(name);
             auto e = sql::resolve_expression(q, *item.expr->node());
             if (!e->contains_aggregate()) throw TypeError(fmt::format("dorm: {} is not an aggregate expression", name));
             aggregates.push_back(sql::SelectItem{std::move(name), std::move(e)});
@@ -1302,6 +1308,7 @@ private:
             if (!item.expr)
                 throw TypeError(fmt::format("dorm: '{}' needs an expression after it (annotate(\"name\", expression))", item.name));
             std::string name = item.name.empty() ? detail::default_alias(*item.expr, what) : item.name;
+            detail::check_alias(name);
             if (q.model->find_field(name))
                 throw ValueError(fmt::format("dorm: The annotation '{}' conflicts with a field on the model.", name));
             if (item.expr->node()->kind == detail::ExprNode::Kind::filtered_relation) {  // a join, not a value

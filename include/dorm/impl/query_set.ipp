@@ -4,6 +4,8 @@
 
 #include <dorm/query_set.hpp>
 
+#include <cctype>
+
 namespace dorm::detail {
 
 DORM_DECL std::string default_alias(const Expression& e, std::string_view what) {
@@ -14,6 +16,17 @@ DORM_DECL std::string default_alias(const Expression& e, std::string_view what) 
         return n.args[0]->name + "__" + label;
     }
     throw TypeError(fmt::format("dorm: Complex {} require an alias", what));
+}
+
+DORM_DECL void check_alias(std::string_view name) {
+    bool bad = name.empty() || name.find("--") != std::string_view::npos || name.find("/*") != std::string_view::npos ||
+               name.find("*/") != std::string_view::npos;
+    for (char ch : name)
+        bad = bad || ch == '\'' || ch == '"' || ch == '`' || ch == '[' || ch == ']' || ch == ';' || ch == '\0' ||
+              std::isspace(static_cast<unsigned char>(ch));
+    if (bad)
+        throw ValueError("dorm: Column aliases cannot contain whitespace characters, quotation marks, semicolons, or "
+                         "SQL comments.");
 }
 
 DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter, const std::vector<NamedExpr>& taken) {
