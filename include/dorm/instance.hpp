@@ -129,7 +129,10 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
             values.clear();
             values.reserve((end - start) * fields.size());
             for (std::size_t i = start; i < end; ++i)
-                for (auto* f : fields) values.push_back(f->get(group[i]));
+                for (auto* f : fields) {
+                    values.push_back(f->get(group[i]));
+                    if (f->kind == FieldKind::text) detail::check_storable(conn.dialect(), *f, values.back());
+                }
             if (fields.empty()) {
                 // DEFAULT VALUES inserts one row per statement.
                 for (std::size_t i = start; i < end; ++i) {

@@ -279,6 +279,10 @@ std::vector<NamedExpr> positional_exprs(const Args&... args) {
     return out;
 }
 
+/// A field's value about to be written: text with NUL on a backend whose text cannot hold it is a ValueError
+/// naming the field (instead of the backend's positional error). Defined with the instance writes.
+DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, const Value& v);
+
 /// Django's check_alias(): an annotation's name is an SQL alias, so whitespace, quotation marks, semicolons, SQL
 /// comments (and NUL) are a ValueError.
 DORM_DECL void check_alias(std::string_view name);
@@ -1178,6 +1182,9 @@ public:
         }
         if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
         auto& conn = connection();
+        for (const auto& [f, e] : sets)
+            if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
+                detail::check_storable(conn.dialect(), *f, p->value);
         auto c = sql::compile_update(q, conn.dialect(), sets);
         if (c.nothing) return 0;
         return conn.execute(c.sql, c.params);

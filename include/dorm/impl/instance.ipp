@@ -25,13 +25,23 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
 
 namespace dorm::detail {
 
+DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, const Value& v) {
+    if (const auto* s = std::get_if<std::string>(&v.variant()); s && s->find('\0') != std::string::npos &&
+                                                                !d.text_accepts_nul())
+        throw ValueError(fmt::format("dorm: A string literal cannot contain NUL (0x00) characters: field '{}' ({} "
+                                     "text cannot hold them).", f.name, d.vendor()));
+}
+
 DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn) {
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
     std::vector<Value> values;
     values.reserve(meta.fields.size());
     for (const auto& f : meta.fields)
-        if (!(assign_pk && &f == &pk)) values.push_back(f.get(obj));
+        if (!(assign_pk && &f == &pk)) {
+            values.push_back(f.get(obj));
+            if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, values.back());
+        }
     const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
     if (!assign_pk) {
         conn.execute(sql, values);
@@ -52,7 +62,9 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
         if (&f == &pk) continue;
         if (!update_fields.empty() && std::find(update_fields.begin(), update_fields.end(), f.name) == update_fields.end())
             continue;
-        sets.emplace_back(&f, std::make_shared<sql::Param>(f.get(obj)));
+        Value v = f.get(obj);
+        if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, v);
+        sets.emplace_back(&f, std::make_shared<sql::Param>(std::move(v)));
     }
     sql::Query q;
     q.model = &meta;
@@ -150,7 +162,9 @@ DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connect
                 c.param(pk.get(unique[i]));
                 for (const auto* f : targets) {
                     c << ", ";
-                    c.param(f->get(unique[i]));
+                    Value v = f->get(unique[i]);
+                    if (f->kind == FieldKind::text) check_storable(d, *f, v);
+                    c.param(std::move(v));
                 }
                 c << ")";
             }

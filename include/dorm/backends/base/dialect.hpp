@@ -133,6 +133,8 @@ public:
     /// The most parameters one statement may bind; bulk operations split their batches to fit.
     virtual std::size_t max_query_params() const noexcept = 0;
 
+    /// Whether text values may contain NUL characters (PostgreSQL's text cannot hold them).
+    virtual bool text_accepts_nul() const noexcept { return true; }
     /// Whether UPDATE ... FROM (VALUES ...) exists (bulk_update() writes one CASE per row and field without it).
     virtual bool has_update_from() const noexcept { return true; }
     /// Whether the columns of a VALUES list need casts to their field's type (PostgreSQL types a column of

@@ -147,6 +147,7 @@ public:
         return function;
     }
     bool values_need_casts() const noexcept override { return true; }
+    bool text_accepts_nul() const noexcept override { return false; }
     std::string cast_template(FieldKind kind) const override {
         FieldMeta f{};
         f.kind = kind;
