@@ -64,3 +64,6 @@ cmake -S "$root" -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_
 cmake --build "$build-tsan" -j 2 --target dorm_tests
 DORM_TEST_DATABASE=sqlite::memory: "$build-tsan/tests/dorm_tests" "[concurrency]"
 DORM_TEST_DATABASE="$DORM_TEST_POSTGRESQL_URL" "$build-tsan/tests/dorm_tests" "[concurrency]"
+
+echo "== 4. Clang, libFuzzer: each fuzz target for ${DORM_FUZZ_SECONDS:-60} s"
+bash "$root/tests/fuzz/run.sh" "${DORM_FUZZ_SECONDS:-60}" "$build-fuzz"

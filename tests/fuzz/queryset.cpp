@@ -568,6 +568,11 @@ void executed(std::string_view context, Fn&& fn) {
 /// Checks every statement `capture` recorded; those whose sequence depends only on the program go to the log.
 void check_captured(const dorm::CaptureQueries& capture, std::string_view what, Log& log, bool logged) {
     for (const auto& q : capture.queries()) {
+        // Transaction control (delete_() runs in a savepoint of its own) is dorm's fixed text, not a compiled query.
+        std::string_view sql = q.sql;
+        if (sql.starts_with("SAVEPOINT ") || sql.starts_with("RELEASE ") || sql.starts_with("ROLLBACK") ||
+            sql.starts_with("BEGIN") || sql.starts_with("COMMIT"))
+            continue;
         dorm_fuzz::check_compiled(dorm::sql::Compiled{q.sql, q.params, false}, Dialect::sqlite, what);
         if (logged) log.push_back(std::string(what) + ": " + q.sql + " #" + std::to_string(q.params.size()));
     }
@@ -583,11 +588,16 @@ void evaluate(Gen& g, const Scope& s, const QS& qs, Log& log) {
     if (!executing()) return;
     setup_sqlite_rows();
     const char* alias = dorm_fuzz::sqlite_alias;
+    // A fresh QuerySet for each call: count() and exists() answer from a filled result cache without a query, and
+    // whether the cache got filled depends on the values (a REGEXP pattern PCRE2 refuses, a row that does not decode).
     std::optional<QS> on;
-    if (!guarded("using_", [&] { on = qs.using_(alias); })) return;
+    auto fresh = [&] { on = qs.using_(alias); };
     auto run = [&](std::string_view what, auto&& fn) {
         dorm::CaptureQueries capture(alias);
-        executed(what, fn);
+        executed(what, [&] {
+            fresh();
+            fn();
+        });
         check_captured(capture, what, log, true);
     };
     run("rows", [&] { (void)on->size(); });
@@ -616,6 +626,7 @@ void evaluate(Gen& g, const Scope& s, const QS& qs, Log& log) {
                         dorm::CaptureQueries capture(alias);
                         // delete_()'s collector queries depend on which rows matched: checked, not logged.
                         executed(delete_ ? "delete" : "update", [&] {
+                            fresh();
                             if (delete_) (void)on->delete_();
                             else if (sets) (void)on->update(*sets);
                         });
