@@ -266,3 +266,39 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     REQUIRE(pairs.size() == 5);
     CHECK(std::get<1>(*pairs.begin()) == "lennon returns");
 }
+
+TEST_CASE("only() with no names, select_related(nullptr), in_bulk() by field, refresh_from_db(fields)",
+          "[fidelity]") {
+    test::BlogData data;
+    // only() with no names loads the primary key alone; only(x).defer(x) too (never an empty select list).
+    auto bare = Entry::objects().only().order_by("id");
+    REQUIRE(bare.count() == 5);
+    CHECK(bare.begin()->id > 0);
+    CHECK(bare.begin()->get_deferred_fields().size() == 9);  // every column but the key
+    CHECK(Entry::objects().only("headline").defer("headline").order_by("id").begin()->id > 0);
+
+    auto cleared = Entry::objects().select_related("blog").select_related(nullptr).order_by("id");
+    CHECK(cleared.query().select_related.empty());
+    CHECK(!cleared.begin()->blog.is_cached());
+
+    auto by_name = Blog::objects().in_bulk<std::string>(std::nullopt, "name");
+    CHECK(by_name.size() == 3);
+    CHECK(by_name.at("Cooking").id == data.cooking.id);
+    if (test::is_postgresql()) {
+        // A non-unique field will do when the QuerySet is distinct on it alone.
+        auto by_rating = Entry::objects().distinct("rating").in_bulk(std::vector<std::int64_t>{5, 1}, "rating");
+        CHECK(by_rating.size() == 2);
+    }
+    CHECK_THROWS_AS(Entry::objects().in_bulk(std::vector<std::int64_t>{5}, "rating"), dorm::ValueError);
+
+    Entry soup = Entry::objects().get("headline", "Soup");
+    Entry::objects().filter("pk", soup.id).update({{"rating", 9}, {"headline", "Stew"}});
+    soup.refresh_from_db({.fields = {"rating"}});
+    CHECK(soup.rating == 9);
+    CHECK(soup.headline == "Soup");  // not asked for: kept
+    CHECK_THROWS_AS(soup.refresh_from_db({.fields = {"blog__name"}}), dorm::ValueError);
+    Entry partial = Entry::objects().only("headline").get("pk", soup.id);
+    partial.refresh_from_db({.fields = {"rating"}});
+    CHECK(partial.rating == 9);
+    CHECK(partial.get_deferred_fields().size() == 7);  // headline and rating loaded now
+}

@@ -82,6 +82,33 @@ void refresh_instance(M& obj, std::string_view using_) {
     obj = QuerySet<M>().using_(*db).get("pk", pk_value(obj));
 }
 
+/// refresh_from_db({.fields = ...}): loads only these fields into `obj`; the others keep their values.
+template <class M>
+void refresh_instance(M& obj, std::string_view using_, const std::vector<std::string>& fields) {
+    if (fields.empty()) return refresh_instance(obj, using_);
+    const ModelMeta& meta = model_meta<M>();
+    std::vector<const FieldMeta*> targets;
+    for (const auto& name : fields) {
+        if (name.find("__") != std::string::npos)
+            throw ValueError(fmt::format("dorm: Found \"__\" in fields argument. Relations and transforms are not "
+                                         "allowed in fields: {}", name));
+        targets.push_back(&meta.get_field(name));
+    }
+    const std::string* db = instance_db(obj.dorm_state_, using_);
+    auto q = std::make_shared<sql::Query>(QuerySet<M>().using_(*db).query());
+    q->loading = fields;
+    q->defer_loading = false;
+    M fresh = QuerySet<M>(std::move(q)).get("pk", pk_value(obj));
+    for (const auto* f : targets) f->set(&obj, f->get(&fresh));
+    if (obj.dorm_state_.deferred) {  // the refreshed fields are loaded now
+        auto still = std::make_shared<std::vector<std::string>>(*obj.dorm_state_.deferred);
+        std::erase_if(*still, [&](const std::string& n) {
+            return std::find(fields.begin(), fields.end(), n) != fields.end();
+        });
+        obj.dorm_state_.deferred = still->empty() ? nullptr : std::move(still);
+    }
+}
+
 }  // namespace dorm::detail
 
 namespace dorm {

@@ -231,6 +231,12 @@ struct SaveOptions {
     std::string_view using_{};                 // database alias; empty = the instance's, or "default"
 };
 
+/// Options of Model::refresh_from_db() (Django's refresh_from_db() arguments).
+struct RefreshOptions {
+    std::string_view using_{};           // database alias; empty = the instance's, or "default"
+    std::vector<std::string> fields{};   // only these fields (the others keep their values); empty = all
+};
+
 namespace detail {
 
 /// A compile-time field descriptor: name and member pointer.
@@ -600,6 +606,11 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
     template <class Self = Type>                                                                                   \
     void refresh_from_db(::std::string_view using_ = {}) {                                                         \
         ::dorm::detail::refresh_instance(static_cast<Self&>(*this), using_);                                       \
+    }                                                                                                              \
+    /** Reloads some fields, or from another database: `refresh_from_db({.fields = {"rating"}})`. */              \
+    template <class Self = Type>                                                                                   \
+    void refresh_from_db(const ::dorm::RefreshOptions& options) {                                                  \
+        ::dorm::detail::refresh_instance(static_cast<Self&>(*this), options.using_, options.fields);               \
     }                                                                                                              \
     /** The primary key (Django's `obj.pk`): a null Value (Django's None) while an automatic key is unassigned. */ \
     template <class Self = Type>                                                                                   \

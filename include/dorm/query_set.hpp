@@ -591,6 +591,11 @@ public:
             else (sql::add_select_related(q, std::string_view(names)), ...);
         });
     }
+    /// `select_related(nullptr)` clears the related objects to load (Django's select_related(None)).
+    self_type select_related(std::nullptr_t) const {
+        check_combinator("select_related");
+        return chain([&](sql::Query& q) { q.select_related.clear(); });
+    }
 
     /// Loads the related objects of these relations for all results at once, one query per level, after the
     /// results (Django's prefetch_related()): reverse relations by accessor ("entry_set", or a related_name), read
@@ -626,9 +631,9 @@ public:
             }
         });
     }
-    /// Loads only these fields (and the primary key), deferring the others (Django's only()).
+    /// Loads only these fields (and the primary key), deferring the others (Django's only()); with no names, only
+    /// the primary key.
     template <class... Names>
-        requires(sizeof...(Names) > 0)
     self_type only(const Names&... names) const {
         check_loading("only");
         std::vector<std::string> fields{std::string(std::string_view(names))...};
@@ -1077,6 +1082,12 @@ public:
     std::map<K, T> in_bulk(const std::vector<K>& ids, std::string_view field_name = "pk") const {
         return in_bulk_impl<K>(&ids, field_name);
     }
+    /// All objects keyed by `field_name` (Django's in_bulk(field_name=...) without ids): `in_bulk<std::string>(
+    /// std::nullopt, "slug")`.
+    template <class K>
+    std::map<K, T> in_bulk(std::nullopt_t, std::string_view field_name) const {
+        return in_bulk_impl<K>(nullptr, field_name);
+    }
 
 private:
     template <class K>
@@ -1084,7 +1095,11 @@ private:
         if (query_->is_sliced()) throw TypeError("dorm: Cannot use 'limit' or 'offset' with in_bulk().");
         const auto& meta = *query_->model;
         const FieldMeta& f = meta.get_field(field_name);
-        if (!f.unique && !f.primary_key)
+        // Django: a non-unique field will do when the QuerySet is distinct on that field alone (PostgreSQL).
+        const auto* only_distinct = query_->distinct_fields.size() == 1
+                                        ? dynamic_cast<const sql::Col*>(query_->distinct_fields.front().get())
+                                        : nullptr;
+        if (!f.unique && !f.primary_key && !(only_distinct && only_distinct->field == &f))
             throw ValueError(fmt::format("dorm: in_bulk()'s field_name must be a unique field but '{}' isn't.", field_name));
         std::map<K, T> out;
         auto collect = [&](const self_type& qs) {

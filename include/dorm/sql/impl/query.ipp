@@ -17,9 +17,9 @@ DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, cons
 namespace dorm::sql {
 
 DORM_DECL auto Query::loads(std::size_t i) const -> bool {
-    if (loading.empty()) return defer_loading;
     const auto& f = model->fields[i];
-    if (f.primary_key) return true;
+    if (f.primary_key) return true;  // even for only() with no names, or only("x").defer("x")
+    if (loading.empty()) return defer_loading;
     bool listed = std::find(loading.begin(), loading.end(), f.name) != loading.end();
     return defer_loading ? !listed : listed;
 }
