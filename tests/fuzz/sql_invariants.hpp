@@ -216,7 +216,8 @@ inline void check_compiled(const dorm::sql::Compiled& c, Dialect d, std::string_
                            const std::function<bool(std::string_view)>& identifier_ok = {}) {
     Scan scan;
     scan.collect_identifiers = static_cast<bool>(identifier_ok);
-    if (auto why = scan_sql(c.sql, d, scan); !why.empty()) fail(std::string(name_of(d)) + ": " + why, why, c.sql, context);
+    if (auto why = scan_sql(c.sql, d, scan); !why.empty())
+        fail(std::string(name_of(d)) + ": SQL outside the compiler's vocabulary", why, c.sql, context);
     if (identifier_ok)
         for (const auto& id : scan.identifiers)
             if (!identifier_ok(id)) fail(std::string(name_of(d)) + ": an identifier that is not from model metadata", id, c.sql, context);
