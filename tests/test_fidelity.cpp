@@ -302,3 +302,51 @@ TEST_CASE("only() with no names, select_related(nullptr), in_bulk() by field, re
     CHECK(partial.rating == 9);
     CHECK(partial.get_deferred_fields().size() == 7);  // headline and rating loaded now
 }
+
+TEST_CASE("pattern lookups take F() expressions, whose wildcards match literally", "[fidelity]") {
+    test::BlogData data;
+    // (headline, rating_note): the note is the pattern; a wildcard in it must not act as one.
+    for (auto [headline, note] : std::vector<std::pair<std::string, std::string>>{
+             {"50% off", "%"}, {"plain", "%%"}, {"x_y", "_"}, {"xy", "_"}, {"back\\slash", "\\"},
+             {"a*", "*"}, {"ab", "?"}, {"[x]", "[x]"}, {"x", "[x]"}, {"Upper CASE", "case"}, {"pre-fix", "pre"}})
+        data.add(data.news, headline, dorm::Date(2010, 1, 1), 1, 0, 0, note);
+    auto matching = [](std::string_view lookup) {
+        return test::sorted(Entry::objects().filter(dorm::runtime(std::string("headline__") + std::string(lookup)),
+                                                    dorm::F("rating_note")));
+    };
+    CHECK(matching("contains") == V{"50% off", "[x]", "a*", "back\\slash", "pre-fix", "x_y"});
+    CHECK(matching("icontains") == V{"50% off", "Upper CASE", "[x]", "a*", "back\\slash", "pre-fix", "x_y"});
+    CHECK(matching("startswith") == V{"[x]", "pre-fix"});
+    CHECK(matching("istartswith") == V{"[x]", "pre-fix"});
+    CHECK(matching("endswith") == V{"[x]", "a*"});
+    CHECK(matching("iendswith") == V{"Upper CASE", "[x]", "a*"});
+    CHECK(matching("exact") == V{"[x]"});
+    CHECK(matching("iexact") == V{"[x]"});
+    CHECK(Entry::objects().filter("body_text__endswith", dorm::F("headline")).count() == 16);
+    // Through a relation, on either side.
+    data.add(data.news, "news", dorm::Date(2010, 1, 1), 1, 0, 0, std::nullopt);
+    CHECK(test::sorted(Entry::objects().filter("blog__name__iexact", dorm::F("headline"))) == V{"news"});
+    CHECK(test::sorted(Entry::objects().filter("headline__istartswith", dorm::F("blog__name"))) == V{"news"});
+    // NULL as the pattern matches nothing, as NULL does in SQL.
+    CHECK(Entry::objects().filter("rating_note__isnull", true).filter("headline__contains", dorm::F("rating_note")).count() == 0);
+}
+
+TEST_CASE("pattern lookups on fields that are not text compare the column as text, as Django casts it", "[fidelity]") {
+    test::BlogData data;
+    CHECK(test::sorted(Entry::objects().filter("rating__contains", 5)) == V{"Lennon returns"});
+    CHECK(test::sorted(Entry::objects().filter("rating__iexact", 3)) == V{"Beatles reunion"});
+    CHECK(test::sorted(Entry::objects().filter("number_of_comments__startswith", "1")) == V{"Lennon returns"});
+    CHECK(test::sorted(Entry::objects().filter("number_of_comments__endswith", 0)) ==
+          V{"Beatles reunion", "Lennon returns", "Soup"});
+    CHECK(test::sorted(Entry::objects().filter("pub_date__startswith", "2005")) == V{"Lennon returns", "Pancakes"});
+    CHECK(test::sorted(Entry::objects().filter("pub_date__contains", "-03-")) == V{"Lennon returns"});
+    CHECK(test::sorted(Entry::objects().filter("rating__regex", "^[45]$")) == V{"Lennon returns", "Pancakes"});
+    CHECK(test::sorted(Entry::objects().exclude("rating__icontains", "1")) ==
+          V{"Beatles reunion", "Election", "Lennon returns", "Pancakes"});
+    // Against an expression of another type: the number of comments written in the headline.
+    data.add(data.news, "7 comments", dorm::Date(2010, 1, 1), 1, 7, 0, std::nullopt);
+    CHECK(test::sorted(Entry::objects().filter("headline__startswith", dorm::F("number_of_comments"))) == V{"7 comments"});
+    // Binary data is not text: refused, as a lookup that does not apply.
+    CHECK_THROWS_AS(Sample::objects().filter(dorm::runtime("data__icontains"), "x"), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().filter("headline__contains", dorm::Bytes{}), dorm::TypeError);
+}

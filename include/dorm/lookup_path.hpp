@@ -82,8 +82,8 @@ constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, boo
             compile_error::unknown_lookup("dorm: a lookup must be the last part of a lookup path");
             return;
         }
-        if (known && lookups::lookup_names[static_cast<std::size_t>(li)].text_only && kind != FieldKind::text)
-            compile_error::lookup_not_valid_for_field_type("dorm: this lookup applies to string fields only (contains, startswith, regex, ...)");
+        if (known && !lookups::lookup_applies(lookups::lookup_names[static_cast<std::size_t>(li)].pattern, kind))
+            compile_error::lookup_not_valid_for_field_type("dorm: this lookup compares text, which a binary field is not (contains, startswith, regex, ...)");
     }
 }
 

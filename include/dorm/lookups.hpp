@@ -103,11 +103,12 @@ struct Transform final : sql::Expression {
 
 // ---- Lookups ------------------------------------------------------------------------------------------------
 
-/// The names of the lookups, and whether each applies to strings only: the one list both the compile-time
-/// path check and the run-time registry use.
+/// The names of the lookups, and whether each is a pattern lookup (it compares text: on a field that is not
+/// text the column is cast to text, as Django does): the one list both the compile-time path check and the
+/// run-time registry use.
 struct LookupName {
     std::string_view name;
-    bool text_only;
+    bool pattern;
 };
 inline constexpr std::array<LookupName, 17> lookup_names{{
     {"exact", false}, {"iexact", true}, {"gt", false}, {"gte", false}, {"lt", false}, {"lte", false},
@@ -129,7 +130,7 @@ struct LookupDef {
     enum class Rhs { value, list, pair, boolean };
     std::string_view name;
     Rhs rhs = Rhs::value;
-    bool text_only = false;  // pattern lookups apply to string fields only
+    bool pattern = false;  // compares text (iexact, contains, regex, ...): not on binary fields
     sql::Match (*as_sql)(sql::Compiler&, const Lookup&) = nullptr;
 };
 
@@ -141,6 +142,7 @@ struct Lookup final : sql::Expression {
     Value value;
     std::vector<Value> list;
     sql::ExprPtr rhs;  // set when the right-hand side is an expression
+    bool cast_lhs = false;  // a pattern lookup on a field that is not text: the column is cast to text
     sql::Match as_sql(sql::Compiler& c) const override { return def->as_sql(c, *this); }
     void sources(std::vector<const sql::Expression*>& out) const override;
     std::optional<FieldKind> output_kind() const override { return FieldKind::boolean; }
@@ -148,7 +150,8 @@ struct Lookup final : sql::Expression {
 
 namespace detail {
 
-/// Writes `tmpl`, replacing {lhs} with the lookup's left side and {rhs} / {rhs2} with the given values.
+/// Writes `tmpl`, replacing {lhs} with the lookup's left side (cast to text if `l.cast_lhs`) and {rhs} / {rhs2}
+/// with the given values, or {rhs} with the lookup's right-hand expression.
 DORM_DECL void write_template(sql::Compiler& c, std::string_view tmpl, const Lookup& l, const Value* rhs,
                            const Value* rhs2 = nullptr);
 
@@ -206,6 +209,9 @@ DORM_DECL const std::map<std::string_view, LookupDef, std::less<>>& registry();
 
 /// The lookup named `name`, or nullptr.
 DORM_DECL const LookupDef* find(std::string_view name);
+
+/// Whether a lookup applies to a field of `kind`: pattern lookups compare text, which binary data is not.
+constexpr bool lookup_applies(bool pattern, FieldKind kind) { return !pattern || kind != FieldKind::bytes; }
 
 /// "contains, date, day, ..." for error messages: lookups, then transforms that apply to `kind`.
 DORM_DECL std::string names(std::optional<FieldKind> kind = std::nullopt);

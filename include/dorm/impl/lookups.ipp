@@ -26,8 +26,10 @@ DORM_DECL void write_template(sql::Compiler& c, std::string_view tmpl, const Loo
         if (at == std::string_view::npos) break;
         auto end = tmpl.find('}', at);
         auto word = tmpl.substr(at + 1, end - at - 1);
-        if (word == "lhs") c.compile(*l.lhs);
-        else if (word == "rhs") {
+        if (word == "lhs") {
+            if (l.cast_lhs) c.fill_template(c.dialect.cast_template(FieldKind::text), [&] { c.compile(*l.lhs); });
+            else c.compile(*l.lhs);
+        } else if (word == "rhs") {
             if (l.rhs) c.compile(*l.rhs);
             else c.param(*rhs);
         } else if (word == "rhs2") c.param(*rhs2);
@@ -182,6 +184,10 @@ DORM_DECL sql::Match pattern_sql(sql::Compiler& c, const Lookup& l) {
     auto spec = c.dialect.pattern(l.def->name);
     if (spec.tmpl.empty())
         throw NotSupportedError(fmt::format("dorm: the {} backend has no '{}' lookup", c.dialect.vendor(), l.def->name));
+    if (l.rhs) {
+        write_template(c, spec.expression, l, nullptr);
+        return sql::Match::some;
+    }
     const std::string& s = l.value.as<std::string>();
     // SQLite's GLOB, LIKE and string functions stop at a NUL, and PostgreSQL text cannot hold one: such a
     // pattern could only match wrongly.
@@ -236,8 +242,8 @@ DORM_DECL const std::map<std::string_view, LookupDef, std::less<>>& registry() {
         using R = LookupDef::Rhs;
         std::map<std::string_view, LookupDef, std::less<>> m;
         for (const auto& l : lookup_names) {
-            LookupDef d{l.name, R::value, l.text_only, detail::operator_sql};
-            if (l.text_only) d.as_sql = detail::pattern_sql;
+            LookupDef d{l.name, R::value, l.pattern, detail::operator_sql};
+            if (l.pattern) d.as_sql = detail::pattern_sql;
             else if (l.name == "exact") d.as_sql = detail::exact_sql;
             else if (l.name == "in") d = {l.name, R::list, false, detail::in_sql};
             else if (l.name == "range") d = {l.name, R::pair, false, detail::range_sql};
@@ -258,7 +264,7 @@ DORM_DECL const LookupDef* find(std::string_view name) {
 DORM_DECL std::string names(std::optional<FieldKind> kind) {
     std::vector<std::string_view> n;
     for (auto& [k, d] : registry())
-        if (!d.text_only || !kind || *kind == FieldKind::text) n.push_back(k);
+        if (!kind || lookup_applies(d.pattern, *kind)) n.push_back(k);
     for (const auto& t : transforms)
         if (!kind || transform_applies(t, *kind)) n.push_back(t.name);
     std::sort(n.begin(), n.end());

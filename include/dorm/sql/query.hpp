@@ -205,6 +205,10 @@ DORM_DECL std::string_view kind_name(FieldKind k);
 DORM_DECL void check_value(std::string_view name, FieldKind k, const Value& v);
 inline void check_value(const FieldMeta& f, const Value& v) { check_value(f.name, f.kind, v); }
 
+/// The text a pattern lookup (contains, iexact, regex, ...) matches for `v`: Python's str(v), as Django
+/// binds it; binary data and NULL are refused.
+DORM_DECL Value pattern_text(std::string_view lookup, const Value& v);
+
 /// A value of the same type as `v` that differs from it (to tell a statement's parameter from its text), if known.
 DORM_DECL std::optional<Value> another_value(const Value& v);
 

@@ -38,10 +38,13 @@ enum class PatternRhs {
     prefix_range,      // two values: {rhs} = value, {rhs2} = the smallest string above every extension of it
 };
 
-/// A pattern lookup in one dialect: an SQL template with {lhs}, {rhs} (and {rhs2}), and the value's preparation.
+/// A pattern lookup in one dialect: an SQL template with {lhs}, {rhs} (and {rhs2}), and the value's preparation;
+/// and the template used when the right-hand side is an expression (an F()), which escapes the expression's
+/// wildcards in SQL, as Django's pattern_esc does.
 struct PatternSpec {
     std::string_view tmpl;
     PatternRhs rhs = PatternRhs::raw;
+    std::string_view expression;
 };
 
 /// The SQL spelling of one database. Stateless; one static instance per backend.

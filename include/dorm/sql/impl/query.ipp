@@ -62,6 +62,20 @@ DORM_DECL void check_value(std::string_view name, FieldKind k, const Value& v) {
         throw TypeError(fmt::format("dorm: Field '{}' expected {} but got {} {}", name, kind_name(k), v.type_name(), v));
 }
 
+DORM_DECL Value pattern_text(std::string_view lookup, const Value& v) {
+    return std::visit(
+        [&](const auto& x) -> Value {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, std::string>) return v;
+            else if constexpr (std::is_same_v<X, bool>) return Value(x ? "True" : "False");
+            else if constexpr (std::is_same_v<X, std::monostate>) throw ValueError("dorm: Cannot use None as a query value");
+            else if constexpr (std::is_same_v<X, Bytes>)
+                throw TypeError(fmt::format("dorm: the '{}' lookup compares text, not bytes", lookup));
+            else return Value(fmt::format("{}", v));
+        },
+        v.variant());
+}
+
 DORM_DECL std::optional<Value> another_value(const Value& v) {
     return std::visit(
         [](const auto& x) -> std::optional<Value> {
@@ -510,13 +524,16 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     auto check = [&](const Value& v) {
         if (r.kind_known) detail::check_value(name, r.kind, v);
     };
-    if (def->text_only && r.kind_known && r.kind != FieldKind::text)
-        throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}': it applies to strings. Lookups are: {}",
+    if (r.kind_known && !lookups::lookup_applies(def->pattern, r.kind))
+        throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}': it compares text. Lookups are: {}",
                                      def->name, detail::field_class(r.kind), name, lookups::names(r.kind)));
 
     auto node = std::make_shared<lookups::Lookup>();
     node->lhs = r.lhs;
     node->def = def;
+    // Django casts the column to text for a pattern lookup on another type (rating__contains=3 is
+    // "rating"::text LIKE '%3%'); an expression of unknown type is cast too, which text needs no more than it.
+    node->cast_lhs = def->pattern && !(r.kind_known && r.kind == FieldKind::text);
     using Kind = dorm::detail::Operand::Kind;
     using R = lookups::LookupDef::Rhs;
     bool rhs_is_none = false;
@@ -548,8 +565,6 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
             break;
         case R::value:
             if (rhs.kind == Kind::expression) {
-                if (def->text_only)
-                    throw NotSupportedError(fmt::format("dorm: the '{}' lookup takes a string, not an expression", def->name));
                 node->rhs = resolve_expression(q, *rhs.expression);
                 break;
             }
@@ -560,6 +575,10 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
             if (rhs.value.is_null() && def->name == "iexact") {  // Django: iexact=None is isnull=True
                 node->def = lookups::find("exact");
                 rhs_is_none = true;
+                break;
+            }
+            if (def->pattern) {  // Django does not prepare a pattern's value for the field: str(value) is matched
+                node->value = detail::pattern_text(def->name, rhs.value);
                 break;
             }
             check(rhs.value);

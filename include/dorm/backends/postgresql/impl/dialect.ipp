@@ -20,15 +20,28 @@ public:
     }
 
     PatternSpec pattern(std::string_view lookup) const override {
-        if (lookup == "iexact") return {"UPPER({lhs}) = UPPER({rhs})", PatternRhs::raw};
-        if (lookup == "contains") return {"{lhs} LIKE {rhs}", PatternRhs::like_contains};
-        if (lookup == "icontains") return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_contains};
-        if (lookup == "startswith") return {"{lhs} LIKE {rhs}", PatternRhs::like_prefix};
-        if (lookup == "istartswith") return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_prefix};
-        if (lookup == "endswith") return {"{lhs} LIKE {rhs}", PatternRhs::like_suffix};
-        if (lookup == "iendswith") return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_suffix};
-        if (lookup == "regex") return {"{lhs} ~ {rhs}", PatternRhs::raw};
-        if (lookup == "iregex") return {"{lhs} ~* {rhs}", PatternRhs::raw};
+        // An expression on the right is cast to text and its LIKE wildcards escaped in SQL (Django's pattern_esc;
+        // standard_conforming_strings makes '\' one backslash, LIKE's default escape character).
+#define DORM_LIKE_ESCAPED "REPLACE(REPLACE(REPLACE(({rhs})::text, '\\', '\\\\'), '%', '\\%'), '_', '\\_')"
+        if (lookup == "iexact") return {"UPPER({lhs}) = UPPER({rhs})", PatternRhs::raw, "UPPER({lhs}) = UPPER(({rhs})::text)"};
+        if (lookup == "contains")
+            return {"{lhs} LIKE {rhs}", PatternRhs::like_contains, "{lhs} LIKE '%' || " DORM_LIKE_ESCAPED " || '%'"};
+        if (lookup == "icontains")
+            return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_contains,
+                    "UPPER({lhs}) LIKE '%' || UPPER(" DORM_LIKE_ESCAPED ") || '%'"};
+        if (lookup == "startswith")
+            return {"{lhs} LIKE {rhs}", PatternRhs::like_prefix, "{lhs} LIKE " DORM_LIKE_ESCAPED " || '%'"};
+        if (lookup == "istartswith")
+            return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_prefix,
+                    "UPPER({lhs}) LIKE UPPER(" DORM_LIKE_ESCAPED ") || '%'"};
+        if (lookup == "endswith")
+            return {"{lhs} LIKE {rhs}", PatternRhs::like_suffix, "{lhs} LIKE '%' || " DORM_LIKE_ESCAPED};
+        if (lookup == "iendswith")
+            return {"UPPER({lhs}) LIKE UPPER({rhs})", PatternRhs::like_suffix,
+                    "UPPER({lhs}) LIKE '%' || UPPER(" DORM_LIKE_ESCAPED ")"};
+#undef DORM_LIKE_ESCAPED
+        if (lookup == "regex") return {"{lhs} ~ {rhs}", PatternRhs::raw, "{lhs} ~ ({rhs})::text"};
+        if (lookup == "iregex") return {"{lhs} ~* {rhs}", PatternRhs::raw, "{lhs} ~* ({rhs})::text"};
         return {};
     }
 

@@ -21,16 +21,25 @@ public:
 
     PatternSpec pattern(std::string_view lookup) const override {
         // SQLite's LIKE ignores ASCII case and no other: case-sensitive lookups use instr / GLOB / a range,
-        // case-insensitive ones compare dorm_fold() of both sides.
-        if (lookup == "iexact") return {"dorm_fold({lhs}) = {rhs}", PatternRhs::fold};
-        if (lookup == "contains") return {"instr({lhs}, {rhs}) > 0", PatternRhs::raw};
-        if (lookup == "icontains") return {"instr(dorm_fold({lhs}), {rhs}) > 0", PatternRhs::fold};
-        if (lookup == "startswith") return {"{lhs} >= {rhs} AND {lhs} < {rhs2}", PatternRhs::prefix_range};
-        if (lookup == "istartswith") return {"instr(dorm_fold({lhs}), {rhs}) = 1", PatternRhs::fold};
-        if (lookup == "endswith") return {"{lhs} GLOB {rhs}", PatternRhs::glob_suffix};
-        if (lookup == "iendswith") return {"dorm_fold({lhs}) GLOB {rhs}", PatternRhs::fold_glob_suffix};
-        if (lookup == "regex") return {"{lhs} REGEXP {rhs}", PatternRhs::raw};
-        if (lookup == "iregex") return {"dorm_iregexp({rhs}, {lhs})", PatternRhs::raw};
+        // case-insensitive ones compare dorm_fold() of both sides. An expression on the right has no wildcards to
+        // escape for instr(); GLOB's are bracketed ('[' first, so the brackets added later stay).
+#define DORM_GLOB_ESCAPED(x) "REPLACE(REPLACE(REPLACE(" x ", '[', '[[]'), '*', '[*]'), '?', '[?]')"
+        if (lookup == "iexact") return {"dorm_fold({lhs}) = {rhs}", PatternRhs::fold, "dorm_fold({lhs}) = dorm_fold({rhs})"};
+        if (lookup == "contains") return {"instr({lhs}, {rhs}) > 0", PatternRhs::raw, "instr({lhs}, {rhs}) > 0"};
+        if (lookup == "icontains")
+            return {"instr(dorm_fold({lhs}), {rhs}) > 0", PatternRhs::fold, "instr(dorm_fold({lhs}), dorm_fold({rhs})) > 0"};
+        if (lookup == "startswith")
+            return {"{lhs} >= {rhs} AND {lhs} < {rhs2}", PatternRhs::prefix_range, "instr({lhs}, {rhs}) = 1"};
+        if (lookup == "istartswith")
+            return {"instr(dorm_fold({lhs}), {rhs}) = 1", PatternRhs::fold, "instr(dorm_fold({lhs}), dorm_fold({rhs})) = 1"};
+        if (lookup == "endswith")
+            return {"{lhs} GLOB {rhs}", PatternRhs::glob_suffix, "{lhs} GLOB '*' || " DORM_GLOB_ESCAPED("{rhs}")};
+        if (lookup == "iendswith")
+            return {"dorm_fold({lhs}) GLOB {rhs}", PatternRhs::fold_glob_suffix,
+                    "dorm_fold({lhs}) GLOB '*' || " DORM_GLOB_ESCAPED("dorm_fold({rhs})")};
+#undef DORM_GLOB_ESCAPED
+        if (lookup == "regex") return {"{lhs} REGEXP {rhs}", PatternRhs::raw, "{lhs} REGEXP {rhs}"};
+        if (lookup == "iregex") return {"dorm_iregexp({rhs}, {lhs})", PatternRhs::raw, "dorm_iregexp({rhs}, {lhs})"};
         return {};
     }
 
