@@ -350,3 +350,54 @@ TEST_CASE("pattern lookups on fields that are not text compare the column as tex
     CHECK_THROWS_AS(Sample::objects().filter(dorm::runtime("data__icontains"), "x"), dorm::FieldError);
     CHECK_THROWS_AS(Entry::objects().filter("headline__contains", dorm::Bytes{}), dorm::TypeError);
 }
+
+TEST_CASE("only() / defer() reach through select_related(), and a followed key cannot be deferred", "[fidelity]") {
+    test::BlogData data;
+    auto qs = Entry::objects().select_related("blog").only("headline", "blog__name");
+    auto sql = qs.sql();
+    CHECK(sql.find("\"blog\".\"tagline\"") == std::string::npos);
+    CHECK(sql.find("\"blog\".\"name\"") != std::string::npos);
+    CHECK(sql.find("\"entry\".\"body_text\"") == std::string::npos);
+    CHECK(sql.find("\"entry\".\"blog_id\"") != std::string::npos);  // the key select_related() follows
+    Entry soup = qs.get("headline", "Soup");
+    {
+        dorm::CaptureQueries none;
+        CHECK(soup.blog.get().name == "Cooking");  // loaded with the entry
+        CHECK(soup.blog.get().tagline.empty());    // deferred
+        CHECK(none.queries().empty());
+    }
+    CHECK(soup.blog.get().get_deferred_fields() == std::vector<std::string>{"tagline"});
+    CHECK(soup.get_deferred_fields().size() == 7);  // all but id, blog, headline
+    // defer() of a related field: the rest of both models is loaded.
+    Entry soup2 = Entry::objects().select_related("blog").defer("blog__tagline", "body_text").get("headline", "Soup");
+    CHECK(soup2.rating == 1);
+    CHECK(soup2.body_text.empty());
+    CHECK(soup2.blog.get().name == "Cooking");
+    CHECK(soup2.blog.get().get_deferred_fields() == std::vector<std::string>{"tagline"});
+    // only() naming the relation alone loads the related object whole.
+    Entry soup3 = Entry::objects().select_related("blog").only("headline", "blog").get("headline", "Soup");
+    CHECK(soup3.blog.get().tagline == "Recipes");
+    // Two levels deep, and a NULL-able relation that is NULL.
+    Comment::objects().create({{"entry", soup.id}, {"text", "anonymous"}});
+    auto comments = Comment::objects()
+                        .select_related("entry__blog", "author")
+                        .only("text", "entry__headline", "entry__blog__name", "author__name");
+    auto c = comments.get("text", "anonymous");
+    CHECK(!c.author.has_value());
+    CHECK(c.entry.get().headline == "Soup");
+    CHECK(c.entry.get().rating == 0);  // deferred
+    CHECK(c.entry.get().blog.get().name == "Cooking");
+    CHECK(c.entry.get().blog.get().tagline.empty());
+    CHECK_THROWS_AS(Comment::objects().select_related("entry__blog").only("text", "entry__headline").sql(),
+                    dorm::FieldError);  // entry.blog is followed but deferred
+    // Django: the followed ForeignKey itself cannot be deferred.
+    CHECK_THROWS_WITH(Entry::objects().select_related("blog").only("headline").sql(),
+                      Catch::Contains("Field Entry.blog cannot be both deferred and traversed using select_related at the same time."));
+    CHECK_THROWS_AS(Entry::objects().select_related("blog").defer("blog").sql(), dorm::FieldError);
+    // Names are checked against the models.
+    CHECK_THROWS_AS(Entry::objects().only("blog__nmae"), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().only("headline__name"), dorm::FieldError);
+    // Without select_related() the related part names nothing to load; the key is loaded, as in Django.
+    Entry plain = Entry::objects().only("blog__name").get("headline", "Soup");
+    CHECK(plain.blog.id() == data.cooking.id);
+}

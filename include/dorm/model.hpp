@@ -155,6 +155,8 @@ struct ModelMeta {
     std::vector<Index> indexes;
     /// A new instance from a row of this model's columns (select_related); the state says it came from `db`.
     std::shared_ptr<void> (*load)(std::span<const backends::Cell> row, const std::string* db) = nullptr;
+    /// A new instance with its members' initial values (for loading only some fields).
+    std::shared_ptr<void> (*make)() = nullptr;
     // Type-erased lists of instances for prefetch_related(): a new detail::ResultCache<M> (filled), a row
     // appended to one, its size and elements, and an instance's state.
     std::shared_ptr<void> (*new_cache)() = nullptr;
@@ -391,6 +393,7 @@ struct meta_builder {
             obj->dorm_state_.adding = false;
             return obj;
         };
+        meta.make = +[]() -> std::shared_ptr<void> { return std::make_shared<M>(); };
         meta.new_cache = +[]() -> std::shared_ptr<void> {
             auto c = std::make_shared<ResultCache<M>>();
             c->filled = true;

@@ -101,6 +101,9 @@ protected:
         int parent;
         std::size_t offset;
         std::string stored_as;  // see sql::RelatedSelection
+        // only("blog__name") / defer("blog__tagline"): the fields selected, and the others; empty: all
+        std::vector<const FieldMeta*> loaded{};
+        std::shared_ptr<const std::vector<std::string>> deferred{};
     };
 
     const std::string* db_;
@@ -1476,12 +1479,7 @@ private:
             throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
     }
     void check_field_names(const std::vector<std::string>& names) const {
-        for (const auto& n : names) {
-            if (n.find("__") != std::string::npos)
-                throw FieldError(fmt::format("dorm: {}: deferring fields of related models needs select_related(), "
-                                             "which is not available yet", n));
-            (void)query_->model->get_field(n);
-        }
+        for (const auto& n : names) sql::check_loading_path(*query_->model, n);
     }
 
     /// Django allows only slicing, order_by(), count(), exists() and values() after a set operation.

@@ -79,8 +79,18 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, Result result, std::
             for (const auto& f : q.model->fields)
                 if (f.is_relation()) relations_.push_back(&f);
         for (const auto& sel : q.select_related) {
-            selections_.push_back(Selection{sel.model, sel.fk, sel.parent, columns_, sel.stored_as});
-            columns_ += sel.model->fields.size();
+            Selection s{sel.model, sel.fk, sel.parent, columns_, sel.stored_as};
+            if (!q.all_loaded()) {
+                auto deferred = std::make_shared<std::vector<std::string>>();
+                for (std::size_t i = 0; i < sel.model->fields.size(); ++i) {
+                    if (q.loads(sel, i)) s.loaded.push_back(&sel.model->fields[i]);
+                    else deferred->push_back(sel.model->fields[i].name);
+                }
+                if (deferred->empty()) s.loaded.clear();
+                else s.deferred = std::move(deferred);
+            }
+            columns_ += s.deferred ? s.loaded.size() : sel.model->fields.size();
+            selections_.push_back(std::move(s));
         }
     } else {
         columns_ = items.size();  // values(), values_list() and dates() always select a values list
@@ -111,9 +121,22 @@ DORM_DECL void RowReaderBase::read_related(std::span<const backends::Cell> row, 
     for (std::size_t i = 0; i < selections_.size(); ++i) {
         const auto& s = selections_[i];
         objects[i] = nullptr;
-        auto cells = row.subspan(s.offset, s.model->fields.size());
+        auto cells = row.subspan(s.offset, s.deferred ? s.loaded.size() : s.model->fields.size());
         void* parent = s.parent < 0 ? out : objects[static_cast<std::size_t>(s.parent)];
         if (!parent) continue;
+        if (s.deferred) [[unlikely]] {  // only() / defer() through the relation: the loaded fields one by one
+            std::size_t pk = 0;
+            while (s.loaded[pk] != &s.model->pk_field()) ++pk;
+            if (cells[pk].kind == backends::Cell::Kind::null) continue;
+            auto obj = s.model->make();
+            for (std::size_t k = 0; k < s.loaded.size(); ++k)
+                s.loaded[k]->set(obj.get(), cell_value(cells[k], s.loaded[k]->kind));
+            ModelState& state = s.model->state(obj.get());
+            state = ModelState{db_, false, nullptr, s.deferred};
+            objects[i] = obj.get();
+            s.fk->attach(parent, std::move(obj), db_);
+            continue;
+        }
         bool none = cells[s.model->pk].kind == backends::Cell::Kind::null;  // a NULL ForeignKey, no reverse row
         if (!s.stored_as.empty()) [[unlikely]] {
             auto cache = s.model->new_cache();

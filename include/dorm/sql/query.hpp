@@ -175,8 +175,12 @@ struct Query {
 
     bool is_sliced() const noexcept { return low != 0 || high.has_value(); }
 
-    /// Whether the model's field `i` is loaded (defer() / only()); the primary key always is.
+    /// Whether the model's field `i` is loaded (defer() / only()); the primary key always is. only("blog__name")
+    /// loads the ForeignKey "blog" too.
     bool loads(std::size_t i) const;
+    /// Whether field `i` of the select_related() object `sel` is loaded: only("blog__name") and
+    /// defer("blog__tagline") name its fields after its path; an object that no name reaches is loaded whole.
+    bool loads(const RelatedSelection& sel, std::size_t i) const;
     bool all_loaded() const noexcept { return loading.empty() && defer_loading; }
 
     /// Django's Query.set_limits: a slice of a slice is relative to it.
@@ -414,6 +418,12 @@ DORM_DECL void add_where(Query& query, ExprPtr condition);
 /// select_related("blog__owner"): joins each ForeignKey of the path (LEFT OUTER from a NULL-able one on) and
 /// records the related objects to load.
 DORM_DECL void add_select_related(Query& q, std::string_view path);
+
+/// Django's rule: a ForeignKey that select_related() follows cannot be deferred (FieldError).
+DORM_DECL void check_deferred_traversal(const Query& q);
+
+/// Checks a defer() / only() name: a field, or a path of ForeignKeys ending in a field ("blog__name").
+DORM_DECL void check_loading_path(const ModelMeta& m, std::string_view path);
 
 /// select_related() with no names: every non-NULL-able ForeignKey, followed to a depth of 5 (Django's rule).
 DORM_DECL void add_select_related_all(Query& q);

@@ -20,8 +20,31 @@ DORM_DECL auto Query::loads(std::size_t i) const -> bool {
     const auto& f = model->fields[i];
     if (f.primary_key) return true;  // even for only() with no names, or only("x").defer("x")
     if (loading.empty()) return defer_loading;
-    bool listed = std::find(loading.begin(), loading.end(), f.name) != loading.end();
-    return defer_loading ? !listed : listed;
+    for (const auto& name : loading) {
+        if (name == f.name) return !defer_loading;
+        // only("blog__name") needs the key that select_related() follows; defer("blog__tagline") keeps it.
+        if (!defer_loading && name.size() > f.name.size() + 2 && name.starts_with(f.name) &&
+            name.compare(f.name.size(), 2, "__") == 0)
+            return true;
+    }
+    return defer_loading;
+}
+
+DORM_DECL auto Query::loads(const RelatedSelection& sel, std::size_t i) const -> bool {
+    // A reverse one-to-one is kept like a prefetched list, which is loaded whole.
+    if (all_loaded() || !sel.stored_as.empty() || i == sel.model->pk) return true;
+    const auto& f = sel.model->fields[i];
+    bool reached = false, listed = false;
+    for (const auto& name : loading) {
+        if (name.size() <= sel.path.size() + 2 || !name.starts_with(sel.path) || name.compare(sel.path.size(), 2, "__") != 0)
+            continue;
+        reached = true;
+        std::string_view rest = std::string_view(name).substr(sel.path.size() + 2);
+        if (rest == f.name || (!defer_loading && rest.size() > f.name.size() + 2 && rest.starts_with(f.name) &&
+                               rest.compare(f.name.size(), 2, "__") == 0))
+            listed = true;
+    }
+    return defer_loading ? !listed : (!reached || listed);
 }
 }  // namespace dorm::sql
 
@@ -721,6 +744,32 @@ DORM_DECL void add_select_related(Query& q, std::string_view path) {
     }
 }
 
+DORM_DECL void check_deferred_traversal(const Query& q) {
+    if (q.all_loaded()) return;
+    for (const auto& sel : q.select_related) {
+        if (!sel.stored_as.empty()) continue;  // a reverse relation: no key on the parent to defer
+        const RelatedSelection* parent = sel.parent < 0 ? nullptr : &q.select_related[static_cast<std::size_t>(sel.parent)];
+        const ModelMeta& pm = parent ? *parent->model : *q.model;
+        auto i = static_cast<std::size_t>(sel.fk - pm.fields.data());
+        if (!(parent ? q.loads(*parent, i) : q.loads(i)))
+            throw FieldError(fmt::format("dorm: Field {}.{} cannot be both deferred and traversed using "
+                                         "select_related at the same time.", pm.name, sel.fk->name));
+    }
+}
+
+DORM_DECL void check_loading_path(const ModelMeta& m, std::string_view path) {
+    const ModelMeta* model = &m;
+    auto parts = detail::split_path(path);
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const FieldMeta& f = model->get_field(parts[i]);  // FieldError naming the choices
+        if (i + 1 == parts.size()) break;
+        if (!f.is_relation())
+            throw FieldError(fmt::format("dorm: {}: '{}' is not a relation, so '{}' cannot follow it", path, f.name,
+                                         parts[i + 1]));
+        model = &f.related();
+    }
+}
+
 DORM_DECL void add_select_related_all(Query& q) {
     std::function<void(const ModelMeta&, const std::string&, int)> walk = [&](const ModelMeta& m, const std::string& prefix,
                                                                                int depth) {
@@ -829,12 +878,14 @@ DORM_DECL void select_list(Compiler& c, const Query& q) {
         select_item(c, item);
     }
     if (q.values_mode) return;
+    check_deferred_traversal(q);
     for (const auto& sel : q.select_related)
-        for (const auto& f : sel.model->fields) {
+        for (std::size_t i = 0; i < sel.model->fields.size(); ++i) {
+            if (!q.loads(sel, i)) continue;
             c << ", ";
             c.quote_alias(sel.alias);
             c << ".";
-            c.quote(f.column);
+            c.quote(sel.model->fields[i].column);
         }
 }
 
@@ -845,7 +896,8 @@ DORM_DECL void distinct_ordering_columns(Compiler& c, const Query& q) {
         for (std::size_t i = 0; i < q.model->fields.size(); ++i)
             if (q.loads(i)) selected.push_back(std::make_shared<Col>(q.alias(), &q.model->fields[i]));
         for (const auto& sel : q.select_related)
-            for (const auto& f : sel.model->fields) selected.push_back(std::make_shared<Col>(sel.alias, &f));
+            for (std::size_t i = 0; i < sel.model->fields.size(); ++i)
+                if (q.loads(sel, i)) selected.push_back(std::make_shared<Col>(sel.alias, &sel.model->fields[i]));
     }
     for (const auto& item : select_items(q)) selected.push_back(item.expr);
     auto key = [&](const Expression& e) {
