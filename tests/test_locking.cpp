@@ -10,8 +10,63 @@ TEST_CASE("select_for_update() validates its options", "[locking]") {
     test::Database db;
     CHECK_THROWS_WITH(Blog::objects().select_for_update({.nowait = true, .skip_locked = true}),
                       Catch::Contains("The nowait option cannot be used with skip_locked."));
-    CHECK_THROWS_AS(Blog::objects().select_for_update({.of = {"entry"}}), dorm::FieldError);
-    CHECK_NOTHROW(Blog::objects().select_for_update({.of = {"self"}}));
+    CHECK_NOTHROW(Blog::objects().select_for_update({.of = {"self"}}).sql());
+    // of's names are checked where Django checks them, when the SQL is written (SQLite writes no lock).
+    if (test::is_postgresql()) {
+        CHECK_THROWS_WITH(Blog::objects().select_for_update({.of = {"entry"}}).sql(),
+                          Catch::Contains("Invalid field name(s) given in select_for_update(of=(...)): entry. Only "
+                                          "relational fields followed in the query are allowed. Choices are: self."));
+        CHECK_THROWS_WITH(Entry::objects().select_related("blog").select_for_update({.of = {"authors"}}).sql(),
+                          Catch::Contains("Choices are: self, blog."));
+        CHECK_THROWS_AS(Entry::objects().select_for_update({.of = {"blog"}}).sql(), dorm::FieldError);  // not followed
+    } else {
+        CHECK_NOTHROW(Blog::objects().select_for_update({.of = {"entry"}}).sql());
+    }
+}
+
+TEST_CASE("select_for_update(of=) locks the tables of the named relations only", "[locking][concurrency]") {
+    test::BlogData data;
+    auto entries = Entry::objects().select_related("blog").filter("headline", "Soup");
+    auto self_sql = entries.select_for_update({.of = {"self"}}).sql();
+    auto blog_sql = entries.select_for_update({.of = {"self", "blog"}}).sql();
+    auto nested = Comment::objects().select_related("entry__blog").select_for_update({.of = {"entry__blog"}}).sql();
+    if (!test::is_postgresql()) {
+        CHECK(blog_sql.find("FOR") == std::string::npos);  // SQLite ignores it, as Django does
+        return;
+    }
+    CHECK(self_sql.ends_with(" FOR UPDATE OF \"entry\""));
+    CHECK(blog_sql.ends_with(" FOR UPDATE OF \"entry\", \"blog\""));
+    CHECK(nested.ends_with(" FOR UPDATE OF \"blog\""));
+    // Whether another transaction can lock the blog / the entry while this one holds its locks.
+    auto others_can_lock = [&] {
+        std::pair<bool, bool> free{true, true};
+        std::thread other([&] {
+            auto try_lock = [](auto qs) {
+                try {
+                    dorm::atomic([&] { (void)qs.select_for_update({.nowait = true}).size(); });
+                    return true;
+                } catch (const dorm::OperationalError&) {
+                    return false;
+                }
+            };
+            free = {try_lock(Blog::objects().filter("name", "Cooking")), try_lock(Entry::objects().filter("headline", "Soup"))};
+            dorm::databases()["default"].close();
+        });
+        other.join();
+        return free;
+    };
+    dorm::atomic([&] {
+        CHECK(entries.select_for_update({.of = {"self"}}).size() == 1);
+        CHECK(others_can_lock() == std::pair<bool, bool>{true, false});  // the entry only
+    });
+    dorm::atomic([&] {
+        CHECK(Entry::objects().select_related("blog").filter("headline", "Soup").select_for_update({.of = {"blog"}}).size() == 1);
+        CHECK(others_can_lock() == std::pair<bool, bool>{false, true});  // the blog only
+    });
+    dorm::atomic([&] {
+        CHECK(entries.select_for_update().size() == 1);
+        CHECK(others_can_lock() == std::pair<bool, bool>{false, false});  // without of: every table joined
+    });
 }
 
 TEST_CASE("select_for_update() SQL per backend; SQLite ignores it, as Django does", "[locking]") {

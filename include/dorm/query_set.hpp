@@ -539,11 +539,7 @@ public:
     self_type select_for_update(const SelectForUpdate& options = {}) const {
         if (options.nowait && options.skip_locked)
             throw ValueError("dorm: The nowait option cannot be used with skip_locked.");
-        for (const auto& name : options.of)
-            if (name != "self")
-                throw FieldError(fmt::format("dorm: Invalid field name(s) given in select_for_update(of=(...)): {}. "
-                                             "Only relational fields followed in the query are allowed. Choices are: self.",
-                                             name));
+        // of's names are checked when the SQL is written, against the relations select_related() follows then.
         return chain([&](sql::Query& q) { q.lock = options; });
     }
 

@@ -1039,10 +1039,23 @@ DORM_DECL Query ordered_query(const Query& q) {
 
 DORM_DECL void lock_clause(Compiler& c, const Query& q) {
     if (!q.lock || !c.dialect.has_select_for_update()) return;
+    // of: "self" or a relation select_related() follows, each locked by the alias of its table (Django checks
+    // them here too, where the joins are known).
     std::vector<std::string> of;
-    for (std::size_t i = 0; i < q.lock->of.size(); ++i) {
+    for (const auto& name : q.lock->of) {
+        const std::string* alias = name == "self" ? &q.alias() : nullptr;
+        for (const auto& sel : q.select_related)
+            if (!alias && sel.stored_as.empty() && sel.path == name) alias = &sel.alias;
+        if (!alias) {
+            std::string choices = "self";
+            for (const auto& sel : q.select_related)
+                if (sel.stored_as.empty()) choices += ", " + sel.path;
+            throw FieldError(fmt::format("dorm: Invalid field name(s) given in select_for_update(of=(...)): {}. Only "
+                                         "relational fields followed in the query are allowed. Choices are: {}.",
+                                         name, choices));
+        }
         std::string quoted;
-        c.dialect.quote_name(quoted, q.alias());  // only "self" passes select_for_update()'s check
+        c.dialect.quote_name(quoted, *alias);
         of.push_back(std::move(quoted));
     }
     c.dialect.for_update(c.sql, *q.lock, of);
