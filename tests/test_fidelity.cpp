@@ -401,3 +401,73 @@ TEST_CASE("only() / defer() reach through select_related(), and a followed key c
     Entry plain = Entry::objects().only("blog__name").get("headline", "Soup");
     CHECK(plain.blog.id() == data.cooking.id);
 }
+
+TEST_CASE("a Prefetch QuerySet's only(), select_related(), prefetch_related(), annotations and using_() apply", "[fidelity]") {
+    test::BlogData data;
+    Entry soup = Entry::objects().get("headline", "Soup");
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    related<&Entry::authors>(soup).add(ann);
+    Comment::objects().create({{"entry", soup.id}, {"text", "tasty"}, {"author", ann.id}});
+    using dorm::Prefetch;
+    using dorm::prefetched;
+    // only(): the entries hold the headline (and the key they are matched by); no query per entry.
+    {
+        dorm::CaptureQueries queries;
+        auto blogs = Blog::objects().prefetch_related(Prefetch("entry_set", Entry::objects().only("headline"))).order_by("name");
+        REQUIRE(blogs.size() == 3);  // evaluated: indexing reads the cache
+        const auto& cooking = prefetched<Entry>(blogs[1], "entry_set");
+        REQUIRE(cooking.size() == 2);
+        CHECK(cooking[0].get_deferred_fields().size() == 7);  // all but id, headline and blog (loaded to match)
+        CHECK(queries.queries().size() == 2);
+        CHECK(queries.queries()[1].sql.find("\"body_text\"") == std::string::npos);
+    }
+    // select_related() and annotations on the prefetched comments, and their own prefetch_related().
+    {
+        auto inner = Comment::objects().select_related("author").annotate("n", dorm::Length("text")).prefetch_related("entry__authors");
+        auto entries = Entry::objects().filter("pk", soup.id).prefetch_related(Prefetch("comment_set", inner));
+        REQUIRE(entries.size() == 1);
+        dorm::CaptureQueries none;
+        const auto& comments = prefetched<Comment>(entries[0], "comment_set");
+        REQUIRE(comments.size() == 1);
+        CHECK(comments[0].author->get().name == "Ann");       // select_related: no query
+        CHECK(comments[0].annotations()["n"].as<int>() == 5);  // annotate()
+        CHECK(related<&Entry::authors>(comments[0].entry.get()).all().size() == 1);  // the inner prefetch_related()
+        CHECK(none.queries().empty());
+    }
+    // Over a ManyToMany, with only().
+    {
+        auto entries = Entry::objects().filter("pk", soup.id).prefetch_related(Prefetch("authors", Author::objects().only("name")));
+        REQUIRE(entries.size() == 1);
+        const auto& authors = prefetched<Author>(entries[0], "authors");
+        REQUIRE(authors.size() == 1);
+        CHECK(authors[0].name == "Ann");
+        CHECK(authors[0].get_deferred_fields() == std::vector<std::string>{"email"});
+    }
+    // Lookups continue through a to_attr.
+    {
+        auto blogs = Blog::objects()
+                         .prefetch_related(Prefetch("entry_set", Entry::objects().filter("rating__lte", 1), "low"), "low__authors")
+                         .order_by("name");
+        REQUIRE(blogs.size() == 3);
+        dorm::CaptureQueries none;
+        const auto& low = prefetched<Entry>(blogs[1], "low");
+        REQUIRE(low.size() == 1);
+        CHECK(low[0].headline == "Soup");
+        CHECK(prefetched<Author>(low[0], "authors").size() == 1);
+        CHECK(none.queries().empty());
+    }
+    // A values() QuerySet cannot be a Prefetch's, as in Django.
+    CHECK_THROWS_AS(Blog::objects().prefetch_related(Prefetch("entry_set", Entry::objects().values("headline"))).size(),
+                    dorm::ValueError);
+    // using_(): the Prefetch QuerySet's own database.
+    dorm::databases().add("other", "sqlite::memory:");
+    dorm::create_tables<Blog, Author, Entry>("other");
+    Blog::objects().using_("other").create({{"id", data.cooking.id}, {"name", "Cooking elsewhere"}});
+    Entry::objects().using_("other").create({{"blog", data.cooking.id}, {"headline", "Elsewhere"}, {"pub_date", dorm::Date(2010, 1, 1)},
+                                            {"mod_date", dorm::Date(2010, 1, 1)}});
+    auto blogs = Blog::objects().filter("pk", data.cooking.id).prefetch_related(Prefetch("entry_set", Entry::objects().using_("other")));
+    REQUIRE(blogs.size() == 1);
+    const auto& elsewhere = prefetched<Entry>(blogs[0], "entry_set");
+    REQUIRE(elsewhere.size() == 1);
+    CHECK(elsewhere[0].headline == "Elsewhere");
+}

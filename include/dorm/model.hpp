@@ -153,14 +153,14 @@ struct ModelMeta {
     std::vector<std::string> get_latest_by;
     std::vector<std::vector<std::string>> unique_together;
     std::vector<Index> indexes;
-    /// A new instance from a row of this model's columns (select_related); the state says it came from `db`.
-    std::shared_ptr<void> (*load)(std::span<const backends::Cell> row, const std::string* db) = nullptr;
-    /// A new instance with its members' initial values (for loading only some fields).
+    /// Type-erased pieces for code that knows the model only by its metadata (select_related(), prefetching):
+    /// a new instance with its members' initial values; its fields set from a row of all the model's columns;
+    /// lists of instances (a new detail::ResultCache<M>, filled; a default instance appended to one; its size
+    /// and elements); and an instance's state.
     std::shared_ptr<void> (*make)() = nullptr;
-    // Type-erased lists of instances for prefetch_related(): a new detail::ResultCache<M> (filled), a row
-    // appended to one, its size and elements, and an instance's state.
+    void (*load_into)(void* obj, std::span<const backends::Cell> row) = nullptr;
     std::shared_ptr<void> (*new_cache)() = nullptr;
-    void (*cache_append)(void* cache, std::span<const backends::Cell> row, const std::string* db) = nullptr;
+    void* (*cache_emplace)(void* cache) = nullptr;
     std::size_t (*cache_size)(const void* cache) = nullptr;
     void* (*cache_at)(void* cache, std::size_t i) = nullptr;
     ModelState& (*state)(void* obj) = nullptr;
@@ -386,25 +386,14 @@ struct meta_builder {
     static ModelMeta build() {
         ModelMeta meta;
         meta.name = std::string(M::dorm_name());
-        meta.load = +[](std::span<const backends::Cell> row, const std::string* db) -> std::shared_ptr<void> {
-            auto obj = std::make_shared<M>();
-            load_row(row, *obj);
-            obj->dorm_state_.db = db;
-            obj->dorm_state_.adding = false;
-            return obj;
-        };
         meta.make = +[]() -> std::shared_ptr<void> { return std::make_shared<M>(); };
+        meta.load_into = +[](void* obj, std::span<const backends::Cell> row) { load_row(row, *static_cast<M*>(obj)); };
         meta.new_cache = +[]() -> std::shared_ptr<void> {
             auto c = std::make_shared<ResultCache<M>>();
             c->filled = true;
             return c;
         };
-        meta.cache_append = +[](void* cache, std::span<const backends::Cell> row, const std::string* db) {
-            M& obj = static_cast<ResultCache<M>*>(cache)->items.emplace_back();
-            load_row(row, obj);
-            obj.dorm_state_.db = db;
-            obj.dorm_state_.adding = false;
-        };
+        meta.cache_emplace = +[](void* cache) -> void* { return &static_cast<ResultCache<M>*>(cache)->items.emplace_back(); };
         meta.cache_size = +[](const void* cache) { return static_cast<const ResultCache<M>*>(cache)->items.size(); };
         meta.cache_at = +[](void* cache, std::size_t i) -> void* { return &static_cast<ResultCache<M>*>(cache)->items[i]; };
         meta.state = +[](void* obj) -> ModelState& { return static_cast<M*>(obj)->dorm_state_; };

@@ -8,6 +8,7 @@
 #include <dorm/database.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/model.hpp>
+#include <dorm/row_reader.hpp>
 #include <dorm/sql/query.hpp>
 
 #include <map>
@@ -46,21 +47,29 @@ struct PrefetchLevel {
 };
 
 /// Runs `base` (its WHERE extended with `lhs IN` each batch of `keys`; `lhs` a lookup path or an expression) and
-/// hands every row to `row`.
+/// hands every row to `row` with the reader that decodes it (base's only() / defer(), annotations and
+/// select_related() included). The Prefetch QuerySet's own database (using_()) wins over the instances', as in Django.
 template <class Lhs, class Row>
 void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, const std::vector<Value>& keys, Row&& row) {
-    auto& conn = databases().get(*db).connection();
-    base.db = db;
+    if (base.db == default_alias()) base.db = db;
+    auto& conn = databases().get(*base.db).connection();
     sql::detail::for_each_in_batch(base, lhs, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return;
+        RowReaderBase reader(q);
         auto cursor = conn.query(c.sql, c.params);
-        while (cursor->next()) row(cursor->row());
+        while (cursor->next()) row(reader, cursor->row());
     });
 }
 
 /// The query a prefetch level runs: the Prefetch's QuerySet, or all rows of `target`.
 DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name);
+
+/// Makes sure `q` loads `key` (the column prefetched rows are matched by), whatever its only() / defer().
+DORM_DECL void load_key(sql::Query& q, const FieldMeta& key);
+
+/// Runs the prefetch_related() of a Prefetch QuerySet `base` over the objects of the level it loaded.
+DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& level, const std::string* db);
 
 /// A ManyToMany level: the related rows joined to the join table, whose key to this side is selected last.
 DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m,

@@ -14,6 +14,7 @@
 #include <dorm/prefetch.hpp>
 #include <dorm/q.hpp>
 #include <dorm/row.hpp>
+#include <dorm/row_reader.hpp>
 #include <dorm/sql/query.hpp>
 
 #include <array>
@@ -77,44 +78,6 @@ template <class T>
 struct is_tuple : std::false_type {};
 template <class... Ts>
 struct is_tuple<std::tuple<Ts...>> : std::true_type {};
-
-/// What reading a query's rows needs that does not depend on the result type (which columns hold what, and the
-/// select_related() objects), compiled once.
-class RowReaderBase {
-public:
-    /// The number of columns the query selects (checked against the cursor).
-    std::size_t columns() const noexcept { return columns_; }
-
-protected:
-    enum class Result { model, row, values };
-    /// `model_columns`: the columns of the model's own fields, for Result::model.
-    RowReaderBase(const sql::Query& q, Result result, std::size_t model_columns);
-
-    /// The annotations after a model's `n` columns, stored on its state.
-    void read_annotations(std::span<const backends::Cell> row, std::size_t n, ModelState& state) const;
-    /// select_related(): each related object from its columns, attached to its parent's ForeignKey.
-    void read_related(std::span<const backends::Cell> row, void* out, ModelState& out_state) const;
-
-    struct Selection {
-        const ModelMeta* model;
-        const FieldMeta* fk;
-        int parent;
-        std::size_t offset;
-        std::string stored_as;  // see sql::RelatedSelection
-        // only("blog__name") / defer("blog__tagline"): the fields selected, and the others; empty: all
-        std::vector<const FieldMeta*> loaded{};
-        std::shared_ptr<const std::vector<std::string>> deferred{};
-    };
-
-    const std::string* db_;
-    std::size_t columns_ = 0;
-    std::vector<const FieldMeta*> relations_;
-    std::vector<Selection> selections_;
-    std::vector<const FieldMeta*> loaded_;                  // defer() / only(): the fields selected
-    std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others
-    std::shared_ptr<const Row::names_type> names_;
-    std::vector<std::optional<FieldKind>> kinds_;
-};
 
 /// Decodes the rows of one query into T: a model (its fields, then any annotations), a Row (values(),
 /// aggregate()), a std::tuple (values_list()) or one value (values_list(flat), dates()). Built once per query.

@@ -66,7 +66,23 @@ DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMet
     else base.model = &target;
     if (base.model != &target)
         throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
+    if (base.values_mode)
+        throw ValueError("dorm: Prefetch querysets cannot use raw(), values(), and values_list().");
     return base;
+}
+
+DORM_DECL void load_key(sql::Query& q, const FieldMeta& key) {
+    // The column rows are matched to their parents by: loaded even if the Prefetch QuerySet's only() / defer()
+    // leaves it out (Django would load it again per object).
+    if (q.loads(static_cast<std::size_t>(&key - q.model->fields.data()))) return;
+    if (q.defer_loading) std::erase(q.loading, key.name);
+    else q.loading.push_back(key.name);
+}
+
+DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& level, const std::string* db) {
+    // The Prefetch QuerySet's own prefetch_related(), over the objects it loaded.
+    if (!base.prefetch.empty() && !level.objects.empty())
+        prefetch_related(level.objects, *level.model, base.prefetch, base.db == default_alias() ? db : base.db);
 }
 
 DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m, const sql::PrefetchSpec* spec, const std::string* db) {
@@ -78,14 +94,17 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     // INNER: only linked rows; their link column comes after the model's columns and selected annotations.
     std::string alias = sql::detail::own_reverse_join(base, *m2m.through, *m2m.to, false);
     auto link = std::make_shared<sql::Col>(alias, m2m.from);
-    std::size_t at = target.fields.size();
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < target.fields.size(); ++i) at += base.loads(i) ? 1 : 0;
     for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
     base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
-    prefetch_query(base, db, sql::ExprPtr(link), keys, [&](std::span<const backends::Cell> row) {
+    prefetch_query(base, db, sql::ExprPtr(link), keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
         if (const auto* list = targets.find(row[at], m2m.from->kind))
-            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+            for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
     });
-    return PrefetchLevel{&target, targets.objects(target)};
+    PrefetchLevel out{&target, targets.objects(target)};
+    prefetch_nested(base, out, db);
+    return out;
 }
 
 DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec, const std::string* db) {
@@ -106,14 +125,16 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
         sql::Query base = prefetch_base(spec, target, name);
         std::map<Value, std::shared_ptr<void>> loaded;
         const FieldMeta& pk = target.pk_field();
-        prefetch_query(base, db, "pk__in", keys, [&](std::span<const backends::Cell> row) {
-            auto obj = target.load(row.subspan(0, target.fields.size()), db);
+        prefetch_query(base, db, "pk__in", keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
+            auto obj = target.make();
+            reader.read_object(row, obj.get());
             Value id = pk.get(obj.get());
             out.objects.push_back(obj.get());
             loaded.emplace(std::move(id), std::move(obj));
         });
         for (void* obj : level.objects)
             if (auto it = loaded.find(f->get(obj)); it != loaded.end()) f->attach(obj, it->second, db);
+        prefetch_nested(base, out, db);
         return out;
     }
     for (const auto& m2m : model.many_to_many)
@@ -131,11 +152,15 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
     PrefetchTargets targets;
     auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name);
     const FieldMeta& fk = *rel->field;
-    prefetch_query(prefetch_base(spec, target, name), db, fk.name + "__in", keys, [&](std::span<const backends::Cell> row) {
-        if (const auto* list = targets.find(row[fk.index], fk.kind))
-            for (void* cache : *list) target.cache_append(cache, row.subspan(0, target.fields.size()), db);
+    sql::Query base = prefetch_base(spec, target, name);
+    load_key(base, fk);
+    prefetch_query(base, db, fk.name + "__in", keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
+        if (const auto* list = targets.find(row[reader.column_of(fk.index)], fk.kind))
+            for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
     });
-    return PrefetchLevel{&target, targets.objects(target)};
+    out = PrefetchLevel{&target, targets.objects(target)};
+    prefetch_nested(base, out, db);
+    return out;
 }
 
 DORM_DECL void prefetch_related(std::vector<void*> objects, const ModelMeta& model, const std::vector<sql::PrefetchSpec>& specs, const std::string* db) {
@@ -155,6 +180,9 @@ DORM_DECL void prefetch_related(std::vector<void*> objects, const ModelMeta& mod
             }
             level = prefetch_level(level, parts[i], last ? &spec : nullptr, db);
             done[key] = level;
+            // Later lookups may continue through the to_attr ("recent__authors" after Prefetch(.., "recent")).
+            if (last && !spec.to_attr.empty())
+                done[prefix.substr(0, prefix.size() - parts[i].size()) + spec.to_attr] = level;
         }
     }
 }
