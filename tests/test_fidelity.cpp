@@ -471,3 +471,54 @@ TEST_CASE("a Prefetch QuerySet's only(), select_related(), prefetch_related(), a
     REQUIRE(elsewhere.size() == 1);
     CHECK(elsewhere[0].headline == "Elsewhere");
 }
+
+TEST_CASE("QuerySets dorm used to accept but could not write as SQL: a valid statement or Django's error", "[fidelity]") {
+    test::BlogData data;
+    // A scalar subquery over nothing is NULL, with nothing of the empty query left in the statement.
+    auto latest = Blog::objects().annotate(
+        "latest", dorm::Subquery(Entry::objects().filter("blog", dorm::OuterRef("pk")).filter("id__in", std::vector<int>{}).values("headline").slice(0, 1)));
+    for (const auto& b : latest) CHECK(b.annotations()["latest"].is_null());
+    CHECK(latest.count() == 3);
+    auto none = Blog::objects().annotate("latest", dorm::Subquery(Entry::objects().none().values("headline"))).filter("name", "News");
+    REQUIRE(none.size() == 1);
+    CHECK(none[0].annotations()["latest"].is_null());
+    // dates() over an aggregate annotation: grouped by the model's columns, not by the aggregate.
+    auto years = Entry::objects().annotate("last", dorm::Max("pub_date")).dates("last", "year");
+    CHECK(years.size() == 4);  // 2005, 2006, 2007, 2008
+    // An aggregate's filter= over an aggregate is refused, as Django refuses it.
+    CHECK_THROWS_AS(Author::objects().annotate("m", dorm::Max("name")).annotate("c", dorm::Count("id", {.filter = dorm::Q("m", "x")})),
+                    dorm::FieldError);
+}
+
+TEST_CASE("FilteredRelation over a ManyToMany, and with its default empty condition", "[fidelity]") {
+    test::BlogData data;
+    using dorm::FilteredRelation;
+    using dorm::Q;
+    Author ann = Author::objects().create({{"name", "Ann"}, {"email", "ann@example.com"}});
+    Author bob = Author::objects().create({{"name", "Bob"}});
+    related<&Entry::authors>(Entry::objects().get("headline", "Soup")).add(ann, bob);
+    related<&Entry::authors>(Entry::objects().get("headline", "Election")).add(bob);
+    // The reference's example, on entries and their authors: entries with an author whose e-mail is known.
+    auto with_email = Entry::objects()
+                          .annotate("mailing", FilteredRelation("authors", Q("authors__email__contains", "@")))
+                          .filter("mailing__name__icontains", "a");
+    CHECK(test::sorted(with_email) == V{"Soup"});
+    auto sql = with_email.sql();
+    CHECK(sql.find("LEFT OUTER JOIN \"entry_authors\"") != std::string::npos);
+    CHECK(sql.find("\"entry_authors\".\"author_id\" = \"mailing\".\"id\" AND ") != std::string::npos);  // in the ON clause
+    // Counted per entry: Bob has no e-mail, so Election counts none.
+    auto counts = Entry::objects()
+                      .annotate("mailing", FilteredRelation("authors", Q("authors__email__contains", "@")), "n", Count("mailing"))
+                      .filter("n__gt", 0);
+    CHECK(test::sorted(counts) == V{"Soup"});
+    CHECK_THROWS_AS(Entry::objects().annotate("mailing", FilteredRelation("authors", Q("authors__email__contains", "@")))
+                        .select_related("mailing").sql(),
+                    dorm::FieldError);  // multi-valued
+    // Django's default condition is Q(): the relation itself, under another name.
+    auto any_author = Entry::objects().alias("writers", FilteredRelation("authors")).filter("writers__name", "Bob");
+    CHECK(test::sorted(any_author) == V{"Election", "Soup"});
+    auto blogs = Blog::objects().annotate("all_entries", FilteredRelation("entry"), "n", Count("all_entries")).order_by("name");
+    std::vector<int> n;
+    for (const auto& b : blogs) n.push_back(b.annotations().get<int>("n"));
+    CHECK(n == std::vector<int>{2, 2, 1});
+}

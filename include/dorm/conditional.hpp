@@ -33,8 +33,9 @@ DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional
 
 /// A relation joined with a condition in its ON clause (Django's FilteredRelation), for annotate() / alias():
 /// `annotate("good", FilteredRelation("entry", Q("entry__rating__gte", 4)))`, then `filter("good__headline", ...)`
-/// or `Count("good")`. The condition's paths start with the relation's name; the join is LEFT OUTER.
-DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition);
+/// or `Count("good")`. The relation is a ForeignKey, a reverse relation or a ManyToMany; the condition's paths start
+/// with its name (none, Django's default Q(): the plain relation under another name); the join is LEFT OUTER.
+DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition = Q());
 
 namespace detail {
 template <class QS>

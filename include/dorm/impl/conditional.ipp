@@ -19,7 +19,6 @@ DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional
 }
 
 DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition) {
-    if (condition.empty()) throw ValueError("dorm: FilteredRelation's condition must be a Q object with at least one lookup");
     auto n = std::make_shared<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::filtered_relation;
     n->name = std::string(relation);

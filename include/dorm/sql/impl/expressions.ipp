@@ -7,7 +7,11 @@
 namespace dorm::sql {
 
 DORM_DECL void Aggregate::sources(std::vector<const Expression*>& out) const {
+    // filter= and the ordering are evaluated per row as the arguments are (Django lists them among the source
+    // expressions too): an aggregate or an outer reference in them is found like one in an argument.
     for (const auto& a : args) out.push_back(a.get());
+    if (filter) out.push_back(filter.get());
+    for (const auto& o : ordering) out.push_back(o.first.get());
 }
 
 DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {

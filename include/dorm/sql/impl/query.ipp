@@ -170,7 +170,6 @@ DORM_DECL std::size_t filtered_join(Query& q, const FilteredRelationSpec& fr) {
         if (q.joins[i].filtered == fr.name) return i;
     const ModelMeta& model = *q.model;
     Join j;
-    j.alias = fresh_alias(q, fr.name);
     j.parent_alias = q.alias();
     j.outer = true;
     j.filtered = fr.name;
@@ -182,12 +181,30 @@ DORM_DECL std::size_t filtered_join(Query& q, const FilteredRelationSpec& fr) {
         j.fk = rel->field;
         j.reverse = true;
         j.parent_model = &model;
+    } else if (const ManyToManyRelation* m2m = model.find_many_to_many(fr.relation)) {
+        // To the join table (a join of its own, which no other path shares), then to the other model with the
+        // condition in that join's ON clause, as Django writes it.
+        Join through;
+        through.alias = fresh_alias(q, m2m->through->db_table);
+        through.model = m2m->through;
+        through.parent_alias = q.alias();
+        through.fk = m2m->from;
+        through.outer = true;
+        through.reverse = true;
+        through.parent_model = &model;
+        through.filtered = fr.name + "__through";  // not fr.name: the relation's name finds the other join
+        j.parent_alias = through.alias;
+        q.joins.push_back(std::move(through));
+        j.model = m2m->model;
+        j.fk = m2m->to;
     } else {
         throw FieldError(fmt::format("dorm: FilteredRelation's relation '{}' is not a relation of {} (nested relations "
                                      "are not supported)", fr.relation, model.name));
     }
+    j.alias = fresh_alias(q, fr.name);
     q.joins.push_back(std::move(j));
     std::size_t index = q.joins.size() - 1;
+    if (fr.condition->empty()) return index;  // Django's default condition, Q(): the plain relation
     q.building_filtered = &fr;
     auto condition = build_q_fwd(q, *fr.condition);
     q.building_filtered = nullptr;
@@ -718,7 +735,7 @@ DORM_DECL void add_select_related(Query& q, std::string_view path) {
             outer = true;
         } else if (fr) {
             const Join& j = q.joins[detail::filtered_join(q, *fr)];
-            if (j.reverse && !j.fk->one_to_one)
+            if ((j.reverse && !j.fk->one_to_one) || model->find_many_to_many(fr->relation))
                 throw FieldError(fmt::format("dorm: select_related() cannot follow '{}': it is multi-valued; use "
                                              "prefetch_related()", part));
             sel.alias = j.alias;
@@ -983,8 +1000,9 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     for (const auto& e : q.group_by) exprs.push_back(e.get());
     auto items = select_items(q);
     for (const auto& item : items) exprs.push_back(item.expr.get());
+    // An ordering by a selected column's alias (dates()) is grouped by through that column, as Django skips refs.
     for (const auto& o : order_by)
-        if (o.expr) exprs.push_back(o.expr.get());
+        if (o.expr && !dynamic_cast<const SelectRef*>(o.expr.get())) exprs.push_back(o.expr.get());
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     bool any = false;
     for (const auto* e : exprs) {
@@ -1200,10 +1218,15 @@ DORM_DECL void subquery_column(Compiler& c, const Query& q) {
 namespace dorm::sql {
 
 DORM_DECL Match Subquery:: as_sql(Compiler& c) const {
+    auto sql_size = c.sql.size();
+    auto params_size = c.params.size();
     c << "(";
     if (!detail::select_body(c, *query, query->is_sliced(), detail::subquery_column)) {
+        // select_body() wrote part of the statement before it found the query matches nothing: drop it.
+        c.sql.resize(sql_size);
+        c.params.resize(params_size);
         if (!scalar) return Match::nothing;
-        c << "SELECT NULL";  // a scalar subquery over nothing is NULL
+        c << "(SELECT NULL";  // a scalar subquery over nothing is NULL
     }
     c << ")";
     return Match::some;
