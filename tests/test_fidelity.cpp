@@ -522,3 +522,30 @@ TEST_CASE("FilteredRelation over a ManyToMany, and with its default empty condit
     for (const auto& b : blogs) n.push_back(b.annotations().get<int>("n"));
     CHECK(n == std::vector<int>{2, 2, 1});
 }
+
+TEST_CASE("qs1 & qs2, | and ^ keep the joins that select_related(), ordering and annotations need", "[fidelity]") {
+    test::BlogData data;
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    related<&Entry::authors>(Entry::objects().get("headline", "Soup")).add(ann);
+    // select_related() of the left side: the blog is still joined and loaded.
+    auto both = Entry::objects().select_related("blog") & Entry::objects().filter("blog__name", "Cooking");
+    REQUIRE(both.size() == 2);
+    {
+        dorm::CaptureQueries none;
+        for (const auto& e : both) CHECK(e.blog.get().name == "Cooking");
+        CHECK(none.queries().empty());
+    }
+    // Ordering across a relation, OR-ed with a multi-valued filter: no duplicates, every row once.
+    auto either = Entry::objects().order_by("blog__name", "headline") | Entry::objects().filter("authors__name", "Ann");
+    CHECK(test::headlines(either) == V{"Beatles reunion", "Lennon returns", "Pancakes", "Soup", "Election"});
+    auto only_soup = Entry::objects().filter("authors__name", "Ann").order_by("blog__name") |
+                     Entry::objects().filter("blog__name", "Nothing");
+    CHECK(test::headlines(only_soup) == V{"Soup"});
+    // An annotation over a relation.
+    auto named = Entry::objects().annotate("bn", dorm::F("blog__name")) & Entry::objects().filter("blog__name", "News");
+    REQUIRE(named.size() == 1);
+    CHECK(named[0].annotations()["bn"].as<std::string>() == "News");
+    // XOR with joins on both sides.
+    auto odd = Entry::objects().filter("blog__name", "Cooking").select_related("blog") ^ Entry::objects().filter("rating__gte", 4);
+    CHECK(test::sorted(odd) == V{"Lennon returns", "Soup"});
+}

@@ -1517,8 +1517,8 @@ private:
             node->connector = connector;
             bool joined = !a.query_->joins.empty() || !b.query_->joins.empty();
             node->children = {side(*a.query_), side(*b.query_)};
-            if (joined) q.joins.clear();
             q.where = node;
+            if (joined) sql::detail::drop_filter_joins(q);
         });
     }
 

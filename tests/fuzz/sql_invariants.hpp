@@ -107,7 +107,7 @@ inline bool is_known_word(std::string_view w) {
         "CAST", "COALESCE", "FILTER", "COUNT", "SUM", "AVG", "MIN", "MAX", "STDDEV_POP", "STDDEV_SAMP", "VAR_POP",
         "VAR_SAMP", "STRING_AGG", "GROUP_CONCAT", "ANY_VALUE", "UPPER", "LOWER", "LENGTH", "POWER", "RANDOM",
         "EXTRACT", "FLOOR", "DATE_TRUNC", "AT", "TIME", "ZONE", "instr", "dorm_fold", "dorm_iregexp", "dorm_extract",
-        "dorm_trunc",
+        "dorm_trunc", "REPLACE",
         // EXTRACT fields (PostgreSQL).
         "YEAR", "ISOYEAR", "MONTH", "DAY", "WEEK", "DOW", "ISODOW", "QUARTER", "HOUR", "MINUTE", "SECOND",
         // Type names in CAST and ::casts.
@@ -120,11 +120,13 @@ inline bool is_known_word(std::string_view w) {
 /// The single-quoted literals each dialect writes itself (dorm_extract / EXTRACT field names, DATE_TRUNC kinds, the
 /// UTC zone): anything else in quotes is a value that should have been bound.
 inline bool is_known_literal(Dialect d, std::string_view s) {
-    static constexpr std::array<std::string_view, 13> sqlite_fields{
+    // Date parts; and the wildcards and escapes of pattern lookups whose value is an expression (GLOB on SQLite,
+    // LIKE on PostgreSQL).
+    static constexpr std::array<std::string_view, 19> sqlite_fields{
         "year", "iso_year", "month", "day", "week", "week_day", "iso_week_day", "quarter", "date", "time", "hour",
-        "minute", "second"};
-    static constexpr std::array<std::string_view, 9> postgresql_literals{
-        "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second"};
+        "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]"};
+    static constexpr std::array<std::string_view, 15> postgresql_literals{
+        "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second", "%", "\\", "\\\\", "\\%", "_", "\\_"};
     if (d == Dialect::sqlite) return std::find(sqlite_fields.begin(), sqlite_fields.end(), s) != sqlite_fields.end();
     return std::find(postgresql_literals.begin(), postgresql_literals.end(), s) != postgresql_literals.end();
 }
@@ -141,7 +143,7 @@ struct Scan {
 /// what is outside quotes only the compiler's own vocabulary. Returns the reason it is not, or an empty string.
 inline std::string scan_sql(std::string_view sql, Dialect d, Scan& out) {
     // Punctuation the compiler writes between tokens; ';', '\\', '\'', '"' outside their roles, '[' ... are not.
-    static constexpr std::string_view punctuation = " (),.=<>+-*/%:~!";
+    static constexpr std::string_view punctuation = " (),.=<>+-*/%:~!|";
     for (std::size_t i = 0; i < sql.size();) {
         char c = sql[i];
         if (c == '"' || c == '\'') {

@@ -327,6 +327,11 @@ namespace detail {
 DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out);
 DORM_DECL std::vector<std::string> outer_refs(const Query& q);
 /// Adds to `outer` the joins the OuterRefs of `inner` need, so that they resolve to existing tables when written.
+/// After the WHERE of `q` moved into subqueries (qs1 & qs2 with joins): keeps the joins that the rest of the
+/// query (select_related(), ordering, annotations, values, grouping, subqueries' OuterRefs) still uses, as
+/// LEFT OUTER joins so that they select and order without filtering, and drops the others.
+DORM_DECL void drop_filter_joins(Query& q);
+
 inline void resolve_outer_refs(Query& outer, const Query& inner) {
     for (const auto& path : outer_refs(inner)) (void)resolve_path(outer, path, false);
 }

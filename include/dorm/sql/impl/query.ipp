@@ -4,6 +4,8 @@
 
 #include <dorm/sql/query.hpp>
 
+#include <set>
+
 namespace dorm::sql::detail {
 
 DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, const backends::Dialect* d) const -> const std::string* {
@@ -378,6 +380,32 @@ DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>&
     std::vector<const Expression*> kids;
     e->sources(kids);
     for (const auto* k : kids) collect_outer_refs(k, out);
+}
+
+DORM_DECL void drop_filter_joins(Query& q) {
+    std::set<std::string> used;
+    std::vector<std::shared_ptr<const Query>> subqueries;
+    auto collect = [&](auto& self, const Expression* e) -> void {
+        if (!e) return;
+        if (auto* col = dynamic_cast<const Col*>(e)) used.insert(col->alias);
+        if (auto* sub = dynamic_cast<const Subquery*>(e)) subqueries.push_back(sub->query);
+        if (auto* ex = dynamic_cast<const ExistsNode*>(e)) subqueries.push_back(ex->query);
+        std::vector<const Expression*> kids;
+        e->sources(kids);
+        for (const auto* k : kids) self(self, k);
+    };
+    for (const auto& sel : q.select_related) used.insert(sel.alias);
+    for (const auto& o : q.order_by) collect(collect, o.expr.get());
+    for (const auto& a : q.annotations) collect(collect, a.expr.get());
+    for (const auto& v : q.values) collect(collect, v.expr.get());
+    for (const auto& g : q.group_by) collect(collect, g.get());
+    for (const auto& d : q.distinct_fields) collect(collect, d.get());
+    for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)  // a join needs the joins it hangs from
+        if (used.count(it->alias)) used.insert(it->parent_alias);
+    std::erase_if(q.joins, [&](const Join& j) { return !used.count(j.alias); });
+    for (auto& j : q.joins) j.outer = true;
+    // Subqueries of annotations refer to the outer query by path: their joins are made again where dropped.
+    for (const auto& sub : subqueries) resolve_outer_refs(q, *sub);
 }
 
 DORM_DECL std::vector<std::string> outer_refs(const Query& q) {
