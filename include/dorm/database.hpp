@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// databases(): the registry of named databases (Django's DATABASES), per-thread connections, atomic(), CaptureQueries.
+// databases(): the registry of named databases (Django's DATABASES), per-thread connections, CaptureQueries.
 #pragma once
 
 #include <dorm/config.hpp>
@@ -134,47 +134,6 @@ private:
 
 /// The process-wide database registry (Django's settings.DATABASES and django.db.connections).
 DORM_DECL Databases& databases();
-
-namespace detail {
-/// One atomic() block on one connection: entered on construction; left by commit(), or rolled back when
-/// destroyed without it (the block threw).
-class AtomicBlock {
-public:
-    explicit AtomicBlock(backends::Connection& conn) : conn_(conn) { conn_.atomic_enter(); }
-    ~AtomicBlock() {
-        if (!exited_) conn_.atomic_abort();
-    }
-    AtomicBlock(const AtomicBlock&) = delete;
-    AtomicBlock& operator=(const AtomicBlock&) = delete;
-    void commit() {
-        exited_ = true;
-        conn_.atomic_exit(true);
-    }
-
-private:
-    backends::Connection& conn_;
-    bool exited_ = false;
-};
-}  // namespace detail
-
-/// Runs `fn` in a transaction on `using_` (this thread's connection): committed when `fn` returns,
-/// rolled back when it throws (the exception propagates). Nested calls use savepoints.
-/// If the transaction is lost inside the block (the connection dropped, or the database rolled back after an
-/// error the caller caught), every later statement in it raises TransactionManagementError, nothing reconnects
-/// until the outermost block ends, and returning from the block raises TransactionManagementError instead of
-/// committing. Returns what `fn` returns.
-template <class Fn>
-decltype(auto) atomic(Fn&& fn, std::string_view using_ = "default") {
-    detail::AtomicBlock block(databases().get(using_).connection());
-    if constexpr (std::is_void_v<std::invoke_result_t<Fn>>) {
-        std::forward<Fn>(fn)();
-        block.commit();
-    } else {
-        decltype(auto) result = std::forward<Fn>(fn)();
-        block.commit();
-        return result;
-    }
-}
 
 /// Records every statement this thread runs on one database while it lives (Django's CaptureQueriesContext);
 /// `size()` is what Django's assertNumQueries checks.

@@ -85,6 +85,12 @@ public:
 };
 
 /// PEP 249's InterfaceError: misuse of the database interface itself (no such database alias, bad URL).
+/// Python's RuntimeError, where Django raises it (a durable atomic block inside another).
+class RuntimeError : public Error {
+public:
+    using Error::Error;
+};
+
 class InterfaceError : public Error {
 public:
     using Error::Error;

@@ -7,6 +7,7 @@
 #include <dorm/database.hpp>
 #include <dorm/deletion.hpp>
 #include <dorm/errors.hpp>
+#include <dorm/transaction.hpp>
 #include <dorm/lookup_path.hpp>
 #include <dorm/model.hpp>
 #include <dorm/aggregates.hpp>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/errors.hpp>
+#include <dorm/transaction.hpp>
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
 

@@ -11,8 +11,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -33,7 +35,7 @@ class Cursor {
 public:
     virtual ~Cursor();
     /// Moves to the next row; false at the end.
-    virtual bool next() = 0;
+    bool next();
     /// The cells of the current row, in SELECT order.
     std::span<const Cell> row() const noexcept { return {cells_, columns_}; }
     std::size_t columns() const noexcept { return columns_; }
@@ -41,12 +43,14 @@ public:
     virtual std::string column_name(std::size_t i) const = 0;
 
 protected:
+    virtual bool do_next() = 0;
     const Cell* cells_ = nullptr;
     std::size_t columns_ = 0;
 
 private:
     friend class Connection;
     Connection* owner_ = nullptr;  // counts this cursor among its open ones
+    bool write_ = false;           // INSERT ... RETURNING: a failure while stepping is a failed write
 };
 
 /// One open connection to a database, used by one thread at a time.
@@ -61,35 +65,17 @@ public:
 
     /// Runs a statement that returns rows (SELECT, INSERT ... RETURNING).
     std::unique_ptr<Cursor> query(const std::string& sql, std::span<const Value> params) {
-        note(sql, params);
-        try {
-            return own(do_query(sql, params));
-        } catch (const DatabaseError&) {
-            after_error();
-            throw;
-        }
+        return guarded(sql, params, [&] { return own(do_query(sql, params), sql); });
     }
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     std::int64_t execute(const std::string& sql, std::span<const Value> params = {}) {
-        note(sql, params);
-        try {
-            return do_execute(sql, params);
-        } catch (const DatabaseError&) {
-            after_error();
-            throw;
-        }
+        return guarded(sql, params, [&] { return do_execute(sql, params); });
     }
 
     /// Runs a SELECT whose rows are read `chunk_size` at a time so that memory stays flat
     /// (server-side cursors where the database has them).
     std::unique_ptr<Cursor> stream(const std::string& sql, std::span<const Value> params, std::size_t chunk_size) {
-        note(sql, params);
-        try {
-            return own(do_stream(sql, params, chunk_size));
-        } catch (const DatabaseError&) {
-            after_error();
-            throw;
-        }
+        return guarded(sql, params, [&] { return own(do_stream(sql, params, chunk_size), sql); });
     }
 
     /// Statements run on this connection so far (Django's len(connection.queries)).
@@ -97,18 +83,41 @@ public:
     /// Statements prepared so far: repeated SQL is served from the per-connection cache.
     std::uint64_t statements_prepared() const noexcept { return statements_prepared_; }
 
-    // Transactions (used by dorm::atomic): BEGIN at depth 0, savepoints inside.
-    std::size_t atomic_depth() const noexcept { return depth_; }
-    void atomic_enter() {
-        execute(depth_ == 0 ? std::string("BEGIN") : "SAVEPOINT " + savepoint_name(depth_));
-        ++depth_;
-    }
-    /// Leaves the innermost block: COMMIT / RELEASE, or ROLLBACK (TO SAVEPOINT). After the transaction was lost
-    /// (see transaction_lost()) nothing is sent, and committing raises TransactionManagementError.
+    // Transactions, as Django's django.db.transaction (dorm/transaction.hpp is the API): BEGIN for the outermost
+    // atomic block, a savepoint for each nested one that asks for it.
+    std::size_t atomic_depth() const noexcept { return levels_.size(); }
+    /// Enters an atomic block. `durable` inside another block is Django's RuntimeError.
+    void atomic_enter(bool savepoint = true, bool durable = false);
+    /// Leaves the innermost block: COMMIT / RELEASE when `commit` and no rollback is pending (then the on_commit
+    /// callbacks run after the outermost COMMIT); otherwise ROLLBACK (TO SAVEPOINT), or, for a block without a
+    /// savepoint, marks the enclosing one for rollback. After the transaction was lost (see transaction_lost())
+    /// nothing is sent, and committing raises TransactionManagementError.
     void atomic_exit(bool commit);
     /// atomic_exit(false) for a block that is unwinding: its own exception is the one the caller sees, so a
     /// failing rollback only marks the transaction lost.
     void atomic_abort() noexcept;
+
+    /// A callback for on_commit(): type-erased once per callable type.
+    struct CommitHook {
+        virtual ~CommitHook() = default;
+        virtual void run() = 0;
+    };
+    /// Runs `hook` after the outermost atomic block commits (now, outside any block); discarded if the block
+    /// or a savepoint it was registered under rolls back. A throwing hook stops those after it unless `robust`.
+    void on_commit(std::unique_ptr<CommitHook> hook, bool robust);
+    /// Django's set_rollback() / get_rollback(): whether the innermost block will roll back instead of committing.
+    void set_rollback(bool rollback);
+    bool get_rollback() const;
+    /// Manual savepoints (Django's savepoint(), savepoint_commit(), savepoint_rollback()); none outside a
+    /// transaction. Only names this connection handed out are accepted.
+    std::optional<std::string> savepoint();
+    void savepoint_commit(std::string_view sid);
+    void savepoint_rollback(std::string_view sid);
+    /// Django's autocommit switch: off, statements run in a transaction that commit() / rollback() end.
+    bool get_autocommit() const noexcept { return autocommit_ && levels_.empty(); }
+    void set_autocommit(bool on);
+    void commit();
+    void rollback();
     /// Whether the transaction of the enclosing atomic blocks is gone (connection lost, or rolled back by the
     /// database itself): every statement raises TransactionManagementError until the outermost block ends, so
     /// nothing after the loss runs in autocommit mode.
@@ -118,8 +127,8 @@ public:
     /// connection was lost, or when SQLite rolled back by itself after a disk-full or I/O error).
     virtual bool transaction_open() const noexcept = 0;
 
-    /// Whether nothing uses this connection now: no open cursor, no atomic block (so it may be closed).
-    bool idle() const noexcept { return open_cursors_ == 0 && depth_ == 0; }
+    /// Whether nothing uses this connection now: no open cursor, no transaction (so it may be closed).
+    bool idle() const noexcept { return open_cursors_ == 0 && levels_.empty() && !manual_open_; }
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.
@@ -134,39 +143,87 @@ protected:
     void note_prepared() noexcept { ++statements_prepared_; }
     /// Marks the transaction lost, when inside atomic().
     void lose_transaction() noexcept {
-        if (depth_ > 0) lost_ = true;
+        if (!levels_.empty()) lost_ = true;
     }
 
 private:
     friend class Cursor;
-    std::unique_ptr<Cursor> own(std::unique_ptr<Cursor> c) noexcept {
+    std::unique_ptr<Cursor> own(std::unique_ptr<Cursor> c, const std::string& sql) noexcept {
         c->owner_ = this;
+        c->write_ = is_write(sql);
         ++open_cursors_;
         return c;
     }
+    /// Runs one statement of the user's: counted, captured, refused while the transaction is lost or must roll
+    /// back, and its failure noted.
+    template <class Run>
+    auto guarded(const std::string& sql, std::span<const Value> params, Run&& run) -> decltype(run()) {
+        if (lost_ || needs_rollback_) [[unlikely]]
+            refuse_in_broken_transaction();
+        if (!autocommit_ && !manual_open_) [[unlikely]]
+            begin_manual();
+        note(sql, params);
+        try {
+            return run();
+        } catch (const DatabaseError&) {
+            after_error(is_write(sql));
+            throw;
+        }
+    }
+    static bool is_write(const std::string& sql) noexcept { return !sql.starts_with("SELECT") && !sql.starts_with("EXPLAIN"); }
     void note(const std::string& sql, std::span<const Value> params) {
-        if (lost_) [[unlikely]]
-            refuse_in_lost_transaction();
         ++queries_executed_;
         if (!captures.empty()) [[unlikely]]
             capture(sql, params);
     }
-    /// After a failed statement: inside atomic(), a transaction the database no longer holds is lost.
-    void after_error() noexcept;
-    [[noreturn]] void refuse_in_lost_transaction() const;
+    /// BEGIN, COMMIT, SAVEPOINT ...: sent even when the user's statements are refused.
+    void control(const std::string& sql);
+    void begin_manual();
+    void atomic_rollback_quietly() noexcept;
+    /// After a failed statement inside atomic(): a transaction the database no longer holds is lost; a failed
+    /// write marks the block for rollback (Django's mark_for_rollback_on_error; a failed read does not, and on
+    /// PostgreSQL the server refuses what follows by itself).
+    void after_error(bool write) noexcept;
+    [[noreturn]] void refuse_in_broken_transaction() const;
     /// Records the statement in every CaptureQueries of this connection (compiled once: only tests use it).
     void capture(const std::string& sql, std::span<const Value> params);
-    static std::string savepoint_name(std::size_t depth) { return "dorm_sp_" + std::to_string(depth); }
+    void run_commit_hooks();
+    void discard_hooks_of(std::string_view sid);
+    std::string new_savepoint();
+
+    struct Level {
+        std::string savepoint;  // empty: the outermost block, or one entered with savepoint = false
+    };
+    struct Hook {
+        std::vector<std::string> savepoints;  // those open when it was registered
+        std::unique_ptr<CommitHook> hook;
+        bool robust = false;
+    };
 
     std::uint64_t queries_executed_ = 0;
     std::uint64_t statements_prepared_ = 0;
-    std::size_t depth_ = 0;
+    std::vector<Level> levels_;
+    std::vector<std::string> savepoints_;  // open: the atomic blocks' and the manual ones
+    std::vector<Hook> hooks_;
+    std::uint64_t savepoint_serial_ = 0;
     std::size_t open_cursors_ = 0;
     bool lost_ = false;
+    bool needs_rollback_ = false;
+    bool autocommit_ = true;
+    bool manual_open_ = false;  // autocommit off, and BEGIN sent
 };
 
 inline Cursor::~Cursor() {
     if (owner_) --owner_->open_cursors_;
+}
+
+inline bool Cursor::next() {
+    try {
+        return do_next();
+    } catch (const DatabaseError&) {  // SQLite reports most errors while stepping
+        if (owner_) owner_->after_error(write_);
+        throw;
+    }
 }
 
 }  // namespace backends

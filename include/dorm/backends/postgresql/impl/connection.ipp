@@ -242,7 +242,7 @@ public:
         if (conn_ && PQstatus(conn_) == CONNECTION_OK) Result(PQexec(conn_, ("CLOSE " + name_).c_str()));
     }
 
-    bool next() override {
+    bool do_next() override {
         if (row_ + 1 >= rows_) {
             if (!conn_ || exhausted_) return false;
             fetch();

@@ -77,7 +77,7 @@ class Cursor final : public backends::Cursor {
 public:
     Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached);
     ~Cursor() override;
-    bool next() override;
+    bool do_next() override;
     std::string column_name(std::size_t i) const override { return sqlite3_column_name(stmt_, static_cast<int>(i)); }
 
 private:
@@ -231,7 +231,7 @@ inline Cursor::Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cac
 
 inline Cursor::~Cursor() { Connection::release(stmt_, cached_); }
 
-inline bool Cursor::next() {
+inline bool Cursor::do_next() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_DONE) return false;
     if (rc != SQLITE_ROW) raise(conn_.handle(), rc, sqlite3_sql(stmt_));
