@@ -1533,6 +1533,7 @@ private:
         if (query_->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
         auto step = [&] {
             detail::recipe::OrderBy o;
+            o.terms.reserve(terms.size());
             for (const auto* t : terms) o.terms.push_back({t->expression() ? std::string() : std::string(t->name()), t->expression()});
             return o;
         };

@@ -35,7 +35,8 @@
 // Functions are limited to the ones dorm's own expressions use (Lower, Upper, Length, Coalesce, pow) and the
 // aggregates (Count ... AnyValue); RawSQL and extra() are refused, as SQL given as text. A nested query (a Subquery,
 // Exists, `in` QuerySet, Prefetch queryset, set operation part) names its model, which must be reachable from the
-// loaded QuerySet's model through relations. See README ("Serialising queries") for the whole grammar.
+// loaded QuerySet's model through relations. Nesting (200 levels), list lengths and the number of calls (10,000 each)
+// are limited, so that no text makes loading slow. See README ("Serialising queries") for the whole grammar.
 
 namespace dorm::detail {
 
@@ -117,7 +118,8 @@ using Step = std::variant<Root, Unrecorded, Filter, OrderBy, Reverse, Distinct, 
 /// The calls that built a query, newest first: a list shared by every query built on the same calls, so that
 /// recording a call costs one node and no copy of the earlier ones.
 struct Recipe {
-    Recipe(std::shared_ptr<const Recipe> p, recipe::Step s) : parent(std::move(p)), step(std::move(s)) {}
+    template <class S>  // a step type, moved once into `step`
+    Recipe(std::shared_ptr<const Recipe> p, S&& s) : parent(std::move(p)), step(std::forward<S>(s)) {}
     Recipe(const Recipe&) = delete;
     Recipe& operator=(const Recipe&) = delete;
     ~Recipe();

@@ -50,6 +50,10 @@ inline constexpr int format_version = 1;
 // Nesting of lists in the text (queries, conditions, expressions): far beyond what a query needs, and low enough
 // that reading, resolving and compiling the result cannot exhaust the stack.
 inline constexpr std::size_t max_depth = 200;
+// Elements of one list, and QuerySet calls in the whole text (nested queries too): generous for any real query, and
+// low enough that a hostile text cannot make loading slow (some of the calls replayed cost time in what came before).
+inline constexpr std::size_t max_list = 10000;
+inline constexpr std::size_t max_calls = 10000;
 
 // The functions loads() calls by name: those dorm's own expressions produce, with their argument counts. Any other
 // name would let the text call any SQL function, so dumps() refuses it.
@@ -489,8 +493,10 @@ private:
         close();
     }
     void step(const recipe::SetOperation& s) {
-        auto it = std::find_if(std::begin(set_operations), std::end(set_operations), [&](const auto& p) { return p.first == s.op; });
-        if (it == std::end(set_operations)) throw NotSupportedError(fmt::format("dorm: dumps(): the set operation {} cannot be serialised", s.op));
+        auto it = std::find_if(std::begin(set_operations), std::end(set_operations),
+                               [&](const auto& p) { return p.first == s.op; });
+        if (it == std::end(set_operations))
+            throw NotSupportedError(fmt::format("dorm: dumps(): the set operation {} cannot be serialised", s.op));
         open(it->second);
         for (const auto& part : s.others) nested_query(*part);
         close();
@@ -565,6 +571,8 @@ private:
                     ++pos_;
                     return n;
                 }
+                if (n.items.size() > max_list)
+                    throw ValueError(fmt::format("dorm: loads(): a list in the query text has more than {} elements", max_list));
                 n.items.push_back(parse(depth + 1));
             }
         }
@@ -603,16 +611,18 @@ private:
             if (r.ec == std::errc::result_out_of_range) malformed(pos_, "an integer out of the range of 64 bits");
             if (r.ec != std::errc()) malformed(pos_, "expected an integer");
             pos_ = static_cast<std::size_t>(r.ptr - s_.data());
-            if (pos_ < s_.size() && !space(s_[pos_]) && s_[pos_] != ')' && s_[pos_] != '(') malformed(pos_, "expected an integer");
+            if (pos_ < s_.size() && !space(s_[pos_]) && s_[pos_] != ')' && s_[pos_] != '(')
+                malformed(pos_, "expected an integer");
             return n;
         }
         if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
             n.type = Node::Type::atom;
-            while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_')) n.text += s_[pos_++];
+            while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_'))
+                n.text += s_[pos_++];
             return n;
         }
-        malformed(pos_, std::isprint(static_cast<unsigned char>(c)) ? fmt::format("unexpected '{}'", c)
-                                                                   : fmt::format("unexpected byte 0x{:02x}", static_cast<unsigned char>(c)));
+        auto u = static_cast<unsigned char>(c);
+        malformed(pos_, std::isprint(u) ? fmt::format("unexpected '{}'", c) : fmt::format("unexpected byte 0x{:02x}", u));
     }
 
     std::string_view s_;
@@ -632,7 +642,8 @@ inline std::string_view type_name(Node::Type t) {
 /// The head word of a list: `filter` in (filter ...).
 inline std::string_view head(const Node& n) {
     if (n.type != Node::Type::list || n.items.empty() || n.items[0].type != Node::Type::atom)
-        malformed(n.offset, fmt::format("expected a list starting with a word, found {}", n.type == Node::Type::list ? "an empty list" : type_name(n.type)));
+        malformed(n.offset, fmt::format("expected a list starting with a word, found {}",
+                                        n.type == Node::Type::list ? "an empty list" : type_name(n.type)));
     return n.items[0].text;
 }
 /// The arguments of (head arg ...): exactly `count` of them, or at least `count` when `at_least`.
@@ -644,11 +655,13 @@ inline std::span<const Node> args(const Node& n, std::size_t count, bool at_leas
     return std::span<const Node>(n.items).subspan(1);
 }
 inline const std::string& text(const Node& n, std::string_view what) {
-    if (n.type != Node::Type::string) malformed(n.offset, fmt::format("expected {} (a string), found {}", what, type_name(n.type)));
+    if (n.type != Node::Type::string)
+        malformed(n.offset, fmt::format("expected {} (a string), found {}", what, type_name(n.type)));
     return n.text;
 }
 inline std::int64_t integer(const Node& n, std::string_view what) {
-    if (n.type != Node::Type::integer) malformed(n.offset, fmt::format("expected {} (an integer), found {}", what, type_name(n.type)));
+    if (n.type != Node::Type::integer)
+        malformed(n.offset, fmt::format("expected {} (an integer), found {}", what, type_name(n.type)));
     return n.number;
 }
 inline std::string_view word(const Node& n, std::string_view what) {
@@ -684,7 +697,8 @@ inline Value value(const Node& n) {
         const std::string& t = text(args(n, 1)[0], "a number");
         double d = 0;
         auto r = std::from_chars(t.data(), t.data() + t.size(), d);
-        if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size()) malformed(n.offset, fmt::format("'{}' is not a number", t));
+        if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size())
+            malformed(n.offset, fmt::format("'{}' is not a number", t));
         return Value(d);
     }
     if (tag == "bytes") {
@@ -774,7 +788,11 @@ public:
         base->model = model;
         base->recipe = recipe_root();
         QuerySet<Row> qs{std::shared_ptr<const sql::Query>(std::move(base))};
-        for (std::size_t i = 3; i < n.items.size(); ++i) qs = step(qs, n.items[i]);
+        for (std::size_t i = 3; i < n.items.size(); ++i) {
+            if (++calls_ > serial::max_calls)
+                throw ValueError(fmt::format("dorm: loads(): the text has more than {} QuerySet calls", serial::max_calls));
+            qs = step(qs, n.items[i]);
+        }
         return qs.query_;
     }
 
@@ -830,7 +848,8 @@ private:
             return qs.slice(serial::integer(a[0], "the slice's start"), stop);
         }
         using Mode = recipe::SelectRelated::Mode;
-        if (h == "select_related") return qs.select_related_names(Mode::names, serial::texts(serial::args(n, 1, true), "a relation"));
+        if (h == "select_related")
+            return qs.select_related_names(Mode::names, serial::texts(serial::args(n, 1, true), "a relation"));
         if (h == "select_related_all" || h == "select_related_clear") {
             (void)serial::args(n, 0);
             return h == "select_related_all" ? qs.select_related_names(Mode::all, {}) : qs.select_related(nullptr);
@@ -855,7 +874,8 @@ private:
         if (h == "values") return QuerySet<Row>(qs.values_query(items(serial::args(n, 0, true))));
         if (h == "dates") {
             auto a = serial::args(n, 3);
-            return QuerySet<Row>(qs.dates(serial::text(a[0], "a field"), serial::text(a[1], "a kind"), serial::text(a[2], "an order")).query_);
+            return QuerySet<Row>(
+                qs.dates(serial::text(a[0], "a field"), serial::text(a[1], "a kind"), serial::text(a[2], "an order")).query_);
         }
         if (h == "datetimes") {
             auto a = serial::args(n, 4);
@@ -887,12 +907,21 @@ private:
         }
         if (h == "condition") return Q(expression(serial::args(n, 1)[0]));
         if (h == "and" || h == "or" || h == "xor") {
-            Q q;
-            for (const auto& child : serial::args(n, 0, true)) {
-                Q c = condition(child);
-                q = h == "and" ? q & c : h == "or" ? q | c : q ^ c;
+            std::vector<Q> level;
+            for (const auto& child : serial::args(n, 0, true)) level.push_back(condition(child));
+            if (level.empty()) return Q();
+            // Combined pairwise, level by level: the same flattened node as a & b & c ... (the operators flatten either
+            // way), in N log N copies of the children rather than N squared.
+            while (level.size() > 1) {
+                std::vector<Q> next;
+                for (std::size_t i = 0; i + 1 < level.size(); i += 2)
+                    next.push_back(h == "and"  ? level[i] & level[i + 1]
+                                   : h == "or" ? level[i] | level[i + 1]
+                                               : level[i] ^ level[i + 1]);
+                if (level.size() % 2) next.push_back(std::move(level.back()));
+                level = std::move(next);
             }
-            return q;
+            return std::move(level.front());
         }
         serial::malformed(n.offset, fmt::format("unknown condition '{}'", h));
     }
@@ -1085,7 +1114,9 @@ private:
         const ModelMeta* found = nullptr;
         for (const ModelMeta* m : reachable_) {
             if (m->name != name || m->db_table != table) continue;
-            if (found) serial::malformed(n.offset, fmt::format("two models related to {} are named {} (table '{}')", root_.name, name, table));
+            if (found)
+                serial::malformed(n.offset, fmt::format("two models related to {} are named {} (table '{}')", root_.name,
+                                                        name, table));
             found = m;
         }
         if (!found)
@@ -1096,6 +1127,7 @@ private:
 
     const ModelMeta& root_;
     std::vector<const ModelMeta*> reachable_;
+    std::size_t calls_ = 0;
 };
 
 DORM_DECL std::shared_ptr<const sql::Query> loads_query(const ModelMeta& model, std::string_view text) {
