@@ -18,6 +18,7 @@
 #include <dorm/conditional.hpp>
 #include <dorm/sql/query.hpp>
 #include <dorm/query_set.hpp>
+#include <dorm/serialize.hpp>
 #include <dorm/raw_query_set.hpp>
 #include <dorm/prefetch.hpp>
 #include <dorm/related.hpp>

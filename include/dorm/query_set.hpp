@@ -16,6 +16,7 @@
 #include <dorm/q.hpp>
 #include <dorm/row.hpp>
 #include <dorm/row_reader.hpp>
+#include <dorm/serialize.hpp>
 #include <dorm/sql/query.hpp>
 
 #include <array>
@@ -23,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -199,12 +201,6 @@ void push_arg(std::vector<ArgItem>& out, const A& a) {
         static_assert(sizeof(A) == 0, "dorm: arguments are field names, or a name followed by an expression");
     }
 }
-
-/// A name with the expression after it; a lone name (a field) has none, a lone expression no name.
-struct NamedExpr {
-    std::string name;
-    std::optional<Expression> expr;
-};
 
 template <class... Args>
 std::vector<NamedExpr> named_exprs(const Args&... args) {
@@ -392,7 +388,7 @@ public:
 
     /// A copy that will query afresh (Django's all()).
     self_type all() const {
-        return chain([](sql::Query&) {});
+        return self_type(std::make_shared<const sql::Query>(*query_));  // the same state: the same recipe
     }
 
     /// Rows matching every condition (AND): Q objects and "path", value pairs, as Django's positional Q
@@ -465,37 +461,28 @@ public:
     }
     /// order_by() with names known only at run time.
     self_type order_by(const std::vector<std::string>& names) const {
-        if (query_->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
-        return chain([&](sql::Query& q) {
-            std::vector<sql::OrderBy> terms;
-            for (const auto& n : names) {
-                if (q.combinator.empty()) sql::resolve_orderings(q, std::string_view(n), terms);
-                else terms.push_back(sql::resolve_compound_ordering(q, n));
-            }
-            set_ordering(q, std::move(terms));
-        });
+        std::vector<OrderTerm<checked>> terms(names.begin(), names.end());
+        std::vector<const OrderTerm<checked>*> pointers;
+        for (const auto& t : terms) pointers.push_back(&t);
+        return order_by_terms(pointers);
     }
 
     /// Reverses the ordering (no effect without one, as in Django).
     self_type reverse() const {
         if (query_->is_sliced()) throw TypeError("dorm: Cannot reverse a query once a slice has been taken.");
-        return chain([](sql::Query& q) { q.standard_ordering = !q.standard_ordering; });
+        return recorded([] { return detail::recipe::Reverse{}; },
+                        [](sql::Query& q) { q.standard_ordering = !q.standard_ordering; });
     }
 
     /// SELECT DISTINCT.
     self_type distinct() const {
-        return chain([](sql::Query& q) { q.distinct = true; });
+        return recorded([] { return detail::recipe::Distinct{}; }, [](sql::Query& q) { q.distinct = true; });
     }
     /// SELECT DISTINCT ON (fields): PostgreSQL only; other backends raise NotSupportedError when evaluated.
     template <class... Names>
         requires(sizeof...(Names) > 0 && (std::is_convertible_v<Names, std::string_view> && ...))
     self_type distinct(const Names&... names) const {
-        if (query_->is_sliced()) throw TypeError("dorm: Cannot create distinct fields once a slice has been taken.");
-        return chain([&](sql::Query& q) {
-            q.distinct = true;
-            q.distinct_fields.clear();
-            (q.distinct_fields.push_back(sql::resolve_path(q, std::string_view(names), false).lhs), ...);
-        });
+        return distinct_fields({std::string(std::string_view(names))...});
     }
 
     /// Locks the selected rows until the end of the transaction (SELECT ... FOR UPDATE). Evaluating it outside
@@ -504,17 +491,18 @@ public:
         if (options.nowait && options.skip_locked)
             throw ValueError("dorm: The nowait option cannot be used with skip_locked.");
         // of's names are checked when the SQL is written, against the relations select_related() follows then.
-        return chain([&](sql::Query& q) { q.lock = options; });
+        return recorded([&] { return detail::recipe::Lock{options}; }, [&](sql::Query& q) { q.lock = options; });
     }
 
     /// A QuerySet that matches nothing and never queries (Django's none()).
     self_type none() const {
-        return chain([](sql::Query& q) { q.empty = true; });
+        return recorded([] { return detail::recipe::None{}; }, [](sql::Query& q) { q.empty = true; });
     }
 
     /// Evaluate against another configured database.
     self_type using_(std::string_view alias) const {
-        return chain([&](sql::Query& q) { q.db = detail::intern_alias(alias); });
+        return recorded([&] { return detail::recipe::Using{std::string(alias)}; },
+                        [&](sql::Query& q) { q.db = detail::intern_alias(alias); });
     }
 
     /// Rows [start, stop) (Python's `qs[start:stop]`); `slice(5)` is `qs[5:]`. LIMIT / OFFSET when evaluated;
@@ -531,7 +519,8 @@ public:
 
     self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const {
         if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
-        self_type out = chain([&](sql::Query& q) { q.set_limits(start, stop); });
+        self_type out = recorded([&] { return detail::recipe::Slice{start, stop}; },
+                                 [&](sql::Query& q) { q.set_limits(start, stop); });
         if (cache_->filled) {
             auto& items = cache_->items;
             auto b = std::min<std::size_t>(static_cast<std::size_t>(start), items.size());
@@ -547,17 +536,14 @@ public:
     /// runs no query. Names accumulate over calls.
     template <class... Names>
     self_type select_related(const Names&... names) const {
-        check_combinator("select_related");
-        if (query_->values_mode) throw TypeError("dorm: Cannot call select_related() after .values() or .values_list()");
-        return chain([&](sql::Query& q) {
-            if constexpr (sizeof...(Names) == 0) sql::add_select_related_all(q);
-            else (sql::add_select_related(q, std::string_view(names)), ...);
-        });
+        using Mode = detail::recipe::SelectRelated::Mode;
+        return select_related_names(sizeof...(Names) ? Mode::names : Mode::all, {std::string(std::string_view(names))...});
     }
     /// `select_related(nullptr)` clears the related objects to load (Django's select_related(None)).
     self_type select_related(std::nullptr_t) const {
         check_combinator("select_related");
-        return chain([&](sql::Query& q) { q.select_related.clear(); });
+        return recorded([] { return detail::recipe::SelectRelated{detail::recipe::SelectRelated::Mode::clear, {}}; },
+                        [&](sql::Query& q) { q.select_related.clear(); });
     }
 
     /// Loads the related objects of these relations for all results at once, one query per level, after the
@@ -566,12 +552,7 @@ public:
     /// ("blog"), read with `entry.blog.get()`; nested ("entry_set__blog"); or `Prefetch(lookup, queryset, to_attr)`.
     template <class... Lookups>
     self_type prefetch_related(const Lookups&... lookups) const {
-        check_combinator("prefetch_related");
-        if (query_->values_mode) throw TypeError("dorm: Cannot call prefetch_related() after .values() or .values_list()");
-        return chain([&](sql::Query& q) {
-            if constexpr (sizeof...(Lookups) == 0) q.prefetch.clear();  // Django's prefetch_related(None)
-            else (q.prefetch.push_back(Prefetch(lookups).spec()), ...);
-        });
+        return prefetch_specs({Prefetch(lookups).spec()...});
     }
 
     /// Leaves these fields unloaded (Django's defer()): instances hold their default values for them, list them in
@@ -579,10 +560,20 @@ public:
     /// `defer()` with no names loads every field again.
     template <class... Names>
     self_type defer(const Names&... names) const {
+        return defer_fields({std::string(std::string_view(names))...});
+    }
+    /// Loads only these fields (and the primary key), deferring the others (Django's only()); with no names, only
+    /// the primary key.
+    template <class... Names>
+    self_type only(const Names&... names) const {
+        return only_fields({std::string(std::string_view(names))...});
+    }
+
+private:
+    self_type defer_fields(std::vector<std::string> fields) const {
         check_loading("defer");
-        std::vector<std::string> fields{std::string(std::string_view(names))...};
         check_field_names(fields);
-        return chain([&](sql::Query& q) {
+        return recorded([&] { return detail::recipe::Defer{fields}; }, [&](sql::Query& q) {
             if (fields.empty()) {
                 q.loading.clear();
                 q.defer_loading = true;
@@ -594,14 +585,10 @@ public:
             }
         });
     }
-    /// Loads only these fields (and the primary key), deferring the others (Django's only()); with no names, only
-    /// the primary key.
-    template <class... Names>
-    self_type only(const Names&... names) const {
+    self_type only_fields(std::vector<std::string> fields) const {
         check_loading("only");
-        std::vector<std::string> fields{std::string(std::string_view(names))...};
         check_field_names(fields);
-        return chain([&](sql::Query& q) {
+        return recorded([&] { return detail::recipe::Only{fields}; }, [&](sql::Query& q) {
             if (!q.defer_loading) {  // only().only(): the later call wins, as in Django
                 q.loading = fields;
                 return;
@@ -613,7 +600,33 @@ public:
             q.defer_loading = false;
         });
     }
+    // The run-time forms of the variadic methods above (what loads() replays).
+    self_type distinct_fields(std::vector<std::string> names) const {
+        if (query_->is_sliced()) throw TypeError("dorm: Cannot create distinct fields once a slice has been taken.");
+        return recorded([&] { return detail::recipe::Distinct{names}; }, [&](sql::Query& q) {
+            q.distinct = true;
+            q.distinct_fields.clear();
+            for (const auto& n : names) q.distinct_fields.push_back(sql::resolve_path(q, n, false).lhs);
+        });
+    }
+    self_type select_related_names(detail::recipe::SelectRelated::Mode mode, std::vector<std::string> names) const {
+        check_combinator("select_related");
+        if (query_->values_mode) throw TypeError("dorm: Cannot call select_related() after .values() or .values_list()");
+        return recorded([&] { return detail::recipe::SelectRelated{mode, names}; }, [&](sql::Query& q) {
+            if (mode == detail::recipe::SelectRelated::Mode::all) sql::add_select_related_all(q);
+            else for (const auto& n : names) sql::add_select_related(q, n);
+        });
+    }
+    self_type prefetch_specs(std::vector<sql::PrefetchSpec> specs) const {
+        check_combinator("prefetch_related");
+        if (query_->values_mode) throw TypeError("dorm: Cannot call prefetch_related() after .values() or .values_list()");
+        return recorded([&] { return detail::recipe::PrefetchRelated{specs}; }, [&](sql::Query& q) {
+            if (specs.empty()) q.prefetch.clear();  // Django's prefetch_related(None)
+            else q.prefetch.insert(q.prefetch.end(), specs.begin(), specs.end());
+        });
+    }
 
+public:
     /// Django's extra(): SQL fragments for the select list, WHERE, FROM and ORDER BY, for what the API cannot say.
     /// Prefer annotate() with RawSQL / expressions; never build the fragments from untrusted input.
     self_type extra(const ExtraOptions& o) const {
@@ -631,7 +644,9 @@ public:
             }
             return out;
         };
-        return chain([&](sql::Query& q) {
+        // SQL given as text: dumps() refuses to write it.
+        static const auto unrecordable = detail::unrecorded_recipe("extra()");
+        return chain(unrecordable, [&](sql::Query& q) {
             std::size_t next = 0;
             for (const auto& item : o.select) {
                 const std::string& name = item.first;
@@ -672,20 +687,12 @@ public:
     /// "rating__count"). Instances read them with `obj.annotations()["n"]`; filter() and order_by() take the names.
     template <class... Args>
     self_type annotate(const Args&... args) const {
-        check_combinator("annotate");
-        auto items = detail::named_exprs(args...);
-        return chain([&](sql::Query& q) { add_annotations(q, items, true, "annotations"); });
+        return annotate_items(detail::named_exprs(args...), false);
     }
     /// Like annotate(), but the value is not selected: for filter(), order_by() and update() (Django's alias()).
     template <class... Args>
     self_type alias(const Args&... args) const {
-        check_combinator("alias");
-        auto items = detail::named_exprs(args...);
-        return chain([&](sql::Query& q) {
-            auto before = q.annotations.size();
-            add_annotations(q, items, false, "annotations");
-            for (auto i = before; i < q.annotations.size(); ++i) q.annotations[i].alias = true;
-        });
+        return annotate_items(detail::named_exprs(args...), true);
     }
 
     /// Rows of name -> value instead of instances (Django's values()): every field (a ForeignKey as "blog_id"),
@@ -1246,23 +1253,62 @@ public:
     /// Whether the result cache is filled.
     bool is_evaluated() const noexcept { return cache_->filled; }
 
+    // ---- Serialisation (Django's pickling of `qs.query`; <dorm/serialize.hpp>) -----------------------------------
+
+    /// The query as text that loads() turns back into an equivalent QuerySet, for caches and other processes:
+    /// `dorm-query/1 (query "Entry" "entry" (filter (lookup "rating__gte" 3)))`. It holds the calls that built the
+    /// QuerySet, not their SQL and not the results. NotSupportedError when loads() would not take it back: RawSQL,
+    /// extra(), a Func dorm does not define, a nested query over a model unrelated to this one, or a QuerySet not
+    /// built by QuerySet methods from Model::objects() (a ManyToMany related manager's).
+    std::string dumps() const { return detail::dumps_query(*query_); }
+
+    /// The QuerySet a dumps() text describes, rebuilt by calling the same methods on the model's objects(), so every
+    /// name is resolved again (an unknown field is a FieldError, as from filter()): `QuerySet<Entry>::loads(s)`; a
+    /// values() QuerySet names its model: `QuerySet<Row>::loads<Entry>(s)`. ValueError for text that is not a
+    /// dorm-query/1 text of this model; TypeError when its rows are not T (instances, Rows, tuples of that size).
+    template <class M = checked>
+    static self_type loads(std::string_view text) {
+        static_assert(detail::model<M>, "dorm: QuerySet<T>::loads<Model>(text) needs the model the text was dumped from");
+        static_assert(!is_model || std::is_same_v<M, T>, "dorm: QuerySet<M>::loads() loads queries of M");
+        auto q = detail::loads_query(model_meta<M>(), text);
+        detail::check_loaded_shape(*q, is_model, detail::RowReader<T>::arity());
+        return self_type(std::move(q));
+    }
+
 protected:
     /// Shares `cache` as this QuerySet's results (a reverse relation's prefetched objects).
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_ = std::move(cache); }
     /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
     void reset_cache() const { cache_ = std::make_shared<detail::ResultCache<T>>(); }
 
-    /// Returns a copy of this QuerySet with `mutate` applied to a copy of its query and an empty cache.
+    /// Returns a copy of this QuerySet with `mutate` applied to a copy of its query and an empty cache. dumps() cannot
+    /// replay what `mutate` did, so the copy cannot be serialised (QuerySet's own methods record their calls).
     template <class F>
     self_type chain(F&& mutate) const {
+        static const auto unrecordable = detail::unrecorded_recipe("a method that changes the query through chain()");
+        return chain(unrecordable, std::forward<F>(mutate));
+    }
+    /// chain() saying what made the copy unrecordable (`why`, from detail::unrecorded_recipe()).
+    template <class F>
+    self_type chain(const std::shared_ptr<const detail::Recipe>& why, F&& mutate) const {
         auto q = std::make_shared<sql::Query>(*query_);
         mutate(*q);
+        q->recipe = detail::unrecorded(query_->recipe, why);
+        return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
+    }
+    /// chain() recording the call for dumps(): `make_step()` gives its arguments (called only when recorded).
+    template <class Make, class F>
+    self_type recorded(Make&& make_step, F&& mutate) const {
+        auto q = std::make_shared<sql::Query>(*query_);
+        mutate(*q);
+        q->recipe = detail::record(query_->recipe, make_step);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
     }
 
 private:
     template <class, class>
     friend class QuerySet;
+    friend class detail::Replayer;  // loads() replays the recorded calls through the methods below
 
     static std::shared_ptr<const sql::Query> make_query()
         requires is_model
@@ -1271,6 +1317,7 @@ private:
         static const std::shared_ptr<const sql::Query> all = [] {
             auto q = std::make_shared<sql::Query>();
             q->model = &model_meta<T>();
+            q->recipe = detail::recipe_root();
             return q;
         }();
         return all;
@@ -1285,6 +1332,16 @@ private:
 
     Database& database() const { return databases().get(*query_->db); }
     backends::Connection& connection() const { return database().connection(); }
+
+    self_type annotate_items(const std::vector<detail::NamedExpr>& items, bool alias) const {
+        check_combinator(alias ? "alias" : "annotate");
+        return recorded([&] { return detail::recipe::Annotate{items, alias}; }, [&](sql::Query& q) {
+            auto before = q.annotations.size();
+            add_annotations(q, items, !alias, "annotations");
+            if (alias)
+                for (auto i = before; i < q.annotations.size(); ++i) q.annotations[i].alias = true;
+        });
+    }
 
     /// annotate() / alias() / values(name = expression) on `q`.
     static void add_annotations(sql::Query& q, const std::vector<detail::NamedExpr>& items, bool selected,
@@ -1332,6 +1389,7 @@ private:
     /// The query of values() / values_list(): the names and name = expression pairs given, in order.
     std::shared_ptr<const sql::Query> values_query(const std::vector<detail::NamedExpr>& items) const {
         auto q = std::make_shared<sql::Query>(*query_);
+        q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::Values{items}; });
         if (!q->combinator.empty()) {  // applied to every part of a set operation
             for (auto& part : q->combined)
                 if (!part->values_mode) part = QuerySet<T, Derived>(part).values_query(items);
@@ -1380,6 +1438,10 @@ private:
         check_combinator(output == FieldKind::date ? "dates" : "datetimes");
         if (order != "ASC" && order != "DESC") throw ValueError("dorm: 'order' must be either 'ASC' or 'DESC'.");
         auto q = std::make_shared<sql::Query>(*query_);
+        q->recipe = detail::record(query_->recipe, [&] {
+            return detail::recipe::Dates{std::string(field), std::string(kind), std::string(order), std::string(zone),
+                                         output == FieldKind::datetime};
+        });
         auto r = sql::resolve_path(*q, field, false);
         if (output == FieldKind::datetime ? r.kind != FieldKind::datetime
                                           : (r.kind != FieldKind::date && r.kind != FieldKind::datetime))
@@ -1416,6 +1478,7 @@ private:
 
     self_type combined(std::string_view op, std::vector<std::shared_ptr<const sql::Query>> others) const {
         auto q = std::make_shared<sql::Query>(*query_);
+        q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::SetOperation{std::string(op), others}; });
         // Parts that can match nothing (none()) drop out of UNION, as in Django.
         q->combined.clear();
         q->combined.push_back(query_);
@@ -1450,11 +1513,12 @@ private:
         throw NotSupportedError(fmt::format("dorm: Calling QuerySet.{}() after {}() is not supported.", method, op));
     }
 
-    self_type add_condition(const Q& q) const {
+    /// filter(), exclude() (given the negated condition) and get(). By value: the recorded step takes it over.
+    self_type add_condition(Q q) const {
         check_combinator("filter");
         if (query_->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
         if (q.empty()) return all();
-        return chain([&](sql::Query& nq) {
+        return recorded([&] { return detail::recipe::Filter{std::move(q)}; }, [&](sql::Query& nq) {
             // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
             nq.current_filter = ++nq.filter_calls;
             sql::add_where(nq, sql::build_q(nq, q));
@@ -1463,8 +1527,17 @@ private:
     }
 
     self_type order_by_terms(std::initializer_list<const OrderTerm<checked>*> terms) const {
+        return order_by_terms(std::span<const OrderTerm<checked>* const>(terms.begin(), terms.size()));
+    }
+    self_type order_by_terms(std::span<const OrderTerm<checked>* const> terms) const {
         if (query_->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
-        return chain([&](sql::Query& q) {
+        auto step = [&] {
+            detail::recipe::OrderBy o;
+            o.terms.reserve(terms.size());
+            for (const auto* t : terms) o.terms.push_back({t->expression() ? std::string() : std::string(t->name()), t->expression()});
+            return o;
+        };
+        return recorded(step, [&](sql::Query& q) {
             std::vector<sql::OrderBy> resolved;
             for (const auto* t : terms) {
                 if (!q.combinator.empty()) {  // a set operation orders by its columns
@@ -1498,7 +1571,7 @@ private:
             if (connector == sql::Connector::and_) return (a.query_->empty ? a : b).all();
             return (a.query_->empty ? b : a).all();
         }
-        return a.chain([&](sql::Query& q) {
+        return a.recorded([&] { return detail::recipe::Combine{connector, b.query_}; }, [&](sql::Query& q) {
             // Without joins the two WHERE trees combine directly; with joins, each side becomes pk IN (subquery).
             auto side = [&](const sql::Query& s) -> sql::ExprPtr {
                 if (s.joins.empty() && q.joins.empty()) {
@@ -1639,4 +1712,5 @@ QS as_manager() {
 
 #if DORM_HEADER_ONLY
 #include <dorm/impl/query_set.ipp>
+#include <dorm/impl/serialize.ipp>  // here, not in serialize.hpp: loading replays QuerySet methods
 #endif

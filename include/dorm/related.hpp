@@ -308,6 +308,8 @@ private:
         cond->def = lookups::find("exact");
         cond->value = detail::pk_value(parent);
         sql::add_where(q, cond);
+        static const auto unrecordable = detail::unrecorded_recipe("a ManyToMany related manager");  // its join
+        q.recipe = detail::unrecorded(q.recipe, unrecordable);
         return std::make_shared<const sql::Query>(std::move(q));
     }
 

@@ -32,6 +32,7 @@
 #include <dorm/impl/row.ipp>
 #include <dorm/impl/row_reader.ipp>
 #include <dorm/impl/schema.ipp>
+#include <dorm/impl/serialize.ipp>
 #include <dorm/impl/value.ipp>
 #include <dorm/sql/impl/ast.ipp>
 #include <dorm/sql/impl/compiler.ipp>

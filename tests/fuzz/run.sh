@@ -4,7 +4,7 @@
 #
 #   tests/fuzz/run.sh [seconds] [build-dir]      (defaults: 60, build/fuzz)
 #
-# Configures tests/fuzz with Clang, Ninja, Debug and -DDORM_FUZZ=ON (it brings in dorm from this tree), builds the two
+# Configures tests/fuzz with Clang, Ninja, Debug and -DDORM_FUZZ=ON (it brings in dorm from this tree), builds the
 # targets only, runs each with -max_total_time, and prints one line per target with libFuzzer's execution count.
 # Exits non-zero if a target crashed (or violated an invariant); the reproducer is then in <build-dir>/artifacts/.
 # Environment: CXX (default clang++ or clang++-14), DORM_FUZZ_JOBS (build parallelism, default Ninja's).
@@ -28,7 +28,7 @@ if [[ -z $cxx ]]; then
 fi
 
 cmake -S "$root/tests/fuzz" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER="$cxx" -DDORM_FUZZ=ON
-cmake --build "$build" --target dorm_fuzz_lookup_path dorm_fuzz_queryset ${DORM_FUZZ_JOBS:+-j "$DORM_FUZZ_JOBS"}
+cmake --build "$build" --target dorm_fuzz_lookup_path dorm_fuzz_queryset dorm_fuzz_loads ${DORM_FUZZ_JOBS:+-j "$DORM_FUZZ_JOBS"}
 
 # dorm has no leaks under the test suite today: keep it so.
 export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
@@ -36,7 +36,7 @@ export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 status=0
 summary=()
-for target in lookup_path queryset; do
+for target in lookup_path queryset loads; do
   exe=$(find "$build" -type f -name "dorm_fuzz_$target" -perm -u+x | head -n 1)
   corpus=$build/corpus/$target
   artifacts=$build/artifacts/$target

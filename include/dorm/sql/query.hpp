@@ -27,6 +27,10 @@
 #include <utility>
 #include <vector>
 
+namespace dorm::detail {
+struct Recipe;  // <dorm/serialize.hpp>
+}
+
 namespace dorm::sql {
 
 /// One ORDER BY term.
@@ -166,6 +170,9 @@ struct Query {
     std::string combinator;                 // "UNION", "UNION ALL", "INTERSECT", "EXCEPT"; empty: none
     std::vector<std::shared_ptr<const Query>> combined;  // the queries combined, this one's own state first
     detail::GetStatements get_statements;                 // see detail::GetStatements
+    // The QuerySet calls that built this state, for dumps() (<dorm/serialize.hpp>); nullptr when not built from
+    // Model::objects() by QuerySet methods alone.
+    std::shared_ptr<const dorm::detail::Recipe> recipe;
 
     const Annotation* find_annotation(std::string_view name) const noexcept {
         for (const auto& a : annotations)

@@ -1,0 +1,1173 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/serialize.hpp>: compiled once in separate mode, inline in header-only mode. Included at the
+// end of <dorm/query_set.hpp> rather than of serialize.hpp, because loading replays QuerySet methods.
+#pragma once
+
+#include <dorm/query_set.hpp>
+#include <dorm/serialize.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace dorm::detail {
+
+DORM_DECL Recipe::~Recipe() {
+    // A QuerySet built by many calls holds a long list: unlinking it node by node keeps its destruction from
+    // recursing once per call (and overflowing the stack). A node someone else still holds stops the walk.
+    std::shared_ptr<const Recipe> next = std::move(parent);
+    while (next && next.use_count() == 1) {
+        std::shared_ptr<const Recipe> after = std::move(next->parent);
+        next = std::move(after);
+    }
+}
+
+DORM_DECL const std::shared_ptr<const Recipe>& recipe_root() {
+    static const auto root = std::make_shared<const Recipe>(nullptr, recipe::Root{});
+    return root;
+}
+
+DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what) {
+    return std::make_shared<const Recipe>(nullptr, recipe::Unrecorded{std::move(what)});
+}
+
+namespace serial {
+
+inline constexpr std::string_view format_tag = "dorm-query/";
+inline constexpr int format_version = 1;
+// Nesting of lists in the text (queries, conditions, expressions): far beyond what a query needs, and low enough
+// that reading, resolving and compiling the result cannot exhaust the stack.
+inline constexpr std::size_t max_depth = 200;
+// Elements of one list, and QuerySet calls in the whole text (nested queries too): generous for any real query, and
+// low enough that a hostile text cannot make loading slow (some of the calls replayed cost time in what came before).
+inline constexpr std::size_t max_list = 10000;
+inline constexpr std::size_t max_calls = 10000;
+
+// The functions loads() calls by name: those dorm's own expressions produce, with their argument counts. Any other
+// name would let the text call any SQL function, so dumps() refuses it.
+struct FunctionSpec {
+    std::string_view name;
+    std::size_t min_args, max_args;
+};
+inline constexpr FunctionSpec functions[] = {{"LOWER", 1, 1},  {"UPPER", 1, 1}, {"LENGTH", 1, 1},
+                                             {"POWER", 2, 2},  {"COALESCE", 2, std::numeric_limits<std::size_t>::max()}};
+
+// The aggregates, by Django's class name (what the text holds), and the SQL function each may be.
+struct AggregateSpec {
+    std::string_view label, function, sample_function;
+};
+inline constexpr AggregateSpec aggregates[] = {
+    {"Count", "COUNT", ""}, {"Sum", "SUM", ""}, {"Avg", "AVG", ""}, {"Min", "MIN", ""}, {"Max", "MAX", ""},
+    {"StdDev", "STDDEV_POP", "STDDEV_SAMP"}, {"Variance", "VAR_POP", "VAR_SAMP"},
+    {"StringAgg", "STRING_AGG", ""}, {"AnyValue", "ANY_VALUE", ""}};
+
+inline constexpr std::string_view binary_operators[] = {"+", "-", "*", "/", "%"};
+
+inline constexpr std::pair<FieldKind, std::string_view> kinds[] = {
+    {FieldKind::boolean, "boolean"}, {FieldKind::small_integer, "small_integer"}, {FieldKind::integer, "integer"},
+    {FieldKind::big_integer, "big_integer"}, {FieldKind::real, "real"}, {FieldKind::text, "text"},
+    {FieldKind::bytes, "bytes"}, {FieldKind::date, "date"}, {FieldKind::datetime, "datetime"}, {FieldKind::time, "time"}};
+
+inline constexpr std::pair<std::string_view, std::string_view> set_operations[] = {
+    {"UNION", "union"}, {"UNION ALL", "union_all"}, {"INTERSECT", "intersection"}, {"EXCEPT", "difference"}};
+
+inline std::string_view kind_atom(FieldKind k) {
+    for (const auto& [kind, atom] : kinds)
+        if (kind == k) return atom;
+    return "integer";  // not reached: every kind is listed
+}
+
+// DateTime values are written as microseconds since 1970 and read back only within years 1..9999, the range of Date.
+inline constexpr std::int64_t day_us = 86400000000LL;
+inline constexpr std::int64_t min_datetime_us = Date::min_days * day_us;
+inline constexpr std::int64_t max_datetime_us = (Date::max_days + 1) * day_us - 1;
+
+// ---- Writing ---------------------------------------------------------------------------------------------------
+
+class Writer {
+public:
+    std::string out;
+
+    void query(const sql::Query& q) {
+        const ModelMeta& m = *q.model;
+        if (!q.recipe)
+            throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet was not built from {}::objects() by "
+                                                "QuerySet methods, so it cannot be serialised", m.name, m.name));
+        std::vector<const recipe::Step*> steps;
+        for (const Recipe* r = q.recipe.get(); r; r = r->parent.get()) {
+            if (const auto* u = std::get_if<recipe::Unrecorded>(&r->step))
+                throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet was built with {}, which cannot be "
+                                                    "serialised", m.name, u->what));
+            if (!std::holds_alternative<recipe::Root>(r->step)) steps.push_back(&r->step);
+        }
+        open("query");
+        string(m.name);
+        string(m.db_table);
+        for (auto it = steps.rbegin(); it != steps.rend(); ++it) std::visit([this](const auto& s) { step(s); }, **it);
+        close();
+    }
+
+    // Values: null, true, false, integers as written; the other types tagged.
+    void value(const Value& v) {
+        std::visit(
+            [this](const auto& x) {
+                using X = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<X, std::monostate>) atom("null");
+                else if constexpr (std::is_same_v<X, bool>) atom(x ? "true" : "false");
+                else if constexpr (std::is_same_v<X, std::int64_t>) atom(std::to_string(x));
+                else if constexpr (std::is_same_v<X, double>) {
+                    open("float");  // the shortest text that reads back as the same double; inf, -inf, nan
+                    string(fmt::format("{}", x));
+                    close();
+                } else if constexpr (std::is_same_v<X, std::string>) {
+                    string(x);
+                } else if constexpr (std::is_same_v<X, Bytes>) {
+                    std::string hex;
+                    for (std::byte b : x) hex += fmt::format("{:02x}", static_cast<unsigned>(b));
+                    open("bytes");
+                    string(hex);
+                    close();
+                } else if constexpr (std::is_same_v<X, Date>) {
+                    open("date");
+                    atom(std::to_string(x.days_since_epoch()));
+                    close();
+                } else if constexpr (std::is_same_v<X, DateTime>) {
+                    open("datetime");
+                    atom(std::to_string(x.microseconds_since_epoch()));
+                    close();
+                } else if constexpr (std::is_same_v<X, Time>) {
+                    open("time");
+                    atom(std::to_string(x.since_midnight().count()));
+                    close();
+                }
+            },
+            v.variant());
+    }
+
+private:
+    // Elements of a list are separated by one space; a list starts with its head word.
+    void separate() {
+        if (!out.empty() && out.back() != ' ' && out.back() != '(') out += ' ';
+    }
+    void open(std::string_view head) {
+        separate();
+        out += '(';
+        out += head;
+    }
+    void close() { out += ')'; }
+    void atom(std::string_view a) {
+        separate();
+        out += a;
+    }
+    void string(std::string_view s) {
+        separate();
+        out += '"';
+        for (char ch : s) {
+            auto u = static_cast<unsigned char>(ch);
+            if (ch == '"' || ch == '\\') {
+                out += '\\';
+                out += ch;
+            } else if (u < 0x20 || u >= 0x7f) {  // the text stays printable ASCII, safe in any transport
+                out += fmt::format("\\x{:02x}", u);
+            } else {
+                out += ch;
+            }
+        }
+        out += '"';
+    }
+    void strings(const std::vector<std::string>& names) {
+        for (const auto& n : names) string(n);
+    }
+    void nested_query(const sql::Query& q) { query(q); }
+
+    void condition(const Q& q) {
+        if (q.negated()) {
+            open("not");
+            condition_body(q);
+            close();
+        } else {
+            condition_body(q);
+        }
+    }
+    void condition_body(const Q& q) {
+        if (const auto& leaf = q.leaf()) {
+            if (leaf->condition) {
+                open("condition");
+                expression(*leaf->value.expression);
+            } else {
+                open("lookup");
+                string(leaf->path);
+                operand(leaf->value);
+            }
+            close();
+            return;
+        }
+        open(q.connector() == Q::Connector::and_ ? "and" : q.connector() == Q::Connector::or_ ? "or" : "xor");
+        for (const auto& child : q.children()) condition(child);
+        close();
+    }
+
+    void operand(const Operand& op) {
+        switch (op.kind) {
+            case Operand::Kind::value: value(op.value); break;
+            case Operand::Kind::list:
+                open("list");
+                for (const auto& v : op.list) value(v);
+                close();
+                break;
+            case Operand::Kind::expression:
+                open("expr");
+                expression(*op.expression);
+                close();
+                break;
+            case Operand::Kind::subquery: nested_query(*op.subquery); break;
+        }
+    }
+
+    void expression(const ExprNode& n) {
+        using K = ExprNode::Kind;
+        // A type given with output_field / ExpressionWrapper (or by the function itself, as Length's): loads()
+        // applies it with ExpressionWrapper, which sets nothing else.
+        const bool wrapped = n.output && n.kind != K::cast;
+        if (wrapped) {
+            open("output");
+            atom(kind_atom(*n.output));
+        }
+        switch (n.kind) {
+            case K::value:
+                open("value");
+                value(n.value);
+                close();
+                break;
+            case K::ref:
+                open("F");
+                string(n.name);
+                close();
+                break;
+            case K::star:  // Count("*"): Count turns F("*") into it again
+                open("F");
+                string("*");
+                close();
+                break;
+            case K::outer_ref:
+                open("OuterRef");
+                string(n.name);
+                close();
+                break;
+            case K::binary:
+                if (std::find(std::begin(binary_operators), std::end(binary_operators), n.name) == std::end(binary_operators) ||
+                    n.args.size() != 2)
+                    throw NotSupportedError(fmt::format("dorm: dumps(): the operator '{}' cannot be serialised", n.name));
+                open("op");
+                string(n.name);
+                expression(*n.args[0]);
+                expression(*n.args[1]);
+                close();
+                break;
+            case K::func: {
+                auto spec = std::find_if(std::begin(functions), std::end(functions),
+                                         [&](const FunctionSpec& f) { return f.name == n.name; });
+                if (spec == std::end(functions))
+                    throw NotSupportedError(fmt::format(
+                        "dorm: dumps(): Func('{}') cannot be serialised: loads() calls only the functions of dorm's own "
+                        "expressions (Lower, Upper, Length, Coalesce, pow), so that a text cannot call any SQL function",
+                        n.name));
+                open("Func");
+                string(n.name);
+                for (const auto& a : n.args) expression(*a);
+                close();
+                break;
+            }
+            case K::aggregate: aggregate(n); break;
+            case K::case_:
+                open("Case");
+                for (std::size_t i = 0; i < n.conditions.size() && i < n.args.size(); ++i) {
+                    open("When");
+                    condition(*n.conditions[i]);
+                    expression(*n.args[i]);
+                    close();
+                }
+                if (n.fallback) {
+                    open("default");
+                    expression(*n.fallback);
+                    close();
+                }
+                close();
+                break;
+            case K::cast:
+                open("Cast");
+                expression(*n.args.at(0));
+                atom(kind_atom(n.output.value_or(FieldKind::text)));
+                close();
+                break;
+            case K::subquery:
+            case K::exists:
+                open(n.kind == K::subquery ? "Subquery" : "Exists");
+                nested_query(*n.query);
+                close();
+                break;
+            case K::filtered_relation:
+                open("FilteredRelation");
+                string(n.name);
+                condition(*n.filter);
+                close();
+                break;
+            case K::raw:
+                throw NotSupportedError("dorm: dumps(): RawSQL cannot be serialised: loads() never takes SQL from the text");
+        }
+        if (wrapped) close();
+    }
+
+    void aggregate(const ExprNode& n) {
+        auto spec = std::find_if(std::begin(aggregates), std::end(aggregates),
+                                 [&](const AggregateSpec& a) { return a.label == n.label; });
+        bool sample = spec != std::end(aggregates) && !spec->sample_function.empty() && n.name == spec->sample_function;
+        if (spec == std::end(aggregates) || (n.name != spec->function && !sample) || n.args.size() != 1)
+            throw NotSupportedError(fmt::format("dorm: dumps(): the aggregate {} ({}) cannot be serialised", n.label, n.name));
+        open("aggregate");
+        string(n.label);
+        expression(*n.args[0]);
+        if (n.distinct) atom("distinct");
+        if (sample) atom("sample");
+        if (n.filter) {
+            open("filter");
+            condition(*n.filter);
+            close();
+        }
+        if (n.fallback) {
+            open("default");
+            expression(*n.fallback);
+            close();
+        }
+        if (!n.ordering.empty()) {
+            open("order_by");
+            for (const auto& [e, descending] : n.ordering) {
+                open(descending ? "desc" : "asc");
+                expression(*e);
+                close();
+            }
+            close();
+        }
+        if (n.label == "StringAgg") {
+            open("delimiter");
+            string(n.value.holds<std::string>() ? n.value.as<std::string>() : std::string());
+            close();
+        }
+        close();
+    }
+
+    void items(const std::vector<NamedExpr>& list) {
+        for (const auto& item : list) {
+            if (!item.expr) {
+                string(item.name);
+            } else if (item.name.empty()) {
+                open("anonymous");
+                expression(*item.expr->node());
+                close();
+            } else {
+                open("as");
+                string(item.name);
+                expression(*item.expr->node());
+                close();
+            }
+        }
+    }
+
+    void step(const recipe::Root&) {}
+    void step(const recipe::Unrecorded&) {}
+    void step(const recipe::Filter& s) {
+        open("filter");
+        condition(s.condition);
+        close();
+    }
+    void step(const recipe::OrderBy& s) {
+        open("order_by");
+        for (const auto& t : s.terms) {
+            if (!t.expression) {
+                string(t.name);
+                continue;
+            }
+            open(t.expression->descending ? "desc" : "asc");
+            expression(*t.expression->expression.node());
+            if (t.expression->nulls_first) atom("nulls_first");
+            if (t.expression->nulls_last) atom("nulls_last");
+            close();
+        }
+        close();
+    }
+    void step(const recipe::Reverse&) {
+        open("reverse");
+        close();
+    }
+    void step(const recipe::Distinct& s) {
+        open("distinct");
+        strings(s.fields);
+        close();
+    }
+    void step(const recipe::Lock& s) {
+        open("select_for_update");
+        if (s.options.nowait) atom("nowait");
+        if (s.options.skip_locked) atom("skip_locked");
+        if (s.options.no_key) atom("no_key");
+        if (!s.options.of.empty()) {
+            open("of");
+            strings(s.options.of);
+            close();
+        }
+        close();
+    }
+    void step(const recipe::None&) {
+        open("none");
+        close();
+    }
+    void step(const recipe::Using& s) {
+        open("using");
+        string(s.alias);
+        close();
+    }
+    void step(const recipe::Slice& s) {
+        open("slice");
+        atom(std::to_string(s.start));
+        if (s.stop) atom(std::to_string(*s.stop));
+        close();
+    }
+    void step(const recipe::SelectRelated& s) {
+        using Mode = recipe::SelectRelated::Mode;
+        open(s.mode == Mode::all ? "select_related_all" : s.mode == Mode::clear ? "select_related_clear" : "select_related");
+        if (s.mode == Mode::names) strings(s.names);
+        close();
+    }
+    void step(const recipe::PrefetchRelated& s) {
+        open("prefetch_related");
+        for (const auto& p : s.lookups) {
+            if (!p.queryset) {
+                string(p.lookup);
+                continue;
+            }
+            open("Prefetch");
+            string(p.lookup);
+            nested_query(*p.queryset);
+            string(p.to_attr);
+            close();
+        }
+        close();
+    }
+    void step(const recipe::Defer& s) {
+        open("defer");
+        strings(s.fields);
+        close();
+    }
+    void step(const recipe::Only& s) {
+        open("only");
+        strings(s.fields);
+        close();
+    }
+    void step(const recipe::Annotate& s) {
+        open(s.alias ? "alias" : "annotate");
+        items(s.items);
+        close();
+    }
+    void step(const recipe::Values& s) {
+        open("values");
+        items(s.items);
+        close();
+    }
+    void step(const recipe::Dates& s) {
+        open(s.datetimes ? "datetimes" : "dates");
+        string(s.field);
+        string(s.kind);
+        string(s.order);
+        if (s.datetimes) string(s.zone.empty() ? "UTC" : s.zone);
+        close();
+    }
+    void step(const recipe::SetOperation& s) {
+        auto it = std::find_if(std::begin(set_operations), std::end(set_operations),
+                               [&](const auto& p) { return p.first == s.op; });
+        if (it == std::end(set_operations))
+            throw NotSupportedError(fmt::format("dorm: dumps(): the set operation {} cannot be serialised", s.op));
+        open(it->second);
+        for (const auto& part : s.others) nested_query(*part);
+        close();
+    }
+    void step(const recipe::Combine& s) {
+        open("combine");
+        atom(s.connector == sql::Connector::and_ ? "and" : s.connector == sql::Connector::or_ ? "or" : "xor");
+        nested_query(*s.other);
+        close();
+    }
+};
+
+// ---- Reading -------------------------------------------------------------------------------------------------
+
+/// The text as a tree: lists of atoms (bare words), strings and integers.
+struct Node {
+    enum class Type { list, atom, string, integer };
+    Type type = Type::list;
+    std::string text;  // atom, string
+    std::int64_t number = 0;
+    std::vector<Node> items;
+    std::size_t offset = 0;  // in the text, for error messages
+};
+
+[[noreturn]] inline void malformed(std::size_t offset, std::string_view what) {
+    throw ValueError(fmt::format("dorm: loads(): malformed query text at offset {}: {}", offset, what));
+}
+
+class Parser {
+public:
+    explicit Parser(std::string_view text) : s_(text) {}
+
+    Node document() {
+        if (!s_.starts_with(format_tag))
+            throw ValueError(fmt::format("dorm: loads(): not a dorm query: the text does not start with \"{}{}\"",
+                                         format_tag, format_version));
+        pos_ = format_tag.size();
+        std::size_t digits = pos_;
+        while (digits < s_.size() && std::isdigit(static_cast<unsigned char>(s_[digits]))) ++digits;
+        std::string_view version = s_.substr(pos_, digits - pos_);
+        if (version != std::to_string(format_version))
+            throw ValueError(fmt::format("dorm: loads(): the text is in format \"{}{}\"; this version of dorm reads \"{}{}\"",
+                                         format_tag, version.empty() ? "?" : version, format_tag, format_version));
+        pos_ = digits;
+        if (pos_ >= s_.size() || !space(s_[pos_])) malformed(pos_, "expected a space after the format tag");
+        Node n = parse(0);
+        skip_space();
+        if (pos_ != s_.size()) malformed(pos_, "unexpected text after the query");
+        return n;
+    }
+
+private:
+    static bool space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+    void skip_space() {
+        while (pos_ < s_.size() && space(s_[pos_])) ++pos_;
+    }
+
+    Node parse(std::size_t depth) {
+        skip_space();
+        if (pos_ >= s_.size()) malformed(pos_, "unexpected end of the text");
+        char c = s_[pos_];
+        Node n;
+        n.offset = pos_;
+        if (c == '(') {
+            if (depth >= max_depth)
+                throw ValueError(fmt::format("dorm: loads(): the query text nests deeper than {} levels", max_depth));
+            ++pos_;
+            for (;;) {
+                skip_space();
+                if (pos_ >= s_.size()) malformed(n.offset, "a list is not closed with ')'");
+                if (s_[pos_] == ')') {
+                    ++pos_;
+                    return n;
+                }
+                if (n.items.size() > max_list)
+                    throw ValueError(fmt::format("dorm: loads(): a list in the query text has more than {} elements", max_list));
+                n.items.push_back(parse(depth + 1));
+            }
+        }
+        if (c == '"') {
+            n.type = Node::Type::string;
+            ++pos_;
+            for (;;) {
+                if (pos_ >= s_.size()) malformed(n.offset, "a string is not closed with '\"'");
+                char ch = s_[pos_++];
+                if (ch == '"') return n;
+                if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+                    malformed(pos_ - 1, "a control character in a string (write it as \\xHH)");
+                if (ch != '\\') {
+                    n.text += ch;
+                    continue;
+                }
+                if (pos_ >= s_.size()) malformed(pos_, "unexpected end of the text in an escape");
+                char e = s_[pos_++];
+                if (e == '"' || e == '\\') {
+                    n.text += e;
+                } else if (e == 'x') {
+                    unsigned byte = 0;
+                    auto r = pos_ + 2 <= s_.size() ? std::from_chars(s_.data() + pos_, s_.data() + pos_ + 2, byte, 16)
+                                                   : std::from_chars_result{nullptr, std::errc::invalid_argument};
+                    if (r.ec != std::errc() || r.ptr != s_.data() + pos_ + 2) malformed(pos_, "\\x needs two hexadecimal digits");
+                    n.text += static_cast<char>(byte);
+                    pos_ += 2;
+                } else {
+                    malformed(pos_ - 1, "unknown escape in a string (\\\", \\\\ and \\xHH are valid)");
+                }
+            }
+        }
+        if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) {
+            n.type = Node::Type::integer;
+            auto r = std::from_chars(s_.data() + pos_, s_.data() + s_.size(), n.number);
+            if (r.ec == std::errc::result_out_of_range) malformed(pos_, "an integer out of the range of 64 bits");
+            if (r.ec != std::errc()) malformed(pos_, "expected an integer");
+            pos_ = static_cast<std::size_t>(r.ptr - s_.data());
+            if (pos_ < s_.size() && !space(s_[pos_]) && s_[pos_] != ')' && s_[pos_] != '(')
+                malformed(pos_, "expected an integer");
+            return n;
+        }
+        if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+            n.type = Node::Type::atom;
+            while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_'))
+                n.text += s_[pos_++];
+            return n;
+        }
+        auto u = static_cast<unsigned char>(c);
+        malformed(pos_, std::isprint(u) ? fmt::format("unexpected '{}'", c) : fmt::format("unexpected byte 0x{:02x}", u));
+    }
+
+    std::string_view s_;
+    std::size_t pos_ = 0;
+};
+
+inline std::string_view type_name(Node::Type t) {
+    switch (t) {
+        case Node::Type::list: return "a list";
+        case Node::Type::atom: return "a word";
+        case Node::Type::string: return "a string";
+        case Node::Type::integer: return "an integer";
+    }
+    return "?";
+}
+
+/// The head word of a list: `filter` in (filter ...).
+inline std::string_view head(const Node& n) {
+    if (n.type != Node::Type::list || n.items.empty() || n.items[0].type != Node::Type::atom)
+        malformed(n.offset, fmt::format("expected a list starting with a word, found {}",
+                                        n.type == Node::Type::list ? "an empty list" : type_name(n.type)));
+    return n.items[0].text;
+}
+/// The arguments of (head arg ...): exactly `count` of them, or at least `count` when `at_least`.
+inline std::span<const Node> args(const Node& n, std::size_t count, bool at_least = false) {
+    std::size_t have = n.items.size() - 1;
+    if (at_least ? have < count : have != count)
+        malformed(n.offset, fmt::format("({} ...) takes {}{} argument{}, not {}", head(n), at_least ? "at least " : "", count,
+                                        count == 1 ? "" : "s", have));
+    return std::span<const Node>(n.items).subspan(1);
+}
+inline const std::string& text(const Node& n, std::string_view what) {
+    if (n.type != Node::Type::string)
+        malformed(n.offset, fmt::format("expected {} (a string), found {}", what, type_name(n.type)));
+    return n.text;
+}
+inline std::int64_t integer(const Node& n, std::string_view what) {
+    if (n.type != Node::Type::integer)
+        malformed(n.offset, fmt::format("expected {} (an integer), found {}", what, type_name(n.type)));
+    return n.number;
+}
+inline std::string_view word(const Node& n, std::string_view what) {
+    if (n.type != Node::Type::atom) malformed(n.offset, fmt::format("expected {} (a word), found {}", what, type_name(n.type)));
+    return n.text;
+}
+inline std::vector<std::string> texts(std::span<const Node> nodes, std::string_view what) {
+    std::vector<std::string> out;
+    for (const auto& n : nodes) out.push_back(text(n, what));
+    return out;
+}
+inline FieldKind kind(const Node& n) {
+    std::string_view w = word(n, "a field type");
+    for (const auto& [k, atom] : kinds)
+        if (atom == w) return k;
+    malformed(n.offset, fmt::format("unknown field type '{}'", w));
+}
+
+inline Value value(const Node& n) {
+    switch (n.type) {
+        case Node::Type::integer: return Value(n.number);
+        case Node::Type::string: return Value(n.text);
+        case Node::Type::atom:
+            if (n.text == "null") return Value();
+            if (n.text == "true") return Value(true);
+            if (n.text == "false") return Value(false);
+            malformed(n.offset, fmt::format("'{}' is not a value (null, true, false, a number, a string, or a tagged "
+                                            "list)", n.text));
+        case Node::Type::list: break;
+    }
+    std::string_view tag = head(n);
+    if (tag == "float") {
+        const std::string& t = text(args(n, 1)[0], "a number");
+        double d = 0;
+        auto r = std::from_chars(t.data(), t.data() + t.size(), d);
+        if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size())
+            malformed(n.offset, fmt::format("'{}' is not a number", t));
+        return Value(d);
+    }
+    if (tag == "bytes") {
+        const std::string& hex = text(args(n, 1)[0], "hexadecimal bytes");
+        if (hex.size() % 2) malformed(n.offset, "bytes need two hexadecimal digits each");
+        Bytes out;
+        for (std::size_t i = 0; i < hex.size(); i += 2) {
+            unsigned b = 0;
+            auto r = std::from_chars(hex.data() + i, hex.data() + i + 2, b, 16);
+            if (r.ec != std::errc() || r.ptr != hex.data() + i + 2) malformed(n.offset, "bytes need two hexadecimal digits each");
+            out.push_back(static_cast<std::byte>(b));
+        }
+        return Value(std::move(out));
+    }
+    if (tag == "date") {
+        std::int64_t days = integer(args(n, 1)[0], "days since 1970-01-01");
+        if (days < Date::min_days || days > Date::max_days) malformed(n.offset, "a date outside years 1..9999");
+        return Value(Date(std::chrono::sys_days(std::chrono::days(days))));
+    }
+    if (tag == "datetime") {
+        std::int64_t us = integer(args(n, 1)[0], "microseconds since 1970-01-01 00:00 UTC");
+        if (us < min_datetime_us || us > max_datetime_us) malformed(n.offset, "a datetime outside years 1..9999");
+        return Value(DateTime(DateTime::time_point(std::chrono::microseconds(us))));
+    }
+    if (tag == "time") {
+        std::int64_t us = integer(args(n, 1)[0], "microseconds since midnight");
+        if (us < 0 || us >= day_us) malformed(n.offset, "a time outside 00:00 .. 24:00");
+        return Value(Time(std::chrono::microseconds(us)));
+    }
+    malformed(n.offset, fmt::format("unknown value type '{}'", tag));
+}
+
+/// The name and table of a (query ...) list's model.
+inline std::pair<std::string_view, std::string_view> query_model(const Node& n) {
+    if (head(n) != "query") malformed(n.offset, fmt::format("expected (query ...), found ({} ...)", head(n)));
+    auto a = args(n, 2, true);
+    return {text(a[0], "the model's name"), text(a[1], "the model's table")};
+}
+
+/// What dumps() compares between a query and the one its text loads: the statement on every registered backend
+/// (values written exactly), and what is not in it.
+inline void fingerprint(const sql::Query& q, std::string& out) {
+    Writer w;
+    for (const backends::Backend* b : backends::backend_registry()) {
+        w.out += b->vendor;
+        try {
+            auto c = sql::compile_select(q, b->dialect());
+            w.out += c.nothing ? " nothing\n" : "\n";
+            w.out += c.sql;
+            for (const auto& p : c.params) w.value(p);
+        } catch (const Error& e) {
+            w.out += " error\n";
+            w.out += e.what();
+        }
+        w.out += '\n';
+    }
+    w.out += fmt::format("db {}\nvalues {}\n", *q.db, q.values_mode);
+    for (const auto& v : q.values) w.out += v.name + '\n';
+    if (q.lock) {
+        w.out += fmt::format("lock {} {} {}", q.lock->nowait, q.lock->skip_locked, q.lock->no_key);
+        for (const auto& of : q.lock->of) w.out += ' ' + of;
+        w.out += '\n';
+    }
+    out += w.out;
+    for (const auto& p : q.prefetch) {
+        out += fmt::format("prefetch {} {}\n", p.lookup, p.to_attr);
+        if (p.queryset) fingerprint(*p.queryset, out);
+    }
+}
+
+}  // namespace serial
+
+/// Replays a text's steps through QuerySet methods (the friend of QuerySet that loads() is).
+class Replayer {
+public:
+    explicit Replayer(const ModelMeta& root) : root_(root) {}
+
+    /// The query of a (query NAME TABLE step...) list: `expected` its model, or any model related to the root's.
+    std::shared_ptr<const sql::Query> query(const serial::Node& n, const ModelMeta* expected) {
+        auto [name, table] = serial::query_model(n);
+        const ModelMeta* model = expected;
+        if (model && (model->name != name || model->db_table != table))
+            throw ValueError(fmt::format("dorm: loads(): the text holds a query of {} (table '{}'), not of {} (table '{}')",
+                                         name, table, model->name, model->db_table));
+        if (!model) model = &related_model(n, name, table);
+        auto base = std::make_shared<sql::Query>();
+        base->model = model;
+        base->recipe = recipe_root();
+        QuerySet<Row> qs{std::shared_ptr<const sql::Query>(std::move(base))};
+        for (std::size_t i = 3; i < n.items.size(); ++i) {
+            if (++calls_ > serial::max_calls)
+                throw ValueError(fmt::format("dorm: loads(): the text has more than {} QuerySet calls", serial::max_calls));
+            qs = step(qs, n.items[i]);
+        }
+        return qs.query_;
+    }
+
+private:
+    using Node = serial::Node;
+
+    QuerySet<Row> step(const QuerySet<Row>& qs, const Node& n) {
+        std::string_view h = serial::head(n);
+        if (h == "filter") return qs.filter(condition(serial::args(n, 1)[0]));
+        if (h == "order_by") {
+            std::vector<OrderTerm<void>> terms;
+            for (const auto& t : serial::args(n, 0, true)) {
+                if (t.type == Node::Type::string) terms.emplace_back(std::string_view(t.text));
+                else terms.emplace_back(order_expression(t));
+            }
+            std::vector<const OrderTerm<void>*> pointers;
+            for (const auto& t : terms) pointers.push_back(&t);
+            return qs.order_by_terms(std::span<const OrderTerm<void>* const>(pointers));
+        }
+        if (h == "reverse") {
+            (void)serial::args(n, 0);
+            return qs.reverse();
+        }
+        if (h == "distinct") {
+            auto fields = serial::texts(serial::args(n, 0, true), "a field name");
+            return fields.empty() ? qs.distinct() : qs.distinct_fields(std::move(fields));
+        }
+        if (h == "select_for_update") {
+            SelectForUpdate o;
+            for (const auto& a : serial::args(n, 0, true)) {
+                if (a.type == Node::Type::list && serial::head(a) == "of") {
+                    o.of = serial::texts(serial::args(a, 0, true), "a field name");
+                    continue;
+                }
+                std::string_view w = serial::word(a, "a select_for_update option");
+                if (w == "nowait") o.nowait = true;
+                else if (w == "skip_locked") o.skip_locked = true;
+                else if (w == "no_key") o.no_key = true;
+                else serial::malformed(a.offset, fmt::format("unknown select_for_update option '{}'", w));
+            }
+            return qs.select_for_update(o);
+        }
+        if (h == "none") {
+            (void)serial::args(n, 0);
+            return qs.none();
+        }
+        if (h == "using") return qs.using_(serial::text(serial::args(n, 1)[0], "a database alias"));
+        if (h == "slice") {
+            auto a = serial::args(n, 1, true);
+            if (a.size() > 2) serial::malformed(n.offset, "(slice ...) takes a start and an optional stop");
+            std::optional<std::int64_t> stop;
+            if (a.size() == 2) stop = serial::integer(a[1], "the slice's stop");
+            return qs.slice(serial::integer(a[0], "the slice's start"), stop);
+        }
+        using Mode = recipe::SelectRelated::Mode;
+        if (h == "select_related")
+            return qs.select_related_names(Mode::names, serial::texts(serial::args(n, 1, true), "a relation"));
+        if (h == "select_related_all" || h == "select_related_clear") {
+            (void)serial::args(n, 0);
+            return h == "select_related_all" ? qs.select_related_names(Mode::all, {}) : qs.select_related(nullptr);
+        }
+        if (h == "prefetch_related") {
+            std::vector<sql::PrefetchSpec> specs;
+            for (const auto& a : serial::args(n, 0, true)) {
+                if (a.type == Node::Type::string) {
+                    specs.push_back(Prefetch(a.text).spec());
+                    continue;
+                }
+                if (serial::head(a) != "Prefetch") serial::malformed(a.offset, "expected a lookup or (Prefetch ...)");
+                auto p = serial::args(a, 3);
+                QuerySet<Row> nested(query(p[1], nullptr));
+                specs.push_back(Prefetch(serial::text(p[0], "a lookup"), nested, serial::text(p[2], "to_attr")).spec());
+            }
+            return qs.prefetch_specs(std::move(specs));
+        }
+        if (h == "defer") return qs.defer_fields(serial::texts(serial::args(n, 0, true), "a field name"));
+        if (h == "only") return qs.only_fields(serial::texts(serial::args(n, 0, true), "a field name"));
+        if (h == "annotate" || h == "alias") return qs.annotate_items(items(serial::args(n, 0, true)), h == "alias");
+        if (h == "values") return QuerySet<Row>(qs.values_query(items(serial::args(n, 0, true))));
+        if (h == "dates") {
+            auto a = serial::args(n, 3);
+            return QuerySet<Row>(
+                qs.dates(serial::text(a[0], "a field"), serial::text(a[1], "a kind"), serial::text(a[2], "an order")).query_);
+        }
+        if (h == "datetimes") {
+            auto a = serial::args(n, 4);
+            return QuerySet<Row>(qs.datetimes(serial::text(a[0], "a field"), serial::text(a[1], "a kind"),
+                                              serial::text(a[2], "an order"), serial::text(a[3], "a time zone")).query_);
+        }
+        for (const auto& [op, atom] : serial::set_operations) {
+            if (h != atom) continue;
+            std::vector<std::shared_ptr<const sql::Query>> parts;
+            for (const auto& a : serial::args(n, 1, true)) parts.push_back(query(a, nullptr));
+            return qs.combined(op, std::move(parts));
+        }
+        if (h == "combine") {
+            auto a = serial::args(n, 2);
+            std::string_view c = serial::word(a[0], "and, or or xor");
+            sql::Connector connector = c == "and" ? sql::Connector::and_ : c == "or" ? sql::Connector::or_ : sql::Connector::xor_;
+            if (c != "and" && c != "or" && c != "xor") serial::malformed(a[0].offset, fmt::format("unknown connector '{}'", c));
+            return QuerySet<Row>::combine(qs, QuerySet<Row>(query(a[1], qs.query_->model)), connector);
+        }
+        serial::malformed(n.offset, fmt::format("unknown QuerySet method '{}'", h));
+    }
+
+    Q condition(const Node& n) {
+        std::string_view h = serial::head(n);
+        if (h == "not") return ~condition(serial::args(n, 1)[0]);
+        if (h == "lookup") {
+            auto a = serial::args(n, 2);
+            return Q(serial::text(a[0], "a lookup path"), operand(a[1]));
+        }
+        if (h == "condition") return Q(expression(serial::args(n, 1)[0]));
+        if (h == "and" || h == "or" || h == "xor") {
+            std::vector<Q> level;
+            for (const auto& child : serial::args(n, 0, true)) level.push_back(condition(child));
+            if (level.empty()) return Q();
+            // Combined pairwise, level by level: the same flattened node as a & b & c ... (the operators flatten either
+            // way), in N log N copies of the children rather than N squared.
+            while (level.size() > 1) {
+                std::vector<Q> next;
+                for (std::size_t i = 0; i + 1 < level.size(); i += 2)
+                    next.push_back(h == "and"  ? level[i] & level[i + 1]
+                                   : h == "or" ? level[i] | level[i + 1]
+                                               : level[i] ^ level[i + 1]);
+                if (level.size() % 2) next.push_back(std::move(level.back()));
+                level = std::move(next);
+            }
+            return std::move(level.front());
+        }
+        serial::malformed(n.offset, fmt::format("unknown condition '{}'", h));
+    }
+
+    Operand operand(const Node& n) {
+        Operand op;
+        if (n.type != Node::Type::list) {
+            op.value = serial::value(n);
+            return op;
+        }
+        std::string_view h = serial::head(n);
+        if (h == "list") {
+            op.kind = Operand::Kind::list;
+            for (const auto& v : serial::args(n, 0, true)) op.list.push_back(serial::value(v));
+        } else if (h == "expr") {
+            op.kind = Operand::Kind::expression;
+            op.expression = expression(serial::args(n, 1)[0]).node();
+        } else if (h == "query") {
+            op.kind = Operand::Kind::subquery;
+            op.subquery = query(n, nullptr);
+        } else {
+            op.value = serial::value(n);
+        }
+        return op;
+    }
+
+    Expression expression(const Node& n) {
+        std::string_view h = serial::head(n);
+        if (h == "value") return Expression(serial::value(serial::args(n, 1)[0]));
+        if (h == "F") return F(serial::text(serial::args(n, 1)[0], "a field path"));
+        if (h == "OuterRef") return OuterRef(serial::text(serial::args(n, 1)[0], "a field path"));
+        if (h == "output") {
+            auto a = serial::args(n, 2);
+            return ExpressionWrapper(expression(a[1]), serial::kind(a[0]));
+        }
+        if (h == "op") {
+            auto a = serial::args(n, 3);
+            const std::string& op = serial::text(a[0], "an operator");
+            Expression l = expression(a[1]), r = expression(a[2]);
+            if (op == "+") return l + r;
+            if (op == "-") return l - r;
+            if (op == "*") return l * r;
+            if (op == "/") return l / r;
+            if (op == "%") return l % r;
+            serial::malformed(a[0].offset, fmt::format("unknown operator '{}'", op));
+        }
+        if (h == "Func") {
+            auto a = serial::args(n, 1, true);
+            const std::string& name = serial::text(a[0], "a function name");
+            auto spec = std::find_if(std::begin(serial::functions), std::end(serial::functions),
+                                     [&](const serial::FunctionSpec& f) { return f.name == name; });
+            if (spec == std::end(serial::functions))
+                serial::malformed(a[0].offset, fmt::format("the function '{}' is not one loads() calls (LOWER, UPPER, LENGTH, "
+                                                           "COALESCE, POWER)", name));
+            if (a.size() - 1 < spec->min_args || a.size() - 1 > spec->max_args)
+                serial::malformed(n.offset, fmt::format("{} takes {} argument(s), not {}", name, spec->min_args, a.size() - 1));
+            std::vector<ExprNodePtr> nodes;
+            for (const auto& arg : a.subspan(1)) nodes.push_back(expression(arg).node());
+            return Expression(func_node(name, std::move(nodes), std::nullopt));
+        }
+        if (h == "aggregate") return aggregate(n);
+        if (h == "Case") {  // Case()'s node, from When()s (which check their conditions)
+            auto node = std::make_shared<ExprNode>();
+            node->kind = ExprNode::Kind::case_;
+            for (const auto& a : serial::args(n, 0, true)) {
+                std::string_view w = serial::head(a);
+                if (w == "default" && !node->fallback) {
+                    node->fallback = expression(serial::args(a, 1)[0]).node();
+                } else if (w == "When" && !node->fallback) {
+                    auto wa = serial::args(a, 2);
+                    When when(condition(wa[0]), ExprArg(expression(wa[1])));
+                    node->conditions.push_back(when.condition());
+                    node->args.push_back(when.then());
+                } else {
+                    serial::malformed(a.offset, "Case takes (When ...) lists, then an optional (default ...)");
+                }
+            }
+            return Expression(std::move(node));
+        }
+        if (h == "Cast") {
+            auto a = serial::args(n, 2);
+            return Cast(ExprArg(expression(a[0])), serial::kind(a[1]));
+        }
+        if (h == "Subquery") return Subquery(QuerySet<Row>(query(serial::args(n, 1)[0], nullptr)));
+        if (h == "Exists") return Exists(QuerySet<Row>(query(serial::args(n, 1)[0], nullptr)));
+        if (h == "FilteredRelation") {
+            auto a = serial::args(n, 2);
+            return FilteredRelation(serial::text(a[0], "a relation"), condition(a[1]));
+        }
+        serial::malformed(n.offset, fmt::format("unknown expression '{}'", h));
+    }
+
+    Expression aggregate(const Node& n) {
+        auto a = serial::args(n, 2, true);
+        const std::string& label = serial::text(a[0], "an aggregate");
+        ExprArg arg(expression(a[1]));
+        AggregateOptions o;
+        std::optional<std::string> delimiter;
+        for (const auto& x : a.subspan(2)) {
+            if (x.type == Node::Type::atom && x.text == "distinct") {
+                o.distinct = true;
+                continue;
+            }
+            if (x.type == Node::Type::atom && x.text == "sample") {
+                o.sample = true;
+                continue;
+            }
+            std::string_view w = serial::head(x);
+            if (w == "filter") {
+                o.filter = condition(serial::args(x, 1)[0]);
+            } else if (w == "default") {
+                o.default_ = expression(serial::args(x, 1)[0]);
+            } else if (w == "order_by") {
+                for (const auto& t : serial::args(x, 0, true)) o.order_by.emplace_back(order_expression(t));
+            } else if (w == "delimiter") {
+                delimiter = serial::text(serial::args(x, 1)[0], "a delimiter");
+            } else {
+                serial::malformed(x.offset, fmt::format("unknown aggregate option '{}'", w));
+            }
+        }
+        if (delimiter.has_value() != (label == "StringAgg"))
+            serial::malformed(n.offset, "StringAgg, and only StringAgg, takes a (delimiter ...)");
+        // The public constructors, which check the options as they do for users.
+        if (label == "Count") return Count(arg, o);
+        if (label == "Sum") return Sum(arg, o);
+        if (label == "Avg") return Avg(arg, o);
+        if (label == "Min") return Min(arg, o);
+        if (label == "Max") return Max(arg, o);
+        if (label == "StdDev") return StdDev(arg, o);
+        if (label == "Variance") return Variance(arg, o);
+        if (label == "StringAgg") return StringAgg(arg, *delimiter, o);
+        if (label == "AnyValue") return AnyValue(arg, o);
+        serial::malformed(a[0].offset, fmt::format("unknown aggregate '{}'", label));
+    }
+
+    OrderByExpression order_expression(const Node& n) {
+        std::string_view h = serial::head(n);
+        if (h != "asc" && h != "desc") serial::malformed(n.offset, "expected a name, (asc ...) or (desc ...)");
+        auto a = serial::args(n, 1, true);
+        NullsOrder nulls;
+        for (const auto& x : a.subspan(1)) {
+            std::string_view w = serial::word(x, "nulls_first or nulls_last");
+            if (w == "nulls_first") nulls.nulls_first = true;
+            else if (w == "nulls_last") nulls.nulls_last = true;
+            else serial::malformed(x.offset, fmt::format("unknown ordering option '{}'", w));
+        }
+        Expression e = expression(a[0]);
+        return h == "asc" ? e.asc(nulls) : e.desc(nulls);
+    }
+
+    std::vector<NamedExpr> items(std::span<const Node> nodes) {
+        std::vector<NamedExpr> out;
+        for (const auto& n : nodes) {
+            if (n.type == Node::Type::string) {
+                out.push_back(NamedExpr{n.text, std::nullopt});
+                continue;
+            }
+            std::string_view h = serial::head(n);
+            if (h == "as") {
+                auto a = serial::args(n, 2);
+                out.push_back(NamedExpr{serial::text(a[0], "a name"), expression(a[1])});
+            } else if (h == "anonymous") {
+                out.push_back(NamedExpr{{}, expression(serial::args(n, 1)[0])});
+            } else {
+                serial::malformed(n.offset, "expected a name, (as NAME expression) or (anonymous expression)");
+            }
+        }
+        return out;
+    }
+
+    /// A model a nested query may be over: the root's, or one reached from it through relations (forward,
+    /// reverse, many-to-many and their join tables). Only these: a text cannot name any model of the program.
+    const ModelMeta& related_model(const Node& n, std::string_view name, std::string_view table) {
+        if (reachable_.empty()) {
+            reachable_.push_back(&root_);
+            auto add = [&](const ModelMeta* m) {
+                if (m && std::find(reachable_.begin(), reachable_.end(), m) == reachable_.end()) reachable_.push_back(m);
+            };
+            for (std::size_t i = 0; i < reachable_.size(); ++i) {  // breadth first; grows while it walks
+                const ModelMeta& m = *reachable_[i];
+                for (const auto& f : m.fields)
+                    if (f.is_relation()) add(&f.related());
+                for (const auto& r : m.related_objects) add(r.model);
+                for (const auto& r : m.many_to_many) {
+                    add(r.model);
+                    add(r.through);
+                }
+            }
+        }
+        const ModelMeta* found = nullptr;
+        for (const ModelMeta* m : reachable_) {
+            if (m->name != name || m->db_table != table) continue;
+            if (found)
+                serial::malformed(n.offset, fmt::format("two models related to {} are named {} (table '{}')", root_.name,
+                                                        name, table));
+            found = m;
+        }
+        if (!found)
+            throw ValueError(fmt::format("dorm: loads(): the text has a query of {} (table '{}'), which is neither {} nor "
+                                         "a model related to it", name, table, root_.name));
+        return *found;
+    }
+
+    const ModelMeta& root_;
+    std::vector<const ModelMeta*> reachable_;
+    std::size_t calls_ = 0;
+};
+
+DORM_DECL std::shared_ptr<const sql::Query> loads_query(const ModelMeta& model, std::string_view text) {
+    serial::Node doc = serial::Parser(text).document();
+    return Replayer(model).query(doc, &model);
+}
+
+DORM_DECL std::string dumps_query(const sql::Query& q) {
+    serial::Writer w;
+    w.out = fmt::format("{}{} ", serial::format_tag, serial::format_version);
+    w.query(q);
+    // Never hand out a text that loads into something else: load it back now and compare the statements (a state
+    // changed outside QuerySet methods, or anything the steps miss, shows there).
+    std::shared_ptr<const sql::Query> back;
+    try {
+        back = loads_query(*q.model, w.out);
+    } catch (const Error& e) {
+        throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet cannot be serialised: its text does not load "
+                                            "back ({})", q.model->name, e.what()));
+    }
+    std::string original, loaded;
+    serial::fingerprint(q, original);
+    serial::fingerprint(*back, loaded);
+    if (original != loaded)
+        throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet cannot be serialised: its recorded calls do not "
+                                            "rebuild the same query (was its state changed outside QuerySet methods?)",
+                                            q.model->name));
+    return std::move(w.out);
+}
+
+DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns) {
+    if (model && q.values_mode)
+        throw TypeError(fmt::format("dorm: loads(): the text holds a values() query of {} columns, not one of {} instances: "
+                                    "load it as a QuerySet<Row> (or of tuples or values)", q.values.size(), q.model->name));
+    if (!model && !q.values_mode)
+        throw TypeError(fmt::format("dorm: loads(): the text holds a query of {} instances: load it with QuerySet<{}>::loads()",
+                                    q.model->name, q.model->name));
+    if (!model && columns && q.values.size() != columns)
+        throw TypeError(fmt::format("dorm: loads(): the text's query selects {} columns but the QuerySet's type holds {}",
+                                    q.values.size(), columns));
+}
+
+}  // namespace dorm::detail

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+// Query serialisation (Django's "Pickling QuerySets"): the calls a QuerySet records as it is built, and the
+// versioned text QuerySet::dumps() writes them as and QuerySet::loads() replays.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <dorm/backends/base/dialect.hpp>
+#include <dorm/errors.hpp>
+#include <dorm/expressions.hpp>
+#include <dorm/model.hpp>
+#include <dorm/q.hpp>
+#include <dorm/sql/ast.hpp>
+#include <dorm/sql/query.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// The text format, version 1 ("dorm-query/1"). dumps() writes, and loads() reads, the tag, one space, and the query
+// as an S-expression:
+//
+//     dorm-query/1 (query "Entry" "entry" (filter (lookup "rating__gte" 3)) (order_by "-pub_date") (slice 0 10))
+//
+// A query is `(query MODEL-NAME DB-TABLE STEP...)`: the QuerySet methods called on `MODEL::objects()`, in order, with
+// the arguments the user gave them (names, Q trees, F() / aggregate expressions, values), never the SQL they became.
+// loads() calls the same methods again, so every name is resolved against the model's metadata as filter() resolves
+// it (an unknown field is the same FieldError) and only values reach the statement, always as bound parameters.
+// Functions are limited to the ones dorm's own expressions use (Lower, Upper, Length, Coalesce, pow) and the
+// aggregates (Count ... AnyValue); RawSQL and extra() are refused, as SQL given as text. A nested query (a Subquery,
+// Exists, `in` QuerySet, Prefetch queryset, set operation part) names its model, which must be reachable from the
+// loaded QuerySet's model through relations. Nesting (200 levels), list lengths and the number of calls (10,000 each)
+// are limited, so that no text makes loading slow. See README ("Serialising queries") for the whole grammar.
+
+namespace dorm::detail {
+
+/// A name with the expression after it; a lone name (a field) has none, a lone expression no name.
+struct NamedExpr {
+    std::string name;
+    std::optional<Expression> expr;
+};
+
+/// The steps of a recipe: one per recorded QuerySet call, holding the arguments as given (model-independent).
+namespace recipe {
+struct Root {};  // Model::objects()
+/// The query was changed by something dumps() cannot record (extra(), a ManyToMany manager's join): `what`.
+struct Unrecorded {
+    std::string what;
+};
+struct Filter {  // filter(), exclude() (the condition negated), get()
+    Q condition;
+};
+struct OrderItem {
+    std::string name;  // "field", "-field", "?"; empty when `expression` is set
+    std::optional<OrderByExpression> expression;
+};
+struct OrderBy {
+    std::vector<OrderItem> terms;
+};
+struct Reverse {};
+struct Distinct {
+    std::vector<std::string> fields;  // none: distinct()
+};
+struct Lock {
+    SelectForUpdate options;
+};
+struct None {};
+struct Using {
+    std::string alias;
+};
+struct Slice {
+    std::int64_t start = 0;
+    std::optional<std::int64_t> stop;
+};
+struct SelectRelated {
+    enum class Mode { names, all, clear };  // select_related("a", ...), select_related(), select_related(nullptr)
+    Mode mode = Mode::names;
+    std::vector<std::string> names;
+};
+struct PrefetchRelated {
+    std::vector<sql::PrefetchSpec> lookups;  // none: prefetch_related() clears
+};
+struct Defer {
+    std::vector<std::string> fields;
+};
+struct Only {
+    std::vector<std::string> fields;
+};
+struct Annotate {
+    std::vector<NamedExpr> items;
+    bool alias = false;  // alias() rather than annotate()
+};
+struct Values {  // values(), values_list() (its positional names already given)
+    std::vector<NamedExpr> items;
+};
+struct Dates {  // dates(), datetimes()
+    std::string field, kind, order, zone;
+    bool datetimes = false;
+};
+struct SetOperation {  // union_(), intersection(), difference()
+    std::string op;    // "UNION", "UNION ALL", "INTERSECT", "EXCEPT"
+    std::vector<std::shared_ptr<const sql::Query>> others;
+};
+struct Combine {  // qs & other, qs | other, qs ^ other
+    sql::Connector connector = sql::Connector::and_;
+    std::shared_ptr<const sql::Query> other;
+};
+using Step = std::variant<Root, Unrecorded, Filter, OrderBy, Reverse, Distinct, Lock, None, Using, Slice, SelectRelated,
+                          PrefetchRelated, Defer, Only, Annotate, Values, Dates, SetOperation, Combine>;
+}  // namespace recipe
+
+/// The calls that built a query, newest first: a list shared by every query built on the same calls, so that
+/// recording a call costs one node and no copy of the earlier ones.
+struct Recipe {
+    template <class S>  // a step type, moved once into `step`
+    Recipe(std::shared_ptr<const Recipe> p, S&& s) : parent(std::move(p)), step(std::forward<S>(s)) {}
+    Recipe(const Recipe&) = delete;
+    Recipe& operator=(const Recipe&) = delete;
+    ~Recipe();
+
+    mutable std::shared_ptr<const Recipe> parent;  // mutable: the destructor unlinks the list
+    recipe::Step step;
+};
+
+/// The recipe of Model::objects(), shared by every model.
+DORM_DECL const std::shared_ptr<const Recipe>& recipe_root();
+/// A recipe that says the query was changed by `what`, which dumps() cannot record.
+DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what);
+
+/// `parent` followed by the step `make()` returns, made only when the query has a recipe to extend (a query that
+/// was not built from Model::objects() records nothing, and an unrecorded change stays the last word).
+template <class Make>
+std::shared_ptr<const Recipe> record(const std::shared_ptr<const Recipe>& parent, Make&& make) {
+    if (!parent || std::holds_alternative<recipe::Unrecorded>(parent->step)) return parent;
+    return std::make_shared<const Recipe>(parent, make());
+}
+/// What a query changed by something unrecordable has: `why`, unless it has no recipe or one that says so already.
+inline std::shared_ptr<const Recipe> unrecorded(const std::shared_ptr<const Recipe>& parent,
+                                                const std::shared_ptr<const Recipe>& why) {
+    if (!parent || std::holds_alternative<recipe::Unrecorded>(parent->step)) return parent;
+    return why;
+}
+
+/// QuerySet::dumps(): the recipe of `q` as text; NotSupportedError when it has none, holds something loads() would
+/// not accept, or does not rebuild the same query (checked by loading the text back and comparing the SQL on every
+/// registered backend).
+DORM_DECL std::string dumps_query(const sql::Query& q);
+
+/// QuerySet::loads(): the query `text` describes, rebuilt on `model` through QuerySet methods. ValueError for text
+/// that is not a dorm query, of another version or model, or malformed; the methods' own errors (FieldError, ...)
+/// as they raise them.
+DORM_DECL std::shared_ptr<const sql::Query> loads_query(const ModelMeta& model, std::string_view text);
+
+/// Throws TypeError unless a loaded query yields what the QuerySet type asks for: instances (`model`), or values()
+/// rows of `columns` columns (0: any number).
+DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns);
+
+class Replayer;
+
+}  // namespace dorm::detail
+
+// The definitions need QuerySet (loading replays its methods): <dorm/query_set.hpp> includes them at its end.
