@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Threads sharing dorm: per-thread connections, F() increments, create storms, a SKIP LOCKED work queue and the
+// Threads sharing dorm: per-thread and pooled connections, F() increments, create storms, a SKIP LOCKED work queue and the
 // per-thread statement caches. CI also runs these tests under ThreadSanitizer (tests/run.sh).
 #include "support/fixture.hpp"
 
@@ -26,10 +26,12 @@ void on_threads(int n, Fn fn) {
 }  // namespace
 
 TEST_CASE("F() increments from many threads are never lost", "[concurrency]") {
-    test::Database db;
+    // 8 threads share 4 pooled connections, each taking one per update and handing it back.
+    test::Database db("pool_size=4");
     Sample s;
     s.save();
-    constexpr int threads = 6, each = 50;
+    dorm::release_connections();
+    constexpr int threads = 8, each = 1000;
     std::atomic<int> errors{0};
     on_threads(threads, [&](int) {
         for (int i = 0; i < each; ++i) {
@@ -38,10 +40,12 @@ TEST_CASE("F() increments from many threads are never lost", "[concurrency]") {
             } catch (const dorm::Error&) {
                 ++errors;
             }
+            dorm::release_connections();
         }
     });
     CHECK(errors == 0);
     CHECK(Sample::objects().get("pk", s.id).medium == threads * each);
+    CHECK(dorm::databases()["default"].connection_count() <= 4);
 }
 
 TEST_CASE("a storm of creates from many threads keeps every row and key", "[concurrency]") {
@@ -67,9 +71,9 @@ TEST_CASE("a storm of creates from many threads keeps every row and key", "[conc
 }
 
 TEST_CASE("a SKIP LOCKED work queue hands each job to exactly one worker", "[concurrency]") {
-    test::Database db;
+    test::Database db("pool_size=8");
     if (!test::is_postgresql()) return;  // row locks need PostgreSQL (SQLite ignores select_for_update, as Django)
-    constexpr int jobs = 60, workers = 4;
+    constexpr int jobs = 1000, workers = 8;
     for (int i = 0; i < jobs; ++i) Blog::objects().create({{"name", "job" + std::to_string(i)}, {"tagline", "todo"}});
     std::mutex m;
     std::vector<std::int64_t> taken;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// databases(): the registry of named databases (Django's DATABASES), per-thread connections, CaptureQueries.
+// databases(): the registry of named databases (Django's DATABASES), per-thread connections and their pool,
+// CaptureQueries.
 #pragma once
 
 #include <dorm/config.hpp>
@@ -8,6 +9,8 @@
 #include <dorm/errors.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -55,35 +58,72 @@ inline const std::string* default_alias() {
 }
 }  // namespace detail
 
-/// One configured database: an alias, a URL, and one connection per thread, opened on first use.
+/// How a Database keeps its connections: the options of its URL that dorm reads itself (`?pool_size=8&...`).
+struct PoolOptions {
+    /// `pool_size`: at most this many connections open at once, and those a thread hands back (at its end, or by
+    /// release_connections()) kept for the next thread. 0 (the default): one connection per thread, closed when
+    /// the thread ends, no bound.
+    std::size_t size = 0;
+    /// `pool_timeout` (seconds): how long connection() waits for a free connection before OperationalError.
+    std::chrono::milliseconds timeout{30'000};
+    /// `idle_timeout` (seconds): a kept connection unused this long is closed (when the pool is next used).
+    std::chrono::milliseconds idle_timeout{600'000};
+};
+
+/// One configured database: an alias, a URL, and the connections of the threads using it, opened on first use
+/// and, with `pool_size`, pooled.
 class Database {
 public:
-    Database(std::string alias, std::string url, const backends::Backend& backend)
-        : alias_(std::move(alias)), url_(std::move(url)), backend_(&backend), id_(next_serial()), serial_(id_) {}
+    /// Reads and removes dorm's own URL options (PoolOptions); the backend sees the rest.
+    Database(std::string alias, std::string url, const backends::Backend& backend);
+    ~Database();
     Database(const Database&) = delete;
     Database& operator=(const Database&) = delete;
 
     const std::string& alias() const noexcept { return alias_; }
+    /// The URL as given to databases().add().
     const std::string& url() const noexcept { return url_; }
+    /// The URL without dorm's own options: what the backend opens.
+    const std::string& backend_url() const noexcept { return backend_url_; }
     std::string_view vendor() const noexcept { return backend_->vendor; }
     const backends::Dialect& dialect() const { return backend_->dialect(); }
+    const PoolOptions& pool() const noexcept { return pool_; }
     /// A number no other Database of this process has (names in-memory databases).
     std::uint64_t id() const noexcept { return id_; }
 
-    /// This thread's connection, opened on first use.
+    /// This thread's connection: the one it holds, else one from the pool (a pooled connection the server closed
+    /// is replaced), else a new one; with `pool_size` connections all in use, waits up to `pool_timeout`.
     backends::Connection& connection();
 
-    /// Closes this thread's connection; the next use opens a new one.
+    /// Ends this thread's use of its connection: back to the pool when pooled (and clean), otherwise closed; the
+    /// next use takes another. TransactionManagementError inside an atomic block, InterfaceError while a cursor
+    /// is open (nothing is closed then).
     void close();
 
-    /// How many threads have a connection open to this database now.
+    /// Connections open to this database now: held by threads, and kept in the pool.
     std::size_t connection_count() const;
+    /// Connections kept in the pool, unused.
+    std::size_t idle_count() const;
 
 private:
     friend class Databases;
-    /// Closes the connection of the thread with this key (when `only_idle`, unless a cursor or an atomic block
-    /// still uses it); whether this database has no connection left.
-    bool release(std::uintptr_t thread, bool only_idle, bool keep_last = false);
+    struct Idle {
+        std::unique_ptr<backends::Connection> connection;
+        std::chrono::steady_clock::time_point since;
+    };
+    /// Ends the use of the connection of the thread with this key (when `only_idle`, unless a cursor or an atomic
+    /// block still uses it): pooled when it can be, else closed. Whether this database has no connection left.
+    bool release(std::uintptr_t thread, bool only_idle);
+    /// After add() replaced or remove() removed this database: closes the pooled connections now, and the others
+    /// as their threads release them.
+    void retire();
+    /// A connection for the calling thread (mutex_ held by `lock`; released while connecting or waiting).
+    std::unique_ptr<backends::Connection> checkout(std::unique_lock<std::mutex>& lock);
+    /// Whether a released connection is kept rather than closed (mutex_ held).
+    bool keeps(backends::Connection& c);
+    /// Closes pooled connections idle longer than idle_timeout (mutex_ held); the closed ones go to `out`.
+    void reap(std::vector<std::unique_ptr<backends::Connection>>& out);
+    bool in_memory() const { return backend_->in_memory && backend_->in_memory(backend_url_); }
 
     static std::uint64_t next_serial() {
         static std::atomic<std::uint64_t> counter{0};
@@ -92,11 +132,17 @@ private:
 
     std::string alias_;
     std::string url_;
+    std::string backend_url_;
+    PoolOptions pool_;
     const backends::Backend* backend_;
     const std::uint64_t id_;
     std::atomic<std::uint64_t> serial_;  // changes on close() so that no thread's cached connection pointer matches
     mutable std::mutex mutex_;
+    std::condition_variable available_;  // a connection was released or closed
     std::map<std::uintptr_t, std::unique_ptr<backends::Connection>> connections_;  // by detail::thread_key()
+    std::vector<Idle> idle_;  // the pool, most recently used last
+    std::size_t open_ = 0;    // connections held, pooled and being opened
+    bool retired_ = false;
 };
 
 /// The registry of named databases. "default" is the one QuerySets use unless `using_()` says otherwise.
@@ -116,15 +162,20 @@ public:
         return dbs_.find(alias) != dbs_.end();
     }
 
-    /// Databases replaced by add() whose connections are not all closed yet.
+    /// Removes the database with this alias (InterfaceError if there is none): its pooled connections close now,
+    /// those threads hold as they release them.
+    void remove(std::string_view alias);
+
+    /// Databases replaced by add() or removed whose connections are not all closed yet.
     std::size_t retired_count() const {
         std::lock_guard lock(mutex_);
         return retired_.size();
     }
 
-    /// Closes the calling thread's connections: to replaced databases when idle (`exiting`: every one, to any
-    /// database, as its thread ends). Called by dorm when a thread opens a connection and when it exits.
-    void release_thread(std::uintptr_t thread, bool exiting);
+    /// Ends the thread's use of its connections: to replaced databases when idle (`exiting`: every one, to any
+    /// database, as its thread ends; `idle`: every idle one, for release_connections()). Called by dorm when a
+    /// thread opens a connection and when it exits.
+    void release_thread(std::uintptr_t thread, bool exiting, bool idle = false);
 
 private:
     mutable std::mutex mutex_;
@@ -134,6 +185,11 @@ private:
 
 /// The process-wide database registry (Django's settings.DATABASES and django.db.connections).
 DORM_DECL Databases& databases();
+
+/// Ends the calling thread's use of its connections (to every database) that nothing uses now, as its end would:
+/// pooled ones go back to their pool, others close. For threads that serve one task after another (Django's
+/// close_old_connections() at the end of a request); connections in an atomic block or with an open cursor stay.
+DORM_DECL void release_connections();
 
 /// Records every statement this thread runs on one database while it lives (Django's CaptureQueriesContext);
 /// `size()` is what Django's assertNumQueries checks.

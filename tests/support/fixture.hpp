@@ -17,11 +17,22 @@ inline std::string database_url() {
 
 inline bool is_postgresql() { return database_url().starts_with("postgres"); }
 
+/// database_url() with dorm or backend URL options added ("pool_size=4&pool_timeout=1").
+inline std::string database_url(std::string_view options) {
+    std::string url = database_url();
+    return url + (url.find('?') == std::string::npos ? "?" : "&") + std::string(options);
+}
+
 /// Registers "default" with empty tables for every test model. SQLite gets a new in-memory database;
 /// a server database gets its tables dropped and created again.
 struct Database {
-    Database() {
-        dorm::databases().add("default", database_url());
+    Database() { create(database_url()); }
+    /// On database_url() with these URL options ("pool_size=4").
+    explicit Database(std::string_view options) { create(database_url(options)); }
+
+private:
+    static void create(std::string url) {
+        dorm::databases().add("default", std::move(url));
         dorm::drop_tables<Blog, Author, Entry, Sample, Country, City, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
         dorm::create_tables<Blog, Author, Entry, Sample, Country, City, Comment, Artist, Album, Song, Reaction, Category, Profile, Link, Pairing, Person, Group, Membership>();
     }

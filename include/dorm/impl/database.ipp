@@ -5,6 +5,7 @@
 #include <dorm/database.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace dorm::detail {
@@ -38,57 +39,203 @@ struct ThreadConnections {
 };
 }  // namespace detail
 
+namespace detail {
+/// Reads a pool option's value: a whole number (pool_size) or seconds (the timeouts).
+inline double pool_option_value(std::string_view key, std::string_view value, std::string_view url, bool whole) {
+    std::string text(value);
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end || !(v >= 0 && v <= 1e6) || (whole && v != static_cast<double>(static_cast<long>(v))))
+        throw InterfaceError(fmt::format("dorm: database option {}={} in '{}' is not {}", key, value, url,
+                                         whole ? "a whole number" : "a number of seconds"));
+    return v;
+}
+}  // namespace detail
+
+DORM_DECL Database::Database(std::string alias, std::string url, const backends::Backend& backend)
+    : alias_(std::move(alias)), url_(std::move(url)), backend_(&backend), id_(next_serial()), serial_(id_) {
+    // dorm's own options leave the URL; the others (the backend's) stay in order.
+    auto q = url_.find('?');
+    if (q == std::string::npos) {
+        backend_url_ = url_;
+        return;
+    }
+    backend_url_ = url_.substr(0, q);
+    std::string_view options = std::string_view(url_).substr(q + 1);
+    std::string rest;
+    while (!options.empty()) {
+        auto amp = options.find('&');
+        std::string_view item = options.substr(0, amp);
+        options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+        auto eq = item.find('=');
+        std::string_view key = item.substr(0, eq), value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+        auto seconds = [&] {
+            return std::chrono::milliseconds(
+                static_cast<std::int64_t>(detail::pool_option_value(key, value, url_, false) * 1000));
+        };
+        if (key == "pool_size") pool_.size = static_cast<std::size_t>(detail::pool_option_value(key, value, url_, true));
+        else if (key == "pool_timeout") pool_.timeout = seconds();
+        else if (key == "idle_timeout") pool_.idle_timeout = seconds();
+        else rest += (rest.empty() ? "" : "&") + std::string(item);
+    }
+    if (!rest.empty()) backend_url_ += "?" + rest;
+}
+
+DORM_DECL Database::~Database() = default;
+
 DORM_DECL auto Database::connection() -> backends::Connection& {
     if (detail::last_serial == serial_.load(std::memory_order_relaxed)) [[likely]]
         return *detail::last_connection;
     thread_local detail::ThreadConnections exit_hook;
     // A thread that switches databases closes what it still holds open to databases add() replaced.
     databases().release_thread(exit_hook.key, false);
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     auto it = connections_.find(exit_hook.key);
-    if (it == connections_.end()) it = connections_.emplace(exit_hook.key, backend_->connect(*this)).first;
+    if (it == connections_.end()) {
+        auto c = checkout(lock);
+        it = connections_.emplace(exit_hook.key, std::move(c)).first;
+    }
     detail::last_serial = serial_.load(std::memory_order_relaxed);
     detail::last_connection = it->second.get();
     return *it->second;
 }
 
+DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::unique_ptr<backends::Connection> {
+    const auto deadline = std::chrono::steady_clock::now() + pool_.timeout;
+    for (;;) {
+        std::vector<std::unique_ptr<backends::Connection>> closing;
+        reap(closing);
+        while (!idle_.empty()) {
+            auto c = std::move(idle_.back().connection);
+            idle_.pop_back();
+            if (c->usable()) return c;
+            --open_;  // the server closed it while it was pooled: replaced below
+            closing.push_back(std::move(c));
+        }
+        if (pool_.size == 0 || open_ < pool_.size) {
+            ++open_;
+            lock.unlock();
+            closing.clear();
+            try {
+                auto c = backend_->connect(*this);
+                lock.lock();
+                return c;
+            } catch (...) {
+                lock.lock();
+                --open_;
+                available_.notify_one();
+                throw;
+            }
+        }
+        if (!closing.empty()) {
+            lock.unlock();
+            closing.clear();
+            lock.lock();
+            continue;
+        }
+        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= pool_.size)
+            throw OperationalError(fmt::format("dorm: no connection to the database '{}' became free within {} s "
+                                               "(pool_size={}, all in use)",
+                                               alias_, pool_.timeout.count() / 1000.0, pool_.size),
+                                   {}, "08004");
+    }
+}
+
+DORM_DECL bool Database::keeps(backends::Connection& c) {
+    if (retired_) return false;
+    // Unpooled, only an in-memory database's last connection is kept: closing it would drop the database.
+    if (pool_.size == 0 && !(in_memory() && open_ == 1)) return false;
+    return c.reset_for_reuse();
+}
+
+DORM_DECL void Database::reap(std::vector<std::unique_ptr<backends::Connection>>& out) {
+    const auto oldest = std::chrono::steady_clock::now() - pool_.idle_timeout;
+    for (auto it = idle_.begin(); it != idle_.end() && it->since < oldest;) {
+        if (in_memory() && open_ == 1) break;  // the database lives only while a connection is open
+        out.push_back(std::move(it->connection));
+        it = idle_.erase(it);
+        --open_;
+    }
+}
+
 DORM_DECL void Database::close() {
-    std::lock_guard lock(mutex_);
-    connections_.erase(detail::thread_key());
-    // Invalidate this thread's shortcut: a new serial means no thread_local cache matches.
-    serial_ = next_serial();
+    std::unique_ptr<backends::Connection> closing;  // closed after the lock is released
+    {
+        std::lock_guard lock(mutex_);
+        auto it = connections_.find(detail::thread_key());
+        if (it != connections_.end()) {
+            if (it->second->atomic_depth() > 0)
+                throw TransactionManagementError("dorm: This is forbidden when an 'atomic' block is active.");
+            if (!it->second->idle() || !it->second->captures.empty())
+                throw InterfaceError(fmt::format("dorm: the connection to '{}' is in use (an open cursor, a "
+                                                 "transaction with autocommit off, or a CaptureQueries)", alias_));
+            closing = std::move(it->second);
+            connections_.erase(it);
+            if (pool_.size > 0 && !retired_ && closing->reset_for_reuse()) {
+                idle_.push_back({std::move(closing), std::chrono::steady_clock::now()});
+            } else {
+                --open_;
+            }
+            available_.notify_one();
+        }
+        // Invalidate this thread's shortcut: a new serial means no thread_local cache matches.
+        serial_ = next_serial();
+    }
 }
 
 DORM_DECL std::size_t Database::connection_count() const {
     std::lock_guard lock(mutex_);
-    return connections_.size();
+    return open_;
 }
 
-DORM_DECL bool Database::release(std::uintptr_t thread, bool only_idle, bool keep_last) {
-    std::unique_ptr<backends::Connection> closing;  // closed after the lock is released
+DORM_DECL std::size_t Database::idle_count() const {
     std::lock_guard lock(mutex_);
-    if (keep_last && connections_.size() == 1 && backend_->in_memory && backend_->in_memory(url_)) return false;
-    if (auto it = connections_.find(thread); it != connections_.end() && (!only_idle || it->second->idle())) {
-        if (detail::last_connection == it->second.get()) detail::last_serial = 0;
-        closing = std::move(it->second);
-        connections_.erase(it);
-    }
-    return connections_.empty();
+    return idle_.size();
 }
 
-DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting) {
+DORM_DECL bool Database::release(std::uintptr_t thread, bool only_idle) {
+    std::vector<std::unique_ptr<backends::Connection>> closing;  // closed after the lock is released
+    std::lock_guard lock(mutex_);
+    if (auto it = connections_.find(thread);
+        it != connections_.end() && (!only_idle || (it->second->idle() && it->second->captures.empty()))) {
+        // Always the calling thread's own connection (its release at its end, or release_connections()).
+        if (detail::last_connection == it->second.get()) detail::last_serial = 0;
+        auto c = std::move(it->second);
+        connections_.erase(it);
+        if (keeps(*c)) {
+            idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+        } else {
+            closing.push_back(std::move(c));
+            --open_;
+        }
+        reap(closing);
+        available_.notify_one();
+    }
+    return open_ == 0;
+}
+
+DORM_DECL void Database::retire() {
+    std::vector<Idle> closing;
+    std::lock_guard lock(mutex_);
+    retired_ = true;
+    open_ -= idle_.size();
+    closing.swap(idle_);
+    available_.notify_all();
+}
+
+DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting, bool idle) {
     std::vector<std::shared_ptr<Database>> retired, active;
     {
         std::lock_guard lock(mutex_);
-        if (retired_.empty() && !exiting) return;
+        if (retired_.empty() && !exiting && !idle) return;
         retired = retired_;
-        if (exiting)
+        if (exiting || idle)
             for (auto& [_, db] : dbs_) active.push_back(db);
     }
     std::vector<const Database*> drained;
     for (auto& db : retired)
         if (db->release(thread, !exiting)) drained.push_back(db.get());
-    for (auto& db : active) db->release(thread, false, true);
+    for (auto& db : active) db->release(thread, !exiting);
     std::lock_guard lock(mutex_);
     std::erase_if(retired_, [&](const std::shared_ptr<Database>& db) {
         return std::find(drained.begin(), drained.end(), db.get()) != drained.end() && db->connection_count() == 0;
@@ -111,10 +258,27 @@ DORM_DECL auto Databases::add(std::string_view alias, std::string url) -> Databa
         replaced = std::move(slot);
         slot = db;
         // QuerySets being evaluated may still use the replaced database: it is kept until its connections close.
-        if (replaced && replaced->connection_count() > 0) retired_.push_back(replaced);
+        if (replaced) {
+            replaced->retire();
+            if (replaced->connection_count() > 0) retired_.push_back(replaced);
+        }
     }
     if (replaced) release_thread(detail::thread_key(), false);
     return *db;
+}
+
+DORM_DECL void Databases::remove(std::string_view alias) {
+    std::shared_ptr<Database> removed;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = dbs_.find(alias);
+        if (it == dbs_.end()) throw InterfaceError(fmt::format("dorm: the database '{}' doesn't exist", alias));
+        removed = std::move(it->second);
+        dbs_.erase(it);
+        removed->retire();
+        if (removed->connection_count() > 0) retired_.push_back(removed);
+    }
+    release_thread(detail::thread_key(), false);
 }
 
 DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
@@ -136,4 +300,6 @@ DORM_DECL Databases& databases() {
     static Databases instance;
     return instance;
 }
+
+DORM_DECL void release_connections() { databases().release_thread(detail::thread_key(), false, true); }
 }  // namespace dorm

@@ -130,6 +130,14 @@ public:
     /// Whether nothing uses this connection now: no open cursor, no transaction (so it may be closed).
     bool idle() const noexcept { return open_cursors_ == 0 && levels_.empty() && !manual_open_; }
 
+    /// Makes the connection fit for its next user (a pool hands it on): a transaction left open with autocommit
+    /// off is rolled back and autocommit turned on again. False when it cannot be handed on: a cursor is open, an
+    /// atomic block is active, a CaptureQueries records it, or it no longer reaches its database.
+    bool reset_for_reuse() noexcept;
+    /// Whether the connection still reaches its database, without a round trip (a connection the server closed
+    /// while it sat in a pool is found out here).
+    virtual bool usable() noexcept { return true; }
+
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.
     std::vector<std::vector<CapturedQuery>*> captures;

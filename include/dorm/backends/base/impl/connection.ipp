@@ -188,6 +188,22 @@ DORM_DECL void Connection::set_autocommit(bool on) {
     autocommit_ = on;
 }
 
+DORM_DECL bool Connection::reset_for_reuse() noexcept {
+    if (open_cursors_ != 0 || !levels_.empty() || !captures.empty()) return false;
+    if (manual_open_) {
+        try {
+            rollback();
+        } catch (...) {
+            return false;
+        }
+    }
+    autocommit_ = true;
+    savepoints_.clear();
+    hooks_.clear();
+    lost_ = needs_rollback_ = false;
+    return usable() && !transaction_open();
+}
+
 DORM_DECL void Connection::begin_manual() {
     control("BEGIN");
     manual_open_ = true;

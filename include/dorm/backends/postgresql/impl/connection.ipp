@@ -306,6 +306,13 @@ public:
         auto status = PQtransactionStatus(conn_);
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
     }
+    bool usable() noexcept override {
+        // libpq's socket never blocks: this reads what the server sent while the connection sat unused (the
+        // notice of a terminated backend, then the end of the stream), which turns the status to CONNECTION_BAD.
+        // The first read may return only the notice (doomed_ then), the second finds the end of the stream.
+        return conn_ && PQconsumeInput(conn_) == 1 && !doomed_ && PQconsumeInput(conn_) == 1 &&
+               PQstatus(conn_) == CONNECTION_OK;
+    }
 
 protected:
     std::unique_ptr<backends::Cursor> do_stream(const std::string& sql, std::span<const Value> params,
@@ -347,6 +354,17 @@ private:
             conn_ = nullptr;
             throw OperationalError(fmt::format("dorm: cannot connect to PostgreSQL: {}", msg), {}, "08001");
         }
+        doomed_ = false;
+        // Notices are not printed to stderr. A FATAL one arrives while the connection is unused when the server
+        // ends it (pg_terminate_backend, shutdown): usable() then knows before the end of the stream arrives.
+        PQsetNoticeReceiver(
+            conn_,
+            [](void* self, const PGresult* r) {
+                const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+                if (severity && (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC"))
+                    static_cast<Connection*>(self)->doomed_ = true;
+            },
+            this);
         Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
         any_value_ = PQserverVersion(conn_) >= 160000;
     }
@@ -355,7 +373,8 @@ private:
     /// with it), except inside atomic(): the transaction is lost, and nothing reconnects before the outermost
     /// block has ended.
     void ensure_open() {
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK) return;
+        if (conn_ && PQstatus(conn_) == CONNECTION_OK && !doomed_) [[likely]]
+            return;
         if (atomic_depth() > 0) {
             lose_transaction();
             throw OperationalError("dorm: the connection to PostgreSQL was lost inside a transaction", {}, "08006");
@@ -364,6 +383,7 @@ private:
         if (conn_) {
             PQreset(conn_);
             if (PQstatus(conn_) == CONNECTION_OK) {
+                doomed_ = false;
                 Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
                 return;
             }
@@ -401,12 +421,13 @@ private:
     std::uint64_t statement_counter_ = 0;
     std::uint64_t cursor_counter_ = 0;
     bool any_value_ = false;
+    bool doomed_ = false;  // the server said FATAL: the connection ends (see usable())
 };
 
 /// Opens "postgresql://user:pw@host:port/db?sslmode=..." (also "postgres://") or a libpq conninfo string
 /// given as "postgresql:host=... dbname=...".
 inline std::unique_ptr<backends::Connection> connect(const Database& db) {
-    std::string_view url = db.url();
+    std::string_view url = db.backend_url();
     std::string conninfo(url);
     if (url.starts_with("postgresql:") && !url.starts_with("postgresql://")) conninfo = url.substr(11);
     return std::make_unique<Connection>(conninfo);

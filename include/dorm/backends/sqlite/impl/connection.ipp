@@ -268,7 +268,7 @@ inline bool Cursor::do_next() {
 /// Options follow a '?': `timeout=<seconds>` is how long a statement waits for another connection's lock
 /// (Django's OPTIONS["timeout"], default 5); an SQLite URI's own parameters are passed on to SQLite.
 inline std::unique_ptr<backends::Connection> connect(const Database& db) {
-    std::string_view url = db.url();
+    std::string_view url = db.backend_url();
     double timeout = 5;
     std::string passed_on;  // an SQLite URI's parameters
     if (auto q = url.find('?'); q != std::string_view::npos) {
@@ -286,7 +286,7 @@ inline std::unique_ptr<backends::Connection> connect(const Database& db) {
                 continue;
             }
             if (key != "timeout")
-                throw InterfaceError(fmt::format("dorm: unknown SQLite option '{}' in '{}' (known: timeout)", key, db.url()));
+                throw InterfaceError(fmt::format("dorm: unknown SQLite option '{}' in '{}' (known: timeout; dorm reads pool_size, pool_timeout, idle_timeout)", key, db.url()));
             std::string text(value);
             char* end = nullptr;
             timeout = std::strtod(text.c_str(), &end);
