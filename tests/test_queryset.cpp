@@ -174,3 +174,53 @@ TEST_CASE("a model's default ordering applies until order_by() clears it", "[que
     CHECK(!Country::objects().order_by().ordered());
     CHECK(Country::objects().order_by().sql().find("ORDER BY") == std::string::npos);
 }
+
+TEST_CASE("transaction_pooling keeps no server-side state outside a transaction (PostgreSQL behind pgbouncer)",
+          "[queryset]") {
+    test::BlogData data;
+    if (!test::is_postgresql()) return;  // a PostgreSQL URL option
+    dorm::databases().add("pooled", test::database_url("transaction_pooling=true"));
+    // The cursors the connection has open while it iterates: name and whether it outlives its transaction.
+    auto cursors = [](const char* alias) {
+        std::vector<bool> holdable;
+        auto c = dorm::databases()[alias].connection().query("SELECT is_holdable FROM pg_cursors WHERE name LIKE 'dorm_cursor_%'", {});
+        while (c->next()) holdable.push_back(c->row()[0].i != 0);
+        return holdable;
+    };
+    auto& conn = dorm::databases()["pooled"].connection();
+    const auto prepared = conn.statements_prepared();
+    CHECK(Entry::objects().using_("pooled").filter("rating__gte", 3).count() == 3);
+    CHECK(conn.statements_prepared() == prepared);  // unnamed statements only
+    // iterator(): outside a transaction the rows arrive at once, with no cursor; inside one, a cursor that ends
+    // with the transaction.
+    std::size_t n = 0;
+    for (const auto& e : Entry::objects().using_("pooled").iterator(2)) {
+        (void)e;
+        if (n++ == 0) CHECK(cursors("pooled").empty());
+    }
+    CHECK(n == 5);
+    dorm::atomic(
+        [&] {
+            std::size_t m = 0;
+            for (const auto& e : Entry::objects().using_("pooled").iterator(2)) {
+                (void)e;
+                if (m++ == 0) CHECK(cursors("pooled") == std::vector<bool>{false});
+            }
+            CHECK(m == 5);
+        },
+        "pooled");
+    if (test::database_url().find("transaction_pooling=true") == std::string::npos) {
+        // Directly on the server, without the option: named statements and a holdable cursor.
+        for (const auto& e : Entry::objects().iterator(2)) {
+            (void)e;
+            CHECK(cursors("default") == std::vector<bool>{true});
+            break;
+        }
+        const auto before = dorm::databases()["default"].connection().statements_prepared();
+        (void)Entry::objects().filter("rating__gte", 1234).count();
+        CHECK(dorm::databases()["default"].connection().statements_prepared() == before + 1);
+    }
+    CHECK_THROWS_AS(dorm::databases().add("bad", test::database_url("transaction_pooling=yes")).connection(),
+                    dorm::InterfaceError);
+    dorm::databases().remove("pooled");
+}

@@ -296,7 +296,12 @@ private:
 /// One libpq connection with its prepared statements. Used by one thread.
 class Connection final : public backends::Connection {
 public:
-    explicit Connection(std::string conninfo) : conninfo_(std::move(conninfo)) { open(); }
+    /// `transaction_pooling`: keep no server-side state across transactions (a pooler such as pgbouncer may hand
+    /// each transaction to another server connection): unnamed statements, cursors only inside a transaction.
+    Connection(std::string conninfo, bool transaction_pooling)
+        : conninfo_(std::move(conninfo)), transaction_pooling_(transaction_pooling) {
+        open();
+    }
     ~Connection() override { PQfinish(conn_); }
 
     const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
@@ -318,9 +323,14 @@ protected:
     std::unique_ptr<backends::Cursor> do_stream(const std::string& sql, std::span<const Value> params,
                                                 std::size_t chunk_size) override {
         ensure_open();
-        // A server-side cursor keeps client memory flat; WITH HOLD lets it outlive autocommit's transaction.
+        // A server-side cursor keeps client memory flat; WITH HOLD lets it outlive autocommit's transaction. Behind
+        // a transaction pooler a cursor cannot outlive its transaction: outside one, the rows arrive at once (as
+        // Django's DISABLE_SERVER_SIDE_CURSORS).
+        const bool hold = !transaction_pooling_;
+        if (!hold && !transaction_open()) return do_query(sql, params);
         std::string name = fmt::format("dorm_cursor_{}", ++cursor_counter_);
-        std::string declare = fmt::format("DECLARE {} NO SCROLL CURSOR WITH HOLD FOR {}", name, sql);
+        std::string declare =
+            fmt::format("DECLARE {} NO SCROLL CURSOR {}FOR {}", name, hold ? "WITH HOLD " : "", sql);
         detail::Params p(params);
         Result r(PQexecParams(conn_, declare.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
                               p.formats.data(), 1));
@@ -396,6 +406,9 @@ private:
     Result run(const std::string& sql, std::span<const Value> params) {
         ensure_open();
         detail::Params p(params);
+        if (transaction_pooling_)  // the unnamed statement: parsed again each time, known to no other transaction
+            return Result(PQexecParams(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
+                                       p.formats.data(), 1));
         auto it = prepared_.find(sql);
         if (it == prepared_.end()) {
             if (prepared_.size() >= max_prepared) deallocate_all();
@@ -421,16 +434,39 @@ private:
     std::uint64_t statement_counter_ = 0;
     std::uint64_t cursor_counter_ = 0;
     bool any_value_ = false;
+    bool transaction_pooling_ = false;
     bool doomed_ = false;  // the server said FATAL: the connection ends (see usable())
 };
 
 /// Opens "postgresql://user:pw@host:port/db?sslmode=..." (also "postgres://") or a libpq conninfo string
 /// given as "postgresql:host=... dbname=...".
+/// In the URL form, `transaction_pooling=true` (dorm's own option, not passed to libpq) is for servers behind a
+/// pooler in transaction mode, such as pgbouncer's `pool_mode = transaction`.
 inline std::unique_ptr<backends::Connection> connect(const Database& db) {
     std::string_view url = db.backend_url();
     std::string conninfo(url);
     if (url.starts_with("postgresql:") && !url.starts_with("postgresql://")) conninfo = url.substr(11);
-    return std::make_unique<Connection>(conninfo);
+    bool pooling = false;
+    if (auto q = conninfo.find('?'); q != std::string::npos && conninfo.find("://") != std::string::npos) {
+        std::string_view options = std::string_view(conninfo).substr(q + 1);
+        std::string rest;
+        while (!options.empty()) {
+            auto amp = options.find('&');
+            std::string_view item = options.substr(0, amp);
+            options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
+            if (item.starts_with("transaction_pooling=")) {
+                auto value = item.substr(20);
+                if (value != "true" && value != "false")
+                    throw InterfaceError(fmt::format("dorm: transaction_pooling={} in '{}' is not true or false",
+                                                     value, db.url()));
+                pooling = value == "true";
+            } else {
+                rest += (rest.empty() ? "?" : "&") + std::string(item);
+            }
+        }
+        conninfo = conninfo.substr(0, q) + rest;
+    }
+    return std::make_unique<Connection>(conninfo, pooling);
 }
 
 inline bool accepts(std::string_view url) { return url.starts_with("postgresql:") || url.starts_with("postgres://"); }
