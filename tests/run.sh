@@ -82,11 +82,17 @@ EOF
     echo "tests/run.sh: the replica or pgbouncer did not come up" >&2
     exit 1
   fi
-  # The fault tests restart this throwaway server (the PostgreSQL tests run one at a time).
+  # The fault tests restart this throwaway server and stop and start the replica (the PostgreSQL tests run one at
+  # a time).
+  replica_start="$pgbin/pg_ctl -D $replica -l $replica/server.log -w -o \"-k $replica -p $replica_port -c listen_addresses=127.0.0.1 -c fsync=off\" start"
   if [ "$(id -u)" = 0 ]; then
     export DORM_TEST_PG_RESTART="su postgres -s /bin/sh -c '$pgbin/pg_ctl -D $pgdata -m fast -w restart' >/dev/null"
+    export DORM_TEST_REPLICA_STOP="su postgres -s /bin/sh -c '$pgbin/pg_ctl -D $replica -m fast -w stop' >/dev/null"
+    export DORM_TEST_REPLICA_START="su postgres -s /bin/sh -c '$replica_start' >/dev/null"
   else
     export DORM_TEST_PG_RESTART="$pgbin/pg_ctl -D $pgdata -m fast -w restart >/dev/null"
+    export DORM_TEST_REPLICA_STOP="$pgbin/pg_ctl -D $replica -m fast -w stop >/dev/null"
+    export DORM_TEST_REPLICA_START="$replica_start >/dev/null"
   fi
 fi
 

@@ -100,6 +100,12 @@ public:
     /// is open (nothing is closed then).
     void close();
 
+    /// Whether this thread can use the database now (Django's connection.is_usable()): its connection still reaches
+    /// the server (checked without a round trip), or another can be had. A broken connection nothing uses is
+    /// dropped on the way, so that a server that came back is used again. For routers that fail over; it may
+    /// open a connection, so cache the answer for a while rather than asking before every query.
+    bool is_usable();
+
     /// Connections open to this database now: held by threads, and kept in the pool.
     std::size_t connection_count() const;
     /// Connections kept in the pool, unused.

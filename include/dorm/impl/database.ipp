@@ -183,6 +183,30 @@ DORM_DECL void Database::close() {
     }
 }
 
+DORM_DECL bool Database::is_usable() {
+    std::unique_ptr<backends::Connection> broken;  // closed after the lock is released
+    {
+        std::lock_guard lock(mutex_);
+        auto it = connections_.find(detail::thread_key());
+        if (it != connections_.end()) {
+            if (it->second->usable()) return true;
+            if (!it->second->idle()) return false;  // a transaction or cursor still holds it: not replaced under them
+            if (detail::last_connection == it->second.get()) detail::last_serial = 0;
+            broken = std::move(it->second);
+            connections_.erase(it);
+            --open_;
+            available_.notify_one();
+        }
+    }
+    broken.reset();
+    try {
+        (void)connection();
+        return true;
+    } catch (const OperationalError&) {
+        return false;
+    }
+}
+
 DORM_DECL std::size_t Database::connection_count() const {
     std::lock_guard lock(mutex_);
     return open_;
