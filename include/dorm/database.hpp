@@ -20,6 +20,7 @@
 namespace dorm {
 
 class Database;
+class Router;
 
 namespace backends {
 /// What a backend registers: which URLs it opens, its dialect, and how to connect.
@@ -115,6 +116,10 @@ public:
         std::lock_guard lock(mutex_);
         return dbs_.find(alias) != dbs_.end();
     }
+
+    /// The routers every QuerySet, instance and related manager consults, in order (Django's DATABASE_ROUTERS);
+    /// see <dorm/router.hpp>. An empty list (the default) sends everything to the instance's database or "default".
+    void set_routers(std::vector<std::shared_ptr<const Router>> routers);
 
     /// Databases replaced by add() whose connections are not all closed yet.
     std::size_t retired_count() const {
