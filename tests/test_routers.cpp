@@ -260,7 +260,7 @@ TEST_CASE_METHOD(TwoDatabases, "related managers follow their instance and tell 
     CHECK(Entry::objects().using_("default").count() == 0);
     CHECK(dorm::related<&Entry::blog>(blog).count() == 1);
     CHECK(watcher->saw("read Entry @other"));
-    CHECK(watcher->hinted_names.size() >= 2);
+    REQUIRE(watcher->hinted_names.size() >= 2);
     CHECK(watcher->hinted_names.back() == "Other blog");
 
     // The ForeignKey loads its object where the entry came from.
