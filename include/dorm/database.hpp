@@ -166,3 +166,5 @@ private:
 #if DORM_HEADER_ONLY
 #include <dorm/impl/database.ipp>
 #endif
+// Databases::set_routers() is defined with the routers.
+#include <dorm/router.hpp>
