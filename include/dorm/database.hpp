@@ -23,6 +23,7 @@
 namespace dorm {
 
 class Database;
+class Router;
 
 namespace backends {
 /// What a backend registers: which URLs it opens, its dialect, and how to connect.
@@ -172,6 +173,10 @@ public:
     /// those threads hold as they release them.
     void remove(std::string_view alias);
 
+    /// The routers every QuerySet, instance and related manager consults, in order (Django's DATABASE_ROUTERS);
+    /// see <dorm/router.hpp>. An empty list (the default) sends everything to the instance's database or "default".
+    void set_routers(std::vector<std::shared_ptr<const Router>> routers);
+
     /// Databases replaced by add() or removed whose connections are not all closed yet.
     std::size_t retired_count() const {
         std::lock_guard lock(mutex_);
@@ -223,3 +228,5 @@ private:
 #if DORM_HEADER_ONLY
 #include <dorm/impl/database.ipp>
 #endif
+// Databases::set_routers() is defined with the routers.
+#include <dorm/router.hpp>

@@ -9,6 +9,7 @@
 #include <dorm/fields.hpp>
 #include <dorm/model.hpp>
 #include <dorm/database.hpp>
+#include <dorm/router.hpp>
 #include <dorm/transaction.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/lookups.hpp>

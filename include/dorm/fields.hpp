@@ -56,6 +56,12 @@ public:
     const M* operator->() const { return &get(); }
     /// Whether get() would answer without a query.
     bool is_cached() const noexcept { return cache_ != nullptr; }
+    /// Internal: the instance assigned to it (`e.blog = blog`, not one loaded), if any, and its database in `*db`.
+    const M* assigned(const std::string** db) const noexcept {
+        if (!assigned_) return nullptr;
+        *db = db_;
+        return cache_.get();
+    }
     /// Internal: the related object (select_related, prefetch_related) and the database to load it from.
     void attach(std::shared_ptr<const M> related, const std::string* db) const {
         if (related) cache_ = std::move(related);
@@ -67,6 +73,7 @@ public:
 private:
     Key id_{};
     bool set_ = false;
+    bool assigned_ = false;  // given an instance, whose database save() checks against the owner's
     mutable const std::string* db_ = nullptr;
     mutable std::shared_ptr<const M> cache_;
 };
@@ -385,6 +392,9 @@ struct FieldMeta {
     // row decoding does not use these.
     Value (*get)(const void* obj) = nullptr;
     void (*set)(void* obj, const Value& v) = nullptr;
+    /// ForeignKeys: the instance assigned to the ForeignKey member of `obj` (`e.blog = blog`), if one was, and in
+    /// `*db` the database it came from (what save() checks with the routers' allow_relation).
+    const void* (*assigned)(const void* obj, const std::string** db) = nullptr;
     /// ForeignKeys: gives the ForeignKey member of `obj` its related object (may be null) and database.
     void (*attach)(void* obj, std::shared_ptr<const void> related, const std::string* db) = nullptr;
 

@@ -22,7 +22,13 @@ const M& ForeignKey<M, Key>::get() const {
     if (cache_) return *cache_;
     if (!set_) throw ValueError(fmt::format("dorm: this ForeignKey to {} has no id assigned", M::dorm_name()));
     auto qs = M::objects();
-    if (db_) qs = qs.using_(*db_);
+    if (db_) {
+        // Django asks db_for_read(M, instance=<the instance holding this ForeignKey>): the routers, else the
+        // database that instance came from.
+        auto q = std::make_shared<sql::Query>(qs.query());
+        q->hints.instance = Instance(nullptr, db_);
+        qs = decltype(qs)(std::move(q));
+    }
     cache_ = std::make_shared<const M>(qs.get("pk", id_));
     return *cache_;
 }
@@ -31,9 +37,18 @@ const M& ForeignKey<M, Key>::get() const {
 
 namespace dorm::detail {
 
-inline const std::string* instance_db(const ModelState& state, std::string_view using_) {
+/// The database an instance operation runs on: `using_` when given, else (Django's `using or
+/// router.db_for_write(..., instance=self)`) the routers' choice, else the database the instance came from.
+inline const std::string* instance_db(const ModelMeta& meta, const void* obj, const ModelState& state,
+                                      std::string_view using_, bool write) {
     if (!using_.empty()) return intern_alias(using_);
-    return state.db ? state.db : default_alias();
+    if (!routing()) [[likely]]
+        return state.db ? state.db : default_alias();
+    return route_db(write, meta, Hints{Instance(&meta, state.db, std::shared_ptr<const void>(std::shared_ptr<const void>(), obj))});
+}
+template <class M>
+const std::string* instance_db(const M& obj, std::string_view using_, bool write) {
+    return instance_db(model_meta<M>(), &obj, obj.dorm_state_, using_, write);
 }
 
 /// The INSERT of one whole row of `meta` (without its automatic key and with RETURNING when `assign_pk`): the
@@ -45,6 +60,11 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
 /// UPDATE one row by primary key; returns the rows matched.
 DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
                                        backends::Connection& conn, const std::vector<std::string>& update_fields);
+/// Django's ForwardManyToOneDescriptor.__set__ for each ForeignKey of `obj` assigned an instance (C++ assignment
+/// cannot see the instance a member belongs to, so save() does it first): an unsaved `obj` takes the database the
+/// routers give for writing it next to that instance (the instance's own when they have no opinion), and the
+/// routers' allow_relation must accept the pair, else ValueError.
+DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, ModelState& state);
 /// Model::save() of `obj`, an instance of `meta`'s model with state `state` (compiled once for every model).
 DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
 /// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
@@ -69,7 +89,7 @@ DeleteResult delete_instance(M& obj, std::string_view using_) {
     if (pk_unset(obj))
         throw ValueError(fmt::format("dorm: {} object can't be deleted because its {} attribute is set to None.",
                                      meta.name, meta.pk_field().name));
-    const std::string* db = instance_db(obj.dorm_state_, using_);
+    const std::string* db = instance_db(obj, using_, true);
     auto result = QuerySet<M>().using_(*db).filter("pk", pk_value(obj)).delete_();
     if (meta.pk_field().auto_increment) meta.pk_field().set(&obj, Value(0));  // Django sets pk to None
     obj.dorm_state_.adding = true;
@@ -78,7 +98,7 @@ DeleteResult delete_instance(M& obj, std::string_view using_) {
 
 template <class M>
 void refresh_instance(M& obj, std::string_view using_) {
-    const std::string* db = instance_db(obj.dorm_state_, using_);
+    const std::string* db = instance_db(obj, using_, false);
     obj = QuerySet<M>().using_(*db).get("pk", pk_value(obj));
 }
 
@@ -94,7 +114,7 @@ void refresh_instance(M& obj, std::string_view using_, const std::vector<std::st
                                          "allowed in fields: {}", name));
         targets.push_back(&meta.get_field(name));
     }
-    const std::string* db = instance_db(obj.dorm_state_, using_);
+    const std::string* db = instance_db(obj, using_, false);
     auto q = std::make_shared<sql::Query>(QuerySet<M>().using_(*db).query());
     q->loading = fields;
     q->defer_loading = false;
@@ -138,7 +158,8 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
     }
     if (objs.empty()) return objs;
 
-    auto& conn = connection();
+    const std::string* db = write_db();
+    auto& conn = databases().get(*db).connection();
     const FieldMeta& pk = meta.pk_field();
     const bool returning = conflict.action != OnConflict::Action::ignore;
 
@@ -188,8 +209,8 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
             if (!with_pk.empty()) insert_group(with_pk, true);
             if (!without_pk.empty()) insert_group(without_pk, false);
         },
-        *query_->db);
-    for (auto& o : objs) o.dorm_state_ = ModelState{query_->db, false};
+        *db);
+    for (auto& o : objs) o.dorm_state_ = ModelState{db, false};
     return objs;
 }
 
@@ -211,9 +232,9 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
     std::vector<const void*> rows;
     rows.reserve(objs.size());
     for (const auto& o : objs) rows.push_back(&o);
-    auto& conn = connection();
-    return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size); },
-        *query_->db);
+    const std::string* db = write_db();
+    auto& conn = databases().get(*db).connection();
+    return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size); }, *db);
 }
 
 }  // namespace dorm

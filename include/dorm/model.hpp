@@ -164,6 +164,8 @@ struct ModelMeta {
     std::size_t (*cache_size)(const void* cache) = nullptr;
     void* (*cache_at)(void* cache, std::size_t i) = nullptr;
     ModelState& (*state)(void* obj) = nullptr;
+    /// Django's repr(obj) of an instance: "<Entry: Entry object (1)>", or the model's own str() inside.
+    std::string (*repr)(const void* obj) = nullptr;
     /// ForeignKeys of other models pointing here, registered as those models' metadata is built (DORM_MODEL
     /// builds it before main()). Mutable: a model learns of them after its own metadata exists.
     mutable std::vector<RelatedObject> related_objects;
@@ -356,6 +358,11 @@ struct meta_builder {
         };
         f.set = +[](void* obj, const Value& v) { assign(static_cast<M*>(obj)->*member_of<M, I>(), v); };
         if constexpr (!std::is_void_v<Related>) {
+            f.assigned = +[](const void* obj, const std::string** db) -> const void* {
+                const auto& member = static_cast<const M*>(obj)->*member_of<M, I>();
+                if constexpr (is_optional_v<T>) return member ? member->assigned(db) : nullptr;
+                else return member.assigned(db);
+            };
             f.attach = +[](void* obj, std::shared_ptr<const void> related, const std::string* db) {
                 auto& member = static_cast<M*>(obj)->*member_of<M, I>();
                 auto typed = std::static_pointer_cast<const Related>(std::move(related));
@@ -397,6 +404,7 @@ struct meta_builder {
         meta.cache_size = +[](const void* cache) { return static_cast<const ResultCache<M>*>(cache)->items.size(); };
         meta.cache_at = +[](void* cache, std::size_t i) -> void* { return &static_cast<ResultCache<M>*>(cache)->items[i]; };
         meta.state = +[](void* obj) -> ModelState& { return static_cast<M*>(obj)->dorm_state_; };
+        meta.repr = +[](const void* obj) { return repr_of(*static_cast<const M*>(obj)); };
         meta.db_table = lower(meta.name);
         std::vector<std::size_t> declared, m2m_declared;  // the DORM_MODEL index of each column and relation
         [&]<std::size_t... I>(std::index_sequence<I...>) { (add_field<I>(meta, declared, m2m_declared), ...); }(
@@ -412,6 +420,7 @@ struct meta_builder {
 
     template <class Rel>
     static const ModelMeta& model_meta_of();
+    static std::string repr_of(const M& obj);
 };
 
 }  // namespace detail
@@ -535,7 +544,24 @@ template <class M>
 bool pk_unset(const M& obj) {
     return pk_unset(model_meta<M>(), &obj);
 }
+
+/// Django's str(obj): the model's own `std::string str() const` if it has one, else "Entry object (1)".
+template <class M>
+std::string model_str(const M& obj) {
+    if constexpr (requires { { obj.str() } -> std::convertible_to<std::string>; }) {
+        return obj.str();
+    } else {
+        Value pk = pk_unset(obj) ? Value{} : pk_value(obj);
+        return fmt::format("{} object ({})", M::dorm_name(),
+                           pk.holds<std::string>() ? pk.as<std::string>() : fmt::format("{}", pk));
+    }
+}
 }  // namespace detail
+
+template <class M>
+std::string detail::meta_builder<M>::repr_of(const M& obj) {
+    return fmt::format("<{}: {}>", M::dorm_name(), model_str(obj));
+}
 
 template <class M, class Key>
 template <class Model>
@@ -547,6 +573,7 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
     id_ = detail::pk_value(obj).template as<Key>();
     cache_ = std::make_shared<const M>(obj);  // Django caches the instance assigned
     db_ = obj.dorm_state_.db;
+    assigned_ = true;
 }
 
 }  // namespace dorm

@@ -51,12 +51,15 @@ struct PrefetchLevel {
 /// select_related() included). The Prefetch QuerySet's own database (using_()) wins over the instances', as in Django.
 template <class Lhs, class Row>
 void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, const std::vector<Value>& keys, Row&& row) {
-    if (base.db == default_alias()) base.db = db;
-    auto& conn = databases().get(*base.db).connection();
+    // Django: a Prefetch QuerySet's own using_() wins; else the routers are asked, with the instances' database
+    // as the hint (and so the answer when no router has an opinion).
+    if (!base.db && !base.hints.instance) base.hints.instance = Instance(nullptr, db);
+    const std::string* on = query_db(base);
+    auto& conn = databases().get(*on).connection();
     sql::detail::for_each_in_batch(base, lhs, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return;
-        RowReaderBase reader(q);
+        RowReaderBase reader(q, on);
         auto cursor = conn.query(c.sql, c.params);
         while (cursor->next()) row(reader, cursor->row());
     });

@@ -87,8 +87,9 @@ struct is_tuple<std::tuple<Ts...>> : std::true_type {};
 template <class T>
 class RowReader : public RowReaderBase {
 public:
-    explicit RowReader(const sql::Query& q)
-        : RowReaderBase(q, model<T> ? Result::model : std::is_same_v<T, Row> ? Result::row : Result::values,
+    /// Reads the rows of `q` run on the database `db`.
+    RowReader(const sql::Query& q, const std::string* db)
+        : RowReaderBase(q, db, model<T> ? Result::model : std::is_same_v<T, Row> ? Result::row : Result::values,
                         model_columns()) {}
 
     void read(std::span<const backends::Cell> row, T& out) const {
@@ -491,7 +492,11 @@ public:
         if (options.nowait && options.skip_locked)
             throw ValueError("dorm: The nowait option cannot be used with skip_locked.");
         // of's names are checked when the SQL is written, against the relations select_related() follows then.
-        return recorded([&] { return detail::recipe::Lock{options}; }, [&](sql::Query& q) { q.lock = options; });
+        // Django: the rows are read from the database writes go to.
+        return recorded([&] { return detail::recipe::Lock{options}; }, [&](sql::Query& q) {
+            q.lock = options;
+            q.for_write = true;
+        });
     }
 
     /// A QuerySet that matches nothing and never queries (Django's none()).
@@ -499,7 +504,7 @@ public:
         return recorded([] { return detail::recipe::None{}; }, [](sql::Query& q) { q.empty = true; });
     }
 
-    /// Evaluate against another configured database.
+    /// Evaluate against another configured database; the routers are not asked.
     self_type using_(std::string_view alias) const {
         return recorded([&] { return detail::recipe::Using{std::string(alias)}; },
                         [&](sql::Query& q) { q.db = detail::intern_alias(alias); });
@@ -677,7 +682,7 @@ public:
     /// field names. "%s" stands for each of `params`, "%%" for a percent sign.
     RawQuerySet<T> raw(std::string sql, std::vector<Value> params = {},
                        std::map<std::string, std::string> translations = {}) const {
-        return RawQuerySet<T>(std::move(sql), std::move(params), std::move(translations), query_->db);
+        return RawQuerySet<T>(std::move(sql), std::move(params), std::move(translations), query_->db, query_->hints);
     }
 
     // ---- Annotation, values and aggregation ------------------------------------------------------------------
@@ -930,12 +935,13 @@ private:
         const sql::Query& base = *query_;
         const FieldMeta* field = base.model->find_field(leaf.path);
         if (!field || base.empty || !base.combinator.empty()) return std::nullopt;
-        auto& conn = connection();
+        const std::string* db = detail::query_db(base);
+        auto& conn = databases().get(*db).connection();
         const auto* dialect = &conn.dialect();
         const std::size_t type = v.variant().index();
         if (const std::string* sql = base.get_statements.find(leaf.path, type, dialect)) {
             sql::detail::check_value(*field, v);
-            return run_compiled(base, conn, *sql, std::span<const Value>(&v, 1));
+            return run_compiled(base, db, conn, *sql, std::span<const Value>(&v, 1));
         }
         sql::Query q = add_condition(condition).get_query();
         auto c = sql::compile_select(q, *dialect);
@@ -949,7 +955,7 @@ private:
                 }
             }
         if (c.nothing) return std::vector<T>{};
-        return run_compiled(q, conn, c.sql, c.params);
+        return run_compiled(q, db, conn, c.sql, c.params);
     }
 
     T get_one(std::vector<T> rows) const {
@@ -985,7 +991,7 @@ public:
         T obj = std::forward<U>(given);
         SaveOptions o;
         o.force_insert = true;
-        o.using_ = *query_->db;
+        o.using_ = *write_db();
         detail::save_instance(obj, o);
         return obj;
     }
@@ -993,19 +999,21 @@ public:
     /// Looks up an object with `kwargs`, creating it (with `defaults` too) if none exists.
     /// Returns the object and whether it was created.
     std::pair<T, bool> get_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
+        // Django: the lookup reads from the database the object would be created on.
+        const self_type writing = for_writing();
         try {
-            return {get(kwargs_q(kwargs)), false};
+            return {writing.get(kwargs_q(kwargs)), false};
         } catch (const typename T::DoesNotExist&) {
         }
         T obj = detail::make_instance<T>();
         detail::assign_kwargs(obj, kwargs, true);
         detail::assign_kwargs(obj, defaults);
         try {
-            return atomic([&] { return std::pair<T, bool>{create(std::move(obj)), true}; }, *query_->db);
+            return atomic([&] { return std::pair<T, bool>{writing.create(std::move(obj)), true}; }, *writing.write_db());
         } catch (const IntegrityError&) {
             // Another writer created it between our SELECT and INSERT: return theirs.
             try {
-                return {get(kwargs_q(kwargs)), false};
+                return {writing.get(kwargs_q(kwargs)), false};
             } catch (const typename T::DoesNotExist&) {
             }
             throw;
@@ -1016,22 +1024,24 @@ public:
     /// (`defaults` when not given). Returns the object and whether it was created.
     std::pair<T, bool> update_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                         const std::optional<Kwargs>& create_defaults = std::nullopt) const {
+        const self_type writing = for_writing();
+        const std::string* db = writing.write_db();
         return atomic(
             [&]() -> std::pair<T, bool> {
                 std::optional<T> found;
                 try {
-                    found = get(kwargs_q(kwargs));
+                    found = writing.get(kwargs_q(kwargs));
                 } catch (const typename T::DoesNotExist&) {
                 }
-                if (!found) return get_or_create(kwargs, create_defaults ? *create_defaults : defaults);
+                if (!found) return writing.get_or_create(kwargs, create_defaults ? *create_defaults : defaults);
                 detail::assign_kwargs(*found, defaults);
                 SaveOptions o;
-                o.using_ = *query_->db;
+                o.using_ = *db;
                 for (const auto& kw : defaults) o.update_fields.push_back(kw.name);
                 if (!o.update_fields.empty()) detail::save_instance(*found, o);
                 return {std::move(*found), false};
             },
-            *query_->db);
+            *db);
     }
 
     /// Inserts many objects in as few statements as the backend's parameter limit allows, and returns them
@@ -1102,9 +1112,10 @@ public:
             if (!query_->prefetch.empty()) prefetch = query_;
         if (prefetch && !given_chunk_size)
             throw ValueError("dorm: chunk_size must be provided when using QuerySet.iterator() after prefetch_related().");
-        detail::RowReader<T> reader(*query_);
+        const std::string* db = detail::query_db(*query_);
+        detail::RowReader<T> reader(*query_, db);
         if (query_->empty) return Stream<T>(nullptr, std::move(reader));
-        auto& conn = connection();
+        auto& conn = databases().get(*db).connection();
         check_lock(*query_, conn);
         auto c = sql::compile_select(*query_, conn.dialect());
         if (c.nothing) return Stream<T>(nullptr, std::move(reader));
@@ -1166,7 +1177,7 @@ public:
             sets.emplace_back(f, std::make_shared<sql::Param>(kw.value.value));
         }
         if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
-        auto& conn = connection();
+        auto& conn = write_connection();
         for (const auto& [f, e] : sets)
             if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
                 detail::check_storable(conn.dialect(), *f, p->value);
@@ -1182,7 +1193,8 @@ public:
         if (query_->is_sliced()) throw TypeError("dorm: Cannot use 'limit' or 'offset' with delete().");
         if (query_->distinct) throw TypeError("dorm: Cannot call delete() after .distinct().");
         DeleteResult result;  // Django >= 3.1: models with nothing deleted are left out, so no match is (0, {})
-        auto& conn = connection();
+        const std::string* db = write_db();
+        auto& conn = databases().get(*db).connection();
         if (query_->empty) return result;
         if (detail::has_dependents(*query_->model)) {  // on_delete rules: collect, then delete children first
             return atomic(
@@ -1200,13 +1212,13 @@ public:
                         auto cursor = conn.query(c.sql, c.params);
                         while (cursor->next()) pks.push_back(detail::cell_value(cursor->row()[0], q.model->pk_field().kind));
                     }
-                    detail::Collector collector(conn, query_->db);
+                    detail::Collector collector(conn, db);
                     collector.collect(*query_->model, pks);
                     result.per_model = collector.run();
                     for (const auto& [name, n] : result.per_model) result.total += n;
                     return result;
                 },
-                *query_->db);
+                *db);
         }
         auto c = sql::compile_delete(*query_, conn.dialect());
         if (!c.nothing) result.total = conn.execute(c.sql, c.params);
@@ -1246,8 +1258,8 @@ public:
 
     /// Whether the results have a defined order (Django's `ordered`).
     bool ordered() const noexcept { return query_->empty || query_->ordered(); }
-    /// The alias of the database this QuerySet runs on.
-    const std::string& db() const noexcept { return *query_->db; }
+    /// The alias of the database this QuerySet reads from (Django's `qs.db`): using_()'s, else the routers' choice.
+    const std::string& db() const { return *detail::query_db(*query_); }
     /// The query state (for backends and tests).
     const sql::Query& query() const noexcept { return *query_; }
     /// Whether the result cache is filled.
@@ -1330,8 +1342,16 @@ private:
         return s;
     }
 
-    Database& database() const { return databases().get(*query_->db); }
+    Database& database() const { return databases().get(*detail::query_db(*query_)); }
     backends::Connection& connection() const { return database().connection(); }
+    /// The database writes go to (Django's `db` with _for_write set): using_()'s, else the routers' choice.
+    const std::string* write_db() const { return detail::query_db(*query_, true); }
+    backends::Connection& write_connection() const { return databases().get(*write_db()).connection(); }
+    /// A copy whose reads go where writes go (Django sets _for_write for get_or_create() and update_or_create()).
+    self_type for_writing() const {
+        if (query_->db || query_->for_write) return self();
+        return chain([](sql::Query& q) { q.for_write = true; });
+    }
 
     self_type annotate_items(const std::vector<detail::NamedExpr>& items, bool alias) const {
         check_combinator(alias ? "alias" : "annotate");
@@ -1624,18 +1644,20 @@ private:
     /// Runs the SELECT of `q` and decodes every row.
     std::vector<T> run(const sql::Query& q) const {
         if (q.empty) return {};
-        auto& conn = databases().get(*q.db).connection();
+        const std::string* db = detail::query_db(q);
+        auto& conn = databases().get(*db).connection();
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return {};
-        return run_compiled(q, conn, c.sql, c.params);
+        return run_compiled(q, db, conn, c.sql, c.params);
     }
 
-    /// Runs `sql`, compiled from `q` (or from a query with the same select list), and decodes its rows.
-    std::vector<T> run_compiled(const sql::Query& q, backends::Connection& conn, const std::string& sql,
-                                std::span<const Value> params) const {
+    /// Runs `sql`, compiled from `q` (or from a query with the same select list) on database `db`, and decodes
+    /// its rows.
+    std::vector<T> run_compiled(const sql::Query& q, const std::string* db, backends::Connection& conn,
+                                const std::string& sql, std::span<const Value> params) const {
         std::vector<T> out;
         check_lock(q, conn);
-        detail::RowReader<T> reader(q);
+        detail::RowReader<T> reader(q, db);
         auto cursor = conn.query(sql, params);
         check_columns(*cursor, reader);
         while (cursor->next()) {
@@ -1651,7 +1673,7 @@ private:
             if (!q.prefetch.empty() && !out.empty()) {
                 std::vector<void*> objects;
                 for (auto& obj : out) objects.push_back(&obj);
-                detail::prefetch_related(std::move(objects), *q.model, q.prefetch, q.db);
+                detail::prefetch_related(std::move(objects), *q.model, q.prefetch, db);
             }
         }
         return out;

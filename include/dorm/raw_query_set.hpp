@@ -25,9 +25,9 @@ public:
     using const_iterator = typename std::vector<M>::const_iterator;
 
     RawQuerySet(std::string sql, std::vector<Value> params, std::map<std::string, std::string> translations,
-                const std::string* db)
+                const std::string* db, Hints hints = {})
         : sql_(std::move(sql)), params_(std::move(params)), translations_(std::move(translations)), db_(db),
-          cache_(std::make_shared<Cache>()) {}
+          hints_(std::move(hints)), cache_(std::make_shared<Cache>()) {}
 
     const_iterator begin() const { return fetch().begin(); }
     const_iterator end() const { return fetch().end(); }
@@ -61,7 +61,9 @@ private:
 
     const std::vector<M>& fetch() const {
         if (cache_->filled) return cache_->items;
-        auto& conn = databases().get(*db_).connection();
+        // Django's RawQuerySet.db: the database using_() chose, else the routers' choice for reading.
+        const std::string* db = db_ ? db_ : detail::routed_db(false, model_meta<M>(), hints_);
+        auto& conn = databases().get(*db).connection();
         sql::Compiler c(conn.dialect());
         sql::RawExpr(sql_, params_, std::nullopt);  // checks the placeholder count
         sql::RawExpr::write(c, sql_, params_);
@@ -101,7 +103,7 @@ private:
             M& obj = items.emplace_back();
             for (std::size_t i = 0; i < fields.size(); ++i)
                 if (fields[i]) fields[i]->set(&obj, detail::cell_value(row[i], fields[i]->kind));
-            obj.dorm_state_ = ModelState{db_, false, nullptr, deferred_shared};
+            obj.dorm_state_ = ModelState{db, false, nullptr, deferred_shared};
             if (!extra_at.empty()) {
                 std::vector<Value> values;
                 for (auto i : extra_at) values.push_back(detail::cell_value(row[i], std::nullopt));
@@ -117,7 +119,8 @@ private:
     std::string sql_;
     std::vector<Value> params_;
     std::map<std::string, std::string> translations_;
-    const std::string* db_;
+    const std::string* db_;  // nullptr: the routers decide
+    Hints hints_;
     std::shared_ptr<Cache> cache_;
 };
 

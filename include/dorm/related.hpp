@@ -7,6 +7,7 @@
 #include <dorm/transaction.hpp>
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
+#include <dorm/router.hpp>
 
 #include <map>
 #include <memory>
@@ -25,6 +26,15 @@ using PrefetchedMap = std::map<std::string, PrefetchedList, std::less<>>;
 inline void forget_prefetched(const std::shared_ptr<PrefetchedMap>& map, std::string_view accessor) {
     if (map)
         if (auto it = map->find(accessor); it != map->end()) map->erase(it);
+}
+
+/// The hint a related manager gives the routers (Django's `instance=self.instance`): its parent, copied while
+/// routers are configured (they may look at it when the QuerySet is evaluated, after the parent is gone).
+template <class P>
+Hints parent_hints(const P& parent) {
+    std::shared_ptr<const void> object;
+    if (routing()) object = std::make_shared<const P>(parent);
+    return Hints{Instance(&model_meta<P>(), parent.dorm_state_.db, std::move(object))};
 }
 
 template <class>
@@ -59,7 +69,6 @@ class RelatedManager : public decltype(R::objects()) {
 public:
     RelatedManager(const P& parent, const FieldMeta& fk)
         : QS(make_query(parent, fk)), fk_(&fk), parent_pk_(detail::pk_value(parent)),
-          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()),
           prefetched_(parent.dorm_state_.prefetched) {
         for (const auto& rel : model_meta<P>().related_objects)
             if (rel.field == &fk) accessor_ = rel.accessor_name;
@@ -79,6 +88,9 @@ public:
         R obj = detail::make_instance<R>();
         detail::assign_kwargs(obj, kwargs);
         fk_->set(&obj, parent_pk_);
+        // Django assigns the parent to the new object, which takes the database writes of R go to.
+        obj.dorm_state_.db = write_db();
+        check_relation(obj);
         forget();
         return QS::create(std::move(obj));
     }
@@ -101,15 +113,21 @@ public:
         requires(std::is_same_v<Objs, R> && ...)
     void add(Objs&... objs) const {
         std::vector<Value> ids;
+        const std::string* db = write_db();
         auto one = [&](R& obj) {
             if (detail::pk_unset(obj))
                 throw ValueError(fmt::format("dorm: <{}> instance isn't saved. Save the object first.", R::dorm_name()));
+            check_relation(obj);  // Django assigns the parent to each object first
+            if (obj.dorm_state_.db && obj.dorm_state_.db != db)
+                throw ValueError(fmt::format("dorm: {} instance isn't saved. Use bulk=False or save the object first.",
+                                             model_meta<R>().repr(&obj)));
             fk_->set(&obj, parent_pk_);
             ids.push_back(detail::pk_value(obj));
         };
         (one(objs), ...);
         forget();
-        if (!ids.empty()) base().filter(runtime_string{"pk__in"}, ids).update({Kwarg(fk_->name, parent_pk_)});
+        if (!ids.empty())
+            R::objects().using_(*db).filter(runtime_string{"pk__in"}, ids).update({Kwarg(fk_->name, parent_pk_)});
     }
 
     /// Unlinks these objects (their ForeignKey becomes NULL): only for a NULL-able ForeignKey, as in Django.
@@ -152,11 +170,24 @@ private:
         if (detail::pk_unset(parent))
             throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before this "
                                          "relationship can be used.", P::dorm_name()));
-        const std::string* db = parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias();
-        auto qs = R::objects().using_(*db).filter(runtime_string{fk.name}, detail::pk_value(parent));
-        return std::make_shared<const sql::Query>(qs.query());
+        auto q = std::make_shared<sql::Query>(R::objects().filter(runtime_string{fk.name}, detail::pk_value(parent)).query());
+        q->hints = detail::parent_hints(parent);
+        return q;
     }
-    QS base() const { return R::objects().using_(*db_); }
+    /// Django's router.db_for_write(R, instance=parent).
+    const std::string* write_db() const { return detail::routed_db(true, model_meta<R>(), this->query().hints); }
+    /// Django's ForeignKey assignment of the parent to `obj`: the routers must allow the relation.
+    void check_relation(const R& obj) const {
+        const Instance& parent = *this->query().hints.instance;
+        if (!router().allow_relation(parent, Instance::of(obj)))
+            throw ValueError(fmt::format("dorm: Cannot assign \"{}\": the current database router prevents this "
+                                         "relation.", parent_repr()));
+    }
+    std::string parent_repr() const {
+        const Instance& parent = *this->query().hints.instance;
+        if (parent.object()) return parent.model()->repr(parent.object());
+        return fmt::format("<{0}: {0} object ({1})>", parent.model()->name, parent_pk_);
+    }
     void forget() const {
         detail::forget_prefetched(prefetched_, accessor_);
         this->reset_cache();
@@ -173,7 +204,6 @@ private:
 
     const FieldMeta* fk_;
     Value parent_pk_;
-    const std::string* db_;
     std::shared_ptr<detail::PrefetchedMap> prefetched_;
     std::string_view accessor_;
 };
@@ -195,7 +225,6 @@ public:
     /// `rel` seen from P: its `from` points at P, its `to` at R; `accessor` is the name prefetch_related() uses.
     ManyRelatedManager(const P& parent, const ManyToManyRelation& rel, std::string_view accessor)
         : QS(make_query(parent, rel)), rel_(&rel), parent_pk_(detail::pk_value(parent)),
-          db_(parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias()),
           prefetched_(parent.dorm_state_.prefetched), accessor_(accessor) {
         if (prefetched_)
             if (auto it = prefetched_->find(accessor); it != prefetched_->end() && it->second.model == &model_meta<R>())
@@ -217,73 +246,90 @@ public:
         (
             [&] {
                 if constexpr (std::is_same_v<Objs, ThroughDefaults>) defaults = &objs;
-                else keys.push_back(key(objs));
+                else keys.push_back(key(objs, true));
             }(),
             ...);
         forget();
-        atomic([&] { add_keys(keys, defaults); }, *db_);
+        const std::string* db = through_db();
+        atomic([&] { add_keys(keys, defaults, db); }, *db);
     }
     /// Unlinks these objects (or primary keys); the objects themselves stay.
     template <class... Objs>
     void remove(const Objs&... objs) const {
-        std::vector<Value> keys{key(objs)...};
+        std::vector<Value> keys{key(objs, false)...};
         forget();
-        atomic([&] { remove_keys(keys); }, *db_);
+        const std::string* db = through_db();
+        atomic([&] { remove_keys(keys, db); }, *db);
     }
     /// Unlinks every related object.
     void clear() const {
         forget();
+        const std::string* db = through_db();
         atomic([&] {
-            delete_links(rel_->from, rel_->to, {});
-            if (rel_->symmetrical) delete_links(rel_->to, rel_->from, {});
-        }, *db_);
+            delete_links(rel_->from, rel_->to, {}, db);
+            if (rel_->symmetrical) delete_links(rel_->to, rel_->from, {}, db);
+        }, *db);
     }
     /// Makes `objs` exactly the related objects: links to others are removed, missing ones added.
     void set(const std::vector<R>& objs, const ThroughDefaults& defaults = {}) const {
         std::vector<Value> keys;
-        for (const auto& o : objs) keys.push_back(key(o));
+        for (const auto& o : objs) keys.push_back(key(o, true));
         forget();
+        const std::string* db = through_db();
         atomic([&] {
-            auto have = linked(rel_->from, rel_->to);
+            auto have = linked(rel_->from, rel_->to, db);
             std::set<Value> want(keys.begin(), keys.end());
             std::vector<Value> stale;
             for (const auto& k : have)
                 if (!want.contains(k)) stale.push_back(k);
-            remove_keys(stale);
-            add_keys(keys, &defaults);
-        }, *db_);
+            remove_keys(stale, db);
+            add_keys(keys, &defaults, db);
+        }, *db);
     }
     /// Creates an R from these fields and links it; returns it.
     R create(const Kwargs& kwargs = {}, const ThroughDefaults& defaults = {}) const {
+        const std::string* db = parent_db();
         return atomic([&] {
-            R obj = R::objects().using_(*db_).create(kwargs);
+            R obj = R::objects().using_(*db).create(kwargs);
             add(obj, defaults);
             return obj;
-        }, *db_);
+        }, *db);
     }
     /// Among the linked objects, the one matching `kwargs`; else a new one, linked (Django: an object that exists
     /// but is not linked is not looked at, so its unique fields make the create fail).
     std::pair<R, bool> get_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                      const ThroughDefaults& through = {}) const {
+        const std::string* db = parent_db();
         return atomic([&] {
-            auto result = QS::get_or_create(kwargs, defaults);
+            auto result = QS::using_(*db).get_or_create(kwargs, defaults);
             if (result.second) add(result.first, through);
             return result;
-        }, *db_);
+        }, *db);
     }
     /// Among the linked objects, updates the one matching `kwargs`; else creates one and links it.
     std::pair<R, bool> update_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                         const std::optional<Kwargs>& create_defaults = std::nullopt,
                                         const ThroughDefaults& through = {}) const {
+        const std::string* db = parent_db();
         return atomic([&] {
-            auto result = QS::update_or_create(kwargs, defaults, create_defaults);
+            auto result = QS::using_(*db).update_or_create(kwargs, defaults, create_defaults);
             if (result.second) add(result.first, through);
             return result;
-        }, *db_);
+        }, *db);
     }
 
 private:
-    static Value key(const R& obj) {
+    /// The key of an object to link (`adding`: the routers must allow the relation) or unlink.
+    Value key(const R& obj, bool adding) const {
+        if (adding) {
+            const Instance& parent = *this->query().hints.instance;
+            if (!router().allow_relation(Instance::of(obj), parent)) {
+                auto db = [](std::string_view d) { return d.empty() ? std::string("None") : std::string(d); };
+                throw ValueError(fmt::format("dorm: Cannot add \"{}\": instance is on database \"{}\", value is on "
+                                             "database \"{}\"", model_meta<R>().repr(&obj), db(parent.db()),
+                                             db(Instance::of(obj).db())));
+            }
+        }
         if (detail::pk_unset(obj))
             throw ValueError(fmt::format("dorm: Cannot add \"<{}>\": instance isn't saved. Save the object first.",
                                          R::dorm_name()));
@@ -291,7 +337,7 @@ private:
     }
     template <class V>
         requires std::is_constructible_v<Value, const V&> && (!detail::model<V>)
-    static Value key(const V& v) {
+    static Value key(const V& v, bool) {
         return Value(v);
     }
 
@@ -300,8 +346,8 @@ private:
             throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before a many-to-many "
                                          "relationship can be used.", P::dorm_name()));
         if (!rel.error.empty()) throw FieldError(rel.error);
-        const std::string* db = parent.dorm_state_.db ? parent.dorm_state_.db : detail::default_alias();
-        sql::Query q = R::objects().using_(*db).query();
+        sql::Query q = R::objects().query();
+        q.hints = detail::parent_hints(parent);
         std::string alias = sql::detail::own_reverse_join(q, *rel.through, *rel.to, false, true);
         auto cond = std::make_shared<lookups::Lookup>();
         cond->lhs = std::make_shared<sql::Col>(alias, rel.from);
@@ -313,13 +359,19 @@ private:
         return std::make_shared<const sql::Query>(std::move(q));
     }
 
-    backends::Connection& connection() const { return databases().get(*db_).connection(); }
+    /// Django's router.db_for_write(through, instance=parent): where the links are read and written.
+    const std::string* through_db() const { return detail::routed_db(true, *rel_->through, this->query().hints); }
+    /// Django's router.db_for_write(<the parent's model>, instance=parent): where create() makes the object.
+    const std::string* parent_db() const {
+        const auto& hints = this->query().hints;
+        return detail::routed_db(true, *hints.instance->model(), hints);
+    }
 
     /// The join table's rows whose `from` column is this parent's key.
-    sql::Query links(const FieldMeta* from) const {
+    sql::Query links(const FieldMeta* from, const std::string* db) const {
         sql::Query q;
         q.model = rel_->through;
-        q.db = db_;
+        q.db = db;
         auto cond = std::make_shared<lookups::Lookup>();
         cond->lhs = std::make_shared<sql::Col>(q.alias(), from);
         cond->def = lookups::find("exact");
@@ -328,11 +380,11 @@ private:
         return q;
     }
     /// The `to` column of those rows.
-    std::vector<Value> linked(const FieldMeta* from, const FieldMeta* to) const {
-        sql::Query q = links(from);
+    std::vector<Value> linked(const FieldMeta* from, const FieldMeta* to, const std::string* db) const {
+        sql::Query q = links(from, db);
         q.values_mode = true;
         q.values = {sql::SelectItem{to->name, std::make_shared<sql::Col>(q.alias(), to)}};
-        auto& conn = connection();
+        auto& conn = databases().get(*db).connection();
         std::vector<Value> out;
         auto c = sql::compile_select(q, conn.dialect());
         if (c.nothing) return out;
@@ -342,7 +394,7 @@ private:
     }
     /// Rows (from = parent, to = each key) that do not exist yet, with the through model's other fields.
     void insert_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
-                      const ThroughDefaults* defaults) const {
+                      const ThroughDefaults* defaults, const std::string* db) const {
         std::vector<const FieldMeta*> fields{from, to};
         std::vector<Value> extra;
         if (defaults)
@@ -357,7 +409,7 @@ private:
                 fields.push_back(f);
                 extra.push_back(kw.value.value);
             }
-        auto have = linked(from, to);
+        auto have = linked(from, to, db);
         std::set<Value> skip(have.begin(), have.end());
         std::vector<Value> rows;
         for (const auto& k : keys)
@@ -366,7 +418,7 @@ private:
                 rows.push_back(k);
                 rows.insert(rows.end(), extra.begin(), extra.end());
             }
-        auto& conn = connection();
+        auto& conn = databases().get(*db).connection();
         std::size_t per_row = fields.size();
         std::size_t batch = std::max<std::size_t>(1, conn.dialect().max_query_params() / per_row) * per_row;
         for (std::size_t i = 0; i < rows.size(); i += batch) {
@@ -376,26 +428,27 @@ private:
         }
     }
     /// Deletes the rows (from = parent, to = each key), or every row with from = parent when `keys` is empty.
-    void delete_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys) const {
-        auto& conn = connection();
+    void delete_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
+                      const std::string* db) const {
+        auto& conn = databases().get(*db).connection();
         auto run = [&](const sql::Query& q) {
             auto c = sql::compile_delete(q, conn.dialect());
             if (!c.nothing) conn.execute(c.sql, c.params);
         };
-        sql::Query q = links(from);
+        sql::Query q = links(from, db);
         if (keys.empty()) return run(q);
         sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), to), keys,
                                        conn.dialect().max_query_params(), run);
     }
     // A symmetrical relation stores each link both ways: (parent, k) and (k, parent).
-    void add_keys(const std::vector<Value>& keys, const ThroughDefaults* defaults) const {
-        insert_links(rel_->from, rel_->to, keys, defaults);
-        if (rel_->symmetrical) insert_links(rel_->to, rel_->from, keys, defaults);
+    void add_keys(const std::vector<Value>& keys, const ThroughDefaults* defaults, const std::string* db) const {
+        insert_links(rel_->from, rel_->to, keys, defaults, db);
+        if (rel_->symmetrical) insert_links(rel_->to, rel_->from, keys, defaults, db);
     }
-    void remove_keys(const std::vector<Value>& keys) const {
+    void remove_keys(const std::vector<Value>& keys, const std::string* db) const {
         if (keys.empty()) return;
-        delete_links(rel_->from, rel_->to, keys);
-        if (rel_->symmetrical) delete_links(rel_->to, rel_->from, keys);
+        delete_links(rel_->from, rel_->to, keys, db);
+        if (rel_->symmetrical) delete_links(rel_->to, rel_->from, keys, db);
     }
 
     void forget() const {
@@ -405,7 +458,6 @@ private:
 
     const ManyToManyRelation* rel_;
     Value parent_pk_;
-    const std::string* db_;
     std::shared_ptr<detail::PrefetchedMap> prefetched_;
     std::string_view accessor_;
 };

@@ -16,13 +16,7 @@ namespace dorm {
 /// Django's str(obj): the model's own `std::string str() const` if it has one, else "Entry object (1)".
 template <detail::model M>
 std::string str(const M& obj) {
-    if constexpr (requires { { obj.str() } -> std::convertible_to<std::string>; }) {
-        return obj.str();
-    } else {
-        Value pk = detail::pk_unset(obj) ? Value{} : detail::pk_value(obj);
-        return fmt::format("{} object ({})", M::dorm_name(),
-                           pk.holds<std::string>() ? pk.as<std::string>() : fmt::format("{}", pk));
-    }
+    return detail::model_str(obj);
 }
 
 /// Django's repr(obj): "<Entry: Entry object (1)>".

@@ -23,8 +23,9 @@ namespace dorm::detail {
 /// select_related() objects), compiled once.
 class RowReaderBase {
 public:
-    /// Reads the rows of `q` into instances of its model known by its metadata only (prefetching).
-    explicit RowReaderBase(const sql::Query& q) : RowReaderBase(q, Result::model, q.model->fields.size()) {}
+    /// Reads the rows of `q`, run on the database `db`, into instances of its model known by its metadata only
+    /// (prefetching).
+    RowReaderBase(const sql::Query& q, const std::string* db) : RowReaderBase(q, db, Result::model, q.model->fields.size()) {}
 
     /// The number of columns the query selects (checked against the cursor).
     std::size_t columns() const noexcept { return columns_; }
@@ -37,7 +38,7 @@ public:
 protected:
     enum class Result { model, row, values };
     /// `model_columns`: the columns of the model's own fields, for Result::model.
-    RowReaderBase(const sql::Query& q, Result result, std::size_t model_columns);
+    RowReaderBase(const sql::Query& q, const std::string* db, Result result, std::size_t model_columns);
 
     /// The annotations after a model's `n` columns, stored on its state.
     void read_annotations(std::span<const backends::Cell> row, std::size_t n, ModelState& state) const;

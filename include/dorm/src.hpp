@@ -30,6 +30,7 @@
 #include <dorm/impl/q.ipp>
 #include <dorm/impl/query_set.ipp>
 #include <dorm/impl/row.ipp>
+#include <dorm/impl/router.ipp>
 #include <dorm/impl/row_reader.ipp>
 #include <dorm/impl/schema.ipp>
 #include <dorm/impl/serialize.ipp>

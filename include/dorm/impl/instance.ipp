@@ -81,6 +81,24 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
     return conn.execute(c.sql, c.params);
 }
 
+DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, ModelState& state) {
+    auto view = [](const void* p) { return std::shared_ptr<const void>(std::shared_ptr<const void>(), p); };
+    for (const auto& f : meta.fields) {
+        if (!f.assigned) continue;
+        const std::string* value_db = nullptr;
+        const void* value = f.assigned(obj, &value_db);
+        if (!value) continue;
+        const ModelMeta& target = f.related();
+        // An instance from no database yet goes where writing it next to its related object would.
+        if (!state.db) state.db = routed_db(true, meta, Hints{Instance(&target, value_db, view(value))});
+        Instance owner(&meta, state.db, view(obj));
+        if (!value_db) value_db = routed_db(true, target, Hints{owner});
+        if (!router().allow_relation(Instance(&target, value_db, view(value)), owner))
+            throw ValueError(fmt::format("dorm: Cannot assign \"{}\": the current database router prevents this "
+                                         "relation.", target.repr(value)));
+    }
+}
+
 DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options) {
     if (options.force_insert && (options.force_update || !options.update_fields.empty()))
         throw ValueError("dorm: Cannot force both insert and updating in model saving.");
@@ -90,7 +108,8 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
             throw ValueError(fmt::format("dorm: The following fields do not exist in this model, are m2m fields, or "
                                          "are non-concrete fields: {}", name));
     }
-    const std::string* db = instance_db(state, options.using_);
+    check_assigned_relations(meta, obj, state);
+    const std::string* db = instance_db(meta, obj, state, options.using_, true);
     auto& conn = databases().get(*db).connection();
     // Django: an instance loaded with deferred fields saves only the fields it loaded, so that the defaults
     // standing in for the others never overwrite the row.

@@ -82,7 +82,7 @@ DORM_DECL void load_key(sql::Query& q, const FieldMeta& key) {
 DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& level, const std::string* db) {
     // The Prefetch QuerySet's own prefetch_related(), over the objects it loaded.
     if (!base.prefetch.empty() && !level.objects.empty())
-        prefetch_related(level.objects, *level.model, base.prefetch, base.db == default_alias() ? db : base.db);
+        prefetch_related(level.objects, *level.model, base.prefetch, base.db ? base.db : db);
 }
 
 DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m, const sql::PrefetchSpec* spec, const std::string* db) {

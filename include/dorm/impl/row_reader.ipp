@@ -10,8 +10,9 @@
 
 namespace dorm::detail {
 
-DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, Result result, std::size_t model_columns)
-    : model_(q.model), db_(q.db) {
+DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* db, Result result,
+                                      std::size_t model_columns)
+    : model_(q.model), db_(db) {
     auto items = sql::detail::select_items(q);
     if (result == Result::model) {
         if (!q.all_loaded()) {  // defer() / only(): decode the loaded fields one by one
@@ -24,8 +25,9 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, Result result, std::
         }
         columns_ = (deferred_ ? loaded_.size() : model_columns) + items.size();
         // get() loads from "default" unless told otherwise: only rows from another database need their
-        // ForeignKeys told, so the usual case adds nothing per row.
-        if (q.db != default_alias())
+        // ForeignKeys told, so the usual case adds nothing per row. With routers, get() tells them the database of
+        // the instance it belongs to, as Django's hint does.
+        if (db != default_alias() || routing())
             for (const auto& f : q.model->fields)
                 if (f.is_relation()) relations_.push_back(&f);
         for (const auto& sel : q.select_related) {

@@ -83,6 +83,12 @@ DORM_DECL std::vector<std::string> create_table_sql(const ModelMeta& m, const ba
     return out;
 }
 
+DORM_DECL std::vector<const ModelMeta*> migratable(std::vector<const ModelMeta*> metas, std::string_view db) {
+    if (!routing()) return metas;
+    std::erase_if(metas, [&](const ModelMeta* m) { return !router().allow_migrate(db, *m); });
+    return metas;
+}
+
 DORM_DECL std::vector<const ModelMeta*> with_join_tables(std::vector<const ModelMeta*> metas) {
     std::size_t n = metas.size();
     for (std::size_t i = 0; i < n; ++i)

@@ -755,7 +755,7 @@ inline void fingerprint(const sql::Query& q, std::string& out) {
         }
         w.out += '\n';
     }
-    w.out += fmt::format("db {}\nvalues {}\n", *q.db, q.values_mode);
+    w.out += fmt::format("db {} {}\nvalues {}\n", q.db ? *q.db : std::string("(routed)"), q.for_write, q.values_mode);
     for (const auto& v : q.values) w.out += v.name + '\n';
     if (q.lock) {
         w.out += fmt::format("lock {} {} {}", q.lock->nowait, q.lock->skip_locked, q.lock->no_key);

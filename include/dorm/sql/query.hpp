@@ -11,6 +11,7 @@
 #include <dorm/lookups.hpp>
 #include <dorm/model.hpp>
 #include <dorm/q.hpp>
+#include <dorm/router.hpp>
 #include <dorm/sql/ast.hpp>
 #include <dorm/sql/compiler.hpp>
 #include <dorm/sql/expressions.hpp>
@@ -139,7 +140,9 @@ struct Query {
     DORM_VALUE_MEMBERS(Query);  // compiled once (config.hpp)
 
     const ModelMeta* model = nullptr;
-    const std::string* db = dorm::detail::default_alias();
+    const std::string* db = nullptr;  // the database using_() chose (Django's _db); nullptr: the routers decide
+    bool for_write = false;           // read from the database writes go to (Django's _for_write: select_for_update)
+    Hints hints;                      // what the routers are told (a related manager's instance)
     std::vector<Join> joins;
     std::shared_ptr<const WhereNode> where;  // nullptr: no condition
     std::vector<OrderBy> order_by;           // explicit order_by(); empty: the model's default, if any
@@ -626,6 +629,15 @@ DORM_DECL Compiled compile_insert(const ModelMeta& m, const backends::Dialect& d
                                std::span<const Value> rows, bool returning_pk, const OnConflict& conflict = {});
 
 }  // namespace dorm::sql
+
+namespace dorm::detail {
+/// The database `q` runs on (Django's QuerySet.db): the one using_() chose, else the routers' choice for reading
+/// (for writing when `write` or select_for_update()).
+inline const std::string* query_db(const sql::Query& q, bool write = false) {
+    if (q.db) return q.db;
+    return routed_db(write || q.for_write, *q.model, q.hints);
+}
+}  // namespace dorm::detail
 
 #if DORM_HEADER_ONLY
 #include <dorm/sql/impl/query.ipp>
