@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <latch>
 #include <mutex>
 #include <set>
@@ -249,4 +250,51 @@ TEST_CASE("replacing or removing a pooled alias closes its connections", "[pool]
     dorm::databases().remove("pooled");
     CHECK(dorm::databases().retired_count() == 0);
     if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
+}
+
+TEST_CASE("a pooled connection the server terminates inside atomic(): nothing committed, the next block succeeds",
+          "[pool]") {
+    test::Database db("pool_size=1");
+    if (!test::is_postgresql()) return;
+    auto kill_mine = [] {
+        const auto pid = connection_identity();
+        std::thread([pid] {
+            dorm::databases().add("killer", test::database_url());
+            auto c = dorm::databases()["killer"].connection().query("SELECT pg_terminate_backend($1::int)",
+                                                                    std::vector<dorm::Value>{pid});
+            c->next();
+            c.reset();
+            dorm::databases().remove("killer");
+        }).join();
+    };
+    CHECK_THROWS_AS(dorm::atomic([&] {
+                        Blog::objects().create({{"name", "lost"}});
+                        kill_mine();
+                        Blog::objects().create({{"name", "after"}});
+                    }),
+                    dorm::OperationalError);
+    auto& d = dorm::databases()["default"];
+    CHECK(d.connection_count() == 1);
+    dorm::atomic([] { Blog::objects().create({{"name", "next block"}}); });  // on a replaced connection
+    CHECK(Blog::objects().count() == 1);  // nothing of the first block
+    CHECK(Blog::objects().filter("name", "next block").exists());
+    CHECK(d.connection_count() == 1);
+}
+
+TEST_CASE("a restarted server: pooled connections are replaced without an error", "[pool]") {
+    test::Database db("pool_size=2");
+    if (!test::is_postgresql()) return;
+    const char* restart = std::getenv("DORM_TEST_PG_RESTART");  // tests/run.sh sets it for its own server
+    if (!restart || !*restart) {
+        const char* ci = std::getenv("CI");
+        if (ci && std::string(ci) == "true") FAIL("DORM_TEST_PG_RESTART is not set: the restart test must run in CI");
+        WARN("DORM_TEST_PG_RESTART is not set: the server restart test is not run");
+        return;
+    }
+    Blog::objects().create({{"name", "before"}});
+    dorm::release_connections();
+    REQUIRE(std::system(restart) == 0);
+    CHECK(Blog::objects().count() == 1);  // the pooled connection was found closed and replaced: no error
+    dorm::atomic([] { Blog::objects().create({{"name", "after"}}); });
+    CHECK(Blog::objects().count() == 2);
 }
