@@ -5,17 +5,28 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
-/// "default" as the fixture makes it, and "other": a second SQLite database, or on PostgreSQL a second schema of
+/// "default" as the fixture makes it, and "other": a second SQLite database in a file, or on PostgreSQL a second schema of
 /// the test database (its own tables, so its own rows), with empty tables for the test models.
 std::string other_url() {
     std::string url = test::database_url();
-    if (!test::is_postgresql()) return "sqlite::memory:";
+    if (!test::is_postgresql()) {
+        // A second SQLite file beside the fixture's database, removed when the tests end.
+        static const struct File {
+            std::string path = (std::filesystem::temp_directory_path() /
+                                 ("dorm_routers_other_" + std::to_string(::getpid()) + ".db")).string();
+            ~File() { std::filesystem::remove(path); }
+        } file;
+        return "sqlite://" + file.path;
+    }
     dorm::databases().get("default").connection().execute("CREATE SCHEMA IF NOT EXISTS dorm_routers_other");
     return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3Ddorm_routers_other";
 }
