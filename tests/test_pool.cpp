@@ -2,6 +2,7 @@
 // The connection pool of a database (URL options pool_size, pool_timeout, idle_timeout): bounded, connections handed
 // on clean, broken ones replaced, idle ones closed, and closed when the alias is replaced or removed.
 #include "support/fixture.hpp"
+#include "support/settings.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -284,13 +285,8 @@ TEST_CASE("a pooled connection the server terminates inside atomic(): nothing co
 TEST_CASE("a restarted server: pooled connections are replaced without an error", "[pool]") {
     test::Database db("pool_size=2");
     if (!test::is_postgresql()) return;
-    const char* restart = std::getenv("DORM_TEST_PG_RESTART");  // tests/run.sh sets it for its own server
-    if (!restart || !*restart) {
-        const char* ci = std::getenv("CI");
-        if (ci && std::string(ci) == "true") FAIL("DORM_TEST_PG_RESTART is not set: the restart test must run in CI");
-        WARN("DORM_TEST_PG_RESTART is not set: the server restart test is not run");
-        return;
-    }
+    const char* restart = test::required_setting("DORM_TEST_PG_RESTART", "the server restart test");
+    if (!restart) return;
     Blog::objects().create({{"name", "before"}});
     dorm::release_connections();
     REQUIRE(std::system(restart) == 0);

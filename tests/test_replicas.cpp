@@ -3,6 +3,7 @@
 // routed to it, writes to the primary, rows replicated, the replica's read-only refusal, and a replica that goes
 // away and comes back. Under CI a missing replica fails these tests.
 #include "support/fixture.hpp"
+#include "support/settings.hpp"
 
 #include <dorm/router.hpp>
 
@@ -14,15 +15,8 @@
 #include <thread>
 
 namespace {
-/// The replica's URL; nullptr (and a warning) outside CI when there is none, a failure in CI.
-const char* replica_url() {
-    const char* url = std::getenv("DORM_TEST_REPLICA_URL");
-    if (url && *url) return url;
-    const char* ci = std::getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL("DORM_TEST_REPLICA_URL is not set: the replica tests must run in CI");
-    WARN("DORM_TEST_REPLICA_URL is not set: the replica tests are not run");
-    return nullptr;
-}
+/// The replica's URL (nullptr outside CI when there is none).
+const char* replica_url() { return test::required_setting("DORM_TEST_REPLICA_URL", "the replica tests"); }
 
 /// Reads from "replica", writes to "default" (the primary); with `failover`, reads go to the primary while the
 /// replica cannot be reached.
@@ -59,16 +53,10 @@ bool eventually(const std::function<bool()>& what) {
     return false;
 }
 
-/// Runs a shell command the test environment gives (stop / start the replica), failing in CI when it is missing.
+/// Runs a shell command the test environment gives (stop / start the replica).
 bool run_command(const char* variable) {
-    const char* cmd = std::getenv(variable);
-    if (!cmd || !*cmd) {
-        const char* ci = std::getenv("CI");
-        if (ci && std::string(ci) == "true") FAIL(variable << " is not set: the replica fault test must run in CI");
-        WARN(variable << " is not set: the replica fault test is not run");
-        return false;
-    }
-    return std::system(cmd) == 0;
+    const char* cmd = test::required_setting(variable, "the replica fault test");
+    return cmd && std::system(cmd) == 0;
 }
 }  // namespace
 
