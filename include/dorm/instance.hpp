@@ -56,7 +56,7 @@ inline constexpr std::size_t copy_min_rows = 100;
 
 /// bulk_create()'s bulk load of `objs` (instances of `meta`'s model, all with or all without their primary key)
 /// through the database's copy protocol: whole rows, the automatic keys of objects without one reserved from
-/// its sequence first and set on them; one statement per `batch_size` objects (0: one for all). False, with
+/// its sequence and set on them; one load per `batch_size` objects (0: one for all). False, with
 /// nothing sent, when the backend or the table's column types do not allow it, or when there are too few rows
 /// per statement to gain from it: then bulk_create() INSERTs them.
 DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, std::span<void* const> objs,

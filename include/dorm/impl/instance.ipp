@@ -130,16 +130,9 @@ DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, s
     for (const auto& f : meta.fields) fields.push_back(&f);
     auto target = conn.copy_target(meta.db_table, fields, assign_pk ? &pk : nullptr);
     if (!target) return false;
-    if (assign_pk) {
-        // The keys the database would have given the rows, taken in one statement; the rows then carry them,
-        // as rows with a primary key set do.
-        auto keys = conn.reserve_keys(*target, objs.size());
-        for (std::size_t i = 0; i < objs.size(); ++i) pk.set(objs[i], Value(keys[i]));
-    }
-    std::vector<const void*> rows(objs.begin(), objs.end());
-    for (std::size_t start = 0; start < rows.size(); start += per_statement) {
-        std::size_t n = std::min(per_statement, rows.size() - start);
-        conn.copy_rows(*target, fields, std::span<const void* const>(rows.data() + start, n));
+    for (std::size_t start = 0; start < objs.size(); start += per_statement) {
+        std::size_t n = std::min(per_statement, objs.size() - start);
+        conn.copy_rows(*target, fields, objs.subspan(start, n), assign_pk ? &pk : nullptr);
     }
     return true;
 }

@@ -99,18 +99,20 @@ public:
         return std::nullopt;
     }
     /// Loads one row per object of `objs` (instances of the model `fields` belong to) with the statement of
-    /// `target`; returns the rows loaded. Counted and captured as that one statement, without its rows; a
-    /// failure is the same exception as the INSERT's would be.
+    /// `target`; returns the rows loaded. With `auto_key` (one of `fields`), first takes as many values of its
+    /// sequence (target.reserve_sql) and sets them on the objects, which are then loaded with them: the keys
+    /// the database would have given the rows. Counted and captured as those statements (the COPY without its
+    /// rows); a failure is the same exception as the INSERT's would be.
     std::int64_t copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
-                           std::span<const void* const> objs) {
-        return guarded(target.sql, {}, [&] { return do_copy_rows(target, fields, objs); });
-    }
-
-    /// Takes `n` values of the sequence of `target`'s automatic key, for rows copy_rows() then loads with them:
-    /// what the database would have given the rows, in one statement (counted and captured).
-    std::vector<std::int64_t> reserve_keys(const CopyTarget& target, std::size_t n) {
-        const Value params[2] = {target.sequence, Value(static_cast<std::int64_t>(n))};
-        return guarded(target.reserve_sql, params, [&] { return do_reserve_keys(target, n); });
+                           std::span<void* const> objs, const FieldMeta* auto_key) {
+        if (auto_key) {
+            // A statement of its own, although the backend sends it with the COPY's rows.
+            if (lost_ || needs_rollback_) [[unlikely]]
+                refuse_in_broken_transaction();
+            const Value params[2] = {target.sequence, Value(static_cast<std::int64_t>(objs.size()))};
+            note(target.reserve_sql, params);
+        }
+        return guarded(target.sql, {}, [&] { return do_copy_rows(target, fields, objs, auto_key); });
     }
 
     /// Statements run on this connection so far (Django's len(connection.queries)).
@@ -176,13 +178,9 @@ protected:
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
     /// Backends with copy_target() implement this.
     virtual std::int64_t do_copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
-                                      std::span<const void* const> objs) {
-        (void)fields, (void)objs;
+                                      std::span<void* const> objs, const FieldMeta* auto_key) {
+        (void)fields, (void)objs, (void)auto_key;
         throw NotSupportedError(fmt::format("dorm: this backend cannot run {}", target.sql));
-    }
-    virtual std::vector<std::int64_t> do_reserve_keys(const CopyTarget& target, std::size_t n) {
-        (void)n;
-        throw NotSupportedError(fmt::format("dorm: this backend cannot run {}", target.reserve_sql));
     }
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -340,6 +341,24 @@ inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const
         },
         v.variant());
 }
+
+/// The values of a one-dimensional bigint[] without NULLs in binary format (a result's only cell): dimensions,
+/// NULL flag, element type, then per dimension its length and lower bound, then per element length and value.
+/// Empty for anything else.
+inline std::vector<std::int64_t> int8_array(const PGresult* r) {
+    std::vector<std::int64_t> out;
+    if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) < 20) return out;
+    const char* p = PQgetvalue(r, 0, 0);
+    const char* end = p + PQgetlength(r, 0, 0);
+    if (be32(p) != 1 || be32(p + 4) != 0 || be32(p + 8) != oid::int8) return out;
+    std::size_t count = be32(p + 12);
+    out.reserve(count);
+    for (p += 20; p + 12 <= end && out.size() < count; p += 12) {
+        if (be32(p) != 8) return {};
+        out.push_back(static_cast<std::int64_t>(be64(p + 4)));
+    }
+    return out.size() == count ? out : std::vector<std::int64_t>{};
+}
 }  // namespace detail
 
 /// Rows of a complete result (PQexecPrepared), or of a server-side cursor fetched `chunk` rows at a time.
@@ -484,36 +503,101 @@ public:
 
 protected:
     std::int64_t do_copy_rows(const CopyTarget& t, std::span<const FieldMeta* const> fields,
-                              std::span<const void* const> objs) override {
+                              std::span<void* const> objs, const FieldMeta* auto_key) override {
         ensure_open();
-        Result start(PQexec(conn_, t.sql.c_str()));
-        if (PQresultStatus(start.get()) != PGRES_COPY_IN) raise(conn_, start.get(), t.sql);
-        start.reset();
         // Rows go out in pieces of about this size: memory stays flat, and the server works while dorm encodes.
         constexpr std::size_t piece = 256 * 1024;
+        // While the keys are being reserved, rows are encoded ahead into memory, up to this much, with room
+        // left for their keys: the server draws the keys while dorm encodes, instead of one after the other.
+        constexpr std::size_t ahead = 32 * 1024 * 1024;
+        enum class State { reserving, encoded, copying } state = auto_key ? State::reserving : State::encoded;
+        const std::size_t key = auto_key ? std::size_t(std::find(fields.begin(), fields.end(), auto_key) - fields.begin())
+                                         : fields.size();
+        std::vector<std::int64_t> keys;
+        std::vector<std::size_t> key_at;  // where the rows encoded ahead have their key's bytes
         std::string buf;
         buf.reserve(piece + 4096);
+        std::size_t next = piece;  // the size at which the rows in `buf` are sent, or the keys looked for
+
         auto send = [&] {
             if (PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) raise(conn_, nullptr, t.sql);
             buf.clear();
+            next = piece;
         };
+        auto start_copy = [&] {
+            Result r(PQexec(conn_, t.sql.c_str()));
+            if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(conn_, r.get(), t.sql);
+            state = State::copying;
+        };
+        // Reads the reserved keys, sets them on the objects and writes them into the rows encoded ahead.
+        auto take_keys = [&] {
+            Result r(PQgetResult(conn_));
+            while (Result more{PQgetResult(conn_)}) {
+            }
+            state = State::encoded;
+            if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), t.reserve_sql);
+            keys = detail::int8_array(r.get());
+            if (keys.size() != objs.size())
+                throw DatabaseError(fmt::format("dorm: {} keys asked of the sequence, {} given", objs.size(),
+                                                keys.size()), t.reserve_sql);
+            for (std::size_t i = 0; i < objs.size(); ++i) auto_key->set(objs[i], Value(keys[i]));
+            std::string bytes;
+            for (std::size_t i = 0; i < key_at.size(); ++i) {
+                bytes.clear();
+                detail::put_copy_value(bytes, *auto_key, t.types[key], Value(keys[i]), t.sql);
+                buf.replace(key_at[i], bytes.size(), bytes);
+            }
+        };
+
         try {
+            if (auto_key) {
+                const Value params[2] = {t.sequence, Value(static_cast<std::int64_t>(objs.size()))};
+                detail::Params p(params);
+                if (!PQsendQueryParams(conn_, t.reserve_sql.c_str(), p.size(), p.types.data(), p.values.data(),
+                                       p.lengths.data(), p.formats.data(), 1))
+                    raise(conn_, nullptr, t.reserve_sql);
+            } else {
+                start_copy();
+            }
             buf.append(detail::copy_header, sizeof detail::copy_header);
             const auto columns = static_cast<std::uint16_t>(fields.size());
-            for (const void* obj : objs) {
+            for (std::size_t row = 0; row < objs.size(); ++row) {
                 detail::put16(buf, columns);
-                for (std::size_t i = 0; i < fields.size(); ++i)
-                    detail::put_copy_value(buf, *fields[i], t.types[i], fields[i]->get(obj), t.sql);
-                if (buf.size() >= piece) send();
+                for (std::size_t i = 0; i < fields.size(); ++i) {
+                    if (i != key) {
+                        detail::put_copy_value(buf, *fields[i], t.types[i], fields[i]->get(objs[row]), t.sql);
+                    } else if (state == State::reserving) {
+                        key_at.push_back(buf.size());
+                        detail::put_copy_value(buf, *fields[i], t.types[i], Value(std::int64_t{0}), t.sql);
+                    } else {
+                        detail::put_copy_value(buf, *fields[i], t.types[i], Value(keys[row]), t.sql);
+                    }
+                }
+                if (buf.size() < next) continue;
+                if (state == State::reserving) {
+                    next = buf.size() + piece;  // the keys are looked for once per piece
+                    if (buf.size() < ahead && PQconsumeInput(conn_) && PQisBusy(conn_)) continue;
+                    take_keys();
+                }
+                if (state == State::encoded) start_copy();
+                send();
             }
+            if (state == State::reserving) take_keys();
+            if (state == State::encoded) start_copy();
             detail::put16(buf, 0xFFFF);
             send();
         } catch (...) {
-            // A value dorm refused, or a failed send: ending the COPY with an error makes the server discard the
-            // rows and leaves the connection ready for the next statement (the transaction then rolls back).
-            if (PQstatus(conn_) == CONNECTION_OK && PQputCopyEnd(conn_, "dorm: bulk load abandoned") == 1)
+            // A value dorm refused, a failed send or reservation: the connection is made ready for the next
+            // statement. Ending the COPY with an error makes the server discard its rows (and the transaction
+            // then rolls back).
+            if (state == State::reserving) {
                 while (Result r{PQgetResult(conn_)}) {
                 }
+            } else if (state == State::copying && PQstatus(conn_) == CONNECTION_OK &&
+                       PQputCopyEnd(conn_, "dorm: bulk load abandoned") == 1) {
+                while (Result r{PQgetResult(conn_)}) {
+                }
+            }
             throw;
         }
         if (PQputCopyEnd(conn_, nullptr) != 1) raise(conn_, nullptr, t.sql);
@@ -524,32 +608,6 @@ protected:
         if (PQresultStatus(end.get()) != PGRES_COMMAND_OK) raise(conn_, end.get(), t.sql);
         const char* n = PQcmdTuples(end.get());
         return n && *n ? std::stoll(n) : 0;
-    }
-
-    std::vector<std::int64_t> do_reserve_keys(const CopyTarget& t, std::size_t n) override {
-        const Value params[2] = {t.sequence, Value(static_cast<std::int64_t>(n))};
-        Result r = run(t.reserve_sql, params);
-        if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), t.reserve_sql);
-        // A one-dimensional bigint[] in binary: dimensions, NULL flag, element type, then per dimension its
-        // length and lower bound, then per element its length and value.
-        std::vector<std::int64_t> keys;
-        if (PQntuples(r.get()) == 1 && PQnfields(r.get()) == 1 && !PQgetisnull(r.get(), 0, 0) &&
-            PQgetlength(r.get(), 0, 0) >= 20) {
-            const char* p = PQgetvalue(r.get(), 0, 0);
-            const char* end = p + PQgetlength(r.get(), 0, 0);
-            if (detail::be32(p) == 1 && detail::be32(p + 8) == oid::int8) {
-                std::size_t count = detail::be32(p + 12);
-                keys.reserve(count);
-                for (p += 20; p + 12 <= end && keys.size() < count; p += 12) {
-                    if (static_cast<std::int32_t>(detail::be32(p)) != 8) break;
-                    keys.push_back(static_cast<std::int64_t>(detail::be64(p + 4)));
-                }
-            }
-        }
-        if (keys.size() != n)
-            throw DatabaseError(fmt::format("dorm: expected {} keys from the sequence, got {}", n, keys.size()),
-                                t.reserve_sql);
-        return keys;
     }
 
 private:
