@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+
 TEST_CASE("bulk_create() inserts in batches and sets primary keys", "[bulk]") {
     test::Database db;
     std::vector<Author> authors;
@@ -104,4 +109,294 @@ TEST_CASE("iterator() with prefetch_related() prefetches each chunk", "[bulk]") 
     std::size_t n = 0;
     for (const auto& e : Entry::objects().prefetch_related("blog").order_by("id").iterator(2)) n += e.blog.is_cached() ? 1 : 0;
     CHECK(n == 5);
+}
+
+namespace {
+/// How many captured statements start with `prefix`.
+std::size_t count_sql(const dorm::CaptureQueries& q, std::string_view prefix) {
+    std::size_t n = 0;
+    for (const auto& c : q.queries()) n += c.sql.starts_with(prefix);
+    return n;
+}
+
+/// `n` authors named a0, a1, ... (enough for bulk_create() to load them with COPY on PostgreSQL).
+std::vector<Author> some_authors(std::size_t n, std::size_t first = 0) {
+    std::vector<Author> out;
+    for (std::size_t i = first; i < first + n; ++i) out.push_back(Author{.name = fmt::format("a{}", i), .email = "e"});
+    return out;
+}
+
+constexpr std::size_t copy_rows = std::max<std::size_t>(dorm::detail::copy_min_rows, 40);
+}  // namespace
+
+TEST_CASE("bulk_create() on PostgreSQL loads with COPY and hands back keys reserved from the sequence", "[bulk]") {
+    test::Database db;
+    auto before = Author::objects().create({{"name", "before"}});
+    std::vector<Author> saved;
+    {
+        dorm::CaptureQueries q;
+        dorm::atomic([&] { saved = Author::objects().bulk_create(some_authors(copy_rows)); });
+        if (test::is_postgresql()) {
+            CHECK(count_sql(q, "INSERT") == 0);
+            REQUIRE(count_sql(q, "COPY \"author\" (\"id\", \"name\", \"email\") FROM STDIN (FORMAT binary)") == 1);
+            CHECK(count_sql(q, "SELECT array_agg(nextval(") == 1);
+        } else {
+            CHECK(count_sql(q, "COPY") == 0);
+            CHECK(count_sql(q, "INSERT") == 1);
+        }
+    }
+    REQUIRE(saved.size() == copy_rows);
+    std::set<std::int64_t> ids;
+    for (std::size_t i = 0; i < saved.size(); ++i) {
+        CHECK(saved[i].id > before.id);
+        if (i) CHECK(saved[i].id > saved[i - 1].id);  // in the objects' order, as RETURNING gives them
+        ids.insert(saved[i].id);
+        CHECK(Author::objects().get("pk", saved[i].id).name == fmt::format("a{}", i));
+        CHECK(!saved[i].dorm_state_.adding);
+    }
+    CHECK(ids.size() == copy_rows);
+    CHECK(Author::objects().count() == static_cast<std::int64_t>(copy_rows) + 1);
+    // The sequence moved past the loaded keys: the next row gets a new one.
+    CHECK(Author::objects().create({{"name", "after"}}).id > saved.back().id);
+    // saved objects work as any: update and delete by their key.
+    saved[3].name = "renamed";
+    saved[3].save();
+    CHECK(Author::objects().get("pk", saved[3].id).name == "renamed");
+}
+
+TEST_CASE("bulk_create() with COPY: primary keys given go as given; batch_size splits the load", "[bulk]") {
+    test::Database db;
+    auto authors = some_authors(2 * copy_rows + 1);
+    for (std::size_t i = 0; i < authors.size(); ++i) authors[i].id = static_cast<std::int64_t>(1000 + i);
+    dorm::CaptureQueries q;
+    auto saved = Author::objects().bulk_create(authors, {.batch_size = copy_rows});
+    if (test::is_postgresql()) {
+        CHECK(count_sql(q, "COPY") == 3);
+        CHECK(count_sql(q, "SELECT array_agg(nextval(") == 0);  // no key to reserve
+    }
+    CHECK(Author::objects().count() == static_cast<std::int64_t>(authors.size()));
+    CHECK(Author::objects().get("pk", 1000 + 7).name == "a7");
+    CHECK(saved.back().id == 1000 + static_cast<std::int64_t>(authors.size()) - 1);
+    // Some with and some without a key, as Django: two groups, each loaded its own way.
+    auto mixed = some_authors(2 * copy_rows, 5000);
+    for (std::size_t i = 0; i < mixed.size(); i += 2) mixed[i].id = static_cast<std::int64_t>(5000 + i);
+    auto back = Author::objects().bulk_create(mixed);
+    for (std::size_t i = 0; i < back.size(); ++i) {
+        if (i % 2 == 0) CHECK(back[i].id == static_cast<std::int64_t>(5000 + i));
+        CHECK(Author::objects().get("pk", back[i].id).name == fmt::format("a{}", 5000 + i));
+    }
+}
+
+TEST_CASE("bulk_create() with conflict options INSERTs, also on PostgreSQL", "[bulk]") {
+    test::Database db;
+    std::vector<Blog> blogs;
+    for (std::size_t i = 0; i < copy_rows; ++i) blogs.push_back(Blog{.name = fmt::format("b{}", i), .tagline = "t"});
+    Blog::objects().bulk_create({blogs.front()});
+    dorm::CaptureQueries q;
+    Blog::objects().bulk_create(blogs, {.ignore_conflicts = true});
+    Blog::objects().bulk_create(blogs, {.update_conflicts = true, .update_fields = {"tagline"}, .unique_fields = {"name"}});
+    CHECK(count_sql(q, "COPY") == 0);
+    CHECK(count_sql(q, "INSERT") == 2);
+    CHECK(Blog::objects().count() == static_cast<std::int64_t>(copy_rows));
+}
+
+TEST_CASE("bulk_create() with COPY: errors are the INSERT's, and the connection stays usable", "[bulk]") {
+    test::Database db;
+    Blog::objects().create({{"name", "taken"}});
+    std::vector<Blog> blogs;
+    for (std::size_t i = 0; i < copy_rows; ++i) blogs.push_back(Blog{.name = fmt::format("b{}", i), .tagline = "t"});
+    blogs[copy_rows / 2].name = "taken";
+    try {
+        Blog::objects().bulk_create(blogs);
+        FAIL("duplicate accepted");
+    } catch (const dorm::IntegrityError& e) {
+        if (test::is_postgresql()) {
+            CHECK(e.code() == "23505");
+            CHECK(e.sql().starts_with("COPY \"blog\""));
+        }
+    }
+    CHECK(Blog::objects().count() == 1);  // nothing of the failed load
+
+    // Inside atomic(): bulk_create() has its own savepoint, so the enclosing block carries on.
+    dorm::atomic([&] {
+        Blog::objects().create({{"name", "inside"}});
+        CHECK_THROWS_AS(Blog::objects().bulk_create(blogs), dorm::IntegrityError);
+        CHECK(Blog::objects().count() == 2);
+    });
+    CHECK(Blog::objects().count() == 2);
+
+    if (test::is_postgresql()) {
+        // A value too long for its column: the server's DataError, as for an INSERT.
+        blogs[copy_rows / 2].name = std::string(101, 'x');
+        CHECK_THROWS_AS(Blog::objects().bulk_create(blogs), dorm::DataError);
+        // A value dorm refuses while sending the rows: ValueError, the load abandoned.
+        blogs[copy_rows / 2].name = std::string("nul\0inside", 10);
+        CHECK_THROWS_AS(Blog::objects().bulk_create(blogs), dorm::ValueError);
+    }
+    std::vector<Sample> samples(copy_rows);
+    samples.back().day = dorm::Date(std::chrono::sys_days{std::chrono::days{-800000}});  // year 0
+    CHECK_THROWS_AS(Sample::objects().bulk_create(samples), dorm::ValueError);
+    CHECK(Sample::objects().count() == 0);
+    // The same once rows are streaming (several MB before the bad value): the server discards what it got.
+    std::vector<Sample> big(3000);
+    for (auto& s : big) s.text = std::string(5000, 'z');
+    big.back().day = dorm::Date(std::chrono::sys_days{std::chrono::days{-800000}});
+    CHECK_THROWS_AS(Sample::objects().bulk_create(big), dorm::ValueError);
+    CHECK(Sample::objects().count() == 0);
+    big.back().day = dorm::Date(2020, 1, 1);
+    CHECK(Sample::objects().bulk_create(big).back().id > 0);
+    CHECK(Sample::objects().filter("text", big.front().text).count() == 3000);
+    CHECK(Blog::objects().count() == 2);
+    // The same objects load once the value is fixed.
+    blogs[copy_rows / 2].name = "fixed";
+    CHECK(Blog::objects().bulk_create(blogs).size() == copy_rows);
+    CHECK(Blog::objects().count() == 2 + static_cast<std::int64_t>(copy_rows));
+}
+
+TEST_CASE("bulk_create() after a failed write inside atomic() is refused, as any statement", "[bulk]") {
+    test::Database db;
+    Author::objects().bulk_create(some_authors(copy_rows));  // the author table is known to the connection now
+    Blog::objects().create({{"name", "taken"}});
+    dorm::atomic([&] {
+        CHECK_THROWS_AS(Blog::objects().create({{"name", "taken"}}), dorm::IntegrityError);
+        CHECK_THROWS_AS(Author::objects().bulk_create(some_authors(copy_rows)), dorm::TransactionManagementError);
+        CHECK_THROWS_AS(Sample::objects().bulk_create(std::vector<Sample>(copy_rows)),
+                        dorm::TransactionManagementError);
+        dorm::set_rollback(true);
+    });
+    CHECK(Author::objects().count() == static_cast<std::int64_t>(copy_rows));
+    CHECK(Sample::objects().bulk_create(std::vector<Sample>(copy_rows)).size() == copy_rows);
+}
+
+namespace {
+/// Edge values of every type, one sample each; cycled through to fill a COPY.
+std::vector<Sample> edge_samples(std::size_t n) {
+    using lim64 = std::numeric_limits<std::int64_t>;
+    std::vector<Sample> base;
+    auto add = [&](auto&& fill) {
+        Sample s;
+        fill(s);
+        base.push_back(std::move(s));
+    };
+    add([](Sample& s) {
+        s.flag = true;
+        s.small = std::numeric_limits<std::int16_t>::min();
+        s.medium = std::numeric_limits<int>::max();
+        s.big = lim64::min();
+        s.real = 3.141592653589793;
+        s.text = "naïve café ☕ — 日本語 'quoted' \"double\" %_\\ \t\n\r";
+        s.data = dorm::Bytes{std::byte{0}, std::byte{1}, std::byte{0xff}, std::byte{0}, std::byte{'\\'}};
+        s.day = dorm::Date(1999, 12, 31);
+        s.moment = dorm::DateTime(2024, 2, 29, 23, 59, 58, 123456);
+        s.clock = dorm::Time(7, 8, 9, 10);
+        s.maybe_int = 0;
+        s.maybe_text = "";
+        s.maybe_moment = dorm::DateTime(1970, 1, 1);
+    });
+    add([](Sample& s) {
+        s.small = std::numeric_limits<std::int16_t>::max();
+        s.medium = std::numeric_limits<int>::min();
+        s.big = lim64::max();
+        s.real = test::is_postgresql() ? -0.0 : -0.5;  // SQLite stores -0.0 as the integer 0
+        s.day = dorm::Date(1, 1, 1);
+        s.moment = dorm::DateTime(1, 1, 1, 0, 0, 0, 1);
+        s.clock = dorm::Time(23, 59, 59, 999999);
+        s.maybe_int = -1;
+        s.maybe_moment = dorm::DateTime(1969, 12, 31, 23, 59, 59, 999999);
+    });
+    add([](Sample& s) {
+        s.real = std::numeric_limits<double>::infinity();
+        s.text = std::string(5000, 'y');
+        s.data = dorm::Bytes(3000, std::byte{0x80});
+        s.day = dorm::Date(9999, 12, 31);
+        s.moment = dorm::DateTime(9999, 12, 31, 23, 59, 59, 999999);
+        s.maybe_text = "x";
+    });
+    add([](Sample& s) {
+        s.real = -std::numeric_limits<double>::infinity();
+        s.day = dorm::Date(2000, 1, 1);
+        s.moment = dorm::DateTime(2000, 1, 1);
+        s.clock = dorm::Time(0, 0, 0, 0);
+    });
+    add([](Sample& s) {
+        // SQLite stores NaN as NULL; PostgreSQL keeps it.
+        if (test::is_postgresql()) s.real = std::numeric_limits<double>::quiet_NaN();
+        s.big = -1;
+        s.day = dorm::Date(1899, 12, 31);
+        s.moment = dorm::DateTime(1899, 12, 31, 12, 0, 0, 5);
+    });
+    add([](Sample& s) {
+        s.real = std::numeric_limits<double>::denorm_min();
+        s.day = dorm::Date(2038, 1, 19);
+        s.moment = dorm::DateTime(2038, 1, 19, 3, 14, 8);
+    });
+    add([](Sample& s) { s.real = std::numeric_limits<double>::max(); });
+    std::vector<Sample> out;
+    for (std::size_t i = 0; i < n; ++i) out.push_back(base[i % base.size()]);
+    return out;
+}
+
+void check_same(const Sample& a, const Sample& b) {
+    CHECK(a.flag == b.flag);
+    CHECK(a.small == b.small);
+    CHECK(a.medium == b.medium);
+    CHECK(a.big == b.big);
+    if (std::isnan(b.real)) CHECK(std::isnan(a.real));
+    else {
+        CHECK(a.real == b.real);
+        CHECK(std::signbit(a.real) == std::signbit(b.real));
+    }
+    CHECK(a.text == b.text);
+    CHECK(a.data == b.data);
+    CHECK(a.day == b.day);
+    CHECK(a.moment == b.moment);
+    CHECK(a.clock == b.clock);
+    CHECK(a.maybe_int == b.maybe_int);
+    CHECK(a.maybe_text == b.maybe_text);
+    CHECK(a.maybe_moment == b.maybe_moment);
+}
+}  // namespace
+
+TEST_CASE("bulk_create() with COPY stores every type exactly as an INSERT does", "[bulk]") {
+    test::Database db;
+    auto samples = edge_samples(2 * copy_rows);
+    auto loaded = Sample::objects().bulk_create(samples);
+    for (auto s : samples) s.save();  // one INSERT each
+    auto rows = Sample::objects().order_by("id");
+    std::vector<Sample> all(rows.begin(), rows.end());
+    REQUIRE(all.size() == 2 * samples.size());
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+        INFO("sample " << i);
+        CHECK(all[i].id == loaded[i].id);
+        check_same(all[i], samples[i]);                   // as given
+        check_same(all[i], all[i + samples.size()]);      // as the INSERT stored it
+    }
+    CHECK(Sample::objects().filter("maybe_text__isnull", true).count() ==
+          2 * static_cast<std::int64_t>(std::count_if(samples.begin(), samples.end(),
+                                                      [](const Sample& s) { return !s.maybe_text; })));
+}
+
+TEST_CASE("bulk_create() on PostgreSQL: COPY follows the table's column types, INSERT when it cannot", "[bulk]") {
+    test::Database db;
+    if (!test::is_postgresql()) return;
+    auto& conn = dorm::databases()["default"].connection();
+    // A wider integer column takes the value as an INSERT would; a numeric one COPY does not encode.
+    conn.execute("ALTER TABLE \"sample\" ALTER COLUMN \"medium\" TYPE bigint");
+    auto samples = edge_samples(copy_rows);
+    {
+        dorm::CaptureQueries q;
+        Sample::objects().bulk_create(samples);
+        CHECK(count_sql(q, "COPY") == 1);
+    }
+    CHECK(Sample::objects().filter("medium", std::numeric_limits<int>::min()).count() > 0);
+    Sample::objects().all().delete_();  // the largest double is beyond what numeric turns back into one
+    conn.execute("ALTER TABLE \"sample\" ALTER COLUMN \"real\" TYPE numeric");
+    for (auto& s : samples) s.real = 2.5;
+    {
+        dorm::CaptureQueries q;
+        Sample::objects().bulk_create(samples);
+        CHECK(count_sql(q, "COPY") == 0);
+        CHECK(count_sql(q, "INSERT") == 1);
+    }
+    CHECK(Sample::objects().filter("real", 2.5).count() == static_cast<std::int64_t>(copy_rows));
 }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <map>
+#include <span>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -69,6 +70,17 @@ DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, 
 DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
 /// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
 /// FROM (VALUES ...) where the database has it; returns the rows matched.
+/// Below this many rows per statement a multi-row INSERT ... RETURNING (one round trip) is faster than
+/// reserving keys and a COPY (three); measured on PostgreSQL 15 over loopback.
+inline constexpr std::size_t copy_min_rows = 100;
+
+/// bulk_create()'s bulk load of `objs` (instances of `meta`'s model, all with or all without their primary key)
+/// through the database's copy protocol: whole rows, the automatic keys of objects without one reserved from
+/// its sequence and set on them; one load per `batch_size` objects (0: one for all). False, with
+/// nothing sent, when the backend or the table's column types do not allow it, or when there are too few rows
+/// per statement to gain from it: then bulk_create() INSERTs them.
+DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, std::span<void* const> objs,
+                            bool assign_pk, std::size_t batch_size);
 DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
                                         const std::vector<const void*>& objs,
                                         const std::vector<const FieldMeta*>& targets, std::size_t batch_size);
@@ -165,6 +177,10 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
 
     // Django inserts objects with and without a primary key separately: the latter omit the pk column.
     auto insert_group = [&](std::vector<T*>& group, bool with_pk) {
+        if (conflict.action == OnConflict::Action::error &&
+            detail::copy_objects(meta, conn, std::vector<void*>(group.begin(), group.end()), !with_pk,
+                                 options.batch_size))
+            return;
         std::vector<const FieldMeta*> fields;
         for (const auto& f : meta.fields)
             if (with_pk || &f != &pk) fields.push_back(&f);

@@ -139,6 +139,23 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
     state.adding = false;
 }
 
+DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, std::span<void* const> objs,
+                            bool assign_pk, std::size_t batch_size) {
+    const std::size_t per_statement = batch_size ? std::min(batch_size, objs.size()) : objs.size();
+    const FieldMeta& pk = meta.pk_field();
+    if (per_statement < copy_min_rows || (assign_pk && !pk.auto_increment)) return false;
+    std::vector<const FieldMeta*> fields;
+    fields.reserve(meta.fields.size());
+    for (const auto& f : meta.fields) fields.push_back(&f);
+    auto target = conn.copy_target(meta.db_table, fields, assign_pk ? &pk : nullptr);
+    if (!target) return false;
+    for (std::size_t start = 0; start < objs.size(); start += per_statement) {
+        std::size_t n = std::min(per_statement, objs.size() - start);
+        conn.copy_rows(*target, fields, objs.subspan(start, n), assign_pk ? &pk : nullptr);
+    }
+    return true;
+}
+
 DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
                                         const std::vector<const void*>& objs,
                                         const std::vector<const FieldMeta*>& targets, std::size_t batch_size) {

@@ -26,7 +26,18 @@ struct CapturedQuery {
     std::vector<Value> params;
 };
 
+struct FieldMeta;
+
 namespace backends {
+
+/// How a connection bulk loads rows into one table through its database's copy protocol (PostgreSQL's
+/// COPY ... FROM STDIN): what Connection::copy_target() found out once, and copy_rows() uses.
+struct CopyTarget {
+    std::string sql;                         // COPY "table" ("column", ...) FROM STDIN ...
+    std::vector<std::uint32_t> types;        // each column's type in the database, as the backend names types
+    std::string reserve_sql;                 // takes keys of the automatic key: $1 = `sequence`, $2 = how many
+    Value sequence;                          // the sequence the automatic key's values come from
+};
 
 class Connection;
 
@@ -76,6 +87,32 @@ public:
     /// (server-side cursors where the database has them).
     std::unique_ptr<Cursor> stream(const std::string& sql, std::span<const Value> params, std::size_t chunk_size) {
         return guarded(sql, params, [&] { return own(do_stream(sql, params, chunk_size), sql); });
+    }
+
+    /// Whether `fields` (the columns of `table`, in this order) can be loaded with copy_rows(), and how: nullopt
+    /// when the backend has no copy protocol or a column's type in the database is not one it encodes. Asks the
+    /// database once per table (and again after this connection changed a table); not a statement of the user's.
+    /// `auto_key`: the automatic primary key whose values will be reserved for the rows.
+    virtual std::optional<CopyTarget> copy_target(std::string_view table, std::span<const FieldMeta* const> fields,
+                                                  const FieldMeta* auto_key) {
+        (void)table, (void)fields, (void)auto_key;
+        return std::nullopt;
+    }
+    /// Loads one row per object of `objs` (instances of the model `fields` belong to) with the statement of
+    /// `target`; returns the rows loaded. With `auto_key` (one of `fields`), first takes as many values of its
+    /// sequence (target.reserve_sql) and sets them on the objects, which are then loaded with them: the keys
+    /// the database would have given the rows. Counted and captured as those statements (the COPY without its
+    /// rows); a failure is the same exception as the INSERT's would be.
+    std::int64_t copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
+                           std::span<void* const> objs, const FieldMeta* auto_key) {
+        if (auto_key) {
+            // A statement of its own, although the backend sends it with the COPY's rows.
+            if (lost_ || needs_rollback_) [[unlikely]]
+                refuse_in_broken_transaction();
+            const Value params[2] = {target.sequence, Value(static_cast<std::int64_t>(objs.size()))};
+            note(target.reserve_sql, params);
+        }
+        return guarded(target.sql, {}, [&] { return do_copy_rows(target, fields, objs, auto_key); });
     }
 
     /// Statements run on this connection so far (Django's len(connection.queries)).
@@ -147,6 +184,12 @@ protected:
     virtual std::int64_t do_execute(const std::string& sql, std::span<const Value> params) = 0;
     /// Default: an ordinary query, for backends whose cursors already step row by row (SQLite).
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
+    /// Backends with copy_target() implement this.
+    virtual std::int64_t do_copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
+                                      std::span<void* const> objs, const FieldMeta* auto_key) {
+        (void)fields, (void)objs, (void)auto_key;
+        throw NotSupportedError(fmt::format("dorm: this backend cannot run {}", target.sql));
+    }
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }
     /// Marks the transaction lost, when inside atomic().

@@ -8,12 +8,14 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -229,6 +231,134 @@ struct Params {
     }
     int size() const noexcept { return static_cast<int>(types.size()); }
 };
+
+// COPY's binary format: a signature, flags and a header extension length; then per row a 16-bit column count
+// and per column a 32-bit length (-1: NULL) and the value in its type's binary form; -1 as the count ends it.
+inline constexpr char copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0',
+                                         0, 0, 0, 0, 0, 0, 0, 0};
+
+inline void put16(std::string& out, std::uint16_t v) {
+    char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.append(b, 2);
+}
+inline void put32(std::string& out, std::uint32_t v) {
+    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.append(b, 4);
+}
+inline void put64(std::string& out, std::uint64_t v) {
+    put32(out, static_cast<std::uint32_t>(v >> 32));
+    put32(out, static_cast<std::uint32_t>(v));
+}
+
+/// Whether a column of server type `type` takes values of a field of `kind` in COPY's binary format: the types
+/// dorm creates for the kind, and those an INSERT of the same values would also accept without a conversion
+/// that could change them (timestamp for a DateTime: the session's time zone is UTC).
+inline bool copy_encodes(FieldKind kind, Oid type) {
+    switch (kind) {
+        case FieldKind::boolean: return type == oid::boolean;
+        case FieldKind::small_integer:
+        case FieldKind::integer:
+        case FieldKind::big_integer: return type == oid::int2 || type == oid::int4 || type == oid::int8;
+        case FieldKind::real: return type == oid::float8;
+        case FieldKind::text: return type == oid::text || type == oid::varchar || type == oid::bpchar;
+        case FieldKind::bytes: return type == oid::bytea;
+        case FieldKind::date: return type == oid::date;
+        case FieldKind::datetime: return type == oid::timestamptz || type == oid::timestamp;
+        case FieldKind::time: return type == oid::time;
+    }
+    return false;
+}
+
+/// The error the server gives an INSERT of the same value, with the same SQLSTATE.
+[[noreturn]] inline void copy_value_error(const std::string& sql, std::string_view message, const char* code) {
+    std::string what = fmt::format("ERROR:  {}\nSQL: {}", message, sql);
+    if (std::string_view(code).starts_with("22")) throw DataError(what, sql, code);
+    throw ProgrammingError(what, sql, code);
+}
+
+/// Appends field `f`'s value `v` for a column of type `type` (copy_encodes() accepted the pair).
+inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const Value& v, const std::string& sql) {
+    std::visit(
+        [&](const auto& x) {
+            using X = std::decay_t<decltype(x)>;
+            auto mismatch = [&] {
+                copy_value_error(sql, fmt::format("column \"{}\" cannot take a value of this type", f.column), "42804");
+            };
+            if constexpr (std::is_same_v<X, std::monostate>) {
+                put32(out, 0xFFFFFFFFu);
+            } else if constexpr (std::is_same_v<X, bool>) {
+                if (type != oid::boolean) mismatch();
+                put32(out, 1);
+                out += x ? '\1' : '\0';
+            } else if constexpr (std::is_same_v<X, std::int64_t>) {
+                if (type == oid::int8) {
+                    put32(out, 8);
+                    put64(out, static_cast<std::uint64_t>(x));
+                } else if (type == oid::int4) {
+                    if (x < INT32_MIN || x > INT32_MAX) copy_value_error(sql, "integer out of range", "22003");
+                    put32(out, 4);
+                    put32(out, static_cast<std::uint32_t>(static_cast<std::int32_t>(x)));
+                } else if (type == oid::int2) {
+                    if (x < INT16_MIN || x > INT16_MAX) copy_value_error(sql, "smallint out of range", "22003");
+                    put32(out, 2);
+                    put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(x)));
+                } else {
+                    mismatch();
+                }
+            } else if constexpr (std::is_same_v<X, double>) {
+                if (type != oid::float8) mismatch();
+                std::uint64_t bits;
+                std::memcpy(&bits, &x, 8);
+                put32(out, 8);
+                put64(out, bits);
+            } else if constexpr (std::is_same_v<X, std::string>) {
+                if (type != oid::text && type != oid::varchar && type != oid::bpchar) mismatch();
+                // What check_storable() refuses before an INSERT: PostgreSQL's text cannot hold NUL.
+                if (x.find('\0') != std::string::npos) [[unlikely]]
+                    throw ValueError(fmt::format("dorm: A string literal cannot contain NUL (0x00) characters: field "
+                                                 "'{}' (postgresql text cannot hold them).", f.name));
+                put32(out, static_cast<std::uint32_t>(x.size()));
+                out += x;
+            } else if constexpr (std::is_same_v<X, Bytes>) {
+                if (type != oid::bytea) mismatch();
+                put32(out, static_cast<std::uint32_t>(x.size()));
+                out.append(reinterpret_cast<const char*>(x.data()), x.size());
+            } else if constexpr (std::is_same_v<X, Date>) {
+                if (type != oid::date) mismatch();
+                dorm::detail::check_writable(x);
+                put32(out, 4);
+                put32(out, static_cast<std::uint32_t>(static_cast<std::int32_t>(x.days_since_epoch() - epoch_days)));
+            } else if constexpr (std::is_same_v<X, DateTime>) {
+                if (type != oid::timestamptz && type != oid::timestamp) mismatch();
+                dorm::detail::check_writable(x);
+                put32(out, 8);
+                put64(out, static_cast<std::uint64_t>(x.microseconds_since_epoch() - epoch_us));
+            } else {
+                if (type != oid::time) mismatch();
+                put32(out, 8);
+                put64(out, static_cast<std::uint64_t>(x.since_midnight().count()));
+            }
+        },
+        v.variant());
+}
+
+/// The values of a one-dimensional bigint[] without NULLs in binary format (a result's only cell): dimensions,
+/// NULL flag, element type, then per dimension its length and lower bound, then per element length and value.
+/// Empty for anything else.
+inline std::vector<std::int64_t> int8_array(const PGresult* r) {
+    std::vector<std::int64_t> out;
+    if (PQntuples(r) != 1 || PQnfields(r) != 1 || PQgetisnull(r, 0, 0) || PQgetlength(r, 0, 0) < 20) return out;
+    const char* p = PQgetvalue(r, 0, 0);
+    const char* end = p + PQgetlength(r, 0, 0);
+    if (be32(p) != 1 || be32(p + 4) != 0 || be32(p + 8) != oid::int8) return out;
+    std::size_t count = be32(p + 12);
+    out.reserve(count);
+    for (p += 20; p + 12 <= end && out.size() < count; p += 12) {
+        if (be32(p) != 8) return {};
+        out.push_back(static_cast<std::int64_t>(be64(p + 4)));
+    }
+    return out.size() == count ? out : std::vector<std::int64_t>{};
+}
 }  // namespace detail
 
 /// Rows of a complete result (PQexecPrepared), or of a server-side cursor fetched `chunk` rows at a time.
@@ -348,6 +478,9 @@ protected:
     }
 
     std::int64_t do_execute(const std::string& sql, std::span<const Value> params) override {
+        // A table this connection creates, drops or alters may come back with other columns.
+        if (sql.starts_with("CREATE") || sql.starts_with("DROP") || sql.starts_with("ALTER")) [[unlikely]]
+            tables_.clear();
         Result r = run(sql, params);
         auto status = PQresultStatus(r.get());
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
@@ -355,7 +488,177 @@ protected:
         return n && *n ? std::stoll(n) : 0;
     }
 
+public:
+    std::optional<CopyTarget> copy_target(std::string_view table, std::span<const FieldMeta* const> fields,
+                                          const FieldMeta* auto_key) override {
+        // A lost connection or a failed transaction: the INSERT reports it (or is refused) as any statement.
+        if (!conn_ || PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_INERROR)
+            return std::nullopt;
+        const Table& columns = table_columns(table);
+        if (columns.empty()) return std::nullopt;  // no such table: the INSERT reports it
+        CopyTarget t;
+        t.sql = "COPY ";
+        dialect().quote_name(t.sql, table);
+        t.sql += " (";
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            auto it = columns.find(fields[i]->column);
+            if (it == columns.end() || !detail::copy_encodes(fields[i]->kind, it->second.type)) return std::nullopt;
+            if (i) t.sql += ", ";
+            dialect().quote_name(t.sql, fields[i]->column);
+            t.types.push_back(it->second.type);
+        }
+        t.sql += ") FROM STDIN (FORMAT binary)";
+        if (auto_key) {
+            auto it = columns.find(auto_key->column);
+            if (it == columns.end() || it->second.sequence.empty()) return std::nullopt;
+            // One array rather than a row per key: a tenth of the bytes, and no per-row work on either side.
+            t.reserve_sql = "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2)";
+            t.sequence = Value(it->second.sequence);
+        }
+        return t;
+    }
+
+protected:
+    std::int64_t do_copy_rows(const CopyTarget& t, std::span<const FieldMeta* const> fields,
+                              std::span<void* const> objs, const FieldMeta* auto_key) override {
+        ensure_open();
+        // Rows go out in pieces of about this size: memory stays flat, and the server works while dorm encodes.
+        constexpr std::size_t piece = 256 * 1024;
+        // While the keys are being reserved, rows are encoded ahead into memory, up to this much, with room
+        // left for their keys: the server draws the keys while dorm encodes, instead of one after the other.
+        constexpr std::size_t ahead = 32 * 1024 * 1024;
+        enum class State { reserving, encoded, copying } state = auto_key ? State::reserving : State::encoded;
+        const std::size_t key = auto_key ? std::size_t(std::find(fields.begin(), fields.end(), auto_key) - fields.begin())
+                                         : fields.size();
+        std::vector<std::int64_t> keys;
+        std::vector<std::size_t> key_at;  // where the rows encoded ahead have their key's bytes
+        std::string buf;
+        buf.reserve(piece + 4096);
+        std::size_t next = piece;  // the size at which the rows in `buf` are sent, or the keys looked for
+
+        auto send = [&] {
+            if (PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) != 1) raise(conn_, nullptr, t.sql);
+            buf.clear();
+            next = piece;
+        };
+        auto start_copy = [&] {
+            Result r(PQexec(conn_, t.sql.c_str()));
+            if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(conn_, r.get(), t.sql);
+            state = State::copying;
+        };
+        // Reads the reserved keys, sets them on the objects and writes them into the rows encoded ahead.
+        auto take_keys = [&] {
+            Result r(PQgetResult(conn_));
+            while (Result more{PQgetResult(conn_)}) {
+            }
+            state = State::encoded;
+            if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), t.reserve_sql);
+            keys = detail::int8_array(r.get());
+            if (keys.size() != objs.size())
+                throw DatabaseError(fmt::format("dorm: {} keys asked of the sequence, {} given", objs.size(),
+                                                keys.size()), t.reserve_sql);
+            for (std::size_t i = 0; i < objs.size(); ++i) auto_key->set(objs[i], Value(keys[i]));
+            std::string bytes;
+            for (std::size_t i = 0; i < key_at.size(); ++i) {
+                bytes.clear();
+                detail::put_copy_value(bytes, *auto_key, t.types[key], Value(keys[i]), t.sql);
+                buf.replace(key_at[i], bytes.size(), bytes);
+            }
+        };
+
+        try {
+            if (auto_key) {
+                const Value params[2] = {t.sequence, Value(static_cast<std::int64_t>(objs.size()))};
+                detail::Params p(params);
+                if (!PQsendQueryParams(conn_, t.reserve_sql.c_str(), p.size(), p.types.data(), p.values.data(),
+                                       p.lengths.data(), p.formats.data(), 1))
+                    raise(conn_, nullptr, t.reserve_sql);
+            } else {
+                start_copy();
+            }
+            buf.append(detail::copy_header, sizeof detail::copy_header);
+            const auto columns = static_cast<std::uint16_t>(fields.size());
+            for (std::size_t row = 0; row < objs.size(); ++row) {
+                detail::put16(buf, columns);
+                for (std::size_t i = 0; i < fields.size(); ++i) {
+                    if (i != key) {
+                        detail::put_copy_value(buf, *fields[i], t.types[i], fields[i]->get(objs[row]), t.sql);
+                    } else if (state == State::reserving) {
+                        key_at.push_back(buf.size());
+                        detail::put_copy_value(buf, *fields[i], t.types[i], Value(std::int64_t{0}), t.sql);
+                    } else {
+                        detail::put_copy_value(buf, *fields[i], t.types[i], Value(keys[row]), t.sql);
+                    }
+                }
+                if (buf.size() < next) continue;
+                if (state == State::reserving) {
+                    next = buf.size() + piece;  // the keys are looked for once per piece
+                    if (buf.size() < ahead && PQconsumeInput(conn_) && PQisBusy(conn_)) continue;
+                    take_keys();
+                }
+                if (state == State::encoded) start_copy();
+                send();
+            }
+            if (state == State::reserving) take_keys();
+            if (state == State::encoded) start_copy();
+            detail::put16(buf, 0xFFFF);
+            send();
+        } catch (...) {
+            // A value dorm refused, a failed send or reservation: the connection is made ready for the next
+            // statement. Ending the COPY with an error makes the server discard its rows (and the transaction
+            // then rolls back).
+            if (state == State::reserving) {
+                while (Result r{PQgetResult(conn_)}) {
+                }
+            } else if (state == State::copying && PQstatus(conn_) == CONNECTION_OK &&
+                       PQputCopyEnd(conn_, "dorm: bulk load abandoned") == 1) {
+                while (Result r{PQgetResult(conn_)}) {
+                }
+            }
+            throw;
+        }
+        if (PQputCopyEnd(conn_, nullptr) != 1) raise(conn_, nullptr, t.sql);
+        // The COPY's own result, then libpq's end of results: both read, so the connection is ready after an error.
+        Result end(PQgetResult(conn_));
+        while (Result r{PQgetResult(conn_)}) {
+        }
+        if (PQresultStatus(end.get()) != PGRES_COMMAND_OK) raise(conn_, end.get(), t.sql);
+        const char* n = PQcmdTuples(end.get());
+        return n && *n ? std::stoll(n) : 0;
+    }
+
 private:
+    /// A table's columns as COPY needs them: the type of each, and the sequence an automatic key draws from.
+    struct Column {
+        Oid type = 0;
+        std::string sequence;
+    };
+    using Table = std::unordered_map<std::string, Column>;
+
+    /// The columns of `table` (empty: no such table), asked once per connection and table: to_regclass() finds
+    /// the table as a statement naming it would, without failing the transaction when there is none.
+    const Table& table_columns(std::string_view table) {
+        std::string name(table);
+        if (auto it = tables_.find(name); it != tables_.end()) return it->second;
+        std::string quoted;
+        dialect().quote_name(quoted, table);
+        static const char* sql =
+            "SELECT a.attname, a.atttypid, pg_get_serial_sequence($1, a.attname::text) FROM pg_attribute a "
+            "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
+        const char* values[1] = {quoted.c_str()};
+        Oid types[1] = {oid::text};
+        Result r(PQexecParams(conn_, sql, 1, types, values, nullptr, nullptr, 0));
+        if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
+        Table columns;
+        for (int row = 0; row < PQntuples(r.get()); ++row) {
+            Column c;
+            c.type = static_cast<Oid>(std::strtoul(PQgetvalue(r.get(), row, 1), nullptr, 10));
+            if (!PQgetisnull(r.get(), row, 2)) c.sequence = PQgetvalue(r.get(), row, 2);
+            columns.emplace(PQgetvalue(r.get(), row, 0), std::move(c));
+        }
+        return tables_.emplace(std::move(name), std::move(columns)).first->second;
+    }
+
     void open() {
         conn_ = PQconnectdb(conninfo_.c_str());
         if (PQstatus(conn_) != CONNECTION_OK) {
@@ -390,6 +693,7 @@ private:
             throw OperationalError("dorm: the connection to PostgreSQL was lost inside a transaction", {}, "08006");
         }
         prepared_.clear();
+        tables_.clear();
         if (conn_) {
             PQreset(conn_);
             if (PQstatus(conn_) == CONNECTION_OK) {
@@ -431,6 +735,7 @@ private:
     std::string conninfo_;
     PGconn* conn_ = nullptr;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+    std::unordered_map<std::string, Table> tables_;           // copy_target()'s columns, by table name
     std::uint64_t statement_counter_ = 0;
     std::uint64_t cursor_counter_ = 0;
     bool any_value_ = false;
