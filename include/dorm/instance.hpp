@@ -68,8 +68,6 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
 DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, ModelState& state);
 /// Model::save() of `obj`, an instance of `meta`'s model with state `state` (compiled once for every model).
 DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
-/// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
-/// FROM (VALUES ...) where the database has it; returns the rows matched.
 /// Below this many rows per statement a multi-row INSERT ... RETURNING (one round trip) is faster than
 /// reserving keys and a COPY (three); measured on PostgreSQL 15 over loopback.
 inline constexpr std::size_t copy_min_rows = 100;
@@ -81,6 +79,8 @@ inline constexpr std::size_t copy_min_rows = 100;
 /// per statement to gain from it: then bulk_create() INSERTs them.
 DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, std::span<void* const> objs,
                             bool assign_pk, std::size_t batch_size);
+/// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
+/// FROM (VALUES ...) where the database has it; returns the rows matched.
 DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
                                         const std::vector<const void*>& objs,
                                         const std::vector<const FieldMeta*>& targets, std::size_t batch_size);
