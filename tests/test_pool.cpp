@@ -184,6 +184,17 @@ TEST_CASE("a connection goes back to the pool clean", "[pool]") {
     CHECK(d.connection_count() == 1);
 }
 
+TEST_CASE("close() without a pool closes the connection, but keeps an in-memory SQLite database", "[pool]") {
+    test::Database db;
+    auto& d = dorm::databases()["default"];
+    Blog::objects().create({{"name", "kept"}});
+    d.close();
+    // As Django ignores close() on an in-memory SQLite database: closing its last connection would drop it.
+    CHECK(d.connection_count() == (test::is_postgresql() ? 0 : 1));
+    CHECK(Blog::objects().count() == 1);
+    CHECK(d.connection_count() == 1);
+}
+
 TEST_CASE("a pooled connection the server closed is replaced before it is handed out", "[pool]") {
     test::Database db("pool_size=2");
     if (!test::is_postgresql()) return;  // terminating a backend needs a server

@@ -57,6 +57,12 @@ inline const std::string* default_alias() {
     static const std::string* p = intern_alias("default");
     return p;
 }
+/// One `key=value` item of a database URL's query string, as written; `item` is the whole text, to pass it on.
+struct UrlOption {
+    std::string_view key, value, item;
+};
+/// The items of the query string after a URL's '?', in order (`query` is the part after the '?').
+DORM_DECL std::vector<UrlOption> url_options(std::string_view query);
 }  // namespace detail
 
 /// How a Database keeps its connections: the options of its URL that dorm reads itself (`?pool_size=8&...`).
@@ -96,8 +102,9 @@ public:
     /// is replaced), else a new one; with `pool_size` connections all in use, waits up to `pool_timeout`.
     backends::Connection& connection();
 
-    /// Ends this thread's use of its connection: back to the pool when pooled (and clean), otherwise closed; the
-    /// next use takes another. TransactionManagementError inside an atomic block, InterfaceError while a cursor
+    /// Ends this thread's use of its connection: back to the pool when pooled (and clean), otherwise closed (but
+    /// for an in-memory SQLite database's last connection, which holds the database, as in Django); the next use
+    /// takes another. TransactionManagementError inside an atomic block, InterfaceError while a cursor
     /// is open (nothing is closed then).
     void close();
 
@@ -126,8 +133,8 @@ private:
     void retire();
     /// A connection for the calling thread (mutex_ held by `lock`; released while connecting or waiting).
     std::unique_ptr<backends::Connection> checkout(std::unique_lock<std::mutex>& lock);
-    /// Whether a released connection is kept rather than closed (mutex_ held).
-    bool keeps(backends::Connection& c);
+    /// Whether a released connection may be kept rather than closed, if it resets cleanly (mutex_ held).
+    bool keeps() const;
     /// Closes pooled connections idle longer than idle_timeout (mutex_ held); the closed ones go to `out`.
     void reap(std::vector<std::unique_ptr<backends::Connection>>& out);
     bool in_memory() const { return backend_->in_memory && backend_->in_memory(backend_url_); }

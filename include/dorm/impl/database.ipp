@@ -23,6 +23,18 @@ DORM_DECL const std::string* intern_alias(std::string_view alias) {
     if (it == names.end()) it = names.emplace(alias).first;
     return &*it;
 }
+
+DORM_DECL std::vector<UrlOption> url_options(std::string_view query) {
+    std::vector<UrlOption> items;
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        auto eq = item.find('=');
+        items.push_back({item.substr(0, eq), eq == std::string_view::npos ? "" : item.substr(eq + 1), item});
+    }
+    return items;
+}
 }  // namespace dorm::detail
 
 namespace dorm {
@@ -61,15 +73,9 @@ DORM_DECL Database::Database(std::string alias, std::string url, const backends:
         return;
     }
     backend_url_ = url_.substr(0, q);
-    std::string_view options = std::string_view(url_).substr(q + 1);
     std::string rest;
-    while (!options.empty()) {
-        auto amp = options.find('&');
-        std::string_view item = options.substr(0, amp);
-        options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
-        auto eq = item.find('=');
-        std::string_view key = item.substr(0, eq), value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
-        auto seconds = [&] {
+    for (auto [key, value, item] : dorm::detail::url_options(std::string_view(url_).substr(q + 1))) {
+        auto seconds = [&, key = key, value = value] {
             return std::chrono::milliseconds(
                 static_cast<std::int64_t>(detail::pool_option_value(key, value, url_, false) * 1000));
         };
@@ -141,11 +147,10 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
     }
 }
 
-DORM_DECL bool Database::keeps(backends::Connection& c) {
+DORM_DECL bool Database::keeps() const {
     if (retired_) return false;
     // Unpooled, only an in-memory database's last connection is kept: closing it would drop the database.
-    if (pool_.size == 0 && !(in_memory() && open_ == 1)) return false;
-    return c.reset_for_reuse();
+    return pool_.size > 0 || (in_memory() && open_ == 1);
 }
 
 DORM_DECL void Database::reap(std::vector<std::unique_ptr<backends::Connection>>& out) {
@@ -159,28 +164,17 @@ DORM_DECL void Database::reap(std::vector<std::unique_ptr<backends::Connection>>
 }
 
 DORM_DECL void Database::close() {
-    std::unique_ptr<backends::Connection> closing;  // closed after the lock is released
     {
         std::lock_guard lock(mutex_);
         auto it = connections_.find(detail::thread_key());
-        if (it != connections_.end()) {
-            if (it->second->atomic_depth() > 0)
-                throw TransactionManagementError("dorm: This is forbidden when an 'atomic' block is active.");
-            if (!it->second->idle() || !it->second->captures.empty())
-                throw InterfaceError(fmt::format("dorm: the connection to '{}' is in use (an open cursor, a "
-                                                 "transaction with autocommit off, or a CaptureQueries)", alias_));
-            closing = std::move(it->second);
-            connections_.erase(it);
-            if (pool_.size > 0 && !retired_ && closing->reset_for_reuse()) {
-                idle_.push_back({std::move(closing), std::chrono::steady_clock::now()});
-            } else {
-                --open_;
-            }
-            available_.notify_one();
-        }
-        // Invalidate this thread's shortcut: a new serial means no thread_local cache matches.
-        serial_ = next_serial();
+        if (it == connections_.end()) return;
+        if (it->second->atomic_depth() > 0)
+            throw TransactionManagementError("dorm: This is forbidden when an 'atomic' block is active.");
+        if (!it->second->idle() || !it->second->captures.empty())
+            throw InterfaceError(fmt::format("dorm: the connection to '{}' is in use (an open cursor, a "
+                                             "transaction with autocommit off, or a CaptureQueries)", alias_));
     }
+    release(detail::thread_key(), false);  // only this thread uses its connection: still as checked
 }
 
 DORM_DECL bool Database::is_usable() {
@@ -218,23 +212,31 @@ DORM_DECL std::size_t Database::idle_count() const {
 }
 
 DORM_DECL bool Database::release(std::uintptr_t thread, bool only_idle) {
-    std::vector<std::unique_ptr<backends::Connection>> closing;  // closed after the lock is released
-    std::lock_guard lock(mutex_);
-    if (auto it = connections_.find(thread);
-        it != connections_.end() && (!only_idle || (it->second->idle() && it->second->captures.empty()))) {
+    std::unique_ptr<backends::Connection> c;
+    bool may_keep = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = connections_.find(thread);
+        if (it == connections_.end() || (only_idle && !(it->second->idle() && it->second->captures.empty())))
+            return open_ == 0;
         // Always the calling thread's own connection (its release at its end, or release_connections()).
         if (detail::last_connection == it->second.get()) detail::last_serial = 0;
-        auto c = std::move(it->second);
+        c = std::move(it->second);
         connections_.erase(it);
-        if (keeps(*c)) {
-            idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
-        } else {
-            closing.push_back(std::move(c));
-            --open_;
-        }
-        reap(closing);
-        available_.notify_one();
+        may_keep = keeps();
     }
+    // Resetting may roll back on the server: not while holding the lock every other thread's checkout waits for.
+    const bool clean = may_keep && c->reset_for_reuse();
+    std::vector<std::unique_ptr<backends::Connection>> closing;  // closed after the lock is released
+    std::lock_guard lock(mutex_);
+    if (clean && !retired_) {
+        idle_.push_back({std::move(c), std::chrono::steady_clock::now()});
+    } else {
+        closing.push_back(std::move(c));
+        --open_;
+    }
+    reap(closing);
+    available_.notify_one();
     return open_ == 0;
 }
 

@@ -753,14 +753,9 @@ inline std::unique_ptr<backends::Connection> connect(const Database& db) {
     if (url.starts_with("postgresql:") && !url.starts_with("postgresql://")) conninfo = url.substr(11);
     bool pooling = false;
     if (auto q = conninfo.find('?'); q != std::string::npos && conninfo.find("://") != std::string::npos) {
-        std::string_view options = std::string_view(conninfo).substr(q + 1);
         std::string rest;
-        while (!options.empty()) {
-            auto amp = options.find('&');
-            std::string_view item = options.substr(0, amp);
-            options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
-            if (item.starts_with("transaction_pooling=")) {
-                auto value = item.substr(20);
+        for (auto [key, value, item] : dorm::detail::url_options(std::string_view(conninfo).substr(q + 1))) {
+            if (key == "transaction_pooling") {
                 if (value != "true" && value != "false")
                     throw InterfaceError(fmt::format("dorm: transaction_pooling={} in '{}' is not true or false",
                                                      value, db.url()));

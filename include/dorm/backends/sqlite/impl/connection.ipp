@@ -275,12 +275,7 @@ inline std::unique_ptr<backends::Connection> connect(const Database& db) {
         std::string_view options = url.substr(q + 1);
         url = url.substr(0, q);
         const bool uri = url.starts_with("sqlite://file:");
-        while (!options.empty()) {
-            auto amp = options.find('&');
-            std::string_view item = options.substr(0, amp);
-            options = amp == std::string_view::npos ? std::string_view{} : options.substr(amp + 1);
-            auto eq = item.find('=');
-            std::string_view key = item.substr(0, eq), value = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+        for (auto [key, value, item] : dorm::detail::url_options(options)) {
             if (key != "timeout" && uri) {
                 passed_on += (passed_on.empty() ? "?" : "&") + std::string(item);
                 continue;
