@@ -592,6 +592,8 @@ protected:
                 }
                 if (buf.size() < next) continue;
                 if (state == State::reserving) {
+                    if (next == piece)  // the first piece: room for the rows still to encode ahead, grown once
+                        buf.reserve(std::min(ahead, buf.size() / (row + 1) * objs.size() / 8 * 9) + piece);
                     next = buf.size() + piece;  // the keys are looked for once per piece
                     if (buf.size() < ahead && PQconsumeInput(conn_) && PQisBusy(conn_)) continue;
                     take_keys();
