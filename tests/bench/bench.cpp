@@ -2,7 +2,8 @@
 // dorm against the raw drivers (sqlite3 C API, libpq) on the same workloads, data and settings, in one process:
 // runs alternate dorm / raw, each side checks its row count and a checksum, and the median ratio is reported.
 //
-//   dorm_bench [--runs N] [--only W3] [--scale F] [--backend sqlite|postgresql]
+//   dorm_bench [--runs N] [--only W3] [--scale F] [--backend sqlite|postgresql] [--tsv results.tsv]
+// --tsv also writes the results as tab-separated values, which tests/bench/chart.sh draws as an SVG.
 // PostgreSQL runs when DORM_BENCH_POSTGRESQL_URL is set. SOCI and libpqxx run too when they were found at build time
 // (peers.hpp).
 #include <dorm/postgresql.hpp>
@@ -18,11 +19,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -844,7 +847,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
 int main(int argc, char** argv) {
     int runs = 5;
     double scale = 1.0;
-    std::string only;
+    std::string only, tsv;
     bool sqlite = true, postgresql = true;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -856,6 +859,7 @@ int main(int argc, char** argv) {
         if (a == "--runs" && i + 1 < argc) runs = std::atoi(argv[++i]);
         else if (a == "--scale" && i + 1 < argc) scale = std::atof(argv[++i]);
         else if (a == "--only" && i + 1 < argc) only = argv[++i];
+        else if (a == "--tsv" && i + 1 < argc) tsv = argv[++i];
     }
 
     // SQLite: a file database, WAL, synchronous=NORMAL, foreign keys on; both sides on the same file.
@@ -924,6 +928,25 @@ int main(int argc, char** argv) {
         };
         fmt::print("| {} | {} | {:.1f} | {:.1f} | {:.2f} | {} | {} |\n", r.backend, r.name, r.dorm * 1e3, r.raw * 1e3,
                    r.dorm / r.raw, peer("SOCI"), peer("libpqxx"));
+    }
+    if (!tsv.empty()) {
+        // One line per workload: medians in ms, and each side's ratio to the raw driver (empty when not measured).
+        std::FILE* f = std::fopen(tsv.c_str(), "w");
+        if (f == nullptr) {
+            fmt::print(stderr, "cannot write {}\n", tsv);
+            return 1;
+        }
+        fmt::print(f, "backend\tworkload\tdorm_ms\traw_ms\tdorm\tSOCI\tlibpqxx\tnote\n");
+        for (const auto& r : results) {
+            auto ratio = [&](std::string_view name) {
+                for (const auto& [n, t] : r.peers)
+                    if (n == name) return fmt::format("{:.2f}", t / r.raw);
+                return std::string();
+            };
+            fmt::print(f, "{}\t{}\t{:.1f}\t{:.1f}\t{:.2f}\t{}\t{}\t\n", r.backend, r.name, r.dorm * 1e3, r.raw * 1e3,
+                       r.dorm / r.raw, ratio("SOCI"), ratio("libpqxx"));
+        }
+        std::fclose(f);
     }
     return 0;
 }
