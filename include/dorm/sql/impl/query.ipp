@@ -430,7 +430,8 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
         case K::func: {
             std::vector<ExprPtr> args;
             for (const auto& a : n.args) args.push_back(resolve(a));
-            return std::make_shared<Func>(n.name, std::move(args), n.output);
+            // dorm's own functions carry Django's class name; a Func() of the user's does not
+            return std::make_shared<Func>(n.name, std::move(args), n.output, !n.label.empty());
         }
         case K::aggregate: {
             auto a = std::make_shared<Aggregate>();

@@ -120,6 +120,32 @@ public:
         }
         return "%s";
     }
+    std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
+        // As Django's as_sqlite(); COT, LPAD, RPAD, REPEAT, REVERSE, MD5, SHA*, SIGN and RAND are registered on
+        // every connection, and the math functions when SQLite was built without them (functions.ipp).
+        if (f == "CHR") return "CHAR({0})";
+        if (f == "ASCII") return "UNICODE({0})";
+        if (f == "SUBSTRING") return "SUBSTR(" + argument_list(args.size()) + ")";
+        if (f == "LEFT") return "SUBSTR({0}, 1, {1})";
+        if (f == "RIGHT") return "SUBSTR({0}, ({1}) * -1)";
+        // SQLite's multi-argument MAX / MIN are NULL when an argument is (Django documents the difference).
+        if (f == "GREATEST") return "MAX(" + argument_list(args.size()) + ")";
+        if (f == "LEAST") return "MIN(" + argument_list(args.size()) + ")";
+        if (f == "RANDOM") return "RAND()";  // RANDOM() is a 64-bit integer, not a float in [0, 1)
+        // Django's ConcatPair: a NULL on either side counts as ''.
+        if (f == "CONCAT") return "(" + argument_list(args.size(), "COALESCE(%s, '')", " || ") + ")";
+        if (f == "COLLATE") return collate(args);
+        if (f == "ROUND") {
+            const auto* p = args[1].value ? std::get_if<std::int64_t>(&args[1].value->variant()) : nullptr;
+            if (p && *p < 0) throw ValueError("dorm: SQLite does not support negative precision.");
+            // SQLite's ROUND is always a float; an integer stays one (Django's output field).
+            auto k = args[0].kind;
+            if (k == FieldKind::small_integer || k == FieldKind::integer || k == FieldKind::big_integer)
+                return "CAST(ROUND({0}, {1}) AS integer)";
+        }
+        return {};
+    }
+
     std::string trunc_template(std::string_view kind, FieldKind) const override {
         return fmt::format("dorm_trunc('{}', %s)", kind);  // kind is one of dorm's own names, checked before
     }

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+// Django's database functions (dorm/functions.hpp): comparison and conversion, math and text, on both backends —
+// ordinary values, NULLs, the edge cases Django documents, result types — and the SQL each dialect writes.
+#include "support/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+
+// In a namespace of its own: the unity build puts several test files in one translation unit.
+namespace functions_test {
+using namespace dorm;
+
+namespace {
+// One Sample row: small 2, medium -3, big 1234, real 0.5, text "Héllo wörld", maybe_int / maybe_text NULL.
+struct SampleRow : test::Database {
+    SampleRow() {
+        ::Sample s;
+        s.small = 2;
+        s.medium = -3;
+        s.big = 1234;
+        s.real = 0.5;
+        s.text = "H\xc3\xa9llo w\xc3\xb6rld";
+        Sample::objects().create(s);
+    }
+};
+
+/// Django's SHA1 on PostgreSQL needs pgcrypto's DIGEST.
+void pgcrypto() { databases()["default"].connection().execute("CREATE EXTENSION IF NOT EXISTS pgcrypto"); }
+
+/// The value an expression has for the sample row.
+Value eval(const Expression& e) { return Sample::objects().values("v", e).get()["v"]; }
+
+std::string render(const Expression& e, const char* db) {
+    auto sql = Sample::objects().using_(db).values("v", e).sql();
+    auto from = sql.find(" FROM ");
+    return sql.substr(7, from - 7 - std::string(" AS \"v\"").size());  // between "SELECT " and " AS "v" FROM"
+}
+
+struct RenderDatabases {
+    RenderDatabases() {
+        databases().add("render_sqlite", "sqlite::memory:");
+        databases().add("render_pg", "postgresql://render@unreachable.invalid/none");
+    }
+};
+}  // namespace
+
+TEST_CASE("math functions: values and Django's result types", "[functions]") {
+    SampleRow row;
+    struct Case {
+        const char* name;
+        Expression e;
+        double expected;
+        bool integer;  // Django keeps an integer argument's type (Abs, Ceil, Floor, Round, Sign); else a float
+    };
+    const double pi = std::acos(-1.0);
+    const Case cases[] = {
+        {"Abs", Abs("medium"), 3, true},
+        {"Abs real", Abs(Value(-0.5)), 0.5, false},
+        {"ACos", ACos("real"), std::acos(0.5), false},
+        {"ASin", ASin("real"), std::asin(0.5), false},
+        {"ATan", ATan("real"), std::atan(0.5), false},
+        {"ATan2", ATan2("real", "big"), std::atan2(0.5, 1234), false},
+        {"Ceil", Ceil("real"), 1, false},
+        {"Ceil int", Ceil("medium"), -3, true},
+        {"Cos", Cos("real"), std::cos(0.5), false},
+        {"Cot", Cot("real"), 1 / std::tan(0.5), false},
+        {"Degrees", Degrees("real"), 0.5 * 180 / pi, false},
+        {"Exp", Exp("real"), std::exp(0.5), false},
+        {"Floor", Floor("real"), 0, false},
+        {"Floor int", Floor("medium"), -3, true},
+        {"Ln", Ln("real"), std::log(0.5), false},
+        {"Log", Log("small", "big"), std::log2(1234.0), false},
+        {"Log real", Log(Value(2.0), "real"), -1, false},
+        {"Mod", Mod("big", 5), 4, false},  // a float, even of integers (Django's NumericOutputFieldMixin)
+        {"Mod real", Mod(Value(7.5), "small"), 1.5, false},
+        {"Pi", Pi(), pi, false},
+        {"Power", Power("small", "medium"), 0.125, false},
+        {"Radians", Radians("big"), 1234 * pi / 180, false},
+        {"Round", Round("real"), 1, false},
+        {"Round precision", Round(Value(3.14159), 2), 3.14, false},
+        {"Round int", Round("big"), 1234, true},
+        {"Sign", Sign("medium"), -1, true},
+        {"Sin", Sin("real"), std::sin(0.5), false},
+        {"Sqrt", Sqrt("big"), std::sqrt(1234.0), false},
+        {"Sqrt int exact", Sqrt(Value(16)), 4, false},
+        {"Tan", Tan("real"), std::tan(0.5), false},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        Value v = eval(c.e);
+        if (c.integer) {
+            REQUIRE(v.holds<std::int64_t>());
+            CHECK(v.as<std::int64_t>() == static_cast<std::int64_t>(c.expected));
+        } else {
+            REQUIRE(v.holds<double>());
+            CHECK(v.as<double>() == Approx(c.expected).epsilon(1e-12));
+        }
+    }
+    // Random: a float in [0, 1).
+    Value r = eval(Random());
+    REQUIRE(r.holds<double>());
+    CHECK(r.as<double>() >= 0);
+    CHECK(r.as<double>() < 1);
+    // Usable in filters and ordering too.
+    CHECK(Sample::objects().filter("real", Floor("real") + 0.5).count() == 1);
+    CHECK(Sample::objects().annotate("s", Sqrt("big")).filter("s__gt", 35).count() == 1);
+}
+
+TEST_CASE("math functions are NULL for NULL", "[functions]") {
+    SampleRow row;
+    const std::function<Expression(const ExprArg&)> unary[] = {Abs, ACos, ASin, ATan, Ceil, Cos, Cot, Degrees, Exp, Floor,
+                                                               Ln, Radians, Sign, Sin, Sqrt, Tan,
+                                                               [](const ExprArg& a) { return Round(a); }};
+    for (const auto& f : unary) CHECK(eval(f("maybe_int")).is_null());
+    CHECK(eval(ATan2("maybe_int", "big")).is_null());
+    CHECK(eval(Log("small", "maybe_int")).is_null());
+    CHECK(eval(Mod("maybe_int", "small")).is_null());
+    CHECK(eval(Power("small", "maybe_int")).is_null());
+    CHECK(eval(Round("real", "maybe_int")).is_null());
+}
+
+TEST_CASE("Round: a negative precision rounds to tens, which SQLite refuses (Django's ValueError)", "[functions]") {
+    SampleRow row;
+    if (test::is_postgresql()) {
+        CHECK(eval(Round("big", -2)) == Value(std::int64_t{1200}));
+        CHECK(eval(Round(Value(1250.0), -2)).as<double>() == 1300);
+    } else {
+        CHECK_THROWS_WITH(eval(Round("big", -2)), Catch::Contains("SQLite does not support negative precision."));
+    }
+}
+
+TEST_CASE("comparison functions: Greatest, Least, NullIf, Coalesce, Collate, Cast", "[functions]") {
+    SampleRow row;
+    CHECK(eval(Greatest("small", "medium", "big")) == Value(std::int64_t{1234}));
+    CHECK(eval(Least("small", "medium", "big")) == Value(std::int64_t{-3}));
+    CHECK(eval(Greatest("text", Value("Z"))) == Value("Z"));
+    // Django's documented difference: PostgreSQL ignores NULL arguments, SQLite returns NULL when one is NULL.
+    if (test::is_postgresql()) {
+        CHECK(eval(Greatest("small", "maybe_int")) == Value(std::int64_t{2}));
+        CHECK(eval(Least("small", "maybe_int")) == Value(std::int64_t{2}));
+    } else {
+        CHECK(eval(Greatest("small", "maybe_int")).is_null());
+        CHECK(eval(Least("small", "maybe_int")).is_null());
+    }
+    CHECK(eval(Greatest("maybe_int", "maybe_int")).is_null());
+    CHECK(eval(NullIf("small", 2)).is_null());
+    CHECK(eval(NullIf("small", 3)) == Value(std::int64_t{2}));
+    CHECK(eval(NullIf("maybe_int", 3)).is_null());
+    CHECK(eval(Coalesce("maybe_text", "text")) == Value("H\xc3\xa9llo w\xc3\xb6rld"));
+    CHECK(eval(Cast("small", FieldKind::text)) == Value("2"));
+    // Collate: a name written quoted (never bound); the case-insensitive collation of each database compares equal.
+    const char* nocase = test::is_postgresql() ? "C" : "NOCASE";
+    CHECK(Sample::objects().filter("text", Collate(Value("H\xc3\xa9llo w\xc3\xb6rld"), nocase)).count() == 1);
+    CHECK(eval(Collate("maybe_text", nocase)).is_null());
+    if (!test::is_postgresql()) CHECK(Sample::objects().filter("text", Collate(Value("h\xc3\xa9LLO w\xc3\xb6rld"), "NOCASE")).count() == 1);
+    CHECK_THROWS_WITH(Collate("text", "C\" OR 1=1"), Catch::Contains("Invalid collation name"));
+    CHECK_THROWS_WITH(Collate("text", ""), Catch::Contains("Invalid collation name"));
+}
+
+TEST_CASE("text functions: values and NULLs", "[functions]") {
+    SampleRow row;
+    const std::string text = "H\xc3\xa9llo w\xc3\xb6rld";  // 11 characters, 13 bytes
+    struct Case {
+        const char* name;
+        Expression e;
+        Value expected;
+    };
+    const Case cases[] = {
+        {"Chr", Chr(Value(233)), Value("\xc3\xa9")},
+        {"Concat", Concat("text", Value("!"), "small"), Value(text + "!2")},
+        {"Left", Left("text", 2), Value("H\xc3\xa9")},
+        {"Left longer", Left("text", 50), Value(text)},
+        {"Length", Length("text"), Value(std::int64_t{11})},
+        {"Lower", Lower("text"), Value("h\xc3\xa9llo w\xc3\xb6rld")},
+        {"LPad", LPad("text", 14, Value("\xc3\xa9-")), Value("\xc3\xa9-\xc3\xa9" + text)},
+        {"LPad cut", LPad("text", 2), Value("H\xc3\xa9")},
+        {"LPad space", LPad(Value("ab"), 4), Value("  ab")},
+        {"LTrim", LTrim(Value("  a  ")), Value("a  ")},
+        {"MD5", MD5("text"), Value("083740bed4ed9d36c6af565aa9493337")},
+        {"Ord", Ord(Value("\xc3\xa9t\xc3\xa9")), Value(std::int64_t{233})},
+        {"Repeat", Repeat(Value("\xc3\xa9-"), 3), Value("\xc3\xa9-\xc3\xa9-\xc3\xa9-")},
+        {"Repeat zero", Repeat("text", 0), Value("")},
+        {"Replace", Replace("text", Value("l"), Value("L")), Value("H\xc3\xa9LLo w\xc3\xb6rLd")},
+        {"Replace removes", Replace("text", Value("l")), Value("H\xc3\xa9o w\xc3\xb6rd")},
+        {"Reverse", Reverse("text"), Value("dlr\xc3\xb6w oll\xc3\xa9H")},
+        {"Right", Right("text", 3), Value("rld")},
+        {"RPad", RPad("text", 13, Value("\xc3\xa9")), Value(text + "\xc3\xa9\xc3\xa9")},
+        {"RPad cut", RPad("text", 1), Value("H")},
+        {"RTrim", RTrim(Value("  a  ")), Value("  a")},
+        {"StrIndex", StrIndex("text", Value("w\xc3\xb6")), Value(std::int64_t{7})},
+        {"StrIndex absent", StrIndex("text", Value("x")), Value(std::int64_t{0})},
+        {"Substr", Substr("text", 2, 4), Value("\xc3\xa9llo")},
+        {"Substr rest", Substr("text", 7), Value("w\xc3\xb6rld")},
+        {"Trim", Trim(Value("  a  ")), Value("a")},
+        {"Upper", Upper(Value("abc")), Value("ABC")},
+    };
+    for (const auto& c : cases) {
+        INFO(c.name);
+        CHECK(eval(c.e) == c.expected);
+    }
+    // NULL in, NULL out; Concat alone counts a NULL as empty text (Django's ConcatPair on SQLite, CONCAT on PostgreSQL).
+    const std::function<Expression(const ExprArg&)> unary[] = {
+        Length, Lower, LTrim, MD5, Ord, Reverse, RTrim, SHA1, SHA224, SHA256, SHA384, SHA512, Trim, Upper,
+        [](const ExprArg& a) { return Left(a, 1); }, [](const ExprArg& a) { return Right(a, 1); },
+        [](const ExprArg& a) { return LPad(a, 3); }, [](const ExprArg& a) { return RPad(a, 3); },
+        [](const ExprArg& a) { return Repeat(a, 2); }, [](const ExprArg& a) { return Replace(a, Value("a")); },
+        [](const ExprArg& a) { return StrIndex(a, Value("a")); }, [](const ExprArg& a) { return Substr(a, 1); }};
+    if (test::is_postgresql()) pgcrypto();  // Django's SHA1 needs it
+    for (const auto& f : unary) CHECK(eval(f("maybe_text")).is_null());
+    // Chr of NULL: NULL on PostgreSQL; SQLite's CHAR (which Django uses) makes it the NUL character.
+    CHECK(eval(Chr("maybe_int")) == (test::is_postgresql() ? Value() : Value(std::string(1, '\0'))));
+    CHECK(eval(Concat("maybe_text", Value("-"), "maybe_text")) == Value("-"));
+    CHECK(eval(Concat("maybe_text", "maybe_text")) == Value(""));
+    CHECK(Sample::objects().filter("text__startswith", Left(Concat("text", Value("x")), 3)).count() == 1);
+}
+
+TEST_CASE("hash functions: hexadecimal digests of the UTF-8 text", "[functions]") {
+    SampleRow row;
+    if (test::is_postgresql()) pgcrypto();
+    // The digests of "Héllo wörld" (as Python's hashlib gives them).
+    CHECK(eval(SHA1("text")) == Value("b29b8006dae1887c9784e272aa777d5dcbdfee8f"));
+    CHECK(eval(SHA224("text")) == Value("cc5bff1692290d8358b2d29bcd9fbfefeb311fffcf2d37526d3dbdee"));
+    CHECK(eval(SHA256("text")) == Value("4a956005979ff053af762a6262573121f01ffb5cb1022937504229d5daafb8a9"));
+    CHECK(eval(SHA384("text")) == Value("2eeb1b468d48360b4d57722eb21f29ba382afec1707b9543f024fa1acabe8b83bb04be8886792f4b"
+                                        "749165e6108c8d6e"));
+    CHECK(eval(SHA512("text")) == Value("878ca7e0176beb0daf256684a93fca945110843febf3c47d2b06c14db0513068f411e25e8e450c00"
+                                        "cb5f50e7a95212f1b6b50ec962059a6a8a5a32a8a5b302f8"));
+    CHECK(eval(MD5(Value(""))) == Value("d41d8cd98f00b204e9800998ecf8427e"));
+    CHECK(eval(SHA256(Value(""))) == Value("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+}
+
+TEST_CASE("functions check their arguments as Django does", "[functions]") {
+    CHECK_THROWS_WITH(Left("text", 0), Catch::Contains("'length' must be greater than 0."));
+    CHECK_THROWS_WITH(Right("text", -1), Catch::Contains("'length' must be greater than 0."));
+    CHECK_THROWS_WITH(LPad("text", -1), Catch::Contains("'length' must be greater or equal to 0."));
+    CHECK_THROWS_WITH(RPad("text", -1), Catch::Contains("'length' must be greater or equal to 0."));
+    CHECK_THROWS_WITH(Repeat("text", -1), Catch::Contains("'number' must be greater or equal to 0."));
+    CHECK_THROWS_WITH(Substr("text", 0), Catch::Contains("'pos' must be greater than 0"));
+    CHECK_THROWS_AS(Substr("text", 0), ValueError);
+    CHECK_NOTHROW(Left("text", F("small")));  // expressions are the database's business
+    CHECK_THROWS_AS(Func("ABS(1); --", {}), ValueError);
+}
+
+TEST_CASE("functions render per dialect", "[functions]") {
+    RenderDatabases d;
+    struct Case {
+        Expression e;
+        const char* sqlite;
+        const char* postgresql;
+    };
+    const Case cases[] = {
+        {Abs("medium"), "ABS(\"sample\".\"medium\")", "ABS(\"sample\".\"medium\")"},
+        {Ceil("real"), "CEILING(\"sample\".\"real\")", "CEILING(\"sample\".\"real\")"},
+        {Log("small", "real"), "LOG(\"sample\".\"small\", \"sample\".\"real\")",
+         "LOG(\"sample\".\"small\", (\"sample\".\"real\")::numeric(1000, 15))"},
+        {Mod("real", "small"), "MOD(\"sample\".\"real\", \"sample\".\"small\")",
+         "MOD((\"sample\".\"real\")::numeric(1000, 15), \"sample\".\"small\")"},
+        {Round("real", 2), "ROUND(\"sample\".\"real\", 2)", "ROUND((\"sample\".\"real\")::numeric(1000, 15), (2)::integer)"},
+        {Round("medium"), "CAST(ROUND(\"sample\".\"medium\", 0) AS integer)", "ROUND(\"sample\".\"medium\", (0)::integer)"},
+        {Floor("medium"), "FLOOR(\"sample\".\"medium\")", "(FLOOR(\"sample\".\"medium\"))::integer"},
+        {Random(), "RAND()", "RANDOM()"},
+        {Pi(), "PI()", "PI()"},
+        {Greatest("small", "medium"), "MAX(\"sample\".\"small\", \"sample\".\"medium\")",
+         "GREATEST(\"sample\".\"small\", \"sample\".\"medium\")"},
+        {Least("small", "medium"), "MIN(\"sample\".\"small\", \"sample\".\"medium\")",
+         "LEAST(\"sample\".\"small\", \"sample\".\"medium\")"},
+        {NullIf("small", "medium"), "NULLIF(\"sample\".\"small\", \"sample\".\"medium\")",
+         "NULLIF(\"sample\".\"small\", \"sample\".\"medium\")"},
+        {Collate("text", "nocase"), "\"sample\".\"text\" COLLATE \"nocase\"", "\"sample\".\"text\" COLLATE \"nocase\""},
+        {Concat("text", "small", Value("x")),
+         "(COALESCE(\"sample\".\"text\", '') || COALESCE(\"sample\".\"small\", '') || COALESCE('x', ''))",
+         "CONCAT((\"sample\".\"text\")::text, (\"sample\".\"small\")::text, ('x')::text)"},
+        {Chr("small"), "CHAR(\"sample\".\"small\")", "CHR(\"sample\".\"small\")"},
+        {Chr("big"), "CHAR(\"sample\".\"big\")", "CHR((\"sample\".\"big\")::integer)"},
+        {Ord("text"), "UNICODE(\"sample\".\"text\")", "ASCII(\"sample\".\"text\")"},
+        {Left("text", 2), "SUBSTR(\"sample\".\"text\", 1, 2)", "LEFT(\"sample\".\"text\", (2)::integer)"},
+        {Right("text", 2), "SUBSTR(\"sample\".\"text\", (2) * -1)", "RIGHT(\"sample\".\"text\", (2)::integer)"},
+        {Substr("text", 2, 3), "SUBSTR(\"sample\".\"text\", 2, 3)",
+         "SUBSTRING(\"sample\".\"text\", (2)::integer, (3)::integer)"},
+        {StrIndex("text", Value("a")), "INSTR(\"sample\".\"text\", 'a')", "STRPOS(\"sample\".\"text\", 'a')"},
+        {LPad("text", 5), "LPAD(\"sample\".\"text\", 5, ' ')", "LPAD(\"sample\".\"text\", (5)::integer, ' ')"},
+        {MD5("text"), "MD5(\"sample\".\"text\")", "MD5(\"sample\".\"text\")"},
+        {SHA1("text"), "SHA1(\"sample\".\"text\")", "ENCODE(DIGEST(\"sample\".\"text\", 'sha1'), 'hex')"},
+        {SHA256("text"), "SHA256(\"sample\".\"text\")", "ENCODE(SHA256(CONVERT_TO(\"sample\".\"text\", 'UTF8')), 'hex')"},
+        {Func("ABS", {"medium"}), "ABS(\"sample\".\"medium\")", "ABS(\"sample\".\"medium\")"},
+    };
+    for (const auto& c : cases) {
+        CHECK(render(c.e, "render_sqlite") == c.sqlite);
+        CHECK(render(c.e, "render_pg") == c.postgresql);
+    }
+}
+
+}  // namespace functions_test
