@@ -5,6 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+// The fallbacks SQLite builds without SQLITE_ENABLE_MATH_FUNCTIONS get (this one has them: tested directly).
+#include <dorm/backends/sqlite/impl/functions.ipp>
+
 #include <cmath>
 #include <functional>
 
@@ -290,6 +293,38 @@ TEST_CASE("functions render per dialect", "[functions]") {
         CHECK(render(c.e, "render_sqlite") == c.sqlite);
         CHECK(render(c.e, "render_pg") == c.postgresql);
     }
+}
+
+TEST_CASE("SQLite without math functions gets them registered, as Django does", "[functions]") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    // Registered functions take precedence over SQLite's own, so this runs dorm's fallbacks.
+    dorm::backends::sqlite::register_math_functions(db);
+    sqlite3_stmt* st = nullptr;
+    const char* sql = "SELECT ACOS(0.5), ASIN(0.5), ATAN(0.5), ATAN2(1, 2), CEILING(1.5), CEILING(-3), COS(0.5), "
+                      "DEGREES(PI()), EXP(1), FLOOR(-1.5), LN(0.5), LOG(2, 8), MOD(7.5, 2), POWER(2, -3), RADIANS(180), "
+                      "SIN(0.5), SQRT(16), TAN(0.5), LN(0), SQRT(-1), ACOS(2), ACOS(NULL), LOG(NULL, 2)";
+    REQUIRE(sqlite3_prepare_v2(db, sql, -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const double pi = std::acos(-1.0);
+    const double expected[] = {std::acos(0.5), std::asin(0.5), std::atan(0.5), std::atan2(1, 2), 2, -3, std::cos(0.5),
+                               180, std::exp(1.0), -2, std::log(0.5), 3, 1.5, 0.125, pi, std::sin(0.5), 4, std::tan(0.5)};
+    int i = 0;
+    for (double e : expected) {
+        INFO(i);
+        CHECK(sqlite3_column_double(st, i++) == Approx(e).epsilon(1e-12));
+    }
+    CHECK(sqlite3_column_type(st, 5) == SQLITE_INTEGER);  // CEILING of an integer stays one
+    for (; i < sqlite3_column_count(st); ++i) CHECK(sqlite3_column_type(st, i) == SQLITE_NULL);  // undefined, NULL
+    sqlite3_finalize(st);
+    // They are this connection's own, not SQLite's (which compute the same values).
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(DISTINCT name) FROM pragma_function_list WHERE builtin = 0 AND name IN "
+                               "('acos', 'asin', 'atan', 'atan2', 'ceiling', 'cos', 'degrees', 'exp', 'floor', 'ln', "
+                               "'log', 'mod', 'pi', 'power', 'radians', 'sin', 'sqrt', 'tan')", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 18);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
 }
 
 }  // namespace functions_test
