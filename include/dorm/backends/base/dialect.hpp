@@ -127,8 +127,8 @@ public:
     /// Whether DISTINCT aggregates may take several arguments (StringAgg's delimiter).
     virtual bool supports_aggregate_distinct_multiple_arguments() const noexcept { return true; }
     /// The SQL template of one of dorm's database functions (dorm/functions.hpp, by the key of
-    /// detail::FunctionInfo) called with `args`: "{0}", "{1}", ... stand for the arguments, each written at most
-    /// once and in increasing order (their parameters are bound in that order). Empty: the standard
+    /// detail::FunctionInfo) called with `args`: "{0}", "{1}", ... stand for the arguments, in any order and as
+    /// often as needed (each is compiled, and its parameters bound, where it stands). Empty: the standard
     /// `NAME(arg, ...)`. Throws NotSupportedError or ValueError where this database cannot do the call.
     virtual std::string function_template(std::string_view function, const std::vector<FunctionArg>& args) const;
     /// "{0} COLLATE "name"": Collate's template, the collation (a checked name) quoted as an identifier.

@@ -127,7 +127,8 @@ public:
         if (f == "ASCII") return "UNICODE({0})";
         if (f == "SUBSTRING") return "SUBSTR(" + argument_list(args.size()) + ")";
         if (f == "LEFT") return "SUBSTR({0}, 1, {1})";
-        if (f == "RIGHT") return "SUBSTR({0}, ({1}) * -1)";
+        // Django's SUBSTR(x, n * -1, n): with the length, a length of 0 is empty text, as RIGHT(x, 0) is.
+        if (f == "RIGHT") return "SUBSTR({0}, ({1}) * -1, {1})";
         // SQLite's multi-argument MAX / MIN are NULL when an argument is (Django documents the difference).
         if (f == "GREATEST") return "MAX(" + argument_list(args.size()) + ")";
         if (f == "LEAST") return "MIN(" + argument_list(args.size()) + ")";
