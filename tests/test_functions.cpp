@@ -8,8 +8,10 @@
 // The fallbacks SQLite builds without SQLITE_ENABLE_MATH_FUNCTIONS get (this one has them: tested directly).
 #include <dorm/backends/sqlite/impl/functions.ipp>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <vector>
 
 // In a namespace of its own: the unity build puts several test files in one translation unit.
 namespace functions_test {
@@ -109,6 +111,25 @@ TEST_CASE("math functions: values and Django's result types", "[functions]") {
     // Usable in filters and ordering too.
     CHECK(Sample::objects().filter("real", Floor("real") + 0.5).count() == 1);
     CHECK(Sample::objects().annotate("s", Sqrt("big")).filter("s__gt", 35).count() == 1);
+}
+
+TEST_CASE("Random() is not grouped by, as Django's Random.get_group_by_cols()", "[functions]") {
+    test::Database db;
+    for (int small : {1, 1, 2}) {
+        ::Sample s;
+        s.small = static_cast<std::int16_t>(small);
+        Sample::objects().create(s);
+    }
+    // GROUP BY "small", RANDOM() would put every row in a group of its own.
+    std::vector<std::int64_t> counts;
+    for (const auto& r : Sample::objects().values("small").annotate("n", Count("id")).order_by(Random()))
+        counts.push_back(r["n"].as<std::int64_t>());
+    std::sort(counts.begin(), counts.end());
+    CHECK(counts == std::vector<std::int64_t>{1, 2});
+    auto sql = Sample::objects().values("small").annotate("n", Count("id"), "r", Random()).sql();
+    CHECK(sql.find("GROUP BY \"sample\".\"small\"") != std::string::npos);
+    CHECK(sql.find("RAND", sql.find("GROUP BY")) == std::string::npos);
+    CHECK(Sample::objects().values("small").annotate("n", Count("id"), "r", Random()).size() == 2);
 }
 
 TEST_CASE("math functions are NULL for NULL", "[functions]") {

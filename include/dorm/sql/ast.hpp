@@ -65,6 +65,7 @@ struct Func final : Expression {
     std::optional<FieldKind> output;  // the result's type when it is not the first argument's
     bool registered;                  // one of dorm's database functions: the dialect spells it
     void sources(std::vector<const Expression*>& out) const override;
+    bool is_grouped() const noexcept override { return !(registered && name == "RANDOM"); }  // Django's Random
     std::optional<FieldKind> output_kind() const override;
     Match as_sql(Compiler& c) const override;
 };

@@ -1035,7 +1035,7 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     bool any = false;
     for (const auto* e : exprs) {
-        if (e->contains_aggregate() || e->is_constant()) continue;
+        if (e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
         Compiler scratch(c.dialect);
         scratch.scopes = c.scopes;
         scratch.compile(*e);
