@@ -87,6 +87,7 @@ TEST_CASE("math functions: values and Django's result types", "[functions]") {
         {"Round precision", Round(Value(3.14159), 2), 3.14, false},
         {"Round int", Round("big"), 1234, true},
         {"Sign", Sign("medium"), -1, true},
+        {"Sign real", Sign(Value(-0.5)), -1, false},
         {"Sin", Sin("real"), std::sin(0.5), false},
         {"Sqrt", Sqrt("big"), std::sqrt(1234.0), false},
         {"Sqrt int exact", Sqrt(Value(16)), 4, false},
@@ -348,6 +349,49 @@ TEST_CASE("SQLite without math functions gets them registered, as Django does", 
                                "'log', 'mod', 'pi', 'power', 'radians', 'sin', 'sqrt', 'tan')", -1, &st, nullptr) == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
     CHECK(sqlite3_column_int(st, 0) == 18);
+    sqlite3_finalize(st);
+    // As SQLite's own: NULL for text that is not a number, text that is one read as that number (an integer stays one).
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT SQRT('16'), CEILING('3'), FLOOR('2.5'), COS('x'), CEILING('x'), LOG(2, 'x'), "
+                               "POWER('x', 2), PI()", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_type(st, 0) == SQLITE_FLOAT);
+    CHECK(sqlite3_column_double(st, 0) == 4);
+    CHECK(sqlite3_column_type(st, 1) == SQLITE_INTEGER);
+    CHECK(sqlite3_column_int64(st, 1) == 3);
+    CHECK(sqlite3_column_type(st, 2) == SQLITE_FLOAT);
+    CHECK(sqlite3_column_double(st, 2) == 2);
+    for (int c = 3; c < 7; ++c) {
+        INFO(c);
+        CHECK(sqlite3_column_type(st, c) == SQLITE_NULL);
+    }
+    CHECK(sqlite3_column_double(st, 7) == Approx(std::acos(-1.0)).epsilon(1e-15));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+TEST_CASE("SQLite connections get SIGN registered, as Django registers it (SQLite has one from 3.35)", "[functions]") {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+    dorm::backends::sqlite::register_functions(db);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM pragma_function_list WHERE name = 'sign' AND builtin = 0", -1, &st,
+                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 1);
+    sqlite3_finalize(st);
+    // -1, 0 or 1 as an integer (Python's (x > 0) - (x < 0), and SQLite's own); NULL for NULL and for text that is no
+    // number.
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT SIGN(-2.5), SIGN(0), SIGN(7), SIGN('3'), SIGN(NULL), SIGN('x')", -1, &st,
+                               nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    const std::int64_t expected[] = {-1, 0, 1, 1};
+    for (int c = 0; c < 4; ++c) {
+        INFO(c);
+        CHECK(sqlite3_column_type(st, c) == SQLITE_INTEGER);
+        CHECK(sqlite3_column_int64(st, c) == expected[c]);
+    }
+    CHECK(sqlite3_column_type(st, 4) == SQLITE_NULL);
+    CHECK(sqlite3_column_type(st, 5) == SQLITE_NULL);
     sqlite3_finalize(st);
     sqlite3_close(db);
 }

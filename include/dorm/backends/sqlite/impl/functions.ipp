@@ -301,25 +301,44 @@ inline void rand(sqlite3_context* ctx, int, sqlite3_value**) {
     sqlite3_result_double(ctx, static_cast<double>(bits >> 11) * 0x1.0p-53);
 }
 
-/// A math function of doubles; NULL for NULL arguments and where it is undefined (as SQLite's own are).
+/// Whether every argument is a number or text that reads as one (which SQLite then converts in place): SQLite's own
+/// math functions are NULL for anything else, NULL included.
+inline bool all_numeric(int argc, sqlite3_value** argv) {
+    for (int i = 0; i < argc; ++i) {
+        int t = sqlite3_value_numeric_type(argv[i]);
+        if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return false;
+    }
+    return true;
+}
+
+/// A math function of doubles; NULL for arguments that are not numbers and where it is undefined (as SQLite's own).
 template <double (*Fn)(double)>
 void unary_math(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
     double r = Fn(sqlite3_value_double(argv[0]));
     if (std::isnan(r)) return sqlite3_result_null(ctx);
     sqlite3_result_double(ctx, r);
 }
 template <double (*Fn)(double, double)>
 void binary_math(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
     double r = Fn(sqlite3_value_double(argv[0]), sqlite3_value_double(argv[1]));
     if (std::isnan(r)) return sqlite3_result_null(ctx);
     sqlite3_result_double(ctx, r);
 }
+/// SIGN(x): -1, 0 or 1, an integer (Python's (x > 0) - (x < 0) in Django's, and SQLite's own from 3.35).
+inline void sign(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    double x = sqlite3_value_double(argv[0]);
+    sqlite3_result_int(ctx, (x > 0) - (x < 0));
+}
 inline double cot(double x) { return 1 / std::tan(x); }
 inline double degrees(double x) { return x * 180 / 3.14159265358979323846; }
 inline double radians(double x) { return x * 3.14159265358979323846 / 180; }
-inline double log_base(double base, double x) { return std::log(x) / std::log(base); }
+/// Undefined (Python's math.log raises) for x <= 0, base <= 0 and base 1.
+inline double log_base(double base, double x) {
+    return x > 0 && base > 0 && base != 1 ? std::log(x) / std::log(base) : std::nan("");
+}
 inline double acos(double x) { return std::acos(x); }
 inline double asin(double x) { return std::asin(x); }
 inline double atan(double x) { return std::atan(x); }
@@ -335,8 +354,8 @@ inline double tan(double x) { return std::tan(x); }
 /// CEILING / FLOOR: integers stay integers, as SQLite's own do.
 template <double (*Fn)(double)>
 void rounding(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
-    if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER) return sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]));
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    if (sqlite3_value_numeric_type(argv[0]) == SQLITE_INTEGER) return sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]));
     sqlite3_result_double(ctx, Fn(sqlite3_value_double(argv[0])));
 }
 inline double ceil(double x) { return std::ceil(x); }
@@ -408,6 +427,8 @@ inline void register_functions(sqlite3* db) {
     function("SHA256", 1, detail::digest, md(EVP_sha256()));
     function("SHA384", 1, detail::digest, md(EVP_sha384()));
     function("SHA512", 1, detail::digest, md(EVP_sha512()));
+    // Django registers SIGN too: SQLite has its own only from 3.35, built with or without the math functions.
+    function("SIGN", 1, detail::sign);
     function("RAND", 0, detail::rand, nullptr, false);  // not deterministic
     // The math functions, when this SQLite was built without SQLITE_ENABLE_MATH_FUNCTIONS (as Django checks).
     if (!sqlite3_compileoption_used("ENABLE_MATH_FUNCTIONS")) register_math_functions(db);
