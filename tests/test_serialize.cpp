@@ -468,6 +468,10 @@ TEST_CASE("loads() rejects malformed, hostile and mismatched text with clear err
     // Only dorm's own functions, operators and aggregates: a text cannot call any SQL function.
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"pg_sleep\" (value 10))))")), "the function 'pg_sleep' is not one loads() calls");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"LOWER\")))")), "LOWER takes 1 argument(s), not 0");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"SUBSTRING\" (F \"headline\") (value 1) (value 2) "
+                                        "(value 3))))")), "SUBSTRING takes 2 to 3 argument(s), not 4");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"CONCAT\" (F \"headline\"))))")),
+                            "CONCAT takes at least 2 argument(s), not 1");
     // A function's own checks hold on load: Collate's name is written into the SQL, never bound.
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"COLLATE\" (F \"headline\") (value \"C\\\" --\"))))")),
                             "Invalid collation name");

@@ -163,6 +163,8 @@ struct FunctionInfo {
 };
 /// The registered function of that key, or nullptr.
 DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept;
+/// How many arguments it takes, for messages: "1", "2 to 3", "at least 2".
+DORM_DECL std::string argument_count(const FunctionInfo& f);
 /// A call of the registered function `name` (checked: argument count and values).
 DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args);
 }  // namespace detail

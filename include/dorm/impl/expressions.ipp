@@ -137,12 +137,17 @@ DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept {
     return nullptr;
 }
 
+DORM_DECL std::string argument_count(const FunctionInfo& f) {
+    if (f.min_args == f.max_args) return fmt::format("{}", f.min_args);
+    if (f.max_args == function_registry::many) return fmt::format("at least {}", f.min_args);
+    return fmt::format("{} to {}", f.min_args, f.max_args);
+}
+
 DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args) {
     const auto* f = find_function(name);
     if (!f) throw ValueError(fmt::format("dorm: '{}' is not one of dorm's database functions", name));
     if (args.size() < f->min_args || args.size() > f->max_args)
-        throw TypeError(fmt::format("dorm: '{}' takes {} {} argument(s) ({} given)", f->django,
-                                    f->min_args == f->max_args ? "exactly" : "at least", f->min_args, args.size()));
+        throw TypeError(fmt::format("dorm: '{}' takes {} argument(s) ({} given)", f->django, argument_count(*f), args.size()));
     if (f->check) f->check(args);
     auto n = std::make_shared<ExprNode>();
     n->kind = ExprNode::Kind::func;

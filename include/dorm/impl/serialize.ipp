@@ -976,7 +976,8 @@ private:
                 serial::malformed(a[0].offset, fmt::format("the function '{}' is not one loads() calls (those of "
                                                            "dorm/functions.hpp, by their SQL name: LOWER, CONCAT, ...)", name));
             if (a.size() - 1 < spec->min_args || a.size() - 1 > spec->max_args)
-                serial::malformed(n.offset, fmt::format("{} takes {} argument(s), not {}", name, spec->min_args, a.size() - 1));
+                serial::malformed(n.offset, fmt::format("{} takes {} argument(s), not {}", name, argument_count(*spec),
+                                                        a.size() - 1));
             std::vector<ExprNodePtr> nodes;
             for (const auto& arg : a.subspan(1)) nodes.push_back(expression(arg).node());
             return Expression(call_function(name, std::move(nodes)));  // its own checks (Collate's name, ...)
