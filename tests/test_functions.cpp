@@ -31,7 +31,7 @@ struct SampleRow : test::Database {
     }
 };
 
-/// Django's SHA1 on PostgreSQL needs pgcrypto's DIGEST.
+/// SHA1 on PostgreSQL needs pgcrypto's DIGEST (and Django's SHA224 ... SHA512 too; dorm's use PostgreSQL's own).
 void pgcrypto() { databases()["default"].connection().execute("CREATE EXTENSION IF NOT EXISTS pgcrypto"); }
 
 /// The value an expression has for the sample row.
@@ -236,7 +236,7 @@ TEST_CASE("text functions: values and NULLs", "[functions]") {
         [](const ExprArg& a) { return LPad(a, 3); }, [](const ExprArg& a) { return RPad(a, 3); },
         [](const ExprArg& a) { return Repeat(a, 2); }, [](const ExprArg& a) { return Replace(a, Value("a")); },
         [](const ExprArg& a) { return StrIndex(a, Value("a")); }, [](const ExprArg& a) { return Substr(a, 1); }};
-    if (test::is_postgresql()) pgcrypto();  // Django's SHA1 needs it
+    if (test::is_postgresql()) pgcrypto();  // SHA1 needs it
     for (const auto& f : unary) CHECK(eval(f("maybe_text")).is_null());
     // Chr of NULL: NULL on PostgreSQL; SQLite's CHAR (which Django uses) makes it the NUL character.
     CHECK(eval(Chr("maybe_int")) == (test::is_postgresql() ? Value() : Value(std::string(1, '\0'))));
@@ -247,7 +247,15 @@ TEST_CASE("text functions: values and NULLs", "[functions]") {
 
 TEST_CASE("hash functions: hexadecimal digests of the UTF-8 text", "[functions]") {
     SampleRow row;
-    if (test::is_postgresql()) pgcrypto();
+    if (test::is_postgresql()) {
+        // MD5 and SHA224 ... SHA512 need no extension.
+        databases()["default"].connection().execute("DROP EXTENSION IF EXISTS pgcrypto");
+        CHECK(eval(MD5("text")) == Value("083740bed4ed9d36c6af565aa9493337"));
+        CHECK(eval(SHA224("text")) == Value("cc5bff1692290d8358b2d29bcd9fbfefeb311fffcf2d37526d3dbdee"));
+        CHECK(eval(SHA512(Value(""))) == Value("cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0"
+                                                "ff8318d2877eec2f63b931bd47417a81a538327af927da3e"));
+        pgcrypto();
+    }
     // The digests of "Héllo wörld" (as Python's hashlib gives them).
     CHECK(eval(SHA1("text")) == Value("b29b8006dae1887c9784e272aa777d5dcbdfee8f"));
     CHECK(eval(SHA224("text")) == Value("cc5bff1692290d8358b2d29bcd9fbfefeb311fffcf2d37526d3dbdee"));
@@ -256,6 +264,16 @@ TEST_CASE("hash functions: hexadecimal digests of the UTF-8 text", "[functions]"
                                         "749165e6108c8d6e"));
     CHECK(eval(SHA512("text")) == Value("878ca7e0176beb0daf256684a93fca945110843febf3c47d2b06c14db0513068f411e25e8e450c00"
                                         "cb5f50e7a95212f1b6b50ec962059a6a8a5a32a8a5b302f8"));
+    // The published test vectors of "abc" (RFC 1321, FIPS 180-2), bound as a parameter.
+    const Value abc("abc");
+    CHECK(eval(MD5(abc)) == Value("900150983cd24fb0d6963f7d28e17f72"));
+    CHECK(eval(SHA1(abc)) == Value("a9993e364706816aba3e25717850c26c9cd0d89d"));
+    CHECK(eval(SHA224(abc)) == Value("23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"));
+    CHECK(eval(SHA256(abc)) == Value("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    CHECK(eval(SHA384(abc)) == Value("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358ba"
+                                     "eca134c825a7"));
+    CHECK(eval(SHA512(abc)) == Value("ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba"
+                                     "3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"));
     CHECK(eval(MD5(Value(""))) == Value("d41d8cd98f00b204e9800998ecf8427e"));
     CHECK(eval(SHA256(Value(""))) == Value("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
 }

@@ -102,7 +102,8 @@ inline Expression RPad(const ExprArg& e, const ExprArg& length, const ExprArg& f
     return detail::call("RPAD", e, length, fill_text);
 }
 inline Expression RTrim(const ExprArg& e) { return detail::call("RTRIM", e); }
-/// Hexadecimal SHA digests of the text's UTF-8 bytes (SHA1 needs the pgcrypto extension on PostgreSQL, as Django).
+/// Hexadecimal SHA digests of the text's UTF-8 bytes. On PostgreSQL SHA1 needs the pgcrypto extension (Django's
+/// five all do; dorm's SHA224 ... SHA512 use PostgreSQL's own functions).
 inline Expression SHA1(const ExprArg& e) { return detail::call("SHA1", e); }
 inline Expression SHA224(const ExprArg& e) { return detail::call("SHA224", e); }
 inline Expression SHA256(const ExprArg& e) { return detail::call("SHA256", e); }

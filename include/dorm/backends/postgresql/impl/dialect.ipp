@@ -193,7 +193,8 @@ public:
         }
         if ((f == "CEILING" || f == "FLOOR" || f == "SIGN") && is_integer(args[0].kind))
             return fmt::format("({}({{0}}))::{}", f, column_type_of(*args[0].kind));
-        // The SHA-2 digests are built in (PostgreSQL 11); SHA1 needs pgcrypto's DIGEST, as Django's always do.
+        // Django spells all five with pgcrypto's DIGEST; the SHA-2 digests are built in (PostgreSQL 11), so only SHA1
+        // needs that extension. CONVERT_TO: the digest of the UTF-8 bytes, as on SQLite.
         if (f == "SHA1") return "ENCODE(DIGEST({0}, 'sha1'), 'hex')";
         if (f.starts_with("SHA")) return fmt::format("ENCODE({}(CONVERT_TO({{0}}, 'UTF8')), 'hex')", f);
         return {};
