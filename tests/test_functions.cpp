@@ -153,6 +153,7 @@ TEST_CASE("Round: a negative precision rounds to tens, which SQLite refuses (Dja
         CHECK(eval(Round(Value(1250.0), -2)).as<double>() == 1300);
     } else {
         CHECK_THROWS_WITH(eval(Round("big", -2)), Catch::Contains("SQLite does not support negative precision."));
+        CHECK_THROWS_AS(eval(Round("real", Value(-1.0))), ValueError);
     }
 }
 
@@ -297,6 +298,11 @@ TEST_CASE("functions check their arguments as Django does", "[functions]") {
     CHECK_THROWS_WITH(Repeat("text", -1), Catch::Contains("'number' must be greater or equal to 0."));
     CHECK_THROWS_WITH(Substr("text", 0), Catch::Contains("'pos' must be greater than 0"));
     CHECK_THROWS_AS(Substr("text", 0), ValueError);
+    // Django compares any number given as a value, not only integers.
+    CHECK_THROWS_WITH(Left("text", 0.5), Catch::Contains("'length' must be greater than 0."));
+    CHECK_THROWS_WITH(LPad("text", -0.5), Catch::Contains("'length' must be greater or equal to 0."));
+    CHECK_THROWS_WITH(Repeat("text", -1.0), Catch::Contains("'number' must be greater or equal to 0."));
+    CHECK_THROWS_WITH(Substr("text", 0.5), Catch::Contains("'pos' must be greater than 0"));
     CHECK_NOTHROW(Left("text", F("small")));  // expressions are the database's business
     CHECK_THROWS_AS(Func("ABS(1); --", {}), ValueError);
 }

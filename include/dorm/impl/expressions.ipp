@@ -39,10 +39,11 @@ DORM_DECL ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args,
 }
 
 namespace function_registry {
-/// The integer a constant argument holds, if it is one (Django checks only values, not expressions).
-inline std::optional<std::int64_t> constant_int(const ExprNodePtr& n) {
+/// The number a constant argument holds, if it is one (Django checks only values, not expressions, and any number).
+inline std::optional<double> constant_number(const ExprNodePtr& n) {
     if (n->kind != ExprNode::Kind::value) return std::nullopt;
-    if (const auto* i = std::get_if<std::int64_t>(&n->value.variant())) return *i;
+    if (const auto* i = std::get_if<std::int64_t>(&n->value.variant())) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&n->value.variant())) return *d;
     return std::nullopt;
 }
 inline void check_collation(const std::vector<ExprNodePtr>& a) {
@@ -54,16 +55,16 @@ inline void check_collation(const std::vector<ExprNodePtr>& a) {
         throw ValueError(fmt::format("dorm: Invalid collation name: '{}'.", name ? *name : std::string("(not a text value)")));
 }
 inline void check_length_positive(const std::vector<ExprNodePtr>& a) {
-    if (auto v = constant_int(a[1]); v && *v < 1) throw ValueError("dorm: 'length' must be greater than 0.");
+    if (auto v = constant_number(a[1]); v && *v < 1) throw ValueError("dorm: 'length' must be greater than 0.");
 }
 inline void check_length_not_negative(const std::vector<ExprNodePtr>& a) {
-    if (auto v = constant_int(a[1]); v && *v < 0) throw ValueError("dorm: 'length' must be greater or equal to 0.");
+    if (auto v = constant_number(a[1]); v && *v < 0) throw ValueError("dorm: 'length' must be greater or equal to 0.");
 }
 inline void check_number_not_negative(const std::vector<ExprNodePtr>& a) {
-    if (auto v = constant_int(a[1]); v && *v < 0) throw ValueError("dorm: 'number' must be greater or equal to 0.");
+    if (auto v = constant_number(a[1]); v && *v < 0) throw ValueError("dorm: 'number' must be greater or equal to 0.");
 }
 inline void check_pos_positive(const std::vector<ExprNodePtr>& a) {
-    if (auto v = constant_int(a[1]); v && *v < 1) throw ValueError("dorm: 'pos' must be greater than 0");
+    if (auto v = constant_number(a[1]); v && *v < 1) throw ValueError("dorm: 'pos' must be greater than 0");
 }
 
 inline constexpr std::size_t many = std::numeric_limits<std::size_t>::max();

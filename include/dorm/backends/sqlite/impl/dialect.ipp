@@ -137,8 +137,11 @@ public:
         if (f == "CONCAT") return "(" + argument_list(args.size(), "COALESCE(%s, '')", " || ") + ")";
         if (f == "COLLATE") return collate(args);
         if (f == "ROUND") {
-            const auto* p = args[1].value ? std::get_if<std::int64_t>(&args[1].value->variant()) : nullptr;
-            if (p && *p < 0) throw ValueError("dorm: SQLite does not support negative precision.");
+            // Django checks a precision given as a value, integer or not.
+            const auto* v = args[1].value ? &args[1].value->variant() : nullptr;
+            const auto* i = v ? std::get_if<std::int64_t>(v) : nullptr;
+            const auto* d = v ? std::get_if<double>(v) : nullptr;
+            if ((i && *i < 0) || (d && *d < 0)) throw ValueError("dorm: SQLite does not support negative precision.");
             // SQLite's ROUND is always a float; an integer stays one (Django's output field).
             auto k = args[0].kind;
             if (k == FieldKind::small_integer || k == FieldKind::integer || k == FieldKind::big_integer)
