@@ -86,6 +86,7 @@ TEST_CASE("math functions: values and Django's result types", "[functions]") {
         {"Round", Round("real"), 1, false},
         {"Round precision", Round(Value(3.14159), 2), 3.14, false},
         {"Round int", Round("big"), 1234, true},
+        {"Round int precision", Round("medium", 2), -3, true},  // ROUND(integer, 2) is numeric -3.00 on PostgreSQL
         {"Sign", Sign("medium"), -1, true},
         {"Sign real", Sign(Value(-0.5)), -1, false},
         {"Sin", Sin("real"), std::sin(0.5), false},
@@ -322,7 +323,8 @@ TEST_CASE("functions render per dialect", "[functions]") {
         {Mod("real", "small"), "MOD(\"sample\".\"real\", \"sample\".\"small\")",
          "MOD((\"sample\".\"real\")::numeric(1000, 15), \"sample\".\"small\")"},
         {Round("real", 2), "ROUND(\"sample\".\"real\", 2)", "ROUND((\"sample\".\"real\")::numeric(1000, 15), (2)::integer)"},
-        {Round("medium"), "CAST(ROUND(\"sample\".\"medium\", 0) AS integer)", "ROUND(\"sample\".\"medium\", (0)::integer)"},
+        {Round("medium"), "CAST(ROUND(\"sample\".\"medium\", 0) AS integer)",
+         "(ROUND(\"sample\".\"medium\", (0)::integer))::integer"},
         {Floor("medium"), "FLOOR(\"sample\".\"medium\")", "(FLOOR(\"sample\".\"medium\"))::integer"},
         {Random(), "RAND()", "RANDOM()"},
         {Pi(), "PI()", "PI()"},

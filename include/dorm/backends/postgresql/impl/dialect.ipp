@@ -173,7 +173,8 @@ public:
         if (f == "COLLATE") return collate(args);
         // Django's FixDecimalInputMixin: there is no LOG, MOD or ROUND(_, n) of double precision, so float arguments
         // become numeric. Counts and positions are integer parameters (bound integers are bigint). CEILING, FLOOR
-        // and SIGN of an integer give double precision: cast back to the argument's type (Django's output field).
+        // and SIGN of an integer give double precision, ROUND(integer, n) numeric (-3.00): cast back to the
+        // argument's type (Django's output field), as SQLite gives it.
         static constexpr struct {
             std::string_view function;
             unsigned numeric_args, integer_args;  // bit i: argument i
@@ -189,7 +190,9 @@ public:
                 else if ((c.integer_args >> i & 1) && args[i].kind == FieldKind::big_integer) arg = "(" + arg + ")::integer";
                 out += arg;
             }
-            return out + ")";
+            out += ")";
+            if (f == "ROUND" && is_integer(args[0].kind)) return fmt::format("({})::{}", out, column_type_of(*args[0].kind));
+            return out;
         }
         if ((f == "CEILING" || f == "FLOOR" || f == "SIGN") && is_integer(args[0].kind))
             return fmt::format("({}({{0}}))::{}", f, column_type_of(*args[0].kind));
