@@ -178,6 +178,14 @@ TEST_CASE("annotations and aggregates round-trip", "[serialize]") {
         Entry::objects().annotate("r", dorm::Cast("rating", dorm::FieldKind::real),
                                   "ratio", dorm::ExpressionWrapper(F("rating") * 1.5, dorm::FieldKind::real)).order_by("id"),
         Entry::objects().annotate("label", dorm::Value("x\"y\\z")).order_by("-id"),
+        // Django's database functions (dorm/functions.hpp), with their output types and checked arguments.
+        Entry::objects().annotate("c", dorm::Concat("headline", dorm::Value("-"), "rating_note"),
+                                  "l", dorm::Left("headline", 3), "p", dorm::LPad("headline", 20, dorm::Value("*")),
+                                  "s", dorm::Substr("headline", 2), "i", dorm::StrIndex("headline", dorm::Value("e")),
+                                  "o", dorm::Ord("headline"), "g", dorm::Greatest("rating", "number_of_comments"),
+                                  "n", dorm::NullIf("rating", 3), "m", dorm::Mod("rating", 3), "r", dorm::Round("rating"),
+                                  "q", dorm::Sqrt("rating"), "pw", dorm::pow(F("rating"), 2),
+                                  "co", dorm::Collate("headline", test::is_postgresql() ? "C" : "NOCASE"), "h", dorm::MD5("headline")).order_by("id"),
     };
     for (const auto& qs : entries) {
         auto back = round_trip<Entry>(qs);
@@ -460,6 +468,15 @@ TEST_CASE("loads() rejects malformed, hostile and mismatched text with clear err
     // Only dorm's own functions, operators and aggregates: a text cannot call any SQL function.
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"pg_sleep\" (value 10))))")), "the function 'pg_sleep' is not one loads() calls");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"LOWER\")))")), "LOWER takes 1 argument(s), not 0");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"SUBSTRING\" (F \"headline\") (value 1) (value 2) "
+                                        "(value 3))))")), "SUBSTRING takes 2 to 3 argument(s), not 4");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"CONCAT\" (F \"headline\"))))")),
+                            "CONCAT takes at least 2 argument(s), not 1");
+    // A function's own checks hold on load: Collate's name is written into the SQL, never bound.
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"COLLATE\" (F \"headline\") (value \"C\\\" --\"))))")),
+                            "Invalid collation name");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"LEFT\" (F \"headline\") (value 0))))")),
+                            "'length' must be greater than 0.");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (op \"; DROP TABLE entry; --\" (F \"id\") (F \"id\"))))")), "unknown operator");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (aggregate \"sleep\" (F \"id\"))))")), "unknown aggregate 'sleep'");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (aggregate \"Count\" (F \"id\") (delimiter \",\"))))")), "only StringAgg");

@@ -12,6 +12,7 @@
 #include <dorm/router.hpp>
 #include <dorm/transaction.hpp>
 #include <dorm/expressions.hpp>
+#include <dorm/functions.hpp>
 #include <dorm/lookups.hpp>
 #include <dorm/lookup_path.hpp>
 #include <dorm/q.hpp>

@@ -149,6 +149,24 @@ inline OrderByExpression Expression::desc(const NullsOrder& nulls) const {
 namespace detail {
 DORM_DECL bool is_sql_identifier(std::string_view s);
 DORM_DECL ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args, std::optional<FieldKind> output);
+
+/// One of Django's database functions (django.db.models.functions), as dorm knows it: the key its nodes carry
+/// (Django's default SQL function name), Django's class name, its argument counts, its result type (none: the
+/// first typed argument's) and a check of its arguments (Django's ValueErrors). Each dialect spells it
+/// (Dialect::function_template); loads() calls only these.
+struct FunctionInfo {
+    std::string_view name;
+    std::string_view django;
+    std::size_t min_args, max_args;
+    std::optional<FieldKind> output;
+    void (*check)(const std::vector<ExprNodePtr>& args) = nullptr;
+};
+/// The registered function of that key, or nullptr.
+DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept;
+/// How many arguments it takes, for messages: "1", "2 to 3", "at least 2".
+DORM_DECL std::string argument_count(const FunctionInfo& f);
+/// A call of the registered function `name` (checked: argument count and values).
+DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args);
 }  // namespace detail
 
 /// A SQL function call (Django's Func): `Func("UPPER", {"headline"})`. The name must be a plain SQL identifier
@@ -162,7 +180,7 @@ DORM_DECL Expression Cast(const ExprArg& e, FieldKind kind);
 /// The first argument that is not NULL (at least two).
 template <class... More>
 Expression Coalesce(const ExprArg& a, const ExprArg& b, const More&... more) {
-    return Expression(detail::func_node("COALESCE", {a.node(), b.node(), ExprArg(more).node()...}, std::nullopt));
+    return Expression(detail::call_function("COALESCE", {a.node(), b.node(), ExprArg(more).node()...}));
 }
 
 /// Gives an expression a result type where dorm cannot infer one (`F("a") + F("b")` of different types).
@@ -179,12 +197,11 @@ public:
 /// caller's: never build it from untrusted input; pass values in `params`.
 DORM_DECL Expression RawSQL(std::string_view sql, std::vector<Value> params = {}, std::optional<FieldKind> output = std::nullopt);
 
-/// Database functions the reference's examples use.
-inline Expression Lower(const ExprArg& e) { return Expression(detail::func_node("LOWER", {e.node()}, std::nullopt)); }
-inline Expression Upper(const ExprArg& e) { return Expression(detail::func_node("UPPER", {e.node()}, std::nullopt)); }
-inline Expression Length(const ExprArg& e) {
-    return Expression(detail::func_node("LENGTH", {e.node()}, FieldKind::integer));
-}
+/// Text functions the reference's examples use; the others are in <dorm/functions.hpp>.
+inline Expression Lower(const ExprArg& e) { return Expression(detail::call_function("LOWER", {e.node()})); }
+inline Expression Upper(const ExprArg& e) { return Expression(detail::call_function("UPPER", {e.node()})); }
+/// The number of characters (an integer).
+inline Expression Length(const ExprArg& e) { return Expression(detail::call_function("LENGTH", {e.node()})); }
 
 }  // namespace dorm
 

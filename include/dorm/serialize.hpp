@@ -32,7 +32,8 @@
 // the arguments the user gave them (names, Q trees, F() / aggregate expressions, values), never the SQL they became.
 // loads() calls the same methods again, so every name is resolved against the model's metadata as filter() resolves
 // it (an unknown field is the same FieldError) and only values reach the statement, always as bound parameters.
-// Functions are limited to the ones dorm's own expressions use (Lower, Upper, Length, Coalesce, pow) and the
+// Functions are limited to dorm's own database functions (dorm/functions.hpp: `(Func "CONCAT" E...)`, by the key
+// of their registry row, which checks the argument count and values again), pow (`(op "**" A B)`) and the
 // aggregates (Count ... AnyValue); RawSQL and extra() are refused, as SQL given as text. A nested query (a Subquery,
 // Exists, `in` QuerySet, Prefetch queryset, set operation part) names its model, which must be reachable from the
 // loaded QuerySet's model through relations. Nesting (200 levels), list lengths and the number of calls (10,000 each)

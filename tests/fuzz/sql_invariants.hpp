@@ -108,6 +108,12 @@ inline bool is_known_word(std::string_view w) {
         "VAR_SAMP", "STRING_AGG", "GROUP_CONCAT", "ANY_VALUE", "UPPER", "LOWER", "LENGTH", "POWER", "RANDOM",
         "EXTRACT", "FLOOR", "DATE_TRUNC", "AT", "TIME", "ZONE", "instr", "dorm_fold", "dorm_iregexp", "dorm_extract",
         "dorm_trunc", "REPLACE",
+        // Database functions (dorm/functions.hpp) as each dialect spells them.
+        "ABS", "ACOS", "ASIN", "ATAN", "ATAN2", "CEILING", "COS", "COT", "DEGREES", "EXP", "LN", "LOG", "MOD", "PI",
+        "RADIANS", "RAND", "ROUND", "SIGN", "SIN", "SQRT", "TAN", "CHR", "CHAR", "ASCII", "UNICODE", "CONCAT", "RIGHT",
+        "LPAD", "LTRIM", "MD5", "REPEAT", "REVERSE", "RPAD", "RTRIM", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512",
+        "ENCODE", "DIGEST", "CONVERT_TO", "INSTR", "STRPOS", "SUBSTR", "SUBSTRING", "TRIM", "GREATEST", "LEAST",
+        "NULLIF", "COLLATE", "numeric",
         // EXTRACT fields (PostgreSQL).
         "YEAR", "ISOYEAR", "MONTH", "DAY", "WEEK", "DOW", "ISODOW", "QUARTER", "HOUR", "MINUTE", "SECOND",
         // Type names in CAST and ::casts.
@@ -122,11 +128,12 @@ inline bool is_known_word(std::string_view w) {
 inline bool is_known_literal(Dialect d, std::string_view s) {
     // Date parts; and the wildcards and escapes of pattern lookups whose value is an expression (GLOB on SQLite,
     // LIKE on PostgreSQL).
-    static constexpr std::array<std::string_view, 19> sqlite_fields{
+    static constexpr std::array<std::string_view, 20> sqlite_fields{
         "year", "iso_year", "month", "day", "week", "week_day", "iso_week_day", "quarter", "date", "time", "hour",
-        "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]"};
-    static constexpr std::array<std::string_view, 15> postgresql_literals{
-        "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second", "%", "\\", "\\\\", "\\%", "_", "\\_"};
+        "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]", ""};  // '': Concat's COALESCE(x, '')
+    static constexpr std::array<std::string_view, 18> postgresql_literals{
+        "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second", "%", "\\", "\\\\", "\\%", "_", "\\_",
+        "hex", "sha1", "UTF8"};  // the digests' ENCODE / DIGEST / CONVERT_TO
     if (d == Dialect::sqlite) return std::find(sqlite_fields.begin(), sqlite_fields.end(), s) != sqlite_fields.end();
     return std::find(postgresql_literals.begin(), postgresql_literals.end(), s) != postgresql_literals.end();
 }

@@ -4,6 +4,10 @@
 
 #include <dorm/expressions.hpp>
 
+#include <cstdint>
+#include <limits>
+#include <variant>
+
 namespace dorm {
 
 DORM_DECL auto Expression::make(detail::ExprNode::Kind k, std::string name, Value v, std::vector<detail::ExprNodePtr> args) -> detail::ExprNodePtr {
@@ -31,6 +35,127 @@ DORM_DECL ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args,
     n->name = std::move(name);
     n->args = std::move(args);
     n->output = output;
+    return n;
+}
+
+namespace function_registry {
+/// The number a constant argument holds, if it is one (Django checks only values, not expressions, and any number).
+inline std::optional<double> constant_number(const ExprNodePtr& n) {
+    if (n->kind != ExprNode::Kind::value) return std::nullopt;
+    if (const auto* i = std::get_if<std::int64_t>(&n->value.variant())) return static_cast<double>(*i);
+    if (const auto* d = std::get_if<double>(&n->value.variant())) return *d;
+    return std::nullopt;
+}
+inline void check_collation(const std::vector<ExprNodePtr>& a) {
+    const auto* name = a[1]->kind == ExprNode::Kind::value ? std::get_if<std::string>(&a[1]->value.variant()) : nullptr;
+    bool ok = name && !name->empty();
+    if (name)
+        for (char ch : *name) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+    if (!ok)
+        throw ValueError(fmt::format("dorm: Invalid collation name: '{}'.", name ? *name : std::string("(not a text value)")));
+}
+inline void check_length_positive(const std::vector<ExprNodePtr>& a) {
+    if (auto v = constant_number(a[1]); v && *v < 1) throw ValueError("dorm: 'length' must be greater than 0.");
+}
+inline void check_length_not_negative(const std::vector<ExprNodePtr>& a) {
+    if (auto v = constant_number(a[1]); v && *v < 0) throw ValueError("dorm: 'length' must be greater or equal to 0.");
+}
+inline void check_number_not_negative(const std::vector<ExprNodePtr>& a) {
+    if (auto v = constant_number(a[1]); v && *v < 0) throw ValueError("dorm: 'number' must be greater or equal to 0.");
+}
+inline void check_pos_positive(const std::vector<ExprNodePtr>& a) {
+    if (auto v = constant_number(a[1]); v && *v < 1) throw ValueError("dorm: 'pos' must be greater than 0");
+}
+
+inline constexpr std::size_t many = std::numeric_limits<std::size_t>::max();
+inline constexpr auto real = FieldKind::real, text = FieldKind::text, integer = FieldKind::integer;
+inline constexpr std::optional<FieldKind> same = std::nullopt;  // the first typed argument's type
+
+// Django's output types: NumericOutputFieldMixin's functions give floats (dorm has no decimals), Transforms
+// without one (Abs, Ceil, Floor, Round, Sign) keep their argument's type.
+inline constexpr FunctionInfo registry[] = {
+    // comparison and conversion
+    {"COALESCE", "Coalesce", 2, many, same},
+    {"COLLATE", "Collate", 2, 2, same, check_collation},
+    {"GREATEST", "Greatest", 2, many, same},
+    {"LEAST", "Least", 2, many, same},
+    {"NULLIF", "NullIf", 2, 2, same},
+    // math
+    {"ABS", "Abs", 1, 1, same},
+    {"ACOS", "ACos", 1, 1, real},
+    {"ASIN", "ASin", 1, 1, real},
+    {"ATAN", "ATan", 1, 1, real},
+    {"ATAN2", "ATan2", 2, 2, real},
+    {"CEILING", "Ceil", 1, 1, same},
+    {"COS", "Cos", 1, 1, real},
+    {"COT", "Cot", 1, 1, real},
+    {"DEGREES", "Degrees", 1, 1, real},
+    {"EXP", "Exp", 1, 1, real},
+    {"FLOOR", "Floor", 1, 1, same},
+    {"LN", "Ln", 1, 1, real},
+    {"LOG", "Log", 2, 2, real},
+    {"MOD", "Mod", 2, 2, real},
+    {"PI", "Pi", 0, 0, real},
+    {"POWER", "Power", 2, 2, real},
+    {"RADIANS", "Radians", 1, 1, real},
+    {"RANDOM", "Random", 0, 0, real},
+    {"ROUND", "Round", 2, 2, same},
+    {"SIGN", "Sign", 1, 1, same},
+    {"SIN", "Sin", 1, 1, real},
+    {"SQRT", "Sqrt", 1, 1, real},
+    {"TAN", "Tan", 1, 1, real},
+    // text
+    {"CHR", "Chr", 1, 1, text},
+    {"CONCAT", "Concat", 2, many, text},
+    {"LEFT", "Left", 2, 2, text, check_length_positive},
+    {"LENGTH", "Length", 1, 1, integer},
+    {"LOWER", "Lower", 1, 1, text},
+    {"LPAD", "LPad", 3, 3, text, check_length_not_negative},
+    {"LTRIM", "LTrim", 1, 1, text},
+    {"MD5", "MD5", 1, 1, text},
+    {"ASCII", "Ord", 1, 1, integer},
+    {"REPEAT", "Repeat", 2, 2, text, check_number_not_negative},
+    {"REPLACE", "Replace", 3, 3, text},
+    {"REVERSE", "Reverse", 1, 1, text},
+    {"RIGHT", "Right", 2, 2, text, check_length_positive},
+    {"RPAD", "RPad", 3, 3, text, check_length_not_negative},
+    {"RTRIM", "RTrim", 1, 1, text},
+    {"SHA1", "SHA1", 1, 1, text},
+    {"SHA224", "SHA224", 1, 1, text},
+    {"SHA256", "SHA256", 1, 1, text},
+    {"SHA384", "SHA384", 1, 1, text},
+    {"SHA512", "SHA512", 1, 1, text},
+    {"INSTR", "StrIndex", 2, 2, integer},
+    {"SUBSTRING", "Substr", 2, 3, text, check_pos_positive},
+    {"TRIM", "Trim", 1, 1, text},
+    {"UPPER", "Upper", 1, 1, text},
+};
+}  // namespace function_registry
+
+DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept {
+    for (const auto& f : function_registry::registry)
+        if (f.name == name) return &f;
+    return nullptr;
+}
+
+DORM_DECL std::string argument_count(const FunctionInfo& f) {
+    if (f.min_args == f.max_args) return fmt::format("{}", f.min_args);
+    if (f.max_args == function_registry::many) return fmt::format("at least {}", f.min_args);
+    return fmt::format("{} to {}", f.min_args, f.max_args);
+}
+
+DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args) {
+    const auto* f = find_function(name);
+    if (!f) throw ValueError(fmt::format("dorm: '{}' is not one of dorm's database functions", name));
+    if (args.size() < f->min_args || args.size() > f->max_args)
+        throw TypeError(fmt::format("dorm: '{}' takes {} argument(s) ({} given)", f->django, argument_count(*f), args.size()));
+    if (f->check) f->check(args);
+    auto n = std::make_shared<ExprNode>();
+    n->kind = ExprNode::Kind::func;
+    n->name = f->name;
+    n->args = std::move(args);
+    n->output = f->output;
+    n->label = f->django;  // marks it as dorm's own: the dialect spells it, dumps() writes it
     return n;
 }
 }  // namespace dorm::detail

@@ -55,15 +55,6 @@ inline constexpr std::size_t max_depth = 200;
 inline constexpr std::size_t max_list = 10000;
 inline constexpr std::size_t max_calls = 10000;
 
-// The functions loads() calls by name: those dorm's own expressions produce, with their argument counts. Any other
-// name would let the text call any SQL function, so dumps() refuses it.
-struct FunctionSpec {
-    std::string_view name;
-    std::size_t min_args, max_args;
-};
-inline constexpr FunctionSpec functions[] = {{"LOWER", 1, 1},  {"UPPER", 1, 1}, {"LENGTH", 1, 1},
-                                             {"POWER", 2, 2},  {"COALESCE", 2, std::numeric_limits<std::size_t>::max()}};
-
 // The aggregates, by Django's class name (what the text holds), and the SQL function each may be.
 struct AggregateSpec {
     std::string_view label, function, sample_function;
@@ -277,12 +268,20 @@ private:
                 close();
                 break;
             case K::func: {
-                auto spec = std::find_if(std::begin(functions), std::end(functions),
-                                         [&](const FunctionSpec& f) { return f.name == n.name; });
-                if (spec == std::end(functions))
+                if (n.label.empty() && n.name == "POWER" && n.args.size() == 2) {  // pow(): Python's **
+                    open("op");
+                    string("**");
+                    expression(*n.args[0]);
+                    expression(*n.args[1]);
+                    close();
+                    break;
+                }
+                // Only dorm's own functions (dorm/functions.hpp, which carry Django's class name), so that a text
+                // cannot call any SQL function.
+                if (n.label.empty() || !dorm::detail::find_function(n.name))
                     throw NotSupportedError(fmt::format(
-                        "dorm: dumps(): Func('{}') cannot be serialised: loads() calls only the functions of dorm's own "
-                        "expressions (Lower, Upper, Length, Coalesce, pow), so that a text cannot call any SQL function",
+                        "dorm: dumps(): Func('{}') cannot be serialised: loads() calls only dorm's own database functions "
+                        "(dorm/functions.hpp) and pow(), so that a text cannot call any SQL function",
                         n.name));
                 open("Func");
                 string(n.name);
@@ -966,21 +965,22 @@ private:
             if (op == "*") return l * r;
             if (op == "/") return l / r;
             if (op == "%") return l % r;
+            if (op == "**") return pow(l, r);
             serial::malformed(a[0].offset, fmt::format("unknown operator '{}'", op));
         }
         if (h == "Func") {
             auto a = serial::args(n, 1, true);
             const std::string& name = serial::text(a[0], "a function name");
-            auto spec = std::find_if(std::begin(serial::functions), std::end(serial::functions),
-                                     [&](const serial::FunctionSpec& f) { return f.name == name; });
-            if (spec == std::end(serial::functions))
-                serial::malformed(a[0].offset, fmt::format("the function '{}' is not one loads() calls (LOWER, UPPER, LENGTH, "
-                                                           "COALESCE, POWER)", name));
+            const auto* spec = find_function(name);
+            if (!spec)
+                serial::malformed(a[0].offset, fmt::format("the function '{}' is not one loads() calls (those of "
+                                                           "dorm/functions.hpp, by their SQL name: LOWER, CONCAT, ...)", name));
             if (a.size() - 1 < spec->min_args || a.size() - 1 > spec->max_args)
-                serial::malformed(n.offset, fmt::format("{} takes {} argument(s), not {}", name, spec->min_args, a.size() - 1));
+                serial::malformed(n.offset, fmt::format("{} takes {} argument(s), not {}", name, argument_count(*spec),
+                                                        a.size() - 1));
             std::vector<ExprNodePtr> nodes;
             for (const auto& arg : a.subspan(1)) nodes.push_back(expression(arg).node());
-            return Expression(func_node(name, std::move(nodes), std::nullopt));
+            return Expression(call_function(name, std::move(nodes)));  // its own checks (Collate's name, ...)
         }
         if (h == "aggregate") return aggregate(n);
         if (h == "Case") {  // Case()'s node, from When()s (which check their conditions)

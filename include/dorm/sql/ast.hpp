@@ -56,14 +56,16 @@ struct BinaryOp final : Expression {
     Match as_sql(Compiler& c) const override;
 };
 
-/// A function call: `POWER(a, b)`. Names come from dorm's own code, never from users.
+/// A function call: `POWER(a, b)`. Names are checked identifiers (Func()) or dorm's own functions.
 struct Func final : Expression {
-    Func(std::string n, std::vector<ExprPtr> a, std::optional<FieldKind> out = std::nullopt)
-        : name(std::move(n)), args(std::move(a)), output(out) {}
+    Func(std::string n, std::vector<ExprPtr> a, std::optional<FieldKind> out = std::nullopt, bool reg = false)
+        : name(std::move(n)), args(std::move(a)), output(out), registered(reg) {}
     std::string name;
     std::vector<ExprPtr> args;
     std::optional<FieldKind> output;  // the result's type when it is not the first argument's
+    bool registered;                  // one of dorm's database functions: the dialect spells it
     void sources(std::vector<const Expression*>& out) const override;
+    bool is_grouped() const noexcept override { return !(registered && name == "RANDOM"); }  // Django's Random
     std::optional<FieldKind> output_kind() const override;
     Match as_sql(Compiler& c) const override;
 };

@@ -40,6 +40,9 @@ public:
     virtual bool is_value() const noexcept { return false; }
     /// Whether it refers to the outer query (OuterRef) itself.
     virtual bool is_outer_ref() const noexcept { return false; }
+    /// Whether GROUP BY lists it when it is selected or ordered by (Django's get_group_by_cols() is not empty):
+    /// not Random(), which would put every row in a group of its own.
+    virtual bool is_grouped() const noexcept { return true; }
     /// Whether it or a node below it is an aggregate (Django's contains_aggregate): such a condition
     /// belongs in HAVING, and such a selected value is not grouped by.
     bool contains_aggregate() const;

@@ -47,6 +47,13 @@ struct PatternSpec {
     std::string_view expression;
 };
 
+/// An argument of one of dorm's database functions, as a dialect sees it when spelling the call: its type, and its
+/// value when it is a bound constant.
+struct FunctionArg {
+    std::optional<FieldKind> kind;
+    const Value* value = nullptr;
+};
+
 /// The SQL spelling of one database. Stateless; one static instance per backend.
 class Dialect {
 public:
@@ -119,6 +126,15 @@ public:
     virtual bool supports_aggregate_order_by() const noexcept { return true; }
     /// Whether DISTINCT aggregates may take several arguments (StringAgg's delimiter).
     virtual bool supports_aggregate_distinct_multiple_arguments() const noexcept { return true; }
+    /// The SQL template of one of dorm's database functions (dorm/functions.hpp, by the key of
+    /// detail::FunctionInfo) called with `args`: "{0}", "{1}", ... stand for the arguments, in any order and as
+    /// often as needed (each is compiled, and its parameters bound, where it stands). Empty: the standard
+    /// `NAME(arg, ...)`. Throws NotSupportedError or ValueError where this database cannot do the call.
+    virtual std::string function_template(std::string_view function, const std::vector<FunctionArg>& args) const;
+    /// "{0} COLLATE "name"": Collate's template, the collation (a checked name) quoted as an identifier.
+    std::string collate(const std::vector<FunctionArg>& args) const;
+    /// "{0}, {1}, ..." for `n` arguments, each in `each` ("%s" is the argument: "COALESCE(%s, '')").
+    static std::string argument_list(std::size_t n, std::string_view each = "%s", std::string_view separator = ", ");
     /// The SQL template ("%s" is the value) that converts a value to `kind` (Cast).
     virtual std::string cast_template(FieldKind kind) const = 0;
     /// The SQL template ("%s" is the value) that truncates a date (`input` date) or a datetime to `kind`

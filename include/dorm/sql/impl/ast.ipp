@@ -93,6 +93,32 @@ DORM_DECL auto Func::output_kind() const -> std::optional<FieldKind> {
 }
 
 DORM_DECL auto Func::as_sql(Compiler& c) const -> Match {
+    if (registered) {
+        std::vector<backends::FunctionArg> info;
+        info.reserve(args.size());
+        for (const auto& a : args) {
+            const auto* p = a->is_value() ? dynamic_cast<const Param*>(a.get()) : nullptr;
+            info.push_back({a->output_kind(), p ? &p->value : nullptr});
+        }
+        std::string tmpl = c.dialect.function_template(name, info);
+        if (!tmpl.empty()) {
+            std::string_view t = tmpl;
+            for (std::size_t pos = 0;;) {
+                auto open = t.find('{', pos);
+                auto close = open == std::string_view::npos ? open : t.find('}', open);
+                if (close == std::string_view::npos) {
+                    c << t.substr(pos);
+                    break;
+                }
+                c << t.substr(pos, open - pos);
+                std::size_t i = 0;
+                for (char ch : t.substr(open + 1, close - open - 1)) i = i * 10 + static_cast<std::size_t>(ch - '0');
+                c.compile(*args.at(i));
+                pos = close + 1;
+            }
+            return Match::some;
+        }
+    }
     c << name << "(";
     for (std::size_t i = 0; i < args.size(); ++i) {
         if (i) c << ", ";

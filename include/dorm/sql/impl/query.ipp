@@ -430,7 +430,8 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
         case K::func: {
             std::vector<ExprPtr> args;
             for (const auto& a : n.args) args.push_back(resolve(a));
-            return std::make_shared<Func>(n.name, std::move(args), n.output);
+            // dorm's own functions carry Django's class name; a Func() of the user's does not
+            return std::make_shared<Func>(n.name, std::move(args), n.output, !n.label.empty());
         }
         case K::aggregate: {
             auto a = std::make_shared<Aggregate>();
@@ -1034,7 +1035,7 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     bool any = false;
     for (const auto* e : exprs) {
-        if (e->contains_aggregate() || e->is_constant()) continue;
+        if (e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
         Compiler scratch(c.dialect);
         scratch.scopes = c.scopes;
         scratch.compile(*e);

@@ -74,6 +74,33 @@ DORM_DECL auto Dialect::aggregate_function(std::string_view function, std::optio
     return function;
 }
 
+DORM_DECL auto Dialect::function_template(std::string_view function, const std::vector<FunctionArg>& args) const
+    -> std::string {
+    (void)function;
+    (void)args;
+    return {};
+}
+
+DORM_DECL auto Dialect::collate(const std::vector<FunctionArg>& args) const -> std::string {
+    const auto* name = args.size() == 2 && args[1].value ? std::get_if<std::string>(&args[1].value->variant()) : nullptr;
+    if (!name) throw ValueError("dorm: Collate takes a collation name");
+    std::string out = "{0} COLLATE ";
+    quote_name(out, *name);
+    return out;
+}
+
+DORM_DECL auto Dialect::argument_list(std::size_t n, std::string_view each, std::string_view separator) -> std::string {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += separator;
+        auto at = each.find("%s");
+        out += each.substr(0, at);
+        out += fmt::format("{{{}}}", i);
+        if (at != std::string_view::npos) out += each.substr(at + 2);
+    }
+    return out;
+}
+
 DORM_DECL auto Dialect::trunc_in_zone_template(std::string_view kind) const -> std::string {
     (void)kind;
     throw NotSupportedError(fmt::format("dorm: {} has no time zone database: datetimes() truncates in UTC only", vendor()));

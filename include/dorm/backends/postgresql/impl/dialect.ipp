@@ -166,6 +166,43 @@ public:
         f.kind = kind;
         return "(%s)::" + column_type(f);
     }
+    std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
+        if (f == "INSTR") return "STRPOS({0}, {1})";
+        // Django's ConcatPair: CONCAT skips NULLs; each argument is cast to text, as CONCAT takes "any".
+        if (f == "CONCAT") return "CONCAT(" + argument_list(args.size(), "(%s)::text") + ")";
+        if (f == "COLLATE") return collate(args);
+        // Django's FixDecimalInputMixin: there is no LOG, MOD or ROUND(_, n) of double precision, so float arguments
+        // become numeric. Counts and positions are integer parameters (bound integers are bigint). CEILING, FLOOR
+        // and SIGN of an integer give double precision, ROUND(integer, n) numeric (-3.00): cast back to the
+        // argument's type (Django's output field), as SQLite gives it.
+        static constexpr struct {
+            std::string_view function;
+            unsigned numeric_args, integer_args;  // bit i: argument i
+        } casts[] = {{"LOG", 3, 0},  {"MOD", 3, 0},    {"ROUND", 1, 2}, {"CHR", 0, 1},  {"LEFT", 0, 2},
+                     {"RIGHT", 0, 2}, {"REPEAT", 0, 2}, {"LPAD", 0, 2},  {"RPAD", 0, 2}, {"SUBSTRING", 0, 6}};
+        for (const auto& c : casts) {
+            if (c.function != f) continue;
+            std::string out = std::string(f) + "(";
+            for (std::size_t i = 0; i < args.size(); ++i) {
+                if (i) out += ", ";
+                auto arg = fmt::format("{{{}}}", i);
+                if ((c.numeric_args >> i & 1) && args[i].kind == FieldKind::real) arg = "(" + arg + ")::numeric(1000, 15)";
+                else if ((c.integer_args >> i & 1) && args[i].kind == FieldKind::big_integer) arg = "(" + arg + ")::integer";
+                out += arg;
+            }
+            out += ")";
+            if (f == "ROUND" && is_integer(args[0].kind)) return fmt::format("({})::{}", out, column_type_of(*args[0].kind));
+            return out;
+        }
+        if ((f == "CEILING" || f == "FLOOR" || f == "SIGN") && is_integer(args[0].kind))
+            return fmt::format("({}({{0}}))::{}", f, column_type_of(*args[0].kind));
+        // Django spells all five with pgcrypto's DIGEST; the SHA-2 digests are built in (PostgreSQL 11), so only SHA1
+        // needs that extension. CONVERT_TO: the digest of the UTF-8 bytes, as on SQLite.
+        if (f == "SHA1") return "ENCODE(DIGEST({0}, 'sha1'), 'hex')";
+        if (f.starts_with("SHA")) return fmt::format("ENCODE({}(CONVERT_TO({{0}}, 'UTF8')), 'hex')", f);
+        return {};
+    }
+
     std::string trunc_template(std::string_view kind, FieldKind input) const override {
         // DateTime columns are timestamptz, truncated in UTC as dorm's DateTime is.
         if (input == FieldKind::date) return fmt::format("DATE_TRUNC('{}', %s)::date", kind);
@@ -178,6 +215,14 @@ public:
 
 private:
     bool any_value_;
+    static bool is_integer(std::optional<FieldKind> k) {
+        return k == FieldKind::small_integer || k == FieldKind::integer || k == FieldKind::big_integer;
+    }
+    std::string column_type_of(FieldKind kind) const {
+        FieldMeta f{};
+        f.kind = kind;
+        return column_type(f);
+    }
     static std::string upper(std::string_view s) {
         std::string out(s);
         for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

@@ -120,6 +120,36 @@ public:
         }
         return "%s";
     }
+    std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
+        // As Django's as_sqlite(); COT, LPAD, RPAD, REPEAT, REVERSE, MD5, SHA*, SIGN and RAND are registered on
+        // every connection, and the math functions when SQLite was built without them (functions.ipp).
+        if (f == "CHR") return "CHAR({0})";
+        if (f == "ASCII") return "UNICODE({0})";
+        if (f == "SUBSTRING") return "SUBSTR(" + argument_list(args.size()) + ")";
+        if (f == "LEFT") return "SUBSTR({0}, 1, {1})";
+        // Django's SUBSTR(x, n * -1, n): with the length, a length of 0 is empty text, as RIGHT(x, 0) is.
+        if (f == "RIGHT") return "SUBSTR({0}, ({1}) * -1, {1})";
+        // SQLite's multi-argument MAX / MIN are NULL when an argument is (Django documents the difference).
+        if (f == "GREATEST") return "MAX(" + argument_list(args.size()) + ")";
+        if (f == "LEAST") return "MIN(" + argument_list(args.size()) + ")";
+        if (f == "RANDOM") return "RAND()";  // RANDOM() is a 64-bit integer, not a float in [0, 1)
+        // Django's ConcatPair: a NULL on either side counts as ''.
+        if (f == "CONCAT") return "(" + argument_list(args.size(), "COALESCE(%s, '')", " || ") + ")";
+        if (f == "COLLATE") return collate(args);
+        if (f == "ROUND") {
+            // Django checks a precision given as a value, integer or not.
+            const auto* v = args[1].value ? &args[1].value->variant() : nullptr;
+            const auto* i = v ? std::get_if<std::int64_t>(v) : nullptr;
+            const auto* d = v ? std::get_if<double>(v) : nullptr;
+            if ((i && *i < 0) || (d && *d < 0)) throw ValueError("dorm: SQLite does not support negative precision.");
+            // SQLite's ROUND is always a float; an integer stays one (Django's output field).
+            auto k = args[0].kind;
+            if (k == FieldKind::small_integer || k == FieldKind::integer || k == FieldKind::big_integer)
+                return "CAST(ROUND({0}, {1}) AS integer)";
+        }
+        return {};
+    }
+
     std::string trunc_template(std::string_view kind, FieldKind) const override {
         return fmt::format("dorm_trunc('{}', %s)", kind);  // kind is one of dorm's own names, checked before
     }

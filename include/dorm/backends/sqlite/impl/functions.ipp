@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // SQL functions dorm registers on every SQLite connection: date parts (dorm_extract), case folding (dorm_fold)
 // and regular expressions (REGEXP, dorm_iregexp), as Django registers its own on SQLite.
+// Django's math and text functions SQLite lacks are registered as Django registers them; digests come from
+// OpenSSL's libcrypto (EVP), not hand-written code.
 // Regular expressions use PCRE2, whose syntax is Python's for the patterns people write (Django evaluates them with
 // Python's re on SQLite); its C API also keeps std::regex's heavy templates out of every translation unit.
 #pragma once
@@ -11,13 +13,16 @@
 #include <sqlite3.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <openssl/evp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dorm::backends::sqlite {
 
@@ -201,7 +206,189 @@ void moments_final(sqlite3_context* ctx) {
     sqlite3_result_double(ctx, Root ? std::sqrt(v) : v);
 }
 
+inline void result_text(sqlite3_context* ctx, std::string_view s) {
+    sqlite3_result_text64(ctx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+inline bool any_null(int argc, sqlite3_value** argv) {
+    for (int i = 0; i < argc; ++i)
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL) return true;
+    return false;
+}
+
+/// The byte offsets where the UTF-8 text's characters start (Python counts characters, not bytes), and its size.
+inline std::vector<std::size_t> char_starts(std::string_view s) {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) out.push_back(i);
+    out.push_back(s.size());
+    return out;
+}
+/// The first `n` characters of `s` (all of it when shorter).
+inline std::string_view first_chars(std::string_view s, std::int64_t n) {
+    auto starts = char_starts(s);
+    auto count = static_cast<std::int64_t>(starts.size() - 1);
+    return s.substr(0, starts[static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, count))]);
+}
+/// `fill` repeated to `n` characters (empty when `fill` is).
+inline std::string fill_to(std::string_view fill, std::int64_t n) {
+    std::string out;
+    if (fill.empty() || n <= 0) return out;
+    auto starts = char_starts(fill);
+    std::size_t per = starts.size() - 1;
+    for (std::int64_t left = n; left > 0; left -= static_cast<std::int64_t>(per))
+        out += left >= static_cast<std::int64_t>(per) ? fill : fill.substr(0, starts[static_cast<std::size_t>(left)]);
+    return out;
+}
+
+/// Django's _sqlite_lpad / _sqlite_rpad: padded with `fill` to `length` characters, or cut to them.
+template <bool Left>
+void pad(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    auto text = text_arg(argv[0]);
+    auto length = sqlite3_value_int64(argv[1]);
+    auto fill = text_arg(argv[2]);
+    auto have = static_cast<std::int64_t>(char_starts(text).size() - 1);
+    if (have >= length) return result_text(ctx, first_chars(text, length));
+    std::string padding = fill_to(fill, length - have);
+    return result_text(ctx, Left ? padding + std::string(text) : std::string(text) + padding);
+}
+
+/// REPEAT(text, n): the text n times (empty for n <= 0, as Python's text * n).
+inline void repeat(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    auto text = text_arg(argv[0]);
+    auto n = sqlite3_value_int64(argv[1]);
+    auto limit = static_cast<std::int64_t>(sqlite3_limit(sqlite3_context_db_handle(ctx), SQLITE_LIMIT_LENGTH, -1));
+    if (n > 0 && !text.empty() && n > limit / static_cast<std::int64_t>(text.size()))
+        return sqlite3_result_error_toobig(ctx);
+    std::string out;
+    for (std::int64_t i = 0; i < n; ++i) out += text;
+    result_text(ctx, out);
+}
+
+/// REVERSE(text): its characters in reverse order.
+inline void reverse(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    auto text = text_arg(argv[0]);
+    auto starts = char_starts(text);
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = starts.size() - 1; i > 0; --i) out += text.substr(starts[i - 1], starts[i] - starts[i - 1]);
+    result_text(ctx, out);
+}
+
+/// MD5(text), SHA1(text), ...: the hexadecimal digest of the text's UTF-8 bytes (user data: the EVP digest).
+inline void digest(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (any_null(argc, argv)) return sqlite3_result_null(ctx);
+    auto text = text_arg(argv[0]);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (!EVP_Digest(text.data(), text.size(), md, &size, static_cast<const EVP_MD*>(sqlite3_user_data(ctx)), nullptr))
+        return sqlite3_result_error(ctx, "dorm: digest failed", -1);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < size; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 0xF];
+    }
+    result_text(ctx, out);
+}
+
+/// RAND(): a float in [0, 1) from SQLite's own generator (its RANDOM() is a 64-bit integer).
+inline void rand(sqlite3_context* ctx, int, sqlite3_value**) {
+    std::uint64_t bits = 0;
+    sqlite3_randomness(sizeof bits, &bits);
+    sqlite3_result_double(ctx, static_cast<double>(bits >> 11) * 0x1.0p-53);
+}
+
+/// Whether every argument is a number or text that reads as one (which SQLite then converts in place): SQLite's own
+/// math functions are NULL for anything else, NULL included.
+inline bool all_numeric(int argc, sqlite3_value** argv) {
+    for (int i = 0; i < argc; ++i) {
+        int t = sqlite3_value_numeric_type(argv[i]);
+        if (t != SQLITE_INTEGER && t != SQLITE_FLOAT) return false;
+    }
+    return true;
+}
+
+/// A math function of doubles; NULL for arguments that are not numbers and where it is undefined (as SQLite's own).
+template <double (*Fn)(double)>
+void unary_math(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    double r = Fn(sqlite3_value_double(argv[0]));
+    if (std::isnan(r)) return sqlite3_result_null(ctx);
+    sqlite3_result_double(ctx, r);
+}
+template <double (*Fn)(double, double)>
+void binary_math(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    double r = Fn(sqlite3_value_double(argv[0]), sqlite3_value_double(argv[1]));
+    if (std::isnan(r)) return sqlite3_result_null(ctx);
+    sqlite3_result_double(ctx, r);
+}
+/// SIGN(x): -1, 0 or 1, an integer (Python's (x > 0) - (x < 0) in Django's, and SQLite's own from 3.35).
+inline void sign(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    double x = sqlite3_value_double(argv[0]);
+    sqlite3_result_int(ctx, (x > 0) - (x < 0));
+}
+inline double cot(double x) { return 1 / std::tan(x); }
+inline double degrees(double x) { return x * 180 / 3.14159265358979323846; }
+inline double radians(double x) { return x * 3.14159265358979323846 / 180; }
+/// Undefined (Python's math.log raises) for x <= 0, base <= 0 and base 1.
+inline double log_base(double base, double x) {
+    return x > 0 && base > 0 && base != 1 ? std::log(x) / std::log(base) : std::nan("");
+}
+inline double acos(double x) { return std::acos(x); }
+inline double asin(double x) { return std::asin(x); }
+inline double atan(double x) { return std::atan(x); }
+inline double atan2(double y, double x) { return std::atan2(y, x); }
+inline double cos(double x) { return std::cos(x); }
+inline double exp(double x) { return std::exp(x); }
+inline double ln(double x) { return x > 0 ? std::log(x) : std::nan(""); }
+inline double fmod(double x, double y) { return std::fmod(x, y); }
+inline double power(double x, double y) { return std::pow(x, y); }
+inline double sin(double x) { return std::sin(x); }
+inline double sqrt(double x) { return std::sqrt(x); }
+inline double tan(double x) { return std::tan(x); }
+/// CEILING / FLOOR: integers stay integers, as SQLite's own do.
+template <double (*Fn)(double)>
+void rounding(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+    if (!all_numeric(argc, argv)) return sqlite3_result_null(ctx);
+    if (sqlite3_value_numeric_type(argv[0]) == SQLITE_INTEGER) return sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]));
+    sqlite3_result_double(ctx, Fn(sqlite3_value_double(argv[0])));
+}
+inline double ceil(double x) { return std::ceil(x); }
+inline double floor(double x) { return std::floor(x); }
+inline void pi(sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result_double(ctx, 3.14159265358979323846); }
+
 }  // namespace detail
+
+/// The math functions of SQLITE_ENABLE_MATH_FUNCTIONS that Django's functions use, for builds without them.
+inline void register_math_functions(sqlite3* db) {
+    constexpr int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+    auto function = [&](const char* name, int n, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
+        sqlite3_create_function_v2(db, name, n, flags, nullptr, fn, nullptr, nullptr, nullptr);
+    };
+    function("ACOS", 1, detail::unary_math<detail::acos>);
+    function("ASIN", 1, detail::unary_math<detail::asin>);
+    function("ATAN", 1, detail::unary_math<detail::atan>);
+    function("ATAN2", 2, detail::binary_math<detail::atan2>);
+    function("CEILING", 1, detail::rounding<detail::ceil>);
+    function("COS", 1, detail::unary_math<detail::cos>);
+    function("DEGREES", 1, detail::unary_math<detail::degrees>);
+    function("EXP", 1, detail::unary_math<detail::exp>);
+    function("FLOOR", 1, detail::rounding<detail::floor>);
+    function("LN", 1, detail::unary_math<detail::ln>);
+    function("LOG", 2, detail::binary_math<detail::log_base>);
+    function("MOD", 2, detail::binary_math<detail::fmod>);
+    function("PI", 0, detail::pi);
+    function("POWER", 2, detail::binary_math<detail::power>);
+    function("RADIANS", 1, detail::unary_math<detail::radians>);
+    function("SIN", 1, detail::unary_math<detail::sin>);
+    function("SQRT", 1, detail::unary_math<detail::sqrt>);
+    function("TAN", 1, detail::unary_math<detail::tan>);
+}
 
 /// Registers dorm's functions on a new connection.
 inline void register_functions(sqlite3* db) {
@@ -221,6 +408,30 @@ inline void register_functions(sqlite3* db) {
     aggregate("STDDEV_SAMP", detail::moments_final<true, true>);
     aggregate("VAR_POP", detail::moments_final<false, false>);
     aggregate("VAR_SAMP", detail::moments_final<true, false>);
+
+    // Django's functions SQLite has no equivalent of.
+    auto function = [&](const char* name, int n, void (*fn)(sqlite3_context*, int, sqlite3_value**),
+                        void* data = nullptr, bool deterministic = true) {
+        sqlite3_create_function_v2(db, name, n, deterministic ? flags : SQLITE_UTF8, data, fn, nullptr, nullptr, nullptr);
+    };
+    function("COT", 1, detail::unary_math<detail::cot>);
+    function("LPAD", 3, detail::pad<true>);
+    function("RPAD", 3, detail::pad<false>);
+    function("REPEAT", 2, detail::repeat);
+    function("REVERSE", 1, detail::reverse);
+    // EVP_MD objects of the default provider are static: nothing to free.
+    auto md = [](const EVP_MD* m) { return const_cast<void*>(static_cast<const void*>(m)); };
+    function("MD5", 1, detail::digest, md(EVP_md5()));
+    function("SHA1", 1, detail::digest, md(EVP_sha1()));
+    function("SHA224", 1, detail::digest, md(EVP_sha224()));
+    function("SHA256", 1, detail::digest, md(EVP_sha256()));
+    function("SHA384", 1, detail::digest, md(EVP_sha384()));
+    function("SHA512", 1, detail::digest, md(EVP_sha512()));
+    // Django registers SIGN too: SQLite has its own only from 3.35, built with or without the math functions.
+    function("SIGN", 1, detail::sign);
+    function("RAND", 0, detail::rand, nullptr, false);  // not deterministic
+    // The math functions, when this SQLite was built without SQLITE_ENABLE_MATH_FUNCTIONS (as Django checks).
+    if (!sqlite3_compileoption_used("ENABLE_MATH_FUNCTIONS")) register_math_functions(db);
 }
 
 }  // namespace dorm::backends::sqlite

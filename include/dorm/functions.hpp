@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+// Django's database functions (django.db.models.functions): comparison and conversion, math and text.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <dorm/expressions.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace dorm {
+
+namespace detail {
+template <class... A>
+Expression call(std::string_view name, const A&... args) {
+    return Expression(call_function(name, {ExprArg(args).node()...}));
+}
+}  // namespace detail
+
+// Comparison and conversion. Cast and Coalesce are in <dorm/expressions.hpp>.
+
+/// `expression COLLATE "collation"`: the collation is a name ([A-Za-z0-9_-]+), quoted, never bound.
+inline Expression Collate(const ExprArg& e, std::string_view collation) {
+    return detail::call("COLLATE", e, Expression(Value(std::string(collation))));
+}
+/// The largest argument (at least two). PostgreSQL ignores NULLs; on SQLite a NULL argument makes it NULL.
+template <class... More>
+Expression Greatest(const ExprArg& a, const ExprArg& b, const More&... more) {
+    return detail::call("GREATEST", a, b, more...);
+}
+/// The smallest argument (at least two); NULLs as for Greatest.
+template <class... More>
+Expression Least(const ExprArg& a, const ExprArg& b, const More&... more) {
+    return detail::call("LEAST", a, b, more...);
+}
+/// NULL when both are equal, else the first.
+inline Expression NullIf(const ExprArg& a, const ExprArg& b) { return detail::call("NULLIF", a, b); }
+
+// Math. Results are floats except for Abs, Ceil, Floor, Round and Sign, which keep their argument's type.
+
+inline Expression Abs(const ExprArg& e) { return detail::call("ABS", e); }
+inline Expression ACos(const ExprArg& e) { return detail::call("ACOS", e); }
+inline Expression ASin(const ExprArg& e) { return detail::call("ASIN", e); }
+inline Expression ATan(const ExprArg& e) { return detail::call("ATAN", e); }
+/// The arc tangent of y / x.
+inline Expression ATan2(const ExprArg& y, const ExprArg& x) { return detail::call("ATAN2", y, x); }
+inline Expression Ceil(const ExprArg& e) { return detail::call("CEILING", e); }
+inline Expression Cos(const ExprArg& e) { return detail::call("COS", e); }
+inline Expression Cot(const ExprArg& e) { return detail::call("COT", e); }
+inline Expression Degrees(const ExprArg& e) { return detail::call("DEGREES", e); }
+inline Expression Exp(const ExprArg& e) { return detail::call("EXP", e); }
+inline Expression Floor(const ExprArg& e) { return detail::call("FLOOR", e); }
+inline Expression Ln(const ExprArg& e) { return detail::call("LN", e); }
+/// The logarithm of `x` to the base `base`.
+inline Expression Log(const ExprArg& base, const ExprArg& x) { return detail::call("LOG", base, x); }
+inline Expression Mod(const ExprArg& a, const ExprArg& b) { return detail::call("MOD", a, b); }
+inline Expression Pi() { return Expression(detail::call_function("PI", {})); }
+inline Expression Power(const ExprArg& a, const ExprArg& b) { return detail::call("POWER", a, b); }
+inline Expression Radians(const ExprArg& e) { return detail::call("RADIANS", e); }
+/// A random float in [0, 1).
+inline Expression Random() { return Expression(detail::call_function("RANDOM", {})); }
+/// Rounded to `precision` decimal places (negative: to tens, hundreds...; SQLite refuses it: ValueError).
+inline Expression Round(const ExprArg& e, const ExprArg& precision = 0) { return detail::call("ROUND", e, precision); }
+inline Expression Sign(const ExprArg& e) { return detail::call("SIGN", e); }
+inline Expression Sin(const ExprArg& e) { return detail::call("SIN", e); }
+inline Expression Sqrt(const ExprArg& e) { return detail::call("SQRT", e); }
+inline Expression Tan(const ExprArg& e) { return detail::call("TAN", e); }
+
+// Text. A string argument names a field, as in Django: text values are Value(std::string(...)).
+
+/// The character of a code point.
+inline Expression Chr(const ExprArg& e) { return detail::call("CHR", e); }
+/// The arguments joined as text (at least two); a NULL argument counts as empty text.
+template <class... More>
+Expression Concat(const ExprArg& a, const ExprArg& b, const More&... more) {
+    return detail::call("CONCAT", a, b, more...);
+}
+/// The first `length` characters (`length` > 0).
+inline Expression Left(const ExprArg& e, const ExprArg& length) { return detail::call("LEFT", e, length); }
+/// Padded on the left with `fill_text` (a value: `Value(std::string("-"))`) to `length` characters, or cut to it.
+inline Expression LPad(const ExprArg& e, const ExprArg& length, const ExprArg& fill_text = Value(std::string(" "))) {
+    return detail::call("LPAD", e, length, fill_text);
+}
+inline Expression LTrim(const ExprArg& e) { return detail::call("LTRIM", e); }
+/// The hexadecimal MD5 digest of the text's UTF-8 bytes.
+inline Expression MD5(const ExprArg& e) { return detail::call("MD5", e); }
+/// The code point of the first character (an integer).
+inline Expression Ord(const ExprArg& e) { return detail::call("ASCII", e); }
+/// The text `number` times.
+inline Expression Repeat(const ExprArg& e, const ExprArg& number) { return detail::call("REPEAT", e, number); }
+/// Every occurrence of `text` replaced by `replacement`.
+inline Expression Replace(const ExprArg& e, const ExprArg& text, const ExprArg& replacement = Value(std::string())) {
+    return detail::call("REPLACE", e, text, replacement);
+}
+inline Expression Reverse(const ExprArg& e) { return detail::call("REVERSE", e); }
+/// The last `length` characters (`length` > 0).
+inline Expression Right(const ExprArg& e, const ExprArg& length) { return detail::call("RIGHT", e, length); }
+/// Padded on the right with `fill_text` to `length` characters, or cut to it.
+inline Expression RPad(const ExprArg& e, const ExprArg& length, const ExprArg& fill_text = Value(std::string(" "))) {
+    return detail::call("RPAD", e, length, fill_text);
+}
+inline Expression RTrim(const ExprArg& e) { return detail::call("RTRIM", e); }
+/// Hexadecimal SHA digests of the text's UTF-8 bytes. On PostgreSQL SHA1 needs the pgcrypto extension (Django's
+/// five all do; dorm's SHA224 ... SHA512 use PostgreSQL's own functions).
+inline Expression SHA1(const ExprArg& e) { return detail::call("SHA1", e); }
+inline Expression SHA224(const ExprArg& e) { return detail::call("SHA224", e); }
+inline Expression SHA256(const ExprArg& e) { return detail::call("SHA256", e); }
+inline Expression SHA384(const ExprArg& e) { return detail::call("SHA384", e); }
+inline Expression SHA512(const ExprArg& e) { return detail::call("SHA512", e); }
+/// The 1-based position of `substring` in `string`, 0 when absent (an integer).
+inline Expression StrIndex(const ExprArg& string, const ExprArg& substring) {
+    return detail::call("INSTR", string, substring);
+}
+/// `length` characters from the 1-based position `pos` (> 0); all the rest without `length`.
+inline Expression Substr(const ExprArg& e, const ExprArg& pos, const std::optional<ExprArg>& length = std::nullopt) {
+    return length ? detail::call("SUBSTRING", e, pos, *length) : detail::call("SUBSTRING", e, pos);
+}
+inline Expression Trim(const ExprArg& e) { return detail::call("TRIM", e); }
+
+}  // namespace dorm
