@@ -178,6 +178,9 @@ TEST_CASE("annotations and aggregates round-trip", "[serialize]") {
         Entry::objects().annotate("r", dorm::Cast("rating", dorm::FieldKind::real),
                                   "ratio", dorm::ExpressionWrapper(F("rating") * 1.5, dorm::FieldKind::real)).order_by("id"),
         Entry::objects().annotate("label", dorm::Value("x\"y\\z")).order_by("-id"),
+        // The date functions: the part or kind is a checked name, spelt into the SQL.
+        Entry::objects().annotate("y", dorm::ExtractIsoYear("pub_date"), "m", dorm::TruncMonth("pub_date"))
+            .filter("y__gte", 2000).filter("pub_date__lt", dorm::Now()).order_by("m"),
         // Django's database functions (dorm/functions.hpp), with their output types and checked arguments.
         Entry::objects().annotate("c", dorm::Concat("headline", dorm::Value("-"), "rating_note"),
                                   "l", dorm::Left("headline", 3), "p", dorm::LPad("headline", 20, dorm::Value("*")),
@@ -472,6 +475,8 @@ TEST_CASE("loads() rejects malformed, hostile and mismatched text with clear err
                                         "(value 3))))")), "SUBSTRING takes 2 to 3 argument(s), not 4");
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"CONCAT\" (F \"headline\"))))")),
                             "CONCAT takes at least 2 argument(s), not 1");
+    check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"EXTRACT\" (F \"pub_date\") (value \"epoch'--\"))))")),
+                            "Extract has no 'epoch'--'");
     // A function's own checks hold on load: Collate's name is written into the SQL, never bound.
     check_error<ValueError>(load(entry_text("(annotate (as \"x\" (Func \"COLLATE\" (F \"headline\") (value \"C\\\" --\"))))")),
                             "Invalid collation name");

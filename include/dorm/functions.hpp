@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Django's database functions (django.db.models.functions): comparison and conversion, math and text.
+// Django's database functions (django.db.models.functions): comparison and conversion, date, math and text.
 #pragma once
 
 #include <dorm/config.hpp>
@@ -37,6 +37,50 @@ Expression Least(const ExprArg& a, const ExprArg& b, const More&... more) {
 }
 /// NULL when both are equal, else the first.
 inline Expression NullIf(const ExprArg& a, const ExprArg& b) { return detail::call("NULLIF", a, b); }
+
+// Date and time. Dates and times are UTC, as dorm's DateTime is (Django's tzinfo arguments are not offered).
+
+/// A part of a Date, DateTime or Time as an integer, by Django's lookup name: "year", "iso_year", "quarter",
+/// "month", "week" (ISO 8601), "day", "week_day" (Sunday 1 ... Saturday 7), "iso_week_day" (Monday 1 ...
+/// Sunday 7), "hour", "minute", "second". A time part of a Date, or a date part of a Time, is a ValueError when
+/// the query is compiled (Django's, at annotate()).
+inline Expression Extract(const ExprArg& e, std::string_view lookup_name) {
+    return detail::call("EXTRACT", e, Expression(Value(std::string(lookup_name))));
+}
+inline Expression ExtractYear(const ExprArg& e) { return Extract(e, "year"); }
+inline Expression ExtractIsoYear(const ExprArg& e) { return Extract(e, "iso_year"); }
+inline Expression ExtractQuarter(const ExprArg& e) { return Extract(e, "quarter"); }
+inline Expression ExtractMonth(const ExprArg& e) { return Extract(e, "month"); }
+inline Expression ExtractWeek(const ExprArg& e) { return Extract(e, "week"); }
+inline Expression ExtractDay(const ExprArg& e) { return Extract(e, "day"); }
+inline Expression ExtractWeekDay(const ExprArg& e) { return Extract(e, "week_day"); }
+inline Expression ExtractIsoWeekDay(const ExprArg& e) { return Extract(e, "iso_week_day"); }
+inline Expression ExtractHour(const ExprArg& e) { return Extract(e, "hour"); }
+inline Expression ExtractMinute(const ExprArg& e) { return Extract(e, "minute"); }
+inline Expression ExtractSecond(const ExprArg& e) { return Extract(e, "second"); }
+
+/// The database's current time, a DateTime: the start of the statement (PostgreSQL's STATEMENT_TIMESTAMP(),
+/// SQLite's 'now'), so every row of one query sees the same value.
+inline Expression Now() { return Expression(detail::call_function("NOW", {})); }
+
+/// A Date, DateTime or Time truncated to `kind`, of the same type: "year", "quarter", "month", "week" (its
+/// Monday), "day" (Dates and DateTimes), "hour", "minute", "second" (DateTimes and Times). Another pairing is a
+/// ValueError when the query is compiled, as Django's at annotate().
+inline Expression Trunc(const ExprArg& e, std::string_view kind) {
+    return detail::call("TRUNC", e, Expression(Value(std::string(kind))));
+}
+inline Expression TruncYear(const ExprArg& e) { return Trunc(e, "year"); }
+inline Expression TruncQuarter(const ExprArg& e) { return Trunc(e, "quarter"); }
+inline Expression TruncMonth(const ExprArg& e) { return Trunc(e, "month"); }
+inline Expression TruncWeek(const ExprArg& e) { return Trunc(e, "week"); }
+inline Expression TruncDay(const ExprArg& e) { return Trunc(e, "day"); }
+inline Expression TruncHour(const ExprArg& e) { return Trunc(e, "hour"); }
+inline Expression TruncMinute(const ExprArg& e) { return Trunc(e, "minute"); }
+inline Expression TruncSecond(const ExprArg& e) { return Trunc(e, "second"); }
+/// The date of a DateTime, a Date.
+inline Expression TruncDate(const ExprArg& e) { return detail::call("TRUNCDATE", e); }
+/// The time of day of a DateTime, a Time.
+inline Expression TruncTime(const ExprArg& e) { return detail::call("TRUNCTIME", e); }
 
 // Math. Results are floats except for Abs, Ceil, Floor, Round and Sign, which keep their argument's type.
 

@@ -113,7 +113,7 @@ inline bool is_known_word(std::string_view w) {
         "RADIANS", "RAND", "ROUND", "SIGN", "SIN", "SQRT", "TAN", "CHR", "CHAR", "ASCII", "UNICODE", "CONCAT", "RIGHT",
         "LPAD", "LTRIM", "MD5", "REPEAT", "REVERSE", "RPAD", "RTRIM", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512",
         "ENCODE", "DIGEST", "CONVERT_TO", "INSTR", "STRPOS", "SUBSTR", "SUBSTRING", "TRIM", "GREATEST", "LEAST",
-        "NULLIF", "COLLATE", "numeric",
+        "NULLIF", "COLLATE", "numeric", "STRFTIME", "STATEMENT_TIMESTAMP",
         // EXTRACT fields (PostgreSQL).
         "YEAR", "ISOYEAR", "MONTH", "DAY", "WEEK", "DOW", "ISODOW", "QUARTER", "HOUR", "MINUTE", "SECOND",
         // Type names in CAST and ::casts.
@@ -128,9 +128,10 @@ inline bool is_known_word(std::string_view w) {
 inline bool is_known_literal(Dialect d, std::string_view s) {
     // Date parts; and the wildcards and escapes of pattern lookups whose value is an expression (GLOB on SQLite,
     // LIKE on PostgreSQL).
-    static constexpr std::array<std::string_view, 20> sqlite_fields{
+    static constexpr std::array<std::string_view, 23> sqlite_fields{
         "year", "iso_year", "month", "day", "week", "week_day", "iso_week_day", "quarter", "date", "time", "hour",
-        "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]", ""};  // '': Concat's COALESCE(x, '')
+        "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]", "",  // '': Concat's COALESCE(x, '')
+        "%Y-%m-%d %H:%M:%f", "now", "000"};                         // Now()
     static constexpr std::array<std::string_view, 18> postgresql_literals{
         "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second", "%", "\\", "\\\\", "\\%", "_", "\\_",
         "hex", "sha1", "UTF8"};  // the digests' ENCODE / DIGEST / CONVERT_TO

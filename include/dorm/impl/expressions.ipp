@@ -4,7 +4,9 @@
 
 #include <dorm/expressions.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <variant>
 
@@ -67,8 +69,27 @@ inline void check_pos_positive(const std::vector<ExprNodePtr>& a) {
     if (auto v = constant_number(a[1]); v && *v < 1) throw ValueError("dorm: 'pos' must be greater than 0");
 }
 
+/// Extract's lookup name and Trunc's kind: one of Django's names, a text value (it is spelt into the SQL, not bound).
+inline void check_date_part(const std::vector<ExprNodePtr>& a, std::string_view function,
+                            std::initializer_list<std::string_view> parts) {
+    const auto* name = a[1]->kind == ExprNode::Kind::value ? std::get_if<std::string>(&a[1]->value.variant()) : nullptr;
+    if (!name || name->empty())
+        throw ValueError(fmt::format("dorm: {} needs a {} ({})", function, function == "Extract" ? "lookup_name" : "kind",
+                                     fmt::join(parts, ", ")));
+    if (std::find(parts.begin(), parts.end(), *name) == parts.end())
+        throw ValueError(fmt::format("dorm: {} has no '{}' (one of: {})", function, *name, fmt::join(parts, ", ")));
+}
+inline void check_extract(const std::vector<ExprNodePtr>& a) {
+    check_date_part(a, "Extract", {"year", "iso_year", "quarter", "month", "week", "day", "week_day", "iso_week_day",
+                                   "hour", "minute", "second"});
+}
+inline void check_trunc(const std::vector<ExprNodePtr>& a) {
+    check_date_part(a, "Trunc", {"year", "quarter", "month", "week", "day", "hour", "minute", "second"});
+}
+
 inline constexpr std::size_t many = std::numeric_limits<std::size_t>::max();
 inline constexpr auto real = FieldKind::real, text = FieldKind::text, integer = FieldKind::integer;
+inline constexpr auto date = FieldKind::date, datetime = FieldKind::datetime, time = FieldKind::time;
 inline constexpr std::optional<FieldKind> same = std::nullopt;  // the first typed argument's type
 
 // Django's output types: NumericOutputFieldMixin's functions give floats (dorm has no decimals), Transforms
@@ -80,6 +101,12 @@ inline constexpr FunctionInfo registry[] = {
     {"GREATEST", "Greatest", 2, many, same},
     {"LEAST", "Least", 2, many, same},
     {"NULLIF", "NullIf", 2, 2, same},
+    // date and time (the part or kind is the last argument, so that Trunc's type is its first's)
+    {"EXTRACT", "Extract", 2, 2, integer, check_extract},
+    {"NOW", "Now", 0, 0, datetime},
+    {"TRUNC", "Trunc", 2, 2, same, check_trunc},
+    {"TRUNCDATE", "TruncDate", 1, 1, date},
+    {"TRUNCTIME", "TruncTime", 1, 1, time},
     // math
     {"ABS", "Abs", 1, 1, same},
     {"ACOS", "ACos", 1, 1, real},

@@ -76,8 +76,39 @@ DORM_DECL auto Dialect::aggregate_function(std::string_view function, std::optio
 
 DORM_DECL auto Dialect::function_template(std::string_view function, const std::vector<FunctionArg>& args) const
     -> std::string {
-    (void)function;
-    (void)args;
+    // The date functions, through the templates of the transforms (Extract) and of dates() (Trunc).
+    auto input = args.empty() ? std::nullopt : args[0].kind;
+    const bool date = input == FieldKind::date, datetime = input == FieldKind::datetime, time = input == FieldKind::time;
+    auto with_argument = [](std::string_view tmpl) {  // "%s" becomes "{0}"
+        std::string out(tmpl);
+        for (auto at = out.find("%s"); at != std::string::npos; at = out.find("%s", at + 3)) out.replace(at, 2, "{0}");
+        return out;
+    };
+    // The part or kind was checked when the call was built (a text value among Django's names).
+    auto part = [&]() -> const std::string& { return std::get<std::string>(args[1].value->variant()); };
+    auto is_time_part = [](std::string_view p) { return p == "hour" || p == "minute" || p == "second"; };
+    if (function == "EXTRACT") {
+        if (!date && !datetime && !time)
+            throw ValueError("dorm: Extract input expression must be DateField, DateTimeField, TimeField, or "
+                             "DurationField.");
+        if (date && is_time_part(part()))
+            throw ValueError(fmt::format("dorm: Cannot extract time component '{}' from DateField.", part()));
+        if (time && !is_time_part(part()))
+            throw ValueError(fmt::format("dorm: Cannot extract component '{}' from TimeField.", part()));
+        return with_argument(transform_template(part(), *input));
+    }
+    if (function == "TRUNC") {
+        if (!date && !datetime && !time) throw ValueError("dorm: Trunc's input isn't a DateField, TimeField, or DateTimeField.");
+        if (date && is_time_part(part())) throw ValueError("dorm: Cannot truncate DateField to DateTimeField.");
+        if (time && !is_time_part(part()))
+            throw ValueError(fmt::format("dorm: Cannot truncate TimeField to {}.", part()));
+        return with_argument(trunc_template(part(), *input));
+    }
+    if (function == "TRUNCDATE" || function == "TRUNCTIME") {
+        if (!date && !datetime)
+            throw ValueError(fmt::format("dorm: {} takes a DateTime", function == "TRUNCDATE" ? "TruncDate" : "TruncTime"));
+        return with_argument(transform_template(function == "TRUNCDATE" ? "date" : "time", *input));
+    }
     return {};
 }
 

@@ -167,6 +167,7 @@ public:
         return "(%s)::" + column_type(f);
     }
     std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
+        if (f == "NOW") return "STATEMENT_TIMESTAMP()";
         if (f == "INSTR") return "STRPOS({0}, {1})";
         // Django's ConcatPair: CONCAT skips NULLs; each argument is cast to text, as CONCAT takes "any".
         if (f == "CONCAT") return "CONCAT(" + argument_list(args.size(), "(%s)::text") + ")";
@@ -200,12 +201,13 @@ public:
         // needs that extension. CONVERT_TO: the digest of the UTF-8 bytes, as on SQLite.
         if (f == "SHA1") return "ENCODE(DIGEST({0}, 'sha1'), 'hex')";
         if (f.starts_with("SHA")) return fmt::format("ENCODE({}(CONVERT_TO({{0}}, 'UTF8')), 'hex')", f);
-        return {};
+        return backends::Dialect::function_template(f, args);
     }
 
     std::string trunc_template(std::string_view kind, FieldKind input) const override {
         // DateTime columns are timestamptz, truncated in UTC as dorm's DateTime is.
         if (input == FieldKind::date) return fmt::format("DATE_TRUNC('{}', %s)::date", kind);
+        if (input == FieldKind::time) return fmt::format("DATE_TRUNC('{}', %s)::time", kind);  // through interval
         return fmt::format("(DATE_TRUNC('{}', %s AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')", kind);
     }
     std::string trunc_in_zone_template(std::string_view kind) const override {

@@ -123,6 +123,8 @@ public:
     std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
         // As Django's as_sqlite(); COT, LPAD, RPAD, REPEAT, REVERSE, MD5, SHA*, SIGN and RAND are registered on
         // every connection, and the math functions when SQLite was built without them (functions.ipp).
+        // Django's as_sqlite: the statement's start, in the text form dorm stores (microseconds: %f has milliseconds).
+        if (f == "NOW") return "(STRFTIME('%Y-%m-%d %H:%M:%f', 'now') || '000')";
         if (f == "CHR") return "CHAR({0})";
         if (f == "ASCII") return "UNICODE({0})";
         if (f == "SUBSTRING") return "SUBSTR(" + argument_list(args.size()) + ")";
@@ -147,7 +149,7 @@ public:
             if (k == FieldKind::small_integer || k == FieldKind::integer || k == FieldKind::big_integer)
                 return "CAST(ROUND({0}, {1}) AS integer)";
         }
-        return {};
+        return backends::Dialect::function_template(f, args);
     }
 
     std::string trunc_template(std::string_view kind, FieldKind) const override {

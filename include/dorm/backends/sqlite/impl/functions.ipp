@@ -159,11 +159,22 @@ inline void regexp(sqlite3_context* ctx, int, sqlite3_value** argv) {
 }
 
 /// dorm_trunc(kind, value): an ISO date or datetime text truncated to a year, quarter, month, week (its Monday),
-/// day, hour, minute or second, in the same form (dates(), datetimes(), Trunc).
+/// day, hour, minute or second, or a time text to an hour, minute or second, in the same form (dates(),
+/// datetimes(), Trunc).
 inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return sqlite3_result_null(ctx);
     auto kind = text_arg(argv[0]);
     auto text = text_arg(argv[1]);
+    auto result_text = [&](const std::string& out) {
+        sqlite3_result_text(ctx, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+    };
+    if (text.size() < 10 || text[4] != '-') {  // a time of day ("12:30:45.000000"), truncated to a time part
+        auto t = dorm::detail::parse_time(text);
+        if (!t) return sqlite3_result_null(ctx);
+        if (kind == "hour") return result_text(dorm::detail::to_iso(Time(t->hour(), 0)));
+        if (kind == "minute") return result_text(dorm::detail::to_iso(Time(t->hour(), t->minute())));
+        return result_text(dorm::detail::to_iso(Time(t->hour(), t->minute(), t->second())));
+    }
     auto dt = dorm::detail::parse_datetime(text);
     if (!dt) return sqlite3_result_null(ctx);
     using namespace std::chrono;
@@ -178,8 +189,7 @@ inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     if (kind == "hour") time = Time(t.hour(), 0);
     else if (kind == "minute") time = Time(t.hour(), t.minute());
     else if (kind == "second") time = Time(t.hour(), t.minute(), t.second());
-    std::string out = text.size() == 10 ? dorm::detail::to_iso(day) : dorm::detail::to_iso(DateTime(day, time));
-    sqlite3_result_text(ctx, out.data(), static_cast<int>(out.size()), SQLITE_TRANSIENT);
+    result_text(text.size() == 10 ? dorm::detail::to_iso(day) : dorm::detail::to_iso(DateTime(day, time)));
 }
 
 /// STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP (PostgreSQL's names): Welford's running mean and variance.
