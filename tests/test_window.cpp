@@ -220,14 +220,17 @@ TEST_CASE("Windows in an aggregating query: grouped by their partition and order
                   .values("blog__name")
                   .annotate("n", Count("id"))
                   .annotate("place", Window(Rank(), {.order_by = {"-n"}}))
+                  .annotate("backwards", Window(RowNumber(), {.order_by = {"-blog__name"}}))
                   .order_by("blog__name");
-    std::vector<std::int64_t> places, counts;
+    std::vector<std::int64_t> places, counts, backwards;
     for (const auto& r : qs) {
         counts.push_back(r["n"].as<std::int64_t>());
         places.push_back(r["place"].as<std::int64_t>());
+        backwards.push_back(r["backwards"].as<std::int64_t>());
     }
     CHECK(counts == std::vector<std::int64_t>{4, 3});
     CHECK(places == std::vector<std::int64_t>{1, 2});
+    CHECK(backwards == std::vector<std::int64_t>{2, 1});
     auto sql = qs.sql();
     auto group_by = sql.substr(sql.find(" GROUP BY "), sql.find(" ORDER BY ") - sql.find(" GROUP BY "));
     CHECK(group_by == " GROUP BY \"blog\".\"name\"");
