@@ -17,6 +17,7 @@
 #include <dorm/lookup_path.hpp>
 #include <dorm/q.hpp>
 #include <dorm/aggregates.hpp>
+#include <dorm/window.hpp>
 #include <dorm/conditional.hpp>
 #include <dorm/sql/query.hpp>
 #include <dorm/query_set.hpp>

@@ -27,14 +27,16 @@ struct Query;
 namespace detail {
 struct ExprNode;
 using ExprNodePtr = std::shared_ptr<const ExprNode>;
+struct WindowSpec;  // <dorm/window.hpp>
 
 /// A node of an unresolved expression tree, as users build it; a QuerySet resolves it against its model.
 struct ExprNode {
     enum class Kind { ref, value, binary, func, aggregate, case_, cast, subquery, exists, outer_ref, star, raw,
-                      filtered_relation };
+                      filtered_relation, window };
     Kind kind = Kind::value;
     std::string name;  // ref / outer_ref: the lookup path; binary: the operator; func / aggregate: the SQL function;
-                       // raw: the SQL, "%s" standing for each parameter (args: the parameters' values)
+                       // raw: the SQL, "%s" standing for each parameter (args: the parameters' values);
+                       // window: args[0] is the function computed over the window
     Value value;       // value; StringAgg: the delimiter
     std::vector<ExprNodePtr> args;    // operands; case_: each When's result
     std::optional<FieldKind> output;  // output_field, or Cast's type
@@ -46,6 +48,7 @@ struct ExprNode {
     std::vector<std::pair<ExprNodePtr, bool>> ordering;  // StringAgg order_by: expression, descending
     std::vector<std::shared_ptr<const Q>> conditions;    // case_: each When's condition
     std::shared_ptr<const sql::Query> query;             // subquery / exists
+    std::shared_ptr<const WindowSpec> window;            // window: its partition, ordering and frame
 };
 }  // namespace detail
 
@@ -160,6 +163,7 @@ struct FunctionInfo {
     std::size_t min_args, max_args;
     std::optional<FieldKind> output;
     void (*check)(const std::vector<ExprNodePtr>& args) = nullptr;
+    bool window = false;  // a window function (Django's window_compatible Funcs): valid only inside Window()
 };
 /// The registered function of that key, or nullptr.
 DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
-// Django's database functions (django.db.models.functions): comparison and conversion, date, math and text.
+// Django's database functions (django.db.models.functions): comparison and conversion, date, math, text and window.
 #pragma once
 
 #include <dorm/config.hpp>
 
 #include <dorm/expressions.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -162,5 +163,38 @@ inline Expression Substr(const ExprArg& e, const ExprArg& pos, const std::option
     return length ? detail::call("SUBSTRING", e, pos, *length) : detail::call("SUBSTRING", e, pos);
 }
 inline Expression Trim(const ExprArg& e) { return detail::call("TRIM", e); }
+
+// Window functions: computed over a Window (dorm/window.hpp), `Window(RowNumber(), {.order_by = {"-rating"}})`;
+// anywhere else they are a ValueError when the query is built. Counts are bound integers, checked as in Django.
+
+/// The fraction of the partition's rows ordered before or tied with the row (a float in (0, 1]).
+inline Expression CumeDist() { return Expression(detail::call_function("CUME_DIST", {})); }
+/// The row's rank without gaps: ties share a rank, the next rank follows on (1, 1, 2).
+inline Expression DenseRank() { return Expression(detail::call_function("DENSE_RANK", {})); }
+/// The value at the first row of the frame.
+inline Expression FirstValue(const ExprArg& e) { return detail::call("FIRST_VALUE", e); }
+/// The value `offset` rows (> 0, else ValueError) before the row in the partition; `default_` (NULL if none)
+/// where there is no such row.
+inline Expression Lag(const ExprArg& e, std::int64_t offset = 1, const std::optional<ExprArg>& default_ = std::nullopt) {
+    return default_ ? detail::call("LAG", e, offset, *default_) : detail::call("LAG", e, offset);
+}
+/// The value at the last row of the frame (by default the frame ends at the current row's last tie).
+inline Expression LastValue(const ExprArg& e) { return detail::call("LAST_VALUE", e); }
+/// The value `offset` rows (> 0, else ValueError) after the row in the partition; `default_` (NULL if none)
+/// where there is no such row.
+inline Expression Lead(const ExprArg& e, std::int64_t offset = 1, const std::optional<ExprArg>& default_ = std::nullopt) {
+    return default_ ? detail::call("LEAD", e, offset, *default_) : detail::call("LEAD", e, offset);
+}
+/// The value at row `nth` (> 0, else ValueError) of the frame, NULL where the frame is shorter.
+inline Expression NthValue(const ExprArg& e, std::int64_t nth = 1) { return detail::call("NTH_VALUE", e, nth); }
+/// The number (1 to `num_buckets`, > 0, else ValueError) of the group the row falls in when the partition is
+/// divided into `num_buckets` groups as equal as possible, the first ones one row larger.
+inline Expression Ntile(std::int64_t num_buckets = 1) { return detail::call("NTILE", num_buckets); }
+/// (rank - 1) / (rows in the partition - 1): a float in [0, 1], 0 for a single row.
+inline Expression PercentRank() { return Expression(detail::call_function("PERCENT_RANK", {})); }
+/// The row's rank with gaps: ties share a rank, the next rank skips (1, 1, 3).
+inline Expression Rank() { return Expression(detail::call_function("RANK", {})); }
+/// The row's number in its partition, from 1, in the window's order.
+inline Expression RowNumber() { return Expression(detail::call_function("ROW_NUMBER", {})); }
 
 }  // namespace dorm

@@ -1166,7 +1166,10 @@ public:
                                              "keys permitted). Choices are: {}", kw.name, meta.choices()));
             if (kw.value.kind == detail::Operand::Kind::expression) {
                 // Applied in SQL (no read-modify-write); joined references are refused, as in Django.
-                sets.emplace_back(f, sql::resolve_expression(q, *kw.value.expression, false));
+                auto e = sql::resolve_expression(q, *kw.value.expression, false);
+                if (e->contains_over_clause())  // Django's SQLUpdateCompiler: no database takes one in SET
+                    throw FieldError(fmt::format("dorm: Window expressions are not allowed in this query ({}=...).", kw.name));
+                sets.emplace_back(f, std::move(e));
                 continue;
             }
             if (kw.value.kind != detail::Operand::Kind::value)
@@ -1387,11 +1390,18 @@ private:
             }
             auto e = sql::resolve_expression(q, *item.expr->node());
             std::vector<const sql::Expression*> args;
-            if (auto* agg = dynamic_cast<const sql::Aggregate*>(e.get())) agg->sources(args);
-            for (const auto* a : args)
+            const auto* agg = dynamic_cast<const sql::Aggregate*>(e.get());
+            if (const auto* w = dynamic_cast<const sql::Window*>(e.get())) agg = dynamic_cast<const sql::Aggregate*>(w->source.get());
+            if (agg) agg->sources(args);
+            for (const auto* a : args) {
                 if (a->contains_aggregate())
                     throw FieldError(fmt::format("dorm: Cannot compute {}(...) over an aggregate in annotate() ('{}')",
-                                                 dynamic_cast<const sql::Aggregate*>(e.get())->label, name));
+                                                 agg->label, name));
+                // SQL computes windows after aggregates: aggregate() can (in an outer query), annotate() cannot.
+                if (a->contains_over_clause())
+                    throw FieldError(fmt::format("dorm: Cannot compute {}(...) over a window expression in annotate() "
+                                                 "('{}'); aggregate() can", agg->label, name));
+            }
             std::erase_if(q.annotations, [&](const sql::Annotation& a) { return a.name == name; });
             bool aggregate = e->contains_aggregate();
             q.annotations.push_back(sql::Annotation{name, std::move(e), selected});

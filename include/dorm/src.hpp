@@ -35,6 +35,7 @@
 #include <dorm/impl/schema.ipp>
 #include <dorm/impl/serialize.ipp>
 #include <dorm/impl/value.ipp>
+#include <dorm/impl/window.ipp>
 #include <dorm/sql/impl/ast.ipp>
 #include <dorm/sql/impl/compiler.ipp>
 #include <dorm/sql/impl/expressions.ipp>

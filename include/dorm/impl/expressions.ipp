@@ -87,6 +87,24 @@ inline void check_trunc(const std::vector<ExprNodePtr>& a) {
     check_date_part(a, "Trunc", {"year", "quarter", "month", "week", "day", "hour", "minute", "second"});
 }
 
+// The window functions' counts are values, bound (Django's): a constant integer, positive, or a ValueError.
+inline bool positive_int(const ExprNodePtr& n) {
+    auto v = constant_int(n);
+    return v && *v > 0;
+}
+inline void check_lag(const std::vector<ExprNodePtr>& a) {
+    if (!positive_int(a[1])) throw ValueError("dorm: Lag requires a positive integer for the offset.");
+}
+inline void check_lead(const std::vector<ExprNodePtr>& a) {
+    if (!positive_int(a[1])) throw ValueError("dorm: Lead requires a positive integer for the offset.");
+}
+inline void check_nth(const std::vector<ExprNodePtr>& a) {
+    if (!positive_int(a[1])) throw ValueError("dorm: NthValue requires a positive integer as for nth.");
+}
+inline void check_buckets(const std::vector<ExprNodePtr>& a) {
+    if (!positive_int(a[0])) throw ValueError("dorm: num_buckets must be greater than 0.");
+}
+
 inline constexpr std::size_t many = std::numeric_limits<std::size_t>::max();
 inline constexpr auto real = FieldKind::real, text = FieldKind::text, integer = FieldKind::integer;
 inline constexpr auto date = FieldKind::date, datetime = FieldKind::datetime, time = FieldKind::time;
@@ -156,6 +174,18 @@ inline constexpr FunctionInfo registry[] = {
     {"SUBSTRING", "Substr", 2, 3, text, check_pos_positive},
     {"TRIM", "Trim", 1, 1, text},
     {"UPPER", "Upper", 1, 1, text},
+    // window functions (Window() computes them; the value functions keep their argument's type)
+    {"CUME_DIST", "CumeDist", 0, 0, real, nullptr, true},
+    {"DENSE_RANK", "DenseRank", 0, 0, integer, nullptr, true},
+    {"FIRST_VALUE", "FirstValue", 1, 1, same, nullptr, true},
+    {"LAG", "Lag", 2, 3, same, check_lag, true},
+    {"LAST_VALUE", "LastValue", 1, 1, same, nullptr, true},
+    {"LEAD", "Lead", 2, 3, same, check_lead, true},
+    {"NTH_VALUE", "NthValue", 2, 2, same, check_nth, true},
+    {"NTILE", "Ntile", 1, 1, integer, check_buckets, true},
+    {"PERCENT_RANK", "PercentRank", 0, 0, real, nullptr, true},
+    {"RANK", "Rank", 0, 0, integer, nullptr, true},
+    {"ROW_NUMBER", "RowNumber", 0, 0, integer, nullptr, true},
 };
 }  // namespace function_registry
 

@@ -5,6 +5,7 @@
 
 #include <dorm/query_set.hpp>
 #include <dorm/serialize.hpp>
+#include <dorm/window.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -65,6 +66,9 @@ inline constexpr AggregateSpec aggregates[] = {
     {"StringAgg", "STRING_AGG", ""}, {"AnyValue", "ANY_VALUE", ""}};
 
 inline constexpr std::string_view binary_operators[] = {"+", "-", "*", "/", "%"};
+
+// WindowFrameExclusion's values, in its order.
+inline constexpr std::string_view window_exclusions[] = {"current_row", "group", "ties", "no_others"};
 
 inline constexpr std::pair<FieldKind, std::string_view> kinds[] = {
     {FieldKind::boolean, "boolean"}, {FieldKind::small_integer, "small_integer"}, {FieldKind::integer, "integer"},
@@ -325,8 +329,42 @@ private:
                 break;
             case K::raw:
                 throw NotSupportedError("dorm: dumps(): RawSQL cannot be serialised: loads() never takes SQL from the text");
+            case K::window: window(n); break;
         }
         if (wrapped) close();
+    }
+
+    // (Window expression (partition_by e ...) (order_by (asc e) (desc e nulls_last) ...)
+    //  (frame rows|range start|unbounded end|unbounded [current_row|group|ties|no_others]))
+    void window(const ExprNode& n) {
+        const auto& spec = *n.window;
+        open("Window");
+        expression(*n.args.at(0));
+        if (!spec.partition_by.empty()) {
+            open("partition_by");
+            for (const auto& p : spec.partition_by) expression(*p);
+            close();
+        }
+        if (!spec.order_by.empty()) {
+            open("order_by");
+            for (const auto& t : spec.order_by) {
+                open(t.descending ? "desc" : "asc");
+                expression(*t.expression.node());
+                if (t.nulls_first) atom("nulls_first");
+                if (t.nulls_last) atom("nulls_last");
+                close();
+            }
+            close();
+        }
+        if (spec.frame) {
+            const auto& f = *spec.frame;
+            open("frame");
+            atom(f.type() == WindowFrame::Type::rows ? "rows" : "range");
+            for (const auto& bound : {f.start(), f.end()}) atom(bound ? std::to_string(*bound) : std::string("unbounded"));
+            if (f.exclusion()) atom(window_exclusions[static_cast<std::size_t>(*f.exclusion())]);
+            close();
+        }
+        close();
     }
 
     void aggregate(const ExprNode& n) {
@@ -1005,6 +1043,7 @@ private:
             auto a = serial::args(n, 2);
             return Cast(ExprArg(expression(a[0])), serial::kind(a[1]));
         }
+        if (h == "Window") return window(n);
         if (h == "Subquery") return Subquery(QuerySet<Row>(query(serial::args(n, 1)[0], nullptr)));
         if (h == "Exists") return Exists(QuerySet<Row>(query(serial::args(n, 1)[0], nullptr)));
         if (h == "FilteredRelation") {
@@ -1055,6 +1094,43 @@ private:
         if (label == "StringAgg") return StringAgg(arg, *delimiter, o);
         if (label == "AnyValue") return AnyValue(arg, o);
         serial::malformed(a[0].offset, fmt::format("unknown aggregate '{}'", label));
+    }
+
+    Expression window(const Node& n) {
+        auto a = serial::args(n, 1, true);
+        Expression source = expression(a[0]);
+        WindowOptions o;
+        for (const auto& x : a.subspan(1)) {
+            std::string_view w = serial::head(x);
+            if (w == "partition_by") {
+                for (const auto& p : serial::args(x, 1, true)) o.partition_by.emplace_back(expression(p));
+            } else if (w == "order_by") {
+                for (const auto& t : serial::args(x, 1, true)) o.order_by.emplace_back(order_expression(t));
+            } else if (w == "frame") {
+                auto f = serial::args(x, 3, true);
+                if (f.size() > 4) serial::malformed(x.offset, "(frame ...) takes rows or range, a start, an end and an exclusion");
+                auto bound = [](const Node& b) -> std::optional<std::int64_t> {
+                    if (b.type == Node::Type::atom && b.text == "unbounded") return std::nullopt;
+                    return serial::integer(b, "a frame bound or unbounded");
+                };
+                std::optional<WindowFrameExclusion> exclusion;
+                if (f.size() == 4) {
+                    std::string_view e = serial::word(f[3], "a frame exclusion");
+                    const auto& names = serial::window_exclusions;
+                    auto at = std::find(std::begin(names), std::end(names), e);
+                    if (at == std::end(names)) serial::malformed(f[3].offset, fmt::format("unknown frame exclusion '{}'", e));
+                    exclusion = static_cast<WindowFrameExclusion>(at - std::begin(names));
+                }
+                std::string_view type = serial::word(f[0], "rows or range");
+                // The public constructors, which check the bounds as they do for users.
+                if (type == "rows") o.frame = RowRange(bound(f[1]), bound(f[2]), exclusion);
+                else if (type == "range") o.frame = ValueRange(bound(f[1]), bound(f[2]), exclusion);
+                else serial::malformed(f[0].offset, fmt::format("unknown frame type '{}' (rows or range)", type));
+            } else {
+                serial::malformed(x.offset, fmt::format("unknown Window option '{}'", w));
+            }
+        }
+        return Window(source, o);  // which checks the expression as it does for users
     }
 
     OrderByExpression order_expression(const Node& n) {

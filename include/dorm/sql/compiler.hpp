@@ -36,6 +36,8 @@ public:
     virtual void sources(std::vector<const Expression*>& out) const { (void)out; }
     /// Whether it is an aggregate function itself.
     virtual bool is_aggregate() const noexcept { return false; }
+    /// Whether it is a window expression itself (`... OVER (...)`).
+    virtual bool is_window() const noexcept { return false; }
     /// Whether it is a bound value itself.
     virtual bool is_value() const noexcept { return false; }
     /// Whether it refers to the outer query (OuterRef) itself.
@@ -44,8 +46,11 @@ public:
     /// not Random(), which would put every row in a group of its own.
     virtual bool is_grouped() const noexcept { return true; }
     /// Whether it or a node below it is an aggregate (Django's contains_aggregate): such a condition
-    /// belongs in HAVING, and such a selected value is not grouped by.
+    /// belongs in HAVING, and such a selected value is not grouped by. Not through a window: an aggregate
+    /// computed over a window groups no rows (Django's Window.contains_aggregate is False).
     bool contains_aggregate() const;
+    /// Whether it or a node below it is a window expression (Django's contains_over_clause).
+    bool contains_over_clause() const;
     /// Whether it is a bound value with no columns (a constant is never grouped by).
     bool is_constant() const;
 };

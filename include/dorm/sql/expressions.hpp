@@ -7,6 +7,7 @@
 #include <dorm/errors.hpp>
 #include <dorm/sql/ast.hpp>
 #include <dorm/sql/compiler.hpp>
+#include <dorm/window.hpp>
 
 #include <optional>
 #include <string>
@@ -73,6 +74,31 @@ struct Trunc final : Expression {
     void sources(std::vector<const Expression*>& out) const override { out.push_back(arg.get()); }
     std::optional<FieldKind> output_kind() const override { return input; }
     Match as_sql(Compiler& c) const override;
+};
+
+/// A window function or an aggregate computed over a window of rows (Django's Window):
+/// `RANK() OVER (PARTITION BY ... ORDER BY ... ROWS BETWEEN ... AND ...)`.
+struct Window final : Expression {
+    struct Term {
+        ExprPtr expr;
+        bool descending = false, nulls_first = false, nulls_last = false;
+    };
+    ExprPtr source;  // a window function (Func) or an Aggregate
+    std::vector<ExprPtr> partition_by;
+    std::vector<Term> order_by;
+    std::optional<WindowFrame> frame;
+    std::optional<FieldKind> output;
+
+    bool is_window() const noexcept override { return true; }
+    void sources(std::vector<const Expression*>& out) const override;
+    /// What GROUP BY lists for it in an aggregating query (Django's Window.get_group_by_cols()): its partition
+    /// and ordering, never the window itself.
+    void group_by_sources(std::vector<const Expression*>& out) const;
+    std::optional<FieldKind> output_kind() const override { return output ? output : source->output_kind(); }
+    Match as_sql(Compiler& c) const override;
+
+private:
+    void over(Compiler& c) const;
 };
 
 /// SQL written by the user (RawSQL, extra()): "%s" becomes the dialect's placeholder for the next parameter,

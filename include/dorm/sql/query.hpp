@@ -352,6 +352,9 @@ inline void resolve_outer_refs(Query& outer, const Query& inner) {
 DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, bool allow_joins = true);
 
 namespace detail {
+/// A function call's node as resolve_expression() makes it, but for a window function too (which only a Window
+/// may resolve).
+DORM_DECL ExprPtr resolve_func(Query& q, const dorm::detail::ExprNode& n, bool allow_joins);
 
 /// Django's YearLookup: `year` compared with a number becomes a range on the column itself, so that an
 /// index on the column serves it. Returns nullptr when the optimisation does not apply.

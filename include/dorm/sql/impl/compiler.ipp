@@ -8,10 +8,20 @@ namespace dorm::sql {
 
 DORM_DECL auto Expression::contains_aggregate() const -> bool {
     if (is_aggregate()) return true;
+    if (is_window()) return false;
     std::vector<const Expression*> kids;
     sources(kids);
     for (const auto* k : kids)
         if (k && k->contains_aggregate()) return true;
+    return false;
+}
+
+DORM_DECL auto Expression::contains_over_clause() const -> bool {
+    if (is_window()) return true;
+    std::vector<const Expression*> kids;
+    sources(kids);
+    for (const auto* k : kids)
+        if (k && k->contains_over_clause()) return true;
     return false;
 }
 

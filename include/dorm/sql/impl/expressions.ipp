@@ -85,6 +85,81 @@ DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
     return Match::some;
 }
 
+DORM_DECL void Window::sources(std::vector<const Expression*>& out) const {
+    out.push_back(source.get());
+    group_by_sources(out);
+}
+
+DORM_DECL void Window::group_by_sources(std::vector<const Expression*>& out) const {
+    for (const auto& p : partition_by) out.push_back(p.get());
+    for (const auto& t : order_by) out.push_back(t.expr.get());
+}
+
+DORM_DECL auto Window::as_sql(Compiler& c) const -> Match {
+    // An aggregate's default= wraps the whole window (COALESCE(SUM(x) OVER (...), 0)): COALESCE(...) OVER (...)
+    // is no window function.
+    const auto* aggregate = dynamic_cast<const Aggregate*>(source.get());
+    if (aggregate && aggregate->fallback) {
+        Aggregate bare = *aggregate;
+        bare.fallback = nullptr;
+        c << "COALESCE(";
+        c.compile(bare);
+        over(c);
+        c << ", ";
+        c.compile(*aggregate->fallback);
+        c << ")";
+        return Match::some;
+    }
+    c.compile(*source);
+    over(c);
+    return Match::some;
+}
+
+DORM_DECL void Window::over(Compiler& c) const {
+    c << " OVER (";
+    const auto start = c.sql.size();
+    if (!partition_by.empty()) {
+        c << "PARTITION BY ";
+        for (std::size_t i = 0; i < partition_by.size(); ++i) {
+            if (i) c << ", ";
+            c.compile(*partition_by[i]);
+        }
+    }
+    if (!order_by.empty()) {
+        if (c.sql.size() != start) c << " ";
+        c << "ORDER BY ";
+        for (std::size_t i = 0; i < order_by.size(); ++i) {
+            if (i) c << ", ";
+            c.compile(*order_by[i].expr);
+            c << (order_by[i].descending ? " DESC" : " ASC");
+            if (order_by[i].nulls_first) c << " NULLS FIRST";
+            if (order_by[i].nulls_last) c << " NULLS LAST";
+        }
+    }
+    if (frame) {
+        if (c.sql.size() != start) c << " ";
+        // The bounds are integers (WindowFrame holds nothing else), so writing them is safe; the magnitude is
+        // taken unsigned so that INT64_MIN has one.
+        auto bound = [&](const std::optional<std::int64_t>& v, std::string_view unbounded) {
+            if (!v) return std::string(unbounded);
+            if (*v == 0) return std::string("CURRENT ROW");
+            auto magnitude = *v < 0 ? 0 - static_cast<std::uint64_t>(*v) : static_cast<std::uint64_t>(*v);
+            return fmt::format("{} {}", magnitude, *v < 0 ? "PRECEDING" : "FOLLOWING");
+        };
+        c << (frame->type() == WindowFrame::Type::rows ? "ROWS" : "RANGE") << " BETWEEN "
+          << bound(frame->start(), "UNBOUNDED PRECEDING") << " AND " << bound(frame->end(), "UNBOUNDED FOLLOWING");
+        if (frame->exclusion()) {
+            switch (*frame->exclusion()) {
+                case WindowFrameExclusion::current_row: c << " EXCLUDE CURRENT ROW"; break;
+                case WindowFrameExclusion::group: c << " EXCLUDE GROUP"; break;
+                case WindowFrameExclusion::ties: c << " EXCLUDE TIES"; break;
+                case WindowFrameExclusion::no_others: c << " EXCLUDE NO OTHERS"; break;
+            }
+        }
+    }
+    c << ")";
+}
+
 DORM_DECL void Case::sources(std::vector<const Expression*>& out) const {
     for (const auto& [cond, result] : whens) {
         out.push_back(cond.get());

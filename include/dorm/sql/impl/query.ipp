@@ -420,6 +420,16 @@ DORM_DECL std::vector<std::string> outer_refs(const Query& q) {
 
 namespace dorm::sql {
 
+namespace detail {
+/// A function call's node, window functions included (K::window resolves its own through this).
+DORM_DECL ExprPtr resolve_func(Query& q, const dorm::detail::ExprNode& n, bool allow_joins) {
+    std::vector<ExprPtr> args;
+    for (const auto& a : n.args) args.push_back(resolve_expression(q, *a, allow_joins));
+    // dorm's own functions carry Django's class name; a Func() of the user's does not
+    return std::make_shared<Func>(n.name, std::move(args), n.output, !n.label.empty());
+}
+}  // namespace detail
+
 DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, bool allow_joins) {
     using K = dorm::detail::ExprNode::Kind;
     auto resolve = [&](const dorm::detail::ExprNodePtr& a) { return resolve_expression(q, *a, allow_joins); };
@@ -428,10 +438,12 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
         case K::value: return std::make_shared<Param>(n.value);
         case K::binary: return std::make_shared<BinaryOp>(n.name, resolve(n.args[0]), resolve(n.args[1]), n.output);
         case K::func: {
-            std::vector<ExprPtr> args;
-            for (const auto& a : n.args) args.push_back(resolve(a));
-            // dorm's own functions carry Django's class name; a Func() of the user's does not
-            return std::make_shared<Func>(n.name, std::move(args), n.output, !n.label.empty());
+            // A window function means nothing without its window (the database refuses it): say so here.
+            if (const auto* f = n.label.empty() ? nullptr : dorm::detail::find_function(n.name); f && f->window)
+                throw ValueError(fmt::format("dorm: {} is a window function: compute it over a Window ({}(...) in "
+                                             "Window({}(...), {{.partition_by = ..., .order_by = ...}}))",
+                                             n.label, n.label, n.label));
+            return detail::resolve_func(q, n, allow_joins);
         }
         case K::aggregate: {
             auto a = std::make_shared<Aggregate>();
@@ -467,6 +479,26 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             std::vector<Value> params;
             for (const auto& a : n.args) params.push_back(a->value);
             return std::make_shared<RawExpr>(n.name, std::move(params), n.output);
+        }
+        case K::window: {
+            const auto& spec = *n.window;
+            const auto& source = *n.args.at(0);
+            auto w = std::make_shared<Window>();
+            w->source = source.kind == K::func ? detail::resolve_func(q, source, allow_joins) : resolve(n.args[0]);
+            for (const auto& p : spec.partition_by) w->partition_by.push_back(resolve(p));
+            for (const auto& o : spec.order_by)
+                w->order_by.push_back(Window::Term{resolve(o.expression.node()), o.descending, o.nulls_first, o.nulls_last});
+            w->frame = spec.frame;
+            w->output = n.output;
+            // SQL has no window inside a window (through an annotation's name, say): both databases refuse it.
+            std::vector<const Expression*> parts;
+            w->source->sources(parts);
+            w->group_by_sources(parts);
+            for (const auto* p : parts)
+                if (p && p->contains_over_clause())
+                    throw NotSupportedError("dorm: a Window cannot be computed over (or partitioned or ordered by) "
+                                            "another window expression");
+            return w;
         }
         case K::star: throw FieldError("dorm: '*' is only valid as Count's argument");
         case K::filtered_relation: throw ValueError("dorm: FilteredRelation is only valid in annotate() and alias()");
@@ -717,6 +749,11 @@ DORM_DECL void and_into(std::shared_ptr<const WhereNode>& target, ExprPtr condit
 namespace dorm::sql {
 
 DORM_DECL void add_where(Query& query, ExprPtr condition) {
+    // Django 4.2 computes such a filter in an outer query around this one (QUALIFY); dorm does not yet, and a
+    // window in WHERE or HAVING is an error on every database.
+    if (condition->contains_over_clause())
+        throw NotSupportedError("dorm: Window is disallowed in the filter clause: filtering on a window expression "
+                                "(or an annotation that is one) is not supported; filter the rows in C++ instead");
     if (!condition->contains_aggregate()) return detail::and_into(query.where, std::move(condition));
     auto* node = dynamic_cast<const WhereNode*>(condition.get());
     if (node && node->connector == Connector::and_ && !node->negated) {
@@ -1032,9 +1069,20 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     // An ordering by a selected column's alias (dates()) is grouped by through that column, as Django skips refs.
     for (const auto& o : order_by)
         if (o.expr && !dynamic_cast<const SelectRef*>(o.expr.get())) exprs.push_back(o.expr.get());
+    // Django's Window.get_group_by_cols(): a window is grouped by through its partition and ordering, never itself.
+    std::vector<const Expression*> grouped;
+    auto expand = [&](auto& self, const Expression* e) -> void {
+        if (!e->contains_over_clause()) return grouped.push_back(e);
+        std::vector<const Expression*> kids;
+        if (const auto* w = dynamic_cast<const Window*>(e)) w->group_by_sources(kids);
+        else e->sources(kids);
+        for (const auto* k : kids)
+            if (k) self(self, k);
+    };
+    for (const auto* e : exprs) expand(expand, e);
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     bool any = false;
-    for (const auto* e : exprs) {
+    for (const auto* e : grouped) {
         if (e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
         Compiler scratch(c.dialect);
         scratch.scopes = c.scopes;
@@ -1341,6 +1389,9 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
 DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d, const std::vector<SelectItem>& aggregates) {
     Compiler c(d);
     bool wrap = q.grouping != Grouping::none || q.distinct || q.is_sliced() || !q.combinator.empty();
+    // An aggregate over a window's result (an annotation's name): the window is computed in the inner query,
+    // as no database computes one inside an aggregate.
+    for (const auto& a : aggregates) wrap = wrap || a.expr->contains_over_clause();
     auto write_outer = [&](const std::vector<SelectItem>& items) {
         c << "SELECT ";
         for (std::size_t i = 0; i < items.size(); ++i) {

@@ -180,7 +180,8 @@ public:
             std::string_view function;
             unsigned numeric_args, integer_args;  // bit i: argument i
         } casts[] = {{"LOG", 3, 0},  {"MOD", 3, 0},    {"ROUND", 1, 2}, {"CHR", 0, 1},  {"LEFT", 0, 2},
-                     {"RIGHT", 0, 2}, {"REPEAT", 0, 2}, {"LPAD", 0, 2},  {"RPAD", 0, 2}, {"SUBSTRING", 0, 6}};
+                     {"RIGHT", 0, 2}, {"REPEAT", 0, 2}, {"LPAD", 0, 2},  {"RPAD", 0, 2}, {"SUBSTRING", 0, 6},
+                     {"LAG", 0, 2},   {"LEAD", 0, 2},   {"NTH_VALUE", 0, 2}, {"NTILE", 0, 1}};
         for (const auto& c : casts) {
             if (c.function != f) continue;
             std::string out = std::string(f) + "(";
