@@ -3,6 +3,7 @@
 // Dates, DateTimes and Times, with NULLs, the pairings Django refuses, and the report Django's documentation builds
 // (annotate(month=TruncMonth(...)).values("month").annotate(n=Count("id"))).
 #include "support/fixture.hpp"
+#include "support/render.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -173,18 +174,15 @@ TEST_CASE("Now: the statement's time, a DateTime", "[date_functions]") {
 }
 
 TEST_CASE("date functions: the SQL each backend writes", "[date_functions]") {
-    databases().add("date_render_sqlite", "sqlite::memory:");
-    databases().add("date_render_pg", "postgresql://render@unreachable.invalid/none");
-    auto render = [](const Expression& e, const char* db) { return Sample::objects().using_(db).values("v", e).sql(); };
-    CHECK_THAT(render(ExtractIsoYear("moment"), "date_render_sqlite"), Catch::Contains("dorm_extract('iso_year', "));
-    CHECK_THAT(render(ExtractIsoYear("moment"), "date_render_pg"), Catch::Contains("EXTRACT(ISOYEAR FROM "));
-    CHECK_THAT(render(TruncMonth("moment"), "date_render_sqlite"), Catch::Contains("dorm_trunc('month', "));
-    CHECK_THAT(render(TruncMonth("moment"), "date_render_pg"), Catch::Contains("DATE_TRUNC('month', "));
-    CHECK_THAT(render(TruncHour("clock"), "date_render_pg"), Catch::Contains("DATE_TRUNC('hour', \"sample\".\"clock\")::time"));
-    CHECK_THAT(render(Now(), "date_render_pg"), Catch::Contains("STATEMENT_TIMESTAMP()"));
-    CHECK_THAT(render(Now(), "date_render_sqlite"), Catch::Contains("STRFTIME("));
-    databases().remove("date_render_sqlite");
-    databases().remove("date_render_pg");
+    test::RenderDatabases rendering;
+    auto render = [](const Expression& e, const char* db) { return test::render<Sample>(e, db); };
+    CHECK_THAT(render(ExtractIsoYear("moment"), "render_sqlite"), Catch::Contains("dorm_extract('iso_year', "));
+    CHECK_THAT(render(ExtractIsoYear("moment"), "render_pg"), Catch::Contains("EXTRACT(ISOYEAR FROM "));
+    CHECK_THAT(render(TruncMonth("moment"), "render_sqlite"), Catch::Contains("dorm_trunc('month', "));
+    CHECK_THAT(render(TruncMonth("moment"), "render_pg"), Catch::Contains("DATE_TRUNC('month', "));
+    CHECK_THAT(render(TruncHour("clock"), "render_pg"), Catch::Contains("DATE_TRUNC('hour', \"sample\".\"clock\")::time"));
+    CHECK_THAT(render(Now(), "render_pg"), Catch::Contains("STATEMENT_TIMESTAMP()"));
+    CHECK_THAT(render(Now(), "render_sqlite"), Catch::Contains("STRFTIME("));
 }
 
 }  // namespace date_functions_test

@@ -3,6 +3,7 @@
 // totals over frames, Lag / Lead / NthValue, Ntile, aggregates over partitions, on both backends; Django's
 // argument checks; no GROUP BY; what is refused (filters, update()); the SQL each dialect writes; dumps() / loads().
 #include "support/fixture.hpp"
+#include "support/render.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -60,18 +61,9 @@ std::vector<double> doubles(const Expression& e) {
     return out;
 }
 
-std::string render(const Expression& e, const char* db) {
-    auto sql = Entry::objects().using_(db).values("v", e).sql();
-    auto from = sql.find(" FROM ");
-    return sql.substr(7, from - 7 - std::string(" AS \"v\"").size());  // between "SELECT " and " AS "v" FROM"
-}
+std::string render(const Expression& e, const char* db) { return test::render<Entry>(e, db); }
 
-struct RenderDatabases {
-    RenderDatabases() {
-        databases().add("render_sqlite", "sqlite::memory:");
-        databases().add("render_pg", "postgresql://render@unreachable.invalid/none");
-    }
-};
+using test::RenderDatabases;
 
 std::vector<Opt> opts(std::initializer_list<std::optional<int>> l) {
     std::vector<Opt> out;
