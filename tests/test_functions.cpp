@@ -2,6 +2,7 @@
 // Django's database functions (dorm/functions.hpp): comparison and conversion, math and text, on both backends —
 // ordinary values, NULLs, the edge cases Django documents, result types — and the SQL each dialect writes.
 #include "support/fixture.hpp"
+#include "support/render.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -37,18 +38,9 @@ void pgcrypto() { databases()["default"].connection().execute("CREATE EXTENSION 
 /// The value an expression has for the sample row.
 Value eval(const Expression& e) { return Sample::objects().values("v", e).get()["v"]; }
 
-std::string render(const Expression& e, const char* db) {
-    auto sql = Sample::objects().using_(db).values("v", e).sql();
-    auto from = sql.find(" FROM ");
-    return sql.substr(7, from - 7 - std::string(" AS \"v\"").size());  // between "SELECT " and " AS "v" FROM"
-}
+std::string render(const Expression& e, const char* db) { return test::render<Sample>(e, db); }
 
-struct RenderDatabases {
-    RenderDatabases() {
-        databases().add("render_sqlite", "sqlite::memory:");
-        databases().add("render_pg", "postgresql://render@unreachable.invalid/none");
-    }
-};
+using test::RenderDatabases;
 }  // namespace
 
 TEST_CASE("math functions: values and Django's result types", "[functions]") {
@@ -431,6 +423,30 @@ TEST_CASE("SQLite connections get SIGN registered, as Django registers it (SQLit
     CHECK(sqlite3_column_type(st, 5) == SQLITE_NULL);
     sqlite3_finalize(st);
     sqlite3_close(db);
+}
+
+TEST_CASE("bitwise operations: bitand_, bitor_, bitxor, bitleftshift, bitrightshift", "[functions]") {
+    SampleRow row;  // big 1234 (0b10011010010), small 2
+    auto integer = [](const Expression& e) {
+        Value v = eval(e);
+        REQUIRE(v.holds<std::int64_t>());
+        return v.as<std::int64_t>();
+    };
+    CHECK(integer(F("big").bitand_(0xFF)) == (1234 & 0xFF));
+    CHECK(integer(F("big").bitor_(1)) == (1234 | 1));
+    CHECK(integer(F("big").bitxor(F("small"))) == (1234 ^ 2));
+    CHECK(integer(F("big").bitxor(Value(std::int64_t{-1}))) == ~std::int64_t{1234});
+    CHECK(integer(F("big").bitleftshift(2)) == (1234 << 2));
+    CHECK(integer(F("big").bitrightshift(F("small"))) == (1234 >> 2));
+    CHECK(integer(F("medium").bitleftshift(3)) == -24);  // an integer column shifted by a bound count
+    // NULL on either side is NULL.
+    CHECK(eval(F("maybe_int").bitand_(1)).is_null());
+    CHECK(eval(F("big").bitxor(F("maybe_int"))).is_null());
+    // In filters and updates, as Django's F("flags").bitor(8).
+    CHECK(Sample::objects().filter("small", F("big").bitand_(2)).count() == 1);
+    CHECK(Sample::objects().filter("small", F("big").bitand_(1)).count() == 0);
+    CHECK(Sample::objects().update({{"big", F("big").bitor_(8)}}) == 1);
+    CHECK(Sample::objects().get().big == (1234 | 8));
 }
 
 }  // namespace functions_test

@@ -93,6 +93,14 @@ public:
         return Expression(make(detail::ExprNode::Kind::func, "POWER", {}, {a.node_, b.node_}));
     }
 
+    /// Django's bitwise operations on integers: `F("flags").bitand_(4)`. `bitand` and `bitor` are C++ keywords, so
+    /// those two end in '_' (as `using_()` and `delete_()` do); NULL on either side gives NULL.
+    Expression bitand_(const Expression& other) const;
+    Expression bitor_(const Expression& other) const;
+    Expression bitxor(const Expression& other) const;
+    Expression bitleftshift(const Expression& other) const;
+    Expression bitrightshift(const Expression& other) const;
+
     /// A new node (for the expression types built on Expression).
     static detail::ExprNodePtr make(detail::ExprNode::Kind k, std::string name, Value v,
                                     std::vector<detail::ExprNodePtr> args);

@@ -113,7 +113,11 @@ inline bool is_known_word(std::string_view w) {
         "RADIANS", "RAND", "ROUND", "SIGN", "SIN", "SQRT", "TAN", "CHR", "CHAR", "ASCII", "UNICODE", "CONCAT", "RIGHT",
         "LPAD", "LTRIM", "MD5", "REPEAT", "REVERSE", "RPAD", "RTRIM", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512",
         "ENCODE", "DIGEST", "CONVERT_TO", "INSTR", "STRPOS", "SUBSTR", "SUBSTRING", "TRIM", "GREATEST", "LEAST",
-        "NULLIF", "COLLATE", "numeric", "STRFTIME", "STATEMENT_TIMESTAMP",
+        "NULLIF", "COLLATE", "numeric", "STRFTIME", "STATEMENT_TIMESTAMP", "BITXOR",
+        // Window expressions and the window functions.
+        "OVER", "PARTITION", "ROWS", "RANGE", "UNBOUNDED", "PRECEDING", "FOLLOWING", "CURRENT", "ROW", "EXCLUDE",
+        "TIES", "OTHERS", "CUME_DIST", "DENSE_RANK", "FIRST_VALUE", "LAG", "LAST_VALUE", "LEAD", "NTH_VALUE", "NTILE",
+        "PERCENT_RANK", "RANK", "ROW_NUMBER",
         // EXTRACT fields (PostgreSQL).
         "YEAR", "ISOYEAR", "MONTH", "DAY", "WEEK", "DOW", "ISODOW", "QUARTER", "HOUR", "MINUTE", "SECOND",
         // Type names in CAST and ::casts.
@@ -151,7 +155,7 @@ struct Scan {
 /// what is outside quotes only the compiler's own vocabulary. Returns the reason it is not, or an empty string.
 inline std::string scan_sql(std::string_view sql, Dialect d, Scan& out) {
     // Punctuation the compiler writes between tokens; ';', '\\', '\'', '"' outside their roles, '[' ... are not.
-    static constexpr std::string_view punctuation = " (),.=<>+-*/%:~!|";
+    static constexpr std::string_view punctuation = " (),.=<>+-*/%:~!|&#";  // & # << >>: the bitwise operations
     for (std::size_t i = 0; i < sql.size();) {
         char c = sql[i];
         if (c == '"' || c == '\'') {

@@ -12,6 +12,22 @@
 
 namespace dorm {
 
+DORM_DECL Expression Expression::bitand_(const Expression& other) const {
+    return Expression(detail::call_function("BITAND", {node_, other.node_}));
+}
+DORM_DECL Expression Expression::bitor_(const Expression& other) const {
+    return Expression(detail::call_function("BITOR", {node_, other.node_}));
+}
+DORM_DECL Expression Expression::bitxor(const Expression& other) const {
+    return Expression(detail::call_function("BITXOR", {node_, other.node_}));
+}
+DORM_DECL Expression Expression::bitleftshift(const Expression& other) const {
+    return Expression(detail::call_function("BITLEFTSHIFT", {node_, other.node_}));
+}
+DORM_DECL Expression Expression::bitrightshift(const Expression& other) const {
+    return Expression(detail::call_function("BITRIGHTSHIFT", {node_, other.node_}));
+}
+
 DORM_DECL auto Expression::make(detail::ExprNode::Kind k, std::string name, Value v, std::vector<detail::ExprNodePtr> args) -> detail::ExprNodePtr {
     auto n = std::make_shared<detail::ExprNode>();
     n->kind = k;
@@ -89,7 +105,7 @@ inline void check_trunc(const std::vector<ExprNodePtr>& a) {
 
 // The window functions' counts are values, bound (Django's): a constant integer, positive, or a ValueError.
 inline bool positive_int(const ExprNodePtr& n) {
-    auto v = constant_int(n);
+    const auto* v = n->kind == ExprNode::Kind::value ? std::get_if<std::int64_t>(&n->value.variant()) : nullptr;
     return v && *v > 0;
 }
 inline void check_lag(const std::vector<ExprNodePtr>& a) {
@@ -126,6 +142,12 @@ inline constexpr FunctionInfo registry[] = {
     {"TRUNCDATE", "TruncDate", 1, 1, date},
     {"TRUNCTIME", "TruncTime", 1, 1, time},
     // math
+    // bitwise operations (Expression::bitand_() ...)
+    {"BITAND", "bitand", 2, 2, same},
+    {"BITOR", "bitor", 2, 2, same},
+    {"BITXOR", "bitxor", 2, 2, same},
+    {"BITLEFTSHIFT", "bitleftshift", 2, 2, same},
+    {"BITRIGHTSHIFT", "bitrightshift", 2, 2, same},
     {"ABS", "Abs", 1, 1, same},
     {"ACOS", "ACos", 1, 1, real},
     {"ASIN", "ASin", 1, 1, real},

@@ -104,6 +104,12 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
             throw ValueError(fmt::format("dorm: Cannot truncate TimeField to {}.", part()));
         return with_argument(trunc_template(part(), *input));
     }
+    // Django's bitwise connectors; BITXOR is an operator only on PostgreSQL ('#'), a registered function on SQLite.
+    if (function == "BITAND") return "({0} & {1})";
+    if (function == "BITOR") return "({0} | {1})";
+    if (function == "BITXOR") return "BITXOR({0}, {1})";
+    if (function == "BITLEFTSHIFT") return "({0} << {1})";
+    if (function == "BITRIGHTSHIFT") return "({0} >> {1})";
     if (function == "TRUNCDATE" || function == "TRUNCTIME") {
         if (!date && !datetime)
             throw ValueError(fmt::format("dorm: {} takes a DateTime", function == "TRUNCDATE" ? "TruncDate" : "TruncTime"));

@@ -168,6 +168,10 @@ public:
     }
     std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
         if (f == "NOW") return "STATEMENT_TIMESTAMP()";
+        if (f == "BITXOR") return "({0} # {1})";
+        // A shift count is an integer: bound integers are bigint, and there is no bigint << bigint.
+        if (f == "BITLEFTSHIFT") return "({0} << ({1})::integer)";
+        if (f == "BITRIGHTSHIFT") return "({0} >> ({1})::integer)";
         if (f == "INSTR") return "STRPOS({0}, {1})";
         // Django's ConcatPair: CONCAT skips NULLs; each argument is cast to text, as CONCAT takes "any".
         if (f == "CONCAT") return "CONCAT(" + argument_list(args.size(), "(%s)::text") + ")";

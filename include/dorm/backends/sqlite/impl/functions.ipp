@@ -192,6 +192,13 @@ inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     result_text(text.size() == 10 ? dorm::detail::to_iso(day) : dorm::detail::to_iso(DateTime(day, time)));
 }
 
+/// BITXOR(x, y): SQLite has no exclusive-or operator (Django registers the same function); NULL for NULL.
+inline void bitxor(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+        return sqlite3_result_null(ctx);
+    sqlite3_result_int64(ctx, sqlite3_value_int64(argv[0]) ^ sqlite3_value_int64(argv[1]));
+}
+
 /// STDDEV_POP, STDDEV_SAMP, VAR_POP, VAR_SAMP (PostgreSQL's names): Welford's running mean and variance.
 struct Moments {
     std::int64_t n = 0;
@@ -411,6 +418,7 @@ inline void register_functions(sqlite3* db) {
     sqlite3_create_function_v2(db, "dorm_iregexp", 2, flags, new detail::RegexCache(true), detail::regexp, nullptr,
                                nullptr, destroy);
     sqlite3_create_function_v2(db, "dorm_trunc", 2, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, "BITXOR", 2, flags, nullptr, detail::bitxor, nullptr, nullptr, nullptr);
     auto aggregate = [&](const char* name, void (*final)(sqlite3_context*)) {
         sqlite3_create_function_v2(db, name, 1, flags, nullptr, nullptr, detail::moments_step, final, nullptr);
     };
