@@ -77,8 +77,10 @@ DORM_DECL auto Dialect::aggregate_function(std::string_view function, std::optio
 DORM_DECL auto Dialect::function_template(std::string_view function, const std::vector<FunctionArg>& args) const
     -> std::string {
     // The date functions, through the templates of the transforms (Extract) and of dates() (Trunc).
-    auto input = args.empty() ? std::nullopt : args[0].kind;
-    const bool date = input == FieldKind::date, datetime = input == FieldKind::datetime, time = input == FieldKind::time;
+    // A pointer rather than a copied optional: GCC's -O1 (the ThreadSanitizer build) sees the copy as maybe unset.
+    const FieldKind* input = !args.empty() && args[0].kind ? &*args[0].kind : nullptr;
+    const bool date = input && *input == FieldKind::date, datetime = input && *input == FieldKind::datetime,
+               time = input && *input == FieldKind::time;
     auto with_argument = [](std::string_view tmpl) {  // "%s" becomes "{0}"
         std::string out(tmpl);
         for (auto at = out.find("%s"); at != std::string::npos; at = out.find("%s", at + 3)) out.replace(at, 2, "{0}");
