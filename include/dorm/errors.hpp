@@ -84,13 +84,20 @@ public:
     using MultipleObjectsReturned::MultipleObjectsReturned;
 };
 
-/// PEP 249's InterfaceError: misuse of the database interface itself (no such database alias, bad URL).
 /// Python's RuntimeError, where Django raises it (a durable atomic block inside another).
 class RuntimeError : public Error {
 public:
     using Error::Error;
 };
 
+/// Python's NotImplementedError (a RuntimeError), where Django raises it: a combination of features Django
+/// does not implement either.
+class NotImplementedError : public RuntimeError {
+public:
+    using RuntimeError::RuntimeError;
+};
+
+/// PEP 249's InterfaceError: misuse of the database interface itself (no such database alias, bad URL).
 class InterfaceError : public Error {
 public:
     using Error::Error;

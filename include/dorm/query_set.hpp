@@ -1603,11 +1603,22 @@ private:
         }
         return a.recorded([&] { return detail::recipe::Combine{connector, b.query_}; }, [&](sql::Query& q) {
             // Without joins the two WHERE trees combine directly; with joins, each side becomes pk IN (subquery).
+            // Conditions on windows combine as Django combines them: into one tree, split when it is written.
+            bool windowed = a.query_->qualify || b.query_->qualify;
             auto side = [&](const sql::Query& s) -> sql::ExprPtr {
                 if (s.joins.empty() && q.joins.empty()) {
+                    if (s.where && s.qualify) {
+                        auto both = std::make_shared<sql::WhereNode>();
+                        both->children = {s.where, s.qualify};
+                        return both;
+                    }
                     if (s.where) return s.where;
+                    if (s.qualify) return s.qualify;
                     return std::make_shared<sql::WhereNode>();  // matches everything
                 }
+                if (windowed)  // a window over each side's rows would not be the window over the combined rows
+                    throw NotSupportedError("dorm: combining QuerySets with joins is not supported when either "
+                                            "filters on a window expression");
                 auto in = std::make_shared<lookups::Lookup>();
                 in->lhs = std::make_shared<sql::Col>(q.alias(), &q.model->pk_field());
                 in->def = lookups::find("in");
@@ -1621,7 +1632,10 @@ private:
             node->connector = connector;
             bool joined = !a.query_->joins.empty() || !b.query_->joins.empty();
             node->children = {side(*a.query_), side(*b.query_)};
-            q.where = node;
+            q.where = nullptr;
+            q.qualify = nullptr;
+            if (windowed) q.qualify = node;
+            else q.where = node;
             if (joined) sql::detail::drop_filter_joins(q);
         });
     }

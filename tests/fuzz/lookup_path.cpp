@@ -70,10 +70,13 @@ bool numbered(std::string_view id, std::string_view prefix) {
     return id.substr(prefix.size()).find_first_not_of("0123456789") == std::string_view::npos;
 }
 
-/// An identifier is a metadata name, a join alias (T2, U0, __col1), or names of those joined by "__" (the alias
+/// An identifier is a metadata name, a join alias (T2, U0, __col1), the derived table and columns of a query
+/// filtered on a window ("qualify", __c1, __qual0), or names of those joined by "__" (the alias
 /// values("blog__name") and Count("entry") -> "entry__count" give a column).
 bool identifier_ok(std::string_view id) {
-    if (numbered(id, "T") || numbered(id, "U") || numbered(id, "__col")) return true;
+    if (numbered(id, "T") || numbered(id, "U") || numbered(id, "__col") || numbered(id, "__c") ||
+        numbered(id, "__qual") || id == "qualify")
+        return true;
     const auto& names = metadata_names();
     for (std::size_t pos = 0;;) {
         auto at = id.find("__", pos);

@@ -73,6 +73,12 @@ public:
     };
     /// The queries being written, innermost last: a subquery's OuterRefs refer to the one before it.
     std::vector<Scope> scopes;
+    /// While the select list of a query filtered on a window is written: every column gets an alias, recorded
+    /// here, so that the outer query can name them (Django's with_col_aliases).
+    std::vector<std::string>* column_names = nullptr;
+    /// While the outer query of a query filtered on a window is written: expressions computed by the inner
+    /// query, written as its columns (`"qualify"."rn"`) instead.
+    const std::vector<std::pair<const Expression*, std::string>>* substitutions = nullptr;
 
     /// Whether the innermost query writes `alias` under another name.
     bool renamed(std::string_view alias) const;
@@ -99,6 +105,8 @@ public:
     }
     /// Compiles `e`, undoing what it wrote when it matched nothing or everything.
     Match compile(const Expression& e);
+    /// After a column of a select list: ` AS "__cN"` and its name recorded, while `column_names` is set.
+    void column_alias();
 
     /// Whether values are written as literals (display only).
     bool inlines_params() const noexcept { return inline_params_; }

@@ -160,6 +160,9 @@ struct Query {
     Grouping grouping = Grouping::none;
     std::vector<ExprPtr> group_by;          // Grouping::listed
     std::shared_ptr<const WhereNode> having;  // conditions on aggregates
+    // Conditions that refer to a window (Django 4.2's QUALIFY): split when the query is written into the parts
+    // for WHERE, HAVING and an outer query over this one that filters on the windows' results.
+    std::shared_ptr<const WhereNode> qualify;
     std::vector<RelatedSelection> select_related;  // their columns follow the model's and the annotations
     std::vector<PrefetchSpec> prefetch;            // prefetch_related(), run after the rows are loaded
     std::vector<FilteredRelationSpec> filtered_relations;
@@ -534,6 +537,52 @@ private:
 
 DORM_DECL bool compound_body(Compiler& c, const Query& q, bool with_ordering);
 
+/// Sets (or clears) the compiler's `column_names` for a while.
+class ColumnNamesScope {
+public:
+    ColumnNamesScope(Compiler& c, std::vector<std::string>* names) : c_(c), saved_(std::exchange(c.column_names, names)) {}
+    ~ColumnNamesScope() { c_.column_names = saved_; }
+    ColumnNamesScope(const ColumnNamesScope&) = delete;
+    ColumnNamesScope& operator=(const ColumnNamesScope&) = delete;
+
+private:
+    Compiler& c_;
+    std::vector<std::string>* saved_;
+};
+
+/// A query filtered on a window, as Django 4.2 writes it: the query itself (its other conditions in WHERE and
+/// HAVING, every column aliased, no ordering or slice) inside
+/// `SELECT <its columns> FROM (...) "qualify" WHERE <the window conditions> [ORDER BY] [LIMIT]`.
+struct QualifyPlan {
+    Query inner;
+    bool inner_ordering = false;  // DISTINCT ON keeps its ORDER BY inside, where it picks the rows
+    std::shared_ptr<const WhereNode> condition;  // on the derived table; nullptr: nothing to filter outside
+    std::vector<OrderBy> order_by;
+    /// What the outer query refers to, selected by the inner one as "__qual0", "__qual1", ...
+    std::vector<SelectItem> extras;
+    std::vector<std::pair<const Expression*, std::string>> refs;  // expression -> its column in "qualify"
+};
+/// Splits the window conditions (Django's split_having_qualify) and collects what the outer query refers to.
+/// The plan refers to `q`'s expressions and lives shorter than it.
+DORM_DECL QualifyPlan plan_qualify(const Query& q, bool with_ordering);
+
+/// A select-list writer passed without its type (select_body()'s `columns`), so that writing a query within a
+/// query instantiates nothing new.
+class ColumnsRef {
+public:
+    template <class Columns>
+    explicit ColumnsRef(Columns& columns)
+        : fn_([](void* f, Compiler& c, const Query& q) { (*static_cast<Columns*>(f))(c, q); }), f_(&columns) {}
+    void operator()(Compiler& c, const Query& q) const { fn_(f_, c, q); }
+
+private:
+    void (*fn_)(void*, Compiler&, const Query&);
+    void* f_;
+};
+
+/// select_body() for a query filtered on a window: see QualifyPlan.
+DORM_DECL bool qualify_body(Compiler& c, const Query& src, bool with_ordering, ColumnsRef columns);
+
 /// SELECT [DISTINCT] <columns> FROM ... [WHERE] [GROUP BY] [HAVING] [ORDER BY] [LIMIT]; false when it matches
 /// nothing. `columns` writes the select list (default: select_list).
 template <class Columns>
@@ -543,6 +592,11 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     if (with_ordering && (given.order_by.empty() ? uses_default_ordering(given) : !given.standard_ordering))
         ordered_copy = ordered_query(given);
     const Query& src = ordered_copy ? *ordered_copy : given;
+    if (src.qualify) {
+        auto erased = [&columns](Compiler& cc, const Query& qq) { columns(cc, qq); };
+        return qualify_body(c, src, with_ordering, ColumnsRef(erased));
+    }
+    ColumnNamesScope unnamed(c, nullptr);  // a subquery's columns are its own
     QueryScope scope(c, src);
     if (!src.distinct_fields.empty()) {
         c << "SELECT ";

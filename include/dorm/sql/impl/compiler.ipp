@@ -59,6 +59,14 @@ DORM_DECL void Compiler::param(Value v) {
 }
 
 DORM_DECL auto Compiler::compile(const Expression& e) -> Match {
+    if (substitutions) [[unlikely]]
+        for (const auto& [from, name] : *substitutions)
+            if (from == &e) {
+                quote("qualify");
+                sql += '.';
+                quote(name);
+                return Match::some;
+            }
     auto sql_size = sql.size();
     auto params_size = params.size();
     Match m = e.as_sql(*this);
@@ -67,6 +75,13 @@ DORM_DECL auto Compiler::compile(const Expression& e) -> Match {
         params.resize(params_size);
     }
     return m;
+}
+
+DORM_DECL void Compiler::column_alias() {
+    if (!column_names) return;
+    column_names->push_back("__c" + std::to_string(column_names->size() + 1));
+    sql += " AS ";
+    quote(column_names->back());
 }
 
 }  // namespace dorm::sql

@@ -412,6 +412,7 @@ DORM_DECL std::vector<std::string> outer_refs(const Query& q) {
     std::vector<std::string> out;
     collect_outer_refs(q.where.get(), out);
     collect_outer_refs(q.having.get(), out);
+    collect_outer_refs(q.qualify.get(), out);
     for (const auto& a : q.annotations) collect_outer_refs(a.expr.get(), out);
     for (const auto& v : q.values) collect_outer_refs(v.expr.get(), out);
     return out;
@@ -749,11 +750,9 @@ DORM_DECL void and_into(std::shared_ptr<const WhereNode>& target, ExprPtr condit
 namespace dorm::sql {
 
 DORM_DECL void add_where(Query& query, ExprPtr condition) {
-    // Django 4.2 computes such a filter in an outer query around this one (QUALIFY); dorm does not yet, and a
-    // window in WHERE or HAVING is an error on every database.
-    if (condition->contains_over_clause())
-        throw NotSupportedError("dorm: Window is disallowed in the filter clause: filtering on a window expression "
-                                "(or an annotation that is one) is not supported; filter the rows in C++ instead");
+    // No database takes a window in WHERE or HAVING: such conditions are split when the query is written, as
+    // Django splits them then, since whether the query groups rows decides how (plan_qualify()).
+    if (condition->contains_over_clause()) return detail::and_into(query.qualify, std::move(condition));
     if (!condition->contains_aggregate()) return detail::and_into(query.where, std::move(condition));
     auto* node = dynamic_cast<const WhereNode*>(condition.get());
     if (node && node->connector == Connector::and_ && !node->negated) {
@@ -919,7 +918,7 @@ DORM_DECL const std::string& column_list(const backends::Dialect& d, const Model
 DORM_DECL void select_columns(Compiler& c, const Query& q) {
     const ModelMeta& m = *q.model;
     bool all = q.all_loaded();
-    if (all && !c.renamed(q.alias())) {
+    if (all && !c.renamed(q.alias()) && !c.column_names) {
         c << column_list(c.dialect, m);
         return;
     }
@@ -931,6 +930,7 @@ DORM_DECL void select_columns(Compiler& c, const Query& q) {
         c.quote_alias(q.alias());
         c << ".";
         c.quote(m.fields[i].column);
+        c.column_alias();
     }
 }
 
@@ -944,7 +944,8 @@ DORM_DECL std::vector<SelectItem> select_items(const Query& q) {
 
 DORM_DECL void select_item(Compiler& c, const SelectItem& item) {
     c.compile(*item.expr);
-    if (auto* col = dynamic_cast<const Col*>(item.expr.get()); col && col->field->column == item.name) return;
+    if (c.column_names) c.column_names->push_back(item.name);
+    else if (auto* col = dynamic_cast<const Col*>(item.expr.get()); col && col->field->column == item.name) return;
     c << " AS ";
     c.quote(item.name);
 }
@@ -969,6 +970,7 @@ DORM_DECL void select_list(Compiler& c, const Query& q) {
             c.quote_alias(sel.alias);
             c << ".";
             c.quote(sel.model->fields[i].column);
+            c.column_alias();
         }
 }
 
@@ -1194,6 +1196,154 @@ DORM_DECL std::vector<std::string> select_names(const Query& q) {
     return names;
 }
 
+/// Django's WhereNode.split_having_qualify(): the parts of `e` for WHERE, HAVING and the outer query. A part
+/// that must stay connected (an OR, a negated AND, an XOR) and refers to a window goes outside whole.
+struct ConditionParts {
+    ExprPtr where, having, qualify;
+};
+DORM_DECL ConditionParts split_having_qualify(const ExprPtr& e, bool negated, bool must_group_by) {
+    bool over = e->contains_over_clause();
+    bool aggregate = e->contains_aggregate();
+    const auto* node = dynamic_cast<const WhereNode*>(e.get());
+    if (!node) {
+        if (over) return {nullptr, nullptr, e};
+        if (aggregate) return {nullptr, e, nullptr};
+        return {e, nullptr, nullptr};
+    }
+    if (!over && !aggregate) return {e, nullptr, nullptr};
+    bool in_negated = negated != node->negated;
+    bool connected = (in_negated && node->connector == Connector::and_) ||
+                     (!in_negated && node->connector == Connector::or_) || node->connector == Connector::xor_;
+    if (connected && aggregate && !over) return {nullptr, e, nullptr};
+    std::vector<ExprPtr> where, having, qualify;
+    for (const auto& child : node->children) {
+        auto parts = split_having_qualify(child, in_negated, must_group_by);
+        if (parts.where) where.push_back(std::move(parts.where));
+        if (parts.having) having.push_back(std::move(parts.having));
+        if (parts.qualify) qualify.push_back(std::move(parts.qualify));
+    }
+    if (connected && !qualify.empty()) {
+        if (where.empty() || !must_group_by) return {nullptr, nullptr, e};
+        throw NotImplementedError("dorm: Heterogeneous disjunctive predicates against window functions are not "
+                                  "implemented when performing conditional aggregation.");
+    }
+    auto make = [&](std::vector<ExprPtr>& children) -> ExprPtr {
+        if (children.empty()) return nullptr;
+        auto n = std::make_shared<WhereNode>();
+        n->connector = node->connector;
+        n->negated = node->negated;
+        n->children = std::move(children);
+        return n;
+    };
+    return {make(where), make(having), make(qualify)};
+}
+
+DORM_DECL std::shared_ptr<const WhereNode> as_where_node(ExprPtr e) {
+    if (!e) return nullptr;
+    if (auto n = std::dynamic_pointer_cast<const WhereNode>(e)) return n;
+    auto n = std::make_shared<WhereNode>();
+    n->children.push_back(std::move(e));
+    return n;
+}
+
+DORM_DECL QualifyPlan plan_qualify(const Query& q, bool with_ordering) {
+    QualifyPlan plan;
+    plan.inner = q;
+    plan.inner.qualify = nullptr;
+    auto parts = split_having_qualify(q.qualify, false, q.grouping != Grouping::none);
+    if (parts.where) and_into(plan.inner.where, std::move(parts.where));
+    if (parts.having) and_into(plan.inner.having, std::move(parts.having));
+    plan.condition = as_where_node(std::move(parts.qualify));
+    if (!plan.condition) return plan;
+    // Slices and ordering apply to the filtered rows, outside; DISTINCT ON picks its rows by its ORDER BY inside.
+    plan.inner.low = 0;
+    plan.inner.high.reset();
+    plan.inner_ordering = with_ordering && !q.distinct_fields.empty();
+    if (!plan.inner_ordering) {
+        plan.inner.order_by.clear();
+        plan.inner.default_ordering = false;
+    }
+    bool grouped = q.grouping != Grouping::none;
+    // Everything the outer query refers to becomes a column of the inner one. Selected annotations are not
+    // reused, since what the inner query selects depends on its caller (a subquery selects one column).
+    auto column = [&](const Expression* e) {
+        for (const auto& r : plan.refs)
+            if (r.first == e) return;
+        std::string name = "__qual" + std::to_string(plan.extras.size());
+        ExprPtr unowned(ExprPtr(), e);  // owned by `q`, which outlives the plan
+        plan.extras.push_back(SelectItem{name, unowned});
+        plan.refs.emplace_back(e, std::move(name));
+        if (grouped) plan.inner.group_by.push_back(unowned);  // as an annotation of the inner query would be
+    };
+    auto collect = [&](auto& self, const Expression* e) -> void {
+        if (!e) return;
+        if (dynamic_cast<const WhereNode*>(e) || dynamic_cast<const lookups::Lookup*>(e)) {
+            std::vector<const Expression*> kids;
+            e->sources(kids);
+            for (const auto* k : kids) self(self, k);
+            return;
+        }
+        if (e->is_constant()) return;  // a bound value is written where it is
+        if (const auto* sub = dynamic_cast<const Subquery*>(e); sub && outer_refs(*sub->query).empty()) return;
+        if (const auto* ex = dynamic_cast<const ExistsNode*>(e); ex && outer_refs(*ex->query).empty()) return;
+        column(e);
+    };
+    collect(collect, plan.condition.get());
+    if (with_ordering)
+        for (const auto& term : q.order_by) {
+            OrderBy outer = term;
+            if (const auto* ref = term.expr ? dynamic_cast<const SelectRef*>(term.expr.get()) : nullptr) {
+                // dates(): the selected column of that name
+                for (const auto& item : select_items(q))
+                    if (item.name == ref->name) outer.expr = item.expr;
+            }
+            if (outer.expr) column(outer.expr.get());
+            plan.order_by.push_back(std::move(outer));
+        }
+    return plan;
+}
+
+DORM_DECL bool qualify_body(Compiler& c, const Query& src, bool with_ordering, ColumnsRef columns) {
+    QualifyPlan plan = plan_qualify(src, with_ordering);
+    if (!plan.condition) return select_body(c, plan.inner, with_ordering, columns);
+    Compiler inner(c.dialect, c.inlines_params());
+    inner.params = c.params;
+    inner.scopes = c.scopes;
+    std::vector<std::string> names;
+    std::size_t own = 0;
+    auto inner_columns = [&](Compiler& cc, const Query& qq) {
+        ColumnNamesScope naming(cc, &names);
+        columns(cc, qq);
+        own = names.size();
+        for (const auto& extra : plan.extras) {
+            cc << ", ";
+            select_item(cc, extra);
+        }
+    };
+    if (!select_body(inner, plan.inner, plan.inner_ordering, ColumnsRef(inner_columns))) return false;
+    c.params = std::move(inner.params);
+    c << "SELECT ";
+    if (own == 0) c << "*";  // EXISTS(SELECT 1 ...): what it selects does not matter
+    for (std::size_t i = 0; i < own; ++i) {
+        if (i) c << ", ";
+        c.quote(names[i]);
+    }
+    c << " FROM (";
+    c.sql += inner.sql;
+    c << ") ";
+    c.quote("qualify");
+    auto* saved = std::exchange(c.substitutions, &plan.refs);
+    struct Restore {
+        Compiler& c;
+        const std::vector<std::pair<const Expression*, std::string>>* saved;
+        ~Restore() { c.substitutions = saved; }
+    } restore{c, saved};
+    if (!condition_clause(c, " WHERE ", plan.condition.get())) return false;
+    order_by_clause(c, plan.order_by);
+    limit_clause(c, src);
+    return true;
+}
+
 DORM_DECL bool compound_body(Compiler& c, const Query& q, bool with_ordering) {
     bool parens = c.dialect.supports_slicing_ordering_in_compound();
     std::size_t written = 0;
@@ -1260,6 +1410,7 @@ DORM_DECL void pk_column(Compiler& c, const Query& q) {
     c.quote_alias(q.alias());
     c << ".";
     c.quote(q.model->pk_field().column);
+    c.column_alias();
 }
 
 DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q) {
@@ -1289,6 +1440,7 @@ DORM_DECL void subquery_column(Compiler& c, const Query& q) {
     if (items.size() != 1)
         throw FieldError(fmt::format("dorm: A subquery used as a value must select one column, not {}", items.size()));
     c.compile(*items[0].expr);
+    c.column_alias();
 }
 }  // namespace dorm::sql::detail
 
@@ -1350,7 +1502,7 @@ DORM_DECL Compiled compile_select(const Query& q, const backends::Dialect& d, bo
 DORM_DECL Compiled compile_count(const Query& q, const backends::Dialect& d) {
     Compiler c(d);
     bool ok;
-    if (q.distinct || q.is_sliced() || q.grouping != Grouping::none || !q.combinator.empty()) {
+    if (q.distinct || q.is_sliced() || q.grouping != Grouping::none || !q.combinator.empty() || q.qualify) {
         c << "SELECT COUNT(*) FROM (";
         ok = detail::select_body(c, q, q.is_sliced());
         c << ") subquery";
@@ -1368,7 +1520,7 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
     Query one = q;
     one.set_limits(std::nullopt, 1);
     bool ok;
-    if ((q.distinct && q.is_sliced()) || q.grouping != Grouping::none || !q.combinator.empty()) {
+    if ((q.distinct && q.is_sliced()) || q.grouping != Grouping::none || !q.combinator.empty() || q.qualify) {
         c << "SELECT 1 AS ";
         c.quote("a");
         c << " FROM (";
@@ -1388,7 +1540,7 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
 
 DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d, const std::vector<SelectItem>& aggregates) {
     Compiler c(d);
-    bool wrap = q.grouping != Grouping::none || q.distinct || q.is_sliced() || !q.combinator.empty();
+    bool wrap = q.grouping != Grouping::none || q.distinct || q.is_sliced() || !q.combinator.empty() || q.qualify;
     // An aggregate over a window's result (an annotation's name): the window is computed in the inner query,
     // as no database computes one inside an aggregate.
     for (const auto& a : aggregates) wrap = wrap || a.expr->contains_over_clause();
@@ -1453,7 +1605,8 @@ DORM_DECL Compiled compile_update(const Query& q, const backends::Dialect& d, co
         c << " = ";
         c.compile(*sets[i].second);
     }
-    bool ok = q.joins.empty() ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    // Joins, or a window to filter on, need a query of their own: the rows are named by primary key.
+    bool ok = q.joins.empty() && !q.qualify ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
     return detail::finish(c, ok);
 }
 
@@ -1462,7 +1615,8 @@ DORM_DECL Compiled compile_delete(const Query& q, const backends::Dialect& d) {
     c << "DELETE FROM ";
     c.quote(q.model->db_table);
     detail::QueryScope scope(c, q);
-    bool ok = q.joins.empty() ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    // Joins, or a window to filter on, need a query of their own: the rows are named by primary key.
+    bool ok = q.joins.empty() && !q.qualify ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
     return detail::finish(c, ok);
 }
 
