@@ -64,6 +64,53 @@ TEST_CASE("Subquery and OuterRef bring a value from a related query", "[conditio
     CHECK(order == V{"Beatles Blog", "News", "Cooking"});  // Beatles reunion < Election < Soup
 }
 
+TEST_CASE("OuterRef(OuterRef()) reaches the query around the outer one", "[conditional]") {
+    test::BlogData data;
+    // Entries some other entry of their blog beats: the innermost query compares with the outermost entry's rating
+    // (two levels out) and with the middle query's blog (one level out).
+    auto beaten = Entry::objects().filter(Exists(Blog::objects().filter("pk", OuterRef("blog")).filter(
+        Exists(Entry::objects().filter("blog", OuterRef("pk")).filter("rating__gt", OuterRef(OuterRef("rating")))))));
+    CHECK(test::sorted(beaten) == V{"Beatles reunion", "Soup"});
+    CHECK(beaten.count() == 2);
+    // Through a join the outermost query makes for it (blog__name), in a Subquery's value.
+    auto rivals = Entry::objects().annotate(
+        "rival", Subquery(Entry::objects()
+                              .filter("pk", OuterRef("pk"))
+                              .annotate("n", Subquery(Blog::objects()
+                                                          .filter("name", OuterRef(OuterRef("blog__name")))
+                                                          .values("tagline")
+                                                          .slice(0, 1)))
+                              .values("n")));
+    std::vector<std::string> taglines;
+    for (const auto& e : rivals.order_by("headline")) taglines.push_back(e.annotations().get<std::string>("rival"));
+    CHECK(taglines == V{"All the latest Beatles news.", "Daily", "All the latest Beatles news.", "Recipes", "Recipes"});
+    // dumps() / loads() keep the levels.
+    auto back = QuerySet<Entry>::loads(beaten.dumps());
+    CHECK(back.sql() == beaten.sql());
+    CHECK(beaten.dumps().find("(OuterRef (OuterRef \"rating\"))") != std::string::npos);
+    // One level of subquery cannot reach two levels out; OuterRef wraps only names and OuterRefs.
+    CHECK_THROWS_WITH(Entry::objects().filter(Exists(Blog::objects().filter("pk", OuterRef(OuterRef("blog"))))).count(),
+                      Catch::Contains("reference to an outer query"));
+    CHECK_THROWS_AS(OuterRef(F("rating")), TypeError);
+}
+
+TEST_CASE("Subquery of values() with an aggregate, as in the reference", "[conditional]") {
+    test::BlogData data;
+    Blog::objects().create({{"name", "Empty"}, {"tagline", ""}});
+    // Django's example: comments.annotate(total=Sum("length")).values("total") per post.
+    auto per_blog = Entry::objects().filter("blog", OuterRef("pk")).order_by().values("blog");
+    auto total = per_blog.annotate("total", Sum("rating")).values("total");
+    std::vector<std::optional<std::int64_t>> totals;
+    for (const auto& b : Blog::objects().annotate("total", Subquery(total)).order_by("name"))
+        totals.push_back(b.annotations().get<std::optional<std::int64_t>>("total"));
+    CHECK(totals == std::vector<std::optional<std::int64_t>>{8, 5, std::nullopt, 2});
+    // Filtered on: blogs whose entries' ratings add up to more than 4.
+    std::vector<std::string> names;
+    for (const auto& b : Blog::objects().annotate("total", Subquery(total)).filter("total__gt", 4).order_by("name"))
+        names.push_back(b.name);
+    CHECK(names == V{"Beatles Blog", "Cooking"});
+}
+
 TEST_CASE("Exists filters and annotates", "[conditional]") {
     test::BlogData data;
     Blog::objects().create({{"name", "Empty"}});

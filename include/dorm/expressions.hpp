@@ -199,10 +199,14 @@ Expression Coalesce(const ExprArg& a, const ExprArg& b, const More&... more) {
 DORM_DECL Expression ExpressionWrapper(const Expression& e, FieldKind output);
 
 /// A field of the outer query, inside a Subquery / Exists: `Entry::objects().filter("blog", OuterRef("pk"))`.
-class OuterRef : public Expression {
-public:
-    explicit OuterRef(std::string_view path) : Expression(make(detail::ExprNode::Kind::outer_ref, std::string(path), {}, {})) {}
-};
+inline Expression OuterRef(std::string_view path) {
+    return Expression(Expression::make(detail::ExprNode::Kind::outer_ref, std::string(path), {}, {}));
+}
+inline Expression OuterRef(const char* path) { return OuterRef(std::string_view(path)); }
+inline Expression OuterRef(const std::string& path) { return OuterRef(std::string_view(path)); }
+/// `OuterRef(OuterRef("pk"))`: a field of the query around the outer one, inside a subquery of a subquery (each
+/// OuterRef is one level out). Anything but an OuterRef inside is a TypeError.
+DORM_DECL Expression OuterRef(const Expression& inner);
 
 /// A piece of SQL written as given, "%s" standing for each bound parameter and "%%" for a percent sign
 /// (Django's RawSQL): `RawSQL("SELECT COUNT(*) FROM entry WHERE entry.blog_id = blog.id", {})`. The SQL is the

@@ -257,6 +257,12 @@ DORM_DECL Expression Cast(const ExprArg& e, FieldKind kind) {
     return Expression(std::move(n));
 }
 
+DORM_DECL Expression OuterRef(const Expression& inner) {
+    if (inner.node()->kind != detail::ExprNode::Kind::outer_ref)
+        throw TypeError("dorm: OuterRef() takes a field name, or another OuterRef (for the query one more level out)");
+    return Expression(Expression::make(detail::ExprNode::Kind::outer_ref, inner.node()->name, {}, {inner.node()}));
+}
+
 DORM_DECL Expression ExpressionWrapper(const Expression& e, FieldKind output) {
     auto n = std::make_shared<detail::ExprNode>(*e.node());
     n->output = output;

@@ -258,7 +258,8 @@ private:
                 break;
             case K::outer_ref:
                 open("OuterRef");
-                string(n.name);
+                if (n.args.empty()) string(n.name);
+                else expression(*n.args[0]);  // OuterRef(OuterRef(...))
                 close();
                 break;
             case K::binary:
@@ -989,7 +990,11 @@ private:
         std::string_view h = serial::head(n);
         if (h == "value") return Expression(serial::value(serial::args(n, 1)[0]));
         if (h == "F") return F(serial::text(serial::args(n, 1)[0], "a field path"));
-        if (h == "OuterRef") return OuterRef(serial::text(serial::args(n, 1)[0], "a field path"));
+        if (h == "OuterRef") {
+            const auto& a = serial::args(n, 1)[0];
+            if (a.type == Node::Type::list) return OuterRef(expression(a));
+            return OuterRef(serial::text(a, "a field path"));
+        }
         if (h == "output") {
             auto a = serial::args(n, 2);
             return ExpressionWrapper(expression(a[1]), serial::kind(a[0]));

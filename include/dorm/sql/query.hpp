@@ -306,10 +306,12 @@ struct ExistsNode final : Expression {
     std::optional<FieldKind> output_kind() const override { return FieldKind::boolean; }
 };
 
-/// OuterRef("path"): a column of the query a subquery sits in, resolved when the subquery is written.
+/// OuterRef("path"): a column of the query a subquery sits in, resolved when the subquery is written; `depth`
+/// levels out (OuterRef(OuterRef("pk")) is 2).
 struct OuterCol final : Expression {
-    explicit OuterCol(std::string p) : path(std::move(p)) {}
+    explicit OuterCol(std::string p, int d = 1) : path(std::move(p)), depth(d) {}
     std::string path;
+    int depth = 1;
     bool is_outer_ref() const noexcept override { return true; }
     Match as_sql(Compiler& c) const override;
 };
@@ -336,9 +338,12 @@ struct AliasCol final : Expression {
 DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated = false);
 
 namespace detail {
-/// Every OuterRef path in a query's conditions and selected expressions.
-DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out);
-DORM_DECL std::vector<std::string> outer_refs(const Query& q);
+/// Every path an OuterRef in `e` resolves against the query `level` levels out from the one `e` belongs to,
+/// those in subqueries within `e` included.
+DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out, int level = 1);
+/// Every path the OuterRefs in a query (its conditions, selected expressions and their subqueries) resolve
+/// against the query `level` levels out.
+DORM_DECL std::vector<std::string> outer_refs(const Query& q, int level = 1);
 /// Adds to `outer` the joins the OuterRefs of `inner` need, so that they resolve to existing tables when written.
 /// After the WHERE of `q` moved into subqueries (qs1 & qs2 with joins): keeps the joins that the rest of the
 /// query (select_related(), ordering, annotations, values, grouping, subqueries' OuterRefs) still uses, as

@@ -374,12 +374,18 @@ DORM_DECL auto AliasCol::as_sql(Compiler& c) const -> Match {
 
 namespace dorm::sql::detail {
 
-DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out) {
+DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out, int level) {
     if (!e) return;
-    if (auto* o = dynamic_cast<const OuterCol*>(e)) out.push_back(o->path);
+    if (auto* o = dynamic_cast<const OuterCol*>(e); o && o->depth == level) out.push_back(o->path);
+    // A subquery's own OuterRefs count one level further out from here.
+    const Query* sub = nullptr;
+    if (auto* s = dynamic_cast<const Subquery*>(e)) sub = s->query.get();
+    if (auto* x = dynamic_cast<const ExistsNode*>(e)) sub = x->query.get();
+    if (sub)
+        for (auto& path : outer_refs(*sub, level + 1)) out.push_back(std::move(path));
     std::vector<const Expression*> kids;
     e->sources(kids);
-    for (const auto* k : kids) collect_outer_refs(k, out);
+    for (const auto* k : kids) collect_outer_refs(k, out, level);
 }
 
 DORM_DECL void drop_filter_joins(Query& q) {
@@ -408,13 +414,13 @@ DORM_DECL void drop_filter_joins(Query& q) {
     for (const auto& sub : subqueries) resolve_outer_refs(q, *sub);
 }
 
-DORM_DECL std::vector<std::string> outer_refs(const Query& q) {
+DORM_DECL std::vector<std::string> outer_refs(const Query& q, int level) {
     std::vector<std::string> out;
-    collect_outer_refs(q.where.get(), out);
-    collect_outer_refs(q.having.get(), out);
-    collect_outer_refs(q.qualify.get(), out);
-    for (const auto& a : q.annotations) collect_outer_refs(a.expr.get(), out);
-    for (const auto& v : q.values) collect_outer_refs(v.expr.get(), out);
+    collect_outer_refs(q.where.get(), out, level);
+    collect_outer_refs(q.having.get(), out, level);
+    collect_outer_refs(q.qualify.get(), out, level);
+    for (const auto& a : q.annotations) collect_outer_refs(a.expr.get(), out, level);
+    for (const auto& v : q.values) collect_outer_refs(v.expr.get(), out, level);
     return out;
 }
 }  // namespace dorm::sql::detail
@@ -475,7 +481,11 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             if (n.kind == K::exists) return std::make_shared<ExistsNode>(n.query);
             return std::make_shared<Subquery>(n.query, true);
         }
-        case K::outer_ref: return std::make_shared<OuterCol>(n.name);
+        case K::outer_ref: {
+            int depth = 1;
+            for (const auto* inner = &n; !inner->args.empty(); inner = inner->args[0].get()) ++depth;
+            return std::make_shared<OuterCol>(n.name, depth);
+        }
         case K::raw: {
             std::vector<Value> params;
             for (const auto& a : n.args) params.push_back(a->value);
@@ -1480,15 +1490,15 @@ DORM_DECL Match ExistsNode:: as_sql(Compiler& c) const {
 }
 
 DORM_DECL Match OuterCol:: as_sql(Compiler& c) const {
-    if (c.scopes.size() < 2)
+    if (c.scopes.size() < static_cast<std::size_t>(depth) + 1)
         throw ValueError("dorm: This queryset contains a reference to an outer query and may only be used in a subquery.");
     // Written as the enclosing query writes its columns; the joins it needs were added when the subquery was resolved.
-    auto inner = std::move(c.scopes.back());
-    c.scopes.pop_back();
+    std::vector<Compiler::Scope> inner(std::make_move_iterator(c.scopes.end() - depth), std::make_move_iterator(c.scopes.end()));
+    c.scopes.resize(c.scopes.size() - static_cast<std::size_t>(depth));
     Query outer = *c.scopes.back().query;
     auto lhs = resolve_path(outer, path, false).lhs;
     c.compile(*lhs);
-    c.scopes.push_back(std::move(inner));
+    for (auto& s : inner) c.scopes.push_back(std::move(s));
     return Match::some;
 }
 
