@@ -76,6 +76,9 @@ TEST_CASE("Extract refuses what Django refuses", "[date_functions]") {
     CHECK_THROWS_AS(Extract("moment", "fortnight"), ValueError);
     CHECK_THROWS_AS(Extract("moment", ""), ValueError);
     CHECK_THROWS_AS(eval(ExtractHour("day")), ValueError);  // a time part of a Date
+    CHECK_THROWS_WITH(eval(ExtractHour("day")), Catch::Contains("Cannot extract time component 'hour' from DateField 'day'."));
+    CHECK_THROWS_WITH(eval(ExtractYear("text")),
+                      Catch::Contains("Extract input expression must be DateField, DateTimeField, TimeField, or DurationField."));
     CHECK_THROWS_AS(eval(ExtractYear("clock")), ValueError);  // a date part of a Time
     CHECK_THROWS_AS(eval(ExtractYear("text")), ValueError);
 }
@@ -122,10 +125,19 @@ TEST_CASE("Trunc: each kind keeps the type of its argument", "[date_functions]")
     CHECK(eval(TruncDate("maybe_moment")).is_null());
 
     CHECK_THROWS_AS(Trunc("moment", "fortnight"), ValueError);
-    CHECK_THROWS_AS(eval(TruncHour("day")), ValueError);  // Django: Cannot truncate DateField to DateTimeField
-    CHECK_THROWS_AS(eval(TruncDay("clock")), ValueError);  // Django: Cannot truncate TimeField to day
-    CHECK_THROWS_AS(eval(TruncTime("clock")), ValueError);
-    CHECK_THROWS_AS(eval(TruncMonth("text")), ValueError);
+    // Django's messages, word for word.
+    CHECK_THROWS_WITH(eval(TruncHour("day")), Catch::Contains("Cannot truncate DateField 'day' to DateTimeField."));
+    CHECK_THROWS_WITH(eval(TruncDay("clock")), Catch::Contains("Cannot truncate TimeField 'clock' to DateTimeField."));
+    CHECK_THROWS_AS(eval(TruncDay("clock")), ValueError);
+    CHECK_THROWS_WITH(eval(TruncTime("day")), Catch::Contains("Cannot truncate DateField 'day' to TimeField."));
+    CHECK_THROWS_WITH(eval(TruncDate("clock")), Catch::Contains("Cannot truncate TimeField 'clock' to DateField."));
+    CHECK_THROWS_WITH(eval(TruncMonth("text")), Catch::Contains("'text' isn't a DateField, TimeField, or DateTimeField."));
+    CHECK_THROWS_AS(eval(TruncMonth("text")), TypeError);
+    CHECK_THROWS_AS(eval(TruncDate(Length("text"))), TypeError);
+    CHECK_THROWS_WITH(eval(TruncMonth(Length("text"))), Catch::Contains("None isn't a DateField"));
+    // A date's date and a time's time are themselves, as in Django.
+    CHECK(date(TruncDate("day")) == day);
+    CHECK(time(TruncTime("clock")) == Time(12, 34, 56, 789000));
 }
 
 TEST_CASE("Trunc groups a report: annotate(month=TruncMonth(...)).values(\"month\").annotate(n=Count(\"id\"))",

@@ -52,6 +52,7 @@ struct PatternSpec {
 struct FunctionArg {
     std::optional<FieldKind> kind;
     const Value* value = nullptr;
+    std::string_view field;  // the field's name when the argument is a column (Django's messages name it)
 };
 
 /// The SQL spelling of one database. Stateless; one static instance per backend.

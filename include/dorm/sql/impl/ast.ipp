@@ -98,7 +98,8 @@ DORM_DECL auto Func::as_sql(Compiler& c) const -> Match {
         info.reserve(args.size());
         for (const auto& a : args) {
             const auto* p = a->is_value() ? dynamic_cast<const Param*>(a.get()) : nullptr;
-            info.push_back({a->output_kind(), p ? &p->value : nullptr});
+            const auto* col = dynamic_cast<const Col*>(a.get());
+            info.push_back({a->output_kind(), p ? &p->value : nullptr, col ? std::string_view(col->field->name) : ""});
         }
         std::string tmpl = c.dialect.function_template(name, info);
         if (!tmpl.empty()) {

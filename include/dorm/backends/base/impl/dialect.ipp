@@ -89,21 +89,29 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
     // The part or kind was checked when the call was built (a text value among Django's names).
     auto part = [&]() -> const std::string& { return std::get<std::string>(args[1].value->variant()); };
     auto is_time_part = [](std::string_view p) { return p == "hour" || p == "minute" || p == "second"; };
+    // Django's messages name the field (its name, or None for an expression).
+    std::string field = !args.empty() && !args[0].field.empty() ? std::string(args[0].field) : "None";
+    std::string quoted = !args.empty() && !args[0].field.empty() ? "'" + field + "'" : field;  // Python's %r
     if (function == "EXTRACT") {
         if (!date && !datetime && !time)
             throw ValueError("dorm: Extract input expression must be DateField, DateTimeField, TimeField, or "
                              "DurationField.");
         if (date && is_time_part(part()))
-            throw ValueError(fmt::format("dorm: Cannot extract time component '{}' from DateField.", part()));
+            throw ValueError(fmt::format("dorm: Cannot extract time component '{}' from DateField '{}'.", part(), field));
+        // Django lets the database fail here; dorm says why first.
         if (time && !is_time_part(part()))
-            throw ValueError(fmt::format("dorm: Cannot extract component '{}' from TimeField.", part()));
+            throw ValueError(fmt::format("dorm: Cannot extract component '{}' from TimeField '{}'.", part(), field));
         return with_argument(transform_template(part(), *input));
     }
+    auto not_a_date = [&] {
+        return TypeError(fmt::format("dorm: {} isn't a DateField, TimeField, or DateTimeField.", quoted));
+    };
     if (function == "TRUNC") {
-        if (!date && !datetime && !time) throw ValueError("dorm: Trunc's input isn't a DateField, TimeField, or DateTimeField.");
-        if (date && is_time_part(part())) throw ValueError("dorm: Cannot truncate DateField to DateTimeField.");
+        if (!date && !datetime && !time) throw not_a_date();
+        if (date && is_time_part(part()))
+            throw ValueError(fmt::format("dorm: Cannot truncate DateField '{}' to DateTimeField.", field));
         if (time && !is_time_part(part()))
-            throw ValueError(fmt::format("dorm: Cannot truncate TimeField to {}.", part()));
+            throw ValueError(fmt::format("dorm: Cannot truncate TimeField '{}' to DateTimeField.", field));
         return with_argument(trunc_template(part(), *input));
     }
     // Django's bitwise connectors; BITXOR is an operator only on PostgreSQL ('#'), a registered function on SQLite.
@@ -113,9 +121,12 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
     if (function == "BITLEFTSHIFT") return "({0} << {1})";
     if (function == "BITRIGHTSHIFT") return "({0} >> {1})";
     if (function == "TRUNCDATE" || function == "TRUNCTIME") {
-        if (!date && !datetime)
-            throw ValueError(fmt::format("dorm: {} takes a DateTime", function == "TRUNCDATE" ? "TruncDate" : "TruncTime"));
-        return with_argument(transform_template(function == "TRUNCDATE" ? "date" : "time", *input));
+        bool to_date = function == "TRUNCDATE";
+        if (!date && !datetime && !time) throw not_a_date();
+        if (to_date && time) throw ValueError(fmt::format("dorm: Cannot truncate TimeField '{}' to DateField.", field));
+        if (!to_date && date) throw ValueError(fmt::format("dorm: Cannot truncate DateField '{}' to TimeField.", field));
+        if (!datetime) return "{0}";  // a date's date, a time's time: itself (Django allows both)
+        return with_argument(transform_template(to_date ? "date" : "time", *input));
     }
     return {};
 }
