@@ -166,7 +166,14 @@ TEST_CASE("UpperCase: a bilateral transform applies to the right-hand side too",
     CHECK(w.find("UPPER(\"") != std::string::npos);
     CHECK(w.find("= UPPER(") != std::string::npos);
     CHECK(compiled.params == std::vector<dorm::Value>{dorm::Value("doe")});
-    CHECK_THROWS_AS(qs.filter(dorm::runtime("name__upper__in"), std::vector<std::string>{"a"}), dorm::NotSupportedError);
+    // in: each value transformed; NULLs and duplicates dropped, an empty list matches nothing.
+    using Names = std::vector<std::optional<std::string>>;
+    CHECK(names(qs.filter("name__upper__in", Names{"jack", "JILL", "jack", std::nullopt})) == V{"Jack", "jill"});
+    CHECK(where(qs.filter("name__upper__in", Names{"a", "b"})).find("IN (UPPER(") != std::string::npos);
+    CHECK(names(qs.filter("name__upper__in", Names{std::nullopt})).empty());
+    CHECK(names(qs.exclude("name__upper__in", Names{"doe", "minus", "unknown"})) == V{"Jack", "jill"});
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("name__upper__range"), std::vector<std::string>{"a", "b"}),
+                    dorm::NotSupportedError);
     CHECK_THROWS_AS(qs.filter(dorm::runtime("change__upper"), 1), dorm::FieldError);  // text only
 }
 

@@ -200,6 +200,16 @@ struct CustomTransformExpr final : sql::Expression {
     std::optional<FieldKind> output_kind() const override { return output; }
 };
 
+/// A parenthesised list of expressions: the right-hand side of `in` after a bilateral transform, each value
+/// transformed ("(UPPER(?), UPPER(?))").
+struct ValueList final : sql::Expression {
+    std::vector<sql::ExprPtr> items;
+    sql::Match as_sql(sql::Compiler& c) const override;
+    void sources(std::vector<const sql::Expression*>& out) const override {
+        for (const auto& i : items) out.push_back(i.get());
+    }
+};
+
 namespace detail {
 /// A custom lookup's SQL (LookupDef::as_sql of every custom lookup).
 DORM_DECL sql::Match custom_lookup_sql(sql::Compiler& c, const Lookup& l);

@@ -227,6 +227,16 @@ DORM_DECL bool is_custom_name(const CustomRegistry* reg, std::string_view name) 
     return false;
 }
 
+DORM_DECL auto ValueList::as_sql(sql::Compiler& c) const -> sql::Match {
+    c << "(";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i) c << ", ";
+        c.compile(*items[i]);
+    }
+    c << ")";
+    return sql::Match::some;
+}
+
 DORM_DECL auto CustomTransformExpr::as_sql(sql::Compiler& c) const -> sql::Match {
     detail::write_custom(c, *def, [&](std::string_view) { c.compile(*arg); });
     return sql::Match::some;

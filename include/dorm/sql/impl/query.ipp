@@ -726,13 +726,26 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     }
     // Bilateral custom transforms apply to the right-hand side too (Django's get_bilateral_transforms()).
     if (!r.bilateral.empty() && !rhs_is_none && def->rhs != R::boolean) {
-        if (def->rhs != R::value)
+        auto transformed = [&](ExprPtr side) {
+            for (const auto& t : r.bilateral)
+                side = std::make_shared<lookups::CustomTransformExpr>(t, std::move(side), t->output.value_or(r.kind));
+            return side;
+        };
+        if (def->rhs == R::list && !node->rhs && !node->custom) {
+            // Each value of the list transformed, as Django's batch_process_rhs(): without NULLs and duplicates,
+            // and an empty list still matches nothing (in_sql(), which the list is left to then).
+            auto items = std::make_shared<lookups::ValueList>();
+            for (const auto& v : node->list)
+                if (!v.is_null() && std::none_of(node->list.begin(), node->list.begin() + (&v - node->list.data()),
+                                                 [&](const Value& w) { return w == v; }))
+                    items->items.push_back(transformed(std::make_shared<Param>(v)));
+            if (!items->items.empty()) node->rhs = std::move(items);
+        } else if (def->rhs != R::value) {
             throw NotSupportedError(fmt::format("dorm: the '{}' lookup after the bilateral transform '{}' is not "
-                                                "supported (it takes a single value)", def->name, r.bilateral[0]->name));
-        ExprPtr side = node->rhs ? node->rhs : std::make_shared<Param>(node->value);
-        for (const auto& t : r.bilateral)
-            side = std::make_shared<lookups::CustomTransformExpr>(t, std::move(side), t->output.value_or(r.kind));
-        node->rhs = std::move(side);
+                                                "supported", def->name, r.bilateral[0]->name));
+        } else {
+            node->rhs = transformed(node->rhs ? node->rhs : std::make_shared<Param>(node->value));
+        }
     }
 
     if (negated && r.nullable && def->name != "isnull" && !rhs_is_none) {
