@@ -3,6 +3,7 @@
 // compile time against M's fields, the {fmt} way; any other string is checked at run time (FieldError).
 #pragma once
 
+#include <dorm/custom_lookups.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/fields.hpp>
 #include <dorm/lookups.hpp>
@@ -10,6 +11,7 @@
 
 #include <array>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -58,27 +60,58 @@ constexpr PathParts split_at_dunder(std::string_view path) {
     return out;
 }
 
+/// The declaration of custom transform `name` for a value of kind `kind` (`known`: false when not known), or -1.
+constexpr int declared_transform(std::span<const LookupDeclaration> declared, std::string_view name, FieldKind kind,
+                                 bool known) {
+    for (std::size_t i = 0; i < declared.size(); ++i)
+        if (declared[i].transform && declared[i].name == name && (!known || declared[i].on.contains(kind)))
+            return static_cast<int>(i);
+    return -1;
+}
+
+/// Whether a custom lookup `name` is declared for a value of kind `kind`, or on the custom transform `after`.
+constexpr bool declared_lookup(std::span<const LookupDeclaration> declared, std::string_view name, FieldKind kind,
+                               bool known, std::string_view after) {
+    for (const auto& d : declared) {
+        if (d.transform || d.name != name) continue;
+        if (d.on_transform.empty() ? (!known || d.on.contains(kind)) : d.on_transform == after) return true;
+    }
+    return false;
+}
+
 /// Transforms and a final lookup after a field of kind `kind` (`known`: false after "pk", whose kind is set
-/// at run time).
-constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, bool known, bool allow_lookup) {
+/// at run time). `declared`: the custom lookups and transforms of the field's model (its dorm_lookups()).
+constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, bool known, bool allow_lookup,
+                          std::span<const LookupDeclaration> declared) {
+    std::string_view custom_transform;  // the custom transform just applied, for the lookups registered on it
     for (; i < p.n; ++i) {
+        bool last = i + 1 == p.n;
+        // A custom name first, as the registry replaces built-ins; at the end a lookup wins over a transform.
+        if (allow_lookup && last && declared_lookup(declared, p.parts[i], kind, known, custom_transform)) return;
+        if (int di = declared_transform(declared, p.parts[i], kind, known); di >= 0) {
+            const auto& t = declared[static_cast<std::size_t>(di)];
+            if (t.output) kind = *t.output;
+            custom_transform = t.name;
+            continue;
+        }
         if (int ti = lookups::transform_index(p.parts[i]); ti >= 0) {
             const auto& t = lookups::transforms[static_cast<std::size_t>(ti)];
             if (known && !lookups::transform_applies(t, kind))
                 compile_error::transform_not_valid_for_field_type("dorm: this transform does not apply to the field's type (e.g. hour on a Date, year on a Time)");
             kind = t.output;
+            custom_transform = {};
             continue;
         }
         int li = lookups::lookup_index(p.parts[i]);
         if (li < 0) {
-            compile_error::unknown_lookup("dorm: unknown lookup or transform in lookup path (not a field either)");
+            compile_error::unknown_lookup("dorm: unknown lookup or transform in lookup path (not a field either; a custom one must be in the model's dorm_lookups())");
             return;
         }
         if (!allow_lookup) {
             compile_error::malformed_path("dorm: a lookup is not allowed here, only a field path");
             return;
         }
-        if (i + 1 != p.n) {
+        if (!last) {
             compile_error::unknown_lookup("dorm: a lookup must be the last part of a lookup path");
             return;
         }
@@ -136,7 +169,9 @@ constexpr bool has_field(std::string_view name) {
     return found;
 }
 
-constexpr bool is_lookup_or_transform(std::string_view name) {
+constexpr bool is_lookup_or_transform(std::string_view name, std::span<const LookupDeclaration> declared = {}) {
+    for (const auto& d : declared)
+        if (d.name == name) return true;
     return lookups::lookup_index(name) >= 0 || lookups::transform_index(name) >= 0;
 }
 
@@ -145,16 +180,17 @@ constexpr bool is_lookup_or_transform(std::string_view name) {
 template <class M>
 constexpr void check_path_from(const PathParts& p, std::size_t i, bool allow_lookup) {
     std::string_view part = p.parts[i];
-    if (part == "pk") return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup);
+    constexpr std::span<const LookupDeclaration> declared(declared_lookups_v<M>);
+    if (part == "pk") return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup, declared);
     for (const auto& f : field_infos<M>()) {
         bool attname = f.relation && part.size() == f.name.size() + 3 && part.starts_with(f.name) && part.ends_with("_id");
         if (part != f.name && !attname) continue;
         if (f.relation && !attname && i + 1 < p.n) {
             if (f.related_has(p.parts[i + 1])) return f.hop(p, i + 1, allow_lookup);
-            if (!is_lookup_or_transform(p.parts[i + 1]))
+            if (!is_lookup_or_transform(p.parts[i + 1], declared))
                 return compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the related model (check its DORM_MODEL)");
         }
-        return check_tail(p, i + 1, f.kind, true, allow_lookup);
+        return check_tail(p, i + 1, f.kind, true, allow_lookup, declared);
     }
     compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the model (check DORM_MODEL)");
 }
@@ -165,7 +201,7 @@ template <class M>
 constexpr void check_path(const PathParts& p, bool allow_lookup) {
     if (p.n == 0) return;
     if (has_field<M>(p.parts[0])) return check_path_from<M>(p, 0, allow_lookup);
-    if (is_lookup_or_transform(p.parts[0]))
+    if (is_lookup_or_transform(p.parts[0], declared_lookups_v<M>))
         return compile_error::malformed_path("dorm: a lookup path starts with a field or annotation name, not a lookup");
 }
 

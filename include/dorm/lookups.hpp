@@ -124,6 +124,7 @@ constexpr int lookup_index(std::string_view name) {
 }
 
 struct Lookup;
+struct CustomDef;
 
 /// One lookup: its name, what right-hand side it takes, which kinds it applies to, and how it is written.
 struct LookupDef {
@@ -143,6 +144,7 @@ struct Lookup final : sql::Expression {
     std::vector<Value> list;
     sql::ExprPtr rhs;  // set when the right-hand side is an expression
     bool cast_lhs = false;  // a pattern lookup on a field that is not text: the column is cast to text
+    std::shared_ptr<const CustomDef> custom;  // a custom lookup's definition (`def` points into it), kept alive
     sql::Match as_sql(sql::Compiler& c) const override { return def->as_sql(c, *this); }
     void sources(std::vector<const sql::Expression*>& out) const override;
     std::optional<FieldKind> output_kind() const override { return FieldKind::boolean; }

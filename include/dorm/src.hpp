@@ -19,6 +19,7 @@
 #include <dorm/backends/base/impl/dialect.ipp>
 #include <dorm/impl/aggregates.ipp>
 #include <dorm/impl/conditional.ipp>
+#include <dorm/impl/custom_lookups.ipp>
 #include <dorm/impl/database.ipp>
 #include <dorm/impl/deletion.ipp>
 #include <dorm/impl/expressions.ipp>

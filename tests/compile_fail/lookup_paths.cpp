@@ -40,6 +40,18 @@ struct Counter {
     DORM_NOT_PERSISTED(cached_total)
 };
 
+/// Custom lookups declared for the model's literal paths (registered at run time).
+inline constexpr dorm::CustomLookup not_equal{.name = "ne", .on = dorm::FieldKinds::all(), .sql = "{lhs} <> {rhs}"};
+inline constexpr dorm::CustomTransform absolute_value{.name = "abs", .on = dorm::FieldKinds::integers(),
+                                                      .sql = "ABS({lhs})"};
+struct Scored {
+    std::int64_t id = 0;
+    std::string name{};
+    int score = 0;
+    DORM_MODEL(Scored, id, name, score)
+    static constexpr auto dorm_lookups() { return dorm::declare_lookups(not_equal, absolute_value); }
+};
+
 #if DORM_CASE == 9
 /// A member left out of DORM_MODEL by mistake would never be saved: a compile error.
 struct Forgetful {
@@ -63,6 +75,8 @@ int main() {
     (void)entries.annotate("n", dorm::Count("id")).filter("n__gt", 5).order_by("-n");
     (void)Blog::objects().filter("entry__rating__gt", 3);  // a reverse relation: checked at run time
     (void)Counter::objects().filter("hits__gt", 1);  // a member named in DORM_NOT_PERSISTED
+    (void)Scored::objects().filter("name__ne", "x").filter("score__abs__lt", 2).order_by("score__abs", "-score");
+    (void)entries.filter(std::string("rating__ne"), 1).filter(dorm::runtime("rating__abs"), 1);  // run-time paths
 #elif DORM_CASE == 1
     (void)entries.filter("blog__name__containz", "x");  // an unknown lookup after a ForeignKey hop
 #elif DORM_CASE == 2
@@ -81,6 +95,12 @@ int main() {
     (void)entries.get("rating__gte", 1, "headline__bogus", "x");  // the second pair of get()
 #elif DORM_CASE == 9
     (void)Forgetful::objects().count();
+#elif DORM_CASE == 10
+    (void)entries.filter("rating__ne", 1);  // a custom lookup Entry does not declare
+#elif DORM_CASE == 11
+    (void)Scored::objects().filter("name__abs", 1);  // a declared transform on a kind it is not declared for
+#elif DORM_CASE == 12
+    (void)Scored::objects().filter("score__ne__abs", 1);  // a lookup ends a path
 #endif
     return 0;
 }

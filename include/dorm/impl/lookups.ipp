@@ -2,6 +2,7 @@
 // Definitions for <dorm/lookups.hpp>: compiled once in separate mode, inline in header-only mode.
 #pragma once
 
+#include <dorm/custom_lookups.hpp>
 #include <dorm/lookups.hpp>
 
 namespace dorm::lookups {
@@ -267,6 +268,12 @@ DORM_DECL std::string names(std::optional<FieldKind> kind) {
         if (!kind || lookup_applies(d.pattern, *kind)) n.push_back(k);
     for (const auto& t : transforms)
         if (!kind || transform_applies(t, *kind)) n.push_back(t.name);
+    auto custom = custom_registry();
+    if (custom)
+        for (const auto& d : *custom)
+            if (d->on_transform.empty() && (!kind || d->on.contains(*kind)) &&
+                std::find(n.begin(), n.end(), d->name) == n.end())
+                n.push_back(d->name);
     std::sort(n.begin(), n.end());
     return fmt::format("{}", fmt::join(n, ", "));
 }

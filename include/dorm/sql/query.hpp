@@ -5,6 +5,7 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/custom_lookups.hpp>
 #include <dorm/database.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
@@ -274,6 +275,10 @@ struct ResolvedPath {
     bool kind_known = true;      // false for an annotation whose type is unknown (a NULL value)
     bool nullable = false;       // NULL-able column, or reached through a LEFT OUTER JOIN
     std::vector<const lookups::TransformDef*> transforms;
+    bool custom_transformed = false;  // a custom transform is among them (not in `transforms`)
+    lookups::CustomDefPtr custom_transform;  // the last transform when it is a custom one
+    std::vector<lookups::CustomDefPtr> bilateral;  // custom bilateral transforms, applied to the rhs too, in order
+    lookups::CustomDefPtr custom_lookup;  // the lookup, when it is a custom one
     std::string_view lookup;     // the lookup name, if the path has one
 };
 

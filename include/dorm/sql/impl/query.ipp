@@ -243,7 +243,10 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
     // (multi-valued joins). Fields win over lookups, as in Django.
     const FieldMeta* field = nullptr;
     std::size_t at = 0;
-    auto is_lookup = [](std::string_view n) { return lookups::find(n) || lookups::find_transform(n); };
+    auto custom = lookups::custom_registry();
+    auto is_lookup = [&](std::string_view n) {
+        return lookups::find(n) || lookups::find_transform(n) || lookups::is_custom_name(custom.get(), n);
+    };
     // A FilteredRelation's name (or, inside its own condition, its relation's name) stands for its join.
     const FilteredRelationSpec* fr = nullptr;
     for (const auto& spec : q.filtered_relations)
@@ -332,7 +335,23 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
 }
 
 DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i, std::string_view path, bool allow_lookup, const ModelMeta* model) {
+    auto custom = lookups::custom_registry();  // one snapshot for the whole path
+    const lookups::CustomRegistry* reg = custom.get();
     for (; i < parts.size(); ++i) {
+        bool last = i + 1 == parts.size();
+        // Custom names first: a registration replaces a built-in of the same name. At the end of the path a lookup
+        // wins over a transform, as Django's build_lookup() tries get_lookup() before get_transform().
+        if (allow_lookup && last && lookups::find_custom_lookup(reg, parts[i], r.kind, r.kind_known, r.custom_transform.get()))
+            break;
+        if (auto ct = lookups::find_custom_transform(reg, parts[i], r.kind, r.kind_known)) {
+            FieldKind out = ct->output.value_or(r.kind);
+            r.lhs = std::make_shared<lookups::CustomTransformExpr>(ct, r.lhs, out);
+            r.kind = out;
+            r.custom_transformed = true;
+            if (ct->bilateral) r.bilateral.push_back(ct);
+            r.custom_transform = std::move(ct);
+            continue;
+        }
         const auto* t = lookups::find_transform(parts[i]);
         if (!t) break;
         if (r.kind_known && !lookups::transform_applies(*t, r.kind))
@@ -341,20 +360,27 @@ DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::stri
         r.lhs = std::make_shared<lookups::Transform>(t, r.lhs, r.kind);
         r.kind = t->output;
         r.transforms.push_back(t);
+        r.custom_transform = nullptr;
     }
     if (i < parts.size()) {
         bool last = i + 1 == parts.size();
-        if (!allow_lookup || !last || !lookups::find(parts[i])) {
-            if (!last || lookups::find(parts[i]) == nullptr) {
+        auto custom_lookup = allow_lookup && last ? lookups::find_custom_lookup(reg, parts[i], r.kind, r.kind_known, r.custom_transform.get())
+                                                  : nullptr;
+        if (!custom_lookup && (!allow_lookup || !last || !lookups::find(parts[i]))) {
+            if (!last || (lookups::find(parts[i]) == nullptr && !lookups::is_custom_name(reg, parts[i]))) {
                 if (r.field && model->find_field(parts[i]) && !r.field->is_relation())
                     throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}' or join on the field not "
                                                  "permitted", parts[i], detail::field_class(r.kind), r.name));
                 throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}'. Lookups are: {}", parts[i],
                                              detail::field_class(r.kind), r.name, lookups::names(r.kind)));
             }
+            if (allow_lookup && lookups::find(parts[i]) == nullptr)  // a custom name that does not apply here
+                throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}'. Lookups are: {}", parts[i],
+                                             detail::field_class(r.kind), r.name, lookups::names(r.kind)));
             throw FieldError(fmt::format("dorm: '{}' ends in a lookup where only a field is allowed", path));
         }
         r.lookup = parts[i];
+        r.custom_lookup = std::move(custom_lookup);
     }
     return r;
 }
@@ -521,7 +547,8 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
 namespace dorm::sql::detail {
 
 DORM_DECL ExprPtr year_lookup(const ResolvedPath& r, const lookups::LookupDef& def, const Value& v) {
-    if (!r.field || r.transforms.size() != 1 || !v.holds<std::int64_t>()) return nullptr;
+    if (!r.field || r.transforms.size() != 1 || r.custom_transformed || r.custom_lookup || !v.holds<std::int64_t>())
+        return nullptr;
     std::string_view t = r.transforms[0]->name;
     if (t != "year" && t != "iso_year") return nullptr;
     std::string_view op = def.name;
@@ -606,7 +633,9 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
     sub->db = q.db;
     std::string rest = split.rest;
     if (rest.empty()) rest = "pk";
-    else if (lookups::find(split_path(rest)[0]) || lookups::find_transform(split_path(rest)[0])) rest = "pk__" + rest;
+    else if (auto first = split_path(rest)[0]; lookups::find(first) || lookups::find_transform(first) ||
+                                               lookups::is_custom_name(lookups::custom_registry().get(), first))
+        rest = "pk__" + rest;
     add_where(*sub, build_lookup(*sub, rest, rhs, false));
     auto not_null = std::make_shared<lookups::Lookup>();
     not_null->lhs = std::make_shared<Col>(sub->alias(), split.fk);
@@ -631,7 +660,10 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
         if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs);
     ResolvedPath r = resolve_path(q, path, true);
     std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
-    const lookups::LookupDef* def = lookups::find(lookup_name);
+    if (r.lookup.empty())  // the implied exact may be a registered one too (Django: get_lookup("exact"))
+        r.custom_lookup = lookups::find_custom_lookup(lookups::custom_registry().get(), "exact", r.kind, r.kind_known,
+                                                      r.custom_transform.get());
+    const lookups::LookupDef* def = r.custom_lookup ? &r.custom_lookup->lookup : lookups::find(lookup_name);
     std::string_view name = r.name;
     auto check = [&](const Value& v) {
         if (r.kind_known) detail::check_value(name, r.kind, v);
@@ -643,6 +675,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     auto node = std::make_shared<lookups::Lookup>();
     node->lhs = r.lhs;
     node->def = def;
+    node->custom = r.custom_lookup;
     // Django casts the column to text for a pattern lookup on another type (rating__contains=3 is
     // "rating"::text LIKE '%3%'); an expression of unknown type is cast too, which text needs no more than it.
     node->cast_lhs = def->pattern && !(r.kind_known && r.kind == FieldKind::text);
@@ -682,7 +715,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
             }
             if (rhs.kind != Kind::value)
                 throw TypeError(fmt::format("dorm: the '{}' lookup on '{}' takes one value, not a list", def->name, name));
-            if (rhs.value.is_null() && def->name != "exact" && def->name != "iexact")
+            if (rhs.value.is_null() && (node->custom || (def->name != "exact" && def->name != "iexact")))
                 throw ValueError("dorm: Cannot use None as a query value");
             if (rhs.value.is_null() && def->name == "iexact") {  // Django: iexact=None is isnull=True
                 node->def = lookups::find("exact");
@@ -701,6 +734,29 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
             }
             node->value = rhs.value;
             break;
+    }
+    // Bilateral custom transforms apply to the right-hand side too (Django's get_bilateral_transforms()).
+    if (!r.bilateral.empty() && !rhs_is_none && def->rhs != R::boolean) {
+        auto transformed = [&](ExprPtr side) {
+            for (const auto& t : r.bilateral)
+                side = std::make_shared<lookups::CustomTransformExpr>(t, std::move(side), t->output.value_or(r.kind));
+            return side;
+        };
+        if (def->rhs == R::list && !node->rhs && !node->custom) {
+            // Each value of the list transformed, as Django's batch_process_rhs(): without NULLs and duplicates,
+            // and an empty list still matches nothing (in_sql(), which the list is left to then).
+            auto items = std::make_shared<lookups::ValueList>();
+            for (const auto& v : node->list)
+                if (!v.is_null() && std::none_of(node->list.begin(), node->list.begin() + (&v - node->list.data()),
+                                                 [&](const Value& w) { return w == v; }))
+                    items->items.push_back(transformed(std::make_shared<Param>(v)));
+            if (!items->items.empty()) node->rhs = std::move(items);
+        } else if (def->rhs != R::value) {
+            throw NotSupportedError(fmt::format("dorm: the '{}' lookup after the bilateral transform '{}' is not "
+                                                "supported", def->name, r.bilateral[0]->name));
+        } else {
+            node->rhs = transformed(node->rhs ? node->rhs : std::make_shared<Param>(node->value));
+        }
     }
 
     if (negated && r.nullable && def->name != "isnull" && !rhs_is_none) {
@@ -891,7 +947,7 @@ DORM_DECL void resolve_orderings(Query& q, std::string_view name, std::vector<Or
     // Django's find_ordering_name(): a relation named by itself (not its "_id" attribute, not "pk") orders by the
     // related model's Meta.ordering, each term under the relation's path and reversed by a leading '-'.
     std::string_view last = path.substr(path.rfind("__") == std::string_view::npos ? 0 : path.rfind("__") + 2);
-    if (r.field && r.field->is_relation() && r.transforms.empty() && last == r.field->name && last != "pk") {
+    if (r.field && r.field->is_relation() && r.transforms.empty() && !r.custom_transformed && last == r.field->name && last != "pk") {
         const ModelMeta& target = r.field->related();
         if (!target.ordering.empty()) {
             if (depth > 8) throw FieldError(fmt::format("dorm: Infinite loop caused by ordering ('{}').", name));

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: MIT
+// Custom lookups and transforms, as Django's "Custom Lookups" how-to: NotEqual ("ne"), AbsoluteValue ("abs") with
+// its index-friendly "lt", a bilateral UpperCase, per-backend templates; unknown names, wrong field kinds, clashes
+// with built-ins, NULLs under exclude(), dumps()/loads(), and registration while other threads resolve paths.
+#include "support/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+using V = std::vector<std::string>;
+using dorm::FieldKind;
+using dorm::FieldKinds;
+
+namespace {
+
+// The how-to's classes, as values: one definition serves the registration and the model's declaration.
+inline constexpr dorm::CustomLookup not_equal{.name = "ne", .on = FieldKinds::all(), .sql = "{lhs} <> {rhs}"};
+inline constexpr dorm::CustomTransform absolute_value{.name = "abs", .on = FieldKinds::integers(), .sql = "ABS({lhs})"};
+/// "Writing an efficient abs__lt lookup": the column compared with both bounds, which an index can serve.
+inline constexpr dorm::CustomLookup absolute_value_less_than{
+    .name = "lt", .sql = "{arg} < {rhs} AND {arg} > -{rhs}", .on_transform = "abs", .replace = true};
+inline constexpr dorm::CustomTransform upper_case{
+    .name = "upper", .on = FieldKinds::text(), .sql = "UPPER({lhs})", .bilateral = true};
+/// A transform that changes the kind: the lookups after it are those of text.
+inline constexpr dorm::CustomTransform as_text{.name = "as_text",
+                                               .on = FieldKinds::integers(),
+                                               .sqlite = "CAST({lhs} AS TEXT)",
+                                               .postgresql = "({lhs})::text",
+                                               .output = FieldKind::text};
+
+/// The how-to's model: a start value, an end value and their change, which may be unknown.
+struct Experiment {
+    std::int64_t id = 0;
+    std::string name{};
+    int start = 0;
+    int finish = 0;
+    std::optional<int> change{};
+    DORM_MODEL(Experiment, id, name, start, finish, change)
+    static constexpr auto dorm_lookups() {
+        return dorm::declare_lookups(not_equal, absolute_value, absolute_value_less_than, upper_case, as_text);
+    }
+};
+
+struct Experiments : test::Database {
+    Experiments() {
+        dorm::drop_tables<Experiment>();
+        dorm::create_tables<Experiment>();
+        add("Jack", 3);
+        add("Doe", -5);
+        add("Unknown", std::nullopt);
+        add("jill", 27);
+        add("Minus", -27);
+    }
+    ~Experiments() { dorm::drop_tables<Experiment>(); }
+    static void add(std::string name, std::optional<int> change) {
+        Experiment e;
+        e.name = std::move(name);
+        e.change = change;
+        Experiment::objects().create(e);
+    }
+};
+
+template <class QS>
+V names(const QS& qs) {
+    V out;
+    for (const auto& e : qs.order_by("name")) out.push_back(e.name);
+    return out;
+}
+
+/// The WHERE clause of a QuerySet's SQL, and its parameters.
+template <class QS>
+std::string where(const QS& qs) {
+    auto sql = qs.sql_with_params().sql;
+    auto at = sql.find(" WHERE ");
+    return at == std::string::npos ? std::string() : sql.substr(at + 7);
+}
+
+}  // namespace
+
+TEST_CASE("NotEqual: a custom lookup on every field, in filter, exclude, get and Q", "[custom_lookups]") {
+    Experiments data;
+    dorm::ScopedLookup ne(not_equal);
+    auto qs = Experiment::objects();
+    CHECK(names(qs.filter("name__ne", "Jack")) == V{"Doe", "Minus", "Unknown", "jill"});
+    CHECK(names(qs.filter("change__ne", 3)) == V{"Doe", "Minus", "jill"});  // NULL <> 3 is not true
+    CHECK(names(qs.filter(dorm::Q("name__ne", "Jack") & dorm::Q("change__ne", 27))) == V{"Doe", "Minus"});
+    CHECK(names(qs.filter(dorm::Q("name__ne", "Jack") | dorm::Q("change", 3))).size() == 5);
+    CHECK(qs.filter("change__ne", 3).filter("change__gt", 0).get().name == "jill");
+    CHECK(qs.get("name__ne", "Jack", "change__gt", 0).name == "jill");
+    // exclude() adds IS NOT NULL for a NULL-able column, as for any lookup (Django): the NULL row comes back.
+    CHECK(names(qs.exclude("change__ne", 3)) == V{"Jack", "Unknown"});
+    CHECK(names(qs.exclude("name__ne", "Jack")) == V{"Jack"});
+    // The value is bound, never written into the SQL.
+    auto compiled = qs.filter("name__ne", "x'; DROP TABLE t; --").sql_with_params();
+    CHECK(compiled.sql.find("DROP") == std::string::npos);
+    REQUIRE(compiled.params.size() == 1);
+    CHECK(compiled.params[0] == dorm::Value("x'; DROP TABLE t; --"));
+    CHECK(where(qs.filter("name__ne", "x")).find("\"name\" <> ") != std::string::npos);
+    // An F() on the right is compiled, not bound.
+    CHECK(names(qs.filter("start__ne", dorm::F("finish"))).empty());
+    CHECK(names(qs.filter("change__ne", dorm::F("start"))) == V{"Doe", "Jack", "Minus", "jill"});
+    // None is not a value for it (Django: only lookups that take None, exact and iexact, accept it).
+    CHECK_THROWS_AS(qs.filter("change__ne", std::nullopt), dorm::ValueError);
+}
+
+TEST_CASE("AbsoluteValue: a transform on integer fields, then built-in lookups", "[custom_lookups]") {
+    Experiments data;
+    dorm::ScopedLookup abs(absolute_value);
+    auto qs = Experiment::objects();
+    CHECK(names(qs.filter("change__abs", 27)) == V{"Minus", "jill"});  // a transform alone is followed by exact
+    CHECK(names(qs.filter("change__abs__lt", 10)) == V{"Doe", "Jack"});
+    CHECK(names(qs.filter("change__abs__gte", 5)) == V{"Doe", "Minus", "jill"});
+    CHECK(names(qs.filter("change__abs__in", std::vector<int>{3, 5})) == V{"Doe", "Jack"});
+    CHECK(names(qs.exclude("change__abs__lt", 10)) == V{"Minus", "Unknown", "jill"});
+    CHECK(where(qs.filter("change__abs__lt", 10)).find("ABS(") != std::string::npos);
+    // Where Django allows a transform outside a lookup: order_by(), values(), F().
+    V ordered;
+    for (const auto& e : qs.exclude("change", std::nullopt).order_by("-change__abs", "name")) ordered.push_back(e.name);
+    CHECK(ordered == V{"Minus", "jill", "Doe", "Jack"});
+    std::vector<std::int64_t> values;
+    for (const auto& row : qs.filter("name", "Doe").values("change__abs")) values.push_back(row[0].as<std::int64_t>());
+    CHECK(values == std::vector<std::int64_t>{5});
+    auto annotated = qs.annotate("size", dorm::F("change__abs")).filter("size__gt", 20);
+    CHECK(names(annotated) == V{"Minus", "jill"});
+    // Only on the kinds it is registered on: text is not one, and the error is Django's.
+    CHECK_THROWS_WITH(qs.filter(dorm::runtime("name__abs"), 3), Catch::Contains("Unsupported lookup 'abs'"));
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("name__abs__lt"), 3), dorm::FieldError);
+    CHECK_THROWS_AS(qs.order_by(dorm::runtime("name__abs")), dorm::FieldError);
+    // The value is checked against the transform's output kind, as a built-in lookup's.
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("change__abs__lt"), "ten"), dorm::TypeError);
+}
+
+TEST_CASE("AbsoluteValueLessThan: a lookup registered on the transform replaces its lt", "[custom_lookups]") {
+    Experiments data;
+    dorm::ScopedLookup abs(absolute_value);
+    auto qs = Experiment::objects();
+    {
+        dorm::ScopedLookup lt(absolute_value_less_than);
+        CHECK(names(qs.filter("change__abs__lt", 10)) == V{"Doe", "Jack"});
+        CHECK(names(qs.filter("change__abs__lt", 27)) == V{"Doe", "Jack"});
+        CHECK(names(qs.exclude("change__abs__lt", 10)) == V{"Minus", "Unknown", "jill"});
+        auto w = where(qs.filter("change__abs__lt", 10));
+        CHECK(w.find("ABS(") == std::string::npos);  // the column itself: an index on it serves the query
+        CHECK(w.find("\"change\" < ") != std::string::npos);
+        CHECK(qs.filter("change__abs__lt", 10).sql_with_params().params.size() == 2);  // bound twice
+        // Other lookups after the transform are not affected, nor is lt on the column itself.
+        CHECK(where(qs.filter("change__abs__lte", 10)).find("ABS(") != std::string::npos);
+        CHECK(names(qs.filter("change__lt", 0)) == V{"Doe", "Minus"});
+    }
+    CHECK(where(qs.filter("change__abs__lt", 10)).find("ABS(") != std::string::npos);  // the built-in lt again
+}
+
+TEST_CASE("UpperCase: a bilateral transform applies to the right-hand side too", "[custom_lookups]") {
+    Experiments data;
+    dorm::ScopedLookup upper(upper_case);
+    auto qs = Experiment::objects();
+    CHECK(names(qs.filter("name__upper", "doe")) == V{"Doe"});
+    CHECK(names(qs.filter("name__upper", "JILL")) == V{"jill"});
+    CHECK(names(qs.filter("name__upper__startswith", "j")) == V{"Jack", "jill"});
+    CHECK(names(qs.filter("name__upper__contains", "%")).empty());  // the value's wildcards stay literal
+    CHECK(names(qs.exclude("name__upper", "jack")) == V{"Doe", "Minus", "Unknown", "jill"});
+    auto compiled = qs.filter("name__upper", "doe").sql_with_params();
+    auto w = compiled.sql.substr(compiled.sql.find(" WHERE "));
+    CHECK(w.find("UPPER(\"") != std::string::npos);
+    CHECK(w.find("= UPPER(") != std::string::npos);
+    CHECK(compiled.params == std::vector<dorm::Value>{dorm::Value("doe")});
+    // in: each value transformed; NULLs and duplicates dropped, an empty list matches nothing.
+    using Names = std::vector<std::optional<std::string>>;
+    CHECK(names(qs.filter("name__upper__in", Names{"jack", "JILL", "jack", std::nullopt})) == V{"Jack", "jill"});
+    CHECK(where(qs.filter("name__upper__in", Names{"a", "b"})).find("IN (UPPER(") != std::string::npos);
+    CHECK(names(qs.filter("name__upper__in", Names{std::nullopt})).empty());
+    CHECK(names(qs.exclude("name__upper__in", Names{"doe", "minus", "unknown"})) == V{"Jack", "jill"});
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("name__upper__range"), std::vector<std::string>{"a", "b"}),
+                    dorm::NotSupportedError);
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("change__upper"), 1), dorm::FieldError);  // text only
+}
+
+TEST_CASE("A transform's output kind decides the lookups after it; per-backend templates", "[custom_lookups]") {
+    Experiments data;
+    dorm::ScopedLookup text(as_text);
+    dorm::ScopedLookup abs(absolute_value);
+    auto qs = Experiment::objects();
+    CHECK(names(qs.filter("change__as_text__startswith", "-")) == V{"Doe", "Minus"});
+    CHECK(names(qs.filter("change__as_text", "27")) == V{"jill"});
+    CHECK(names(qs.filter("change__abs__as_text__endswith", "7")) == V{"Minus", "jill"});  // chained
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("change__as_text__abs"), 3), dorm::FieldError);  // text has no abs
+    CHECK_THROWS_AS(qs.filter(dorm::runtime("change__as_text"), 27), dorm::TypeError);     // nor integer values
+    auto w = where(qs.filter("change__as_text", "1"));
+    CHECK(w.find(test::is_postgresql() ? "::text" : "CAST(") != std::string::npos);
+}
+
+TEST_CASE("Run-time paths: unknown names, unregistered lookups, other models", "[custom_lookups]") {
+    test::BlogData data;
+    auto entries = Entry::objects();
+    // Not registered: a FieldError, as for any unknown lookup (Entry declares none: only run-time paths).
+    CHECK_THROWS_WITH(entries.filter(std::string("rating__ne"), 3), Catch::Contains("Unsupported lookup 'ne'"));
+    {
+        dorm::ScopedLookup ne(not_equal);
+        dorm::ScopedLookup abs(absolute_value);
+        CHECK(entries.filter(std::string("rating__ne"), 3).count() == 4);
+        CHECK(entries.filter(dorm::runtime("blog__name__ne"), "Cooking").count() == 3);  // across a ForeignKey
+        CHECK(entries.filter(dorm::runtime("blog__ne"), data.cooking.id).count() == 3);  // the key itself
+        CHECK(Blog::objects().filter(dorm::runtime("entry__rating__ne"), 5).distinct().count() == 3);
+        CHECK(entries.filter(dorm::runtime("pub_date__year__abs"), 2005).count() == 2);  // after a built-in transform
+        CHECK_THROWS_AS(entries.filter(dorm::runtime("rating__nee"), 3), dorm::FieldError);
+        CHECK_THROWS_AS(entries.filter(dorm::runtime("rating__ne__abs"), 3), dorm::FieldError);  // a lookup ends a path
+        CHECK_THROWS_AS(entries.values(std::string("rating__ne")), dorm::FieldError);  // a lookup is no column
+        CHECK_THROWS_WITH(entries.filter(dorm::runtime("rating__nope"), 3), Catch::Contains("abs") && Catch::Contains("ne"));
+    }
+    CHECK_THROWS_AS(entries.filter(std::string("rating__ne"), 3), dorm::FieldError);  // gone with its scope
+}
+
+TEST_CASE("Registration: names, templates, clashes with built-ins, replacing, unregistering", "[custom_lookups]") {
+    using dorm::CustomLookup;
+    using dorm::CustomTransform;
+    auto all = FieldKinds::all();
+    // Names are path parts: no "__", no stray underscores, no punctuation.
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "not__eq", .on = all, .sql = "{lhs} <> {rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "ne_", .on = all, .sql = "{lhs} <> {rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "n-e", .on = all, .sql = "{lhs} <> {rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "", .on = all, .sql = "{lhs} <> {rhs}"}), dorm::ValueError);
+    // Templates: known placeholders only, {lhs} used, one for each backend.
+    CHECK_THROWS_WITH(dorm::register_lookup(CustomLookup{.name = "ne", .on = all, .sql = "{lhs} <> {value}"}),
+                      Catch::Contains("{value}"));
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "ne", .on = all, .sql = "1 <> {rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "ne", .on = all, .sql = "{lhs} <> {rhs"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_transform(CustomTransform{.name = "neg", .on = all, .sql = "-{rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "ne", .on = all, .sqlite = "{lhs} <> {rhs}"}), dorm::ValueError);
+    CHECK_THROWS_AS(dorm::register_lookup(CustomLookup{.name = "ne", .sql = "{lhs} <> {rhs}"}), dorm::ValueError);  // no kinds
+    // On a transform that is not registered.
+    CHECK_THROWS_AS(dorm::register_lookup(absolute_value_less_than), dorm::ValueError);
+    // A built-in name on kinds where the built-in applies: an error unless `replace` says so.
+    CHECK_THROWS_WITH(dorm::register_lookup(CustomLookup{.name = "lt", .on = FieldKinds::integers(), .sql = "{lhs} < {rhs}"}),
+                      Catch::Contains("replace"));
+    CHECK_THROWS_AS(dorm::register_transform(CustomTransform{.name = "year", .on = FieldKinds::dates(), .sql = "{lhs}"}),
+                    dorm::ValueError);
+    // ... but "year" on integers clashes with nothing, and a second "ne" on the same kinds clashes with the first.
+    dorm::ScopedLookup ne(not_equal);
+    CHECK_THROWS_AS(dorm::register_lookup(not_equal), dorm::ValueError);
+    {
+        dorm::ScopedLookup year(CustomTransform{.name = "year", .on = FieldKinds::integers(), .sql = "({lhs} + 1)"});
+        test::Database db;
+        CHECK_NOTHROW(Entry::objects().filter(std::string("rating__year"), 3).count());
+        CHECK_NOTHROW(Entry::objects().filter("pub_date__year", 2005).count());  // the built-in, on dates
+    }
+    {
+        Experiments data;
+        // Replacing: Django's register_lookup() replaces a class's lookup of the same name; here it must be asked for.
+        dorm::ScopedLookup exact(CustomLookup{.name = "exact", .on = FieldKinds::text(), .sql = "LOWER({lhs}) = LOWER({rhs})",
+                                              .replace = true});
+        CHECK(names(Experiment::objects().filter("name", "JACK")) == V{"Jack"});
+        CHECK(names(Experiment::objects().filter("change", 3)) == V{"Jack"});  // integers keep the built-in
+        dorm::ScopedLookup ne2(CustomLookup{.name = "ne", .on = all, .sql = "NOT ({lhs} = {rhs})", .replace = true});
+        CHECK(where(Experiment::objects().filter("change__ne", 3)).find("NOT (") != std::string::npos);
+    }
+    CHECK(where(Experiment::objects().filter("change__ne", 3)).find("<>") != std::string::npos);  // the first again
+    // unregister_lookup(): everything of that name goes; an unknown name is an error.
+    dorm::register_lookup(CustomLookup{.name = "differs", .on = all, .sql = "{lhs} <> {rhs}"});
+    CHECK_NOTHROW(Experiment::objects().filter(dorm::runtime("change__differs"), 3));
+    dorm::unregister_lookup("differs");
+    CHECK_THROWS_AS(Experiment::objects().filter(dorm::runtime("change__differs"), 3), dorm::FieldError);
+    CHECK_THROWS_AS(dorm::unregister_lookup("differs"), dorm::ValueError);
+}
+
+TEST_CASE("A resolved QuerySet keeps its lookups; dumps() and loads() resolve them again", "[custom_lookups]") {
+    Experiments data;
+    std::string text;
+    std::optional<dorm::QuerySet<Experiment>> kept;
+    {
+        dorm::ScopedLookup ne(not_equal);
+        dorm::ScopedLookup abs(absolute_value);
+        auto qs = Experiment::objects().filter("name__ne", "Jack").filter("change__abs__gt", 4).order_by("change__abs");
+        text = qs.dumps();
+        CHECK(text.find("name__ne") != std::string::npos);
+        auto loaded = dorm::QuerySet<Experiment>::loads(text);
+        V got;
+        for (const auto& e : loaded) got.push_back(e.name);
+        CHECK(got == V{"Doe", "jill", "Minus"});
+        kept = qs;
+    }
+    // Unregistered: the QuerySet built before still runs, and loading the text again is the FieldError of filter().
+    V got;
+    for (const auto& e : *kept) got.push_back(e.name);
+    CHECK(got == V{"Doe", "jill", "Minus"});
+    CHECK_THROWS_AS(dorm::QuerySet<Experiment>::loads(text), dorm::FieldError);
+}
+
+TEST_CASE("Registering while other threads resolve lookup paths", "[custom_lookups]") {
+    dorm::ScopedLookup abs(absolute_value);
+    std::atomic<bool> stop{false};
+    std::atomic<int> failures{0};
+    auto reader = [&] {
+        while (!stop.load()) {
+            auto sql = Experiment::objects().filter(dorm::runtime("change__abs__lt"), 3).sql_with_params().sql;
+            if (sql.find("ABS(") == std::string::npos && sql.find("\"change\" < ") == std::string::npos) ++failures;
+            try {
+                (void)Experiment::objects().filter(dorm::runtime("change__ne"), 3);
+            } catch (const dorm::FieldError&) {  // before or after a registration: either is consistent
+            }
+        }
+    };
+    test::Database db;
+    std::thread a(reader), b(reader);
+    for (int i = 0; i < 200; ++i) {
+        dorm::ScopedLookup ne(not_equal);
+        dorm::ScopedLookup lt(absolute_value_less_than);
+    }
+    stop = true;
+    a.join();
+    b.join();
+    CHECK(failures == 0);
+}
