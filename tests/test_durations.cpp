@@ -122,6 +122,35 @@ TEST_CASE("Durations in create(), save(), bulk_create(), update() and get()", "[
                       Catch::Contains("expected a Duration but got string"));
 }
 
+TEST_CASE("Many durations at once: bulk_create() (COPY on PostgreSQL) and bulk_update()", "[durations]") {
+    Experiments db;
+    const DateTime t(2020, 1, 1);
+    std::vector<Experiment> many;
+    for (int i = 0; i < 150; ++i) {  // past copy_min_rows
+        Duration d = (i % 2 ? -1 : 1) * (std::chrono::days{i} + std::chrono::microseconds{i});
+        many.push_back(Experiments::make(std::to_string(i), t.date(), t.date(), d, t, t, Time(),
+                                         i % 3 ? std::optional<Duration>(d * 2) : std::nullopt));
+    }
+    auto saved = Experiment::objects().bulk_create(many);
+    std::int64_t i = 0;
+    for (const auto& e : Experiment::objects().order_by("id")) {
+        Duration d = (i % 2 ? -1 : 1) * (std::chrono::days{i} + std::chrono::microseconds{i});
+        CHECK(e.estimated_time == d);
+        CHECK(e.slack == (i % 3 ? std::optional<Duration>(d * 2) : std::nullopt));
+        ++i;
+    }
+    CHECK(i == 150);
+    for (auto& e : saved) {
+        e.estimated_time = -e.estimated_time + 1us;
+        e.slack = std::nullopt;
+    }
+    Experiment::objects().bulk_update(saved, {"estimated_time", "slack"});
+    auto e7 = Experiment::objects().get("name", "7");
+    CHECK(e7.estimated_time == std::chrono::days{7} + 8us);
+    CHECK_FALSE(e7.slack.has_value());
+    CHECK(Experiment::objects().filter("slack__isnull", true).count() == 150);
+}
+
 TEST_CASE("Duration lookups: exact, gt, gte, lt, lte, range, in, isnull, exclude", "[durations]") {
     Deltas db;
     CHECK(names(Experiment::objects().filter("estimated_time", Duration::zero())) == V{"e1"});
@@ -322,7 +351,12 @@ TEST_CASE("Durations in repr, sql(), dumps() and loads()", "[durations]") {
     CHECK(fmt::format("{}", Value(-1us)) == "-1 23:59:59.999999");
     CHECK(fmt::format("{}", Value(-3 * day)) == "-3 00:00:00");
     CHECK(Value(5min).type_name() == "Duration");
-    Deltas db;
+    Experiments db;
+    Experiment::objects().create(Experiments::make("r", Date(2020, 1, 1), Date(2020, 1, 1), -(day + 1s),
+                                                   DateTime(2020, 1, 1), DateTime(2020, 1, 1)));
+    CHECK(repr(Experiment::objects().values("estimated_time", "slack").get()) ==
+          "{'estimated_time': -2 23:59:59, 'slack': None}");
+    Deltas data;
     auto qs = Experiment::objects().filter("estimated_time__gt", -90s).order_by("name");
     CHECK(qs.sql().find(test::is_postgresql() ? R"("experiment"."estimated_time" > '-90000000 microseconds'::interval)"
                                                : R"("experiment"."estimated_time" > -90000000)") != std::string::npos);

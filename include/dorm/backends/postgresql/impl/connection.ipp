@@ -120,6 +120,10 @@ inline bool interval_microseconds(const char* p, std::int64_t& out) {
     return !__builtin_mul_overflow(days, 86400000000LL, &day_us) && !__builtin_add_overflow(us, day_us, &out);
 }
 
+[[noreturn]] inline void interval_out_of_range() {
+    throw DataError("dorm: the database returned an interval too long for a Duration (int64 microseconds)");
+}
+
 /// Decodes one binary-format column value into a Cell without building strings.
 inline void decode(Cell& c, Oid type, const char* p, int len) {
     switch (type) {
@@ -161,8 +165,8 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
         }
         case oid::time: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
         case oid::interval:
-            if (!interval_microseconds(p, c.i))
-                throw DataError("dorm: the database returned an interval too long for a Duration (int64 microseconds)");
+            if (!interval_microseconds(p, c.i)) [[unlikely]]
+                interval_out_of_range();
             c.kind = Cell::Kind::integer;
             c.duration = true;
             return;
