@@ -8,6 +8,7 @@
 #include <dorm/value.hpp>
 
 #include <cctype>
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -73,6 +74,10 @@ public:
         requires(std::is_same_v<T, Date> || std::is_same_v<T, DateTime> || std::is_same_v<T, Time> ||
                  std::is_same_v<T, std::string> || std::is_same_v<T, Bytes>)
     Expression(const T& v) : Expression(Value(v)) {}  // NOLINT: implicit
+    /// Durations too (Django's Value(timedelta(...))): `F("pub_date") + std::chrono::days(7)`.
+    template <class Rep, class Period>
+        requires std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>
+    Expression(std::chrono::duration<Rep, Period> d) : Expression(Value(d)) {}  // NOLINT: implicit
     explicit Expression(detail::ExprNodePtr node) : node_(std::move(node)) {}
 
     const detail::ExprNodePtr& node() const noexcept { return node_; }
@@ -130,6 +135,9 @@ public:
     template <class T>
         requires(std::is_arithmetic_v<T>)
     ExprArg(T v) : node_(Expression(v).node()) {}                       // NOLINT
+    template <class Rep, class Period>
+        requires std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>
+    ExprArg(std::chrono::duration<Rep, Period> d) : node_(Expression(d).node()) {}  // NOLINT
     const detail::ExprNodePtr& node() const noexcept { return node_; }
     Expression expression() const { return Expression(node_); }
 

@@ -8,6 +8,7 @@
 #include <dorm/errors.hpp>
 #include <dorm/value.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -22,7 +23,7 @@ namespace dorm {
 struct ModelMeta;
 
 /// The column types dorm knows; each dialect names them in DDL.
-enum class FieldKind { boolean, small_integer, integer, big_integer, real, text, bytes, date, datetime, time };
+enum class FieldKind { boolean, small_integer, integer, big_integer, real, text, bytes, date, datetime, time, duration };
 
 /// What happens to rows referencing a deleted object (Django's on_delete).
 enum class OnDelete { cascade, protect, restrict, set_null, set_default, do_nothing };
@@ -304,6 +305,27 @@ struct field_traits<Time> {
         } else {
             cell_type_mismatch("a Time");
         }
+    }
+};
+
+/// Django's DurationField: microseconds in an integer cell (SQLite's bigint; PostgreSQL's interval, its days and months
+/// counted as psycopg counts them). A number computed by SQLite (a duration times 1.5) rounds to the microsecond.
+template <>
+struct field_traits<Duration> {
+    static constexpr bool supported = true;
+    static constexpr FieldKind kind = FieldKind::duration;
+    static constexpr bool nullable = false;
+    static Value to_value(const Duration& v) { return Value(v); }
+    static void from_cell(const backends::Cell& c, Duration& out) {
+        if (c.kind == backends::Cell::Kind::integer) [[likely]]
+            out = Duration{c.i};
+        else if (c.kind == backends::Cell::Kind::real)
+            out = Duration{real_to_integer(std::nearbyint(c.d), std::numeric_limits<std::int64_t>::min(),
+                                           std::numeric_limits<std::int64_t>::max(), "a Duration")};
+        else if (c.kind == backends::Cell::Kind::null)
+            null_into_non_optional();
+        else
+            cell_type_mismatch("a Duration");
     }
 };
 

@@ -258,7 +258,8 @@ template <class M, class T>
 constexpr FieldDescriptor<M, T> describe(std::string_view name, T M::*member) {
     static_assert(field_traits<T>::supported,
                   "dorm: this member type is not a field type; use bool, an integer, double, std::string, "
-                  "dorm::Bytes, dorm::Date, dorm::DateTime, dorm::Time, dorm::ForeignKey<M> or std::optional of one");
+                  "dorm::Bytes, dorm::Date, dorm::DateTime, dorm::Time, dorm::Duration, dorm::ForeignKey<M> or std::optional "
+                  "of one");
     return {name, member};
 }
 template <class... Fs>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Value types of model fields (Date, DateTime, Time, Bytes) and Value, the one dynamic value dorm binds and returns.
+// Value types of model fields (Date, DateTime, Time, Duration, Bytes) and Value, the one dynamic value dorm binds and returns.
 #pragma once
 
 #include <dorm/config.hpp>
@@ -97,8 +97,8 @@ public:
         : tp_(Date(year, month, day).sys_days() + Time(hour, minute, second, microsecond).since_midnight()) {}
     DateTime(Date date, Time time = {}) : tp_(date.sys_days() + time.since_midnight()) {}
     /// Any system_clock time point; finer precision is truncated to microseconds.
-    template <class Duration>
-    DateTime(std::chrono::sys_time<Duration> tp)  // NOLINT: implicit, a time point is a DateTime
+    template <class D>
+    DateTime(std::chrono::sys_time<D> tp)  // NOLINT: implicit, a time point is a DateTime
         : tp_(std::chrono::floor<std::chrono::microseconds>(tp)) {}
 
     static DateTime now() { return DateTime{std::chrono::system_clock::now()}; }
@@ -114,6 +114,11 @@ private:
     time_point tp_{};
 };
 
+/// A span of time with microsecond precision, positive or negative (Django's DurationField, Python's timedelta):
+/// bigint microseconds on SQLite, interval on PostgreSQL. It is std::chrono::microseconds itself, so chrono's
+/// arithmetic and literals apply (`2h + 30min`), and any coarser std::chrono::duration converts to it implicitly.
+using Duration = std::chrono::microseconds;
+
 namespace detail {
 // ISO text forms, as Django stores them on SQLite ("2005-07-28", "12:30:00.000000", "2005-07-28 12:30:00.000000").
 // Microseconds are always written so that text comparison orders like time.
@@ -122,6 +127,9 @@ inline std::string to_iso(const Time& t) {
     return fmt::format("{:02}:{:02}:{:02}.{:06}", t.hour(), t.minute(), t.second(), t.microsecond());
 }
 inline std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
+/// Django's duration_string(): "[D ]HH:MM:SS[.ffffff]", with days as Python's timedelta normalises them (floored, so
+/// -1us is "-1 23:59:59.999999").
+DORM_DECL std::string duration_string(Duration d);
 
 // A date or datetime about to be written: ValueError outside years 1..9999, which no backend reads back.
 DORM_DECL void check_writable(const Date& d);
@@ -138,7 +146,8 @@ DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s);
 /// `std::monostate` is SQL NULL (Python's None).
 class Value {
 public:
-    using variant_type = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes, Date, DateTime, Time>;
+    using variant_type = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes, Date, DateTime, Time,
+                                      Duration>;
 
     Value() = default;
     Value(std::nullopt_t) {}
@@ -156,6 +165,10 @@ public:
     Value(Date d) : v_(d) {}
     Value(DateTime d) : v_(d) {}
     Value(Time t) : v_(t) {}
+    /// Any std::chrono::duration that converts to microseconds without loss (hours, seconds, Duration, ...).
+    template <class Rep, class Period>
+        requires std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>
+    Value(std::chrono::duration<Rep, Period> d) : v_(Duration(d)) {}
     template <class T>
     Value(const std::optional<T>& o) {
         if (o) *this = Value(*o);
@@ -176,7 +189,7 @@ public:
     /// Name of the held type, for error messages.
     std::string_view type_name() const noexcept {
         static constexpr std::string_view names[] = {"NULL", "bool",     "integer", "double", "string",
-                                                     "bytes", "Date", "DateTime", "Time"};
+                                                     "bytes", "Date", "DateTime", "Time", "Duration"};
         return names[v_.index()];
     }
 
@@ -213,11 +226,11 @@ T Value::as() const {
         if (auto* d = std::get_if<double>(&v_)) return static_cast<T>(*d);
         if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<T>(*i);
     } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, Bytes> || std::is_same_v<T, Date> ||
-                         std::is_same_v<T, DateTime> || std::is_same_v<T, Time>) {
+                         std::is_same_v<T, DateTime> || std::is_same_v<T, Time> || std::is_same_v<T, Duration>) {
         if (auto* p = std::get_if<T>(&v_)) return *p;
     } else {
         static_assert(sizeof(T) == 0, "dorm: Value::as<T>() supports bool, integers, double, std::string, Bytes, "
-                                      "Date, DateTime, Time and std::optional of those");
+                                      "Date, DateTime, Time, Duration and std::optional of those");
     }
     throw TypeError(fmt::format("dorm: value is {}, not the type asked for", type_name()));
 }

@@ -226,7 +226,7 @@ struct Gen {
     /// A value of `kind`; sometimes NULL or a value of another type (dorm must refuse it with TypeError).
     Value value(FieldKind kind) {
         if (chance(16)) return Value(std::nullopt);
-        if (chance(12)) kind = static_cast<FieldKind>(pick(10));
+        if (chance(12)) kind = static_cast<FieldKind>(pick(11));
         switch (kind) {
             case FieldKind::boolean: return in.ConsumeBool();
             case FieldKind::small_integer:
@@ -243,6 +243,7 @@ struct Gen {
             case FieldKind::date: return day();
             case FieldKind::datetime: return dorm::DateTime(day(), clock());
             case FieldKind::time: return clock();
+            case FieldKind::duration: return dorm::Duration(integer());
         }
         return Value(std::nullopt);
     }

@@ -114,6 +114,8 @@ inline bool is_known_word(std::string_view w) {
         "LPAD", "LTRIM", "MD5", "REPEAT", "REVERSE", "RPAD", "RTRIM", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512",
         "ENCODE", "DIGEST", "CONVERT_TO", "INSTR", "STRPOS", "SUBSTR", "SUBSTRING", "TRIM", "GREATEST", "LEAST",
         "NULLIF", "COLLATE", "numeric", "STRFTIME", "STATEMENT_TIMESTAMP", "BITXOR",
+        // Duration arithmetic (Django's DurationExpression and TemporalSubtraction).
+        "dorm_format_dtdelta", "dorm_timestamp_diff", "dorm_time_diff",
         // Window expressions and the window functions.
         "OVER", "PARTITION", "ROWS", "RANGE", "UNBOUNDED", "PRECEDING", "FOLLOWING", "CURRENT", "ROW", "EXCLUDE",
         "TIES", "OTHERS", "CUME_DIST", "DENSE_RANK", "FIRST_VALUE", "LAG", "LAST_VALUE", "LEAD", "NTH_VALUE", "NTILE",
@@ -122,7 +124,7 @@ inline bool is_known_word(std::string_view w) {
         "YEAR", "ISOYEAR", "MONTH", "DAY", "WEEK", "DOW", "ISODOW", "QUARTER", "HOUR", "MINUTE", "SECOND",
         // Type names in CAST and ::casts.
         "integer", "date", "time", "text", "real", "bool", "blob", "bigint", "smallint", "boolean", "double",
-        "precision", "bytea", "timestamp", "with", "zone",
+        "precision", "bytea", "timestamp", "with", "zone", "interval",
     };
     return words.count(w) != 0;
 }
@@ -132,13 +134,15 @@ inline bool is_known_word(std::string_view w) {
 inline bool is_known_literal(Dialect d, std::string_view s) {
     // Date parts; and the wildcards and escapes of pattern lookups whose value is an expression (GLOB on SQLite,
     // LIKE on PostgreSQL).
-    static constexpr std::array<std::string_view, 23> sqlite_fields{
+    static constexpr std::array<std::string_view, 27> sqlite_fields{
         "year", "iso_year", "month", "day", "week", "week_day", "iso_week_day", "quarter", "date", "time", "hour",
         "minute", "second", "*", "[", "[[]", "[*]", "?", "[?]", "",  // '': Concat's COALESCE(x, '')
-        "%Y-%m-%d %H:%M:%f", "now", "000"};                         // Now()
-    static constexpr std::array<std::string_view, 18> postgresql_literals{
+        "%Y-%m-%d %H:%M:%f", "now", "000",                          // Now()
+        "+", "-", "/"};  // dorm_format_dtdelta's operator ('*' is above)
+    static constexpr std::array<std::string_view, 19> postgresql_literals{
         "UTC", "year", "quarter", "month", "week", "day", "hour", "minute", "second", "%", "\\", "\\\\", "\\%", "_", "\\_",
-        "hex", "sha1", "UTF8"};  // the digests' ENCODE / DIGEST / CONVERT_TO
+        "hex", "sha1", "UTF8",  // the digests' ENCODE / DIGEST / CONVERT_TO
+        "1 day"};               // date - date as an interval (subtract_temporals)
     if (d == Dialect::sqlite) return std::find(sqlite_fields.begin(), sqlite_fields.end(), s) != sqlite_fields.end();
     return std::find(postgresql_literals.begin(), postgresql_literals.end(), s) != postgresql_literals.end();
 }

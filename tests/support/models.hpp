@@ -90,6 +90,23 @@ struct Sample {
 };
 DORM_EXTERN_MODEL(Sample);
 
+/// Durations and date arithmetic (the Experiment of Django's expressions tests): a DurationField, NULL-able and not,
+/// beside the dates, datetimes and time it is added to and computed from. Its table is made by the tests using it.
+struct Experiment {
+    std::int64_t id = 0;
+    std::string name{};
+    dorm::Date assigned{};
+    dorm::Date completed{};
+    dorm::Duration estimated_time{};
+    dorm::DateTime start{};
+    dorm::DateTime end{};
+    dorm::Time opens{};
+    std::optional<dorm::Duration> slack{};
+    std::optional<int> scalar{};
+    DORM_MODEL(Experiment, id, name, assigned, completed, estimated_time, start, end, opens, slack, scalar)
+};
+DORM_EXTERN_MODEL(Experiment);
+
 /// Model options: db_table, default ordering, unique_together, db_column, default_, a custom primary key.
 struct Country {
     std::string code{};

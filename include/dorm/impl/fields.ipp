@@ -50,9 +50,13 @@ DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kin
             case FieldKind::date: return decode(std::type_identity<Date>{});
             case FieldKind::datetime: return decode(std::type_identity<DateTime>{});
             case FieldKind::time: return decode(std::type_identity<Time>{});
+            case FieldKind::duration: return decode(std::type_identity<Duration>{});
         }
     switch (c.kind) {
-        case K::integer: return c.boolean ? Value(c.i != 0) : Value(c.i);
+        case K::integer:
+            if (c.boolean) return Value(c.i != 0);
+            if (c.duration) return Value(Duration{c.i});
+            return Value(c.i);
         case K::real: return Value(c.d);
         case K::text: return Value(std::string(c.text()));
         case K::blob: return decode(std::type_identity<Bytes>{});

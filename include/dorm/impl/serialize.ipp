@@ -73,7 +73,8 @@ inline constexpr std::string_view window_exclusions[] = {"current_row", "group",
 inline constexpr std::pair<FieldKind, std::string_view> kinds[] = {
     {FieldKind::boolean, "boolean"}, {FieldKind::small_integer, "small_integer"}, {FieldKind::integer, "integer"},
     {FieldKind::big_integer, "big_integer"}, {FieldKind::real, "real"}, {FieldKind::text, "text"},
-    {FieldKind::bytes, "bytes"}, {FieldKind::date, "date"}, {FieldKind::datetime, "datetime"}, {FieldKind::time, "time"}};
+    {FieldKind::bytes, "bytes"}, {FieldKind::date, "date"}, {FieldKind::datetime, "datetime"}, {FieldKind::time, "time"},
+    {FieldKind::duration, "duration"}};
 
 inline constexpr std::pair<std::string_view, std::string_view> set_operations[] = {
     {"UNION", "union"}, {"UNION ALL", "union_all"}, {"INTERSECT", "intersection"}, {"EXCEPT", "difference"}};
@@ -145,6 +146,10 @@ public:
                 } else if constexpr (std::is_same_v<X, Time>) {
                     open("time");
                     atom(std::to_string(x.since_midnight().count()));
+                    close();
+                } else if constexpr (std::is_same_v<X, Duration>) {
+                    open("duration");
+                    atom(std::to_string(x.count()));
                     close();
                 }
             },
@@ -766,6 +771,7 @@ inline Value value(const Node& n) {
         if (us < 0 || us >= day_us) malformed(n.offset, "a time outside 00:00 .. 24:00");
         return Value(Time(std::chrono::microseconds(us)));
     }
+    if (tag == "duration") return Value(Duration(integer(args(n, 1)[0], "microseconds")));
     malformed(n.offset, fmt::format("unknown value type '{}'", tag));
 }
 

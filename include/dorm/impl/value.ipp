@@ -25,6 +25,20 @@ DORM_DECL void check_writable(const Date& d) {
 
 DORM_DECL void check_writable(const DateTime& dt) { check_writable(dt.date()); }
 
+DORM_DECL std::string duration_string(Duration d) {
+    constexpr std::int64_t day = 86400000000LL;
+    std::int64_t days = d.count() / day, rest = d.count() % day;
+    if (rest < 0) {  // timedelta's days are floored, its seconds and microseconds never negative
+        rest += day;
+        --days;
+    }
+    std::int64_t seconds = rest / 1000000, us = rest % 1000000;
+    std::string out = days ? fmt::format("{} ", days) : std::string();
+    out += fmt::format("{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if (us) out += fmt::format(".{:06}", us);
+    return out;
+}
+
 DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
     if (pos + n > s.size()) return false;
     out = 0;
@@ -87,6 +101,7 @@ DORM_DECL std::string value_repr(const Value& v) {
             else if constexpr (std::is_same_v<X, bool>) return x ? "True" : "False";
             else if constexpr (std::is_same_v<X, std::string>) return fmt::format("'{}'", x);
             else if constexpr (std::is_same_v<X, Bytes>) return fmt::format("<{} bytes>", x.size());
+            else if constexpr (std::is_same_v<X, Duration>) return duration_string(x);
             else if constexpr (std::is_same_v<X, double>) {  // Python writes 2.0, not 2
                 auto t = fmt::format("{}", x);
                 if (t.find_first_of(".einfa") == std::string::npos) t += ".0";

@@ -7,6 +7,7 @@
 #include <dorm/fields.hpp>
 #include <dorm/sql/compiler.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -44,14 +45,22 @@ DORM_DECL std::string_view field_class(FieldKind k);
 
 /// An arithmetic operator between two expressions: `(a + b)`.
 struct BinaryOp final : Expression {
-    BinaryOp(std::string o, ExprPtr l, ExprPtr r, std::optional<FieldKind> out = std::nullopt)
-        : op(std::move(o)), lhs(std::move(l)), rhs(std::move(r)), output(out) {}
+    /// What Django's CombinedExpression.resolve_expression() makes of the operands' types: an operation of a
+    /// duration with anything else (DurationExpression) or the difference of two dates, datetimes or times
+    /// (TemporalSubtraction), which each database writes its own way, or plain arithmetic.
+    enum class Temporal : std::uint8_t { none, duration, subtraction };
+
+    BinaryOp(std::string o, ExprPtr l, ExprPtr r, std::optional<FieldKind> out = std::nullopt);
     std::string op;
     ExprPtr lhs, rhs;
     std::optional<FieldKind> output;  // ExpressionWrapper's output_field
+    std::optional<FieldKind> lhs_kind, rhs_kind;  // the operands' types, where known
+    Temporal temporal = Temporal::none;
     void sources(std::vector<const Expression*>& out) const override;
-    /// Django's rule: the same type on both sides keeps it, integers with floats make a float, anything else
-    /// needs an ExpressionWrapper.
+    /// Django's rule (_connector_combinations): the same numeric type on both sides keeps it, integers with floats
+    /// make a float; a date or datetime plus or minus a duration is a datetime, a time plus or minus one a time,
+    /// the difference of two dates, datetimes or times a duration, durations added or subtracted a duration;
+    /// anything else needs an ExpressionWrapper.
     std::optional<FieldKind> output_kind() const override;
     Match as_sql(Compiler& c) const override;
 };

@@ -11,11 +11,13 @@ namespace dorm::backends {
 /// A column of the current row. Backends convert their wire format once per cell into one of these
 /// storage classes; pointers stay valid until the cursor moves on.
 /// Dates, datetimes and times arrive either as ISO text (SQLite) or as integers: days since
-/// 1970-01-01, microseconds since the epoch, microseconds since midnight (PostgreSQL binary).
+/// 1970-01-01, microseconds since the epoch, microseconds since midnight (PostgreSQL binary). Durations are integer
+/// microseconds on both.
 struct Cell {
     enum class Kind : std::uint8_t { null, integer, real, text, blob };
     Kind kind = Kind::null;
     bool boolean = false;  // an integer cell from a boolean column (PostgreSQL), for results without a field type
+    bool duration = false;  // an integer cell of microseconds from an interval column (PostgreSQL), likewise
     std::int64_t i = 0;
     double d = 0;
     const char* p = nullptr;

@@ -136,6 +136,16 @@ public:
     std::string collate(const std::vector<FunctionArg>& args) const;
     /// "{0}, {1}, ..." for `n` arguments, each in `each` ("%s" is the argument: "COALESCE(%s, '')").
     static std::string argument_list(std::size_t n, std::string_view each = "%s", std::string_view separator = ", ");
+    /// Django's combine_duration_expression(): the SQL of `op` (+, -, *, /) between a duration and a date, datetime,
+    /// time or number (either side may be the duration; `lhs` and `rhs` are their kinds where known), "{0}" and
+    /// "{1}" standing for the operands. Empty: "({0} op {1})", for databases with an interval type.
+    virtual std::string combine_duration_expression(std::string_view op, std::optional<FieldKind> lhs,
+                                                    std::optional<FieldKind> rhs) const;
+    /// Django's subtract_temporals(): the SQL of the duration between two dates, datetimes or times, "{0}" minus
+    /// "{1}" (`lhs` and `rhs` their kinds).
+    virtual std::string subtract_temporals(FieldKind lhs, FieldKind rhs) const;
+    /// A duration's literal, for display.
+    virtual std::string duration_literal(Duration d) const { return std::to_string(d.count()); }
     /// The SQL template ("%s" is the value) that converts a value to `kind` (Cast).
     virtual std::string cast_template(FieldKind kind) const = 0;
     /// The SQL template ("%s" is the value) that truncates a date (`input` date) or a datetime to `kind`

@@ -28,6 +28,7 @@ DORM_DECL auto Param::kind_of(const Value& v) -> std::optional<FieldKind> {
         case 6: return FieldKind::date;
         case 7: return FieldKind::datetime;
         case 8: return FieldKind::time;
+        case 9: return FieldKind::duration;
         default: return std::nullopt;
     }
 }
@@ -47,6 +48,7 @@ DORM_DECL std::string_view field_class(FieldKind k) {
         case FieldKind::date: return "DateField";
         case FieldKind::datetime: return "DateTimeField";
         case FieldKind::time: return "TimeField";
+        case FieldKind::duration: return "DurationField";
     }
     return "Field";
 }
@@ -59,20 +61,83 @@ DORM_DECL void BinaryOp::sources(std::vector<const Expression*>& out) const {
     out.push_back(rhs.get());
 }
 
+namespace detail {
+inline bool is_temporal_kind(FieldKind k) {
+    return k == FieldKind::date || k == FieldKind::datetime || k == FieldKind::time;
+}
+inline std::optional<FieldKind> known_kind(const Expression& e) {
+    try {  // Django: an operand whose type cannot be inferred counts as untyped here
+        return e.output_kind();
+    } catch (const FieldError&) {
+        return std::nullopt;
+    }
+}
+}  // namespace detail
+
+DORM_DECL BinaryOp::BinaryOp(std::string o, ExprPtr l, ExprPtr r, std::optional<FieldKind> out)
+    : op(std::move(o)), lhs(std::move(l)), rhs(std::move(r)), output(out) {
+    lhs_kind = detail::known_kind(*lhs);
+    rhs_kind = detail::known_kind(*rhs);
+    const auto& a = lhs_kind;
+    const auto& b = rhs_kind;
+    if ((a == FieldKind::duration || b == FieldKind::duration) && a != b) {
+        temporal = Temporal::duration;
+    } else if (op == "-" && a && b && detail::is_temporal_kind(*a) && detail::is_temporal_kind(*b)) {
+        // Django asks for the same type on both sides; a date and a datetime are subtracted as two datetimes
+        // (Django's own table gives a duration for them, which plain '-' does not compute on SQLite).
+        if (*a == *b || (*a != FieldKind::time && *b != FieldKind::time)) temporal = Temporal::subtraction;
+    }
+}
+
 DORM_DECL auto BinaryOp::output_kind() const -> std::optional<FieldKind> {
     if (output) return output;
+    if (temporal == Temporal::subtraction) return FieldKind::duration;
     auto a = lhs->output_kind(), b = rhs->output_kind();
     if (!a) return b;
-    if (!b || *a == *b) return a;
+    if (!b) return a;
+    auto cannot_infer = [&]() -> FieldKind {
+        throw FieldError(fmt::format("dorm: Cannot infer type of '{}' expression involving these types: {}, {}. You "
+                                     "must set output_field (ExpressionWrapper).", op, detail::field_class(*a),
+                                     detail::field_class(*b)));
+    };
+    if (temporal == Temporal::duration) {
+        bool add = op == "+", sub = op == "-";
+        FieldKind other = *a == FieldKind::duration ? *b : *a;
+        // A date moved by a duration becomes a datetime (PostgreSQL's date + interval is a timestamp).
+        FieldKind moved = other == FieldKind::time ? FieldKind::time : FieldKind::datetime;
+        if (!detail::is_temporal_kind(other) || !(add || (sub && *b == FieldKind::duration))) return cannot_infer();
+        return moved;
+    }
+    if (*a == *b) {
+        if (detail::is_temporal_kind(*a)) return cannot_infer();
+        if (*a == FieldKind::duration && op != "+" && op != "-") return cannot_infer();
+        return a;
+    }
     if (detail::is_integer_kind(*a) && detail::is_integer_kind(*b)) return FieldKind::big_integer;
     if ((detail::is_integer_kind(*a) || *a == FieldKind::real) && (detail::is_integer_kind(*b) || *b == FieldKind::real))
         return FieldKind::real;
-    throw FieldError(fmt::format("dorm: Cannot infer type of '{}' expression involving these types: {}, {}. You "
-                                 "must set output_field (ExpressionWrapper).", op, detail::field_class(*a),
-                                 detail::field_class(*b)));
+    return cannot_infer();
 }
 
 DORM_DECL auto BinaryOp::as_sql(Compiler& c) const -> Match {
+    std::string tmpl;
+    if (temporal == Temporal::duration) tmpl = c.dialect.combine_duration_expression(op, lhs_kind, rhs_kind);
+    else if (temporal == Temporal::subtraction) tmpl = c.dialect.subtract_temporals(*lhs_kind, *rhs_kind);
+    if (!tmpl.empty()) {
+        // "{0}" is the left operand, "{1}" the right one.
+        std::string_view t = tmpl;
+        for (std::size_t pos = 0;;) {
+            auto at = t.find('{', pos);
+            if (at == std::string_view::npos || at + 2 >= t.size()) {
+                c << t.substr(pos);
+                break;
+            }
+            c << t.substr(pos, at - pos);
+            c.compile(t[at + 1] == '0' ? *lhs : *rhs);
+            pos = at + 3;
+        }
+        return Match::some;
+    }
     c << "(";
     c.compile(*lhs);
     c << " " << op << " ";

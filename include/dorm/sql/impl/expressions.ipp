@@ -17,6 +17,8 @@ DORM_DECL void Aggregate::sources(std::vector<const Expression*>& out) const {
 DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {
     if (output) return output;
     if (function == "COUNT") return FieldKind::big_integer;
+    // Django's NumericOutputFieldMixin: the average of durations is a duration.
+    if (function == "AVG" && !args.empty() && args[0]->output_kind() == FieldKind::duration) return FieldKind::duration;
     if (function == "AVG" || function.starts_with("STDDEV") || function.starts_with("VAR")) return FieldKind::real;
     if (function == "STRING_AGG") return FieldKind::text;
     if (!args.empty()) return args[0]->output_kind();

@@ -64,6 +64,7 @@ DORM_DECL std::string_view kind_name(FieldKind k) {
         case FieldKind::date: return "a Date";
         case FieldKind::datetime: return "a DateTime";
         case FieldKind::time: return "a Time";
+        case FieldKind::duration: return "a Duration";
     }
     return "a value";
 }
@@ -82,6 +83,7 @@ DORM_DECL void check_value(std::string_view name, FieldKind k, const Value& v) {
         case FieldKind::date: ok = v.holds<Date>(); break;
         case FieldKind::datetime: ok = v.holds<DateTime>(); break;
         case FieldKind::time: ok = v.holds<Time>(); break;
+        case FieldKind::duration: ok = v.holds<Duration>(); break;
     }
     if (!ok)
         throw TypeError(fmt::format("dorm: Field '{}' expected {} but got {} {}", name, kind_name(k), v.type_name(), v));

@@ -49,10 +49,18 @@ DORM_DECL auto Dialect::literal(const Value& v) const -> std::string {
             else if constexpr (std::is_same_v<X, std::string>) return quote_string(x);
             else if constexpr (std::is_same_v<X, Bytes>) return bytes_literal(x);
             else if constexpr (std::is_same_v<X, DateTime>) return quote_string(dorm::detail::to_iso(x) + std::string(datetime_suffix()));
+            else if constexpr (std::is_same_v<X, Duration>) return duration_literal(x);
             else return quote_string(dorm::detail::to_iso(x));
         },
         v.variant());
 }
+
+DORM_DECL std::string Dialect::combine_duration_expression(std::string_view, std::optional<FieldKind>,
+                                                           std::optional<FieldKind>) const {
+    return {};
+}
+
+DORM_DECL std::string Dialect::subtract_temporals(FieldKind, FieldKind) const { return "({0} - {1})"; }
 
 DORM_DECL auto Dialect::quote_string(std::string_view s) -> std::string {
     std::string out = "'";

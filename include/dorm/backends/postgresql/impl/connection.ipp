@@ -27,7 +27,7 @@ namespace oid {
 inline constexpr Oid boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
                      json = 114, xml = 142,
                      float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043, date = 1082,
-                     time = 1083, timestamp = 1114, timestamptz = 1184, numeric = 1700;
+                     time = 1083, timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700;
 }  // namespace oid
 
 // PostgreSQL's epoch is 2000-01-01; dorm's is 1970-01-01.
@@ -108,6 +108,22 @@ inline void infinity(Cell& c, bool positive) {
     c.n = positive ? plus.size() : minus.size();
 }
 
+/// An interval's microseconds, days and months (its binary form) as one count of microseconds, a day being 24 hours,
+/// a month 30 days and a year (12 months) 365 days, as psycopg reads an interval into a timedelta. False when the
+/// total does not fit 64 bits (an interval of more than about 292,000 years).
+inline bool interval_microseconds(const char* p, std::int64_t& out) {
+    auto us = static_cast<std::int64_t>(be64(p));
+    std::int64_t days = static_cast<std::int32_t>(be32(p + 8));
+    std::int64_t months = static_cast<std::int32_t>(be32(p + 12));
+    days += months / 12 * 365 + months % 12 * 30;  // |months| < 2^31: no overflow
+    std::int64_t day_us = 0;
+    return !__builtin_mul_overflow(days, 86400000000LL, &day_us) && !__builtin_add_overflow(us, day_us, &out);
+}
+
+[[noreturn]] inline void interval_out_of_range() {
+    throw DataError("dorm: the database returned an interval too long for a Duration (int64 microseconds)");
+}
+
 /// Decodes one binary-format column value into a Cell without building strings.
 inline void decode(Cell& c, Oid type, const char* p, int len) {
     switch (type) {
@@ -148,6 +164,12 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
             return;
         }
         case oid::time: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
+        case oid::interval:
+            if (!interval_microseconds(p, c.i)) [[unlikely]]
+                interval_out_of_range();
+            c.kind = Cell::Kind::integer;
+            c.duration = true;
+            return;
         case oid::numeric: decode_numeric(c, p); return;
         case oid::bytea: c.kind = Cell::Kind::blob; c.p = p; c.n = static_cast<std::size_t>(len); return;
         case oid::text:
@@ -162,7 +184,16 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
     }
 }
 
-/// Parameters in libpq's form: text values with explicit types (bytea in binary).
+inline void put_be(std::string& out, std::uint64_t v, int bytes) {
+    for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out += static_cast<char>(v >> shift);
+}
+/// An interval's binary form: microseconds, then days and months (zero).
+inline void put_interval(std::string& out, Duration d) {
+    put_be(out, static_cast<std::uint64_t>(d.count()), 8);
+    put_be(out, 0, 8);
+}
+
+/// Parameters in libpq's form: text values with explicit types (bytea and interval in binary).
 struct Params {
     std::vector<Oid> types;
     std::vector<std::string> text;
@@ -219,6 +250,16 @@ struct Params {
                         dorm::detail::check_writable(x);
                         types[i] = oid::timestamptz;
                         text[i] = dorm::detail::to_iso(x) + "+00";
+                    } else if constexpr (std::is_same_v<X, Duration>) {
+                        // Binary, all in the interval's microseconds (no days, no months): exact for any value,
+                        // where the text form's units would need a conversion.
+                        types[i] = oid::interval;
+                        text[i].clear();
+                        put_interval(text[i], x);
+                        values[i] = text[i].data();
+                        lengths[i] = 16;
+                        formats[i] = 1;
+                        return;
                     } else {
                         types[i] = oid::time;
                         text[i] = dorm::detail::to_iso(x);
@@ -265,6 +306,7 @@ inline bool copy_encodes(FieldKind kind, Oid type) {
         case FieldKind::date: return type == oid::date;
         case FieldKind::datetime: return type == oid::timestamptz || type == oid::timestamp;
         case FieldKind::time: return type == oid::time;
+        case FieldKind::duration: return type == oid::interval;
     }
     return false;
 }
@@ -333,6 +375,10 @@ inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const
                 dorm::detail::check_writable(x);
                 put32(out, 8);
                 put64(out, static_cast<std::uint64_t>(x.microseconds_since_epoch() - epoch_us));
+            } else if constexpr (std::is_same_v<X, Duration>) {
+                if (type != oid::interval) mismatch();
+                put32(out, 16);
+                put_interval(out, x);
             } else {
                 if (type != oid::time) mismatch();
                 put32(out, 8);

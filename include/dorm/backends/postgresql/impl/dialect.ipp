@@ -89,6 +89,7 @@ public:
             case FieldKind::date: return "date";
             case FieldKind::datetime: return "timestamp with time zone";
             case FieldKind::time: return "time";
+            case FieldKind::duration: return "interval";
         }
         return "text";
     }
@@ -108,6 +109,14 @@ public:
         return s + "'::bytea";
     }
     std::string_view datetime_suffix() const noexcept override { return "+00:00"; }
+    std::string duration_literal(Duration d) const override {
+        return fmt::format("'{} microseconds'::interval", d.count());
+    }
+    std::string subtract_temporals(FieldKind lhs, FieldKind rhs) const override {
+        // date - date is a number of days (Django's subtract_temporals); the other differences are intervals.
+        if (lhs == FieldKind::date && rhs == FieldKind::date) return "(interval '1 day' * ({0} - {1}))";
+        return "({0} - {1})";
+    }
 
     bool has_select_for_update() const noexcept override { return true; }
     void for_update(std::string& out, const SelectForUpdate& lock, const std::vector<std::string>& of) const override {

@@ -206,6 +206,8 @@ private:
                         if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
                         return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT);
                     }
+                    else if constexpr (std::is_same_v<X, Duration>)  // microseconds, as Django stores them
+                        return sqlite3_bind_int64(stmt, idx, x.count());
                     else {
                         if constexpr (!std::is_same_v<X, Time>) dorm::detail::check_writable(x);
                         auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them

@@ -82,6 +82,7 @@ public:
             case FieldKind::date: return "date";
             case FieldKind::datetime: return "datetime";
             case FieldKind::time: return "time";
+            case FieldKind::duration: return "bigint";  // microseconds, as Django stores a DurationField
         }
         return "text";
     }
@@ -117,9 +118,28 @@ public:
             case FieldKind::date: return "dorm_extract('date', %s)";
             case FieldKind::datetime: return "CAST(%s AS text)";
             case FieldKind::time: return "dorm_extract('time', %s)";
+            case FieldKind::duration: return "CAST(%s AS integer)";
         }
         return "%s";
     }
+    std::string combine_duration_expression(std::string_view op, std::optional<FieldKind> lhs,
+                                            std::optional<FieldKind> rhs) const override {
+        // As Django's: durations are integers of microseconds and dates text, so dorm_format_dtdelta (functions.ipp)
+        // does the arithmetic, the operator bound as Django writes it into the SQL.
+        if (op != "+" && op != "-" && op != "*" && op != "/")
+            throw DatabaseError(fmt::format("dorm: Invalid connector for timedelta: {}.", op));
+        auto number = [](std::optional<FieldKind> k) {
+            return !k || *k == FieldKind::duration || *k == FieldKind::real || *k == FieldKind::small_integer ||
+                   *k == FieldKind::integer || *k == FieldKind::big_integer;
+        };
+        if ((op == "*" || op == "/") && (!number(lhs) || !number(rhs)))  // Django's DurationExpression.as_sqlite
+            throw DatabaseError(fmt::format("dorm: Invalid arguments for operator {}.", op));
+        return fmt::format("dorm_format_dtdelta('{}', {{0}}, {{1}})", op);
+    }
+    std::string subtract_temporals(FieldKind lhs, FieldKind) const override {
+        return lhs == FieldKind::time ? "dorm_time_diff({0}, {1})" : "dorm_timestamp_diff({0}, {1})";
+    }
+
     std::string function_template(std::string_view f, const std::vector<FunctionArg>& args) const override {
         // As Django's as_sqlite(); COT, LPAD, RPAD, REPEAT, REVERSE, MD5, SHA*, SIGN and RAND are registered on
         // every connection, and the math functions when SQLite was built without them (functions.ipp).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// SQL functions dorm registers on every SQLite connection: date parts (dorm_extract), case folding (dorm_fold)
-// and regular expressions (REGEXP, dorm_iregexp), as Django registers its own on SQLite.
+// SQL functions dorm registers on every SQLite connection: date parts (dorm_extract), case folding (dorm_fold),
+// regular expressions (REGEXP, dorm_iregexp) and duration arithmetic (dorm_format_dtdelta, dorm_timestamp_diff,
+// dorm_time_diff), as Django registers its own on SQLite.
 // Django's math and text functions SQLite lacks are registered as Django registers them; digests come from
 // OpenSSL's libcrypto (EVP), not hand-written code.
 // Regular expressions use PCRE2, whose syntax is Python's for the patterns people write (Django evaluates them with
@@ -379,6 +380,114 @@ inline double ceil(double x) { return std::ceil(x); }
 inline double floor(double x) { return std::floor(x); }
 inline void pi(sqlite3_context* ctx, int, sqlite3_value**) { sqlite3_result_double(ctx, 3.14159265358979323846); }
 
+/// An operand of dorm's duration arithmetic: a duration (an integer number of microseconds, or a real one SQLite
+/// computed), a datetime (a date reads as its midnight) or a time, from the forms dorm stores them in.
+struct TemporalArg {
+    enum class Kind { none, duration, datetime, time } kind = Kind::none;
+    std::int64_t us = 0;  // the duration; a datetime's microseconds since 1970; a time's since midnight
+    bool date = false;    // a datetime given as a date's text
+};
+inline TemporalArg temporal_arg(sqlite3_value* v) {
+    TemporalArg t;
+    switch (sqlite3_value_type(v)) {
+        case SQLITE_INTEGER:
+            t.kind = TemporalArg::Kind::duration;
+            t.us = sqlite3_value_int64(v);
+            break;
+        case SQLITE_FLOAT: {
+            double d = std::nearbyint(sqlite3_value_double(v));
+            if (d >= -9.2e18 && d <= 9.2e18) {
+                t.kind = TemporalArg::Kind::duration;
+                t.us = static_cast<std::int64_t>(d);
+            }
+            break;
+        }
+        case SQLITE_TEXT: {
+            auto text = text_arg(v);
+            if (text.size() >= 10 && text[4] == '-') {
+                if (auto dt = dorm::detail::parse_datetime(text)) {
+                    t.kind = TemporalArg::Kind::datetime;
+                    t.us = dt->microseconds_since_epoch();
+                    t.date = text.size() == 10;
+                }
+            } else if (auto tm = dorm::detail::parse_time(text)) {
+                t.kind = TemporalArg::Kind::time;
+                t.us = tm->since_midnight().count();
+            }
+            break;
+        }
+        default: break;
+    }
+    return t;
+}
+
+/// A datetime's text; a date moved by whole days stays a date's text, which compares with the text of Date columns
+/// (Django's django_format_dtdelta gives a date there too), and reads as the same DateTime.
+inline void result_datetime(sqlite3_context* ctx, std::int64_t us, bool date) {
+    constexpr std::int64_t day = 86400000000LL;
+    if (us < Date::min_days * day || us >= (Date::max_days + 1) * day)
+        return sqlite3_result_error(ctx, "dorm: date value out of range (years 1..9999)", -1);
+    DateTime dt{DateTime::time_point{std::chrono::microseconds{us}}};
+    auto s = date && us % day == 0 ? dorm::detail::to_iso(dt.date()) : dorm::detail::to_iso(dt);
+    sqlite3_result_text64(ctx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+inline void result_time(sqlite3_context* ctx, std::int64_t us) {
+    constexpr std::int64_t day = 86400000000LL;
+    us %= day;  // a time of day wraps around midnight, as PostgreSQL's time + interval does
+    if (us < 0) us += day;
+    auto s = dorm::detail::to_iso(Time{std::chrono::microseconds{us}});
+    sqlite3_result_text64(ctx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+/// dorm_format_dtdelta(op, lhs, rhs): Django's django_format_dtdelta, its DurationExpression on SQLite. With '+' and
+/// '-', a datetime or time moved by a duration (as ISO text), or durations added; with '*' and '/', numbers
+/// multiplied or divided (a duration by a number). NULL for NULL, for operands it has no meaning for, and for a
+/// division by zero (SQLite's own x / 0).
+inline void format_dtdelta(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    for (int i = 0; i < 3; ++i)
+        if (sqlite3_value_type(argv[i]) == SQLITE_NULL) return sqlite3_result_null(ctx);
+    auto op = text_arg(argv[0]);
+    if (op == "*" || op == "/") {
+        int a = sqlite3_value_numeric_type(argv[1]), b = sqlite3_value_numeric_type(argv[2]);
+        bool numbers = (a == SQLITE_INTEGER || a == SQLITE_FLOAT) && (b == SQLITE_INTEGER || b == SQLITE_FLOAT);
+        if (!numbers) return sqlite3_result_null(ctx);
+        if (op == "*" && a == SQLITE_INTEGER && b == SQLITE_INTEGER) {
+            std::int64_t out = 0;
+            if (__builtin_mul_overflow(sqlite3_value_int64(argv[1]), sqlite3_value_int64(argv[2]), &out))
+                return sqlite3_result_error(ctx, "dorm: duration out of range (int64 microseconds)", -1);
+            return sqlite3_result_int64(ctx, out);
+        }
+        double x = sqlite3_value_double(argv[1]), y = sqlite3_value_double(argv[2]);
+        if (op == "/" && y == 0) return sqlite3_result_null(ctx);
+        return sqlite3_result_double(ctx, op == "*" ? x * y : x / y);  // Python's true division, then rounded on reading
+    }
+    using K = TemporalArg::Kind;
+    TemporalArg l = temporal_arg(argv[1]), r = temporal_arg(argv[2]);
+    bool add = op == "+";
+    if (!add && op != "-") return sqlite3_result_null(ctx);
+    if (add && l.kind == K::duration && r.kind != K::duration) std::swap(l, r);  // a duration plus a datetime
+    if (l.kind == K::none || r.kind != K::duration) {
+        // Two datetimes or two times subtracted: their difference, as Python's would be.
+        if (!add && l.kind == r.kind && l.kind != K::none) return sqlite3_result_int64(ctx, l.us - r.us);
+        return sqlite3_result_null(ctx);
+    }
+    std::int64_t out = 0;
+    if (add ? __builtin_add_overflow(l.us, r.us, &out) : __builtin_sub_overflow(l.us, r.us, &out))
+        return sqlite3_result_error(ctx, "dorm: duration out of range (int64 microseconds)", -1);
+    if (l.kind == K::datetime) return result_datetime(ctx, out, l.date);
+    if (l.kind == K::time) return result_time(ctx, out);
+    sqlite3_result_int64(ctx, out);
+}
+
+/// dorm_timestamp_diff(lhs, rhs) and dorm_time_diff(lhs, rhs): Django's django_timestamp_diff and django_time_diff,
+/// its TemporalSubtraction on SQLite: the microseconds between two datetimes (or dates) or two times.
+template <TemporalArg::Kind Want>
+void temporal_diff(sqlite3_context* ctx, int, sqlite3_value** argv) {
+    TemporalArg l = temporal_arg(argv[0]), r = temporal_arg(argv[1]);
+    if (l.kind != Want || r.kind != Want) return sqlite3_result_null(ctx);
+    sqlite3_result_int64(ctx, l.us - r.us);
+}
+
 }  // namespace detail
 
 /// The math functions of SQLITE_ENABLE_MATH_FUNCTIONS that Django's functions use, for builds without them.
@@ -419,6 +528,12 @@ inline void register_functions(sqlite3* db) {
                                nullptr, destroy);
     sqlite3_create_function_v2(db, "dorm_trunc", 2, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
     sqlite3_create_function_v2(db, "BITXOR", 2, flags, nullptr, detail::bitxor, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, "dorm_format_dtdelta", 3, flags, nullptr, detail::format_dtdelta, nullptr, nullptr,
+                               nullptr);
+    sqlite3_create_function_v2(db, "dorm_timestamp_diff", 2, flags, nullptr,
+                               detail::temporal_diff<detail::TemporalArg::Kind::datetime>, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, "dorm_time_diff", 2, flags, nullptr,
+                               detail::temporal_diff<detail::TemporalArg::Kind::time>, nullptr, nullptr, nullptr);
     auto aggregate = [&](const char* name, void (*final)(sqlite3_context*)) {
         sqlite3_create_function_v2(db, name, 1, flags, nullptr, nullptr, detail::moments_step, final, nullptr);
     };
