@@ -16,9 +16,9 @@ DORM_DECL void Aggregate::sources(std::vector<const Expression*>& out) const {
 
 DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {
     if (output) return output;
-    if (function == "COUNT") return FieldKind::big_integer;
-    if (function == "AVG" || function.starts_with("STDDEV") || function.starts_with("VAR")) return FieldKind::real;
-    if (function == "STRING_AGG") return FieldKind::text;
+    const auto* info = dorm::detail::find_aggregate(label);
+    if (info && info->output) return info->output;
+    if (info && info->array) return std::nullopt;  // an array of the argument's type: no FieldKind says it
     if (!args.empty()) return args[0]->output_kind();
     return std::nullopt;
 }
@@ -79,7 +79,11 @@ DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
     }
     if (fallback) {
         c << ", ";
+        auto tmpl = c.dialect.aggregate_default_template(function);
+        auto at = tmpl.find("%s");
+        c << tmpl.substr(0, at);
         c.compile(*fallback);
+        if (at != std::string_view::npos) c << tmpl.substr(at + 2);
         c << ")";
     }
     return Match::some;
