@@ -87,6 +87,8 @@ TEST_CASE("PostgreSQL's aggregates: their SQL there, NotSupportedError on SQLite
           "ARRAY_AGG(DISTINCT \"entry\".\"headline\" ORDER BY \"entry\".\"headline\" DESC)");
     CHECK(test::render<Entry>(JSONBAgg("rating", {.default_ = Value("[]"), .order_by = {F("rating").desc()}}), "render_pg") ==
           "COALESCE(JSONB_AGG(\"entry\".\"rating\" ORDER BY \"entry\".\"rating\" DESC), ('[]')::jsonb)");
+    CHECK(test::render<Entry>(Window(JSONBAgg("rating", {.default_ = Value("[]")}), {.partition_by = {"blog"}}), "render_pg") ==
+          "COALESCE(JSONB_AGG(\"entry\".\"rating\") OVER (PARTITION BY \"entry\".\"blog_id\"), ('[]')::jsonb)");
     CHECK(test::render<Entry>(BitOr("rating", {.filter = Q("rating__gt", 2), .default_ = 0}), "render_pg") ==
           "COALESCE(BIT_OR(\"entry\".\"rating\") FILTER (WHERE \"entry\".\"rating\" > 2), 0)");
     CHECK(test::render<Entry>(Corr("rating", F("number_of_comments") * 2, {.default_ = 0.5}), "render_pg") ==
@@ -141,6 +143,12 @@ TEST_CASE("the bit and boolean aggregates: results, groups, NULL over no rows, d
     CHECK(f.get<int>("hi") == 5);
     CHECK(f["none"].is_null());
     CHECK(f["zero"] == Value(0));
+
+    // Over a window, as any aggregate (Django's window_compatible); a default wraps the window.
+    std::vector<int> windowed;
+    for (const auto& e : Entry::objects().annotate("o", Window(BitOr("rating", {.default_ = 0}), {.partition_by = {"blog"}})).order_by("id"))
+        windowed.push_back(e.annotations().get<int>("o"));
+    CHECK(windowed == std::vector<int>{7, 7, 5, 5, 2});
 
     auto b = Sample::objects().aggregate(BoolAnd("flag"), BoolOr("flag"), "first_two",
                                          BoolAnd("flag", {.filter = Q("medium__lt", 3)}));

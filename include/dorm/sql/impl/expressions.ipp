@@ -79,14 +79,18 @@ DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
     }
     if (fallback) {
         c << ", ";
-        auto tmpl = c.dialect.aggregate_default_template(function);
-        auto at = tmpl.find("%s");
-        c << tmpl.substr(0, at);
-        c.compile(*fallback);
-        if (at != std::string_view::npos) c << tmpl.substr(at + 2);
+        compile_fallback(c);
         c << ")";
     }
     return Match::some;
+}
+
+DORM_DECL void Aggregate::compile_fallback(Compiler& c) const {
+    auto tmpl = c.dialect.aggregate_default_template(function);
+    auto at = tmpl.find("%s");
+    c << tmpl.substr(0, at);
+    c.compile(*fallback);
+    if (at != std::string_view::npos) c << tmpl.substr(at + 2);
 }
 
 DORM_DECL void Window::sources(std::vector<const Expression*>& out) const {
@@ -110,7 +114,7 @@ DORM_DECL auto Window::as_sql(Compiler& c) const -> Match {
         c.compile(bare);
         over(c);
         c << ", ";
-        c.compile(*aggregate->fallback);
+        aggregate->compile_fallback(c);
         c << ")";
         return Match::some;
     }
