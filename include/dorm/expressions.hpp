@@ -187,6 +187,26 @@ DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept;
 DORM_DECL std::string argument_count(const FunctionInfo& f);
 /// A call of the registered function `name` (checked: argument count and values).
 DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args);
+
+/// One of dorm's aggregates (Django's Aggregate subclasses, django.contrib.postgres's included): Django's class name
+/// (what ExprNode::label holds), the SQL function its nodes carry (Django's `function`; each dialect spells it,
+/// Dialect::aggregate_function), the function with `{.sample = true}`, its argument count, its result type and the
+/// keyword arguments Django allows it.
+struct AggregateInfo {
+    std::string_view django;
+    std::string_view name;
+    std::string_view sample_name;      // empty: no sample option
+    std::size_t args;                  // 1, or 2 for the statistics aggregates (y, x)
+    std::optional<FieldKind> output;   // none: the argument's type (or none at all, for an array)
+    bool distinct = false;             // Django's allow_distinct
+    bool order_by = false;             // OrderableAggMixin: ORDER BY inside the call
+    bool default_ = true;              // false where the result over no rows is already a value (Count, RegrCount)
+    bool array = false;                // ArrayAgg: an array of the argument's type, which no FieldKind spells
+};
+/// The registered aggregate of that Django class name, or nullptr.
+DORM_DECL const AggregateInfo* find_aggregate(std::string_view django) noexcept;
+/// The registered aggregate whose SQL function (plain or sample) is `function`, or nullptr.
+DORM_DECL const AggregateInfo* find_aggregate_function(std::string_view function) noexcept;
 }  // namespace detail
 
 /// A SQL function call (Django's Func): `Func("UPPER", {"headline"})`. The name must be a plain SQL identifier

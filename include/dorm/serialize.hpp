@@ -34,7 +34,8 @@
 // it (an unknown field is the same FieldError) and only values reach the statement, always as bound parameters.
 // Functions are limited to dorm's own database functions (dorm/functions.hpp: `(Func "CONCAT" E...)`, by the key
 // of their registry row, which checks the argument count and values again), pow (`(op "**" A B)`) and the
-// aggregates (Count ... AnyValue); RawSQL and extra() are refused, as SQL given as text. A nested query (a Subquery,
+// registered aggregates (Count ... AnyValue, ArrayAgg ... RegrSYY: `(aggregate "Corr" Y X OPTION...)`); RawSQL and
+// extra() are refused, as SQL given as text. A nested query (a Subquery,
 // Exists, `in` QuerySet, Prefetch queryset, set operation part) names its model, which must be reachable from the
 // loaded QuerySet's model through relations. Nesting (200 levels), list lengths and the number of calls (10,000 each)
 // are limited, so that no text makes loading slow. See README ("Serialising queries") for the whole grammar.

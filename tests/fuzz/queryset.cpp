@@ -468,7 +468,7 @@ Expression gen_expr(Gen& g, const Scope& s, int depth, bool aggregates, FieldKin
     // Aggregates.
     auto [path, k] = g.chance(8) ? std::pair<std::string, FieldKind>{"*", FieldKind::integer} : pick_path(g, s);
     auto o = gen_options(g, s, depth);
-    switch (g.pick(10)) {
+    switch (g.pick(14)) {
         case 0: kind = FieldKind::big_integer; return dorm::Count(path, o);
         case 1: kind = k; return dorm::Sum(path, o);
         case 2: kind = FieldKind::real; return dorm::Avg(path, o);
@@ -478,6 +478,24 @@ Expression gen_expr(Gen& g, const Scope& s, int depth, bool aggregates, FieldKin
         case 6: kind = FieldKind::real; return dorm::Variance(path, o);
         case 7: kind = FieldKind::text; return dorm::StringAgg(path, g.chance(2) ? std::string(",") : g.text(), o);
         case 8: kind = k; return dorm::AnyValue(path, o);
+        // PostgreSQL's aggregates (NotSupportedError on SQLite when compiled).
+        case 9: {
+            kind = k;
+            auto pick = g.pick(3);
+            return pick == 0 ? dorm::BitAnd(path, o) : pick == 1 ? dorm::BitOr(path, o) : dorm::BitXor(path, o);
+        }
+        case 10: kind = FieldKind::boolean; return g.chance(2) ? dorm::BoolAnd(path, o) : dorm::BoolOr(path, o);
+        case 11: kind = g.chance(2) ? FieldKind::text : k; return kind == FieldKind::text ? dorm::JSONBAgg(path, o) : dorm::ArrayAgg(path, o);
+        case 12: {
+            auto x = pick_path(g, s).first;
+            kind = FieldKind::real;
+            switch (g.pick(4)) {
+                case 0: return dorm::Corr(path, x, o);
+                case 1: return dorm::CovarPop(path, x, o);
+                case 2: kind = FieldKind::integer; return dorm::RegrCount(path, x, o);
+                default: return dorm::RegrSlope(path, x, o);
+            }
+        }
         default: {
             FieldKind inner;
             kind = FieldKind::big_integer;

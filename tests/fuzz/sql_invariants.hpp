@@ -108,6 +108,10 @@ inline bool is_known_word(std::string_view w) {
         "VAR_SAMP", "STRING_AGG", "GROUP_CONCAT", "ANY_VALUE", "UPPER", "LOWER", "LENGTH", "POWER", "RANDOM",
         "EXTRACT", "FLOOR", "DATE_TRUNC", "AT", "TIME", "ZONE", "instr", "dorm_fold", "dorm_iregexp", "dorm_extract",
         "dorm_trunc", "REPLACE",
+        // PostgreSQL's aggregates (django.contrib.postgres.aggregates); jsonb is JSONBAgg's default's cast.
+        "ARRAY_AGG", "BIT_AND", "BIT_OR", "BIT_XOR", "BOOL_AND", "BOOL_OR", "JSONB_AGG", "jsonb", "CORR", "COVAR_POP",
+        "COVAR_SAMP", "REGR_AVGX", "REGR_AVGY", "REGR_COUNT", "REGR_INTERCEPT", "REGR_R2", "REGR_SLOPE", "REGR_SXX",
+        "REGR_SXY", "REGR_SYY",
         // Database functions (dorm/functions.hpp) as each dialect spells them.
         "ABS", "ACOS", "ASIN", "ATAN", "ATAN2", "CEILING", "COS", "COT", "DEGREES", "EXP", "LN", "LOG", "MOD", "PI",
         "RADIANS", "RAND", "ROUND", "SIGN", "SIN", "SQRT", "TAN", "CHR", "CHAR", "ASCII", "UNICODE", "CONCAT", "RIGHT",

@@ -6,16 +6,20 @@
 
 namespace dorm::detail {
 
-DORM_DECL Expression aggregate(std::string_view function, std::string_view label, std::vector<ExprArg> args, const AggregateOptions& o, bool allow_distinct) {
-    if (o.distinct && !allow_distinct) throw TypeError(fmt::format("dorm: {} does not allow distinct.", label));
-    if (o.sample && !(label == "StdDev" || label == "Variance"))
-        throw TypeError(fmt::format("dorm: {} has no sample option.", label));
-    if (!o.order_by.empty() && label != "StringAgg")
-        throw TypeError(fmt::format("dorm: {} does not allow order_by.", label));
+DORM_DECL Expression aggregate(std::string_view django, std::vector<ExprArg> args, const AggregateOptions& o) {
+    const AggregateInfo* info = find_aggregate(django);
+    if (!info) throw ValueError(fmt::format("dorm: '{}' is not one of dorm's aggregates", django));
+    if (args.size() != info->args)
+        throw TypeError(fmt::format("dorm: {} takes {} argument(s) ({} given)", django, info->args, args.size()));
+    if (o.distinct && !info->distinct) throw TypeError(fmt::format("dorm: {} does not allow distinct.", django));
+    if (o.sample && info->sample_name.empty()) throw TypeError(fmt::format("dorm: {} has no sample option.", django));
+    if (!o.order_by.empty() && !info->order_by) throw TypeError(fmt::format("dorm: {} does not allow order_by.", django));
+    // Django: an aggregate whose result over no rows is already a value (empty_result_set_value) takes no default.
+    if (o.default_ && !info->default_) throw TypeError(fmt::format("dorm: {} does not allow default.", django));
     auto n = std::make_shared<ExprNode>();
     n->kind = ExprNode::Kind::aggregate;
-    n->name = std::string(function);
-    n->label = std::string(label);
+    n->name = std::string(o.sample ? info->sample_name : info->name);
+    n->label = std::string(info->django);
     for (const auto& a : args) n->args.push_back(a.node());
     n->distinct = o.distinct;
     if (o.filter) n->filter = std::make_shared<const Q>(*o.filter);
@@ -29,18 +33,16 @@ DORM_DECL Expression aggregate(std::string_view function, std::string_view label
 namespace dorm {
 
 DORM_DECL Expression Count(const ExprArg& e, const AggregateOptions& o) {
-    // Django: COUNT over no rows is already 0, so Count refuses a default.
-    if (o.default_) throw TypeError("dorm: Count does not allow default.");
     ExprArg arg = e;
     if (e.node()->kind == detail::ExprNode::Kind::ref && e.node()->name == "*") {
         if (o.distinct) throw TypeError("dorm: Count('*', distinct) is not valid SQL.");
         arg = Expression(Expression::make(detail::ExprNode::Kind::star, "*", {}, {}));
     }
-    return detail::aggregate("COUNT", "Count", {arg}, o, true);
+    return detail::aggregate("Count", {arg}, o);
 }
 
 DORM_DECL Expression StringAgg(const ExprArg& e, std::string_view delimiter, const AggregateOptions& o) {
-    Expression x = detail::aggregate("STRING_AGG", "StringAgg", {e}, o, true);
+    Expression x = detail::aggregate("StringAgg", {e}, o);
     auto n = std::make_shared<detail::ExprNode>(*x.node());
     n->value = Value(delimiter);
     return Expression(std::move(n));

@@ -211,6 +211,57 @@ inline constexpr FunctionInfo registry[] = {
 };
 }  // namespace function_registry
 
+namespace aggregate_registry {
+inline constexpr auto real = FieldKind::real, text = FieldKind::text, integer = FieldKind::integer;
+inline constexpr std::optional<FieldKind> same = std::nullopt;
+// Django's output fields: FloatField for the statistics (dorm has no decimals), TextField for JSONBAgg's JSON,
+// IntegerField for RegrCount; Count is a BigIntegerField's value in dorm (COUNT is bigint on PostgreSQL).
+inline constexpr AggregateInfo registry[] = {
+    // django.db.models.aggregates
+    {"Count", "COUNT", "", 1, FieldKind::big_integer, true, false, false},
+    {"Sum", "SUM", "", 1, same, true},
+    {"Avg", "AVG", "", 1, real, true},
+    {"Min", "MIN", "", 1, same},
+    {"Max", "MAX", "", 1, same},
+    {"StdDev", "STDDEV_POP", "STDDEV_SAMP", 1, real},
+    {"Variance", "VAR_POP", "VAR_SAMP", 1, real},
+    {"StringAgg", "STRING_AGG", "", 1, text, true, true},
+    {"AnyValue", "ANY_VALUE", "", 1, same},
+    // django.contrib.postgres.aggregates.general
+    {"ArrayAgg", "ARRAY_AGG", "", 1, same, true, true, true, true},
+    {"BitAnd", "BIT_AND", "", 1, same},
+    {"BitOr", "BIT_OR", "", 1, same},
+    {"BitXor", "BIT_XOR", "", 1, same},
+    {"BoolAnd", "BOOL_AND", "", 1, FieldKind::boolean},
+    {"BoolOr", "BOOL_OR", "", 1, FieldKind::boolean},
+    {"JSONBAgg", "JSONB_AGG", "", 1, text, true, true},
+    // django.contrib.postgres.aggregates.statistics (StatAggregate: y, x; filter and default only)
+    {"Corr", "CORR", "", 2, real},
+    {"CovarPop", "COVAR_POP", "COVAR_SAMP", 2, real},
+    {"RegrAvgX", "REGR_AVGX", "", 2, real},
+    {"RegrAvgY", "REGR_AVGY", "", 2, real},
+    {"RegrCount", "REGR_COUNT", "", 2, integer, false, false, false},
+    {"RegrIntercept", "REGR_INTERCEPT", "", 2, real},
+    {"RegrR2", "REGR_R2", "", 2, real},
+    {"RegrSlope", "REGR_SLOPE", "", 2, real},
+    {"RegrSXX", "REGR_SXX", "", 2, real},
+    {"RegrSXY", "REGR_SXY", "", 2, real},
+    {"RegrSYY", "REGR_SYY", "", 2, real},
+};
+}  // namespace aggregate_registry
+
+DORM_DECL const AggregateInfo* find_aggregate(std::string_view django) noexcept {
+    for (const auto& a : aggregate_registry::registry)
+        if (a.django == django) return &a;
+    return nullptr;
+}
+
+DORM_DECL const AggregateInfo* find_aggregate_function(std::string_view function) noexcept {
+    for (const auto& a : aggregate_registry::registry)
+        if (a.name == function || (!a.sample_name.empty() && a.sample_name == function)) return &a;
+    return nullptr;
+}
+
 DORM_DECL const FunctionInfo* find_function(std::string_view name) noexcept {
     for (const auto& f : function_registry::registry)
         if (f.name == name) return &f;

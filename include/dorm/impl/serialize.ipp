@@ -56,15 +56,6 @@ inline constexpr std::size_t max_depth = 200;
 inline constexpr std::size_t max_list = 10000;
 inline constexpr std::size_t max_calls = 10000;
 
-// The aggregates, by Django's class name (what the text holds), and the SQL function each may be.
-struct AggregateSpec {
-    std::string_view label, function, sample_function;
-};
-inline constexpr AggregateSpec aggregates[] = {
-    {"Count", "COUNT", ""}, {"Sum", "SUM", ""}, {"Avg", "AVG", ""}, {"Min", "MIN", ""}, {"Max", "MAX", ""},
-    {"StdDev", "STDDEV_POP", "STDDEV_SAMP"}, {"Variance", "VAR_POP", "VAR_SAMP"},
-    {"StringAgg", "STRING_AGG", ""}, {"AnyValue", "ANY_VALUE", ""}};
-
 inline constexpr std::string_view binary_operators[] = {"+", "-", "*", "/", "%"};
 
 // WindowFrameExclusion's values, in its order.
@@ -374,14 +365,14 @@ private:
     }
 
     void aggregate(const ExprNode& n) {
-        auto spec = std::find_if(std::begin(aggregates), std::end(aggregates),
-                                 [&](const AggregateSpec& a) { return a.label == n.label; });
-        bool sample = spec != std::end(aggregates) && !spec->sample_function.empty() && n.name == spec->sample_function;
-        if (spec == std::end(aggregates) || (n.name != spec->function && !sample) || n.args.size() != 1)
+        // The registered aggregates, by Django's class name (what the text holds): their arguments, then the options.
+        const auto* spec = find_aggregate(n.label);
+        bool sample = spec && !spec->sample_name.empty() && n.name == spec->sample_name;
+        if (!spec || (n.name != spec->name && !sample) || n.args.size() != spec->args)
             throw NotSupportedError(fmt::format("dorm: dumps(): the aggregate {} ({}) cannot be serialised", n.label, n.name));
         open("aggregate");
         string(n.label);
-        expression(*n.args[0]);
+        for (const auto& arg : n.args) expression(*arg);
         if (n.distinct) atom("distinct");
         if (sample) atom("sample");
         if (n.filter) {
@@ -1067,10 +1058,15 @@ private:
     Expression aggregate(const Node& n) {
         auto a = serial::args(n, 2, true);
         const std::string& label = serial::text(a[0], "an aggregate");
-        ExprArg arg(expression(a[1]));
+        const auto* spec = find_aggregate(label);
+        if (!spec) serial::malformed(a[0].offset, fmt::format("unknown aggregate '{}'", label));
+        if (a.size() < 1 + spec->args)
+            serial::malformed(n.offset, fmt::format("{} takes {} argument(s)", label, spec->args));
+        std::vector<ExprArg> args;
+        for (std::size_t i = 1; i <= spec->args; ++i) args.emplace_back(expression(a[i]));
         AggregateOptions o;
         std::optional<std::string> delimiter;
-        for (const auto& x : a.subspan(2)) {
+        for (const auto& x : a.subspan(1 + spec->args)) {
             if (x.type == Node::Type::atom && x.text == "distinct") {
                 o.distinct = true;
                 continue;
@@ -1095,16 +1091,9 @@ private:
         if (delimiter.has_value() != (label == "StringAgg"))
             serial::malformed(n.offset, "StringAgg, and only StringAgg, takes a (delimiter ...)");
         // The public constructors, which check the options as they do for users.
-        if (label == "Count") return Count(arg, o);
-        if (label == "Sum") return Sum(arg, o);
-        if (label == "Avg") return Avg(arg, o);
-        if (label == "Min") return Min(arg, o);
-        if (label == "Max") return Max(arg, o);
-        if (label == "StdDev") return StdDev(arg, o);
-        if (label == "Variance") return Variance(arg, o);
-        if (label == "StringAgg") return StringAgg(arg, *delimiter, o);
-        if (label == "AnyValue") return AnyValue(arg, o);
-        serial::malformed(a[0].offset, fmt::format("unknown aggregate '{}'", label));
+        if (label == "Count") return Count(args[0], o);
+        if (label == "StringAgg") return StringAgg(args[0], *delimiter, o);
+        return detail::aggregate(label, std::move(args), o);
     }
 
     Expression window(const Node& n) {

@@ -33,6 +33,8 @@ struct Aggregate final : Expression {
     std::optional<FieldKind> output_kind() const override;
 
     Match as_sql(Compiler& c) const override;
+    /// The default (fallback), as the dialect casts it for this aggregate (Dialect::aggregate_default_template).
+    void compile_fallback(Compiler& c) const;
 
 private:
     static void condition(Compiler& c, const Expression& e) {

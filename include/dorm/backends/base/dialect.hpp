@@ -117,10 +117,16 @@ public:
     virtual std::string bytes_literal(const Bytes& b) const;
     virtual std::string_view datetime_suffix() const noexcept { return {}; }
 
-    /// The SQL function of an aggregate, given by its standard name (COUNT, SUM, AVG, MIN, MAX, STDDEV_POP,
-    /// STDDEV_SAMP, VAR_POP, VAR_SAMP, STRING_AGG, ANY_VALUE) and the kind of its argument; throws
+    /// The SQL function of an aggregate, given by its standard name (detail::AggregateInfo: COUNT, SUM, ...,
+    /// STRING_AGG, ANY_VALUE, and PostgreSQL's ARRAY_AGG ... REGR_SYY) and the kind of its first argument; throws
     /// NotSupportedError where this database has no equivalent.
     virtual std::string_view aggregate_function(std::string_view function, std::optional<FieldKind> input) const;
+    /// The template of an aggregate's default= inside COALESCE(<aggregate>, ...), "%s" standing for the default: a
+    /// cast where a bound value is not of the aggregate's SQL type by itself (PostgreSQL's jsonb).
+    virtual std::string_view aggregate_default_template(std::string_view function) const {
+        (void)function;
+        return "%s";
+    }
     /// Whether aggregates take `FILTER (WHERE ...)`; without it dorm writes `CASE WHEN ... END` inside them.
     virtual bool supports_aggregate_filter_clause() const noexcept { return true; }
     /// Whether an aggregate's arguments may end in ORDER BY (StringAgg's order_by).

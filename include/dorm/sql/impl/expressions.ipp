@@ -16,11 +16,11 @@ DORM_DECL void Aggregate::sources(std::vector<const Expression*>& out) const {
 
 DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {
     if (output) return output;
-    if (function == "COUNT") return FieldKind::big_integer;
     // Django's NumericOutputFieldMixin: the average of durations is a duration.
     if (function == "AVG" && !args.empty() && args[0]->output_kind() == FieldKind::duration) return FieldKind::duration;
-    if (function == "AVG" || function.starts_with("STDDEV") || function.starts_with("VAR")) return FieldKind::real;
-    if (function == "STRING_AGG") return FieldKind::text;
+    const auto* info = dorm::detail::find_aggregate(label);
+    if (info && info->output) return info->output;
+    if (info && info->array) return std::nullopt;  // an array of the argument's type: no FieldKind says it
     if (!args.empty()) return args[0]->output_kind();
     return std::nullopt;
 }
@@ -81,10 +81,18 @@ DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
     }
     if (fallback) {
         c << ", ";
-        c.compile(*fallback);
+        compile_fallback(c);
         c << ")";
     }
     return Match::some;
+}
+
+DORM_DECL void Aggregate::compile_fallback(Compiler& c) const {
+    auto tmpl = c.dialect.aggregate_default_template(function);
+    auto at = tmpl.find("%s");
+    c << tmpl.substr(0, at);
+    c.compile(*fallback);
+    if (at != std::string_view::npos) c << tmpl.substr(at + 2);
 }
 
 DORM_DECL void Window::sources(std::vector<const Expression*>& out) const {
@@ -108,7 +116,7 @@ DORM_DECL auto Window::as_sql(Compiler& c) const -> Match {
         c.compile(bare);
         over(c);
         c << ", ";
-        c.compile(*aggregate->fallback);
+        aggregate->compile_fallback(c);
         c << ")";
         return Match::some;
     }

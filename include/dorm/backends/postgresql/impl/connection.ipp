@@ -27,7 +27,10 @@ namespace oid {
 inline constexpr Oid boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, int4 = 23, text = 25, oid = 26,
                      json = 114, xml = 142,
                      float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043, date = 1082,
-                     time = 1083, timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700;
+                     time = 1083, timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700,
+                     jsonb = 3802;
+// The array types of the column types dorm writes (ARRAY_AGG's results).
+inline constexpr Oid arrays[] = {1000, 1001, 1005, 1007, 1009, 1015, 1016, 1021, 1022, 1182, 1183, 1185, 1187};
 }  // namespace oid
 
 // PostgreSQL's epoch is 2000-01-01; dorm's is 1970-01-01.
@@ -179,7 +182,13 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
         case oid::json:  // json and xml travel as text in binary format too
         case oid::xml:
         case oid::unknown: c.kind = Cell::Kind::text; c.p = p; c.n = static_cast<std::size_t>(len); return;
+        case oid::jsonb:  // a version byte (1), then the JSON text (JSONBAgg)
+            if (len < 1 || *p != 1) throw NotSupportedError("dorm: the postgresql backend cannot decode this jsonb format");
+            c.kind = Cell::Kind::text; c.p = p + 1; c.n = static_cast<std::size_t>(len - 1); return;
         default:
+            if (std::find(std::begin(oid::arrays), std::end(oid::arrays), type) != std::end(oid::arrays))
+                throw NotSupportedError("dorm: the postgresql backend cannot read arrays (ArrayAgg's result) into a "
+                                        "Value yet: aggregate them with JSONBAgg, or StringAgg, instead");
             throw NotSupportedError(fmt::format("dorm: the postgresql backend cannot decode values of type oid {}", type));
     }
 }

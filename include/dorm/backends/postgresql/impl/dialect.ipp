@@ -168,6 +168,10 @@ public:
             throw NotSupportedError("dorm: ANY_VALUE is not supported on this database backend (PostgreSQL < 16).");
         return function;
     }
+    // A bound default is text, bigint, ...: JSONB_AGG's is JSON text, which COALESCE needs as jsonb.
+    std::string_view aggregate_default_template(std::string_view function) const override {
+        return function == "JSONB_AGG" ? "(%s)::jsonb" : "%s";
+    }
     bool values_need_casts() const noexcept override { return true; }
     bool text_accepts_nul() const noexcept override { return false; }
     std::string cast_template(FieldKind kind) const override {
