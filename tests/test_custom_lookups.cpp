@@ -31,34 +31,34 @@ inline constexpr dorm::CustomTransform as_text{.name = "as_text",
                                                .output = FieldKind::text};
 
 /// The how-to's model: a start value, an end value and their change, which may be unknown.
-struct Experiment {
+struct Reading {
     std::int64_t id = 0;
     std::string name{};
     int start = 0;
     int finish = 0;
     std::optional<int> change{};
-    DORM_MODEL(Experiment, id, name, start, finish, change)
+    DORM_MODEL(Reading, id, name, start, finish, change)
     static constexpr auto dorm_lookups() {
         return dorm::declare_lookups(not_equal, absolute_value, absolute_value_less_than, upper_case, as_text);
     }
 };
 
-struct Experiments : test::Database {
-    Experiments() {
-        dorm::drop_tables<Experiment>();
-        dorm::create_tables<Experiment>();
+struct Readings : test::Database {
+    Readings() {
+        dorm::drop_tables<Reading>();
+        dorm::create_tables<Reading>();
         add("Jack", 3);
         add("Doe", -5);
         add("Unknown", std::nullopt);
         add("jill", 27);
         add("Minus", -27);
     }
-    ~Experiments() { dorm::drop_tables<Experiment>(); }
+    ~Readings() { dorm::drop_tables<Reading>(); }
     static void add(std::string name, std::optional<int> change) {
-        Experiment e;
+        Reading e;
         e.name = std::move(name);
         e.change = change;
-        Experiment::objects().create(e);
+        Reading::objects().create(e);
     }
 };
 
@@ -80,9 +80,9 @@ std::string where(const QS& qs) {
 }  // namespace
 
 TEST_CASE("NotEqual: a custom lookup on every field, in filter, exclude, get and Q", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     dorm::ScopedLookup ne(not_equal);
-    auto qs = Experiment::objects();
+    auto qs = Reading::objects();
     CHECK(names(qs.filter("name__ne", "Jack")) == V{"Doe", "Minus", "Unknown", "jill"});
     CHECK(names(qs.filter("change__ne", 3)) == V{"Doe", "Minus", "jill"});  // NULL <> 3 is not true
     CHECK(names(qs.filter(dorm::Q("name__ne", "Jack") & dorm::Q("change__ne", 27))) == V{"Doe", "Minus"});
@@ -106,9 +106,9 @@ TEST_CASE("NotEqual: a custom lookup on every field, in filter, exclude, get and
 }
 
 TEST_CASE("AbsoluteValue: a transform on integer fields, then built-in lookups", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     dorm::ScopedLookup abs(absolute_value);
-    auto qs = Experiment::objects();
+    auto qs = Reading::objects();
     CHECK(names(qs.filter("change__abs", 27)) == V{"Minus", "jill"});  // a transform alone is followed by exact
     CHECK(names(qs.filter("change__abs__lt", 10)) == V{"Doe", "Jack"});
     CHECK(names(qs.filter("change__abs__gte", 5)) == V{"Doe", "Minus", "jill"});
@@ -133,9 +133,9 @@ TEST_CASE("AbsoluteValue: a transform on integer fields, then built-in lookups",
 }
 
 TEST_CASE("AbsoluteValueLessThan: a lookup registered on the transform replaces its lt", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     dorm::ScopedLookup abs(absolute_value);
-    auto qs = Experiment::objects();
+    auto qs = Reading::objects();
     {
         dorm::ScopedLookup lt(absolute_value_less_than);
         CHECK(names(qs.filter("change__abs__lt", 10)) == V{"Doe", "Jack"});
@@ -153,9 +153,9 @@ TEST_CASE("AbsoluteValueLessThan: a lookup registered on the transform replaces 
 }
 
 TEST_CASE("UpperCase: a bilateral transform applies to the right-hand side too", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     dorm::ScopedLookup upper(upper_case);
-    auto qs = Experiment::objects();
+    auto qs = Reading::objects();
     CHECK(names(qs.filter("name__upper", "doe")) == V{"Doe"});
     CHECK(names(qs.filter("name__upper", "JILL")) == V{"jill"});
     CHECK(names(qs.filter("name__upper__startswith", "j")) == V{"Jack", "jill"});
@@ -178,10 +178,10 @@ TEST_CASE("UpperCase: a bilateral transform applies to the right-hand side too",
 }
 
 TEST_CASE("A transform's output kind decides the lookups after it; per-backend templates", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     dorm::ScopedLookup text(as_text);
     dorm::ScopedLookup abs(absolute_value);
-    auto qs = Experiment::objects();
+    auto qs = Reading::objects();
     CHECK(names(qs.filter("change__as_text__startswith", "-")) == V{"Doe", "Minus"});
     CHECK(names(qs.filter("change__as_text", "27")) == V{"jill"});
     CHECK(names(qs.filter("change__abs__as_text__endswith", "7")) == V{"Minus", "jill"});  // chained
@@ -246,35 +246,35 @@ TEST_CASE("Registration: names, templates, clashes with built-ins, replacing, un
         CHECK_NOTHROW(Entry::objects().filter("pub_date__year", 2005).count());  // the built-in, on dates
     }
     {
-        Experiments data;
+        Readings data;
         // Replacing: Django's register_lookup() replaces a class's lookup of the same name; here it must be asked for.
         dorm::ScopedLookup exact(CustomLookup{.name = "exact", .on = FieldKinds::text(), .sql = "LOWER({lhs}) = LOWER({rhs})",
                                               .replace = true});
-        CHECK(names(Experiment::objects().filter("name", "JACK")) == V{"Jack"});
-        CHECK(names(Experiment::objects().filter("change", 3)) == V{"Jack"});  // integers keep the built-in
+        CHECK(names(Reading::objects().filter("name", "JACK")) == V{"Jack"});
+        CHECK(names(Reading::objects().filter("change", 3)) == V{"Jack"});  // integers keep the built-in
         dorm::ScopedLookup ne2(CustomLookup{.name = "ne", .on = all, .sql = "NOT ({lhs} = {rhs})", .replace = true});
-        CHECK(where(Experiment::objects().filter("change__ne", 3)).find("NOT (") != std::string::npos);
+        CHECK(where(Reading::objects().filter("change__ne", 3)).find("NOT (") != std::string::npos);
     }
-    CHECK(where(Experiment::objects().filter("change__ne", 3)).find("<>") != std::string::npos);  // the first again
+    CHECK(where(Reading::objects().filter("change__ne", 3)).find("<>") != std::string::npos);  // the first again
     // unregister_lookup(): everything of that name goes; an unknown name is an error.
     dorm::register_lookup(CustomLookup{.name = "differs", .on = all, .sql = "{lhs} <> {rhs}"});
-    CHECK_NOTHROW(Experiment::objects().filter(dorm::runtime("change__differs"), 3));
+    CHECK_NOTHROW(Reading::objects().filter(dorm::runtime("change__differs"), 3));
     dorm::unregister_lookup("differs");
-    CHECK_THROWS_AS(Experiment::objects().filter(dorm::runtime("change__differs"), 3), dorm::FieldError);
+    CHECK_THROWS_AS(Reading::objects().filter(dorm::runtime("change__differs"), 3), dorm::FieldError);
     CHECK_THROWS_AS(dorm::unregister_lookup("differs"), dorm::ValueError);
 }
 
 TEST_CASE("A resolved QuerySet keeps its lookups; dumps() and loads() resolve them again", "[custom_lookups]") {
-    Experiments data;
+    Readings data;
     std::string text;
-    std::optional<dorm::QuerySet<Experiment>> kept;
+    std::optional<dorm::QuerySet<Reading>> kept;
     {
         dorm::ScopedLookup ne(not_equal);
         dorm::ScopedLookup abs(absolute_value);
-        auto qs = Experiment::objects().filter("name__ne", "Jack").filter("change__abs__gt", 4).order_by("change__abs");
+        auto qs = Reading::objects().filter("name__ne", "Jack").filter("change__abs__gt", 4).order_by("change__abs");
         text = qs.dumps();
         CHECK(text.find("name__ne") != std::string::npos);
-        auto loaded = dorm::QuerySet<Experiment>::loads(text);
+        auto loaded = dorm::QuerySet<Reading>::loads(text);
         V got;
         for (const auto& e : loaded) got.push_back(e.name);
         CHECK(got == V{"Doe", "jill", "Minus"});
@@ -284,7 +284,7 @@ TEST_CASE("A resolved QuerySet keeps its lookups; dumps() and loads() resolve th
     V got;
     for (const auto& e : *kept) got.push_back(e.name);
     CHECK(got == V{"Doe", "jill", "Minus"});
-    CHECK_THROWS_AS(dorm::QuerySet<Experiment>::loads(text), dorm::FieldError);
+    CHECK_THROWS_AS(dorm::QuerySet<Reading>::loads(text), dorm::FieldError);
 }
 
 TEST_CASE("Registering while other threads resolve lookup paths", "[custom_lookups]") {
@@ -293,10 +293,10 @@ TEST_CASE("Registering while other threads resolve lookup paths", "[custom_looku
     std::atomic<int> failures{0};
     auto reader = [&] {
         while (!stop.load()) {
-            auto sql = Experiment::objects().filter(dorm::runtime("change__abs__lt"), 3).sql_with_params().sql;
+            auto sql = Reading::objects().filter(dorm::runtime("change__abs__lt"), 3).sql_with_params().sql;
             if (sql.find("ABS(") == std::string::npos && sql.find("\"change\" < ") == std::string::npos) ++failures;
             try {
-                (void)Experiment::objects().filter(dorm::runtime("change__ne"), 3);
+                (void)Reading::objects().filter(dorm::runtime("change__ne"), 3);
             } catch (const dorm::FieldError&) {  // before or after a registration: either is consistent
             }
         }
