@@ -252,6 +252,8 @@ TEST_CASE("Registration: names, templates, clashes with built-ins, replacing, un
                                               .replace = true});
         CHECK(names(Reading::objects().filter("name", "JACK")) == V{"Jack"});
         CHECK(names(Reading::objects().filter("change", 3)) == V{"Jack"});  // integers keep the built-in
+        // exact=None is isnull=True whatever class exact is (Django's build_lookup()).
+        CHECK(where(Reading::objects().filter("name", std::nullopt)).find("IS NULL") != std::string::npos);
         dorm::ScopedLookup ne2(CustomLookup{.name = "ne", .on = all, .sql = "NOT ({lhs} = {rhs})", .replace = true});
         CHECK(where(Reading::objects().filter("change__ne", 3)).find("NOT (") != std::string::npos);
     }
@@ -262,6 +264,16 @@ TEST_CASE("Registration: names, templates, clashes with built-ins, replacing, un
     dorm::unregister_lookup("differs");
     CHECK_THROWS_AS(Reading::objects().filter(dorm::runtime("change__differs"), 3), dorm::FieldError);
     CHECK_THROWS_AS(dorm::unregister_lookup("differs"), dorm::ValueError);
+}
+
+TEST_CASE("FieldKinds::all() is every kind: durations too", "[custom_lookups]") {
+    test::Database db;
+    dorm::ScopedLookup ne(not_equal);
+    auto sql = Experiment::objects().filter(dorm::runtime("estimated_time__ne"), dorm::Duration(5)).sql();
+    CHECK(sql.find("\"estimated_time\" <> ") != std::string::npos);
+    // A built-in lookup of durations is a clash too.
+    CHECK_THROWS_AS(dorm::register_lookup(dorm::CustomLookup{.name = "gt", .on = FieldKind::duration, .sql = "{lhs} > {rhs}"}),
+                    dorm::ValueError);
 }
 
 TEST_CASE("A resolved QuerySet keeps its lookups; dumps() and loads() resolve them again", "[custom_lookups]") {

@@ -33,7 +33,7 @@ public:
     constexpr bool overlaps(FieldKinds o) const { return (bits_ & o.bits_) != 0; }
     constexpr bool operator==(const FieldKinds&) const = default;
 
-    static constexpr FieldKinds all() { return from_bits((1u << (static_cast<unsigned>(FieldKind::time) + 1)) - 1); }
+    static constexpr FieldKinds all() { return from_bits((1u << (static_cast<unsigned>(last_field_kind) + 1)) - 1); }
     static constexpr FieldKinds integers() {
         return FieldKinds(FieldKind::small_integer) | FieldKind::integer | FieldKind::big_integer;
     }
@@ -112,7 +112,7 @@ public:
     ScopedLookup& operator=(const ScopedLookup&) = delete;
 
 private:
-    const void* handle_;
+    std::shared_ptr<const void> handle_;  // the registration itself, held so that its address stays its own
 };
 
 // Thread safety: registrations normally happen at start-up, before queries. Registering and unregistering are

@@ -24,6 +24,8 @@ struct ModelMeta;
 
 /// The column types dorm knows; each dialect names them in DDL.
 enum class FieldKind { boolean, small_integer, integer, big_integer, real, text, bytes, date, datetime, time, duration };
+/// The last FieldKind (keep it so when adding one): tables indexed by kind are sized from it.
+inline constexpr FieldKind last_field_kind = FieldKind::duration;
 
 /// What happens to rows referencing a deleted object (Django's on_delete).
 enum class OnDelete { cascade, protect, restrict, set_null, set_default, do_nothing };

@@ -57,7 +57,7 @@ DORM_DECL void check_template(const CustomDef& d, std::string_view tmpl, std::st
 
 /// Whether a built-in lookup or transform named `name` applies to one of `kinds`.
 DORM_DECL bool builtin_clash(std::string_view name, FieldKinds kinds) {
-    for (unsigned k = 0; k <= static_cast<unsigned>(FieldKind::time); ++k) {
+    for (unsigned k = 0; k <= static_cast<unsigned>(last_field_kind); ++k) {
         auto kind = static_cast<FieldKind>(k);
         if (!kinds.contains(kind)) continue;
         if (int li = lookup_index(name); li >= 0 && lookup_applies(lookup_names[static_cast<std::size_t>(li)].pattern, kind))
@@ -259,12 +259,12 @@ DORM_DECL void unregister_lookup(std::string_view name) {
 }
 
 DORM_DECL ScopedLookup::ScopedLookup(const CustomLookup& lookup)
-    : handle_(lookups::detail::add_custom(lookups::detail::make_def(lookup), lookup.replace).get()) {}
+    : handle_(lookups::detail::add_custom(lookups::detail::make_def(lookup), lookup.replace)) {}
 
 DORM_DECL ScopedLookup::ScopedLookup(const CustomTransform& transform)
-    : handle_(lookups::detail::add_custom(lookups::detail::make_def(transform), transform.replace).get()) {}
+    : handle_(lookups::detail::add_custom(lookups::detail::make_def(transform), transform.replace)) {}
 
 DORM_DECL ScopedLookup::~ScopedLookup() {
-    lookups::detail::remove_custom([&](const lookups::CustomDef& d) { return &d == handle_; });
+    lookups::detail::remove_custom([&](const lookups::CustomDef& d) { return &d == handle_.get(); });
 }
 }  // namespace dorm

@@ -560,6 +560,22 @@ private:
     std::vector<std::string>* saved_;
 };
 
+/// A query written inside another (a subquery): the enclosing query's column aliases and substitutions are not
+/// its own, even where it shares expression nodes with it (a QuerySet and the one it was built from do).
+class NestedQueryScope {
+public:
+    explicit NestedQueryScope(Compiler& c)
+        : names_(c, nullptr), c_(c), saved_(std::exchange(c.substitutions, nullptr)) {}
+    ~NestedQueryScope() { c_.substitutions = saved_; }
+    NestedQueryScope(const NestedQueryScope&) = delete;
+    NestedQueryScope& operator=(const NestedQueryScope&) = delete;
+
+private:
+    ColumnNamesScope names_;
+    Compiler& c_;
+    const std::vector<std::pair<const Expression*, std::string>>* saved_;
+};
+
 /// A query filtered on a window, as Django 4.2 writes it: the query itself (its other conditions in WHERE and
 /// HAVING, every column aliased, no ordering or slice) inside
 /// `SELECT <its columns> FROM (...) "qualify" WHERE <the window conditions> [ORDER BY] [LIMIT]`.
@@ -575,6 +591,8 @@ struct QualifyPlan {
 /// Splits the window conditions (Django's split_having_qualify) and collects what the outer query refers to.
 /// The plan refers to `q`'s expressions and lives shorter than it.
 DORM_DECL QualifyPlan plan_qualify(const Query& q, bool with_ordering);
+/// Whether an OuterRef in `q` (or in a subquery within it) refers to a query around `q`.
+DORM_DECL bool reaches_out(const Query& q, int level = 1);
 
 /// A select-list writer passed without its type (select_body()'s `columns`), so that writing a query within a
 /// query instantiates nothing new.
@@ -598,6 +616,7 @@ DORM_DECL bool qualify_body(Compiler& c, const Query& src, bool with_ordering, C
 template <class Columns>
 bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& columns) {
     if (!given.combinator.empty()) return compound_body(c, given, with_ordering);
+    NestedQueryScope nested(c);  // a subquery's columns are its own
     std::optional<Query> ordered_copy;
     if (with_ordering && (given.order_by.empty() ? uses_default_ordering(given) : !given.standard_ordering))
         ordered_copy = ordered_query(given);
@@ -606,7 +625,6 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
         auto erased = [&columns](Compiler& cc, const Query& qq) { columns(cc, qq); };
         return qualify_body(c, src, with_ordering, ColumnsRef(erased));
     }
-    ColumnNamesScope unnamed(c, nullptr);  // a subquery's columns are its own
     QueryScope scope(c, src);
     if (!src.distinct_fields.empty()) {
         c << "SELECT ";

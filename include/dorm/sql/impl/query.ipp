@@ -717,8 +717,12 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
             }
             if (rhs.kind != Kind::value)
                 throw TypeError(fmt::format("dorm: the '{}' lookup on '{}' takes one value, not a list", def->name, name));
-            if (rhs.value.is_null() && (node->custom || (def->name != "exact" && def->name != "iexact")))
+            if (rhs.value.is_null() && def->name != "exact" && def->name != "iexact")
                 throw ValueError("dorm: Cannot use None as a query value");
+            if (rhs.value.is_null() && node->custom) {  // Django: exact=None is isnull=True, whatever exact is
+                node->custom = nullptr;
+                node->def = def = lookups::find("exact");
+            }
             if (rhs.value.is_null() && def->name == "iexact") {  // Django: iexact=None is isnull=True
                 node->def = lookups::find("exact");
                 rhs_is_none = true;
@@ -1314,6 +1318,26 @@ DORM_DECL std::shared_ptr<const WhereNode> as_where_node(ExprPtr e) {
     return n;
 }
 
+DORM_DECL bool reaches_out(const Query& q, int level) {
+    bool found = false;
+    auto walk = [&](auto& self, const Expression* e) -> void {
+        if (!e || found) return;
+        if (auto* o = dynamic_cast<const OuterCol*>(e); o && o->depth >= level) found = true;
+        if (auto* s = dynamic_cast<const Subquery*>(e)) found = found || reaches_out(*s->query, level + 1);
+        if (auto* x = dynamic_cast<const ExistsNode*>(e)) found = found || reaches_out(*x->query, level + 1);
+        std::vector<const Expression*> kids;
+        e->sources(kids);
+        for (const auto* k : kids) self(self, k);
+    };
+    walk(walk, q.where.get());
+    walk(walk, q.having.get());
+    walk(walk, q.qualify.get());
+    for (const auto& a : q.annotations) walk(walk, a.expr.get());
+    for (const auto& v : q.values) walk(walk, v.expr.get());
+    for (const auto& o : q.order_by) walk(walk, o.expr.get());
+    return found;
+}
+
 DORM_DECL QualifyPlan plan_qualify(const Query& q, bool with_ordering) {
     QualifyPlan plan;
     plan.inner = q;
@@ -1349,11 +1373,15 @@ DORM_DECL QualifyPlan plan_qualify(const Query& q, bool with_ordering) {
             std::vector<const Expression*> kids;
             e->sources(kids);
             for (const auto* k : kids) self(self, k);
+            // A custom lookup on a transform also writes the transform's argument ({arg}).
+            if (const auto* l = dynamic_cast<const lookups::Lookup*>(e); l && l->custom)
+                if (const auto* t = dynamic_cast<const lookups::CustomTransformExpr*>(l->lhs.get())) self(self, t->arg.get());
             return;
         }
         if (e->is_constant()) return;  // a bound value is written where it is
-        if (const auto* sub = dynamic_cast<const Subquery*>(e); sub && outer_refs(*sub->query).empty()) return;
-        if (const auto* ex = dynamic_cast<const ExistsNode*>(e); ex && outer_refs(*ex->query).empty()) return;
+        // A subquery that refers to no query around it (at any depth) is written where it is too.
+        if (const auto* sub = dynamic_cast<const Subquery*>(e); sub && !reaches_out(*sub->query)) return;
+        if (const auto* ex = dynamic_cast<const ExistsNode*>(e); ex && !reaches_out(*ex->query)) return;
         column(e);
     };
     collect(collect, plan.condition.get());
@@ -1553,10 +1581,16 @@ DORM_DECL Match OuterCol:: as_sql(Compiler& c) const {
     // Written as the enclosing query writes its columns; the joins it needs were added when the subquery was resolved.
     std::vector<Compiler::Scope> inner(std::make_move_iterator(c.scopes.end() - depth), std::make_move_iterator(c.scopes.end()));
     c.scopes.resize(c.scopes.size() - static_cast<std::size_t>(depth));
+    struct Restore {  // the scopes come back even if the path does not resolve
+        Compiler& c;
+        std::vector<Compiler::Scope>& inner;
+        ~Restore() {
+            for (auto& s : inner) c.scopes.push_back(std::move(s));
+        }
+    } restore{c, inner};
     Query outer = *c.scopes.back().query;
     auto lhs = resolve_path(outer, path, false).lhs;
     c.compile(*lhs);
-    for (auto& s : inner) c.scopes.push_back(std::move(s));
     return Match::some;
 }
 
