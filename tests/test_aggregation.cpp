@@ -196,3 +196,25 @@ TEST_CASE("alias() is usable in filter, order_by and update but not selected", "
     CHECK(blogs[0].names() == std::vector<std::string>{"blog"});
     CHECK(test::headlines(Entry::objects().alias("neg", -F("rating")).order_by("neg").slice(0, 2)) == V{"Lennon returns", "Pancakes"});
 }
+
+TEST_CASE("Grouping by a selected expression with parameters: GROUP BY its position, as Django's", "[aggregation]") {
+    test::BlogData data;
+    // rating_note is NULL for three entries: Coalesce(rating_note, "none") groups them, and the bound "none" is
+    // written once. PostgreSQL would refuse GROUP BY COALESCE(..., $2) against SELECT COALESCE(..., $1).
+    auto notes = Entry::objects()
+                     .values("note", Coalesce("rating_note", Value("none")))
+                     .annotate("n", Count("id"))
+                     .order_by("note");
+    auto sql = notes.sql_with_params();
+    CHECK_THAT(sql.sql, Catch::EndsWith(" GROUP BY 1 ORDER BY 1 ASC"));
+    CHECK(sql.params.size() == 1);
+    std::vector<std::pair<std::string, std::int64_t>> got;
+    for (const auto& r : notes) got.emplace_back(r["note"].as<std::string>(), r["n"].as<std::int64_t>());
+    REQUIRE(got.size() == 3);
+    CHECK(got.front() == std::pair<std::string, std::int64_t>{"none", 3});  // none, solid, thin
+    CHECK(notes.count() == 3);
+    // A plain column is still grouped by name, and an expression without parameters by itself.
+    CHECK_THAT(Entry::objects().values("blog").annotate("n", Count("id")).sql(), Catch::EndsWith("GROUP BY \"entry\".\"blog_id\""));
+    CHECK_THAT(Entry::objects().values("u", Upper("headline")).annotate("n", Count("id")).sql(),
+               Catch::EndsWith("GROUP BY UPPER(\"entry\".\"headline\")"));
+}

@@ -79,6 +79,11 @@ public:
     /// While the outer query of a query filtered on a window is written: expressions computed by the inner
     /// query, written as its columns (`"qualify"."rn"`) instead.
     const std::vector<std::pair<const Expression*, std::string>>* substitutions = nullptr;
+    /// The innermost query's selected expressions (values() and annotations) and their 1-based positions in its
+    /// select list, set by select_list(). An aggregating query groups and orders by a selected expression that
+    /// has parameters through its position ("GROUP BY 1", as Django's allows_group_by_select_index): PostgreSQL
+    /// does not take `f(x, $1)` and `f(x, $3)` for the same expression.
+    std::vector<std::pair<const Expression*, std::size_t>> selected;
 
     /// Whether the innermost query writes `alias` under another name.
     bool renamed(std::string_view alias) const;

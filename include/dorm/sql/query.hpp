@@ -516,7 +516,13 @@ inline bool where_clause(Compiler& c, const Query& q) {
 /// are not aggregates (Django's get_group_by), each once.
 DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<OrderBy>& order_by);
 
-DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms);
+/// An expression's SQL and parameters as written alone in the innermost query (to compare expressions).
+DORM_DECL std::pair<std::string, std::vector<Value>> expression_key(const Compiler& c, const Expression& e);
+/// The position of `e` (whose expression_key() is `key`) in the select list, when it has parameters and is
+/// selected (Compiler::selected); else 0.
+DORM_DECL std::size_t selected_position(const Compiler& c, const Expression& e,
+                                        const std::pair<std::string, std::vector<Value>>& key);
+DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms, bool grouped = false);
 
 DORM_DECL void limit_clause(Compiler& c, const Query& q);
 
@@ -565,8 +571,12 @@ private:
 class NestedQueryScope {
 public:
     explicit NestedQueryScope(Compiler& c)
-        : names_(c, nullptr), c_(c), saved_(std::exchange(c.substitutions, nullptr)) {}
-    ~NestedQueryScope() { c_.substitutions = saved_; }
+        : names_(c, nullptr), c_(c), saved_(std::exchange(c.substitutions, nullptr)),
+          selected_(std::exchange(c.selected, {})) {}
+    ~NestedQueryScope() {
+        c_.substitutions = saved_;
+        c_.selected = std::move(selected_);
+    }
     NestedQueryScope(const NestedQueryScope&) = delete;
     NestedQueryScope& operator=(const NestedQueryScope&) = delete;
 
@@ -574,6 +584,7 @@ private:
     ColumnNamesScope names_;
     Compiler& c_;
     const std::vector<std::pair<const Expression*, std::string>>* saved_;
+    std::vector<std::pair<const Expression*, std::size_t>> selected_;
 };
 
 /// A query filtered on a window, as Django 4.2 writes it: the query itself (its other conditions in WHERE and
@@ -642,7 +653,7 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     from_clause(c, src);
     if (!where_clause(c, src)) return false;
     if (!group_by_clause(c, src, with_ordering ? src.order_by : std::vector<OrderBy>{})) return false;
-    if (with_ordering) order_by_clause(c, src.order_by);
+    if (with_ordering) order_by_clause(c, src.order_by, src.grouping != Grouping::none);
     limit_clause(c, src);
     return true;
 }

@@ -1024,14 +1024,18 @@ DORM_DECL void select_item(Compiler& c, const SelectItem& item) {
 
 DORM_DECL void select_list(Compiler& c, const Query& q) {
     bool first = true;
+    std::size_t position = 0;
     if (!q.values_mode) {
         select_columns(c, q);
         first = false;
+        for (std::size_t i = 0; i < q.model->fields.size(); ++i) position += q.loads(i) ? 1 : 0;
     }
+    c.selected.clear();
     for (const auto& item : select_items(q)) {
         if (!first) c << ", ";
         first = false;
         select_item(c, item);
+        c.selected.emplace_back(item.expr.get(), ++position);
     }
     if (q.values_mode) return;
     check_deferred_traversal(q);
@@ -1158,20 +1162,33 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     bool any = false;
     for (const auto* e : grouped) {
         if (e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
-        Compiler scratch(c.dialect);
-        scratch.scopes = c.scopes;
-        scratch.compile(*e);
-        std::pair<std::string, std::vector<Value>> key{std::move(scratch.sql), std::move(scratch.params)};
+        auto key = expression_key(c, *e);
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
-        seen.push_back(std::move(key));
         c << (any ? ", " : " GROUP BY ");
         any = true;
-        c.compile(*e);
+        if (auto position = selected_position(c, *e, key)) c << std::to_string(position);
+        else c.compile(*e);
+        seen.push_back(std::move(key));
     }
     return condition_clause(c, " HAVING ", q.having.get());
 }
 
-DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms) {
+DORM_DECL std::pair<std::string, std::vector<Value>> expression_key(const Compiler& c, const Expression& e) {
+    Compiler scratch(c.dialect);
+    scratch.scopes = c.scopes;
+    scratch.compile(e);
+    return {std::move(scratch.sql), std::move(scratch.params)};
+}
+
+DORM_DECL std::size_t selected_position(const Compiler& c, const Expression& e,
+                                        const std::pair<std::string, std::vector<Value>>& key) {
+    if (key.second.empty() || c.substitutions) return 0;  // without parameters, the expression itself is clearer
+    for (const auto& [selected, position] : c.selected)
+        if (selected == &e || expression_key(c, *selected) == key) return position;
+    return 0;
+}
+
+DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms, bool grouped) {
     if (terms.empty()) return;
     c << " ORDER BY ";
     for (std::size_t i = 0; i < terms.size(); ++i) {
@@ -1180,7 +1197,11 @@ DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms) {
             c << c.dialect.random_function();
             continue;
         }
-        c.compile(*terms[i].expr);
+        // An aggregate may be written again (it is not compared with the GROUP BY); a grouped expression may not.
+        const Expression& e = *terms[i].expr;
+        std::size_t position = grouped && !e.contains_aggregate() ? selected_position(c, e, expression_key(c, e)) : 0;
+        if (position) c << std::to_string(position);
+        else c.compile(e);
         c << (terms[i].descending ? " DESC" : " ASC");
         if (terms[i].nulls_first) c << " NULLS FIRST";
         if (terms[i].nulls_last) c << " NULLS LAST";
