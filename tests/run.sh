@@ -14,7 +14,7 @@ root=$(pwd)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq g++ clang libclang-rt-14-dev cmake ninja-build pkg-config libsqlite3-dev libpcre2-dev libssl-dev libfmt-dev libpq-dev \
+  apt-get install -y -qq g++ clang libclang-rt-14-dev cmake ninja-build pkg-config libsqlite3-dev libpcre2-dev libssl-dev libhowardhinnant-date-dev tzdata libfmt-dev libpq-dev \
     catch2 postgresql pgbouncer >/dev/null
 fi
 

@@ -345,6 +345,48 @@ TEST_CASE("PostgreSQL intervals with days and months read as psycopg reads them"
     CHECK_THROWS_AS(interval("170000000 years"), DataError);  // past int64 microseconds, within PostgreSQL's range
 }
 
+TEST_CASE("Extract of a duration: its days, hours, minutes and seconds on PostgreSQL, Django's errors", "[durations]") {
+    Experiments db;
+    const DateTime t0(2020, 1, 1);
+    Experiment::objects().create(Experiments::make("long", t0.date(), t0.date(), day + 2h + 3min + 4s + 500000us, t0,
+                                                   DateTime(t0.time_point_utc() + 2 * day + 5h + 1us)));
+    Experiment::objects().create(Experiments::make("negative", t0.date(), t0.date(), -90s, t0, t0));
+    auto part = [](const char* name, const Expression& e) {
+        return Experiment::objects().filter("name", name).values("v", e).get()["v"];
+    };
+    // Django refuses the parts a duration does not have, on every backend (at annotate(); dorm: when compiled).
+    CHECK_THROWS_WITH(part("long", ExtractYear("estimated_time")),
+                      Catch::Contains("Cannot extract component 'year' from DurationField 'estimated_time'."));
+    CHECK_THROWS_AS(part("long", ExtractWeekDay("estimated_time")), ValueError);
+    CHECK_THROWS_AS(part("long", ExtractQuarter("estimated_time")), ValueError);
+    CHECK_THROWS_WITH(part("long", ExtractHour("estimated_time", "Asia/Tokyo")),
+                      Catch::Contains("tzinfo can only be used with DateTimeField."));
+    if (!test::is_postgresql()) {
+        // SQLite stores durations as integers: Django's ValueError.
+        CHECK_THROWS_WITH(part("long", ExtractDay("estimated_time")),
+                          Catch::Contains("Extract requires native DurationField database support."));
+        CHECK_THROWS_AS(part("long", ExtractSecond("estimated_time")), ValueError);
+        return;
+    }
+    // The interval's own fields, as psycopg writes a timedelta: days, then the time within a day.
+    CHECK(part("long", ExtractDay("estimated_time")) == Value(1));
+    CHECK(part("long", ExtractHour("estimated_time")) == Value(2));
+    CHECK(part("long", ExtractMinute("estimated_time")) == Value(3));
+    CHECK(part("long", ExtractSecond("estimated_time")) == Value(4));  // whole seconds
+    // -90 s is Python's timedelta(days=-1, seconds=86310): day -1, 23:58:30.
+    CHECK(part("negative", ExtractDay("estimated_time")) == Value(-1));
+    CHECK(part("negative", ExtractHour("estimated_time")) == Value(23));
+    CHECK(part("negative", ExtractMinute("estimated_time")) == Value(58));
+    CHECK(part("negative", ExtractSecond("estimated_time")) == Value(30));
+    // Of a computed duration (TemporalSubtraction), and in a filter.
+    CHECK(part("long", ExtractDay(F("end") - F("start"))) == Value(2));
+    CHECK(part("long", ExtractHour(F("end") - F("start"))) == Value(5));
+    CHECK(Experiment::objects().annotate("d", ExtractDay("estimated_time")).filter("d__lt", 0).count() == 1);
+    // Stored durations still read back exactly.
+    CHECK(Experiment::objects().get("name", "long").estimated_time == day + 2h + 3min + 4s + 500000us);
+    CHECK(Experiment::objects().get("name", "negative").estimated_time == -90s);
+}
+
 TEST_CASE("Durations in repr, sql(), dumps() and loads()", "[durations]") {
     CHECK(fmt::format("{}", Value(Duration::zero())) == "00:00:00");
     CHECK(fmt::format("{}", Value(day + 2h + 3min + 4s + 5us)) == "1 02:03:04.000005");

@@ -39,26 +39,31 @@ Expression Least(const ExprArg& a, const ExprArg& b, const More&... more) {
 /// NULL when both are equal, else the first.
 inline Expression NullIf(const ExprArg& a, const ExprArg& b) { return detail::call("NULLIF", a, b); }
 
-// Date and time. Dates and times are UTC, as dorm's DateTime is (Django's tzinfo arguments are not offered).
+// Date and time. DateTimes are instants (UTC); `tzinfo`, a time zone's name ("Europe/Paris"), makes Extract and
+// Trunc work on the wall time there, as Django's tzinfo argument does. It applies to DateTimes only (Django's
+// ValueError otherwise); an empty name is UTC.
 
-/// A part of a Date, DateTime or Time as an integer, by Django's lookup name: "year", "iso_year", "quarter",
-/// "month", "week" (ISO 8601), "day", "week_day" (Sunday 1 ... Saturday 7), "iso_week_day" (Monday 1 ...
-/// Sunday 7), "hour", "minute", "second". A time part of a Date, or a date part of a Time, is a ValueError when
-/// the query is compiled (Django's, at annotate()).
-inline Expression Extract(const ExprArg& e, std::string_view lookup_name) {
-    return detail::call("EXTRACT", e, Expression(Value(std::string(lookup_name))));
+/// A part of a Date, DateTime, Time or Duration as an integer, by Django's lookup name: "year", "iso_year",
+/// "quarter", "month", "week" (ISO 8601), "day", "week_day" (Sunday 1 ... Saturday 7), "iso_week_day" (Monday 1
+/// ... Sunday 7), "hour", "minute", "second". A time part of a Date, or a date part of a Time or a Duration, is a
+/// ValueError when the query is compiled (Django's, at annotate()); a Duration's parts need PostgreSQL.
+inline Expression Extract(const ExprArg& e, std::string_view lookup_name, std::string_view tzinfo = {}) {
+    if (tzinfo.empty()) return detail::call("EXTRACT", e, Expression(Value(std::string(lookup_name))));
+    return detail::call("EXTRACT", e, Expression(Value(std::string(lookup_name))), Expression(Value(std::string(tzinfo))));
 }
-inline Expression ExtractYear(const ExprArg& e) { return Extract(e, "year"); }
-inline Expression ExtractIsoYear(const ExprArg& e) { return Extract(e, "iso_year"); }
-inline Expression ExtractQuarter(const ExprArg& e) { return Extract(e, "quarter"); }
-inline Expression ExtractMonth(const ExprArg& e) { return Extract(e, "month"); }
-inline Expression ExtractWeek(const ExprArg& e) { return Extract(e, "week"); }
-inline Expression ExtractDay(const ExprArg& e) { return Extract(e, "day"); }
-inline Expression ExtractWeekDay(const ExprArg& e) { return Extract(e, "week_day"); }
-inline Expression ExtractIsoWeekDay(const ExprArg& e) { return Extract(e, "iso_week_day"); }
-inline Expression ExtractHour(const ExprArg& e) { return Extract(e, "hour"); }
-inline Expression ExtractMinute(const ExprArg& e) { return Extract(e, "minute"); }
-inline Expression ExtractSecond(const ExprArg& e) { return Extract(e, "second"); }
+inline Expression ExtractYear(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "year", tzinfo); }
+inline Expression ExtractIsoYear(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "iso_year", tzinfo); }
+inline Expression ExtractQuarter(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "quarter", tzinfo); }
+inline Expression ExtractMonth(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "month", tzinfo); }
+inline Expression ExtractWeek(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "week", tzinfo); }
+inline Expression ExtractDay(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "day", tzinfo); }
+inline Expression ExtractWeekDay(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "week_day", tzinfo); }
+inline Expression ExtractIsoWeekDay(const ExprArg& e, std::string_view tzinfo = {}) {
+    return Extract(e, "iso_week_day", tzinfo);
+}
+inline Expression ExtractHour(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "hour", tzinfo); }
+inline Expression ExtractMinute(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "minute", tzinfo); }
+inline Expression ExtractSecond(const ExprArg& e, std::string_view tzinfo = {}) { return Extract(e, "second", tzinfo); }
 
 /// The database's current time, a DateTime: the start of the statement (PostgreSQL's STATEMENT_TIMESTAMP(),
 /// SQLite's 'now'), so every row of one query sees the same value.
@@ -66,22 +71,32 @@ inline Expression Now() { return Expression(detail::call_function("NOW", {})); }
 
 /// A Date, DateTime or Time truncated to `kind`, of the same type: "year", "quarter", "month", "week" (its
 /// Monday), "day" (Dates and DateTimes), "hour", "minute", "second" (DateTimes and Times). Another pairing is a
-/// ValueError when the query is compiled, as Django's at annotate().
-inline Expression Trunc(const ExprArg& e, std::string_view kind) {
-    return detail::call("TRUNC", e, Expression(Value(std::string(kind))));
+/// ValueError when the query is compiled, as Django's at annotate(). With `tzinfo`, a DateTime is truncated in
+/// that zone's wall time and the result is the instant that local time names (Django's aware datetime): a local
+/// time that occurs twice (clocks set back) is its later instant, one that never occurs (clocks set forward) is
+/// read with the offset in force before the change.
+inline Expression Trunc(const ExprArg& e, std::string_view kind, std::string_view tzinfo = {}) {
+    if (tzinfo.empty()) return detail::call("TRUNC", e, Expression(Value(std::string(kind))));
+    return detail::call("TRUNC", e, Expression(Value(std::string(kind))), Expression(Value(std::string(tzinfo))));
 }
-inline Expression TruncYear(const ExprArg& e) { return Trunc(e, "year"); }
-inline Expression TruncQuarter(const ExprArg& e) { return Trunc(e, "quarter"); }
-inline Expression TruncMonth(const ExprArg& e) { return Trunc(e, "month"); }
-inline Expression TruncWeek(const ExprArg& e) { return Trunc(e, "week"); }
-inline Expression TruncDay(const ExprArg& e) { return Trunc(e, "day"); }
-inline Expression TruncHour(const ExprArg& e) { return Trunc(e, "hour"); }
-inline Expression TruncMinute(const ExprArg& e) { return Trunc(e, "minute"); }
-inline Expression TruncSecond(const ExprArg& e) { return Trunc(e, "second"); }
-/// The date of a DateTime, a Date.
-inline Expression TruncDate(const ExprArg& e) { return detail::call("TRUNCDATE", e); }
-/// The time of day of a DateTime, a Time.
-inline Expression TruncTime(const ExprArg& e) { return detail::call("TRUNCTIME", e); }
+inline Expression TruncYear(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "year", tzinfo); }
+inline Expression TruncQuarter(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "quarter", tzinfo); }
+inline Expression TruncMonth(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "month", tzinfo); }
+inline Expression TruncWeek(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "week", tzinfo); }
+inline Expression TruncDay(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "day", tzinfo); }
+inline Expression TruncHour(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "hour", tzinfo); }
+inline Expression TruncMinute(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "minute", tzinfo); }
+inline Expression TruncSecond(const ExprArg& e, std::string_view tzinfo = {}) { return Trunc(e, "second", tzinfo); }
+/// The date of a DateTime (its local date in `tzinfo`), a Date.
+inline Expression TruncDate(const ExprArg& e, std::string_view tzinfo = {}) {
+    if (tzinfo.empty()) return detail::call("TRUNCDATE", e);
+    return detail::call("TRUNCDATE", e, Expression(Value(std::string(tzinfo))));
+}
+/// The time of day of a DateTime (its local time in `tzinfo`), a Time.
+inline Expression TruncTime(const ExprArg& e, std::string_view tzinfo = {}) {
+    if (tzinfo.empty()) return detail::call("TRUNCTIME", e);
+    return detail::call("TRUNCTIME", e, Expression(Value(std::string(tzinfo))));
+}
 
 // Math. Results are floats except for Abs, Ceil, Floor, Round and Sign, which keep their argument's type.
 

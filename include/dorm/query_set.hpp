@@ -791,8 +791,8 @@ public:
     }
     /// The distinct datetimes of a DateTime field, truncated to "year", "month", "week", "day", "hour",
     /// "minute" or "second" (Django's datetimes()) in UTC, or in the time zone `tz` names ("Europe/Paris"; the
-    /// results are the UTC instants of those local truncations). Named zones need PostgreSQL: SQLite has no time
-    /// zone database (NotSupportedError).
+    /// results are the UTC instants of those local truncations, as Trunc's with a tzinfo). SQLite reads the
+    /// system's zone database; an unknown zone is a DataError.
     QuerySet<DateTime> datetimes(std::string_view field, std::string_view kind, std::string_view order = "ASC",
                                  std::string_view tz = "UTC") const {
         if (kind != "year" && kind != "month" && kind != "week" && kind != "day" && kind != "hour" &&

@@ -95,13 +95,23 @@ inline void check_date_part(const std::vector<ExprNodePtr>& a, std::string_view 
     if (std::find(parts.begin(), parts.end(), *name) == parts.end())
         throw ValueError(fmt::format("dorm: {} has no '{}' (one of: {})", function, *name, fmt::join(parts, ", ")));
 }
+/// A tzinfo argument: a time zone's name, a text value (bound, never spelt into the SQL). Whether the zone exists
+/// is the database's to say (SQLite's is checked against the system's zone database when the query is compiled).
+inline void check_zone(const std::vector<ExprNodePtr>& a, std::size_t at) {
+    if (a.size() <= at) return;
+    const auto* name = a[at]->kind == ExprNode::Kind::value ? std::get_if<std::string>(&a[at]->value.variant()) : nullptr;
+    if (!name) throw TypeError("dorm: tzinfo must be a time zone's name (\"Europe/Paris\")");
+}
 inline void check_extract(const std::vector<ExprNodePtr>& a) {
     check_date_part(a, "Extract", {"year", "iso_year", "quarter", "month", "week", "day", "week_day", "iso_week_day",
                                    "hour", "minute", "second"});
+    check_zone(a, 2);
 }
 inline void check_trunc(const std::vector<ExprNodePtr>& a) {
     check_date_part(a, "Trunc", {"year", "quarter", "month", "week", "day", "hour", "minute", "second"});
+    check_zone(a, 2);
 }
+inline void check_trunc_date_time(const std::vector<ExprNodePtr>& a) { check_zone(a, 1); }
 
 // The window functions' counts are values, bound (Django's): a constant integer, positive, or a ValueError.
 inline bool positive_int(const ExprNodePtr& n) {
@@ -135,12 +145,12 @@ inline constexpr FunctionInfo registry[] = {
     {"GREATEST", "Greatest", 2, many, same},
     {"LEAST", "Least", 2, many, same},
     {"NULLIF", "NullIf", 2, 2, same},
-    // date and time (the part or kind is the last argument, so that Trunc's type is its first's)
-    {"EXTRACT", "Extract", 2, 2, integer, check_extract},
+    // date and time (the part or kind, then the time zone: Trunc's type is its first argument's)
+    {"EXTRACT", "Extract", 2, 3, integer, check_extract},
     {"NOW", "Now", 0, 0, datetime},
-    {"TRUNC", "Trunc", 2, 2, same, check_trunc},
-    {"TRUNCDATE", "TruncDate", 1, 1, date},
-    {"TRUNCTIME", "TruncTime", 1, 1, time},
+    {"TRUNC", "Trunc", 2, 3, same, check_trunc},
+    {"TRUNCDATE", "TruncDate", 1, 2, date, check_trunc_date_time},
+    {"TRUNCTIME", "TruncTime", 1, 2, time, check_trunc_date_time},
     // math
     // bitwise operations (Expression::bitand_() ...)
     {"BITAND", "bitand", 2, 2, same},

@@ -157,9 +157,18 @@ public:
     /// The SQL template ("%s" is the value) that truncates a date (`input` date) or a datetime to `kind`
     /// (year, quarter, month, week, day, hour, minute, second), keeping `input`'s type.
     virtual std::string trunc_template(std::string_view kind, FieldKind input) const = 0;
-    /// The same for a datetime truncated in the named time zone: the first "%s" is the value, every later one the
-    /// zone's name (bound). Databases without a time zone database raise NotSupportedError.
+    /// The same for a datetime truncated in a named time zone's wall time, giving the instant of that local time:
+    /// "{0}" is the value, "{1}" the zone's name (bound). By default NotSupportedError: no zone database.
     virtual std::string trunc_in_zone_template(std::string_view kind) const;
+    /// A part of a datetime (a transform's name: year ... second, date, time) read in a named time zone's wall
+    /// time: "{0}" is the value, "{1}" the zone's name (bound). By default NotSupportedError, as above.
+    virtual std::string extract_in_zone_template(std::string_view part) const;
+    /// Checks a time zone's name when the query is compiled, where the database's zones are known to dorm
+    /// (DataError, as the server's "time zone ... not recognized"). By default the server checks.
+    virtual void check_time_zone(std::string_view name) const { (void)name; }
+    /// A part (day, hour, minute, second) of a duration, Extract of a DurationField: "{0}" is the value. Databases
+    /// without a native duration type raise Django's ValueError.
+    virtual std::string duration_extract_template(std::string_view part) const;
     /// Whether set operations (UNION, ...) may have ORDER BY / LIMIT in their parts (within parentheses).
     virtual bool supports_slicing_ordering_in_compound() const noexcept { return true; }
 

@@ -239,12 +239,16 @@ DORM_DECL auto Trunc::as_sql(Compiler& c) const -> Match {
         c.fill_template(c.dialect.trunc_template(kind, input), [&] { c.compile(*arg); });
         return Match::some;
     }
-    bool first = true;
-    c.fill_template(c.dialect.trunc_in_zone_template(kind), [&] {
-        if (first) c.compile(*arg);
+    c.dialect.check_time_zone(zone);
+    std::string tmpl = c.dialect.trunc_in_zone_template(kind);  // "{0}" the value, "{1}" the zone
+    std::string_view t = tmpl;
+    for (auto at = t.find('{'); at != std::string_view::npos; at = t.find('{')) {
+        c << t.substr(0, at);
+        if (t.substr(at, 3) == "{0}") c.compile(*arg);
         else c.param(Value(zone));
-        first = false;
-    });
+        t.remove_prefix(at + 3);
+    }
+    c << t;
     return Match::some;
 }
 

@@ -100,12 +100,34 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
     // Django's messages name the field (its name, or None for an expression).
     std::string field = !args.empty() && !args[0].field.empty() ? std::string(args[0].field) : "None";
     std::string quoted = !args.empty() && !args[0].field.empty() ? "'" + field + "'" : field;  // Python's %r
+    const bool duration = input && *input == FieldKind::duration;
+    // Django's tzinfo: the zone's name, the last argument (checked text when the call was built). "{1}" in the
+    // zoned templates is the zone: renumbered to its argument.
+    const std::size_t zone_at = function == "TRUNCDATE" || function == "TRUNCTIME" ? 1 : 2;
+    const std::string* zone = args.size() > zone_at && args[zone_at].value
+                                  ? std::get_if<std::string>(&args[zone_at].value->variant())
+                                  : nullptr;
+    auto in_zone = [&](std::string tmpl) {
+        check_time_zone(*zone);
+        auto number = fmt::format("{{{}}}", zone_at);
+        for (auto at = tmpl.find("{1}"); at != std::string::npos; at = tmpl.find("{1}", at + number.size()))
+            tmpl.replace(at, 3, number);
+        return tmpl;
+    };
+    auto no_zone_but_datetime = [&] {
+        if (zone) throw ValueError("dorm: tzinfo can only be used with DateTimeField.");
+    };
     if (function == "EXTRACT") {
-        if (!date && !datetime && !time)
+        if (!date && !datetime && !time && !duration)
             throw ValueError("dorm: Extract input expression must be DateField, DateTimeField, TimeField, or "
                              "DurationField.");
         if (date && is_time_part(part()))
             throw ValueError(fmt::format("dorm: Cannot extract time component '{}' from DateField '{}'.", part(), field));
+        if (duration && part() != "day" && !is_time_part(part()))
+            throw ValueError(fmt::format("dorm: Cannot extract component '{}' from DurationField '{}'.", part(), field));
+        if (datetime && zone) return in_zone(extract_in_zone_template(part()));
+        no_zone_but_datetime();
+        if (duration) return duration_extract_template(part());
         // Django lets the database fail here; dorm says why first.
         if (time && !is_time_part(part()))
             throw ValueError(fmt::format("dorm: Cannot extract component '{}' from TimeField '{}'.", part(), field));
@@ -120,6 +142,8 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
             throw ValueError(fmt::format("dorm: Cannot truncate DateField '{}' to DateTimeField.", field));
         if (time && !is_time_part(part()))
             throw ValueError(fmt::format("dorm: Cannot truncate TimeField '{}' to DateTimeField.", field));
+        if (datetime && zone) return in_zone(trunc_in_zone_template(part()));
+        no_zone_but_datetime();
         return with_argument(trunc_template(part(), *input));
     }
     // Django's bitwise connectors; BITXOR is an operator only on PostgreSQL ('#'), a registered function on SQLite.
@@ -133,6 +157,8 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
         if (!date && !datetime && !time) throw not_a_date();
         if (to_date && time) throw ValueError(fmt::format("dorm: Cannot truncate TimeField '{}' to DateField.", field));
         if (!to_date && date) throw ValueError(fmt::format("dorm: Cannot truncate DateField '{}' to TimeField.", field));
+        if (datetime && zone) return in_zone(extract_in_zone_template(to_date ? "date" : "time"));
+        no_zone_but_datetime();
         if (!datetime) return "{0}";  // a date's date, a time's time: itself (Django allows both)
         return with_argument(transform_template(to_date ? "date" : "time", *input));
     }
@@ -161,7 +187,16 @@ DORM_DECL auto Dialect::argument_list(std::size_t n, std::string_view each, std:
 
 DORM_DECL auto Dialect::trunc_in_zone_template(std::string_view kind) const -> std::string {
     (void)kind;
-    throw NotSupportedError(fmt::format("dorm: {} has no time zone database: datetimes() truncates in UTC only", vendor()));
+    throw NotSupportedError(fmt::format("dorm: {} has no time zone database: named zones are not supported", vendor()));
+}
+
+DORM_DECL auto Dialect::extract_in_zone_template(std::string_view part) const -> std::string {
+    return trunc_in_zone_template(part);
+}
+
+DORM_DECL auto Dialect::duration_extract_template(std::string_view part) const -> std::string {
+    (void)part;
+    throw ValueError("dorm: Extract requires native DurationField database support.");
 }
 
 }  // namespace dorm::backends

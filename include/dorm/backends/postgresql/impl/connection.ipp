@@ -196,10 +196,19 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
 inline void put_be(std::string& out, std::uint64_t v, int bytes) {
     for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out += static_cast<char>(v >> shift);
 }
-/// An interval's binary form: microseconds, then days and months (zero).
+/// An interval's binary form: microseconds, then days and months (zero). The days are split off as psycopg writes a
+/// timedelta (Python's days, floored, and what remains of a day), so that the interval's own fields are Django's:
+/// EXTRACT(DAY FROM ...) of 26 hours is 1, its HOUR 2. Exact for any value (|days| < 2^31).
 inline void put_interval(std::string& out, Duration d) {
-    put_be(out, static_cast<std::uint64_t>(d.count()), 8);
-    put_be(out, 0, 8);
+    constexpr std::int64_t day = 86400000000LL;
+    std::int64_t days = d.count() / day, us = d.count() % day;
+    if (us < 0) {
+        us += day;
+        --days;
+    }
+    put_be(out, static_cast<std::uint64_t>(us), 8);
+    put_be(out, static_cast<std::uint64_t>(static_cast<std::uint32_t>(static_cast<std::int32_t>(days))), 4);
+    put_be(out, 0, 4);
 }
 
 /// Parameters in libpq's form: text values with explicit types (bytea and interval in binary).
@@ -260,8 +269,8 @@ struct Params {
                         types[i] = oid::timestamptz;
                         text[i] = dorm::detail::to_iso(x) + "+00";
                     } else if constexpr (std::is_same_v<X, Duration>) {
-                        // Binary, all in the interval's microseconds (no days, no months): exact for any value,
-                        // where the text form's units would need a conversion.
+                        // Binary, in days and microseconds (no months): exact for any value, where the text
+                        // form's units would need a conversion.
                         types[i] = oid::interval;
                         text[i].clear();
                         put_interval(text[i], x);

@@ -230,7 +230,24 @@ public:
     }
     std::string trunc_in_zone_template(std::string_view kind) const override {
         // Truncated in the zone's wall time, then back to the instant (dorm's DateTime is UTC).
-        return fmt::format("(DATE_TRUNC('{}', %s AT TIME ZONE %s) AT TIME ZONE %s)", kind);
+        return fmt::format("(DATE_TRUNC('{}', {{0}} AT TIME ZONE {{1}}) AT TIME ZONE {{1}})", kind);
+    }
+    std::string extract_in_zone_template(std::string_view part) const override {
+        // Django's _convert_sql_to_tz(): the part of the wall time there (a timestamp without time zone).
+        if (part == "date") return "({0} AT TIME ZONE {1})::date";
+        if (part == "time") return "({0} AT TIME ZONE {1})::time";
+        std::string out(transform_template(part, FieldKind::datetime));
+        for (auto at = out.find("%s"); at != std::string::npos; at = out.find("%s", at))
+            out.replace(at, 2, "({0} AT TIME ZONE {1})");
+        return out;
+    }
+    std::string duration_extract_template(std::string_view part) const override {
+        // Django's time_extract_sql(): an interval's own fields (its days; hours, minutes and seconds of its time),
+        // whole seconds truncated towards zero.
+        if (part == "day") return "EXTRACT(DAY FROM {0})::integer";
+        if (part == "hour") return "EXTRACT(HOUR FROM {0})::integer";
+        if (part == "minute") return "EXTRACT(MINUTE FROM {0})::integer";
+        return "EXTRACT(SECOND FROM DATE_TRUNC('second', {0}))::integer";
     }
 
 private:

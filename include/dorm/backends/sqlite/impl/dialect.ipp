@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/backends/sqlite/dialect.hpp>
+#include <dorm/backends/sqlite/impl/zones.ipp>
 #include <dorm/expressions.hpp>
 
 #include <sqlite3.h>
@@ -188,6 +189,14 @@ public:
     std::string trunc_template(std::string_view kind, FieldKind) const override {
         return fmt::format("dorm_trunc('{}', %s)", kind);  // kind is one of dorm's own names, checked before
     }
+    // In a named zone: the same functions with the zone's name, read from the system's zone database (zones.ipp).
+    std::string trunc_in_zone_template(std::string_view kind) const override {
+        return fmt::format("dorm_trunc('{}', {{0}}, {{1}})", kind);
+    }
+    std::string extract_in_zone_template(std::string_view part) const override {
+        return fmt::format("dorm_extract('{}', {{0}}, {{1}})", part);
+    }
+    void check_time_zone(std::string_view name) const override { (void)detail::find_zone(name); }
 
     std::string explain_prefix(std::string_view format, std::string_view options) const override {
         // Django: a format SQLite cannot give, or any option, is a ValueError.

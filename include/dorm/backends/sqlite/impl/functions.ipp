@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// SQL functions dorm registers on every SQLite connection: date parts (dorm_extract), case folding (dorm_fold),
+// SQL functions dorm registers on every SQLite connection: date parts (dorm_extract, dorm_trunc, in UTC or in a
+// named time zone), case folding (dorm_fold),
 // regular expressions (REGEXP, dorm_iregexp) and duration arithmetic (dorm_format_dtdelta, dorm_timestamp_diff,
 // dorm_time_diff), as Django registers its own on SQLite.
 // Django's math and text functions SQLite lacks are registered as Django registers them; digests come from
@@ -8,6 +9,7 @@
 // Python's re on SQLite); its C API also keeps std::regex's heavy templates out of every translation unit.
 #pragma once
 
+#include <dorm/backends/sqlite/impl/zones.ipp>
 #include <dorm/lookups.hpp>
 #include <dorm/value.hpp>
 
@@ -44,8 +46,24 @@ inline std::pair<int, int> iso_year_week(std::chrono::sys_days d) {
     return {int(t.year()), static_cast<int>((thursday - jan1).count() / 7 + 1)};
 }
 
-/// dorm_extract(kind, value): a part of an ISO date, datetime or time text; NULL for NULL.
-inline void extract(sqlite3_context* ctx, int, sqlite3_value** argv) {
+/// The zone named by argument `i` (a zone's name, constant for the statement: looked up once per statement through
+/// SQLite's auxiliary data), or nullptr with an error set as the function's result.
+inline const date::time_zone* zone_arg(sqlite3_context* ctx, sqlite3_value** argv, int i) {
+    if (auto* z = static_cast<const date::time_zone*>(sqlite3_get_auxdata(ctx, i))) return z;
+    try {
+        const auto* z = find_zone(text_arg(argv[i]));
+        // Zones live as long as the program's zone database: nothing to free.
+        sqlite3_set_auxdata(ctx, i, const_cast<date::time_zone*>(z), nullptr);
+        return z;
+    } catch (const std::exception& e) {
+        sqlite3_result_error(ctx, e.what(), -1);
+        return nullptr;
+    }
+}
+
+/// dorm_extract(kind, value[, zone]): a part of an ISO date, datetime or time text (a datetime's wall time in the
+/// named zone when one is given); NULL for NULL.
+inline void extract(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return sqlite3_result_null(ctx);
     auto kind = text_arg(argv[0]);
     auto text = text_arg(argv[1]);
@@ -54,6 +72,11 @@ inline void extract(sqlite3_context* ctx, int, sqlite3_value** argv) {
     if (text.size() >= 10 && text[4] == '-') dt = dorm::detail::parse_datetime(text);
     else t = dorm::detail::parse_time(text);
     if (!dt && !t) return sqlite3_result_null(ctx);
+    if (dt && argc == 3 && text.size() > 10) {
+        const auto* zone = zone_arg(ctx, argv, 2);
+        if (!zone) return;
+        dt = to_local(zone, *dt);
+    }
     if (dt) t = dt->time();
     auto result_int = [&](std::int64_t v) { sqlite3_result_int64(ctx, v); };
     if (kind == "hour") return result_int(t->hour());
@@ -159,10 +182,11 @@ inline void regexp(sqlite3_context* ctx, int, sqlite3_value** argv) {
     sqlite3_result_error(ctx, text.c_str(), static_cast<int>(text.size()));
 }
 
-/// dorm_trunc(kind, value): an ISO date or datetime text truncated to a year, quarter, month, week (its Monday),
-/// day, hour, minute or second, or a time text to an hour, minute or second, in the same form (dates(),
-/// datetimes(), Trunc).
-inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
+/// dorm_trunc(kind, value[, zone]): an ISO date or datetime text truncated to a year, quarter, month, week (its
+/// Monday), day, hour, minute or second, or a time text to an hour, minute or second, in the same form (dates(),
+/// datetimes(), Trunc). With a zone, a datetime is truncated in its wall time there, and the result is the UTC
+/// instant of the truncated wall time (zones.ipp's from_local()).
+inline void trunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     if (sqlite3_value_type(argv[1]) == SQLITE_NULL) return sqlite3_result_null(ctx);
     auto kind = text_arg(argv[0]);
     auto text = text_arg(argv[1]);
@@ -178,6 +202,11 @@ inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     }
     auto dt = dorm::detail::parse_datetime(text);
     if (!dt) return sqlite3_result_null(ctx);
+    const date::time_zone* zone = nullptr;
+    if (argc == 3 && text.size() > 10) {
+        if (!(zone = zone_arg(ctx, argv, 2))) return;
+        dt = to_local(zone, *dt);
+    }
     using namespace std::chrono;
     Date d = dt->date();
     Time t = dt->time();
@@ -190,7 +219,8 @@ inline void trunc(sqlite3_context* ctx, int, sqlite3_value** argv) {
     if (kind == "hour") time = Time(t.hour(), 0);
     else if (kind == "minute") time = Time(t.hour(), t.minute());
     else if (kind == "second") time = Time(t.hour(), t.minute(), t.second());
-    result_text(text.size() == 10 ? dorm::detail::to_iso(day) : dorm::detail::to_iso(DateTime(day, time)));
+    if (text.size() == 10) return result_text(dorm::detail::to_iso(day));
+    result_text(dorm::detail::to_iso(zone ? from_local(zone, DateTime(day, time)) : DateTime(day, time)));
 }
 
 /// BITXOR(x, y): SQLite has no exclusive-or operator (Django registers the same function); NULL for NULL.
@@ -520,6 +550,7 @@ inline void register_math_functions(sqlite3* db) {
 inline void register_functions(sqlite3* db) {
     constexpr int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
     sqlite3_create_function_v2(db, "dorm_extract", 2, flags, nullptr, detail::extract, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, "dorm_extract", 3, flags, nullptr, detail::extract, nullptr, nullptr, nullptr);
     sqlite3_create_function_v2(db, "dorm_fold", 1, flags, nullptr, detail::fold, nullptr, nullptr, nullptr);
     auto destroy = [](void* p) { delete static_cast<detail::RegexCache*>(p); };
     sqlite3_create_function_v2(db, "regexp", 2, flags, new detail::RegexCache(false), detail::regexp, nullptr, nullptr,
@@ -527,6 +558,7 @@ inline void register_functions(sqlite3* db) {
     sqlite3_create_function_v2(db, "dorm_iregexp", 2, flags, new detail::RegexCache(true), detail::regexp, nullptr,
                                nullptr, destroy);
     sqlite3_create_function_v2(db, "dorm_trunc", 2, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
+    sqlite3_create_function_v2(db, "dorm_trunc", 3, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
     sqlite3_create_function_v2(db, "BITXOR", 2, flags, nullptr, detail::bitxor, nullptr, nullptr, nullptr);
     sqlite3_create_function_v2(db, "dorm_format_dtdelta", 3, flags, nullptr, detail::format_dtdelta, nullptr, nullptr,
                                nullptr);

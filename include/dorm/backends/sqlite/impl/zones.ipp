@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// Time zones on SQLite, which has no zone database of its own: the system's (/usr/share/zoneinfo, Debian's tzdata),
+// read through Howard Hinnant's date/tz library, for Extract / Trunc / datetimes() with a zone (functions.ipp) and
+// for checking a zone's name when a query is compiled (dialect.ipp). Only SQLite's backend includes it.
+#pragma once
+
+#include <dorm/errors.hpp>
+#include <dorm/value.hpp>
+
+// Debian's libdate-tz reads the system's database (built with USE_OS_TZDB; its CMake target defines it too).
+#if !defined(USE_OS_TZDB)
+#define USE_OS_TZDB 1
+#endif
+#include <date/tz.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace dorm::backends::sqlite::detail {
+
+/// The zone named `name` in the system's zone database. DataError when there is none (PostgreSQL's "time zone ...
+/// not recognized"); OperationalError when the database itself cannot be read.
+inline const date::time_zone* find_zone(std::string_view name) {
+    try {
+        (void)date::get_tzdb();
+    } catch (const std::exception& e) {
+        throw OperationalError(fmt::format("dorm: the system's time zone database cannot be read (Debian: the tzdata "
+                                           "package): {}",
+                                           e.what()));
+    }
+    try {
+        return date::locate_zone(name);
+    } catch (const std::exception&) {
+        throw DataError(fmt::format("dorm: time zone \"{}\" not recognized", name));
+    }
+}
+
+/// The wall time in `zone` at the instant `utc`, as a DateTime whose fields are that wall time.
+inline DateTime to_local(const date::time_zone* zone, const DateTime& utc) {
+    return DateTime(DateTime::time_point{zone->to_local(utc.time_point_utc()).time_since_epoch()});
+}
+
+/// The instant that the wall time `local` (a DateTime whose fields are that wall time) names in `zone`, as
+/// PostgreSQL's `timestamp AT TIME ZONE` chooses it: a wall time that occurs twice (clocks set back) is its later
+/// instant; one that never occurs (clocks set forward) is read with the offset in force before the change.
+inline DateTime from_local(const date::time_zone* zone, const DateTime& local) {
+    date::local_time<std::chrono::microseconds> wall{local.time_point_utc().time_since_epoch()};
+    auto info = zone->get_info(wall);
+    auto offset = info.result == date::local_info::ambiguous ? info.second.offset : info.first.offset;
+    return DateTime(DateTime::time_point{wall.time_since_epoch() - offset});
+}
+
+}  // namespace dorm::backends::sqlite::detail
