@@ -89,6 +89,9 @@ TEST_CASE("PostgreSQL's aggregates: their SQL there, NotSupportedError on SQLite
           "COALESCE(JSONB_AGG(\"entry\".\"rating\" ORDER BY \"entry\".\"rating\" DESC), ('[]')::jsonb)");
     CHECK(test::render<Entry>(Window(JSONBAgg("rating", {.default_ = Value("[]")}), {.partition_by = {"blog"}}), "render_pg") ==
           "COALESCE(JSONB_AGG(\"entry\".\"rating\") OVER (PARTITION BY \"entry\".\"blog_id\"), ('[]')::jsonb)");
+    // ArrayAgg's default is cast to an array of its argument's type (Django's ArrayField placeholder).
+    CHECK(test::render<Entry>(ArrayAgg("rating", {.default_ = Value("{}")}), "render_pg") ==
+          "COALESCE(ARRAY_AGG(\"entry\".\"rating\"), ('{}')::integer[])");
     CHECK(test::render<Entry>(BitOr("rating", {.filter = Q("rating__gt", 2), .default_ = 0}), "render_pg") ==
           "COALESCE(BIT_OR(\"entry\".\"rating\") FILTER (WHERE \"entry\".\"rating\" > 2), 0)");
     CHECK(test::render<Entry>(Corr("rating", F("number_of_comments") * 2, {.default_ = 0.5}), "render_pg") ==

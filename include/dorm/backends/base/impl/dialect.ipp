@@ -55,6 +55,10 @@ DORM_DECL auto Dialect::literal(const Value& v) const -> std::string {
         v.variant());
 }
 
+DORM_DECL std::string Dialect::aggregate_default_template(const dorm::detail::AggregateInfo&, std::optional<FieldKind>) const {
+    return "%s";
+}
+
 DORM_DECL std::string Dialect::combine_duration_expression(std::string_view, std::optional<FieldKind>,
                                                            std::optional<FieldKind>) const {
     return {};

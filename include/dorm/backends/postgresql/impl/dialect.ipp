@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/backends/postgresql/dialect.hpp>
+#include <dorm/expressions.hpp>
 
 #include <algorithm>
 #include <array>
@@ -168,9 +169,18 @@ public:
             throw NotSupportedError("dorm: ANY_VALUE is not supported on this database backend (PostgreSQL < 16).");
         return function;
     }
-    // A bound default is text, bigint, ...: JSONB_AGG's is JSON text, which COALESCE needs as jsonb.
-    std::string_view aggregate_default_template(std::string_view function) const override {
-        return function == "JSONB_AGG" ? "(%s)::jsonb" : "%s";
+    // A bound default is text, bigint, ...: JSONB_AGG's is JSON text, which COALESCE needs as jsonb; ARRAY_AGG's
+    // needs the array of the argument's type (Django's ArrayField placeholder, "%s::integer[]").
+    std::string aggregate_default_template(const dorm::detail::AggregateInfo& info,
+                                           std::optional<FieldKind> input) const override {
+        switch (info.type) {
+            case dorm::detail::AggregateType::plain: break;
+            case dorm::detail::AggregateType::jsonb: return "(%s)::jsonb";
+            case dorm::detail::AggregateType::array:
+                if (input) return cast_template(*input) + "[]";
+                break;
+        }
+        return "%s";
     }
     bool values_need_casts() const noexcept override { return true; }
     bool text_accepts_nul() const noexcept override { return false; }
