@@ -70,10 +70,10 @@ public:
     template <class T>
         requires(std::is_arithmetic_v<T>)
     Expression(T v) : Expression(Value(v)) {}  // NOLINT: numbers mix freely with F()
-    /// Dates, times, strings and bytes are values too (Django's Value(...)).
+    /// Dates, times, strings, bytes and arrays are values too (Django's Value(...)).
     template <class T>
         requires(std::is_same_v<T, Date> || std::is_same_v<T, DateTime> || std::is_same_v<T, Time> ||
-                 std::is_same_v<T, std::string> || std::is_same_v<T, Bytes>)
+                 std::is_same_v<T, std::string> || std::is_same_v<T, Bytes> || std::is_same_v<T, Array>)
     Expression(const T& v) : Expression(Value(v)) {}  // NOLINT: implicit
     /// Durations too (Django's Value(timedelta(...))): `F("pub_date") + std::chrono::days(7)`.
     template <class Rep, class Period>

@@ -120,6 +120,8 @@ public:
     virtual std::string bool_literal(bool b) const { return b ? "1" : "0"; }
     virtual std::string bytes_literal(const Bytes& b) const;
     virtual std::string_view datetime_suffix() const noexcept { return {}; }
+    /// An array's literal (ArrayAgg's default); NotSupportedError where the database has no array type.
+    virtual std::string array_literal(const Array& a) const;
 
     /// The SQL function of an aggregate, given by its standard name (detail::AggregateInfo: COUNT, SUM, ...,
     /// STRING_AGG, ANY_VALUE, and PostgreSQL's ARRAY_AGG ... REGR_SYY) and the kind of its first argument; throws

@@ -269,6 +269,11 @@ struct Params {
                         lengths[i] = 16;
                         formats[i] = 1;
                         return;
+                    } else if constexpr (std::is_same_v<X, Array>) {
+                        // Of no type: an empty array says nothing of its element type, so the SQL casts it
+                        // (ArrayAgg's default is `($1)::integer[]`, as Django's ArrayField placeholder).
+                        types[i] = 0;
+                        text[i] = array_text(x);
                     } else {
                         types[i] = oid::time;
                         text[i] = dorm::detail::to_iso(x);
@@ -388,6 +393,8 @@ inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const
                 if (type != oid::interval) mismatch();
                 put32(out, 16);
                 put_interval(out, x);
+            } else if constexpr (std::is_same_v<X, Array>) {
+                mismatch();  // no field holds an array
             } else {
                 if (type != oid::time) mismatch();
                 put32(out, 8);
