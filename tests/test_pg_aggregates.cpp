@@ -6,8 +6,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -89,6 +91,9 @@ TEST_CASE("PostgreSQL's aggregates: their SQL there, NotSupportedError on SQLite
           "COALESCE(JSONB_AGG(\"entry\".\"rating\" ORDER BY \"entry\".\"rating\" DESC), ('[]')::jsonb)");
     CHECK(test::render<Entry>(Window(JSONBAgg("rating", {.default_ = Value("[]")}), {.partition_by = {"blog"}}), "render_pg") ==
           "COALESCE(JSONB_AGG(\"entry\".\"rating\") OVER (PARTITION BY \"entry\".\"blog_id\"), ('[]')::jsonb)");
+    // ArrayAgg's default is cast to an array of its argument's type (Django's ArrayField placeholder).
+    CHECK(test::render<Entry>(ArrayAgg("rating", {.default_ = Value("{}")}), "render_pg") ==
+          "COALESCE(ARRAY_AGG(\"entry\".\"rating\"), ('{}')::integer[])");
     CHECK(test::render<Entry>(BitOr("rating", {.filter = Q("rating__gt", 2), .default_ = 0}), "render_pg") ==
           "COALESCE(BIT_OR(\"entry\".\"rating\") FILTER (WHERE \"entry\".\"rating\" > 2), 0)");
     CHECK(test::render<Entry>(Corr("rating", F("number_of_comments") * 2, {.default_ = 0.5}), "render_pg") ==
@@ -217,11 +222,10 @@ TEST_CASE("the statistics aggregates: results, NULL pairs, no rows, default, gro
                           {data.beatles.id, 2, false}, {data.cooking.id, 2, false}, {data.news.id, 1, true}});
 }
 
-TEST_CASE("JSONBAgg reads as JSON text; ArrayAgg compiles but has no Value to read into", "[pg_aggregates]") {
+TEST_CASE("JSONBAgg reads as JSON text", "[pg_aggregates]") {
     test::BlogData data;
     if (!test::is_postgresql()) {
         CHECK_THROWS_AS(Entry::objects().aggregate("j", JSONBAgg("rating")), NotSupportedError);
-        CHECK_THROWS_AS(Entry::objects().aggregate("a", ArrayAgg("rating")), NotSupportedError);
         return;
     }
     auto r = Entry::objects().aggregate("all", JSONBAgg("rating", {.order_by = {"rating"}}), "desc",
@@ -238,8 +242,197 @@ TEST_CASE("JSONBAgg reads as JSON text; ArrayAgg compiles but has no Value to re
     for (const auto& b : Blog::objects().annotate("notes", JSONBAgg("entry__rating_note", {.order_by = {"entry__id"}})).order_by("name"))
         per_blog.push_back(b.annotations().get<std::string>("notes"));
     CHECK(per_blog == std::vector<std::string>{"[null, \"solid\"]", "[null, \"thin\"]", "[null]"});
-    // dorm's Value has no array alternative yet: reading ARRAY_AGG's result is refused, clearly.
-    CHECK_THROWS_WITH(Entry::objects().aggregate("a", ArrayAgg("rating")), Catch::Contains("cannot read arrays (ArrayAgg's result)"));
+}
+
+TEST_CASE("ArrayAgg reads as an Array (std::vector<T>): aggregate(), annotate(), values(), values_list()",
+          "[pg_aggregates]") {
+    test::BlogData data;
+    if (!test::is_postgresql()) {
+        CHECK_THROWS_AS(Entry::objects().aggregate("a", ArrayAgg("rating")), NotSupportedError);
+        CHECK_THROWS_AS(Blog::objects().annotate("a", ArrayAgg("entry__rating")).values_list<std::vector<int>>("a", flat).size(),
+                        NotSupportedError);
+        return;
+    }
+    auto r = Entry::objects().aggregate("all", ArrayAgg("rating", {.order_by = {"rating"}}), "heads",
+                                        ArrayAgg("headline", {.filter = Q("blog", data.beatles), .order_by = {"-headline"}}),
+                                        "blogs", ArrayAgg("blog", {.distinct = true}));
+    CHECK(r["all"] == Value(Array{1, 2, 3, 4, 5}));
+    CHECK(fmt::format("{}", r["all"]) == "[1, 2, 3, 4, 5]");
+    CHECK(r.get<std::vector<int>>("all") == std::vector<int>{1, 2, 3, 4, 5});
+    CHECK(r.get<std::vector<std::string>>("heads") == std::vector<std::string>{"Lennon returns", "Beatles reunion"});
+    CHECK(r.get<std::vector<std::int64_t>>("blogs") ==
+          std::vector<std::int64_t>{data.beatles.id, data.cooking.id, data.news.id});  // DISTINCT sorts them
+
+    // annotate(): per instance, NULL elements as NULL Values.
+    std::vector<std::vector<std::optional<std::string>>> notes;
+    for (const auto& b : Blog::objects().annotate("notes", ArrayAgg("entry__rating_note", {.order_by = {"entry__id"}})).order_by("name"))
+        notes.push_back(b.annotations().get<std::vector<std::optional<std::string>>>("notes"));
+    using N = std::vector<std::optional<std::string>>;
+    CHECK(notes == std::vector<N>{N{std::nullopt, "solid"}, N{std::nullopt, "thin"}, N{std::nullopt}});
+    auto beatles = Blog::objects().annotate("notes", ArrayAgg("entry__rating_note", {.order_by = {"entry__id"}})).get("name", "Beatles Blog");
+    CHECK_THROWS_WITH(beatles.annotations().get<std::vector<std::string>>("notes"),
+                      Catch::Contains("element 0 of the array is NULL, not string"));
+
+    // values() and values_list(): rows, tuples and flat values.
+    auto ratings = Blog::objects().annotate("ratings", ArrayAgg("entry__rating", {.order_by = {"entry__rating"}})).order_by("name");
+    std::vector<Value> rows;
+    for (const auto& row : ratings.values("name", "ratings")) rows.push_back(row["ratings"]);
+    CHECK(rows == std::vector<Value>{Array{3, 5}, Array{1, 4}, Array{2}});
+    std::vector<std::tuple<std::string, std::vector<int>>> tuples;
+    for (const auto& t : ratings.values_list<std::string, std::vector<int>>("name", "ratings")) tuples.push_back(t);
+    CHECK(tuples == std::vector<std::tuple<std::string, std::vector<int>>>{
+                        {"Beatles Blog", {3, 5}}, {"Cooking", {1, 4}}, {"News", {2}}});
+    std::vector<std::vector<double>> flat_values;
+    for (const auto& v : ratings.values_list<std::vector<double>>("ratings", flat)) flat_values.push_back(v);
+    CHECK(flat_values == std::vector<std::vector<double>>{{3.0, 5.0}, {1.0, 4.0}, {2.0}});
+    // A values() GROUP BY with the array computed per group.
+    std::vector<Value> per_blog;
+    for (const auto& row : Entry::objects().values("blog").annotate("h", ArrayAgg("headline", {.order_by = {"headline"}})).order_by("blog"))
+        per_blog.push_back(row["h"]);
+    CHECK(per_blog == std::vector<Value>{Array{"Beatles reunion", "Lennon returns"}, Array{"Pancakes", "Soup"}, Array{"Election"}});
+
+    // A blog without entries: its LEFT JOIN row aggregates as one NULL element (as in Django); an array read as a
+    // string is a DataError.
+    Blog::objects().create({{"name", "Empty"}, {"tagline", ""}});
+    CHECK(Blog::objects().annotate("r", ArrayAgg("entry__rating")).get("name", "Empty").annotations()["r"] ==
+          Value(Array{std::nullopt}));
+    CHECK_THROWS_AS((Blog::objects().annotate("r", ArrayAgg("entry__rating")).filter("name", "Empty")
+                         .values_list<std::string>("r", flat).size()),
+                    DataError);
+}
+
+TEST_CASE("ArrayAgg over no rows: NULL (Django 5), or its default_ cast to the array's type", "[pg_aggregates]") {
+    test::RenderDatabases dbs;
+    // Django's ArrayField placeholder: the default is cast to an array of the argument's type.
+    CHECK(test::render<Entry>(ArrayAgg("rating", {.default_ = Array{}}), "render_pg") ==
+          "COALESCE(ARRAY_AGG(\"entry\".\"rating\"), ('{}')::integer[])");
+    CHECK(test::render<Entry>(ArrayAgg("headline", {.default_ = Array{"x"}}), "render_pg") ==
+          "COALESCE(ARRAY_AGG(\"entry\".\"headline\"), ('{\"x\"}')::text[])");
+    CHECK(test::render<Entry>(Window(ArrayAgg("pub_date", {.default_ = Array{}}), {.partition_by = {"blog"}}), "render_pg") ==
+          "COALESCE(ARRAY_AGG(\"entry\".\"pub_date\") OVER (PARTITION BY \"entry\".\"blog_id\"), ('{}')::date[])");
+    CHECK(test::render<Entry>(ArrayAgg(F("rating") * 2, {.default_ = Array{0}}), "render_pg") ==
+          "COALESCE(ARRAY_AGG((\"entry\".\"rating\" * 2)), ('{\"0\"}')::bigint[])");
+    test::BlogData data;
+    if (!test::is_postgresql()) {
+        CHECK_THROWS_AS(Entry::objects().filter("rating__gt", 10).aggregate("d", ArrayAgg("rating", {.default_ = Array{}})),
+                        NotSupportedError);
+        return;
+    }
+    auto none = Entry::objects().filter("rating__gt", 10);
+    auto r = none.aggregate("n", ArrayAgg("rating"), "empty", ArrayAgg("rating", {.default_ = Array{}}), "zero",
+                            ArrayAgg("rating", {.default_ = Array{0}}), "text",
+                            ArrayAgg("headline", {.default_ = Array{"none", std::nullopt}}));
+    CHECK(r["n"].is_null());
+    CHECK(r["empty"] == Value(Array{}));
+    CHECK(r.get<std::vector<int>>("empty").empty());
+    CHECK(r["zero"] == Value(Array{0}));
+    CHECK(r["text"] == Value(Array{"none", std::nullopt}));
+    // none() runs no query: the default as given.
+    CHECK(Entry::objects().none().aggregate("d", ArrayAgg("rating", {.default_ = Array{7}}))["d"] == Value(Array{7}));
+    // Per group: a filter that keeps no row gives the default.
+    std::vector<Value> per_blog;
+    for (const auto& b : Blog::objects().annotate("big", ArrayAgg("entry__rating", {.filter = Q("entry__rating__gt", 4), .default_ = Array{}})).order_by("name"))
+        per_blog.push_back(b.annotations()["big"]);
+    CHECK(per_blog == std::vector<Value>{Array{5}, Array{}, Array{}});
+}
+
+TEST_CASE("ArrayAgg of every value type, NULL elements, and defaults of every type", "[pg_aggregates]") {
+    test::Database db;
+    if (!test::is_postgresql()) return;
+    Sample s1;
+    s1.flag = true;
+    s1.small = -7;
+    s1.medium = 70000;
+    s1.big = std::numeric_limits<std::int64_t>::min();
+    s1.real = 1.5;
+    s1.text = "a \"quoted\" \\ {brace}, comma";
+    s1.data = Bytes{std::byte{0}, std::byte{0xff}};
+    s1.day = Date(1999, 12, 31);
+    s1.moment = DateTime(2024, 2, 29, 23, 59, 58, 123456);
+    s1.clock = Time(7, 8, 9, 10);
+    s1.maybe_int = 3;
+    Sample::objects().create(s1);
+    Sample s2;
+    s2.text = "";
+    s2.day = Date(1, 1, 1);
+    s2.moment = DateTime(9999, 12, 31, 23, 59, 59, 999999);
+    Sample::objects().create(s2);
+    auto o = AggregateOptions{.order_by = {"id"}};
+    auto r = Sample::objects().aggregate("flag", ArrayAgg("flag", o), "small", ArrayAgg("small", o), "medium",
+                                         ArrayAgg("medium", o), "big", ArrayAgg("big", o), "real", ArrayAgg("real", o),
+                                         "text", ArrayAgg("text", o), "data", ArrayAgg("data", o), "day",
+                                         ArrayAgg("day", o), "moment", ArrayAgg("moment", o), "clock",
+                                         ArrayAgg("clock", o), "maybe", ArrayAgg("maybe_int", o));
+    CHECK(r["flag"] == Value(Array{true, false}));
+    CHECK(r["small"] == Value(Array{-7, 0}));
+    CHECK(r["medium"] == Value(Array{70000, 0}));
+    CHECK(r["big"] == Value(Array{std::numeric_limits<std::int64_t>::min(), 0}));
+    CHECK(r["real"] == Value(Array{1.5, 0.0}));
+    CHECK(r["text"] == Value(Array{s1.text, ""}));
+    CHECK(r["data"] == Value(Array{s1.data, Bytes{}}));
+    CHECK(r["day"] == Value(Array{s1.day, s2.day}));
+    CHECK(r["moment"] == Value(Array{s1.moment, s2.moment}));
+    CHECK(r["clock"] == Value(Array{s1.clock, Time()}));
+    CHECK(r["maybe"] == Value(Array{3, std::nullopt}));
+    CHECK(r.get<std::vector<std::optional<int>>>("maybe") == std::vector<std::optional<int>>{3, std::nullopt});
+    CHECK(r.get<std::vector<bool>>("flag") == std::vector<bool>{true, false});
+    CHECK(r.get<std::vector<Date>>("day") == std::vector<Date>{s1.day, s2.day});
+
+    // Durations (interval[]).
+    drop_tables<Experiment>();
+    create_tables<Experiment>();
+    Experiment e;
+    e.name = "e";
+    e.estimated_time = std::chrono::hours(-25) + std::chrono::microseconds(1);
+    Experiment::objects().create(e);
+    e.estimated_time = Duration::zero();
+    e.slack = std::chrono::minutes(30);
+    Experiment::objects().create(e);
+    auto d = Experiment::objects().aggregate("t", ArrayAgg("estimated_time", o), "s", ArrayAgg("slack", o));
+    CHECK(d["t"] == Value(Array{std::chrono::hours(-25) + std::chrono::microseconds(1), Duration::zero()}));
+    CHECK(d.get<std::vector<std::optional<Duration>>>("s") ==
+          std::vector<std::optional<Duration>>{std::nullopt, std::chrono::minutes(30)});
+
+    // Defaults of each type go out in the array text form and come back the same.
+    auto empty = Sample::objects().filter("id__lt", 0);
+    Array texts{"a \"b\" \\ {c}, d", std::nullopt, "NULL", ""};
+    auto defaults = empty.aggregate(
+        "flag", ArrayAgg("flag", {.default_ = Array{true, false, std::nullopt}}), "real",
+        ArrayAgg("real", {.default_ = Array{0.1, -2.5e300}}), "text", ArrayAgg("text", {.default_ = texts}), "data",
+        ArrayAgg("data", {.default_ = Array{Bytes{std::byte{0}, std::byte{'"'}, std::byte{'\\'}}}}), "day",
+        ArrayAgg("day", {.default_ = Array{Date(1, 1, 1)}}), "moment",
+        ArrayAgg("moment", {.default_ = Array{DateTime(2024, 2, 29, 23, 59, 58, 123456)}}), "clock",
+        ArrayAgg("clock", {.default_ = Array{Time(7, 8, 9, 10)}}), "big",
+        ArrayAgg("big", {.default_ = Array{std::numeric_limits<std::int64_t>::max()}}));
+    CHECK(defaults["flag"] == Value(Array{true, false, std::nullopt}));
+    CHECK(defaults["real"] == Value(Array{0.1, -2.5e300}));
+    CHECK(defaults["text"] == Value(texts));
+    CHECK(defaults["data"] == Value(Array{Bytes{std::byte{0}, std::byte{'"'}, std::byte{'\\'}}}));
+    CHECK(defaults["day"] == Value(Array{Date(1, 1, 1)}));
+    CHECK(defaults["moment"] == Value(Array{DateTime(2024, 2, 29, 23, 59, 58, 123456)}));
+    CHECK(defaults["clock"] == Value(Array{Time(7, 8, 9, 10)}));
+    CHECK(defaults["big"] == Value(Array{std::numeric_limits<std::int64_t>::max()}));
+    auto durations = Experiment::objects().filter("id__lt", 0).aggregate(
+        "t", ArrayAgg("estimated_time", {.default_ = Array{std::chrono::hours(-25) + std::chrono::microseconds(1)}}));
+    CHECK(durations["t"] == Value(Array{std::chrono::hours(-25) + std::chrono::microseconds(1)}));
+    // An array of arrays has no text form here.
+    CHECK_THROWS_WITH(empty.aggregate("x", ArrayAgg("medium", {.default_ = Array{Value(Array{1})}})),
+                      Catch::Contains("an array of arrays cannot be written"));
+}
+
+TEST_CASE("arrays of other types read through RawSQL; more than one dimension is refused", "[pg_aggregates]") {
+    test::BlogData data;
+    if (!test::is_postgresql()) return;
+    auto one = [](const char* sql) { return Entry::objects().filter("headline", "Soup").values("a", RawSQL(sql)).get()["a"]; };
+    CHECK(one("ARRAY[1.5, 2, NULL]::numeric[]") == Value(Array{1.5, 2, std::nullopt}));
+    CHECK(one("ARRAY[1.5]::real[]") == Value(Array{1.5}));
+    CHECK(one("ARRAY['a', 'b']::varchar[]") == Value(Array{"a", "b"}));
+    CHECK(one("ARRAY['{\"k\": 1}']::jsonb[]") == Value(Array{"{\"k\": 1}"}));
+    CHECK(one("ARRAY[]::integer[]") == Value(Array{}));
+    CHECK(one("'[5:6]={7,8}'::integer[]") == Value(Array{7, 8}));  // lower bounds other than 1: the elements in order
+    CHECK_THROWS_WITH(one("ARRAY[[1, 2], [3, 4]]"),
+                      Catch::Contains("reads one-dimensional arrays (ArrayAgg's results) only; this one has 2 dimensions"));
+    CHECK_THROWS_AS(one("ARRAY['infinity']::date[]"), DataError);
 }
 
 TEST_CASE("PostgreSQL's aggregates round-trip through dumps() / loads()", "[pg_aggregates]") {
@@ -250,11 +443,13 @@ TEST_CASE("PostgreSQL's aggregates round-trip through dumps() / loads()", "[pg_a
         CovarPop("rating", "number_of_comments", {.sample = true}), "n", RegrCount("rating", "id"), "b",
         BoolOr("rating", {.filter = ~Q("headline", "x")}), "j",
         JSONBAgg("headline", {.distinct = true, .default_ = Value("[]"), .order_by = {"-headline"}}), "a",
-        ArrayAgg("rating", {.order_by = {F("pub_date").desc(), "id"}}), "x", BitXor("rating", {.default_ = 0}));
+        ArrayAgg("rating", {.order_by = {F("pub_date").desc(), "id"}}), "x", BitXor("rating", {.default_ = 0}), "d",
+        ArrayAgg("headline", {.default_ = Array{"a \"b\"", std::nullopt, Array{1}}}));
     std::string text = qs.dumps();
     INFO(text);
     CHECK_THAT(text, Catch::Contains("(aggregate \"Corr\" (F \"rating\") (op \"+\" (F \"number_of_comments\") (value 1)) (filter"));
     CHECK_THAT(text, Catch::Contains("(aggregate \"CovarPop\" (F \"rating\") (F \"number_of_comments\") sample)"));
+    CHECK_THAT(text, Catch::Contains("(default (value (array \"a \\\"b\\\"\" null (array 1))))"));
     auto back = QuerySet<Row>::loads<Entry>(text);
     auto a = qs.sql_with_params(), b = back.sql_with_params();
     CHECK(b.sql == a.sql);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Value types round-trip exactly, NULLs included; wrong value types are rejected, never converted.
 #include "support/fixture.hpp"
+#include "support/render.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -112,4 +113,70 @@ TEST_CASE("Date, DateTime and Time validate and convert", "[types]") {
     CHECK(dorm::Value(5).as<double>() == 5.0);
     CHECK_THROWS_AS(dorm::Value("x").as<int>(), dorm::TypeError);
     CHECK(dorm::Value(std::nullopt).as<std::optional<int>>() == std::nullopt);
+}
+
+TEST_CASE("Array: a Value of its own, compared and printed as Python's list", "[types]") {
+    using dorm::Array;
+    using dorm::Value;
+    test::Database db;
+    Value a = Array{1, "two", std::nullopt, 2.0};
+    CHECK(a.holds<Array>());
+    CHECK(a.type_name() == "array");
+    CHECK(fmt::format("{}", a) == "[1, 'two', None, 2.0]");
+    CHECK(fmt::format("{}", Value(Array{})) == "[]");
+    CHECK(a.as<Array>().size() == 4);
+    CHECK(a.as<Array>()[1] == Value("two"));
+    // Element by element, as Python compares lists; after every other type (the order of Value's alternatives).
+    CHECK(Value(Array{1, 2}) == Value(Array{1, 2}));
+    CHECK(Value(Array{1, 2}) != Value(Array{2, 1}));
+    CHECK(Value(Array{1, 2}) < Value(Array{1, 3}));
+    CHECK(Value(Array{1}) < Value(Array{1, 0}));
+    CHECK(Value(Array{}) < Value(Array{std::nullopt}));
+    CHECK(Value(std::chrono::microseconds(5)) < Value(Array{}));
+    // A lookup value that is an array is one value (a TypeError against a field), not the list of `in`.
+    CHECK_THROWS_WITH(Sample::objects().filter("medium", Array{1}),
+                      Catch::Contains("Field 'medium' expected an integer but got array [1]"));
+}
+
+TEST_CASE("Array converts to std::vector<T> element by element; mismatches name the element and both types",
+          "[types]") {
+    using dorm::Array;
+    using dorm::Value;
+    Value ints = Array{1, 2, 3};
+    CHECK(ints.as<std::vector<int>>() == std::vector<int>{1, 2, 3});
+    CHECK(ints.as<std::vector<double>>() == std::vector<double>{1.0, 2.0, 3.0});
+    CHECK(ints.as<std::vector<Value>>() == std::vector<Value>{1, 2, 3});
+    CHECK(ints.as<std::optional<std::vector<std::int16_t>>>() == std::vector<std::int16_t>{1, 2, 3});
+    CHECK(Value().as<std::optional<std::vector<int>>>() == std::nullopt);
+    CHECK(Value(Array{}).as<std::vector<std::string>>().empty());
+    Value with_null = Array{"a", std::nullopt};
+    CHECK(with_null.as<std::vector<std::optional<std::string>>>() ==
+          std::vector<std::optional<std::string>>{"a", std::nullopt});
+    CHECK_THROWS_AS(with_null.as<std::vector<std::string>>(), dorm::TypeError);
+    CHECK_THROWS_WITH(with_null.as<std::vector<std::string>>(),
+                      "dorm: element 1 of the array is NULL, not string (read std::vector<std::optional<T>> for NULL "
+                      "elements)");
+    CHECK_THROWS_WITH(Value(Array{1, "x"}).as<std::vector<int>>(), "dorm: element 1 of the array is string, not integer");
+    CHECK_THROWS_WITH(Value(Array{dorm::Date(2005, 1, 2)}).as<std::vector<dorm::DateTime>>(),
+                      "dorm: element 0 of the array is Date, not DateTime");
+    // Not an array at all, and an array where a scalar is asked for.
+    CHECK_THROWS_WITH(Value(5).as<std::vector<int>>(), "dorm: value is integer, not array");
+    CHECK_THROWS_WITH(ints.as<int>(), "dorm: value is array, not integer");
+    CHECK_THROWS_WITH(Value().as<dorm::Array>(), "dorm: value is NULL, not array");
+    // Bytes stay bytes: std::vector<std::byte> is not an array of values.
+    CHECK(Value(dorm::Bytes{std::byte{7}}).as<dorm::Bytes>() == dorm::Bytes{std::byte{7}});
+    CHECK_THROWS_WITH(Value(Array{}).as<dorm::Bytes>(), "dorm: value is array, not bytes");
+}
+
+TEST_CASE("an Array is written only where the database has arrays", "[types]") {
+    test::RenderDatabases dbs;
+    CHECK_THROWS_WITH(Entry::objects().using_("render_sqlite").values("v", dorm::Expression(dorm::Array{1})).sql(),
+                      "dorm: sqlite has no array type: an array value cannot be written");
+    // PostgreSQL's text form of arrays: every element quoted, '"' and '\' escaped, NULL bare.
+    CHECK(test::render<Entry>(dorm::Expression(dorm::Array{1, std::nullopt, "a \"b\" \\ {c}, d", "NULL"}), "render_pg") ==
+          "'{\"1\",NULL,\"a \\\"b\\\" \\\\ {c}, d\",\"NULL\"}'");
+    if (test::is_postgresql()) return;
+    test::Database db;
+    CHECK_THROWS_WITH(Sample::objects().values("a", dorm::Expression(dorm::Array{1})).size(),
+                      "dorm: sqlite has no array type: an array value cannot be bound");
 }

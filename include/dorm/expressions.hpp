@@ -9,6 +9,7 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -69,10 +70,10 @@ public:
     template <class T>
         requires(std::is_arithmetic_v<T>)
     Expression(T v) : Expression(Value(v)) {}  // NOLINT: numbers mix freely with F()
-    /// Dates, times, strings and bytes are values too (Django's Value(...)).
+    /// Dates, times, strings, bytes and arrays are values too (Django's Value(...)).
     template <class T>
         requires(std::is_same_v<T, Date> || std::is_same_v<T, DateTime> || std::is_same_v<T, Time> ||
-                 std::is_same_v<T, std::string> || std::is_same_v<T, Bytes>)
+                 std::is_same_v<T, std::string> || std::is_same_v<T, Bytes> || std::is_same_v<T, Array>)
     Expression(const T& v) : Expression(Value(v)) {}  // NOLINT: implicit
     /// Durations too (Django's Value(timedelta(...))): `F("pub_date") + std::chrono::days(7)`.
     template <class Rep, class Period>
@@ -188,6 +189,14 @@ DORM_DECL std::string argument_count(const FunctionInfo& f);
 /// A call of the registered function `name` (checked: argument count and values).
 DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodePtr> args);
 
+/// The SQL type of an aggregate's result where it is not the column type of a FieldKind: a bound default= is cast to
+/// it inside COALESCE (Django's Value(default, output_field) with the output field's placeholder cast).
+enum class AggregateType : std::uint8_t {
+    plain,  // the column type of its output (or of its argument's type)
+    array,  // ArrayAgg: an array of the argument's type (read as an Array; no FieldKind spells it)
+    jsonb,  // JSONBAgg: jsonb (read as its text)
+};
+
 /// One of dorm's aggregates (Django's Aggregate subclasses, django.contrib.postgres's included): Django's class name
 /// (what ExprNode::label holds), the SQL function its nodes carry (Django's `function`; each dialect spells it,
 /// Dialect::aggregate_function), the function with `{.sample = true}`, its argument count, its result type and the
@@ -201,7 +210,8 @@ struct AggregateInfo {
     bool distinct = false;             // Django's allow_distinct
     bool order_by = false;             // OrderableAggMixin: ORDER BY inside the call
     bool default_ = true;              // false where the result over no rows is already a value (Count, RegrCount)
-    bool array = false;                // ArrayAgg: an array of the argument's type, which no FieldKind spells
+    AggregateType type = AggregateType::plain;
+    bool postgresql_only = false;      // django.contrib.postgres's: databases without them refuse it
 };
 /// The registered aggregate of that Django class name, or nullptr.
 DORM_DECL const AggregateInfo* find_aggregate(std::string_view django) noexcept;

@@ -429,6 +429,26 @@ namespace detail {
 /// A cell as a dynamic Value, converted to `kind` when the column's type is known (a Date from SQLite's text,
 /// a bool from PostgreSQL's integer cell), else by its storage class.
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind);
+
+/// Array, std::vector<T> (not Bytes) or std::optional of those: result types no field has (ArrayAgg's).
+template <class T>
+struct is_array_result : std::bool_constant<std::is_same_v<T, Array> || is_element_vector_v<T>> {};
+template <class T>
+struct is_array_result<std::optional<T>> : is_array_result<T> {};
+template <class T>
+inline constexpr bool is_array_result_v = is_array_result<T>::value;
+
+/// Decodes one cell into a values_list() type: a field's type, or an array (as Value::as<T>() converts it).
+template <class T>
+void read_cell(const backends::Cell& c, T& out) {
+    if constexpr (is_array_result_v<T>) {
+        if (c.kind == backends::Cell::Kind::null && !is_optional_v<T>) null_into_non_optional();
+        if (c.kind != backends::Cell::Kind::null && c.kind != backends::Cell::Kind::value) cell_type_mismatch("an array");
+        out = cell_value(c, std::nullopt).as<T>();
+    } else {
+        field_traits<T>::from_cell(c, out);
+    }
+}
 }  // namespace detail
 
 }  // namespace dorm

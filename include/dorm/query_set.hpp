@@ -113,10 +113,10 @@ public:
             out = Row(names_, std::move(values));
         } else if constexpr (is_tuple<T>::value) {
             [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (field_traits<std::tuple_element_t<I, T>>::from_cell(row[I], std::get<I>(out)), ...);
+                (read_cell(row[I], std::get<I>(out)), ...);
             }(std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
-            field_traits<T>::from_cell(row[0], out);
+            read_cell(row[0], out);
         }
     }
 

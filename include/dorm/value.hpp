@@ -10,6 +10,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -142,12 +143,40 @@ DORM_DECL std::optional<Time> parse_time(std::string_view s);
 DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s);
 }  // namespace detail
 
+class Value;
+
+/// An array of values (Django's list, as ArrayAgg returns it; PostgreSQL's one-dimensional array): the elements in
+/// order, a NULL element as a NULL Value. A type of its own, not std::vector<Value>, because a lookup takes a
+/// std::vector<Value> as the list of values of `in`.
+class Array {
+public:
+    Array() = default;
+    Array(std::initializer_list<Value> elements);
+    explicit Array(std::vector<Value> elements);
+
+    const std::vector<Value>& elements() const noexcept { return elements_; }
+    std::size_t size() const noexcept;
+    bool empty() const noexcept;
+    /// Element `i` (from 0); std::out_of_range past the end.
+    const Value& at(std::size_t i) const;
+    const Value& operator[](std::size_t i) const;
+    std::vector<Value>::const_iterator begin() const noexcept;
+    std::vector<Value>::const_iterator end() const noexcept;
+
+    /// Element by element, as Python compares lists.
+    friend bool operator==(const Array& a, const Array& b);
+    friend std::partial_ordering operator<=>(const Array& a, const Array& b);
+
+private:
+    std::vector<Value> elements_;
+};
+
 /// One dynamic SQL value: what dorm binds as a parameter and what a `Row` holds.
 /// `std::monostate` is SQL NULL (Python's None).
 class Value {
 public:
     using variant_type = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes, Date, DateTime, Time,
-                                      Duration>;
+                                      Duration, Array>;
 
     Value() = default;
     Value(std::nullopt_t) {}
@@ -169,6 +198,7 @@ public:
     template <class Rep, class Period>
         requires std::is_convertible_v<std::chrono::duration<Rep, Period>, Duration>
     Value(std::chrono::duration<Rep, Period> d) : v_(Duration(d)) {}
+    Value(Array a) : v_(std::move(a)) {}
     template <class T>
     Value(const std::optional<T>& o) {
         if (o) *this = Value(*o);
@@ -182,14 +212,15 @@ public:
     const variant_type& variant() const noexcept { return v_; }
 
     /// The value as T (exactly the stored type, or int64 -> any integer / double, or std::optional<T>
-    /// for a NULL-able read). Throws TypeError on a mismatch, naming both types.
+    /// for a NULL-able read; an Array as itself, or as std::vector<T> / std::vector<std::optional<T>>, each element
+    /// converted by these rules). Throws TypeError on a mismatch, naming both types.
     template <class T>
     T as() const;
 
     /// Name of the held type, for error messages.
     std::string_view type_name() const noexcept {
-        static constexpr std::string_view names[] = {"NULL", "bool",     "integer", "double", "string",
-                                                     "bytes", "Date", "DateTime", "Time", "Duration"};
+        static constexpr std::string_view names[] = {"NULL", "bool", "integer",  "double", "string", "bytes",
+                                                     "Date", "DateTime", "Time", "Duration", "array"};
         return names[v_.index()];
     }
 
@@ -207,6 +238,31 @@ template <class T>
 struct is_optional<std::optional<T>> : std::true_type {};
 template <class T>
 inline constexpr bool is_optional_v = is_optional<std::remove_cvref_t<T>>::value;
+
+/// std::vector<T> other than Bytes: what an Array converts to.
+template <class T>
+struct is_element_vector : std::false_type {};
+template <class T>
+    requires(!std::is_same_v<T, std::byte>)
+struct is_element_vector<std::vector<T>> : std::true_type {};
+template <class T>
+inline constexpr bool is_element_vector_v = is_element_vector<std::remove_cvref_t<T>>::value;
+
+/// The name of what Value::as<T>() was asked for, in its messages (Value::type_name()'s words).
+template <class T>
+constexpr std::string_view type_label() {
+    if constexpr (is_optional_v<T>) return type_label<typename T::value_type>();
+    else if constexpr (std::is_same_v<T, bool>) return "bool";
+    else if constexpr (std::is_integral_v<T>) return "integer";
+    else if constexpr (std::is_floating_point_v<T>) return "double";
+    else if constexpr (std::is_same_v<T, std::string>) return "string";
+    else if constexpr (std::is_same_v<T, Bytes>) return "bytes";
+    else if constexpr (std::is_same_v<T, Date>) return "Date";
+    else if constexpr (std::is_same_v<T, DateTime>) return "DateTime";
+    else if constexpr (std::is_same_v<T, Time>) return "Time";
+    else if constexpr (std::is_same_v<T, Duration>) return "Duration";
+    else return "array";
+}
 }  // namespace detail
 
 template <class T>
@@ -226,14 +282,47 @@ T Value::as() const {
         if (auto* d = std::get_if<double>(&v_)) return static_cast<T>(*d);
         if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<T>(*i);
     } else if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, Bytes> || std::is_same_v<T, Date> ||
-                         std::is_same_v<T, DateTime> || std::is_same_v<T, Time> || std::is_same_v<T, Duration>) {
+                         std::is_same_v<T, DateTime> || std::is_same_v<T, Time> || std::is_same_v<T, Duration> ||
+                         std::is_same_v<T, Array>) {
         if (auto* p = std::get_if<T>(&v_)) return *p;
+    } else if constexpr (detail::is_element_vector_v<T>) {
+        using E = typename T::value_type;
+        if (auto* a = std::get_if<Array>(&v_)) {
+            T out;
+            out.reserve(a->size());
+            for (std::size_t i = 0; i < a->size(); ++i) {
+                const Value& e = (*a)[i];
+                // Converted as a value of its own; the message says which element failed, and how to read NULLs.
+                try {
+                    out.push_back(e.template as<E>());
+                } catch (const TypeError&) {
+                    throw TypeError(fmt::format("dorm: element {} of the array is {}, not {}{}", i, e.type_name(),
+                                                detail::type_label<E>(),
+                                                e.is_null() ? " (read std::vector<std::optional<T>> for NULL elements)"
+                                                            : ""));
+                }
+            }
+            return out;
+        }
     } else {
         static_assert(sizeof(T) == 0, "dorm: Value::as<T>() supports bool, integers, double, std::string, Bytes, "
-                                      "Date, DateTime, Time, Duration and std::optional of those");
+                                      "Date, DateTime, Time, Duration, Array, std::vector of those and std::optional "
+                                      "of those");
     }
-    throw TypeError(fmt::format("dorm: value is {}, not the type asked for", type_name()));
+    throw TypeError(fmt::format("dorm: value is {}, not {}", type_name(), detail::type_label<T>()));
 }
+
+inline Array::Array(std::initializer_list<Value> elements) : elements_(elements) {}
+inline Array::Array(std::vector<Value> elements) : elements_(std::move(elements)) {}
+// Defined here, where Value is complete (vector's members need it).
+inline std::size_t Array::size() const noexcept { return elements_.size(); }
+inline bool Array::empty() const noexcept { return elements_.empty(); }
+inline const Value& Array::at(std::size_t i) const { return elements_.at(i); }
+inline const Value& Array::operator[](std::size_t i) const { return elements_[i]; }
+inline std::vector<Value>::const_iterator Array::begin() const noexcept { return elements_.begin(); }
+inline std::vector<Value>::const_iterator Array::end() const noexcept { return elements_.end(); }
+inline bool operator==(const Array& a, const Array& b) { return a.elements_ == b.elements_; }
+inline std::partial_ordering operator<=>(const Array& a, const Array& b) { return a.elements_ <=> b.elements_; }
 
 }  // namespace dorm
 

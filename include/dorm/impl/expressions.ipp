@@ -224,6 +224,12 @@ inline constexpr FunctionInfo registry[] = {
 namespace aggregate_registry {
 inline constexpr auto real = FieldKind::real, text = FieldKind::text, integer = FieldKind::integer;
 inline constexpr std::optional<FieldKind> same = std::nullopt;
+inline constexpr auto array = AggregateType::array, jsonb = AggregateType::jsonb;
+/// A row of django.contrib.postgres.aggregates.
+constexpr AggregateInfo postgresql(AggregateInfo a) {
+    a.postgresql_only = true;
+    return a;
+}
 // Django's output fields: FloatField for the statistics (dorm has no decimals), TextField for JSONBAgg's JSON,
 // IntegerField for RegrCount; Count is a BigIntegerField's value in dorm (COUNT is bigint on PostgreSQL).
 inline constexpr AggregateInfo registry[] = {
@@ -238,25 +244,25 @@ inline constexpr AggregateInfo registry[] = {
     {"StringAgg", "STRING_AGG", "", 1, text, true, true},
     {"AnyValue", "ANY_VALUE", "", 1, same},
     // django.contrib.postgres.aggregates.general
-    {"ArrayAgg", "ARRAY_AGG", "", 1, same, true, true, true, true},
-    {"BitAnd", "BIT_AND", "", 1, same},
-    {"BitOr", "BIT_OR", "", 1, same},
-    {"BitXor", "BIT_XOR", "", 1, same},
-    {"BoolAnd", "BOOL_AND", "", 1, FieldKind::boolean},
-    {"BoolOr", "BOOL_OR", "", 1, FieldKind::boolean},
-    {"JSONBAgg", "JSONB_AGG", "", 1, text, true, true},
+    postgresql({"ArrayAgg", "ARRAY_AGG", "", 1, same, true, true, true, array}),
+    postgresql({"BitAnd", "BIT_AND", "", 1, same}),
+    postgresql({"BitOr", "BIT_OR", "", 1, same}),
+    postgresql({"BitXor", "BIT_XOR", "", 1, same}),
+    postgresql({"BoolAnd", "BOOL_AND", "", 1, FieldKind::boolean}),
+    postgresql({"BoolOr", "BOOL_OR", "", 1, FieldKind::boolean}),
+    postgresql({"JSONBAgg", "JSONB_AGG", "", 1, text, true, true, true, jsonb}),
     // django.contrib.postgres.aggregates.statistics (StatAggregate: y, x; filter and default only)
-    {"Corr", "CORR", "", 2, real},
-    {"CovarPop", "COVAR_POP", "COVAR_SAMP", 2, real},
-    {"RegrAvgX", "REGR_AVGX", "", 2, real},
-    {"RegrAvgY", "REGR_AVGY", "", 2, real},
-    {"RegrCount", "REGR_COUNT", "", 2, integer, false, false, false},
-    {"RegrIntercept", "REGR_INTERCEPT", "", 2, real},
-    {"RegrR2", "REGR_R2", "", 2, real},
-    {"RegrSlope", "REGR_SLOPE", "", 2, real},
-    {"RegrSXX", "REGR_SXX", "", 2, real},
-    {"RegrSXY", "REGR_SXY", "", 2, real},
-    {"RegrSYY", "REGR_SYY", "", 2, real},
+    postgresql({"Corr", "CORR", "", 2, real}),
+    postgresql({"CovarPop", "COVAR_POP", "COVAR_SAMP", 2, real}),
+    postgresql({"RegrAvgX", "REGR_AVGX", "", 2, real}),
+    postgresql({"RegrAvgY", "REGR_AVGY", "", 2, real}),
+    postgresql({"RegrCount", "REGR_COUNT", "", 2, integer, false, false, false}),
+    postgresql({"RegrIntercept", "REGR_INTERCEPT", "", 2, real}),
+    postgresql({"RegrR2", "REGR_R2", "", 2, real}),
+    postgresql({"RegrSlope", "REGR_SLOPE", "", 2, real}),
+    postgresql({"RegrSXX", "REGR_SXX", "", 2, real}),
+    postgresql({"RegrSXY", "REGR_SXY", "", 2, real}),
+    postgresql({"RegrSYY", "REGR_SYY", "", 2, real}),
 };
 }  // namespace aggregate_registry
 

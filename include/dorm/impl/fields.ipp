@@ -32,6 +32,8 @@ DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t 
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind) {
     using K = backends::Cell::Kind;
     if (c.kind == K::null) return Value();
+    if (c.kind == K::value) [[unlikely]]  // decoded by the backend (an array): no kind converts it further
+        return *c.value;
     auto decode = [&]<class T>(std::type_identity<T>) {
         T out{};
         field_traits<T>::from_cell(c, out);
@@ -60,7 +62,8 @@ DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kin
         case K::real: return Value(c.d);
         case K::text: return Value(std::string(c.text()));
         case K::blob: return decode(std::type_identity<Bytes>{});
-        case K::null: break;
+        case K::null:
+        case K::value: break;
     }
     return Value();
 }

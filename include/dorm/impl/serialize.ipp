@@ -142,6 +142,10 @@ public:
                     open("duration");
                     atom(std::to_string(x.count()));
                     close();
+                } else if constexpr (std::is_same_v<X, Array>) {
+                    open("array");
+                    for (const Value& e : x) value(e);
+                    close();
                 }
             },
             v.variant());
@@ -763,6 +767,11 @@ inline Value value(const Node& n) {
         return Value(Time(std::chrono::microseconds(us)));
     }
     if (tag == "duration") return Value(Duration(integer(args(n, 1)[0], "microseconds")));
+    if (tag == "array") {
+        std::vector<Value> elements;
+        for (const auto& e : args(n, 0, true)) elements.push_back(value(e));
+        return Value(Array(std::move(elements)));
+    }
     malformed(n.offset, fmt::format("unknown value type '{}'", tag));
 }
 

@@ -102,6 +102,14 @@ DORM_DECL std::string value_repr(const Value& v) {
             else if constexpr (std::is_same_v<X, std::string>) return fmt::format("'{}'", x);
             else if constexpr (std::is_same_v<X, Bytes>) return fmt::format("<{} bytes>", x.size());
             else if constexpr (std::is_same_v<X, Duration>) return duration_string(x);
+            else if constexpr (std::is_same_v<X, Array>) {  // Python's list: [1, 'a', None]
+                std::string out = "[";
+                for (std::size_t i = 0; i < x.size(); ++i) {
+                    if (i) out += ", ";
+                    out += value_repr(x[i]);
+                }
+                return out + "]";
+            }
             else if constexpr (std::is_same_v<X, double>) {  // Python writes 2.0, not 2
                 auto t = fmt::format("{}", x);
                 if (t.find_first_of(".einfa") == std::string::npos) t += ".0";

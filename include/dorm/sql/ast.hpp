@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -60,9 +61,21 @@ struct BinaryOp final : Expression {
     /// Django's rule (_connector_combinations): the same numeric type on both sides keeps it, integers with floats
     /// make a float; a date or datetime plus or minus a duration is a datetime, a time plus or minus one a time,
     /// the difference of two dates, datetimes or times a duration, durations added or subtracted a duration;
-    /// anything else needs an ExpressionWrapper.
+    /// anything else needs an ExpressionWrapper (a FieldError when the type is asked for, as Django's output_field;
+    /// an operand's FieldError first).
     std::optional<FieldKind> output_kind() const override;
     Match as_sql(Compiler& c) const override;
+
+private:
+    // The type, or the FieldError's message, worked out once when the node is made (nodes are immutable): the
+    // operands' are then known in constant time, so `F("a") + F("b") + ...` is typed in linear time, without an
+    // exception thrown and caught per operator.
+    std::optional<FieldKind> kind_;
+    std::string error_;
+    void infer(const std::string& lhs_error, const std::string& rhs_error);
+    /// An operand's type where known (none where it has no type or cannot be typed, its FieldError's message
+    /// then in `error`).
+    static std::optional<FieldKind> operand_kind(const Expression& e, std::string& error);
 };
 
 /// A function call: `POWER(a, b)`. Names are checked identifiers (Func()) or dorm's own functions.

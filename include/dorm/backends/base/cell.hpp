@@ -6,15 +6,19 @@
 #include <cstdint>
 #include <string_view>
 
+namespace dorm {
+class Value;  // <dorm/value.hpp>
+}  // namespace dorm
+
 namespace dorm::backends {
 
 /// A column of the current row. Backends convert their wire format once per cell into one of these
 /// storage classes; pointers stay valid until the cursor moves on.
 /// Dates, datetimes and times arrive either as ISO text (SQLite) or as integers: days since
 /// 1970-01-01, microseconds since the epoch, microseconds since midnight (PostgreSQL binary). Durations are integer
-/// microseconds on both.
+/// microseconds on both. A value no storage class holds (PostgreSQL's arrays) arrives decoded by the backend.
 struct Cell {
-    enum class Kind : std::uint8_t { null, integer, real, text, blob };
+    enum class Kind : std::uint8_t { null, integer, real, text, blob, value };
     Kind kind = Kind::null;
     bool boolean = false;  // an integer cell from a boolean column (PostgreSQL), for results without a field type
     bool duration = false;  // an integer cell of microseconds from an interval column (PostgreSQL), likewise
@@ -22,6 +26,7 @@ struct Cell {
     double d = 0;
     const char* p = nullptr;
     std::size_t n = 0;
+    const Value* value = nullptr;  // Kind::value: the value (an Array), held by the cursor
 
     std::string_view text() const noexcept { return {p, n}; }
 };

@@ -24,6 +24,10 @@ struct SelectForUpdate {
 };
 }  // namespace dorm
 
+namespace dorm::detail {
+struct AggregateInfo;  // <dorm/expressions.hpp>
+}  // namespace dorm::detail
+
 namespace dorm::backends {
 
 /// How a pattern lookup's value is prepared before it is bound.
@@ -116,17 +120,18 @@ public:
     virtual std::string bool_literal(bool b) const { return b ? "1" : "0"; }
     virtual std::string bytes_literal(const Bytes& b) const;
     virtual std::string_view datetime_suffix() const noexcept { return {}; }
+    /// An array's literal (ArrayAgg's default); NotSupportedError where the database has no array type.
+    virtual std::string array_literal(const Array& a) const;
 
     /// The SQL function of an aggregate, given by its standard name (detail::AggregateInfo: COUNT, SUM, ...,
     /// STRING_AGG, ANY_VALUE, and PostgreSQL's ARRAY_AGG ... REGR_SYY) and the kind of its first argument; throws
     /// NotSupportedError where this database has no equivalent.
     virtual std::string_view aggregate_function(std::string_view function, std::optional<FieldKind> input) const;
-    /// The template of an aggregate's default= inside COALESCE(<aggregate>, ...), "%s" standing for the default: a
-    /// cast where a bound value is not of the aggregate's SQL type by itself (PostgreSQL's jsonb).
-    virtual std::string_view aggregate_default_template(std::string_view function) const {
-        (void)function;
-        return "%s";
-    }
+    /// The template of aggregate `info`'s default= inside COALESCE(<aggregate>, ...), "%s" standing for the default,
+    /// given the kind of the aggregate's first argument: a cast where a bound value is not of the aggregate's SQL type
+    /// by itself (detail::AggregateType: PostgreSQL's jsonb, an array of the argument's type).
+    virtual std::string aggregate_default_template(const dorm::detail::AggregateInfo& info,
+                                                   std::optional<FieldKind> input) const;
     /// Whether aggregates take `FILTER (WHERE ...)`; without it dorm writes `CASE WHEN ... END` inside them.
     virtual bool supports_aggregate_filter_clause() const noexcept { return true; }
     /// Whether an aggregate's arguments may end in ORDER BY (StringAgg's order_by).

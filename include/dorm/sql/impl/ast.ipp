@@ -65,19 +65,27 @@ namespace detail {
 inline bool is_temporal_kind(FieldKind k) {
     return k == FieldKind::date || k == FieldKind::datetime || k == FieldKind::time;
 }
-inline std::optional<FieldKind> known_kind(const Expression& e) {
+}  // namespace detail
+
+DORM_DECL auto BinaryOp::operand_kind(const Expression& e, std::string& error) -> std::optional<FieldKind> {
+    if (const auto* b = dynamic_cast<const BinaryOp*>(&e)) {
+        if (b->output) return b->output;
+        error = b->error_;
+        return b->kind_;
+    }
     try {  // Django: an operand whose type cannot be inferred counts as untyped here
         return e.output_kind();
-    } catch (const FieldError&) {
+    } catch (const FieldError& x) {
+        error = x.what();
         return std::nullopt;
     }
 }
-}  // namespace detail
 
 DORM_DECL BinaryOp::BinaryOp(std::string o, ExprPtr l, ExprPtr r, std::optional<FieldKind> out)
     : op(std::move(o)), lhs(std::move(l)), rhs(std::move(r)), output(out) {
-    lhs_kind = detail::known_kind(*lhs);
-    rhs_kind = detail::known_kind(*rhs);
+    std::string lhs_error, rhs_error;
+    lhs_kind = operand_kind(*lhs, lhs_error);
+    rhs_kind = operand_kind(*rhs, rhs_error);
     const auto& a = lhs_kind;
     const auto& b = rhs_kind;
     if ((a == FieldKind::duration || b == FieldKind::duration) && a != b) {
@@ -87,18 +95,28 @@ DORM_DECL BinaryOp::BinaryOp(std::string o, ExprPtr l, ExprPtr r, std::optional<
         // (Django's own table gives a duration for them, which plain '-' does not compute on SQLite).
         if (*a == *b || (*a != FieldKind::time && *b != FieldKind::time)) temporal = Temporal::subtraction;
     }
+    if (!output) infer(lhs_error, rhs_error);
 }
 
-DORM_DECL auto BinaryOp::output_kind() const -> std::optional<FieldKind> {
-    if (output) return output;
-    if (temporal == Temporal::subtraction) return FieldKind::duration;
-    auto a = lhs->output_kind(), b = rhs->output_kind();
-    if (!a) return b;
-    if (!b) return a;
-    auto cannot_infer = [&]() -> FieldKind {
-        throw FieldError(fmt::format("dorm: Cannot infer type of '{}' expression involving these types: {}, {}. You "
-                                     "must set output_field (ExpressionWrapper).", op, detail::field_class(*a),
-                                     detail::field_class(*b)));
+DORM_DECL void BinaryOp::infer(const std::string& lhs_error, const std::string& rhs_error) {
+    if (temporal == Temporal::subtraction) {
+        kind_ = FieldKind::duration;
+        return;
+    }
+    // An operand that cannot be typed fails first, the left one before the right one.
+    if (!lhs_error.empty() || !rhs_error.empty()) {
+        error_ = lhs_error.empty() ? rhs_error : lhs_error;
+        return;
+    }
+    const auto& a = lhs_kind;
+    const auto& b = rhs_kind;
+    if (!a || !b) {
+        kind_ = a ? a : b;
+        return;
+    }
+    auto cannot_infer = [&] {
+        error_ = fmt::format("dorm: Cannot infer type of '{}' expression involving these types: {}, {}. You must set "
+                             "output_field (ExpressionWrapper).", op, detail::field_class(*a), detail::field_class(*b));
     };
     if (temporal == Temporal::duration) {
         bool add = op == "+", sub = op == "-";
@@ -106,17 +124,31 @@ DORM_DECL auto BinaryOp::output_kind() const -> std::optional<FieldKind> {
         // A date moved by a duration becomes a datetime (PostgreSQL's date + interval is a timestamp).
         FieldKind moved = other == FieldKind::time ? FieldKind::time : FieldKind::datetime;
         if (!detail::is_temporal_kind(other) || !(add || (sub && *b == FieldKind::duration))) return cannot_infer();
-        return moved;
+        kind_ = moved;
+        return;
     }
     if (*a == *b) {
         if (detail::is_temporal_kind(*a)) return cannot_infer();
         if (*a == FieldKind::duration && op != "+" && op != "-") return cannot_infer();
-        return a;
+        kind_ = a;
+        return;
     }
-    if (detail::is_integer_kind(*a) && detail::is_integer_kind(*b)) return FieldKind::big_integer;
-    if ((detail::is_integer_kind(*a) || *a == FieldKind::real) && (detail::is_integer_kind(*b) || *b == FieldKind::real))
-        return FieldKind::real;
-    return cannot_infer();
+    if (detail::is_integer_kind(*a) && detail::is_integer_kind(*b)) {
+        kind_ = FieldKind::big_integer;
+        return;
+    }
+    if ((detail::is_integer_kind(*a) || *a == FieldKind::real) && (detail::is_integer_kind(*b) || *b == FieldKind::real)) {
+        kind_ = FieldKind::real;
+        return;
+    }
+    cannot_infer();
+}
+
+DORM_DECL auto BinaryOp::output_kind() const -> std::optional<FieldKind> {
+    if (output) return output;
+    if (!error_.empty()) [[unlikely]]
+        throw FieldError(error_);
+    return kind_;
 }
 
 DORM_DECL auto BinaryOp::as_sql(Compiler& c) const -> Match {

@@ -20,7 +20,7 @@ DORM_DECL auto Aggregate::output_kind() const -> std::optional<FieldKind> {
     if (function == "AVG" && !args.empty() && args[0]->output_kind() == FieldKind::duration) return FieldKind::duration;
     const auto* info = dorm::detail::find_aggregate(label);
     if (info && info->output) return info->output;
-    if (info && info->array) return std::nullopt;  // an array of the argument's type: no FieldKind says it
+    if (info && info->type == dorm::detail::AggregateType::array) return std::nullopt;  // no FieldKind says it
     if (!args.empty()) return args[0]->output_kind();
     return std::nullopt;
 }
@@ -88,11 +88,14 @@ DORM_DECL auto Aggregate::as_sql(Compiler& c) const -> Match {
 }
 
 DORM_DECL void Aggregate::compile_fallback(Compiler& c) const {
-    auto tmpl = c.dialect.aggregate_default_template(function);
-    auto at = tmpl.find("%s");
-    c << tmpl.substr(0, at);
-    c.compile(*fallback);
-    if (at != std::string_view::npos) c << tmpl.substr(at + 2);
+    const auto* info = dorm::detail::find_aggregate(label);
+    if (!info) {
+        c.compile(*fallback);
+        return;
+    }
+    std::optional<FieldKind> input;
+    if (!args.empty()) input = args[0]->output_kind();
+    c.fill_template(c.dialect.aggregate_default_template(*info, input), [&] { c.compile(*fallback); });
 }
 
 DORM_DECL void Window::sources(std::vector<const Expression*>& out) const {

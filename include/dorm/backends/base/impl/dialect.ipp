@@ -50,9 +50,18 @@ DORM_DECL auto Dialect::literal(const Value& v) const -> std::string {
             else if constexpr (std::is_same_v<X, Bytes>) return bytes_literal(x);
             else if constexpr (std::is_same_v<X, DateTime>) return quote_string(dorm::detail::to_iso(x) + std::string(datetime_suffix()));
             else if constexpr (std::is_same_v<X, Duration>) return duration_literal(x);
+            else if constexpr (std::is_same_v<X, Array>) return array_literal(x);
             else return quote_string(dorm::detail::to_iso(x));
         },
         v.variant());
+}
+
+DORM_DECL std::string Dialect::aggregate_default_template(const dorm::detail::AggregateInfo&, std::optional<FieldKind>) const {
+    return "%s";
+}
+
+DORM_DECL std::string Dialect::array_literal(const Array&) const {
+    throw NotSupportedError(fmt::format("dorm: {} has no array type: an array value cannot be written", vendor()));
 }
 
 DORM_DECL std::string Dialect::combine_duration_expression(std::string_view, std::optional<FieldKind>,

@@ -29,8 +29,6 @@ inline constexpr Oid boolean = 16, bytea = 17, name = 19, int8 = 20, int2 = 21, 
                      float4 = 700, float8 = 701, unknown = 705, bpchar = 1042, varchar = 1043, date = 1082,
                      time = 1083, timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700,
                      jsonb = 3802;
-// The array types of the column types dorm writes (ARRAY_AGG's results).
-inline constexpr Oid arrays[] = {1000, 1001, 1005, 1007, 1009, 1015, 1016, 1021, 1022, 1182, 1183, 1185, 1187};
 }  // namespace oid
 
 // PostgreSQL's epoch is 2000-01-01; dorm's is 1970-01-01.
@@ -186,11 +184,98 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
             if (len < 1 || *p != 1) throw NotSupportedError("dorm: the postgresql backend cannot decode this jsonb format");
             c.kind = Cell::Kind::text; c.p = p + 1; c.n = static_cast<std::size_t>(len - 1); return;
         default:
-            if (std::find(std::begin(oid::arrays), std::end(oid::arrays), type) != std::end(oid::arrays))
-                throw NotSupportedError("dorm: the postgresql backend cannot read arrays (ArrayAgg's result) into a "
-                                        "Value yet: aggregate them with JSONBAgg, or StringAgg, instead");
             throw NotSupportedError(fmt::format("dorm: the postgresql backend cannot decode values of type oid {}", type));
     }
+}
+
+/// Whether `type` is the array type of one of the types decode() reads (ARRAY_AGG's results).
+inline bool is_array_type(Oid type) {
+    switch (type) {
+        case 1000:  // boolean[]
+        case 1001:  // bytea[]
+        case 1003:  // name[]
+        case 1005:  // int2[]
+        case 1007:  // int4[]
+        case 1009:  // text[]
+        case 1014:  // bpchar[]
+        case 1015:  // varchar[]
+        case 1016:  // int8[]
+        case 1021:  // float4[]
+        case 1022:  // float8[]
+        case 1028:  // oid[]
+        case 1115:  // timestamp[]
+        case 1182:  // date[]
+        case 1183:  // time[]
+        case 1185:  // timestamptz[]
+        case 1187:  // interval[]
+        case 1231:  // numeric[]
+        case 143:   // xml[]
+        case 199:   // json[]
+        case 3807:  // jsonb[]
+            return true;
+        default: return false;
+    }
+}
+
+/// The FieldKind an array's elements are read as (what a column of that type gives), none for numeric (an integer or
+/// a double, whichever holds it).
+inline std::optional<FieldKind> element_kind(Oid type) {
+    switch (type) {
+        case oid::boolean: return FieldKind::boolean;
+        case oid::int2: return FieldKind::small_integer;
+        case oid::int4:
+        case oid::oid: return FieldKind::integer;
+        case oid::int8: return FieldKind::big_integer;
+        case oid::float4:
+        case oid::float8: return FieldKind::real;
+        case oid::bytea: return FieldKind::bytes;
+        case oid::date: return FieldKind::date;
+        case oid::timestamp:
+        case oid::timestamptz: return FieldKind::datetime;
+        case oid::time: return FieldKind::time;
+        case oid::interval: return FieldKind::duration;
+        case oid::numeric: return std::nullopt;
+        default: return FieldKind::text;
+    }
+}
+
+[[noreturn]] inline void malformed_array() { throw DataError("dorm: the database returned a malformed array"); }
+
+/// An array in binary format (array_send): the number of dimensions, a has-NULLs flag, the element type, then per
+/// dimension its length and lower bound, then per element a 32-bit length (-1: NULL) and the element in its type's
+/// binary form. One dimension (ArrayAgg's) or none (an empty array); each element read as a column of its type is.
+inline Value decode_array(const char* p, int len) {
+    if (len < 12) malformed_array();
+    auto dimensions = static_cast<std::int32_t>(be32(p));
+    Oid element = be32(p + 8);
+    if (dimensions == 0) return Value(Array{});
+    if (dimensions != 1)
+        throw NotSupportedError(fmt::format("dorm: the postgresql backend reads one-dimensional arrays (ArrayAgg's "
+                                            "results) only; this one has {} dimensions", dimensions));
+    if (len < 20) malformed_array();
+    auto count = static_cast<std::int32_t>(be32(p + 12));
+    const char* at = p + 20;
+    const char* end = p + len;
+    // Each element takes at least its 4-byte length: a count beyond that is no array (and no huge reservation).
+    if (count < 0 || count > (end - at) / 4) malformed_array();
+    std::optional<FieldKind> kind = element_kind(element);
+    std::vector<Value> elements;
+    elements.reserve(static_cast<std::size_t>(count));
+    for (std::int32_t i = 0; i < count; ++i) {
+        if (end - at < 4) malformed_array();
+        auto n = static_cast<std::int32_t>(be32(at));
+        at += 4;
+        if (n < 0) {
+            elements.emplace_back();
+            continue;
+        }
+        if (end - at < n) malformed_array();
+        Cell c;
+        decode(c, element, at, n);
+        elements.push_back(dorm::detail::cell_value(c, kind));
+        at += n;
+    }
+    return Value(Array(std::move(elements)));
 }
 
 inline void put_be(std::string& out, std::uint64_t v, int bytes) {
@@ -278,6 +363,11 @@ struct Params {
                         lengths[i] = 16;
                         formats[i] = 1;
                         return;
+                    } else if constexpr (std::is_same_v<X, Array>) {
+                        // Of no type: an empty array says nothing of its element type, so the SQL casts it
+                        // (ArrayAgg's default is `($1)::integer[]`, as Django's ArrayField placeholder).
+                        types[i] = 0;
+                        text[i] = array_text(x);
                     } else {
                         types[i] = oid::time;
                         text[i] = dorm::detail::to_iso(x);
@@ -397,6 +487,8 @@ inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const
                 if (type != oid::interval) mismatch();
                 put32(out, 16);
                 put_interval(out, x);
+            } else if constexpr (std::is_same_v<X, Array>) {
+                mismatch();  // no field holds an array
             } else {
                 if (type != oid::time) mismatch();
                 put32(out, 8);
@@ -451,6 +543,12 @@ public:
                 c.kind = Cell::Kind::null;
                 continue;
             }
+            if (!arrays_.empty() && detail::is_array_type(types_[i])) [[unlikely]] {
+                arrays_[i] = detail::decode_array(PQgetvalue(result_.get(), row_, col), PQgetlength(result_.get(), row_, col));
+                c.kind = Cell::Kind::value;
+                c.value = &arrays_[i];
+                continue;
+            }
             detail::decode(c, types_[i], PQgetvalue(result_.get(), row_, col), PQgetlength(result_.get(), row_, col));
         }
         return true;
@@ -463,7 +561,13 @@ private:
         row_ = -1;
         columns_ = result_ ? static_cast<std::size_t>(PQnfields(result_.get())) : 0;
         types_.resize(columns_);
-        for (std::size_t i = 0; i < columns_; ++i) types_[i] = PQftype(result_.get(), static_cast<int>(i));
+        bool arrays = false;
+        for (std::size_t i = 0; i < columns_; ++i) {
+            types_[i] = PQftype(result_.get(), static_cast<int>(i));
+            arrays = arrays || detail::is_array_type(types_[i]);
+        }
+        // Only a result with array columns keeps decoded values (the cells point to them until the next row).
+        arrays_.assign(arrays ? columns_ : 0, Value());
         cells_buf_.resize(columns_);
         cells_ = cells_buf_.data();
         if (conn_ && chunk_ && static_cast<std::size_t>(rows_) < chunk_) exhausted_ = true;
@@ -485,6 +589,7 @@ private:
     int row_ = -1;
     std::vector<Oid> types_;
     std::vector<Cell> cells_buf_;
+    std::vector<Value> arrays_;  // per column when any is an array: the current row's decoded arrays
 };
 
 /// One libpq connection with its prepared statements. Used by one thread.

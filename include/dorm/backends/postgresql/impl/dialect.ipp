@@ -3,12 +3,71 @@
 #pragma once
 
 #include <dorm/backends/postgresql/dialect.hpp>
+#include <dorm/expressions.hpp>
 
 #include <algorithm>
 #include <array>
 #include <string>
+#include <type_traits>
+#include <variant>
 
 namespace dorm::backends::postgresql {
+
+namespace detail {
+/// An Array in PostgreSQL's text form of arrays (what array_in reads): `{"1",NULL,"a \"b\""}`, every element quoted
+/// but NULL, with '"' and '\' escaped, each written as dorm writes a value of its type as text. It is bound as a
+/// parameter of no type, so the SQL around it casts it to the array type meant (aggregate_default_template).
+inline std::string array_text(const Array& a) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (i) out += ',';
+        if (a[i].is_null()) {
+            out += "NULL";
+            continue;
+        }
+        std::string element = std::visit(
+            [](const auto& x) -> std::string {
+                using X = std::decay_t<decltype(x)>;
+                if constexpr (std::is_same_v<X, bool>) return x ? "t" : "f";
+                else if constexpr (std::is_same_v<X, std::int64_t>) return std::to_string(x);
+                else if constexpr (std::is_same_v<X, double>) return fmt::format("{}", x);
+                else if constexpr (std::is_same_v<X, std::string>) return x;
+                else if constexpr (std::is_same_v<X, Bytes>) {
+                    std::string hex = "\\x";
+                    for (auto byte : x) hex += fmt::format("{:02x}", static_cast<unsigned>(byte));
+                    return hex;
+                } else if constexpr (std::is_same_v<X, Date>) {
+                    dorm::detail::check_writable(x);
+                    return dorm::detail::to_iso(x);
+                } else if constexpr (std::is_same_v<X, DateTime>) {
+                    dorm::detail::check_writable(x);
+                    return dorm::detail::to_iso(x) + "+00";
+                } else if constexpr (std::is_same_v<X, Time>) {
+                    return dorm::detail::to_iso(x);
+                } else if constexpr (std::is_same_v<X, Duration>) {
+                    return fmt::format("{} microseconds", x.count());
+                } else if constexpr (std::is_same_v<X, Array>) {
+                    throw NotSupportedError("dorm: an array of arrays cannot be written: dorm's arrays are "
+                                            "one-dimensional, as ArrayAgg's results");
+                } else {
+                    return {};  // NULL: written above
+                }
+            },
+            a[i].variant());
+        // The whole text is one C string for libpq: a NUL would end it there.
+        if (element.find('\0') != std::string::npos)
+            throw ValueError("dorm: A string literal cannot contain NUL (0x00) characters (an element of an array).");
+        out += '"';
+        for (char ch : element) {
+            if (ch == '"' || ch == '\\') out += '\\';
+            out += ch;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+}  // namespace detail
 
 class Dialect final : public backends::Dialect {
 public:
@@ -168,10 +227,21 @@ public:
             throw NotSupportedError("dorm: ANY_VALUE is not supported on this database backend (PostgreSQL < 16).");
         return function;
     }
-    // A bound default is text, bigint, ...: JSONB_AGG's is JSON text, which COALESCE needs as jsonb.
-    std::string_view aggregate_default_template(std::string_view function) const override {
-        return function == "JSONB_AGG" ? "(%s)::jsonb" : "%s";
+    // A bound default is text, bigint, ...: JSONB_AGG's is JSON text, which COALESCE needs as jsonb; ARRAY_AGG's an
+    // array's text of no type, which it needs as an array of the argument's type (Django's ArrayField placeholder,
+    // "%s::integer[]").
+    std::string aggregate_default_template(const dorm::detail::AggregateInfo& info,
+                                           std::optional<FieldKind> input) const override {
+        switch (info.type) {
+            case dorm::detail::AggregateType::plain: break;
+            case dorm::detail::AggregateType::jsonb: return "(%s)::jsonb";
+            case dorm::detail::AggregateType::array:
+                if (input) return cast_template(*input) + "[]";
+                break;
+        }
+        return "%s";
     }
+    std::string array_literal(const Array& a) const override { return quote_string(detail::array_text(a)); }
     bool values_need_casts() const noexcept override { return true; }
     bool text_accepts_nul() const noexcept override { return false; }
     std::string cast_template(FieldKind kind) const override {

@@ -208,6 +208,8 @@ private:
                     }
                     else if constexpr (std::is_same_v<X, Duration>)  // microseconds, as Django stores them
                         return sqlite3_bind_int64(stmt, idx, x.count());
+                    else if constexpr (std::is_same_v<X, Array>)
+                        throw NotSupportedError("dorm: sqlite has no array type: an array value cannot be bound");
                     else {
                         if constexpr (!std::is_same_v<X, Time>) dorm::detail::check_writable(x);
                         auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them

@@ -100,16 +100,9 @@ public:
             throw NotSupportedError("dorm: You cannot use Sum, Avg, StdDev, and Variance aggregations on date/time "
                                     "fields in sqlite because date/time is saved as text.");
         // django.contrib.postgres's aggregates: SQLite has none of them, nor anything that gives the same results.
-        static constexpr std::string_view postgresql_only[] = {
-            "ARRAY_AGG", "BIT_AND", "BIT_OR", "BIT_XOR", "BOOL_AND", "BOOL_OR", "JSONB_AGG", "CORR", "COVAR_POP",
-            "COVAR_SAMP", "REGR_AVGX", "REGR_AVGY", "REGR_COUNT", "REGR_INTERCEPT", "REGR_R2", "REGR_SLOPE",
-            "REGR_SXX", "REGR_SXY", "REGR_SYY"};
-        if (std::find(std::begin(postgresql_only), std::end(postgresql_only), function) != std::end(postgresql_only)) {
-            const auto* info = dorm::detail::find_aggregate_function(function);
+        if (const auto* info = dorm::detail::find_aggregate_function(function); info && info->postgresql_only)
             throw NotSupportedError(fmt::format("dorm: {} is not supported on sqlite: it is one of PostgreSQL's "
-                                                "aggregates (django.contrib.postgres.aggregates)",
-                                                info ? info->django : function));
-        }
+                                                "aggregates (django.contrib.postgres.aggregates)", info->django));
         if (function == "STRING_AGG") return "GROUP_CONCAT";
         if (function == "ANY_VALUE") return "MIN";  // some value of the group: SQLite 3.40 has no ANY_VALUE
         return function;  // STDDEV_* and VAR_* are registered on every connection (functions.hpp)
