@@ -3,9 +3,9 @@
 // compile time against M's fields, the {fmt} way; any other string is checked at run time (FieldError).
 #pragma once
 
-#include <dorm/custom_lookups.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/fields.hpp>
+#include <dorm/lookup_declarations.hpp>
 #include <dorm/lookups.hpp>
 #include <dorm/model.hpp>
 
