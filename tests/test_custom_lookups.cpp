@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <thread>
+#include <type_traits>
 
 using V = std::vector<std::string>;
 using dorm::FieldKind;
@@ -298,6 +299,11 @@ TEST_CASE("A resolved QuerySet keeps its lookups; dumps() and loads() resolve th
     CHECK(got == V{"Doe", "jill", "Minus"});
     CHECK_THROWS_AS(dorm::QuerySet<Reading>::loads(text), dorm::FieldError);
 }
+
+// A registration's lookup entry views its own name: a copy would view the original's, so there is none.
+static_assert(!std::is_copy_constructible_v<dorm::lookups::CustomDef> &&
+              !std::is_move_constructible_v<dorm::lookups::CustomDef> &&
+              !std::is_copy_assignable_v<dorm::lookups::CustomDef>);
 
 TEST_CASE("Registering while other threads resolve lookup paths", "[custom_lookups]") {
     dorm::ScopedLookup abs(absolute_value);

@@ -51,8 +51,13 @@ private:
 
 namespace lookups {
 
-/// A registered custom lookup or transform, owned by the registry and by the queries that use it.
+/// A registered custom lookup or transform, owned by the registry and by the queries that use it. Neither copied
+/// nor moved: `lookup.name` views `name`, which a copy's would still point into.
 struct CustomDef {
+    CustomDef() = default;
+    CustomDef(const CustomDef&) = delete;
+    CustomDef& operator=(const CustomDef&) = delete;
+
     bool transform = false;
     std::string name;
     FieldKinds on;
