@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // What a custom lookup or transform is (FieldKinds, CustomLookup, CustomTransform) and how a model declares the ones
-// its literal lookup paths may use (declare_lookups): all the compile-time check of paths needs. The
+// its literal lookup paths may use (declare_lookups, on_field): all the compile-time check of paths needs. The
 // registry, which runs them, is <dorm/custom_lookups.hpp>.
 #pragma once
 
@@ -92,11 +92,23 @@ struct LookupDeclaration {
     FieldKinds on{};
     std::string_view on_transform{};
     std::optional<FieldKind> output{};
+    /// Declared for this one field of the model (see on_field()); empty: for the kinds `on`.
+    std::string_view field{};
     constexpr LookupDeclaration(const CustomLookup& l)  // NOLINT: implicit, for declare_lookups()
         : name(l.name), on(l.on), on_transform(l.on_transform) {}
     constexpr LookupDeclaration(const CustomTransform& t)  // NOLINT
         : name(t.name), transform(true), on(t.on), output(t.output) {}
 };
+
+/// The declaration of a lookup or transform registered on one field of the model (dorm::register_lookup<M>(field,
+/// ...), Django's `Model._meta.get_field(field).register_lookup(...)`): a literal path takes it after that field
+/// only, before anything of the same name registered on the field's kind.
+///
+///     static constexpr auto dorm_lookups() { return dorm::declare_lookups(dorm::on_field("email", same_email)); }
+constexpr LookupDeclaration on_field(std::string_view field, LookupDeclaration d) {
+    d.field = field;
+    return d;
+}
 
 /// The custom lookups a model's literal lookup paths may use, for its `static constexpr auto dorm_lookups()`:
 ///
