@@ -530,27 +530,49 @@ static_assert(!std::is_copy_constructible_v<dorm::lookups::CustomDef> &&
               !std::is_copy_assignable_v<dorm::lookups::CustomDef>);
 
 TEST_CASE("Registering while other threads resolve lookup paths", "[custom_lookups]") {
+    test::Database db;
     dorm::ScopedLookup abs(absolute_value);
+    auto reading = [] { return Reading::objects().filter(dorm::runtime("change__abs__lt"), 3); };
+    auto named = [] { return Reading::objects().filter(dorm::runtime("name__ne"), "x"); };
+    // The shapes a path may take, each exactly: the built-in lt after ABS or the lookup registered on ABS, and
+    // the lookup registered on the field `name`.
+    const std::string change = "\"reading\".\"change\"";
+    const std::string builtin_sql = reading().sql_with_params().sql;
+    std::string on_abs_sql, own_sql;
+    {
+        dorm::ScopedLookup lt(absolute_value_less_than);
+        dorm::ScopedLookup ne(field<Reading>("name"), not_equal);
+        on_abs_sql = reading().sql_with_params().sql;
+        own_sql = named().sql_with_params().sql;
+    }
+    REQUIRE(where_of(builtin_sql) == "ABS(" + change + ") < " + ph(1));
+    REQUIRE(where_of(on_abs_sql) == change + " < " + ph(1) + " AND " + change + " > -" + ph(2));
+    REQUIRE(where_of(own_sql) == "\"reading\".\"name\" <> " + ph(1));
+    REQUIRE(builtin_sql.substr(0, builtin_sql.find(" WHERE ")) == on_abs_sql.substr(0, on_abs_sql.find(" WHERE ")));
+    const std::vector<dorm::Value> three{dorm::Value(3)}, three_twice{dorm::Value(3), dorm::Value(3)};
+
     std::atomic<bool> stop{false};
-    std::atomic<int> failures{0};
+    std::atomic<int> failures{0}, builtin_seen{0}, on_abs_seen{0};
     auto reader = [&] {
         while (!stop.load()) {
-            auto sql = Reading::objects().filter(dorm::runtime("change__abs__lt"), 3).sql_with_params().sql;
-            if (sql.find("ABS(") == std::string::npos && sql.find("\"change\" < ") == std::string::npos) ++failures;
+            auto c = reading().sql_with_params();
+            if (c.sql == builtin_sql && c.params == three) ++builtin_seen;
+            else if (c.sql == on_abs_sql && c.params == three_twice) ++on_abs_seen;
+            else ++failures;
             try {
-                (void)Reading::objects().filter(dorm::runtime("change__ne"), 3);
+                if (named().sql_with_params().sql != own_sql) ++failures;
             } catch (const dorm::FieldError&) {  // before or after a registration: either is consistent
             }
         }
     };
-    test::Database db;
     std::thread a(reader), b(reader);
     for (int i = 0; i < 200; ++i) {
-        dorm::ScopedLookup ne(not_equal);
+        dorm::ScopedLookup ne(field<Reading>("name"), not_equal);
         dorm::ScopedLookup lt(absolute_value_less_than);
     }
     stop = true;
     a.join();
     b.join();
     CHECK(failures == 0);
+    CHECK(builtin_seen + on_abs_seen > 0);
 }
