@@ -1,95 +1,26 @@
 // SPDX-License-Identifier: MIT
-// Custom lookups and transforms (Django's "Custom Lookups" how-to): an SQL template registered under a name on
-// the kinds of field it applies to, then usable in lookup paths like a built-in one (`change__abs__lt`).
+// The registry of custom lookups and transforms (Django's "Custom Lookups" how-to): an SQL template registered under
+// a name on the kinds of field it applies to, or on one model field, then usable in lookup paths like a built-in
+// one (`change__abs__lt`). What a lookup is, and how a model declares them: <dorm/lookup_declarations.hpp>.
 #pragma once
 
 #include <dorm/config.hpp>
 
 #include <dorm/errors.hpp>
 #include <dorm/fields.hpp>
+#include <dorm/lookup_declarations.hpp>
 #include <dorm/lookups.hpp>
+#include <dorm/model.hpp>
 #include <dorm/sql/ast.hpp>
 
-#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace dorm {
-
-/// A set of field kinds: where a custom lookup or transform applies. Django registers them on field classes;
-/// these sets are those classes (`integers()` is IntegerField with its Small/Big subclasses, `all()` is Field).
-class FieldKinds {
-public:
-    constexpr FieldKinds() = default;
-    constexpr FieldKinds(FieldKind k) : bits_(1u << static_cast<unsigned>(k)) {}  // NOLINT: implicit
-    constexpr FieldKinds operator|(FieldKinds o) const { return from_bits(bits_ | o.bits_); }
-    constexpr bool contains(FieldKind k) const { return (bits_ >> static_cast<unsigned>(k)) & 1u; }
-    constexpr bool empty() const { return bits_ == 0; }
-    constexpr bool overlaps(FieldKinds o) const { return (bits_ & o.bits_) != 0; }
-    constexpr bool operator==(const FieldKinds&) const = default;
-
-    static constexpr FieldKinds all() { return from_bits((1u << (static_cast<unsigned>(last_field_kind) + 1)) - 1); }
-    static constexpr FieldKinds integers() {
-        return FieldKinds(FieldKind::small_integer) | FieldKind::integer | FieldKind::big_integer;
-    }
-    static constexpr FieldKinds numbers() { return integers() | FieldKind::real; }
-    static constexpr FieldKinds text() { return FieldKind::text; }
-    /// Django's DateField, of which DateTimeField is a subclass.
-    static constexpr FieldKinds dates() { return FieldKinds(FieldKind::date) | FieldKind::datetime; }
-
-private:
-    static constexpr FieldKinds from_bits(std::uint32_t b) {
-        FieldKinds k;
-        k.bits_ = b;
-        return k;
-    }
-    std::uint32_t bits_ = 0;
-};
-
-/// A custom lookup (Django's Lookup subclass): `name` in a lookup path as its last part, on fields of the kinds
-/// `on`, written as the SQL template `sql` (or the backend's own template, Django's as_<vendor>()).
-/// Placeholders: {lhs} the left-hand side, {rhs} the right-hand side (always a bound parameter, or the SQL of an
-/// F() expression), and, for a lookup registered on a transform, {arg}: that transform's argument (Django's
-/// `self.lhs.lhs`). Each placeholder may appear any number of times; other braces are not allowed.
-///
-///     inline constexpr dorm::CustomLookup not_equal{.name = "ne", .on = dorm::FieldKinds::all(),
-///                                                   .sql = "{lhs} <> {rhs}"};
-///     dorm::register_lookup(not_equal);   // at start-up; then filter("name__ne", "Jack")
-struct CustomLookup {
-    std::string_view name;
-    FieldKinds on{};
-    std::string_view sql{};         // shared by every backend
-    std::string_view sqlite{};      // SQLite's own, if not `sql`
-    std::string_view postgresql{};  // PostgreSQL's own, if not `sql`
-    /// Registered on a custom transform (by its name) instead of on fields: applies after that transform only,
-    /// as Django's `AbsoluteValue.register_lookup(AbsoluteValueLessThan)`; `on` is then unused.
-    std::string_view on_transform{};
-    /// Replaces a lookup or transform of the same name on these kinds (a built-in one, or one registered before),
-    /// as Django's register_lookup() does. Without it such a clash is a ValueError.
-    bool replace = false;
-};
-
-/// A custom transform (Django's Transform subclass): `name` in a lookup path, followed by further transforms and
-/// a lookup (`exact` when none), or alone in values(), order_by(), F(). {lhs} in its template is its argument.
-struct CustomTransform {
-    std::string_view name;
-    FieldKinds on{};
-    std::string_view sql{};
-    std::string_view sqlite{};
-    std::string_view postgresql{};
-    /// The kind of its result, which decides the lookups that may follow (Django's output_field); none: the
-    /// kind of its argument.
-    std::optional<FieldKind> output{};
-    /// Applied to the right-hand side too (Django's `bilateral = True`): `name__upper="doe"` is
-    /// UPPER(name) = UPPER('doe').
-    bool bilateral = false;
-    bool replace = false;
-};
 
 /// Registers a custom lookup or transform for the whole program (Django: Field.register_lookup()). Checks the
 /// name and the template: ValueError if bad, or if the name clashes with a lookup or transform that applies to
@@ -97,16 +28,45 @@ struct CustomTransform {
 DORM_DECL void register_lookup(const CustomLookup& lookup);
 DORM_DECL void register_transform(const CustomTransform& transform);
 
-/// Removes every custom lookup and transform named `name` (those on transforms included when `name` is
-/// a transform's): what it replaced applies again. ValueError if there is none (Django's _unregister_lookup()).
+/// Registers a custom lookup or transform on one model field only (Django 4.2's
+/// `Author._meta.get_field("name").register_lookup(NotEqual)`): it applies after that field, also across
+/// relations (`Book`'s "author__name__ne"), and not to a field of the same name of another model. There it comes
+/// before anything of the same name registered on the field's kind or built in, as Django's instance lookups come
+/// before its class lookups. `on` may be left empty; if set it must contain the field's kind. A name that already
+/// applies to the field (built in, registered on its kind, or on the field before) needs `replace`.
+///
+///     dorm::register_lookup<Author>("name", not_equal);   // Author::objects().filter("name__ne", "Jack")
+DORM_DECL void register_lookup(const FieldMeta& field, const CustomLookup& lookup);
+DORM_DECL void register_transform(const FieldMeta& field, const CustomTransform& transform);
+template <class M>
+void register_lookup(std::string_view field, const CustomLookup& lookup) {
+    register_lookup(model_meta<M>().get_field(field), lookup);
+}
+template <class M>
+void register_transform(std::string_view field, const CustomTransform& transform) {
+    register_transform(model_meta<M>().get_field(field), transform);
+}
+
+/// Removes every custom lookup and transform named `name` registered on field kinds (those on transforms included
+/// when `name` is a transform's): what it replaced applies again. ValueError if there is none (Django's
+/// _unregister_lookup()). Registrations on one field stay, as Django's instance lookups do.
 DORM_DECL void unregister_lookup(std::string_view name);
+/// Removes the lookups and transforms named `name` registered on `field` (ValueError if none).
+DORM_DECL void unregister_lookup(const FieldMeta& field, std::string_view name);
+template <class M>
+void unregister_lookup(std::string_view field, std::string_view name) {
+    unregister_lookup(model_meta<M>().get_field(field), name);
+}
 
 /// A registration for a scope (tests, mostly): registered on construction, and exactly that registration removed
-/// on destruction (Django's `register_lookup()` context manager of its test utilities).
+/// on destruction (Django's `register_lookup()` context manager of its test utilities). On one field:
+/// `dorm::ScopedLookup ne(dorm::model_meta<Author>().get_field("name"), not_equal)`.
 class ScopedLookup {
 public:
     explicit ScopedLookup(const CustomLookup& lookup);
     explicit ScopedLookup(const CustomTransform& transform);
+    ScopedLookup(const FieldMeta& field, const CustomLookup& lookup);
+    ScopedLookup(const FieldMeta& field, const CustomTransform& transform);
     ~ScopedLookup();
     ScopedLookup(const ScopedLookup&) = delete;
     ScopedLookup& operator=(const ScopedLookup&) = delete;
@@ -119,48 +79,19 @@ private:
 // nevertheless safe while other threads build queries: each path is resolved against one consistent snapshot of
 // the registry, and a resolved QuerySet keeps the definitions it uses alive (it does not see later changes).
 
-/// What the compile-time check of literal lookup paths needs to know of a custom lookup or transform.
-struct LookupDeclaration {
-    std::string_view name;
-    bool transform = false;
-    FieldKinds on{};
-    std::string_view on_transform{};
-    std::optional<FieldKind> output{};
-    constexpr LookupDeclaration(const CustomLookup& l)  // NOLINT: implicit, for declare_lookups()
-        : name(l.name), on(l.on), on_transform(l.on_transform) {}
-    constexpr LookupDeclaration(const CustomTransform& t)  // NOLINT
-        : name(t.name), transform(true), on(t.on), output(t.output) {}
-};
-
-/// The custom lookups a model's literal lookup paths may use, for its `static constexpr auto dorm_lookups()`:
-///
-///     static constexpr auto dorm_lookups() { return dorm::declare_lookups(not_equal, absolute_value); }
-///
-/// Without it a literal path naming a custom lookup is a compile error (a misspelt one would be too); a run-time
-/// path (std::string, dorm::runtime(...)) needs no declaration. The registration is still needed: the
-/// declaration only lets the literal through the compile-time check.
-template <class... D>
-constexpr std::array<LookupDeclaration, sizeof...(D)> declare_lookups(const D&... d) {
-    return {{LookupDeclaration(d)...}};
-}
-
-namespace detail {
-template <class M>
-constexpr auto model_lookup_declarations() {
-    if constexpr (requires { M::dorm_lookups(); }) return M::dorm_lookups();
-    else return std::array<LookupDeclaration, 0>{};
-}
-template <class M>
-inline constexpr auto declared_lookups_v = model_lookup_declarations<M>();
-}  // namespace detail
-
 namespace lookups {
 
-/// A registered custom lookup or transform, owned by the registry and by the queries that use it.
+/// A registered custom lookup or transform, owned by the registry and by the queries that use it. Neither copied
+/// nor moved: `lookup.name` views `name`, which a copy's would still point into.
 struct CustomDef {
+    CustomDef() = default;
+    CustomDef(const CustomDef&) = delete;
+    CustomDef& operator=(const CustomDef&) = delete;
+
     bool transform = false;
     std::string name;
     FieldKinds on;
+    const FieldMeta* field = nullptr;  // registered on this model field only (Django's instance lookups)
     std::string on_transform;
     std::string sql, sqlite, postgresql;
     std::optional<FieldKind> output;
@@ -169,23 +100,37 @@ struct CustomDef {
 
     /// The template for the backend named `vendor`; empty when it has none.
     std::string_view template_for(std::string_view vendor) const;
-    /// Whether it applies to a value of kind `k` (`known`: false when the kind is not known: it applies).
-    bool applies(FieldKind k, bool known) const { return !known || on.contains(k); }
+    /// Whether, registered on field kinds, it applies to a value of kind `k` (`known`: false when the kind is not
+    /// known: it applies).
+    bool applies(FieldKind k, bool known) const { return field == nullptr && (!known || on.contains(k)); }
 };
 using CustomDefPtr = std::shared_ptr<const CustomDef>;
 
-/// The registry at one moment, newest registration first (the first match wins).
-using CustomRegistry = std::vector<CustomDefPtr>;
+// CustomRegistry (lookups.hpp): the registry at one moment, newest registration first (the first match wins).
 
-/// The current registry, or nullptr when nothing is registered (the common case costs one atomic load).
+/// The current registry, or nullptr when nothing is registered (the common case costs one atomic load). Take it
+/// once per lookup path and pass it down: each call is a snapshot of its own.
 DORM_DECL std::shared_ptr<const CustomRegistry> custom_registry();
 
-/// The custom transform named `name` for a value of kind `kind`, or nullptr.
+/// A number that changes with every registration and removal (0 until the first): what was compiled under one
+/// value of it may be reused while it stays the same.
+DORM_DECL std::uint64_t custom_generation() noexcept;
+
+// Finding a name at one step of a path, in Django's order (RegisterLookupMixin): for a lookup, the lookups
+// registered on the custom transform just applied (`after`), then the registrations on the model field the value
+// stands for (`field`, Django's instance lookups; nullptr when it stands for none), then those on its kind (class
+// lookups), built-ins last (the caller's). A field's own registration hides every other of its name: its lookup
+// is no transform, and its transform no lookup (then nullptr).
+
+/// The registration named `name` on `field` itself, lookup or transform, or nullptr.
+DORM_DECL CustomDefPtr find_own(const CustomRegistry* reg, std::string_view name, const FieldMeta* field);
+/// The custom transform named `name` for a value of kind `kind` standing for `field`, or nullptr.
 DORM_DECL CustomDefPtr find_custom_transform(const CustomRegistry* reg, std::string_view name, FieldKind kind,
-                                             bool known);
-/// The custom lookup named `name` after `transform` (a custom transform, or nullptr) on a value of kind `kind`.
+                                             bool known, const FieldMeta* field);
+/// The custom lookup named `name` after `after` (a custom transform, or nullptr) on a value of kind `kind`
+/// standing for `field`, or nullptr.
 DORM_DECL CustomDefPtr find_custom_lookup(const CustomRegistry* reg, std::string_view name, FieldKind kind,
-                                          bool known, const CustomDef* transform);
+                                          bool known, const FieldMeta* field, const CustomDef* after);
 /// Whether any custom lookup or transform is named `name`.
 DORM_DECL bool is_custom_name(const CustomRegistry* reg, std::string_view name);
 

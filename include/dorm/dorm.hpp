@@ -14,6 +14,7 @@
 #include <dorm/expressions.hpp>
 #include <dorm/functions.hpp>
 #include <dorm/lookups.hpp>
+#include <dorm/lookup_declarations.hpp>
 #include <dorm/custom_lookups.hpp>
 #include <dorm/lookup_path.hpp>
 #include <dorm/q.hpp>

@@ -8,7 +8,6 @@
 #include <dorm/errors.hpp>
 #include <dorm/value.hpp>
 
-#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -133,6 +132,8 @@ struct is_one_to_one<std::optional<OneToOne<M, K>>> : std::true_type {};
 [[noreturn]] DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type);
 [[noreturn]] DORM_DECL void integer_out_of_range(const backends::Cell& c, std::string_view type);
 DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t max, std::string_view type);
+/// A number of microseconds computed by the database (a duration times 1.5), rounded as Python's round() does.
+DORM_DECL std::int64_t real_to_microseconds(double d);
 
 /// field_traits<T>: the column kind of a member type, how it becomes a Value, and how a Cell decodes into it.
 template <class T, class = void>
@@ -322,8 +323,7 @@ struct field_traits<Duration> {
         if (c.kind == backends::Cell::Kind::integer) [[likely]]
             out = Duration{c.i};
         else if (c.kind == backends::Cell::Kind::real)
-            out = Duration{real_to_integer(std::nearbyint(c.d), std::numeric_limits<std::int64_t>::min(),
-                                           std::numeric_limits<std::int64_t>::max(), "a Duration")};
+            out = Duration{real_to_microseconds(c.d)};
         else if (c.kind == backends::Cell::Kind::null)
             null_into_non_optional();
         else

@@ -3,9 +3,9 @@
 // compile time against M's fields, the {fmt} way; any other string is checked at run time (FieldError).
 #pragma once
 
-#include <dorm/custom_lookups.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/fields.hpp>
+#include <dorm/lookup_declarations.hpp>
 #include <dorm/lookups.hpp>
 #include <dorm/model.hpp>
 
@@ -60,37 +60,75 @@ constexpr PathParts split_at_dunder(std::string_view path) {
     return out;
 }
 
-/// The declaration of custom transform `name` for a value of kind `kind` (`known`: false when not known), or -1.
+/// The declaration of custom transform `name`, declared on the kinds, for a value of kind `kind` (`known`: false
+/// when not known), or -1.
 constexpr int declared_transform(std::span<const LookupDeclaration> declared, std::string_view name, FieldKind kind,
                                  bool known) {
     for (std::size_t i = 0; i < declared.size(); ++i)
-        if (declared[i].transform && declared[i].name == name && (!known || declared[i].on.contains(kind)))
+        if (declared[i].transform && declared[i].field.empty() && declared[i].name == name &&
+            (!known || declared[i].on.contains(kind)))
             return static_cast<int>(i);
     return -1;
 }
 
-/// Whether a custom lookup `name` is declared for a value of kind `kind`, or on the custom transform `after`.
+/// Whether a custom lookup `name` is declared on the kinds for a value of kind `kind`, or on the custom transform
+/// `after`.
 constexpr bool declared_lookup(std::span<const LookupDeclaration> declared, std::string_view name, FieldKind kind,
                                bool known, std::string_view after) {
     for (const auto& d : declared) {
-        if (d.transform || d.name != name) continue;
+        if (d.transform || d.name != name || !d.field.empty()) continue;
         if (d.on_transform.empty() ? (!known || d.on.contains(kind)) : d.on_transform == after) return true;
     }
     return false;
 }
 
+/// The declaration of `name` on the model's field `field` itself (dorm::on_field()), or -1. `field` "pk" stands for
+/// the primary key, whose name the check does not know: any field's declaration is taken (checked at run time).
+constexpr int declared_on_field(std::span<const LookupDeclaration> declared, std::string_view name,
+                                std::string_view field) {
+    if (field.empty()) return -1;
+    for (std::size_t i = 0; i < declared.size(); ++i)
+        if (!declared[i].field.empty() && declared[i].name == name && (declared[i].field == field || field == "pk"))
+            return static_cast<int>(i);
+    return -1;
+}
+
 /// Transforms and a final lookup after a field of kind `kind` (`known`: false after "pk", whose kind is set
-/// at run time). `declared`: the custom lookups and transforms of the field's model (its dorm_lookups()).
+/// at run time). `declared`: the custom lookups and transforms of the field's model (its dorm_lookups());
+/// `field`: the name of the model field the value stands for, whose own declarations come first (Django's
+/// instance lookups); empty once a transform has made it another value.
 constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, bool known, bool allow_lookup,
-                          std::span<const LookupDeclaration> declared) {
+                          std::span<const LookupDeclaration> declared, std::string_view field) {
     std::string_view custom_transform;  // the custom transform just applied, for the lookups registered on it
     for (; i < p.n; ++i) {
         bool last = i + 1 == p.n;
-        // A custom name first, as the registry replaces built-ins; at the end a lookup wins over a transform.
+        // Custom names first, as the registry replaces built-ins: those on the transform just applied, then the
+        // field's own, then those on its kind; at the end a lookup wins over a transform.
+        if (allow_lookup && last && !custom_transform.empty())
+            for (const auto& d : declared)
+                if (!d.transform && d.field.empty() && d.name == p.parts[i] && d.on_transform == custom_transform)
+                    return;
+        if (int oi = declared_on_field(declared, p.parts[i], field); oi >= 0) {
+            const auto& d = declared[static_cast<std::size_t>(oi)];
+            if (!d.transform) {  // the field's own lookup hides any transform of its name
+                if (!allow_lookup) compile_error::malformed_path("dorm: a lookup is not allowed here, only a field path");
+                else if (!last) compile_error::unknown_lookup("dorm: a lookup must be the last part of a lookup path");
+                return;
+            }
+            if (d.output) {
+                kind = *d.output;
+                field = {};
+            }
+            custom_transform = d.name;
+            continue;
+        }
         if (allow_lookup && last && declared_lookup(declared, p.parts[i], kind, known, custom_transform)) return;
         if (int di = declared_transform(declared, p.parts[i], kind, known); di >= 0) {
             const auto& t = declared[static_cast<std::size_t>(di)];
-            if (t.output) kind = *t.output;
+            if (t.output) {
+                kind = *t.output;
+                field = {};
+            }
             custom_transform = t.name;
             continue;
         }
@@ -99,6 +137,7 @@ constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, boo
             if (known && !lookups::transform_applies(t, kind))
                 compile_error::transform_not_valid_for_field_type("dorm: this transform does not apply to the field's type (e.g. hour on a Date, year on a Time)");
             kind = t.output;
+            field = {};
             custom_transform = {};
             continue;
         }
@@ -181,7 +220,7 @@ template <class M>
 constexpr void check_path_from(const PathParts& p, std::size_t i, bool allow_lookup) {
     std::string_view part = p.parts[i];
     constexpr std::span<const LookupDeclaration> declared(declared_lookups_v<M>);
-    if (part == "pk") return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup, declared);
+    if (part == "pk") return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup, declared, "pk");
     for (const auto& f : field_infos<M>()) {
         bool attname = f.relation && part.size() == f.name.size() + 3 && part.starts_with(f.name) && part.ends_with("_id");
         if (part != f.name && !attname) continue;
@@ -190,7 +229,7 @@ constexpr void check_path_from(const PathParts& p, std::size_t i, bool allow_loo
             if (!is_lookup_or_transform(p.parts[i + 1], declared))
                 return compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the related model (check its DORM_MODEL)");
         }
-        return check_tail(p, i + 1, f.kind, true, allow_lookup, declared);
+        return check_tail(p, i + 1, f.kind, true, allow_lookup, declared, f.name);
     }
     compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the model (check DORM_MODEL)");
 }

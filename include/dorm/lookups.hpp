@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -125,6 +126,8 @@ constexpr int lookup_index(std::string_view name) {
 
 struct Lookup;
 struct CustomDef;
+/// The custom lookups and transforms registered at one moment, newest first (<dorm/custom_lookups.hpp>).
+using CustomRegistry = std::vector<std::shared_ptr<const CustomDef>>;
 
 /// One lookup: its name, what right-hand side it takes, which kinds it applies to, and how it is written.
 struct LookupDef {
@@ -215,8 +218,9 @@ DORM_DECL const LookupDef* find(std::string_view name);
 /// Whether a lookup applies to a field of `kind`: pattern lookups compare text, which binary data is not.
 constexpr bool lookup_applies(bool pattern, FieldKind kind) { return !pattern || kind != FieldKind::bytes; }
 
-/// "contains, date, day, ..." for error messages: lookups, then transforms that apply to `kind`.
-DORM_DECL std::string names(std::optional<FieldKind> kind = std::nullopt);
+/// "contains, date, day, ..." for error messages: the lookups and transforms that apply to `kind`, with those of
+/// the registry snapshot `custom` (the path's) that apply to it or to `field`, the field the value stands for.
+DORM_DECL std::string names(std::optional<FieldKind> kind, const CustomRegistry* custom, const FieldMeta* field);
 
 }  // namespace lookups
 }  // namespace dorm

@@ -943,6 +943,7 @@ private:
             sql::detail::check_value(*field, v);
             return run_compiled(base, db, conn, *sql, std::span<const Value>(&v, 1));
         }
+        const std::uint64_t generation = lookups::custom_generation();  // before compiling: a change since is a miss
         sql::Query q = add_condition(condition).get_query();
         auto c = sql::compile_select(q, *dialect);
         if (!c.nothing && c.params.size() == 1 && c.params[0] == v)
@@ -950,7 +951,7 @@ private:
                 try {  // the same text with another value, which is then the only parameter: remember it
                     auto c2 = sql::compile_select(add_condition(Q(leaf.path, *other)).get_query(), *dialect);
                     if (c2.sql == c.sql && c2.params.size() == 1 && c2.params[0] == *other)
-                        base.get_statements.add(leaf.path, type, dialect, c.sql);
+                        base.get_statements.add(leaf.path, type, dialect, c.sql, generation);
                 } catch (const Error&) {
                 }
             }

@@ -52,6 +52,21 @@ struct Scored {
     static constexpr auto dorm_lookups() { return dorm::declare_lookups(not_equal, absolute_value); }
 };
 
+/// A custom lookup declared on one field: after that field only, from its model and across a ForeignKey to it.
+struct Station {
+    std::int64_t id = 0;
+    std::string name{};
+    std::string code{};
+    DORM_MODEL(Station, id, name, code)
+    static constexpr auto dorm_lookups() { return dorm::declare_lookups(dorm::on_field("name", not_equal)); }
+};
+struct Probe {
+    std::int64_t id = 0;
+    dorm::ForeignKey<Station> station{};
+    std::string name{};
+    DORM_MODEL(Probe, id, station, name)
+};
+
 #if DORM_CASE == 9
 /// A member left out of DORM_MODEL by mistake would never be saved: a compile error.
 struct Forgetful {
@@ -77,6 +92,8 @@ int main() {
     (void)Counter::objects().filter("hits__gt", 1);  // a member named in DORM_NOT_PERSISTED
     (void)Scored::objects().filter("name__ne", "x").filter("score__abs__lt", 2).order_by("score__abs", "-score");
     (void)entries.filter(std::string("rating__ne"), 1).filter(dorm::runtime("rating__abs"), 1);  // run-time paths
+    (void)Station::objects().filter("name__ne", "x").exclude("pk", 1);
+    (void)Probe::objects().filter("station__name__ne", "x").filter(dorm::runtime("name__ne"), "x");
 #elif DORM_CASE == 1
     (void)entries.filter("blog__name__containz", "x");  // an unknown lookup after a ForeignKey hop
 #elif DORM_CASE == 2
@@ -101,6 +118,12 @@ int main() {
     (void)Scored::objects().filter("name__abs", 1);  // a declared transform on a kind it is not declared for
 #elif DORM_CASE == 12
     (void)Scored::objects().filter("score__ne__abs", 1);  // a lookup ends a path
+#elif DORM_CASE == 13
+    (void)Station::objects().filter("code__ne", "x");  // declared on another field of the model
+#elif DORM_CASE == 14
+    (void)Probe::objects().filter("name__ne", "x");  // declared on a field of the same name of another model
+#elif DORM_CASE == 15
+    (void)Probe::objects().filter("station__code__ne", "x");  // across the ForeignKey, on another field
 #endif
     return 0;
 }

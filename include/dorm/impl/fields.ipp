@@ -4,6 +4,8 @@
 
 #include <dorm/fields.hpp>
 
+#include <cmath>
+
 namespace dorm::detail {
 
 DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type) {
@@ -15,6 +17,11 @@ DORM_DECL void integer_out_of_range(const backends::Cell& c, std::string_view ty
     if (c.kind == backends::Cell::Kind::real)
         throw DataError(fmt::format("dorm: the database returned {}, which does not fit {}", c.d, type));
     throw DataError(fmt::format("dorm: the database returned {}, which does not fit {}", c.i, type));
+}
+
+DORM_DECL std::int64_t real_to_microseconds(double d) {
+    return real_to_integer(std::nearbyint(d), std::numeric_limits<std::int64_t>::min(),
+                           std::numeric_limits<std::int64_t>::max(), "a Duration");
 }
 
 DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t max, std::string_view type) {

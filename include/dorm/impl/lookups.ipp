@@ -262,16 +262,15 @@ DORM_DECL const LookupDef* find(std::string_view name) {
     return it == r.end() ? nullptr : &it->second;
 }
 
-DORM_DECL std::string names(std::optional<FieldKind> kind) {
+DORM_DECL std::string names(std::optional<FieldKind> kind, const CustomRegistry* custom, const FieldMeta* field) {
     std::vector<std::string_view> n;
     for (auto& [k, d] : registry())
         if (!kind || lookup_applies(d.pattern, *kind)) n.push_back(k);
     for (const auto& t : transforms)
         if (!kind || transform_applies(t, *kind)) n.push_back(t.name);
-    auto custom = custom_registry();
     if (custom)
         for (const auto& d : *custom)
-            if (d->on_transform.empty() && (!kind || d->on.contains(*kind)) &&
+            if (d->on_transform.empty() && (d->field ? d->field == field : !kind || d->on.contains(*kind)) &&
                 std::find(n.begin(), n.end(), d->name) == n.end())
                 n.push_back(d->name);
     std::sort(n.begin(), n.end());

@@ -110,19 +110,25 @@ struct PrefetchSpec {
 /// The state of a QuerySet: plain data, copied (shallowly: the WHERE tree is shared) on every chained call.
 namespace detail {
 /// The statements get(field, value) compiled from one query, kept with it: the same field and value type give the
-/// same SQL with the value as its only parameter. Copies start empty, since a chained query is another query.
+/// same SQL with the value as its only parameter, as long as the custom lookups registered stay the same (a
+/// registered `exact` changes it). Copies start empty, since a chained query is another query.
 class GetStatements {
 public:
     GetStatements() = default;
     GetStatements(const GetStatements&) noexcept {}
     GetStatements& operator=(const GetStatements&) noexcept { return *this; }
 
-    /// The SQL for `path` and a value of variant index `type` on dialect `d`, or nullptr.
+    /// The SQL for `path` and a value of variant index `type` on dialect `d`, compiled while the custom lookups'
+    /// registry was at the generation it is at now, or nullptr.
     const std::string* find(std::string_view path, std::size_t type, const backends::Dialect* d) const;
-    void add(std::string path, std::size_t type, const backends::Dialect* d, std::string sql) const {
+    /// Keeps `sql`, compiled with the registry at `generation` (lookups::custom_generation() taken before).
+    void add(std::string path, std::size_t type, const backends::Dialect* d, std::string sql,
+             std::uint64_t generation) const {
         std::lock_guard lock(mutex_);
-        if (entries_.size() < 16)  // a few fields per query: paths built at run time must not grow it unbounded
-            entries_.push_back(std::make_unique<const Entry>(Entry{std::move(path), type, d, std::move(sql)}));
+        // A few fields per query: paths built at run time must not grow it unbounded. Entries are never removed:
+        // find() hands out pointers into them.
+        if (entries_.size() < 16)
+            entries_.push_back(std::make_unique<const Entry>(Entry{std::move(path), type, d, std::move(sql), generation}));
     }
 
 private:
@@ -131,6 +137,7 @@ private:
         std::size_t type;
         const backends::Dialect* dialect;
         std::string sql;
+        std::uint64_t generation;
     };
     mutable std::mutex mutex_;
     mutable std::vector<std::unique_ptr<const Entry>> entries_;  // owned: find()'s pointers stay valid while entries are added
@@ -266,10 +273,27 @@ DORM_DECL std::size_t filtered_join(Query& q, const FilteredRelationSpec& fr);
 }  // namespace detail
 
 /// What a lookup path resolved to: the expression on its left side and what follows.
+/// What resolving one lookup path reads besides the query, taken once for the whole path.
+struct PathContext {
+    /// The custom lookups' registry, one snapshot for the path (nullptr: nothing is registered).
+    std::shared_ptr<const lookups::CustomRegistry> custom;
+    /// The field whose own lookups apply to a path starting with "pk" (nullptr: the key's own): in the subquery of
+    /// exclude() across a reverse relation named alone, the relation's ForeignKey, where Django looks them up.
+    const FieldMeta* pk_stands_for = nullptr;
+
+    static PathContext current() { return PathContext{lookups::custom_registry(), nullptr}; }
+};
+
 struct ResolvedPath {
     ExprPtr lhs;                 // the column, wrapped in any transforms
     ExprPtr column;              // the column alone (or the annotation's expression)
     const FieldMeta* field = nullptr;  // nullptr for an annotation
+    /// The model field `lhs` stands for (Django's lhs.output_field when it is a model field), whose own custom
+    /// lookups come first: the field, the target's key for "fk__pk", a reverse relation's ForeignKey for the
+    /// relation alone, an annotation's field for an annotation that is a column; nullptr after a transform that
+    /// sets its own output kind.
+    const FieldMeta* output_field = nullptr;
+    std::shared_ptr<const lookups::CustomRegistry> custom;  // the registry snapshot the path is resolved against
     std::string_view name;       // the field's or the annotation's name
     FieldKind kind{};            // the kind of `lhs`
     bool kind_known = true;      // false for an annotation whose type is unknown (a NULL value)
@@ -282,14 +306,14 @@ struct ResolvedPath {
     std::string_view lookup;     // the lookup name, if the path has one
 };
 
-DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i,
-                                 std::string_view path, bool allow_lookup, const ModelMeta* model);
-
 /// Resolves "blog__name__icontains", "pub_date__year__gte", "pk" against the query's model, adding the
 /// joins it needs. `allow_lookup`: a trailing lookup name is accepted; `allow_joins`: ForeignKeys may be crossed.
 DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_lookup, bool allow_joins = true);
+DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_lookup, bool allow_joins,
+                                    PathContext context);
 
-/// The transforms and lookup after a field or an annotation.
+/// The transforms and lookup after a field or an annotation (with allow_lookup: the implied `exact`'s custom
+/// definition too, when the path names no lookup).
 DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i,
                                  std::string_view path, bool allow_lookup, const ModelMeta* model);
 
@@ -379,6 +403,9 @@ DORM_DECL ExprPtr year_lookup(const ResolvedPath& r, const lookups::LookupDef& d
 /// negations (exclude, ~Q): then, as in Django, a NULL-able column also gets `IS NOT NULL` so that
 /// exclude() keeps rows where the column is NULL.
 DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated);
+/// The same, against `context` (one registry snapshot for every path the condition resolves).
+DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated,
+                               PathContext context);
 DORM_DECL void add_where(Query& query, ExprPtr condition);
 
 namespace detail {
@@ -426,10 +453,9 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
 namespace detail {
 /// exclude() across a multi-valued relation, as Django does it: `pk IN (SELECT fk FROM related WHERE condition)`
 /// under the NOT, so that the conditions of one exclude() need not hold for the same related row.
-DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs);
+DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
+                                        const PathContext& context);
 }  // namespace detail
-
-DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated);
 
 /// Builds the WHERE tree of a Q against the query's model; `negated` is the parity of negations above it.
 DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated);

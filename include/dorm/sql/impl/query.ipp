@@ -9,9 +9,10 @@
 namespace dorm::sql::detail {
 
 DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, const backends::Dialect* d) const -> const std::string* {
+    const std::uint64_t generation = lookups::custom_generation();
     std::lock_guard lock(mutex_);
     for (const auto& e : entries_)
-        if (e->type == type && e->dialect == d && e->path == path) return &e->sql;
+        if (e->type == type && e->dialect == d && e->generation == generation && e->path == path) return &e->sql;
     return nullptr;
 }
 }  // namespace dorm::sql::detail
@@ -219,7 +220,26 @@ DORM_DECL std::size_t filtered_join(Query& q, const FilteredRelationSpec& fr) {
 
 namespace dorm::sql {
 
+namespace detail {
+/// The model field an expression stands for (Django's output_field when that is a model field): a column's field,
+/// through custom transforms that keep their argument's kind; nullptr for anything else.
+DORM_DECL const FieldMeta* stands_for(const Expression* e) {
+    while (e) {
+        if (const auto* col = dynamic_cast<const Col*>(e)) return col->field;
+        const auto* t = dynamic_cast<const lookups::CustomTransformExpr*>(e);
+        if (!t || t->def->output) return nullptr;
+        e = t->arg.get();
+    }
+    return nullptr;
+}
+}  // namespace detail
+
 DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_lookup, bool allow_joins) {
+    return resolve_path(q, path, allow_lookup, allow_joins, PathContext::current());
+}
+
+DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_lookup, bool allow_joins,
+                                    PathContext context) {
     auto parts = detail::split_path(path);
     for (auto p : parts)
         if (p.empty()) throw FieldError(fmt::format("dorm: '{}' is not a valid lookup path", path));
@@ -228,6 +248,8 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
     bool outer = false;
     std::size_t i = 1;
     ResolvedPath r;
+    r.custom = std::move(context.custom);  // the one snapshot of the registry this path is resolved against
+    const lookups::CustomRegistry* reg = r.custom.get();
     // Annotations first, as in Django; their names may contain "__" ("entry__count"): the longest prefix wins.
     for (std::size_t n = parts.size(); n >= 1; --n) {
         std::string_view prefix = path.substr(0, static_cast<std::size_t>(parts[n - 1].data() + parts[n - 1].size() - path.data()));
@@ -239,15 +261,16 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
         r.kind = k.value_or(FieldKind::text);
         r.kind_known = k.has_value();
         r.nullable = true;
+        r.output_field = detail::stands_for(a->expr.get());
         return resolve_tail(r, parts, n, path, allow_lookup, model);
     }
     // Walk the path: fields, ForeignKeys forward (a join unless only the key is needed) and reverse relations
     // (multi-valued joins). Fields win over lookups, as in Django.
     const FieldMeta* field = nullptr;
+    const FieldMeta* stands_for = nullptr;  // when the field whose own lookups apply is not `field` (Django's)
     std::size_t at = 0;
-    auto custom = lookups::custom_registry();
     auto is_lookup = [&](std::string_view n) {
-        return lookups::find(n) || lookups::find_transform(n) || lookups::is_custom_name(custom.get(), n);
+        return lookups::find(n) || lookups::find_transform(n) || lookups::is_custom_name(reg, n);
     };
     // A FilteredRelation's name (or, inside its own condition, its relation's name) stands for its join.
     const FilteredRelationSpec* fr = nullptr;
@@ -271,6 +294,7 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
                 std::string_view next = parts[at + 1];
                 if (next == "pk" || next == target.pk_field().name) {  // the key itself: no join
                     field = f;
+                    stands_for = &target.pk_field();  // Django's final field: the target's key
                     at += 2;
                     break;
                 }
@@ -299,6 +323,7 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
             ++at;
             if (at == parts.size() || is_lookup(parts[at])) {  // "entry" alone: the related row's primary key
                 field = &model->pk_field();
+                stands_for = rel->field;  // Django's ForeignObjectRel.get_lookup(): its ForeignKey's lookups
                 break;
             }
             continue;
@@ -327,7 +352,9 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
         throw FieldError(fmt::format("dorm: Cannot resolve keyword '{}' into field. Choices are: {}", name, choices));
     }
     i = at;
+    if (!stands_for && context.pk_stands_for && i == 1 && parts[0] == "pk" && !fr) stands_for = context.pk_stands_for;
     r.field = field;
+    r.output_field = stands_for ? stands_for : field;
     r.name = field->name;
     r.column = std::make_shared<Col>(alias, field);
     r.lhs = r.column;
@@ -337,19 +364,24 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
 }
 
 DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i, std::string_view path, bool allow_lookup, const ModelMeta* model) {
-    auto custom = lookups::custom_registry();  // one snapshot for the whole path
-    const lookups::CustomRegistry* reg = custom.get();
+    const lookups::CustomRegistry* reg = r.custom.get();  // the path's one snapshot
+    auto custom_lookup = [&](std::string_view name) {
+        return lookups::find_custom_lookup(reg, name, r.kind, r.kind_known, r.output_field, r.custom_transform.get());
+    };
+    lookups::CustomDefPtr found;  // the custom lookup that ends the path
     for (; i < parts.size(); ++i) {
         bool last = i + 1 == parts.size();
         // Custom names first: a registration replaces a built-in of the same name. At the end of the path a lookup
-        // wins over a transform, as Django's build_lookup() tries get_lookup() before get_transform().
-        if (allow_lookup && last && lookups::find_custom_lookup(reg, parts[i], r.kind, r.kind_known, r.custom_transform.get()))
-            break;
-        if (auto ct = lookups::find_custom_transform(reg, parts[i], r.kind, r.kind_known)) {
+        // wins over a transform, as Django's build_lookup() tries get_lookup() before get_transform(); a field's own
+        // lookup is never a transform (Django: get_transform() finds it and returns None).
+        if (allow_lookup && last && (found = custom_lookup(parts[i]))) break;
+        if (auto own = lookups::find_own(reg, parts[i], r.output_field); own && !own->transform) break;
+        if (auto ct = lookups::find_custom_transform(reg, parts[i], r.kind, r.kind_known, r.output_field)) {
             FieldKind out = ct->output.value_or(r.kind);
             r.lhs = std::make_shared<lookups::CustomTransformExpr>(ct, r.lhs, out);
             r.kind = out;
             r.custom_transformed = true;
+            if (ct->output) r.output_field = nullptr;  // another value; without an output kind it stands for its argument
             if (ct->bilateral) r.bilateral.push_back(ct);
             r.custom_transform = std::move(ct);
             continue;
@@ -358,31 +390,35 @@ DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::stri
         if (!t) break;
         if (r.kind_known && !lookups::transform_applies(*t, r.kind))
             throw FieldError(fmt::format("dorm: Cannot apply the '{}' transform to {} '{}'. Lookups are: {}", t->name,
-                                         detail::field_class(r.kind), r.name, lookups::names(r.kind)));
+                                         detail::field_class(r.kind), r.name,
+                                         lookups::names(r.kind, reg, r.output_field)));
         r.lhs = std::make_shared<lookups::Transform>(t, r.lhs, r.kind);
         r.kind = t->output;
         r.transforms.push_back(t);
         r.custom_transform = nullptr;
+        r.output_field = nullptr;
     }
     if (i < parts.size()) {
         bool last = i + 1 == parts.size();
-        auto custom_lookup = allow_lookup && last ? lookups::find_custom_lookup(reg, parts[i], r.kind, r.kind_known, r.custom_transform.get())
-                                                  : nullptr;
-        if (!custom_lookup && (!allow_lookup || !last || !lookups::find(parts[i]))) {
+        if (!found && (!allow_lookup || !last || !lookups::find(parts[i]))) {
             if (!last || (lookups::find(parts[i]) == nullptr && !lookups::is_custom_name(reg, parts[i]))) {
                 if (r.field && model->find_field(parts[i]) && !r.field->is_relation())
                     throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}' or join on the field not "
                                                  "permitted", parts[i], detail::field_class(r.kind), r.name));
                 throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}'. Lookups are: {}", parts[i],
-                                             detail::field_class(r.kind), r.name, lookups::names(r.kind)));
+                                             detail::field_class(r.kind), r.name,
+                                             lookups::names(r.kind, reg, r.output_field)));
             }
             if (allow_lookup && lookups::find(parts[i]) == nullptr)  // a custom name that does not apply here
                 throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}'. Lookups are: {}", parts[i],
-                                             detail::field_class(r.kind), r.name, lookups::names(r.kind)));
+                                             detail::field_class(r.kind), r.name,
+                                             lookups::names(r.kind, reg, r.output_field)));
             throw FieldError(fmt::format("dorm: '{}' ends in a lookup where only a field is allowed", path));
         }
         r.lookup = parts[i];
-        r.custom_lookup = std::move(custom_lookup);
+        r.custom_lookup = std::move(found);
+    } else if (allow_lookup) {  // the implied exact may be a registered one too (Django: get_lookup("exact"))
+        r.custom_lookup = custom_lookup("exact");
     }
     return r;
 }
@@ -627,18 +663,24 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
     return std::nullopt;
 }
 
-DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs) {
+DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
+                                        const PathContext& context) {
     ExprPtr parent_pk = split.prefix.empty() ? std::make_shared<Col>(q.alias(), &q.model->pk_field())
-                                             : resolve_path(q, split.prefix + "__pk", false).lhs;
+                                             : resolve_path(q, split.prefix + "__pk", false, true, context).lhs;
     auto sub = std::make_shared<Query>();
     sub->model = split.model;
     sub->db = q.db;
     std::string rest = split.rest;
-    if (rest.empty()) rest = "pk";
-    else if (auto first = split_path(rest)[0]; lookups::find(first) || lookups::find_transform(first) ||
-                                               lookups::is_custom_name(lookups::custom_registry().get(), first))
-        rest = "pk__" + rest;
-    add_where(*sub, build_lookup(*sub, rest, rhs, false));
+    PathContext inner = context;
+    if (rest.empty() || [&] {
+            auto first = split_path(rest)[0];
+            return lookups::find(first) || lookups::find_transform(first) || lookups::is_custom_name(context.custom.get(), first);
+        }()) {
+        // The relation alone: its rows' key, with the lookups of the relation's ForeignKey, as filter() has them.
+        rest = rest.empty() ? "pk" : "pk__" + rest;
+        inner.pk_stands_for = split.fk;
+    }
+    add_where(*sub, build_lookup(*sub, rest, rhs, false, std::move(inner)));
     auto not_null = std::make_shared<lookups::Lookup>();
     not_null->lhs = std::make_shared<Col>(sub->alias(), split.fk);
     not_null->def = lookups::find("isnull");
@@ -658,13 +700,15 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
 namespace dorm::sql {
 
 DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated) {
+    return build_lookup(q, path, rhs, negated, PathContext::current());
+}
+
+DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated,
+                               PathContext context) {
     if (negated)
-        if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs);
-    ResolvedPath r = resolve_path(q, path, true);
+        if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs, context);
+    ResolvedPath r = resolve_path(q, path, true, true, std::move(context));
     std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
-    if (r.lookup.empty())  // the implied exact may be a registered one too (Django: get_lookup("exact"))
-        r.custom_lookup = lookups::find_custom_lookup(lookups::custom_registry().get(), "exact", r.kind, r.kind_known,
-                                                      r.custom_transform.get());
     const lookups::LookupDef* def = r.custom_lookup ? &r.custom_lookup->lookup : lookups::find(lookup_name);
     std::string_view name = r.name;
     auto check = [&](const Value& v) {
@@ -672,7 +716,8 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     };
     if (r.kind_known && !lookups::lookup_applies(def->pattern, r.kind))
         throw FieldError(fmt::format("dorm: Unsupported lookup '{}' for {} '{}': it compares text. Lookups are: {}",
-                                     def->name, detail::field_class(r.kind), name, lookups::names(r.kind)));
+                                     def->name, detail::field_class(r.kind), name,
+                                     lookups::names(r.kind, r.custom.get(), r.output_field)));
 
     auto node = std::make_shared<lookups::Lookup>();
     node->lhs = r.lhs;
