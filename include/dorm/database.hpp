@@ -49,6 +49,7 @@ inline bool register_backend(const Backend& b) {
 }  // namespace backends
 
 namespace detail {
+struct Pin;
 /// A key for the calling thread, unique among running threads (as std::thread::id is, without <thread> here).
 DORM_DECL std::uintptr_t thread_key() noexcept;
 /// Database aliases live for the whole program so that a QuerySet can hold a plain pointer to its alias.
@@ -114,6 +115,12 @@ public:
     /// open a connection, so cache the answer for a while rather than asking before every query.
     bool is_usable();
 
+    /// A connection of this database's pool (or a new one) for an asynchronous transaction or stream to hold
+    /// whichever threads run its work; waits as connection() does. Hand it back with give_back().
+    std::unique_ptr<backends::Connection> lease();
+    /// Ends the use of a lease(): back to the pool when pooled (and clean), otherwise closed.
+    void give_back(std::unique_ptr<backends::Connection> c);
+
     /// Connections open to this database now: held by threads, and kept in the pool.
     std::size_t connection_count() const;
     /// Connections kept in the pool, unused.
@@ -128,6 +135,8 @@ private:
     /// Ends the use of the connection of the thread with this key (when `only_idle`, unless a cursor or an atomic
     /// block still uses it): pooled when it can be, else closed. Whether this database has no connection left.
     bool release(std::uintptr_t thread, bool only_idle);
+    /// Pools `c` (no longer anyone's) when `may_keep` and it resets cleanly, else closes it (mutex_ not held).
+    void restore(std::unique_ptr<backends::Connection> c, bool may_keep);
     /// After add() replaced or remove() removed this database: closes the pooled connections now, and the others
     /// as their threads release them.
     void retire();
@@ -191,9 +200,10 @@ public:
     }
 
     /// Ends the thread's use of its connections: to replaced databases when idle (`exiting`: every one, to any
-    /// database, as its thread ends; `idle`: every idle one, for release_connections()). Called by dorm when a
-    /// thread opens a connection and when it exits.
-    void release_thread(std::uintptr_t thread, bool exiting, bool idle = false);
+    /// database, as its thread ends; `idle`: every idle one, for release_connections(); `pooled`: every idle one
+    /// to a database with a pool, for dorm's worker threads). Called by dorm when a thread opens a connection and
+    /// when it exits.
+    void release_thread(std::uintptr_t thread, bool exiting, bool idle = false, bool pooled = false);
 
 private:
     mutable std::mutex mutex_;

@@ -11,6 +11,7 @@
 #include <dorm/database.hpp>
 #include <dorm/router.hpp>
 #include <dorm/transaction.hpp>
+#include <dorm/async.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/functions.hpp>
 #include <dorm/lookups.hpp>

@@ -141,6 +141,27 @@ void refresh_instance(M& obj, std::string_view using_, const std::vector<std::st
     }
 }
 
+/// Model::asave() / adelete() / arefresh_from_db(): the blocking method on a worker thread; `obj` is updated
+/// as by it, so it must outlive the task.
+template <class M>
+Task<void> asave_instance(M& obj, const SaveOptions& options) {
+    return offload([o = &obj, opts = options, db = std::string(options.using_)]() mutable {
+        opts.using_ = db;
+        save_instance(*o, opts);
+    });
+}
+template <class M>
+Task<DeleteResult> adelete_instance(M& obj, std::string_view using_) {
+    return offload([o = &obj, db = std::string(using_)] { return delete_instance(*o, db); });
+}
+template <class M>
+Task<void> arefresh_instance(M& obj, const RefreshOptions& options) {
+    return offload([o = &obj, db = std::string(options.using_), fields = options.fields] {
+        if (fields.empty()) refresh_instance(*o, db);
+        else refresh_instance(*o, db, fields);
+    });
+}
+
 }  // namespace dorm::detail
 
 namespace dorm {

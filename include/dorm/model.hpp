@@ -632,6 +632,23 @@ ForeignKey<M, Key>::ForeignKey(const Model& obj) : set_(true) {
     void refresh_from_db(const ::dorm::RefreshOptions& options) {                                                  \
         ::dorm::detail::refresh_instance(static_cast<Self&>(*this), options.using_, options.fields);               \
     }                                                                                                              \
+    /** Asynchronous save(), delete_() and refresh_from_db() (Django's asave() ...): see QuerySet's a-methods. */ \
+    template <class Self = Type>                                                                                   \
+    ::dorm::Task<void> asave(const ::dorm::SaveOptions& options = {}) {                                            \
+        return ::dorm::detail::asave_instance(static_cast<Self&>(*this), options);                                 \
+    }                                                                                                              \
+    template <class Self = Type>                                                                                   \
+    auto adelete(::std::string_view using_ = {}) {                                                                 \
+        return ::dorm::detail::adelete_instance(static_cast<Self&>(*this), using_);                                \
+    }                                                                                                              \
+    template <class Self = Type>                                                                                   \
+    ::dorm::Task<void> arefresh_from_db(::std::string_view using_ = {}) {                                          \
+        return ::dorm::detail::arefresh_instance(static_cast<Self&>(*this), ::dorm::RefreshOptions{using_, {}});   \
+    }                                                                                                              \
+    template <class Self = Type>                                                                                   \
+    ::dorm::Task<void> arefresh_from_db(const ::dorm::RefreshOptions& options) {                                   \
+        return ::dorm::detail::arefresh_instance(static_cast<Self&>(*this), options);                              \
+    }                                                                                                              \
     /** The primary key (Django's `obj.pk`): a null Value (Django's None) while an automatic key is unassigned. */ \
     template <class Self = Type>                                                                                   \
     ::dorm::Value pk() const {                                                                                     \

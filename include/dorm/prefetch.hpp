@@ -5,6 +5,7 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/async/offload.hpp>
 #include <dorm/database.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/model.hpp>
@@ -97,6 +98,13 @@ void prefetch_related_objects(std::vector<M>& instances, const Lookups&... looku
     for (auto& obj : instances) objects.push_back(&obj);
     const std::string* db = instances.front().dorm_state_.db ? instances.front().dorm_state_.db : detail::default_alias();
     detail::prefetch_related(std::move(objects), model_meta<M>(), {Prefetch(lookups).spec()...}, db);
+}
+
+/// prefetch_related_objects() on a worker thread (Django's aprefetch_related_objects()); `instances` is updated
+/// as by it, so it must outlive the task.
+template <detail::model M, class... Lookups>
+Task<void> aprefetch_related_objects(std::vector<M>& instances, const Lookups&... lookups) {
+    return detail::offload([objs = &instances, lookups...] { prefetch_related_objects(*objs, lookups...); });
 }
 
 /// The objects prefetch_related() stored on `obj` under `name` (a reverse relation's accessor such as

@@ -4,6 +4,9 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/async/offload.hpp>
+#include <dorm/async/stream.hpp>
+#include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
 #include <dorm/deletion.hpp>
 #include <dorm/errors.hpp>
@@ -171,6 +174,12 @@ template <class M>
 DeleteResult delete_instance(M& obj, std::string_view using_);
 template <class M>
 void refresh_instance(M& obj, std::string_view using_);
+template <class M>
+Task<void> asave_instance(M& obj, const SaveOptions& options);
+template <class M>
+Task<DeleteResult> adelete_instance(M& obj, std::string_view using_);
+template <class M>
+Task<void> arefresh_instance(M& obj, const RefreshOptions& options);
 
 }  // namespace detail
 
@@ -1258,6 +1267,130 @@ public:
             }
         }
         return out;
+    }
+
+    // ---- Asynchronous methods (Django's a-methods) -------------------------------------------------------------
+    // Each returns a lazy Task: nothing runs until it is co_awaited; then the blocking method of the same name runs
+    // on one of dorm's worker threads (on the connection of an enclosing aatomic()), and the awaiting coroutine
+    // resumes through its executor with the result or the same exception. Arguments are copied into the task.
+
+    /// Evaluates the QuerySet (Django's `async for obj in qs`): returns it with its results cached, so that
+    /// iterating it, size() and [] do not touch the database. Shares the cache with this QuerySet, as in Django.
+    Task<self_type> afetch() const {
+        return detail::offload([qs = self()] {
+            (void)qs.size();
+            return qs;
+        });
+    }
+    template <class... Qs>
+        requires(detail::q_like<Qs> && ...)
+    Task<T> aget(const Q& first, const Qs&... rest) const {
+        return detail::offload([qs = self(), first, rest...] { return qs.get(first, rest...); });
+    }
+    template <class V>
+    Task<T> aget(LookupPath<checked> path, V&& value) const {
+        return detail::offload(
+            [qs = self(), path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(path, v); });
+    }
+    template <class V>
+    Task<T> aget(const Q& q, LookupPath<checked> path, V&& value) const {
+        return detail::offload(
+            [qs = self(), q, path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(q, path, v); });
+    }
+    template <class V1, class V2>
+    Task<T> aget(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
+        return detail::offload([qs = self(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
+                                b = std::decay_t<V2>(std::forward<V2>(v2))] { return qs.get(p1, a, p2, b); });
+    }
+    Task<T> aget() const {
+        return detail::offload([qs = self()] { return qs.get(); });
+    }
+    Task<T> acreate(const Kwargs& kwargs) const {
+        return detail::offload([qs = self(), kwargs] { return qs.create(kwargs); });
+    }
+    template <class U>
+        requires std::is_same_v<std::remove_cvref_t<U>, T>
+    Task<T> acreate(U&& given) const {
+        return detail::offload([qs = self(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
+    }
+    Task<std::pair<T, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
+        return detail::offload([qs = self(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
+    }
+    Task<std::pair<T, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                               const std::optional<Kwargs>& create_defaults = std::nullopt) const {
+        return detail::offload([qs = self(), kwargs, defaults, create_defaults] {
+            return qs.update_or_create(kwargs, defaults, create_defaults);
+        });
+    }
+    Task<std::vector<T>> abulk_create(std::vector<T> objs, const BulkCreateOptions& options = {}) const {
+        return detail::offload([qs = self(), objs = std::move(objs), options]() mutable {
+            return qs.bulk_create(std::move(objs), options);
+        });
+    }
+    Task<std::int64_t> abulk_update(std::vector<T> objs, std::vector<std::string> fields, std::size_t batch_size = 0) const {
+        return detail::offload([qs = self(), objs = std::move(objs), fields = std::move(fields), batch_size] {
+            return qs.bulk_update(objs, fields, batch_size);
+        });
+    }
+    Task<std::int64_t> acount() const {
+        return detail::offload([qs = self()] { return qs.count(); });
+    }
+    Task<bool> aexists() const {
+        return detail::offload([qs = self()] { return qs.exists(); });
+    }
+    Task<bool> acontains(T obj) const {
+        return detail::offload([qs = self(), obj = std::move(obj)] { return qs.contains(obj); });
+    }
+    template <class K = std::int64_t>
+    Task<std::map<K, T>> ain_bulk() const {
+        return detail::offload([qs = self()] { return qs.template in_bulk<K>(); });
+    }
+    template <class K>
+    Task<std::map<K, T>> ain_bulk(std::vector<K> ids, std::string_view field_name = "pk") const {
+        return detail::offload([qs = self(), ids = std::move(ids), field = std::string(field_name)] {
+            return qs.in_bulk(ids, field);
+        });
+    }
+    template <class K>
+    Task<std::map<K, T>> ain_bulk(std::nullopt_t, std::string_view field_name) const {
+        return detail::offload([qs = self(), field = std::string(field_name)] {
+            return qs.template in_bulk<K>(std::nullopt, field);
+        });
+    }
+    /// Streams the results (Django's `async for obj in qs.aiterator()`), `chunk_size` rows per trip to a worker
+    /// thread: `auto rows = qs.aiterator(); while (auto e = co_await rows.next()) use(*e);`. The stream holds a
+    /// connection (the enclosing aatomic()'s, or one of the pool's) until it ends or is destroyed.
+    AsyncStream<self_type> aiterator(std::optional<std::size_t> chunk_size = std::nullopt) const {
+        return AsyncStream<self_type>(self(), chunk_size);
+    }
+    template <class... Names>
+    Task<T> alatest(const Names&... fields) const {
+        return detail::offload([qs = self(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
+    }
+    template <class... Names>
+    Task<T> aearliest(const Names&... fields) const {
+        return detail::offload([qs = self(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
+    }
+    Task<std::optional<T>> afirst() const {
+        return detail::offload([qs = self()] { return qs.first(); });
+    }
+    Task<std::optional<T>> alast() const {
+        return detail::offload([qs = self()] { return qs.last(); });
+    }
+    template <class... Args>
+    Task<Row> aaggregate(const Args&... args) const {
+        return detail::offload([qs = self(), args...] { return qs.aggregate(args...); });
+    }
+    Task<std::int64_t> aupdate(const Kwargs& kwargs) const {
+        return detail::offload([qs = self(), kwargs] { return qs.update(kwargs); });
+    }
+    Task<DeleteResult> adelete() const {
+        return detail::offload([qs = self()] { return qs.delete_(); });
+    }
+    Task<std::string> aexplain(std::string_view format = {}, std::string_view options = {}) const {
+        return detail::offload([qs = self(), format = std::string(format), options = std::string(options)] {
+            return qs.explain(format, options);
+        });
     }
 
     /// Whether the results have a defined order (Django's `ordered`).

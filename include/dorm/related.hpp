@@ -3,6 +3,7 @@
 // the referencing rows with create / add / remove / clear / set, answering from prefetch_related() when it can.
 #pragma once
 
+#include <dorm/async/offload.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/transaction.hpp>
 #include <dorm/model.hpp>
@@ -165,6 +166,37 @@ public:
         for (auto& o : objs) add(o);
     }
 
+    // Asynchronous variants (Django's a-methods): the method of the same name on a worker thread; see QuerySet's.
+    // Objects passed by reference are updated as by the blocking method, so they must outlive the task.
+    Task<R> acreate(const Kwargs& kwargs = {}) const {
+        return detail::offload([m = *this, kwargs] { return m.create(kwargs); });
+    }
+    Task<std::pair<R, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
+        return detail::offload([m = *this, kwargs, defaults] { return m.get_or_create(kwargs, defaults); });
+    }
+    Task<std::pair<R, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                               const std::optional<Kwargs>& create_defaults = std::nullopt) const {
+        return detail::offload([m = *this, kwargs, defaults, create_defaults] {
+            return m.update_or_create(kwargs, defaults, create_defaults);
+        });
+    }
+    template <class... Objs>
+        requires(std::is_same_v<Objs, R> && ...)
+    Task<void> aadd(Objs&... objs) const {
+        return detail::offload([m = *this, ... o = &objs] { m.add(*o...); });
+    }
+    template <class... Objs>
+        requires(std::is_same_v<Objs, R> && ...)
+    Task<void> aremove(Objs&... objs) const {
+        return detail::offload([m = *this, ... o = &objs] { m.remove(*o...); });
+    }
+    Task<void> aclear() const {
+        return detail::offload([m = *this] { m.clear(); });
+    }
+    Task<void> aset(std::vector<R>& objs) const {
+        return detail::offload([m = *this, o = &objs] { m.set(*o); });
+    }
+
 private:
     static std::shared_ptr<const sql::Query> make_query(const P& parent, const FieldMeta& fk) {
         if (detail::pk_unset(parent))
@@ -316,6 +348,37 @@ public:
             if (result.second) add(result.first, through);
             return result;
         }, *db);
+    }
+
+    // Asynchronous variants (Django's a-methods): the method of the same name on a worker thread; see QuerySet's.
+    template <class... Objs>
+    Task<void> aadd(const Objs&... objs) const {
+        return detail::offload([m = *this, objs...] { m.add(objs...); });
+    }
+    template <class... Objs>
+    Task<void> aremove(const Objs&... objs) const {
+        return detail::offload([m = *this, objs...] { m.remove(objs...); });
+    }
+    Task<void> aclear() const {
+        return detail::offload([m = *this] { m.clear(); });
+    }
+    Task<void> aset(std::vector<R> objs, ThroughDefaults defaults = {}) const {
+        return detail::offload([m = *this, objs = std::move(objs), defaults = std::move(defaults)] { m.set(objs, defaults); });
+    }
+    Task<R> acreate(const Kwargs& kwargs = {}, const ThroughDefaults& defaults = {}) const {
+        return detail::offload([m = *this, kwargs, defaults] { return m.create(kwargs, defaults); });
+    }
+    Task<std::pair<R, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                            const ThroughDefaults& through = {}) const {
+        return detail::offload(
+            [m = *this, kwargs, defaults, through] { return m.get_or_create(kwargs, defaults, through); });
+    }
+    Task<std::pair<R, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
+                                               const std::optional<Kwargs>& create_defaults = std::nullopt,
+                                               const ThroughDefaults& through = {}) const {
+        return detail::offload([m = *this, kwargs, defaults, create_defaults, through] {
+            return m.update_or_create(kwargs, defaults, create_defaults, through);
+        });
     }
 
 private:

@@ -18,6 +18,7 @@
 #include <dorm/backends/base/impl/connection.ipp>
 #include <dorm/backends/base/impl/dialect.ipp>
 #include <dorm/impl/aggregates.ipp>
+#include <dorm/impl/async.ipp>
 #include <dorm/impl/conditional.ipp>
 #include <dorm/impl/custom_lookups.ipp>
 #include <dorm/impl/database.ipp>

@@ -2,6 +2,7 @@
 // Definitions for <dorm/database.hpp>: compiled once in separate mode, inline in header-only mode.
 #pragma once
 
+#include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
 
 #include <algorithm>
@@ -43,6 +44,8 @@ namespace detail {
 // The calling thread's last connection, and the serial of its Database: the fast path of Database::connection().
 inline thread_local std::uint64_t last_serial = 0;
 inline thread_local backends::Connection* last_connection = nullptr;
+// The connections the asynchronous work this thread runs now holds (PinScope): they come before its own.
+inline thread_local const Pin* pinned = nullptr;
 
 /// Closes a thread's connections when it exits (constructed on the thread's first connection).
 struct ThreadConnections {
@@ -92,6 +95,12 @@ DORM_DECL Database::~Database() = default;
 DORM_DECL auto Database::connection() -> backends::Connection& {
     if (detail::last_serial == serial_.load(std::memory_order_relaxed)) [[likely]]
         return *detail::last_connection;
+    for (const detail::Pin* p = detail::pinned; p; p = p->outer)
+        if (p->db == this) {
+            detail::last_serial = serial_.load(std::memory_order_relaxed);
+            detail::last_connection = p->connection;
+            return *p->connection;
+        }
     thread_local detail::ThreadConnections exit_hook;
     // A thread that switches databases closes what it still holds open to databases add() replaced.
     databases().release_thread(exit_hook.key, false);
@@ -225,6 +234,12 @@ DORM_DECL bool Database::release(std::uintptr_t thread, bool only_idle) {
         connections_.erase(it);
         may_keep = keeps();
     }
+    restore(std::move(c), may_keep);
+    std::lock_guard lock(mutex_);
+    return open_ == 0;
+}
+
+DORM_DECL void Database::restore(std::unique_ptr<backends::Connection> c, bool may_keep) {
     // Resetting may roll back on the server: not while holding the lock every other thread's checkout waits for.
     const bool clean = may_keep && c->reset_for_reuse();
     std::vector<std::unique_ptr<backends::Connection>> closing;  // closed after the lock is released
@@ -237,7 +252,21 @@ DORM_DECL bool Database::release(std::uintptr_t thread, bool only_idle) {
     }
     reap(closing);
     available_.notify_one();
-    return open_ == 0;
+}
+
+DORM_DECL auto Database::lease() -> std::unique_ptr<backends::Connection> {
+    std::unique_lock lock(mutex_);
+    return checkout(lock);
+}
+
+DORM_DECL void Database::give_back(std::unique_ptr<backends::Connection> c) {
+    if (!c) return;
+    bool may_keep;
+    {
+        std::lock_guard lock(mutex_);
+        may_keep = keeps();
+    }
+    restore(std::move(c), may_keep);
 }
 
 DORM_DECL void Database::retire() {
@@ -249,14 +278,14 @@ DORM_DECL void Database::retire() {
     available_.notify_all();
 }
 
-DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting, bool idle) {
+DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting, bool idle, bool pooled) {
     std::vector<std::shared_ptr<Database>> retired, active;
     {
         std::lock_guard lock(mutex_);
-        if (retired_.empty() && !exiting && !idle) return;
+        if (retired_.empty() && !exiting && !idle && !pooled) return;
         retired = retired_;
-        if (exiting || idle)
-            for (auto& [_, db] : dbs_) active.push_back(db);
+        for (auto& [_, db] : dbs_)
+            if (exiting || idle || (pooled && db->pool().size > 0)) active.push_back(db);
     }
     std::vector<const Database*> drained;
     for (auto& db : retired)

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+// offload(): runs blocking database work on dorm's worker threads and resumes the awaiting task through its
+// executor; the connections an asynchronous transaction holds follow the work to whichever thread does it.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <dorm/async/executor.hpp>
+#include <dorm/async/task.hpp>
+
+#include <coroutine>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace dorm::detail {
+
+/// A piece of blocking work for dorm's worker threads.
+class Job {
+public:
+    virtual void run() noexcept = 0;
+    Job* next_job = nullptr;  // the queue's link
+
+protected:
+    ~Job() = default;
+};
+
+/// Queues `job` for dorm's worker threads: a thread is started when none is idle (up to a bound), so work that
+/// waits (for a pooled connection, a lock) does not hold up the work queued behind it. Threads live until the
+/// program ends.
+DORM_DECL void submit(Job& job);
+
+/// While it lives, Database::connection() on this thread answers with the connection `pins` holds for a database
+/// (each pin's lock held, so that one connection serves one operation at a time).
+class PinScope {
+public:
+    DORM_DECL explicit PinScope(const Pin* pins);
+    DORM_DECL ~PinScope();
+    PinScope(const PinScope&) = delete;
+    PinScope& operator=(const PinScope&) = delete;
+
+private:
+    const Pin* saved_;
+    const Pin* pins_;
+};
+
+/// The pin of `db` among `pins`, if any.
+inline const Pin* find_pin(const Pin* pins, const Database* db) noexcept {
+    for (; pins; pins = pins->outer)
+        if (pins->db == db) return pins;
+    return nullptr;
+}
+
+/// Hands `h` back: through `executor` when there is one, else resumed here.
+inline void resume_on(Executor* executor, std::coroutine_handle<> h) {
+    if (executor) executor->post(h);
+    else h.resume();
+}
+
+/// Awaitable: runs its work on a worker thread with the awaiting task's pins, then resumes the task with the
+/// result or the exception. The work itself is a virtual call, so that the coroutine awaiting it does not depend
+/// on the work's type: GCC 12 warns (-Wsubobject-linkage) about a coroutine frame in a header holding a lambda
+/// of a user's source file.
+template <class R>
+class Offload : public Job {
+public:
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+        context_ = context_of(h);
+        awaiting_ = h;
+        submit(*this);  // may resume `h` on another thread before returning: nothing of `this` is used after it
+    }
+    R await_resume() {
+        if (error_) std::rethrow_exception(error_);
+        if constexpr (!std::is_void_v<R>) return std::move(*result_);
+    }
+
+    void run() noexcept override {
+        {
+            PinScope scope(context_.pins);
+            try {
+                if constexpr (std::is_void_v<R>) invoke();
+                else result_.emplace(invoke());
+            } catch (...) {
+                error_ = std::current_exception();
+            }
+        }
+        resume_on(context_.executor, awaiting_);
+    }
+    virtual ~Offload() = default;
+
+protected:
+    virtual R invoke() = 0;
+
+private:
+    struct Nothing {};
+    TaskContext context_;
+    std::coroutine_handle<> awaiting_;
+    std::conditional_t<std::is_void_v<R>, Nothing, std::optional<R>> result_;
+    std::exception_ptr error_;
+};
+
+template <class F>
+class OffloadOf final : public Offload<std::invoke_result_t<F&>> {
+public:
+    explicit OffloadOf(F f) : f_(std::move(f)) {}
+
+private:
+    std::invoke_result_t<F&> invoke() override { return f_(); }
+    F f_;
+};
+
+/// Awaits an Offload by pointer: GCC 12 would copy an awaited lvalue of that (abstract) type into the frame.
+template <class R>
+struct OffloadRef {
+    Offload<R>* op;
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+        op->await_suspend(h);
+    }
+    R await_resume() { return op->await_resume(); }
+};
+
+template <class R>
+Task<R> await_offload(std::unique_ptr<Offload<R>> op) {
+    co_return co_await OffloadRef<R>{op.get()};
+}
+
+/// A task that runs `f` (a callable owning everything it uses: it runs later, on another thread) on a worker
+/// thread: what each asynchronous method of dorm is.
+template <class F>
+Task<std::invoke_result_t<F&>> offload(F f) {
+    using R = std::invoke_result_t<F&>;
+    return await_offload<R>(std::make_unique<OffloadOf<F>>(std::move(f)));
+}
+
+}  // namespace dorm::detail
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/async.ipp>
+#endif

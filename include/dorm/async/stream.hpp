@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT
+// AsyncStream: what QuerySet::aiterator() returns, rows read a chunk at a time on dorm's worker threads.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <dorm/async/offload.hpp>
+#include <dorm/async/task.hpp>
+#include <dorm/database.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace dorm {
+
+/// The results of a QuerySet `QS`, streamed: each next() hands out one object, reading the next `chunk_size`
+/// rows (with their prefetch_related() queries) on a worker thread when those read before are used up, so memory
+/// stays flat as with iterator(). Holds a connection from its first next() to its end (an enclosing aatomic()'s,
+/// or one taken from the pool and given back at the end). Move-only.
+///
+///     auto entries = Entry::objects().order_by("id").aiterator(500);
+///     while (auto e = co_await entries.next()) total += e->rating;
+template <class QS>
+class AsyncStream {
+public:
+    using value_type = typename QS::value_type;
+
+    AsyncStream(QS qs, std::optional<std::size_t> chunk_size) : s_(std::make_unique<State>(std::move(qs), chunk_size)) {}
+    AsyncStream(AsyncStream&&) noexcept = default;
+    AsyncStream& operator=(AsyncStream&& other) noexcept {
+        if (this != &other) {
+            dispose();
+            s_ = std::move(other.s_);
+        }
+        return *this;
+    }
+    ~AsyncStream() { dispose(); }
+
+    /// The next object, or std::nullopt after the last. The stream must outlive the task (it is used by it).
+    Task<std::optional<value_type>> next() {
+        State& s = *s_;
+        if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
+        if (s.done) co_return std::nullopt;
+        detail::TaskContext& context = co_await detail::this_context{};
+        const detail::Pin* outer = context.pins;
+        if (!s.db) {  // the first chunk: take the connection the stream keeps
+            Database& db = databases().get(s.qs.db());
+            s.db = &db;
+            s.held = detail::find_pin(outer, &db);
+            if (!s.held) {
+                s.lease = co_await detail::offload([&db] { return db.lease(); });
+                s.pin.db = &db;
+                s.pin.connection = s.lease.get();
+            }
+        }
+        if (s.lease) {
+            s.pin.outer = outer;
+            context.pins = &s.pin;
+        }
+        std::exception_ptr error;
+        try {
+            co_await detail::offload([&s] { s.fill(); });
+        } catch (...) {
+            error = std::current_exception();
+            s.done = true;
+        }
+        context.pins = outer;
+        if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); });
+        if (error) std::rethrow_exception(error);
+        if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
+        co_return std::nullopt;
+    }
+
+private:
+    struct State {
+        using stream_type = decltype(std::declval<const QS&>().iterator());
+        State(QS q, std::optional<std::size_t> c) : qs(std::move(q)), chunk_size(c) {}
+        QS qs;
+        std::optional<std::size_t> chunk_size;
+        std::optional<stream_type> stream;
+        typename stream_type::iterator position;
+        std::vector<value_type> buffer;
+        std::size_t next = 0;
+        bool done = false;
+        Database* db = nullptr;
+        const detail::Pin* held = nullptr;  // an enclosing aatomic()'s connection
+        std::unique_ptr<backends::Connection> lease;
+        detail::Pin pin;
+
+        /// On a worker thread, with the stream's connection pinned: the next chunk.
+        void fill() {
+            buffer.clear();
+            next = 0;
+            if (!stream) {
+                stream.emplace(qs.iterator(chunk_size));
+                position = stream->begin();
+            }
+            const std::size_t n = chunk_size.value_or(2000);
+            while (buffer.size() < n && position != stream->end()) {
+                buffer.push_back(*position);
+                ++position;
+            }
+            if (position == stream->end()) done = true;
+        }
+        /// Closes the cursor and gives the connection back (on a worker thread: both may talk to the server).
+        void finish() noexcept {
+            {
+                detail::PinScope scope(lease ? &pin : held);
+                stream.reset();
+            }
+            if (lease) db->give_back(std::move(lease));
+        }
+    };
+
+    /// A stream left before its end closes its cursor and gives back its connection on a worker thread (or here,
+    /// when it reads through an enclosing transaction's connection, which must not outlive the block).
+    void dispose() noexcept {
+        if (!s_ || (!s_->stream && !s_->lease)) return;
+        s_->pin.outer = nullptr;
+        if (!s_->lease) {
+            s_->finish();
+            return;
+        }
+        struct Dispose final : detail::Job {
+            std::unique_ptr<State> s;
+            void run() noexcept override {
+                s->finish();
+                delete this;
+            }
+        };
+        auto* job = new Dispose;
+        job->s = std::move(s_);
+        detail::submit(*job);
+    }
+
+    std::unique_ptr<State> s_;
+};
+
+}  // namespace dorm

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// when_all(): awaits several tasks at once (Python's asyncio.gather), so their database work overlaps.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <dorm/async/task.hpp>
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace dorm {
+
+namespace detail {
+/// What the tasks of one when_all() share: how many are still running, and whom to resume after the last.
+struct Join {
+    std::atomic<std::size_t> pending{0};
+    std::coroutine_handle<> awaiting;
+};
+
+/// Runs one task of a when_all() and, once it is suspended for good, resumes the awaiting coroutine if it was
+/// the last to finish.
+struct JoinDriver {
+    struct promise_type : TaskPromiseBase {
+        Join* join = nullptr;
+        JoinDriver get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        struct Arrive {
+            bool await_ready() const noexcept { return false; }
+            std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) const noexcept {
+                Join& j = *h.promise().join;
+                if (j.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) return j.awaiting;
+                return std::noop_coroutine();
+            }
+            void await_resume() const noexcept {}
+        };
+        Arrive final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+    };
+    std::coroutine_handle<promise_type> h;
+};
+
+template <class T, class Out>
+JoinDriver join_one(Task<T>& task, Out& out, std::exception_ptr& error) {
+    try {
+        if constexpr (std::is_void_v<T>) co_await std::move(task);
+        else out.emplace(co_await std::move(task));
+    } catch (...) {
+        error = std::current_exception();
+    }
+}
+
+template <class T>
+struct WhenAll {
+    struct None {
+        void emplace() {}
+    };
+    using slot = std::conditional_t<std::is_void_v<T>, None, std::optional<T>>;
+
+    std::vector<Task<T>> tasks;
+    std::vector<slot> results;
+    std::vector<std::exception_ptr> errors;
+    std::vector<JoinDriver> drivers;
+    Join join;
+
+    explicit WhenAll(std::vector<Task<T>> t) : tasks(std::move(t)), results(tasks.size()), errors(tasks.size()) {}
+    WhenAll(const WhenAll&) = delete;
+    WhenAll& operator=(const WhenAll&) = delete;
+    ~WhenAll() {
+        for (auto& d : drivers) d.h.destroy();
+    }
+
+    bool await_ready() const noexcept { return tasks.empty(); }
+    template <class P>
+    bool await_suspend(std::coroutine_handle<P> h) {
+        join.awaiting = h;
+        join.pending.store(tasks.size() + 1, std::memory_order_relaxed);  // + 1: this call, until all are started
+        drivers.reserve(tasks.size());
+        for (std::size_t i = 0; i < tasks.size(); ++i) {
+            drivers.push_back(join_one(tasks[i], results[i], errors[i]));
+            auto& p = drivers.back().h.promise();
+            p.join = &join;
+            p.context = context_of(h);
+        }
+        for (auto& d : drivers) d.h.resume();  // each runs until its first suspension
+        // Suspend unless every task already finished.
+        return join.pending.fetch_sub(1, std::memory_order_acq_rel) != 1;
+    }
+    auto await_resume() {
+        for (auto& e : errors)
+            if (e) std::rethrow_exception(e);
+        if constexpr (!std::is_void_v<T>) {
+            std::vector<T> out;
+            out.reserve(results.size());
+            for (auto& r : results) out.push_back(std::move(*r));
+            return out;
+        }
+    }
+};
+}  // namespace detail
+
+/// Awaits every task of `tasks`, started together so that their database work overlaps (each on a worker
+/// thread, on its own connection); returns their values in order. Once all have finished, the first exception
+/// among them (in order) is rethrown. Python's `asyncio.gather()`.
+///
+///     auto counts = co_await dorm::when_all(Entry::objects().acount(), Blog::objects().acount());
+template <class T>
+Task<std::conditional_t<std::is_void_v<T>, void, std::vector<T>>> when_all(std::vector<Task<T>> tasks) {
+    co_return co_await detail::WhenAll<T>(std::move(tasks));
+}
+/// when_all() of tasks of one type, given one by one.
+template <class T, class... More>
+    requires(std::is_same_v<T, More> && ...)
+auto when_all(Task<T> first, Task<More>... more) {
+    std::vector<Task<T>> tasks;
+    tasks.reserve(1 + sizeof...(More));
+    tasks.push_back(std::move(first));
+    (tasks.push_back(std::move(more)), ...);
+    return when_all(std::move(tasks));
+}
+
+}  // namespace dorm

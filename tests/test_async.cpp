@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: MIT
+// The asynchronous API (Django's a-methods): each returns what the blocking method returns or throws what it
+// throws, through co_await; work runs off the awaiting thread, which stays free; aatomic() binds a transaction to
+// the connection the task holds; aiterator() streams in chunks; when_all() overlaps tasks.
+#include "support/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+using V = std::vector<std::string>;
+
+/// Blog names, ordered by name.
+V blog_names() {
+    V out;
+    for (const auto& b : Blog::objects().order_by("name")) out.push_back(b.name);
+    return out;
+}
+
+/// Runs `task` to its end from this (plain) thread.
+template <class T>
+T run(dorm::Task<T> task) {
+    return dorm::sync_wait(std::move(task));
+}
+
+/// A statement that keeps its connection busy for about `seconds`, run as a task.
+dorm::Task<> busy_query(double seconds) {
+    return dorm::detail::offload([seconds] {
+        auto& conn = dorm::databases().get("default").connection();
+        if (test::is_postgresql()) {
+            conn.execute("SELECT pg_sleep(" + std::to_string(seconds) + ")");
+        } else {  // no sleep() in SQLite: a long recursive query
+            const long n = static_cast<long>(seconds * 6'000'000);
+            conn.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(n) +
+                           ") SELECT count(*) FROM c",
+                       {})
+                ->next();
+        }
+    });
+}
+
+/// Hands the coroutine back to its executor (a turn of sync_wait()'s loop).
+struct Yield {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) {
+        h.promise().context.executor->post(h);
+    }
+    void await_resume() const noexcept {}
+};
+}  // namespace
+
+TEST_CASE("QuerySet a-methods return what the blocking methods return", "[async]") {
+    test::BlogData data;
+    auto entries = Entry::objects().order_by("headline");
+    CHECK(run(entries.acount()) == 5);
+    CHECK(run(entries.filter("rating__gte", 4).acount()) == 2);
+    CHECK(run(entries.aexists()));
+    CHECK(!run(entries.filter("rating__gt", 5).aexists()));
+    CHECK(run(entries.afirst())->headline == "Beatles reunion");
+    CHECK(run(entries.alast())->headline == "Soup");
+    CHECK(!run(entries.filter("rating__gt", 5).afirst()));
+    CHECK(run(Entry::objects().alatest("pub_date")).headline == "Election");
+    CHECK(run(Entry::objects().aearliest("pub_date")).headline == "Pancakes");
+    CHECK(run(Entry::objects().aget("headline", "Soup")).rating == 1);
+    CHECK(run(Entry::objects().aget(dorm::Q("headline", "Soup") | dorm::Q("headline", "Nothing"))).rating == 1);
+    CHECK(run(Entry::objects().filter("headline", "Soup").aget()).rating == 1);
+    CHECK(run(Entry::objects().aget("blog__name", "Cooking", "rating", 4)).headline == "Pancakes");
+    CHECK(run(entries.acontains(run(Entry::objects().aget("headline", "Soup")))));
+    CHECK(!run(entries.filter("rating__gte", 4).acontains(run(Entry::objects().aget("headline", "Soup")))));
+
+    auto sum = run(Entry::objects().aaggregate("total", dorm::Sum("rating"), dorm::Count("id")));
+    CHECK(sum["total"].as<int>() == 15);
+    CHECK(sum["id__count"].as<int>() == 5);
+
+    auto by_pk = run(Entry::objects().ain_bulk());
+    CHECK(by_pk.size() == 5);
+    auto by_headline = run(Blog::objects().ain_bulk<std::string>(std::nullopt, "name"));
+    CHECK(by_headline.at("News").id == data.news.id);
+    auto some = run(Blog::objects().ain_bulk(std::vector<std::int64_t>{data.news.id, data.cooking.id}));
+    CHECK(some.size() == 2);
+
+    auto plan = run(entries.filter("rating", 3).aexplain());
+    CHECK(!plan.empty());
+
+    // A values() QuerySet evaluated asynchronously.
+    auto names = run(Blog::objects().order_by("name").values_list<std::string>("name", dorm::flat).afetch());
+    CHECK(names.is_evaluated());
+    CHECK(V(names.begin(), names.end()) == V{"Beatles Blog", "Cooking", "News"});
+}
+
+TEST_CASE("afetch() fills the QuerySet's cache; later reads do not query", "[async]") {
+    test::BlogData data;
+    auto qs = Entry::objects().filter("rating__gte", 3).order_by("-rating");
+    auto fetched = run(qs.afetch());
+    CHECK(fetched.is_evaluated());
+    CHECK(qs.is_evaluated());  // the cache is shared, as Django's `async for` fills qs._result_cache
+    dorm::CaptureQueries queries;
+    CHECK(test::headlines(fetched) == V{"Lennon returns", "Pancakes", "Beatles reunion"});
+    CHECK(qs.size() == 3);
+    CHECK(queries.size() == 0);
+}
+
+TEST_CASE("a-methods that write: acreate, aget_or_create, aupdate_or_create, abulk_*, aupdate, adelete", "[async]") {
+    test::Database db;
+    dorm::Kwargs cheddar{{"name", "Cheddar"}, {"tagline", "Cheese"}};
+    auto b = run(Blog::objects().acreate(cheddar));
+    CHECK(b.id > 0);
+    Blog brie;
+    brie.name = "Brie";
+    CHECK(run(Blog::objects().acreate(brie)).id > b.id);
+    dorm::Kwargs cheddar_name{{"name", "Cheddar"}}, gouda_name{{"name", "Gouda"}}, tag{{"tagline", "Dutch"}};
+    auto [found, created] = run(Blog::objects().aget_or_create(cheddar_name));
+    CHECK((!created && found.id == b.id));
+    auto [gouda, made] = run(Blog::objects().aget_or_create(gouda_name, tag));
+    CHECK((made && gouda.tagline == "Dutch"));
+    dorm::Kwargs cheesy{{"tagline", "Cheesy"}};
+    auto [updated, made2] = run(Blog::objects().aupdate_or_create(gouda_name, cheesy));
+    CHECK((!made2 && updated.tagline == "Cheesy"));
+    CHECK(Blog::objects().get("name", "Gouda").tagline == "Cheesy");
+
+    std::vector<Blog> more(3);
+    for (int i = 0; i < 3; ++i) more[i].name = "Bulk " + std::to_string(i);
+    auto inserted = run(Blog::objects().abulk_create(more));
+    CHECK(inserted.size() == 3);
+    for (const auto& x : inserted) CHECK(x.id > 0);
+    for (auto& x : inserted) x.tagline = "bulk";
+    CHECK(run(Blog::objects().abulk_update(inserted, {"tagline"})) == 3);
+    CHECK(Blog::objects().filter("tagline", "bulk").count() == 3);
+
+    dorm::Kwargs plain{{"tagline", "plain"}};
+    CHECK(run(Blog::objects().filter("name__startswith", "Bulk").aupdate(plain)) == 3);
+    auto deleted = run(Blog::objects().filter("tagline", "plain").adelete());
+    CHECK(deleted.total == 3);
+    CHECK(blog_names() == V{"Brie", "Cheddar", "Gouda"});
+}
+
+TEST_CASE("exceptions keep their types through co_await", "[async]") {
+    test::BlogData data;
+    CHECK_THROWS_AS(run(Entry::objects().aget("headline", "Nothing")), Entry::DoesNotExist);
+    CHECK_THROWS_AS(run(Entry::objects().aget("blog__name", "Cooking")), Entry::MultipleObjectsReturned);
+    CHECK_THROWS_WITH(run(Entry::objects().aget("headline", "Nothing")),
+                      Catch::Contains("Entry matching query does not exist."));
+    dorm::Kwargs taken{{"name", "News"}};
+    CHECK_THROWS_AS(run(Blog::objects().acreate(taken)), dorm::IntegrityError);
+    CHECK_THROWS_AS(run(Entry::objects().aget(dorm::Q("nonsense", 1))), dorm::FieldError);
+    dorm::Kwargs rating{{"rating", 1}};
+    CHECK_THROWS_AS(run(Entry::objects().all().slice(0, 2).aupdate(rating)), dorm::TypeError);
+    CHECK_THROWS_AS(run(Blog::objects().alatest()), dorm::ValueError);  // no get_latest_by
+    // Nothing was left half done: the database is usable, by blocking and asynchronous calls alike.
+    CHECK(run(Blog::objects().acount()) == 3);
+    CHECK(blog_names() == V{"Beatles Blog", "Cooking", "News"});
+}
+
+TEST_CASE("instances: asave, adelete, arefresh_from_db", "[async]") {
+    test::BlogData data;
+    Blog b = data.news;
+    b.tagline = "Hourly";
+    run(b.asave());
+    CHECK(Blog::objects().get("name", "News").tagline == "Hourly");
+    Blog::objects().filter("name", "News").update({{"tagline", "Weekly"}});
+    run(b.arefresh_from_db());
+    CHECK(b.tagline == "Weekly");
+    b.tagline = "stale";
+    run(b.arefresh_from_db(dorm::RefreshOptions{.fields = {"tagline"}}));
+    CHECK(b.tagline == "Weekly");
+    Blog fresh;
+    fresh.name = "Fresh";
+    run(fresh.asave());
+    CHECK(fresh.id > 0);
+    auto deleted = run(data.news.adelete());
+    CHECK(deleted.total == 2);  // the blog and its entry (on_delete CASCADE)
+    CHECK(deleted.per_model.at("Entry") == 1);
+    CHECK_THROWS_AS(run(b.arefresh_from_db()), Blog::DoesNotExist);
+}
+
+TEST_CASE("related managers' a-methods, aprefetch_related_objects", "[async]") {
+    test::BlogData data;
+    auto news_entries = dorm::related<&Entry::blog>(data.news);
+    dorm::Kwargs flash{{"headline", "Flash"}, {"pub_date", dorm::Date(2009, 1, 1)}, {"mod_date", dorm::Date(2009, 1, 1)}};
+    auto e = run(news_entries.acreate(flash));
+    CHECK(e.blog.id() == data.news.id);
+    CHECK(run(news_entries.acount()) == 2);
+    dorm::Kwargs flash_q{{"headline", "Flash"}};
+    auto [same, created] = run(news_entries.aget_or_create(flash_q));
+    CHECK((!created && same.id == e.id));
+    Entry soup = Entry::objects().get("headline", "Soup");
+    run(news_entries.aadd(soup));
+    CHECK(soup.blog.id() == data.news.id);  // the object given was updated too
+    CHECK(Entry::objects().get("headline", "Soup").blog.id() == data.news.id);
+
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    Author bob = Author::objects().create({{"name", "Bob"}});
+    auto authors = dorm::related<&Entry::authors>(e);
+    run(authors.aadd(ann, bob));
+    CHECK(run(authors.acount()) == 2);
+    run(authors.aremove(ann));
+    CHECK(authors.count() == 1);
+    run(authors.aset({ann}));
+    CHECK(authors.get().name == "Ann");
+    dorm::Kwargs cy{{"name", "Cy"}};
+    CHECK(run(authors.acreate(cy)).name == "Cy");
+    CHECK(authors.count() == 2);
+    run(authors.aclear());
+    CHECK(authors.count() == 0);
+
+    auto ordered = Blog::objects().order_by("name");
+    std::vector<Blog> blogs(ordered.begin(), ordered.end());
+    run(dorm::aprefetch_related_objects(blogs, "entry_set"));
+    dorm::CaptureQueries queries;
+    CHECK(dorm::prefetched<Entry>(blogs[2], "entry_set").size() == 3);  // News: Election, Flash, Soup
+    CHECK(queries.size() == 0);
+}
+
+TEST_CASE("aiterator() streams every row in chunks, with prefetch_related per chunk", "[async]") {
+    test::BlogData data;
+    auto collect = [](auto stream) -> dorm::Task<V> {
+        V out;
+        while (auto e = co_await stream.next()) out.push_back(e->headline);
+        co_return out;
+    };
+    V all{"Beatles reunion", "Election", "Lennon returns", "Pancakes", "Soup"};
+    for (std::size_t chunk : {1, 2, 5, 100}) CHECK(run(collect(Entry::objects().order_by("headline").aiterator(chunk))) == all);
+    CHECK(run(collect(Entry::objects().filter("rating__gt", 5).aiterator())).empty());
+
+    auto with_entries = [](auto stream) -> dorm::Task<std::vector<std::size_t>> {
+        std::vector<std::size_t> counts;
+        while (auto b = co_await stream.next()) counts.push_back(dorm::prefetched<Entry>(*b, "entry_set").size());
+        co_return counts;
+    };
+    CHECK(run(with_entries(Blog::objects().prefetch_related("entry_set").order_by("name").aiterator(2))) ==
+          std::vector<std::size_t>{2, 2, 1});
+    // As iterator(): after prefetch_related() the chunk size must be given.
+    CHECK_THROWS_AS(run(with_entries(Blog::objects().prefetch_related("entry_set").aiterator())), dorm::ValueError);
+}
+
+TEST_CASE("a stream left before its end gives its connection back", "[async]") {
+    test::Database db("pool_size=1&pool_timeout=5");
+    for (int i = 0; i < 10; ++i) Blog::objects().create({{"name", "b" + std::to_string(i)}});
+    dorm::release_connections();
+    auto first_two = []() -> dorm::Task<V> {
+        auto stream = Blog::objects().order_by("name").aiterator(3);
+        V out;
+        out.push_back((co_await stream.next())->name);
+        out.push_back((co_await stream.next())->name);
+        co_return out;  // the stream ends here, its cursor open
+    };
+    CHECK(run(first_two()) == V{"b0", "b1"});
+    // The only connection of the pool comes back (closing the cursor on a worker thread); then it serves again.
+    auto& database = dorm::databases().get("default");
+    for (int i = 0; i < 200 && database.idle_count() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(database.idle_count() == 1);
+    CHECK(run(Blog::objects().acount()) == 10);
+}
+
+TEST_CASE("aatomic() commits, rolls back on an exception, and nests with savepoints", "[async]") {
+    test::Database db;
+    run(dorm::aatomic([]() -> dorm::Task<> {
+        dorm::Kwargs a{{"name", "a"}};
+        co_await Blog::objects().acreate(a);
+        // Inside the transaction its own connection sees the row.
+        CHECK(co_await Blog::objects().filter("name", "a").aexists());
+    }));
+    CHECK(blog_names() == V{"a"});
+
+    CHECK_THROWS_AS(run(dorm::aatomic([]() -> dorm::Task<> {
+                        dorm::Kwargs b{{"name", "b"}};
+                        co_await Blog::objects().acreate(b);
+                        throw std::out_of_range("boom");
+                    })),
+                    std::out_of_range);
+    CHECK(blog_names() == V{"a"});
+
+    // A failing inner block rolls back to its savepoint; the outer one commits.
+    auto n = run(dorm::aatomic([]() -> dorm::Task<std::int64_t> {
+        dorm::Kwargs c{{"name", "c"}};
+        co_await Blog::objects().acreate(c);
+        try {
+            co_await dorm::aatomic([]() -> dorm::Task<> {
+                dorm::Kwargs d{{"name", "d"}};
+                co_await Blog::objects().acreate(d);
+                dorm::Kwargs dup{{"name", "a"}};
+                co_await Blog::objects().acreate(dup);  // IntegrityError: unique name
+            });
+        } catch (const dorm::IntegrityError&) {
+        }
+        co_return co_await Blog::objects().acount();
+    }));
+    CHECK(n == 2);
+    CHECK(blog_names() == V{"a", "c"});
+}
+
+TEST_CASE("aatomic() holds one connection: other connections do not see its rows before the commit", "[async]") {
+    if (!test::is_postgresql()) return;  // SQLite's in-memory database shares one cache: no isolation to observe
+    test::Database db("pool_size=4");
+    std::int64_t seen_outside = -1;
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        dorm::Kwargs a{{"name", "a"}};
+        co_await Blog::objects().acreate(a);
+        // A blocking query on this thread uses this thread's connection: not the transaction's.
+        seen_outside = Blog::objects().count();
+        CHECK(co_await Blog::objects().acount() == 1);
+    }));
+    CHECK(seen_outside == 0);
+    CHECK(Blog::objects().count() == 1);
+}
+
+TEST_CASE("work runs on worker threads; the awaiting coroutine resumes on its executor's thread", "[async]") {
+    test::Database db;
+    const auto caller = std::this_thread::get_id();
+    std::thread::id worker, resumed;
+    run([&]() -> dorm::Task<> {
+        worker = co_await dorm::detail::offload([] { return std::this_thread::get_id(); });
+        (void)co_await Blog::objects().acount();
+        resumed = std::this_thread::get_id();
+    }());
+    CHECK(worker != caller);
+    CHECK(resumed == caller);
+}
+
+TEST_CASE("awaiting a long query leaves the executor's thread free", "[async]") {
+    test::Database db;
+    std::atomic<bool> done{false};
+    int ticks_during = 0;
+    auto slow = [&]() -> dorm::Task<> {
+        co_await busy_query(0.3);
+        done = true;
+    };
+    auto ticker = [&]() -> dorm::Task<> {
+        while (!done) {
+            co_await Yield{};
+            if (!done) ++ticks_during;
+        }
+    };
+    const auto start = std::chrono::steady_clock::now();
+    run(dorm::when_all(slow(), ticker()));
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(test::is_postgresql() ? 300 : 1));
+    // The loop kept resuming the ticker while the query ran on a worker thread.
+    CHECK(ticks_during > 100);
+}
+
+TEST_CASE("when_all() overlaps tasks and returns their values in order", "[async]") {
+    test::BlogData data;
+    auto counts = run(dorm::when_all(Blog::objects().acount(), Entry::objects().acount(),
+                                     Entry::objects().filter("rating__gte", 4).acount()));
+    CHECK(counts == std::vector<std::int64_t>{3, 5, 2});
+    CHECK(run(dorm::when_all(std::vector<dorm::Task<int>>{})).empty());
+    // The first exception (in order) once all have finished.
+    std::vector<dorm::Task<Entry>> gets;
+    gets.push_back(Entry::objects().aget("headline", "Soup"));
+    gets.push_back(Entry::objects().aget("headline", "Nothing"));
+    gets.push_back(Entry::objects().aget("blog__name", "Cooking"));
+    CHECK_THROWS_AS(run(dorm::when_all(std::move(gets))), Entry::DoesNotExist);
+    if (test::is_postgresql()) {  // four sleeps of 0.3 s at once take about 0.3 s, not 1.2 s
+        const auto start = std::chrono::steady_clock::now();
+        run(dorm::when_all(busy_query(0.3), busy_query(0.3), busy_query(0.3), busy_query(0.3)));
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1000));
+    }
+}
+
+TEST_CASE("many concurrent transactions share a small pool", "[async]") {
+    test::Database db("pool_size=2&pool_timeout=20");
+    std::vector<dorm::Task<>> tasks;
+    for (int i = 0; i < 20; ++i)
+        tasks.push_back(dorm::aatomic([i]() -> dorm::Task<> {
+            dorm::Kwargs k{{"name", "blog " + std::to_string(i)}};
+            auto b = co_await Blog::objects().acreate(k);
+            dorm::Kwargs e{{"blog", b.id}, {"headline", "first"}, {"pub_date", dorm::Date(2020, 1, 1)},
+                           {"mod_date", dorm::Date(2020, 1, 1)}};
+            co_await Entry::objects().acreate(e);
+            if (i % 5 == 0) throw std::runtime_error("rolled back");
+        }));
+    // Each task's exception is its own: run them all, then count what committed.
+    std::vector<dorm::Task<bool>> guarded;
+    for (auto& t : tasks)
+        guarded.push_back([](dorm::Task<> inner) -> dorm::Task<bool> {
+            try {
+                co_await std::move(inner);
+                co_return true;
+            } catch (const std::runtime_error&) {
+                co_return false;
+            }
+        }(std::move(t)));
+    auto ok = run(dorm::when_all(std::move(guarded)));
+    CHECK(std::count(ok.begin(), ok.end(), true) == 16);
+    CHECK(Blog::objects().count() == 16);
+    CHECK(Entry::objects().count() == 16);
+    CHECK(dorm::databases().get("default").connection_count() <= 2);
+}
