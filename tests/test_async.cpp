@@ -30,21 +30,41 @@ T run(dorm::Task<T> task) {
     return dorm::sync_wait(std::move(task));
 }
 
-/// A statement that keeps its connection busy for about `seconds`, run as a task.
-dorm::Task<> busy_query(double seconds) {
-    return dorm::detail::offload([seconds] {
-        auto& conn = dorm::databases().get("default").connection();
-        if (test::is_postgresql()) {
-            conn.execute("SELECT pg_sleep(" + std::to_string(seconds) + ")");
-        } else {  // no sleep() in SQLite: a long recursive query
-            const long n = static_cast<long>(seconds * 6'000'000);
-            conn.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(n) +
-                           ") SELECT count(*) FROM c",
-                       {})
-                ->next();
-        }
-    });
+/// A statement that keeps this thread's connection busy for about `seconds`.
+void busy_statement(double seconds) {
+    auto& conn = dorm::databases().get("default").connection();
+    if (test::is_postgresql()) {
+        conn.execute("SELECT pg_sleep(" + std::to_string(seconds) + ")");
+    } else {  // no sleep() in SQLite: a long recursive query
+        const long n = static_cast<long>(seconds * 6'000'000);
+        conn.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(n) +
+                       ") SELECT count(*) FROM c",
+                   {})
+            ->next();
+    }
 }
+
+/// busy_statement() as a task.
+dorm::Task<> busy_query(double seconds) {
+    return dorm::detail::offload([seconds] { busy_statement(seconds); });
+}
+
+/// A coroutine that starts at once and is destroyed with this object, wherever it is suspended (as an event
+/// loop destroys the coroutines still pending when it shuts down).
+struct Started {
+    struct promise_type {
+        Started get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_always final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> h;
+    Started(std::coroutine_handle<promise_type> handle) : h(handle) {}
+    Started(const Started&) = delete;
+    ~Started() { h.destroy(); }
+};
+Started start(dorm::Task<> task) { co_await std::move(task); }
 
 /// Hands the coroutine back to its executor (a turn of sync_wait()'s loop).
 struct Yield {
@@ -393,4 +413,33 @@ TEST_CASE("many concurrent transactions share a small pool", "[async]") {
     CHECK(Blog::objects().count() == 16);
     CHECK(Entry::objects().count() == 16);
     CHECK(dorm::databases().get("default").connection_count() <= 2);
+}
+
+TEST_CASE("a task destroyed while its query runs cancels the query and waits for it", "[async]") {
+    test::Database db;
+    std::atomic<bool> started{false}, finished{false}, cancelled{false};
+    const auto begin = std::chrono::steady_clock::now();
+    {
+        auto pending = start(dorm::detail::offload([&] {
+            started = true;
+            try {
+                busy_statement(5);
+            } catch (const dorm::Error&) {
+                cancelled = true;
+            }
+            finished = true;
+        }));
+        for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        REQUIRE(started);
+    }  // destroyed: the statement is cancelled, and the destruction waits for the work to end
+    CHECK(finished);
+    CHECK(cancelled);
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
+    // The worker's connection is clean and serves again.
+    CHECK(run(Blog::objects().acount()) == 0);
+    // A task destroyed before it started never runs.
+    bool ran = false;
+    { auto never = dorm::detail::offload([&] { ran = true; }); }
+    CHECK(!ran);
 }

@@ -9,8 +9,10 @@
 #include <dorm/async/task.hpp>
 
 #include <coroutine>
+#include <atomic>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -25,6 +27,33 @@ public:
 
 protected:
     ~Job() = default;
+};
+
+/// A job whose awaiting task may be destroyed while it runs (an application shutting its event loop down): the
+/// statement it runs is then cancelled on the server, and the destruction waits until the job has ended, so
+/// nothing it uses (the task's connection, its pins) goes away under it.
+class CancellableJob : public Job {
+public:
+    /// Called when the frame awaiting this job is destroyed; nothing happens for a job not submitted or ended.
+    DORM_DECL void abandon() noexcept;
+
+protected:
+    ~CancellableJob() = default;
+    /// On the awaiting thread, before submit().
+    DORM_DECL void submitted() noexcept;
+    /// On the worker, before the work: false when abandoned (the work is skipped). Until end(), the connection
+    /// the work uses is recorded, for abandon() to cancel.
+    DORM_DECL bool begin() noexcept;
+    /// On the worker, after the work: whether to resume the awaiting task. False when it was abandoned: `this`
+    /// may be gone as soon as end() returns.
+    DORM_DECL bool end() noexcept;
+
+private:
+    std::mutex mutex_;
+    std::atomic<bool> done_{false};
+    bool submitted_ = false;
+    bool abandoned_ = false;
+    std::atomic<backends::Connection*> connection_{nullptr};
 };
 
 /// Queues `job` for dorm's worker threads: a thread is started when none is idle (up to a bound), so work that
@@ -64,13 +93,14 @@ inline void resume_on(Executor* executor, std::coroutine_handle<> h) {
 /// on the work's type: GCC 12 warns (-Wsubobject-linkage) about a coroutine frame in a header holding a lambda
 /// of a user's source file.
 template <class R>
-class Offload : public Job {
+class Offload : public CancellableJob {
 public:
     bool await_ready() const noexcept { return false; }
     template <class P>
     void await_suspend(std::coroutine_handle<P> h) {
         context_ = context_of(h);
         awaiting_ = h;
+        submitted();
         submit(*this);  // may resume `h` on another thread before returning: nothing of `this` is used after it
     }
     R await_resume() {
@@ -79,7 +109,7 @@ public:
     }
 
     void run() noexcept override {
-        {
+        if (begin()) {
             PinScope scope(context_.pins);
             try {
                 if constexpr (std::is_void_v<R>) invoke();
@@ -88,7 +118,9 @@ public:
                 error_ = std::current_exception();
             }
         }
-        resume_on(context_.executor, awaiting_);
+        const TaskContext context = context_;
+        const auto awaiting = awaiting_;
+        if (end()) resume_on(context.executor, awaiting);
     }
     virtual ~Offload() = default;
 
@@ -125,9 +157,19 @@ struct OffloadRef {
     R await_resume() { return op->await_resume(); }
 };
 
+/// Owns an Offload in the frame awaiting it: destroyed with that frame, it abandons the work still running.
+template <class R>
+struct OffloadOwner {
+    std::unique_ptr<Offload<R>> op;
+    ~OffloadOwner() {
+        if (op) op->abandon();
+    }
+};
+
 template <class R>
 Task<R> await_offload(std::unique_ptr<Offload<R>> op) {
-    co_return co_await OffloadRef<R>{op.get()};
+    OffloadOwner<R> owner{std::move(op)};
+    co_return co_await OffloadRef<R>{owner.op.get()};
 }
 
 /// A task that runs `f` (a callable owning everything it uses: it runs later, on another thread) on a worker

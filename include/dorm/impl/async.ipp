@@ -84,6 +84,40 @@ private:
 
 DORM_DECL void submit(Job& job) { Workers::instance().submit(job); }
 
+DORM_DECL void CancellableJob::submitted() noexcept {
+    std::lock_guard lock(mutex_);
+    submitted_ = true;
+}
+
+DORM_DECL bool CancellableJob::begin() noexcept {
+    std::lock_guard lock(mutex_);
+    if (abandoned_) return false;
+    working_for = &connection_;
+    return true;
+}
+
+DORM_DECL bool CancellableJob::end() noexcept {
+    std::lock_guard lock(mutex_);
+    working_for = nullptr;
+    connection_ = nullptr;
+    done_ = true;
+    if (!abandoned_) return true;
+    done_.notify_all();
+    return false;
+}
+
+DORM_DECL void CancellableJob::abandon() noexcept {
+    {
+        std::lock_guard lock(mutex_);
+        if (!submitted_ || done_) return;
+        abandoned_ = true;
+        // Under the lock: end() clears the connection before its thread may hand it on.
+        if (auto* c = connection_.load()) c->cancel();
+    }
+    done_.wait(false);
+    std::lock_guard lock(mutex_);  // end() has left its critical section: `this` may go now
+}
+
 namespace {
 // Outermost first: every scope over one chain locks in the same order.
 void lock_pins(const Pin* p) {

@@ -46,6 +46,8 @@ inline thread_local std::uint64_t last_serial = 0;
 inline thread_local backends::Connection* last_connection = nullptr;
 // The connections the asynchronous work this thread runs now holds (PinScope): they come before its own.
 inline thread_local const Pin* pinned = nullptr;
+// Where the asynchronous work this thread runs records the connection it uses (CancellableJob), to be cancelled.
+inline thread_local std::atomic<backends::Connection*>* working_for = nullptr;
 
 /// Closes a thread's connections when it exits (constructed on the thread's first connection).
 struct ThreadConnections {
@@ -99,6 +101,7 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
         if (p->db == this) {
             detail::last_serial = serial_.load(std::memory_order_relaxed);
             detail::last_connection = p->connection;
+            if (detail::working_for) detail::working_for->store(p->connection);
             return *p->connection;
         }
     thread_local detail::ThreadConnections exit_hook;
@@ -112,6 +115,7 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
     }
     detail::last_serial = serial_.load(std::memory_order_relaxed);
     detail::last_connection = it->second.get();
+    if (detail::working_for) detail::working_for->store(it->second.get());
     return *it->second;
 }
 

@@ -174,6 +174,9 @@ public:
     /// Whether the connection still reaches its database, without a round trip (a connection the server closed
     /// while it sat in a pool is found out here).
     virtual bool usable() noexcept { return true; }
+    /// Asks the database to stop the statement this connection is running now; called from another thread (an
+    /// asynchronous task destroyed while its query runs). The statement then fails as a cancelled one.
+    virtual void cancel() noexcept {}
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -601,7 +602,10 @@ public:
         : conninfo_(std::move(conninfo)), transaction_pooling_(transaction_pooling) {
         open();
     }
-    ~Connection() override { PQfinish(conn_); }
+    ~Connection() override {
+        forget_cancel();
+        PQfinish(conn_);
+    }
 
     const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
     PGconn* handle() const noexcept { return conn_; }
@@ -616,6 +620,12 @@ public:
         // The first read may return only the notice (doomed_ then), the second finds the end of the stream.
         return conn_ && PQconsumeInput(conn_) == 1 && !doomed_ && PQconsumeInput(conn_) == 1 &&
                PQstatus(conn_) == CONNECTION_OK;
+    }
+
+    void cancel() noexcept override {
+        std::lock_guard lock(cancel_mutex_);
+        char error[256];
+        if (cancel_) (void)PQcancel(cancel_, error, sizeof error);
     }
 
 protected:
@@ -839,6 +849,7 @@ private:
             throw OperationalError(fmt::format("dorm: cannot connect to PostgreSQL: {}", msg), {}, "08001");
         }
         doomed_ = false;
+        remember_cancel();
         // Notices are not printed to stderr. A FATAL one arrives while the connection is unused when the server
         // ends it (pg_terminate_backend, shutdown): usable() then knows before the end of the stream arrives.
         PQsetNoticeReceiver(
@@ -869,13 +880,27 @@ private:
             PQreset(conn_);
             if (PQstatus(conn_) == CONNECTION_OK) {
                 doomed_ = false;
+                remember_cancel();
                 Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
                 return;
             }
+            forget_cancel();
             PQfinish(conn_);
             conn_ = nullptr;
         }
         open();
+    }
+
+    /// The key another thread cancels this connection's statement with (a new one after each (re)connection).
+    void remember_cancel() {
+        std::lock_guard lock(cancel_mutex_);
+        if (cancel_) PQfreeCancel(cancel_);
+        cancel_ = PQgetCancel(conn_);
+    }
+    void forget_cancel() noexcept {
+        std::lock_guard lock(cancel_mutex_);
+        if (cancel_) PQfreeCancel(cancel_);
+        cancel_ = nullptr;
     }
 
     Result run(const std::string& sql, std::span<const Value> params) {
@@ -911,6 +936,8 @@ private:
     std::uint64_t cursor_counter_ = 0;
     bool any_value_ = false;
     bool transaction_pooling_ = false;
+    std::mutex cancel_mutex_;     // cancel() runs on another thread
+    PGcancel* cancel_ = nullptr;  // for the current server connection
     bool doomed_ = false;  // the server said FATAL: the connection ends (see usable())
 };
 

@@ -112,6 +112,7 @@ public:
 
     const backends::Dialect& dialect() const noexcept override { return sqlite::dialect(); }
     sqlite3* handle() const noexcept { return db_; }
+    void cancel() noexcept override { sqlite3_interrupt(db_); }  // safe from another thread
     bool transaction_open() const noexcept override { return sqlite3_get_autocommit(db_) == 0; }
 
     /// Returns a statement to the cache (or finalizes a one-off); called by Cursor.
