@@ -361,7 +361,7 @@ TEST_CASE("awaiting a long query leaves the executor's thread free", "[async]") 
     };
     const auto start = std::chrono::steady_clock::now();
     run(dorm::when_all(slow(), ticker()));
-    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(test::is_postgresql() ? 300 : 1));
+    if (test::is_postgresql()) CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
     // The loop kept resuming the ticker while the query ran on a worker thread.
     CHECK(ticks_during > 100);
 }
@@ -378,11 +378,20 @@ TEST_CASE("when_all() overlaps tasks and returns their values in order", "[async
     gets.push_back(Entry::objects().aget("headline", "Nothing"));
     gets.push_back(Entry::objects().aget("blog__name", "Cooking"));
     CHECK_THROWS_AS(run(dorm::when_all(std::move(gets))), Entry::DoesNotExist);
-    if (test::is_postgresql()) {  // four sleeps of 0.3 s at once take about 0.3 s, not 1.2 s
-        const auto start = std::chrono::steady_clock::now();
-        run(dorm::when_all(busy_query(0.3), busy_query(0.3), busy_query(0.3), busy_query(0.3)));
-        CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1000));
-    }
+    // Four jobs that each wait (up to 5 s) until all four have started: they finish at once only if they overlap.
+    std::atomic<int> arrived{0};
+    auto meet = [&] {
+        return dorm::detail::offload([&] {
+            ++arrived;
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            while (arrived < 4 && std::chrono::steady_clock::now() < deadline)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+    };
+    const auto start = std::chrono::steady_clock::now();
+    run(dorm::when_all(meet(), meet(), meet(), meet()));
+    CHECK(arrived == 4);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
 TEST_CASE("many concurrent transactions share a small pool", "[async]") {
@@ -430,15 +439,27 @@ TEST_CASE("a task destroyed while its query runs cancels the query and waits for
             finished = true;
         }));
         for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         REQUIRE(started);
+        // Cancelling is only meaningful once the statement runs: on PostgreSQL, wait until the server shows it.
+        if (test::is_postgresql()) {
+            bool running = false;
+            for (int i = 0; i < 500 && !running; ++i) {
+                auto c = dorm::databases().get("default").connection().query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep(5%'", {});
+                running = c->next() && c->row()[0].i > 0;
+                if (!running) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            }
+            REQUIRE(running);
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
     }  // destroyed: the statement is cancelled, and the destruction waits for the work to end
     CHECK(finished);
     CHECK(cancelled);
     CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
     // The worker's connection is clean and serves again.
     CHECK(run(Blog::objects().acount()) == 0);
-    // A task destroyed before it started never runs.
+    // Tasks are lazy: one destroyed before it was awaited never runs.
     bool ran = false;
     { auto never = dorm::detail::offload([&] { ran = true; }); }
     CHECK(!ran);

@@ -48,8 +48,9 @@ inline bool register_backend(const Backend& b) {
 }
 }  // namespace backends
 
+class Lease;
+
 namespace detail {
-struct Pin;
 /// A key for the calling thread, unique among running threads (as std::thread::id is, without <thread> here).
 DORM_DECL std::uintptr_t thread_key() noexcept;
 /// Database aliases live for the whole program so that a QuerySet can hold a plain pointer to its alias.
@@ -116,10 +117,10 @@ public:
     bool is_usable();
 
     /// A connection of this database's pool (or a new one) for an asynchronous transaction or stream to hold
-    /// whichever threads run its work; waits as connection() does. Hand it back with give_back().
-    std::unique_ptr<backends::Connection> lease();
+    /// whichever threads run its work; waits as connection() does. Handed back when the Lease is destroyed.
+    Lease lease();
     /// Ends the use of a lease(): back to the pool when pooled (and clean), otherwise closed.
-    void give_back(std::unique_ptr<backends::Connection> c);
+    void give_back(std::unique_ptr<backends::Connection> c) noexcept;
 
     /// Connections open to this database now: held by threads, and kept in the pool.
     std::size_t connection_count() const;
@@ -166,6 +167,36 @@ private:
     std::vector<Idle> idle_;  // the pool, most recently used last
     std::size_t open_ = 0;    // connections held, pooled and being opened
     bool retired_ = false;
+};
+
+/// A connection Database::lease() took from its pool, handed back (pooled when clean, else closed, and counted
+/// out of the pool either way) when the Lease is destroyed or reset.
+class Lease {
+public:
+    Lease() = default;
+    Lease(Database& db, std::unique_ptr<backends::Connection> c) noexcept : db_(&db), c_(std::move(c)) {}
+    Lease(Lease&& other) noexcept : db_(other.db_), c_(std::move(other.c_)) {}
+    Lease& operator=(Lease&& other) noexcept {
+        if (this != &other) {
+            reset();
+            db_ = other.db_;
+            c_ = std::move(other.c_);
+        }
+        return *this;
+    }
+    ~Lease() { reset(); }
+
+    backends::Connection* get() const noexcept { return c_.get(); }
+    backends::Connection& operator*() const noexcept { return *c_; }
+    explicit operator bool() const noexcept { return c_ != nullptr; }
+    /// Hands the connection back now (it may talk to the server: a rollback).
+    void reset() noexcept {
+        if (c_) db_->give_back(std::move(c_));
+    }
+
+private:
+    Database* db_ = nullptr;
+    std::unique_ptr<backends::Connection> c_;
 };
 
 /// The registry of named databases. "default" is the one QuerySets use unless `using_()` says otherwise.

@@ -1275,85 +1275,87 @@ public:
     // resumes through its executor with the result or the same exception. Arguments are copied into the task.
 
     /// Evaluates the QuerySet (Django's `async for obj in qs`): returns it with its results cached, so that
-    /// iterating it, size() and [] do not touch the database. Shares the cache with this QuerySet, as in Django.
+    /// iterating it, size() and [] do not touch the database. Shares the cache with this QuerySet, as in Django;
+    /// the cache is filled on the awaiting thread, when the task resumes, not by the worker.
     Task<self_type> afetch() const {
-        return detail::offload([qs = self()] {
-            (void)qs.size();
-            return qs;
-        });
+        if (cache_->filled) return ready(self());
+        return publish(self(), detail::offload([qs = detached()] {
+                           (void)qs.size();
+                           return qs;
+                       }));
     }
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
     Task<T> aget(const Q& first, const Qs&... rest) const {
-        return detail::offload([qs = self(), first, rest...] { return qs.get(first, rest...); });
+        return detail::offload([qs = detached(), first, rest...] { return qs.get(first, rest...); });
     }
     template <class V>
     Task<T> aget(LookupPath<checked> path, V&& value) const {
         return detail::offload(
-            [qs = self(), path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(path, v); });
+            [qs = detached(), path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(path, v); });
     }
     template <class V>
     Task<T> aget(const Q& q, LookupPath<checked> path, V&& value) const {
         return detail::offload(
-            [qs = self(), q, path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(q, path, v); });
+            [qs = detached(), q, path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(q, path, v); });
     }
     template <class V1, class V2>
     Task<T> aget(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
-        return detail::offload([qs = self(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
+        return detail::offload([qs = detached(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
                                 b = std::decay_t<V2>(std::forward<V2>(v2))] { return qs.get(p1, a, p2, b); });
     }
     Task<T> aget() const {
-        return detail::offload([qs = self()] { return qs.get(); });
+        return detail::offload([qs = detached()] { return qs.get(); });
     }
     Task<T> acreate(const Kwargs& kwargs) const {
-        return detail::offload([qs = self(), kwargs] { return qs.create(kwargs); });
+        return detail::offload([qs = detached(), kwargs] { return qs.create(kwargs); });
     }
     template <class U>
         requires std::is_same_v<std::remove_cvref_t<U>, T>
     Task<T> acreate(U&& given) const {
-        return detail::offload([qs = self(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
+        return detail::offload([qs = detached(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
     }
     Task<std::pair<T, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
-        return detail::offload([qs = self(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
+        return detail::offload([qs = detached(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
     }
     Task<std::pair<T, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                                const std::optional<Kwargs>& create_defaults = std::nullopt) const {
-        return detail::offload([qs = self(), kwargs, defaults, create_defaults] {
+        return detail::offload([qs = detached(), kwargs, defaults, create_defaults] {
             return qs.update_or_create(kwargs, defaults, create_defaults);
         });
     }
     Task<std::vector<T>> abulk_create(std::vector<T> objs, const BulkCreateOptions& options = {}) const {
-        return detail::offload([qs = self(), objs = std::move(objs), options]() mutable {
+        return detail::offload([qs = detached(), objs = std::move(objs), options]() mutable {
             return qs.bulk_create(std::move(objs), options);
         });
     }
     Task<std::int64_t> abulk_update(std::vector<T> objs, std::vector<std::string> fields, std::size_t batch_size = 0) const {
-        return detail::offload([qs = self(), objs = std::move(objs), fields = std::move(fields), batch_size] {
+        return detail::offload([qs = detached(), objs = std::move(objs), fields = std::move(fields), batch_size] {
             return qs.bulk_update(objs, fields, batch_size);
         });
     }
     Task<std::int64_t> acount() const {
-        return detail::offload([qs = self()] { return qs.count(); });
+        return detail::offload([qs = detached()] { return qs.count(); });
     }
     Task<bool> aexists() const {
-        return detail::offload([qs = self()] { return qs.exists(); });
+        return detail::offload([qs = detached()] { return qs.exists(); });
     }
     Task<bool> acontains(T obj) const {
-        return detail::offload([qs = self(), obj = std::move(obj)] { return qs.contains(obj); });
+        return detail::offload([qs = detached(), obj = std::move(obj)] { return qs.contains(obj); });
     }
     template <class K = std::int64_t>
     Task<std::map<K, T>> ain_bulk() const {
-        return detail::offload([qs = self()] { return qs.template in_bulk<K>(); });
+        return detail::offload([qs = detached()] { return qs.template in_bulk<K>(); });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::vector<K> ids, std::string_view field_name = "pk") const {
-        return detail::offload([qs = self(), ids = std::move(ids), field = std::string(field_name)] {
+        return detail::offload([qs = detached(), ids = std::move(ids), field = std::string(field_name)] {
             return qs.in_bulk(ids, field);
         });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::nullopt_t, std::string_view field_name) const {
-        return detail::offload([qs = self(), field = std::string(field_name)] {
+        return detail::offload([qs = detached(), field = std::string(field_name)] {
             return qs.template in_bulk<K>(std::nullopt, field);
         });
     }
@@ -1361,34 +1363,34 @@ public:
     /// thread: `auto rows = qs.aiterator(); while (auto e = co_await rows.next()) use(*e);`. The stream holds a
     /// connection (the enclosing aatomic()'s, or one of the pool's) until it ends or is destroyed.
     AsyncStream<self_type> aiterator(std::optional<std::size_t> chunk_size = std::nullopt) const {
-        return AsyncStream<self_type>(self(), chunk_size);
+        return AsyncStream<self_type>(detached(), chunk_size);
     }
     template <class... Names>
     Task<T> alatest(const Names&... fields) const {
-        return detail::offload([qs = self(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
+        return detail::offload([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
     }
     template <class... Names>
     Task<T> aearliest(const Names&... fields) const {
-        return detail::offload([qs = self(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
+        return detail::offload([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
     }
     Task<std::optional<T>> afirst() const {
-        return detail::offload([qs = self()] { return qs.first(); });
+        return detail::offload([qs = detached()] { return qs.first(); });
     }
     Task<std::optional<T>> alast() const {
-        return detail::offload([qs = self()] { return qs.last(); });
+        return detail::offload([qs = detached()] { return qs.last(); });
     }
     template <class... Args>
     Task<Row> aaggregate(const Args&... args) const {
-        return detail::offload([qs = self(), args...] { return qs.aggregate(args...); });
+        return detail::offload([qs = detached(), args...] { return qs.aggregate(args...); });
     }
     Task<std::int64_t> aupdate(const Kwargs& kwargs) const {
-        return detail::offload([qs = self(), kwargs] { return qs.update(kwargs); });
+        return detail::offload([qs = detached(), kwargs] { return qs.update(kwargs); });
     }
     Task<DeleteResult> adelete() const {
-        return detail::offload([qs = self()] { return qs.delete_(); });
+        return detail::offload([qs = detached()] { return qs.delete_(); });
     }
     Task<std::string> aexplain(std::string_view format = {}, std::string_view options = {}) const {
-        return detail::offload([qs = self(), format = std::string(format), options = std::string(options)] {
+        return detail::offload([qs = detached(), format = std::string(format), options = std::string(options)] {
             return qs.explain(format, options);
         });
     }
@@ -1477,6 +1479,20 @@ private:
         self_type s(query_);
         s.cache_ = cache_;
         return s;
+    }
+    /// What an asynchronous method's worker reads: this QuerySet with its cache when filled (it no longer changes),
+    /// else with a cache of its own, so that no two threads touch one cache.
+    self_type detached() const {
+        if (cache_->filled) return self();
+        return self_type(query_);
+    }
+    static Task<self_type> ready(self_type qs) { co_return qs; }
+    /// afetch()'s end, on the awaiting thread: `target` takes the results the worker read into `fetched`'s cache.
+    static Task<self_type> publish(self_type target, Task<self_type> fetched) {
+        self_type done = co_await std::move(fetched);
+        auto& cache = *static_cast<const QuerySet&>(target).cache_;
+        if (!cache.filled) cache = std::move(*static_cast<const QuerySet&>(done).cache_);
+        co_return target;
     }
 
     Database& database() const { return databases().get(*detail::query_db(*query_)); }

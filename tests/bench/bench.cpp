@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -400,6 +401,11 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
     auto n = [&](int base) { return std::max(1, static_cast<int>(base * scale)); };
     auto qs = Entry::objects().using_(alias);
     auto& conn = databases().get(alias).connection();
+    // The asynchronous workloads' database: the same one, through a pool of 8 connections.
+    {
+        const std::string& url = databases().get(alias).url();
+        databases().add(alias + "_async", url + (url.find('?') == std::string::npos ? "?" : "&") + "pool_size=8");
+    }
     auto reset_entries = [&] {
         // TRUNCATE on PostgreSQL: each run writes into a fresh table, not one with the last run's dead rows (whose
         // vacuuming would land in whichever side runs next).
@@ -454,6 +460,49 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                                  [&](auto& p) { return p.insert_one_by_one(count); }));
     }
 
+    // W14: 10k acreate() in one aatomic(), all issued at once (when_all); raw: W1's loop.
+    if (selected(only, "W14")) {
+        int count = n(10000);
+        const std::string async_alias = alias + "_async";
+        run(backend, {"W14 10k acreate in one aatomic (concurrent)", reset_entries,
+                      [&] {
+                          auto aqs = Entry::objects().using_(async_alias);
+                          auto all = [&]() -> Task<> {
+                              std::vector<Task<Entry>> tasks;
+                              tasks.reserve(static_cast<std::size_t>(count));
+                              for (int i = 0; i < count; ++i) tasks.push_back(aqs.acreate(make_entry(i)));
+                              auto created = co_await when_all(std::move(tasks));
+                              for (const auto& e : created)
+                                  if (e.id <= 0) throw std::runtime_error("W14: no primary key");
+                          };
+                          sync_wait(aatomic(all, async_alias));
+                          return Tally{count, static_cast<std::uint64_t>(count > 0)};
+                      },
+                      [&] {
+                          Tally t;
+                          if constexpr (is_sqlite) {
+                              t = raw_sqlite::insert_one_by_one(raw, count, 0);
+                          } else {
+                              raw.exec("BEGIN");
+                              std::int64_t last = 0;
+                              for (int i = 0; i < count; ++i) {
+                                  Entry e = make_entry(i);
+                                  std::string blog = std::to_string(e.blog.id()), rating = std::to_string(e.rating),
+                                              date = dorm::detail::to_iso(e.pub_date);
+                                  const char* v[6] = {blog.c_str(), e.headline.c_str(), e.body_text.c_str(), date.c_str(),
+                                                      rating.c_str(), e.rating_note ? e.rating_note->c_str() : nullptr};
+                                  PGresult* r = PQexecPrepared(raw.conn, "w1", 6, v, nullptr, nullptr, 1);
+                                  last = RawPg::be(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
+                                  PQclear(r);
+                              }
+                              raw.exec("COMMIT");
+                              t = Tally{count, static_cast<std::uint64_t>(last > 0)};
+                          }
+                          return Tally{t.rows, static_cast<std::uint64_t>(t.rows > 0)};
+                      }},
+            runs);
+    }
+
     // W2: bulk_create 100k.
     if (selected(only, "W2")) {
         int count = n(100000);
@@ -500,7 +549,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
 
     // W3: load 100k into model instances.
     if (selected(only, "W3") || selected(only, "W4") || selected(only, "W5") || selected(only, "W6") || selected(only, "W8") ||
-        selected(only, "W10"))
+        selected(only, "W10") || selected(only, "W13"))
         load(n(100000));
     if (selected(only, "W3")) {
         run(backend, {"W3 load 100k instances", nullptr,
@@ -573,6 +622,71 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           for (int i = 0; i < count; ++i) keys.push_back(first_id + (i * 7919) % n(100000));
                           return p.gets("w4", keys);
                       }));
+    }
+
+    // W13: W4's 20k get(pk) from 64 concurrent coroutines (aget, when_all) over a pool of 8 connections, against
+    // raw on one connection and 8 threads of blocking get() on the same pool. Each of the 64 streams of keys is
+    // tallied alone and the tallies combined in order, so every side's checksum is the same.
+    if (selected(only, "W13")) {
+        int count = n(20000);
+        constexpr int streams = 64;
+        const std::string async_alias = alias + "_async";
+        auto first_id = qs.order_by("id").first()->id;
+        auto key = [&](int i) { return first_id + (i * 7919) % n(100000); };
+        auto combine = [](const std::vector<Tally>& parts) {
+            Tally t;
+            for (const auto& p : parts) {
+                t.rows += p.rows;
+                t.sum = t.sum * 31 + p.sum;
+            }
+            return t;
+        };
+        run(backend, {"W13 20k aget(pk), 64 coroutines, pool 8", nullptr,
+                      [&] {
+                          auto aqs = Entry::objects().using_(async_alias);
+                          auto stream = [&](int k) -> Task<Tally> {
+                              Tally t;
+                              for (int i = k; i < count; i += streams) t.add(co_await aqs.aget("pk", key(i)));
+                              co_return t;
+                          };
+                          std::vector<Task<Tally>> tasks;
+                          for (int k = 0; k < streams; ++k) tasks.push_back(stream(k));
+                          return combine(sync_wait(when_all(std::move(tasks))));
+                      },
+                      [&] {
+                          std::vector<Tally> parts(streams);
+                          for (int k = 0; k < streams; ++k)
+                              for (int i = k; i < count; i += streams) {
+                                  std::int64_t id = key(i);
+                                  if constexpr (is_sqlite) {
+                                      static sqlite3_stmt* s = raw.prepare(fmt::format("SELECT {} FROM entry WHERE id = ?", entry_columns).c_str());
+                                      sqlite3_bind_int64(s, 1, id);
+                                      if (sqlite3_step(s) == SQLITE_ROW) parts[static_cast<std::size_t>(k)].add(RawSqlite::read(s));
+                                      sqlite3_reset(s);
+                                  } else {
+                                      std::string v = std::to_string(id);
+                                      const char* vals[1] = {v.c_str()};
+                                      PGresult* r = PQexecPrepared(raw.conn, "w4", 1, vals, nullptr, nullptr, 1);
+                                      if (PQntuples(r) == 1) parts[static_cast<std::size_t>(k)].add(RawPg::read(r, 0));
+                                      PQclear(r);
+                                  }
+                              }
+                          return combine(parts);
+                      }},
+            runs, {peers::Side{"8 threads get()", [&] {
+                       std::vector<Tally> parts(streams);
+                       std::vector<std::thread> threads;
+                       for (int j = 0; j < 8; ++j)
+                           threads.emplace_back([&, j] {
+                               auto tqs = Entry::objects().using_(async_alias);
+                               for (int k = j; k < streams; k += 8)
+                                   for (int i = k; i < count; i += streams)
+                                       parts[static_cast<std::size_t>(k)].add(tqs.get("pk", key(i)));
+                               release_connections();
+                           });
+                       for (auto& t : threads) t.join();
+                       return combine(parts);
+                   }}});
     }
 
     // W5: filter(rating__gte=x, headline__startswith="a").order_by("-pub_date")[:10], 5k times.

@@ -45,7 +45,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
     const Pin* outer = context.pins;
     Database& db = databases().get(o.using_);
     const Pin* held = find_pin(outer, &db);
-    std::unique_ptr<backends::Connection> lease;
+    Lease lease;  // given back even if this frame is destroyed mid-way
     Pin pin;
     if (!held) {  // the outermost block on this database takes a connection for its length
         lease = co_await offload([&db] { return db.lease(); });
@@ -75,7 +75,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
         }
     }
     context.pins = outer;
-    if (lease) co_await offload([&] { db.give_back(std::move(lease)); });
+    if (lease) co_await offload([&] { lease.reset(); });
     if (error) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<R>) co_return std::move(*result);
 }

@@ -68,6 +68,7 @@ public:
             s.done = true;
         }
         context.pins = outer;
+        s.pin.outer = nullptr;  // finish() pins the stream's connection alone: `outer` is locked by the job already
         if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); });
         if (error) std::rethrow_exception(error);
         if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
@@ -87,7 +88,7 @@ private:
         bool done = false;
         Database* db = nullptr;
         const detail::Pin* held = nullptr;  // an enclosing aatomic()'s connection
-        std::unique_ptr<backends::Connection> lease;
+        Lease lease;
         detail::Pin pin;
 
         /// On a worker thread, with the stream's connection pinned: the next chunk.
@@ -111,7 +112,7 @@ private:
                 detail::PinScope scope(lease ? &pin : held);
                 stream.reset();
             }
-            if (lease) db->give_back(std::move(lease));
+            lease.reset();
         }
     };
 

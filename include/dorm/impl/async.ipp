@@ -31,21 +31,30 @@ public:
         (tail_ ? tail_->next_job : head_) = &job;
         tail_ = &job;
         ++queued_;
-        if (idle_ < queued_ && threads_.size() < max_threads) {
-            threads_.emplace_back([this] { loop(); });
-            return;
+        if (idle_ < queued_ && threads_.size() < max_threads && !stopping_) {
+            try {
+                threads_.emplace_back([this] { loop(); });
+                return;
+            } catch (...) {  // no new thread: the running ones will take the job
+            }
         }
         lock.unlock();
         ready_.notify_one();
     }
 
     ~Workers() {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
+        // Threads finish the queue before they end; a job may still queue more meanwhile (a stream given up).
+        for (;;) {
+            std::vector<std::thread> ending;
+            {
+                std::lock_guard lock(mutex_);
+                stopping_ = true;
+                ending.swap(threads_);
+            }
+            if (ending.empty()) break;
+            ready_.notify_all();
+            for (auto& t : ending) t.join();
         }
-        ready_.notify_all();
-        for (auto& t : threads_) t.join();
     }
 
 private:
@@ -149,19 +158,16 @@ struct RunLoop::State {
 DORM_DECL RunLoop::RunLoop() : state_(new State) {}
 DORM_DECL RunLoop::~RunLoop() { delete state_; }
 
+// Both notify under the lock: once it is released, run() may return and sync_wait() destroy the loop.
 DORM_DECL void RunLoop::post(std::coroutine_handle<> h) {
-    {
-        std::lock_guard lock(state_->mutex);
-        state_->queue.push_back(h);
-    }
+    std::lock_guard lock(state_->mutex);
+    state_->queue.push_back(h);
     state_->ready.notify_one();
 }
 
 DORM_DECL void RunLoop::stop() {
-    {
-        std::lock_guard lock(state_->mutex);
-        state_->stopped = true;
-    }
+    std::lock_guard lock(state_->mutex);
+    state_->stopped = true;
     state_->ready.notify_one();
 }
 

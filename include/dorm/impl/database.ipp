@@ -258,12 +258,13 @@ DORM_DECL void Database::restore(std::unique_ptr<backends::Connection> c, bool m
     available_.notify_one();
 }
 
-DORM_DECL auto Database::lease() -> std::unique_ptr<backends::Connection> {
+DORM_DECL Lease Database::lease() {
     std::unique_lock lock(mutex_);
-    return checkout(lock);
+    auto c = checkout(lock);
+    return Lease(*this, std::move(c));
 }
 
-DORM_DECL void Database::give_back(std::unique_ptr<backends::Connection> c) {
+DORM_DECL void Database::give_back(std::unique_ptr<backends::Connection> c) noexcept {
     if (!c) return;
     bool may_keep;
     {
