@@ -53,6 +53,9 @@ class Lease;
 namespace detail {
 /// A key for the calling thread, unique among running threads (as std::thread::id is, without <thread> here).
 DORM_DECL std::uintptr_t thread_key() noexcept;
+/// Called after add() or remove() retired a database: dorm's worker threads (when started) hand back what they
+/// still hold of it while they wait for work.
+inline std::atomic<void (*)()> retired_hook{nullptr};
 /// Database aliases live for the whole program so that a QuerySet can hold a plain pointer to its alias.
 DORM_DECL const std::string* intern_alias(std::string_view alias);
 inline const std::string* default_alias() {

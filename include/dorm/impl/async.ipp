@@ -25,6 +25,17 @@ public:
         return workers;
     }
 
+    Workers() {
+        retired_hook = [] { instance().sweep(); };
+    }
+
+    /// Wakes the idle threads to hand back their connections to retired databases.
+    void sweep() {
+        std::lock_guard lock(mutex_);
+        ++sweeps_;
+        ready_.notify_all();
+    }
+
     void submit(Job& job) {
         std::unique_lock lock(mutex_);
         job.next_job = nullptr;
@@ -43,6 +54,7 @@ public:
     }
 
     ~Workers() {
+        retired_hook = nullptr;
         // Threads finish the queue before they end; a job may still queue more meanwhile (a stream given up).
         for (;;) {
             std::vector<std::thread> ending;
@@ -61,13 +73,20 @@ private:
     static constexpr std::size_t max_threads = 64;
 
     void loop() {
+        std::uint64_t swept = 0;
         for (;;) {
             Job* job = nullptr;
             {
                 std::unique_lock lock(mutex_);
                 ++idle_;
-                ready_.wait(lock, [&] { return head_ || stopping_; });
+                ready_.wait(lock, [&] { return head_ || stopping_ || swept != sweeps_; });
                 --idle_;
+                if (!head_ && !stopping_) {  // a sweep: connections to databases add() or remove() retired
+                    swept = sweeps_;
+                    lock.unlock();
+                    databases().release_thread(thread_key(), false);
+                    continue;
+                }
                 if (!head_) break;  // stopping, and nothing left to do
                 job = head_;
                 head_ = head_->next_job;
@@ -86,6 +105,7 @@ private:
     Job* head_ = nullptr;
     Job* tail_ = nullptr;
     std::size_t queued_ = 0;
+    std::uint64_t sweeps_ = 0;
     std::size_t idle_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;

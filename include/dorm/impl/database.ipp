@@ -323,7 +323,10 @@ DORM_DECL auto Databases::add(std::string_view alias, std::string url) -> Databa
             if (replaced->connection_count() > 0) retired_.push_back(replaced);
         }
     }
-    if (replaced) release_thread(detail::thread_key(), false);
+    if (replaced) {
+        release_thread(detail::thread_key(), false);
+        if (auto hook = detail::retired_hook.load()) hook();
+    }
     return *db;
 }
 
@@ -339,6 +342,7 @@ DORM_DECL void Databases::remove(std::string_view alias) {
         if (removed->connection_count() > 0) retired_.push_back(removed);
     }
     release_thread(detail::thread_key(), false);
+    if (auto hook = detail::retired_hook.load()) hook();
 }
 
 DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
