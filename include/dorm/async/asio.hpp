@@ -214,8 +214,8 @@ struct AsioInitiation {
 template <class T, class Ex, class CompletionToken>
     requires asio::is_executor<Ex>::value || asio::execution::is_executor<Ex>::value
 auto asio_await(const Ex& ex, Task<T> task, CompletionToken&& token) {
-    return asio::async_initiate<CompletionToken, typename detail::asio_signature<T>::type>(detail::AsioInitiation<T, Ex>{ex}, token,
-                                                                           std::move(task));
+    using Signature = typename detail::asio_signature<T>::type;
+    return asio::async_initiate<CompletionToken, Signature>(detail::AsioInitiation<T, Ex>{ex}, token, std::move(task));
 }
 
 /// asio_await(task, token): the handler's associated executor (asio::use_awaitable's is the coroutine's); a
