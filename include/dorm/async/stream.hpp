@@ -68,7 +68,7 @@ public:
             s.done = true;
         }
         context.pins = outer;
-        if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); });
+        if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); }, true);
         if (error) std::rethrow_exception(error);
         if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
         co_return std::nullopt;
@@ -132,6 +132,7 @@ private:
             }
         };
         auto* job = new Dispose;
+        job->urgent = true;  // gives the connection back
         job->s = std::move(s_);
         detail::submit(*job);
     }
