@@ -3,7 +3,8 @@
 #   1. GCC 12 with AddressSanitizer + UndefinedBehaviorSanitizer: every test (both compilation modes, the package
 #      consumer, the compile-fail cases with GCC and Clang);
 #   2. Clang 14 with the same sanitizers: the tests of both backends;
-#   3. GCC 12 with ThreadSanitizer: the concurrency and asynchronous tests ([concurrency], [async]) on both backends;
+#   3. GCC 12 with ThreadSanitizer: the concurrency and asynchronous tests ([concurrency], [async], [async_asio]) on
+#      both backends;
 #   4. Clang 14 with libFuzzer: each fuzz target for DORM_FUZZ_SECONDS (default 60) seconds.
 # Installs what it needs when run as root on Debian, and starts a throwaway PostgreSQL server on loopback, a
 # streaming replica of it and pgbouncer in front of it, unless DORM_TEST_POSTGRESQL_URL names a server.
@@ -15,7 +16,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq g++ clang libclang-rt-14-dev cmake ninja-build pkg-config libsqlite3-dev libpcre2-dev libssl-dev libhowardhinnant-date-dev tzdata libfmt-dev libpq-dev \
-    catch2 postgresql pgbouncer >/dev/null
+    libasio-dev catch2 postgresql pgbouncer >/dev/null
 fi
 
 if [ -z "${DORM_TEST_POSTGRESQL_URL:-}" ]; then
@@ -117,8 +118,8 @@ cmake -S "$root" -B "$build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DDORM_BUILD_EXAMPLES=OFF \
   -DDORM_TEST_POSTGRESQL_URL="$DORM_TEST_POSTGRESQL_URL" >/dev/null
 cmake --build "$build-tsan" -j 2 --target dorm_tests
-DORM_TEST_DATABASE=sqlite::memory: "$build-tsan/tests/dorm_tests" "[concurrency],[async]"
-DORM_TEST_DATABASE="$DORM_TEST_POSTGRESQL_URL" "$build-tsan/tests/dorm_tests" "[concurrency],[async]"
+DORM_TEST_DATABASE=sqlite::memory: "$build-tsan/tests/dorm_tests" "[concurrency],[async],[async_asio]"
+DORM_TEST_DATABASE="$DORM_TEST_POSTGRESQL_URL" "$build-tsan/tests/dorm_tests" "[concurrency],[async],[async_asio]"
 
 echo "== 4. Clang, libFuzzer: each fuzz target for ${DORM_FUZZ_SECONDS:-60} s"
 bash "$root/tests/fuzz/run.sh" "${DORM_FUZZ_SECONDS:-60}" "$build-fuzz"

@@ -464,3 +464,22 @@ TEST_CASE("a task destroyed while its query runs cancels the query and waits for
     { auto never = dorm::detail::offload([&] { ran = true; }); }
     CHECK(!ran);
 }
+
+TEST_CASE("more concurrent transactions than worker threads: those holding the pool's connections still finish",
+          "[async]") {
+    // 150 blocks on a pool of 2: most worker threads wait for a connection, and the work of the two blocks
+    // holding them (on those connections) must not queue behind them (it would wait for pool_timeout).
+    test::Database db("pool_size=2&pool_timeout=10");
+    std::vector<dorm::Task<int>> tasks;
+    for (int i = 0; i < 150; ++i)
+        tasks.push_back(dorm::aatomic([i]() -> dorm::Task<int> {
+            dorm::Kwargs k{{"name", "blog " + std::to_string(i)}};
+            co_await Blog::objects().acreate(k);
+            co_return 1;
+        }));
+    const auto start = std::chrono::steady_clock::now();
+    auto done = run(dorm::when_all(std::move(tasks)));
+    CHECK(std::count(done.begin(), done.end(), 1) == 150);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
+    CHECK(Blog::objects().count() == 150);
+}

@@ -75,7 +75,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
         }
     }
     context.pins = outer;
-    if (lease) co_await offload([&] { lease.reset(); });
+    if (lease) co_await offload([&] { lease.reset(); }, true);
     if (error) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<R>) co_return std::move(*result);
 }

@@ -24,6 +24,10 @@ class Job {
 public:
     virtual void run() noexcept = 0;
     Job* next_job = nullptr;  // the queue's link
+    // Work that never waits for the pool, on a connection a transaction or stream holds or giving one back,
+    // while work queued before it may wait for that very connection: it goes first, and may have a thread of its
+    // own (see submit()).
+    bool urgent = false;
 
 protected:
     ~Job() = default;
@@ -57,8 +61,10 @@ private:
 };
 
 /// Queues `job` for dorm's worker threads: a thread is started when none is idle (up to a bound), so work that
-/// waits (for a pooled connection, a lock) does not hold up the work queued behind it. Threads live until the
-/// program ends.
+/// waits (for a pooled connection, a lock) does not hold up the work queued behind it. Urgent work (Job::urgent)
+/// goes before the rest and gets a thread beyond the bound when none is idle: otherwise threads all waiting for
+/// the pool would wait for the transactions holding its connections, which need a thread to finish. Threads
+/// live until the program ends.
 DORM_DECL void submit(Job& job);
 
 /// While it lives, Database::connection() on this thread answers with the connection `pins` holds for a database
@@ -101,6 +107,7 @@ public:
         context_ = context_of(h);
         awaiting_ = h;
         submitted();
+        if (context_.pins) this->urgent = true;
         submit(*this);  // may resume `h` on another thread before returning: nothing of `this` is used after it
     }
     R await_resume() {
@@ -173,11 +180,14 @@ Task<R> await_offload(std::unique_ptr<Offload<R>> op) {
 }
 
 /// A task that runs `f` (a callable owning everything it uses: it runs later, on another thread) on a worker
-/// thread: what each asynchronous method of dorm is.
+/// thread: what each asynchronous method of dorm is. `gives_back`: `f` gives a held connection back to its
+/// pool (urgent work, as work on a held connection is).
 template <class F>
-Task<std::invoke_result_t<F&>> offload(F f) {
+Task<std::invoke_result_t<F&>> offload(F f, bool gives_back = false) {
     using R = std::invoke_result_t<F&>;
-    return await_offload<R>(std::make_unique<OffloadOf<F>>(std::move(f)));
+    auto op = std::make_unique<OffloadOf<F>>(std::move(f));
+    op->urgent = gives_back;
+    return await_offload<R>(std::move(op));
 }
 
 }  // namespace dorm::detail

@@ -69,7 +69,7 @@ public:
         }
         context.pins = outer;
         s.pin.outer = nullptr;  // finish() pins the stream's connection alone: `outer` is locked by the job already
-        if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); });
+        if (s.done && s.lease) co_await detail::offload([&s] { s.finish(); }, true);
         if (error) std::rethrow_exception(error);
         if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
         co_return std::nullopt;
@@ -133,6 +133,7 @@ private:
             }
         };
         auto* job = new Dispose;
+        job->urgent = true;  // gives the connection back
         job->s = std::move(s_);
         detail::submit(*job);
     }

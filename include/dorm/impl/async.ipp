@@ -38,11 +38,10 @@ public:
 
     void submit(Job& job) {
         std::unique_lock lock(mutex_);
-        job.next_job = nullptr;
-        (tail_ ? tail_->next_job : head_) = &job;
-        tail_ = &job;
+        (job.urgent ? urgent_ : other_).push(job);
         ++queued_;
-        if (idle_ < queued_ && threads_.size() < max_threads && !stopping_) {
+        // Urgent work may go beyond the bound, not without one: each held connection needs one thread at most.
+        if (idle_ < queued_ && threads_.size() < (job.urgent ? 2 * max_threads : max_threads) && !stopping_) {
             try {
                 threads_.emplace_back([this] { loop(); });
                 return;
@@ -79,18 +78,16 @@ private:
             {
                 std::unique_lock lock(mutex_);
                 ++idle_;
-                ready_.wait(lock, [&] { return head_ || stopping_ || swept != sweeps_; });
+                ready_.wait(lock, [&] { return urgent_.head || other_.head || stopping_ || swept != sweeps_; });
                 --idle_;
-                if (!head_ && !stopping_) {  // a sweep: connections to databases add() or remove() retired
+                if (!urgent_.head && !other_.head && !stopping_) {  // a sweep: connections of retired databases
                     swept = sweeps_;
                     lock.unlock();
                     databases().release_thread(thread_key(), false);
                     continue;
                 }
-                if (!head_) break;  // stopping, and nothing left to do
-                job = head_;
-                head_ = head_->next_job;
-                if (!head_) tail_ = nullptr;
+                job = urgent_.head ? urgent_.pop() : other_.pop();
+                if (!job) break;  // stopping, and nothing left to do
                 --queued_;
             }
             job->run();  // may destroy `job` (it lives in the coroutine it resumes)
@@ -100,10 +97,27 @@ private:
         release_connections();
     }
 
+    /// A queue of jobs, first in first out.
+    struct Queue {
+        Job* head = nullptr;
+        Job* tail = nullptr;
+        void push(Job& job) {
+            job.next_job = nullptr;
+            (tail ? tail->next_job : head) = &job;
+            tail = &job;
+        }
+        Job* pop() {
+            Job* job = head;
+            if (job) head = job->next_job;
+            if (!head) tail = nullptr;
+            return job;
+        }
+    };
+
     std::mutex mutex_;
     std::condition_variable ready_;
-    Job* head_ = nullptr;
-    Job* tail_ = nullptr;
+    Queue urgent_;  // run first: see submit()
+    Queue other_;
     std::size_t queued_ = 0;
     std::uint64_t sweeps_ = 0;
     std::size_t idle_ = 0;
