@@ -19,7 +19,7 @@
 namespace {
 /// A statement that keeps its connection busy for about `seconds`, as a task: raw SQL on the database's
 /// connection, on a worker thread.
-dorm::Task<> busy_statement(double seconds) {
+dorm::Task<> long_statement_task(double seconds) {
     return dorm::detail::offload([seconds] {
         auto& conn = dorm::databases().get("default").connection();
         if (test::is_postgresql()) {
@@ -213,7 +213,7 @@ TEST_CASE("a timer keeps ticking on the io_context's thread while a long query i
         io,
         [&]() -> asio::awaitable<void> {
             const auto start = std::chrono::steady_clock::now();
-            co_await dorm::asio_await(busy_statement(0.3), asio::use_awaitable);
+            co_await dorm::asio_await(long_statement_task(0.3), asio::use_awaitable);
             waited = std::chrono::steady_clock::now() - start;
             done = true;
         },

@@ -75,22 +75,33 @@ private:
         std::uint64_t swept = 0;
         for (;;) {
             Job* job = nullptr;
+            bool other = false;
             {
                 std::unique_lock lock(mutex_);
                 ++idle_;
-                ready_.wait(lock, [&] { return urgent_.head || other_.head || stopping_ || swept != sweeps_; });
+                // Other work runs on at most max_threads threads at once: the threads beyond are kept for urgent
+                // work, which the others (waiting for the pool) may be waiting for.
+                auto other_allowed = [&] { return other_.head && running_other_ < max_threads; };
+                ready_.wait(lock, [&] { return urgent_.head || other_allowed() || stopping_ || swept != sweeps_; });
                 --idle_;
-                if (!urgent_.head && !other_.head && !stopping_) {  // a sweep: connections of retired databases
+                if (!urgent_.head && !other_allowed() && !stopping_) {  // a sweep: connections of retired databases
                     swept = sweeps_;
                     lock.unlock();
                     databases().release_thread(thread_key(), false);
                     continue;
                 }
-                job = urgent_.head ? urgent_.pop() : other_.pop();
+                other = !urgent_.head && other_allowed();
+                job = urgent_.head ? urgent_.pop() : other ? other_.pop() : nullptr;
                 if (!job) break;  // stopping, and nothing left to do
+                if (other) ++running_other_;
                 --queued_;
             }
             job->run();  // may destroy `job` (it lives in the coroutine it resumes)
+            if (other) {
+                std::lock_guard lock(mutex_);
+                --running_other_;
+                if (other_.head) ready_.notify_one();
+            }
             // A pooled connection this thread took goes back, for the next task, whichever thread runs it.
             databases().release_thread(thread_key(), false, false, true);
         }
@@ -120,6 +131,7 @@ private:
     Queue other_;
     std::size_t queued_ = 0;
     std::uint64_t sweeps_ = 0;
+    std::size_t running_other_ = 0;  // threads running other (not urgent) work
     std::size_t idle_ = 0;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
