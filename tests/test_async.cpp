@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -61,8 +62,10 @@ struct Started {
     };
     std::coroutine_handle<promise_type> h;
     Started(std::coroutine_handle<promise_type> handle) : h(handle) {}
-    Started(const Started&) = delete;
-    ~Started() { h.destroy(); }
+    Started(Started&& other) noexcept : h(std::exchange(other.h, {})) {}  // Clang 14 moves the return object
+    ~Started() {
+        if (h) h.destroy();
+    }
 };
 Started start(dorm::Task<> task) { co_await std::move(task); }
 
