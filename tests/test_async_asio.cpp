@@ -4,6 +4,7 @@
 #include <asio.hpp>
 
 #include "support/fixture.hpp"
+#include "support/slow.hpp"
 
 #include <dorm/async/asio.hpp>
 
@@ -17,23 +18,6 @@
 #include <vector>
 
 namespace {
-/// A statement that keeps its connection busy for about `seconds`, as a task: raw SQL on the database's
-/// connection, on a worker thread.
-dorm::Task<> long_statement_task(double seconds) {
-    return dorm::detail::offload([seconds] {
-        auto& conn = dorm::databases().get("default").connection();
-        if (test::is_postgresql()) {
-            conn.execute("SELECT pg_sleep(" + std::to_string(seconds) + ")");
-        } else {  // no sleep() in SQLite: a long recursive query
-            const long n = static_cast<long>(seconds * 6'000'000);
-            conn.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(n) +
-                           ") SELECT count(*) FROM c",
-                       {})
-                ->next();
-        }
-    });
-}
-
 /// Runs `coroutine` on a new io_context on this thread until everything it started has finished; rethrows what
 /// escaped the coroutine.
 template <class F>
@@ -213,7 +197,7 @@ TEST_CASE("a timer keeps ticking on the io_context's thread while a long query i
         io,
         [&]() -> asio::awaitable<void> {
             const auto start = std::chrono::steady_clock::now();
-            co_await dorm::asio_await(long_statement_task(0.3), asio::use_awaitable);
+            co_await dorm::asio_await(test::busy_query(0.3), asio::use_awaitable);
             waited = std::chrono::steady_clock::now() - start;
             done = true;
         },

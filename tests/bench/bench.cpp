@@ -392,6 +392,28 @@ Tally insert_many(RawSqlite& r, const std::vector<Entry>& entries) {
 }
 }  // namespace raw_sqlite
 
+namespace raw_pg {
+/// W1's raw side on libpq: the prepared INSERT "w1" one row at a time in one transaction, the key read back.
+Tally insert_one_by_one(RawPg& raw, int n) {
+    Tally t;
+    raw.exec("BEGIN");
+    for (int i = 0; i < n; ++i) {
+        Entry e = make_entry(i);
+        std::string blog = std::to_string(e.blog.id()), rating = std::to_string(e.rating),
+                    date = dorm::detail::to_iso(e.pub_date);
+        const char* v[6] = {blog.c_str(), e.headline.c_str(), e.body_text.c_str(), date.c_str(),
+                            rating.c_str(), e.rating_note ? e.rating_note->c_str() : nullptr};
+        PGresult* r = PQexecPrepared(raw.conn, "w1", 6, v, nullptr, nullptr, 1);
+        e.id = RawPg::be(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
+        PQclear(r);
+        t.rows++;
+        t.sum += static_cast<std::uint64_t>(e.id > 0);
+    }
+    raw.exec("COMMIT");
+    return t;
+}
+}  // namespace raw_pg
+
 namespace {
 
 template <class Raw>
@@ -438,22 +460,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           if constexpr (is_sqlite) {
                               return raw_sqlite::insert_one_by_one(raw, count, 0);
                           } else {
-                              Tally t;
-                              raw.exec("BEGIN");
-                              for (int i = 0; i < count; ++i) {
-                                  Entry e = make_entry(i);
-                                  std::string blog = std::to_string(e.blog.id()), rating = std::to_string(e.rating),
-                                              date = dorm::detail::to_iso(e.pub_date);
-                                  const char* v[6] = {blog.c_str(), e.headline.c_str(), e.body_text.c_str(), date.c_str(),
-                                                      rating.c_str(), e.rating_note ? e.rating_note->c_str() : nullptr};
-                                  PGresult* r = PQexecPrepared(raw.conn, "w1", 6, v, nullptr, nullptr, 1);
-                                  e.id = RawPg::be(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
-                                  PQclear(r);
-                                  t.rows++;
-                                  t.sum += static_cast<std::uint64_t>(e.id > 0);
-                              }
-                              raw.exec("COMMIT");
-                              return t;
+                              return raw_pg::insert_one_by_one(raw, count);
                           }
                       }},
             runs, peer_set.sides([&](auto& p) { return p.insert_one_by_one(count); },
@@ -480,24 +487,8 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                       },
                       [&] {
                           Tally t;
-                          if constexpr (is_sqlite) {
-                              t = raw_sqlite::insert_one_by_one(raw, count, 0);
-                          } else {
-                              raw.exec("BEGIN");
-                              std::int64_t last = 0;
-                              for (int i = 0; i < count; ++i) {
-                                  Entry e = make_entry(i);
-                                  std::string blog = std::to_string(e.blog.id()), rating = std::to_string(e.rating),
-                                              date = dorm::detail::to_iso(e.pub_date);
-                                  const char* v[6] = {blog.c_str(), e.headline.c_str(), e.body_text.c_str(), date.c_str(),
-                                                      rating.c_str(), e.rating_note ? e.rating_note->c_str() : nullptr};
-                                  PGresult* r = PQexecPrepared(raw.conn, "w1", 6, v, nullptr, nullptr, 1);
-                                  last = RawPg::be(PQgetvalue(r, 0, 0), PQgetlength(r, 0, 0));
-                                  PQclear(r);
-                              }
-                              raw.exec("COMMIT");
-                              t = Tally{count, static_cast<std::uint64_t>(last > 0)};
-                          }
+                          if constexpr (is_sqlite) t = raw_sqlite::insert_one_by_one(raw, count, 0);
+                          else t = raw_pg::insert_one_by_one(raw, count);
                           return Tally{t.rows, static_cast<std::uint64_t>(t.rows > 0)};
                       }},
             runs);

@@ -17,6 +17,7 @@
 // keep it from running out of work meanwhile), and must not be destroyed before: dorm's worker threads post to it.
 #pragma once
 
+#include <dorm/async/driver.hpp>
 #include <dorm/async/executor.hpp>
 #include <dorm/async/task.hpp>
 
@@ -65,6 +66,7 @@ struct AsioOutcome {
 template <>
 struct AsioOutcome<void> {
     std::exception_ptr error;
+    NoValue value;
 };
 
 /// The completion side of an asio_await() operation, without the handler's type: the driver coroutine below
@@ -76,8 +78,9 @@ public:
     virtual ~AsioCompletion() = default;
     /// Where dorm resumes the task: the handler's executor.
     virtual Executor& executor() noexcept = 0;
-    /// Frees `self` (this), then invokes the handler through its executor with `outcome`.
-    virtual void complete(std::unique_ptr<AsioCompletion> self, AsioOutcome<T> outcome) = 0;
+    /// Frees `self` (this), then invokes the handler through its executor with the outcome.
+    virtual void complete(std::unique_ptr<AsioCompletion> self) = 0;
+    AsioOutcome<T> outcome;  // filled by the driver awaiting the task
 };
 
 template <class T, class Handler, class Ex>
@@ -85,11 +88,12 @@ class AsioCompletionOf final : public AsioCompletion<T> {
 public:
     AsioCompletionOf(Handler handler, const Ex& ex) : handler_(std::move(handler)), executor_(ex), work_(ex) {}
     Executor& executor() noexcept override { return executor_; }
-    void complete(std::unique_ptr<AsioCompletion<T>> self, AsioOutcome<T> outcome) override {
+    void complete(std::unique_ptr<AsioCompletion<T>> self) override {
         // Asio's rule: the operation's memory is freed before the handler runs (it may start the next one). The
         // work guard outlives the call: until the handler is queued, the io_context must not run out of work.
         Handler handler = std::move(handler_);
         asio::executor_work_guard<Ex> work = std::move(work_);
+        AsioOutcome<T> outcome = std::move(this->outcome);
         self.reset();
         // Inline when this thread is in the handler's executor already (dorm resumed the task through it), else
         // queued there.
@@ -105,55 +109,22 @@ private:
     asio::executor_work_guard<Ex> work_;  // io_context::run() does not return while the task runs elsewhere
 };
 
-/// The coroutine behind asio_await(): awaits the task with dorm resuming it through the handler's executor, then
-/// destroys itself and completes the operation.
+/// What the driver behind asio_await() does once its task has finished: destroys itself and completes the
+/// operation.
 template <class T>
-struct AsioDriver {
-    struct promise_type : TaskPromiseBase {
-        std::unique_ptr<AsioCompletion<T>> completion;
-        AsioOutcome<T> outcome;
-
-        AsioDriver get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
-        struct Complete {
-            bool await_ready() const noexcept { return false; }
-            void await_suspend(std::coroutine_handle<promise_type> h) const noexcept {
-                auto& p = h.promise();
-                auto completion = std::move(p.completion);
-                auto outcome = std::move(p.outcome);
-                h.destroy();  // the frame's only destruction once started (with the task it awaited)
-                auto& c = *completion;
-                c.complete(std::move(completion), std::move(outcome));
-            }
-            void await_resume() const noexcept {}
-        };
-        Complete final_suspend() const noexcept { return {}; }
-        void return_void() const noexcept {}
-    };
-    std::coroutine_handle<promise_type> h;
-};
-
-/// `co_await promise_of<P>{}` inside a coroutine whose promise is P: that promise.
-template <class P>
-struct promise_of {
-    P* promise = nullptr;
-    bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<P> h) noexcept {
-        promise = &h.promise();
-        return false;  // never suspends
+struct AsioFinish {
+    std::unique_ptr<AsioCompletion<T>> completion;
+    template <class H>
+    std::coroutine_handle<> operator()(H h) noexcept {
+        auto owned = std::move(completion);
+        h.destroy();  // the frame's only destruction once started (with the task it awaited)
+        auto& c = *owned;
+        c.complete(std::move(owned));
+        return std::noop_coroutine();
     }
-    P& await_resume() const noexcept { return *promise; }
 };
-
 template <class T>
-AsioDriver<T> asio_drive(Task<T> task) {
-    auto& p = co_await promise_of<typename AsioDriver<T>::promise_type>{};
-    try {
-        if constexpr (std::is_void_v<T>) co_await std::move(task);
-        else p.outcome.value.emplace(co_await std::move(task));
-    } catch (...) {
-        p.outcome.error = std::current_exception();
-    }
-}
+using AsioDriver = Driver<AsioFinish<T>>;
 
 /// Starts a driver from its executor's queue; destroys it if the io_context is destroyed first (with the handler
 /// it holds, as Asio destroys the handlers of operations that never ran).
@@ -190,9 +161,9 @@ struct AsioInitiation {
         using Ex = asio::associated_executor_t<Handler, DefaultEx>;
         Ex ex = asio::get_associated_executor(handler, default_ex);
         auto completion = std::make_unique<AsioCompletionOf<T, Handler, Ex>>(std::move(handler), ex);
-        auto driver = asio_drive<T>(std::move(task));
+        auto driver = drive<AsioFinish<T>>(std::move(task), completion->outcome.value, completion->outcome.error);
         driver.h.promise().context.executor = &completion->executor();
-        driver.h.promise().completion = std::move(completion);
+        driver.h.promise().finish.completion = std::move(completion);
         // Started from the executor's queue, never inside this call: a handler must not run in its initiating
         // function, and the task's first steps belong on the handler's executor.
         asio::post(ex, AsioStart<T>(driver.h));

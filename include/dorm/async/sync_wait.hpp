@@ -4,6 +4,7 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/async/driver.hpp>
 #include <dorm/async/executor.hpp>
 #include <dorm/async/task.hpp>
 
@@ -33,33 +34,15 @@ private:
     State* state_;
 };
 
-/// The coroutine sync_wait() runs on its loop: awaits the task, then stops the loop once suspended for good.
-struct SyncWaitDriver {
-    struct promise_type : TaskPromiseBase {
-        RunLoop* loop = nullptr;
-        SyncWaitDriver get_return_object() noexcept {
-            return {std::coroutine_handle<promise_type>::from_promise(*this)};
-        }
-        struct Stop {
-            bool await_ready() const noexcept { return false; }
-            void await_suspend(std::coroutine_handle<promise_type> h) const noexcept { h.promise().loop->stop(); }
-            void await_resume() const noexcept {}
-        };
-        Stop final_suspend() const noexcept { return {}; }
-        void return_void() const noexcept {}
-    };
-    std::coroutine_handle<promise_type> h;
-};
-
-template <class T, class Out>
-SyncWaitDriver drive(Task<T>& task, Out& out, std::exception_ptr& error) {
-    try {
-        if constexpr (std::is_void_v<T>) co_await std::move(task);
-        else out.emplace(co_await std::move(task));
-    } catch (...) {
-        error = std::current_exception();
+/// What sync_wait()'s driver does once its task has finished: stops the loop.
+struct StopLoop {
+    RunLoop* loop = nullptr;
+    template <class H>
+    std::coroutine_handle<> operator()(H) const noexcept {
+        loop->stop();
+        return std::noop_coroutine();
     }
-}
+};
 }  // namespace detail
 
 /// Runs `task` to its end and returns its value (or throws its exception), blocking this thread, which resumes
@@ -69,13 +52,10 @@ SyncWaitDriver drive(Task<T>& task, Out& out, std::exception_ptr& error) {
 template <class T>
 T sync_wait(Task<T> task) {
     detail::RunLoop loop;
-    struct None {
-        void emplace() {}
-    };
-    std::conditional_t<std::is_void_v<T>, None, std::optional<T>> out;
+    detail::DriveSlot<T> out;
     std::exception_ptr error;
-    auto driver = detail::drive(task, out, error);
-    driver.h.promise().loop = &loop;
+    auto driver = detail::drive<detail::StopLoop>(std::move(task), out, error);
+    driver.h.promise().finish.loop = &loop;
     driver.h.promise().context.executor = &loop;
     loop.post(driver.h);
     loop.run();

@@ -4,6 +4,7 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/async/driver.hpp>
 #include <dorm/async/task.hpp>
 
 #include <atomic>
@@ -24,48 +25,23 @@ struct Join {
     std::coroutine_handle<> awaiting;
 };
 
-/// Runs one task of a when_all() and, once it is suspended for good, resumes the awaiting coroutine if it was
-/// the last to finish.
-struct JoinDriver {
-    struct promise_type : TaskPromiseBase {
-        Join* join = nullptr;
-        JoinDriver get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
-        struct Arrive {
-            bool await_ready() const noexcept { return false; }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<promise_type> h) const noexcept {
-                Join& j = *h.promise().join;
-                if (j.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) return j.awaiting;
-                return std::noop_coroutine();
-            }
-            void await_resume() const noexcept {}
-        };
-        Arrive final_suspend() const noexcept { return {}; }
-        void return_void() const noexcept {}
-    };
-    std::coroutine_handle<promise_type> h;
-};
-
-template <class T, class Out>
-JoinDriver join_one(Task<T>& task, Out& out, std::exception_ptr& error) {
-    try {
-        if constexpr (std::is_void_v<T>) co_await std::move(task);
-        else out.emplace(co_await std::move(task));
-    } catch (...) {
-        error = std::current_exception();
+/// What the driver of one task of a when_all() does once it has finished: resumes the awaiting coroutine if it
+/// was the last.
+struct Arrive {
+    Join* join = nullptr;
+    template <class H>
+    std::coroutine_handle<> operator()(H) const noexcept {
+        if (join->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) return join->awaiting;
+        return std::noop_coroutine();
     }
-}
+};
 
 template <class T>
 struct WhenAll {
-    struct None {
-        void emplace() {}
-    };
-    using slot = std::conditional_t<std::is_void_v<T>, None, std::optional<T>>;
-
     std::vector<Task<T>> tasks;
-    std::vector<slot> results;
+    std::vector<DriveSlot<T>> results;
     std::vector<std::exception_ptr> errors;
-    std::vector<JoinDriver> drivers;
+    std::vector<Driver<Arrive>> drivers;
     Join join;
 
     explicit WhenAll(std::vector<Task<T>> t) : tasks(std::move(t)), results(tasks.size()), errors(tasks.size()) {}
@@ -82,9 +58,9 @@ struct WhenAll {
         join.pending.store(tasks.size() + 1, std::memory_order_relaxed);  // + 1: this call, until all are started
         drivers.reserve(tasks.size());
         for (std::size_t i = 0; i < tasks.size(); ++i) {
-            drivers.push_back(join_one(tasks[i], results[i], errors[i]));
+            drivers.push_back(drive<Arrive>(std::move(tasks[i]), results[i], errors[i]));
             auto& p = drivers.back().h.promise();
-            p.join = &join;
+            p.finish.join = &join;
             p.context = context_of(h);
         }
         for (auto& d : drivers) d.h.resume();  // each runs until its first suspension
