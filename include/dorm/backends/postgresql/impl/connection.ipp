@@ -615,11 +615,13 @@ public:
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
     }
     bool usable() noexcept override {
-        // libpq's socket never blocks: this reads what the server sent while the connection sat unused (the
-        // notice of a terminated backend, then the end of the stream), which turns the status to CONNECTION_BAD.
-        // The first read may return only the notice (doomed_ then), the second finds the end of the stream.
-        return conn_ && PQconsumeInput(conn_) == 1 && !doomed_ && PQconsumeInput(conn_) == 1 &&
-               PQstatus(conn_) == CONNECTION_OK;
+        // libpq's socket never blocks: this reads what the server sent while the connection sat unused. A backend
+        // the server ends says FATAL, then closes its socket a little later: PQisBusy() parses the message (the
+        // notice receiver sets doomed_), and a read after it finds the end of the stream if it has come
+        // (CONNECTION_BAD).
+        if (!conn_ || PQconsumeInput(conn_) != 1) return false;
+        (void)PQisBusy(conn_);
+        return !doomed_ && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK;
     }
 
     void cancel() noexcept override {
