@@ -3,6 +3,7 @@
 // throws, through co_await; work runs off the awaiting thread, which stays free; aatomic() binds a transaction to
 // the connection the task holds; aiterator() streams in chunks; when_all() overlaps tasks.
 #include "support/fixture.hpp"
+#include "support/slow.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -29,25 +30,6 @@ V blog_names() {
 template <class T>
 T run(dorm::Task<T> task) {
     return dorm::sync_wait(std::move(task));
-}
-
-/// A statement that keeps this thread's connection busy for about `seconds`.
-void busy_statement(double seconds) {
-    auto& conn = dorm::databases().get("default").connection();
-    if (test::is_postgresql()) {
-        conn.execute("SELECT pg_sleep(" + std::to_string(seconds) + ")");
-    } else {  // no sleep() in SQLite: a long recursive query
-        const long n = static_cast<long>(seconds * 6'000'000);
-        conn.query("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < " + std::to_string(n) +
-                       ") SELECT count(*) FROM c",
-                   {})
-            ->next();
-    }
-}
-
-/// busy_statement() as a task.
-dorm::Task<> busy_query(double seconds) {
-    return dorm::detail::offload([seconds] { busy_statement(seconds); });
 }
 
 /// A coroutine that starts at once and is destroyed with this object, wherever it is suspended (as an event
@@ -320,6 +302,73 @@ TEST_CASE("aatomic() commits, rolls back on an exception, and nests with savepoi
     CHECK(blog_names() == V{"a", "c"});
 }
 
+TEST_CASE("aon_commit() and aset_rollback() act on the aatomic() block, not on the thread's connection", "[async]") {
+    test::Database db;
+    std::atomic<int> ran{0};
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        co_await dorm::aon_commit([&] { ++ran; });
+        CHECK(ran == 0);  // not before the commit
+        co_await dorm::aatomic([&]() -> dorm::Task<> {
+            co_await dorm::aon_commit([&] { ran += 10; });
+            co_await dorm::aset_rollback(true);  // the savepoint rolls back: its callback is discarded
+            CHECK(co_await dorm::aget_rollback());
+        });
+        CHECK_FALSE(co_await dorm::aget_rollback());
+        CHECK(ran == 0);
+    }));
+    CHECK(ran == 1);
+
+    // A block marked for rollback rolls back without an exception and runs none of its callbacks.
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        dorm::Kwargs a{{"name", "a"}};
+        co_await Blog::objects().acreate(a);
+        co_await dorm::aon_commit([&] { ran += 100; });
+        co_await dorm::aset_rollback(true);
+    }));
+    CHECK(ran == 1);
+    CHECK(blog_names().empty());
+
+    // A block that throws discards them too.
+    CHECK_THROWS_AS(run(dorm::aatomic([&]() -> dorm::Task<> {
+                        co_await dorm::aon_commit([&] { ran += 1000; });
+                        throw std::out_of_range("boom");
+                    })),
+                    std::out_of_range);
+    CHECK(ran == 1);
+
+    // Outside a block: at once, as on_commit(); aset_rollback() is refused, as set_rollback() is.
+    run(dorm::aon_commit([&] { ran += 5; }));
+    CHECK(ran == 6);
+    CHECK_THROWS_AS(run(dorm::aset_rollback(true)), dorm::TransactionManagementError);
+}
+
+TEST_CASE("nested aatomic() blocks of one transaction may follow each other, not run at the same time", "[async]") {
+    test::Database db("pool_size=2");
+    auto block = [](std::string name) {
+        return dorm::aatomic([name]() -> dorm::Task<> {
+            dorm::Kwargs k{{"name", name}};
+            co_await Blog::objects().acreate(k);
+            co_await test::busy_query(0.3);  // still open when the other block starts
+        });
+    };
+    // One after the other: each is a savepoint, and the transaction commits both.
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        co_await block("one");
+        co_await block("two");
+    }));
+    CHECK(blog_names() == V{"one", "two"});
+    // At the same time: the second to begin is refused (its savepoint would be released inside the other's).
+    CHECK_THROWS_AS(run(dorm::aatomic([&]() -> dorm::Task<> { co_await dorm::when_all(block("a"), block("b")); })),
+                    dorm::TransactionManagementError);
+    CHECK(blog_names() == V{"one", "two"});
+    // Concurrent operations (not blocks) in one transaction take turns on its connection.
+    auto n = run(dorm::aatomic([&]() -> dorm::Task<std::int64_t> {
+        auto counts = co_await dorm::when_all(Blog::objects().acount(), Blog::objects().acount());
+        co_return counts[0] + counts[1];
+    }));
+    CHECK(n == 4);
+}
+
 TEST_CASE("aatomic() holds one connection: other connections do not see its rows before the commit", "[async]") {
     if (!test::is_postgresql()) return;  // SQLite's in-memory database shares one cache: no isolation to observe
     test::Database db("pool_size=4");
@@ -353,7 +402,7 @@ TEST_CASE("awaiting a long query leaves the executor's thread free", "[async]") 
     std::atomic<bool> done{false};
     int ticks_during = 0;
     auto slow = [&]() -> dorm::Task<> {
-        co_await busy_query(0.3);
+        co_await test::busy_query(0.3);
         done = true;
     };
     auto ticker = [&]() -> dorm::Task<> {
@@ -435,7 +484,7 @@ TEST_CASE("a task destroyed while its query runs cancels the query and waits for
         auto pending = start(dorm::detail::offload([&] {
             started = true;
             try {
-                busy_statement(5);
+                test::busy_statement(5);
             } catch (const dorm::Error&) {
                 cancelled = true;
             }
@@ -466,6 +515,29 @@ TEST_CASE("a task destroyed while its query runs cancels the query and waits for
     bool ran = false;
     { auto never = dorm::detail::offload([&] { ran = true; }); }
     CHECK(!ran);
+}
+
+TEST_CASE("a task destroyed between two statements of its work still has the next one cancelled", "[async]") {
+    test::Database db;
+    std::atomic<bool> started{false}, cancelled{false};
+    const auto begin = std::chrono::steady_clock::now();
+    {
+        auto pending = start(dorm::detail::offload([&] {
+            started = true;
+            // No statement runs yet when the task is destroyed: a single cancel would be lost.
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            try {
+                test::busy_statement(5);
+            } catch (const dorm::Error&) {
+                cancelled = true;
+            }
+        }));
+        for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        REQUIRE(started);
+    }
+    CHECK(cancelled);
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
+    CHECK(run(Blog::objects().acount()) == 0);
 }
 
 TEST_CASE("more concurrent transactions than worker threads: those holding the pool's connections still finish",

@@ -7,6 +7,7 @@
 #include <dorm/async/offload.hpp>
 #include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
+#include <dorm/errors.hpp>
 #include <dorm/transaction.hpp>
 
 #include <exception>
@@ -47,19 +48,34 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
     const Pin* held = find_pin(outer, &db);
     Lease lease;  // given back even if this frame is destroyed mid-way
     Pin pin;
-    if (!held) {  // the outermost block on this database takes a connection for its length
+    pin.db = &db;
+    pin.outer = outer;
+    if (held) {  // a nested block: a savepoint on the enclosing block's connection
+        pin.connection = held->connection;
+        pin.root = held->root ? held->root : held;
+        pin.depth = held->depth + 1;
+    } else {  // the outermost block on this database takes a connection for its length
         lease = co_await offload([&db] { return db.lease(); });
-        pin.db = &db;
         pin.connection = lease.get();
-        pin.outer = outer;
-        context.pins = &pin;
     }
-    backends::Connection& conn = held ? *held->connection : *lease;
+    context.pins = &pin;
+    backends::Connection& conn = *pin.connection;
+    // Nested blocks: the depth of the innermost open block, as checked and set under the root's lock.
+    auto close_block = [&pin] {
+        if (pin.root) pin.root->open_depth = pin.depth - 1;
+    };
     std::exception_ptr error;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
     bool entered = false;
     try {
-        co_await offload([&] { conn.atomic_enter(o.savepoint, o.durable); });
+        co_await offload([&] {
+            if (pin.root && pin.root->open_depth != pin.depth - 1)
+                throw TransactionManagementError(
+                    "dorm: nested aatomic() blocks of one transaction cannot run at the same time: their savepoints "
+                    "would interleave");
+            conn.atomic_enter(o.savepoint, o.durable);
+            if (pin.root) pin.root->open_depth = pin.depth;
+        });
         entered = true;
         if constexpr (std::is_void_v<R>) co_await body->start();
         else result.emplace(co_await body->start());
@@ -68,8 +84,20 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
     }
     if (entered) {
         try {
-            if (error) co_await offload([&] { conn.atomic_abort(); });
-            else co_await offload([&] { conn.atomic_exit(true); });
+            if (error) {
+                co_await offload([&] {
+                    conn.atomic_abort();
+                    close_block();
+                });
+            } else {
+                co_await offload([&] {
+                    struct Closed {
+                        decltype(close_block)& close;
+                        ~Closed() { close(); }
+                    } closed{close_block};
+                    conn.atomic_exit(true);
+                });
+            }
         } catch (...) {
             error = std::current_exception();
         }
@@ -101,6 +129,30 @@ auto aatomic(Fn fn, AtomicOptions o = {}) {
 template <class Fn>
 auto aatomic(Fn fn, std::string_view using_) {
     return aatomic(std::move(fn), AtomicOptions{using_});
+}
+
+/// on_commit() for the aatomic() block the awaiting task is in: `fn` runs after that block's outermost COMMIT (on
+/// the worker thread that commits), is discarded if the block or a savepoint it was registered under rolls back,
+/// and runs at once outside a block. The blocking on_commit() called in a coroutine's body would act on the
+/// calling thread's own connection, not the block's.
+///
+///     co_await dorm::aon_commit([] { notify_subscribers(); });
+template <class Fn>
+Task<> aon_commit(Fn fn, OnCommitOptions o = {}) {
+    return detail::offload([fn = std::move(fn), using_ = std::string(o.using_), robust = o.robust]() mutable {
+        on_commit(std::move(fn), OnCommitOptions{using_, robust});
+    });
+}
+
+/// set_rollback() for the innermost aatomic() block the awaiting task is in on `using_`: true makes it roll back
+/// instead of committing, without an exception. TransactionManagementError outside a block.
+inline Task<> aset_rollback(bool rollback, std::string_view using_ = "default") {
+    return detail::offload([rollback, db = std::string(using_)] { set_rollback(rollback, db); });
+}
+
+/// get_rollback() for the innermost aatomic() block the awaiting task is in on `using_`.
+inline Task<bool> aget_rollback(std::string_view using_ = "default") {
+    return detail::offload([db = std::string(using_)] { return get_rollback(db); });
 }
 
 }  // namespace dorm

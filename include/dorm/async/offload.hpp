@@ -8,8 +8,9 @@
 #include <dorm/async/executor.hpp>
 #include <dorm/async/task.hpp>
 
-#include <coroutine>
 #include <atomic>
+#include <condition_variable>
+#include <coroutine>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -54,7 +55,8 @@ protected:
 
 private:
     std::mutex mutex_;
-    std::atomic<bool> done_{false};
+    std::condition_variable ended_;  // notified by end() when abandoned
+    bool done_ = false;
     bool submitted_ = false;
     bool abandoned_ = false;
     std::atomic<backends::Connection*> connection_{nullptr};
@@ -88,10 +90,17 @@ inline const Pin* find_pin(const Pin* pins, const Database* db) noexcept {
     return nullptr;
 }
 
-/// Hands `h` back: through `executor` when there is one, else resumed here.
-inline void resume_on(Executor* executor, std::coroutine_handle<> h) {
-    if (executor) executor->post(h);
-    else h.resume();
+/// Hands `h` back: through `executor` when there is one, else resumed here. An executor that cannot take it
+/// (out of memory) has it resumed here too: a task resumed on the wrong thread beats one never resumed.
+inline void resume_on(Executor* executor, std::coroutine_handle<> h) noexcept {
+    if (executor) {
+        try {
+            executor->post(h);
+            return;
+        } catch (...) {
+        }
+    }
+    h.resume();
 }
 
 /// Awaitable: runs its work on a worker thread with the awaiting task's pins, then resumes the task with the

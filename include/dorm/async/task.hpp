@@ -7,8 +7,10 @@
 #include <dorm/async/executor.hpp>
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -28,8 +30,15 @@ namespace detail {
 struct Pin {
     const Database* db = nullptr;
     backends::Connection* connection = nullptr;
-    const Pin* outer = nullptr;  // pins of enclosing blocks (other databases)
-    mutable std::mutex lock;     // held by the thread using `connection`
+    const Pin* outer = nullptr;  // pins of enclosing blocks and streams
+    mutable std::mutex lock;     // held by the thread using `connection` (the root's, for a nested block)
+    // A nested aatomic() block's pin: the outermost block's on the same database (whose lock serves both), and
+    // how deep it is nested (the root's is 0).
+    const Pin* root = nullptr;
+    std::size_t depth = 0;
+    // In a root: the depth of the innermost block open now (under `lock`), so that nested blocks of one
+    // transaction that would run at the same time, and interleave their savepoints, are refused.
+    mutable std::size_t open_depth = 0;
 };
 
 /// What a task passes to the tasks it awaits: where to resume, and the connections it holds.
@@ -81,6 +90,39 @@ struct this_context {
 };
 }  // namespace detail
 
+namespace detail {
+/// The promise of a Task<T>: where its value waits until the awaiting coroutine takes it.
+template <class T>
+class TaskPromise : public TaskPromiseBase {
+public:
+    Task<T> get_return_object() noexcept;
+    template <class U>
+    void return_value(U&& v) {
+        ::new (static_cast<void*>(bytes_)) T(std::forward<U>(v));
+        full_ = true;
+    }
+    T take() { return std::move(*std::launder(reinterpret_cast<T*>(bytes_))); }
+    TaskPromise() = default;
+    TaskPromise(const TaskPromise&) = delete;
+    TaskPromise& operator=(const TaskPromise&) = delete;
+    ~TaskPromise() {
+        if (full_) std::launder(reinterpret_cast<T*>(bytes_))->~T();
+    }
+
+private:
+    // std::optional without <optional>'s requirements on T
+    alignas(T) unsigned char bytes_[sizeof(T)];
+    bool full_ = false;
+};
+template <>
+class TaskPromise<void> : public TaskPromiseBase {
+public:
+    Task<void> get_return_object() noexcept;
+    void return_void() const noexcept {}
+    void take() const noexcept {}
+};
+}  // namespace detail
+
 /// A lazy coroutine: nothing runs until it is co_awaited (or given to sync_wait()), then it runs to its first
 /// suspension on the awaiting thread and resumes the awaiting coroutine when it finishes, with its value or its
 /// exception (same type as the blocking method's). Move-only; awaited once.
@@ -89,31 +131,7 @@ struct this_context {
 template <class T>
 class [[nodiscard]] Task {
 public:
-    class promise_type : public detail::TaskPromiseBase {
-    public:
-        Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
-        template <class U>
-        void return_value(U&& v) {
-            value_.emplace(std::forward<U>(v));
-        }
-
-    private:
-        friend class Task;
-        struct Slot {  // std::optional without <optional>'s requirements on T
-            alignas(T) unsigned char bytes[sizeof(T)];
-            bool full = false;
-            template <class U>
-            void emplace(U&& v) {
-                ::new (static_cast<void*>(bytes)) T(std::forward<U>(v));
-                full = true;
-            }
-            T& get() noexcept { return *std::launder(reinterpret_cast<T*>(bytes)); }
-            ~Slot() {
-                if (full) get().~T();
-            }
-        };
-        Slot value_;
-    };
+    using promise_type = detail::TaskPromise<T>;
 
     Task(Task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
     Task& operator=(Task other) noexcept {
@@ -127,6 +145,7 @@ public:
     auto operator co_await() && noexcept { return Awaiter{h_}; }
 
 private:
+    friend promise_type;
     explicit Task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
 
     struct Awaiter {
@@ -141,51 +160,21 @@ private:
         T await_resume() {
             auto& p = h.promise();
             if (p.error_) std::rethrow_exception(p.error_);
-            return std::move(p.value_.get());
+            return p.take();
         }
     };
 
     std::coroutine_handle<promise_type> h_;
 };
 
-template <>
-class [[nodiscard]] Task<void> {
-public:
-    class promise_type : public detail::TaskPromiseBase {
-    public:
-        Task get_return_object() noexcept { return Task(std::coroutine_handle<promise_type>::from_promise(*this)); }
-        void return_void() const noexcept {}
-    };
-
-    Task(Task&& other) noexcept : h_(std::exchange(other.h_, {})) {}
-    Task& operator=(Task other) noexcept {
-        std::swap(h_, other.h_);
-        return *this;
-    }
-    ~Task() {
-        if (h_) h_.destroy();
-    }
-
-    auto operator co_await() && noexcept { return Awaiter{h_}; }
-
-private:
-    explicit Task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
-
-    struct Awaiter {
-        std::coroutine_handle<promise_type> h;
-        bool await_ready() const noexcept { return !h; }
-        template <class P>
-        std::coroutine_handle<> await_suspend(std::coroutine_handle<P> awaiting) noexcept {
-            h.promise().continuation_ = awaiting;
-            h.promise().context = detail::context_of(awaiting);
-            return h;
-        }
-        void await_resume() const {
-            if (h.promise().error_) std::rethrow_exception(h.promise().error_);
-        }
-    };
-
-    std::coroutine_handle<promise_type> h_;
-};
+namespace detail {
+template <class T>
+Task<T> TaskPromise<T>::get_return_object() noexcept {
+    return Task<T>(std::coroutine_handle<TaskPromise>::from_promise(*this));
+}
+inline Task<void> TaskPromise<void>::get_return_object() noexcept {
+    return Task<void>(std::coroutine_handle<TaskPromise>::from_promise(*this));
+}
+}  // namespace detail
 
 }  // namespace dorm

@@ -7,6 +7,7 @@
 #include <dorm/database.hpp>
 #include <dorm/impl/database.ipp>  // the thread's pinned connections live there
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -157,20 +158,21 @@ DORM_DECL bool CancellableJob::end() noexcept {
     connection_ = nullptr;
     done_ = true;
     if (!abandoned_) return true;
-    done_.notify_all();
+    ended_.notify_all();  // under the lock: once it is released, abandon() may return and `this` go
     return false;
 }
 
 DORM_DECL void CancellableJob::abandon() noexcept {
-    {
-        std::lock_guard lock(mutex_);
-        if (!submitted_ || done_) return;
-        abandoned_ = true;
-        // Under the lock: end() clears the connection before its thread may hand it on.
+    std::unique_lock lock(mutex_);
+    if (!submitted_ || done_) return;
+    abandoned_ = true;
+    // A cancel stops only the statement running when it arrives: the work may be between two statements, or on
+    // its way to the next, so it is repeated until the work ends. Under the lock: end() clears the connection
+    // before its thread may hand it on.
+    while (!done_) {
         if (auto* c = connection_.load()) c->cancel();
+        ended_.wait_for(lock, std::chrono::milliseconds(20));
     }
-    done_.wait(false);
-    std::lock_guard lock(mutex_);  // end() has left its critical section: `this` may go now
 }
 
 namespace {
@@ -178,7 +180,7 @@ namespace {
 void lock_pins(const Pin* p) {
     if (!p) return;
     lock_pins(p->outer);
-    p->lock.lock();
+    if (!p->root) p->lock.lock();  // a nested block's pin shares its root's lock, locked further out
 }
 }  // namespace
 
@@ -189,7 +191,8 @@ DORM_DECL PinScope::PinScope(const Pin* pins) : saved_(pinned), pins_(pins) {
 }
 
 DORM_DECL PinScope::~PinScope() {
-    for (const Pin* p = pins_; p; p = p->outer) p->lock.unlock();
+    for (const Pin* p = pins_; p; p = p->outer)
+        if (!p->root) p->lock.unlock();
     pinned = saved_;
     last_serial = 0;
 }
