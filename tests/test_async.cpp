@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -265,6 +266,44 @@ TEST_CASE("a stream left before its end gives its connection back", "[async]") {
     CHECK(run(Blog::objects().acount()) == 10);
 }
 
+TEST_CASE("a stream reading through an aatomic() block ends with it: its next read raises", "[async]") {
+    test::Database db("pool_size=2");
+    for (int i = 0; i < 5; ++i) Blog::objects().create({{"name", "b" + std::to_string(i)}});
+    auto stream = Blog::objects().order_by("name").aiterator(2);
+    V seen;
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        seen.push_back((co_await stream.next())->name);  // the first chunk: b0, b1
+    }));
+    // The block closed the cursor: the chunk read before is still handed out, then the stream refuses.
+    seen.push_back((*run(stream.next())).name);
+    CHECK(seen == V{"b0", "b1"});
+    CHECK_THROWS_AS(run(stream.next()), dorm::TransactionManagementError);
+    CHECK(run(Blog::objects().acount()) == 5);  // the connection is clean
+
+    // Read to its end inside the block, a stream stays usable after it (it has nothing more to read).
+    auto all = Blog::objects().order_by("name").aiterator(2);
+    std::size_t n = 0;
+    run(dorm::aatomic([&]() -> dorm::Task<> {
+        while (co_await all.next()) ++n;
+    }));
+    CHECK(n == 5);
+    CHECK_FALSE(run(all.next()).has_value());
+
+    // A nested block: the stream ends with the savepoint it was opened in; the outer block goes on.
+    auto inner_count = run(dorm::aatomic([&]() -> dorm::Task<std::int64_t> {
+        auto nested = Blog::objects().order_by("name").aiterator(2);
+        co_await dorm::aatomic([&]() -> dorm::Task<> { (void)co_await nested.next(); });
+        bool refused = false;
+        try {
+            for (int i = 0; i < 3; ++i) (void)co_await nested.next();
+        } catch (const dorm::TransactionManagementError&) {
+            refused = true;
+        }
+        co_return refused ? co_await Blog::objects().acount() : -1;
+    }));
+    CHECK(inner_count == 5);
+}
+
 TEST_CASE("aatomic() commits, rolls back on an exception, and nests with savepoints", "[async]") {
     test::Database db;
     run(dorm::aatomic([]() -> dorm::Task<> {
@@ -367,6 +406,25 @@ TEST_CASE("nested aatomic() blocks of one transaction may follow each other, not
         co_return counts[0] + counts[1];
     }));
     CHECK(n == 4);
+}
+
+TEST_CASE("aatomic() keeps the alias it was given: the task may run after the caller's string is gone", "[async]") {
+    test::Database db;
+    const std::string alias = "an_alias_long_enough_to_live_on_the_heap_" + std::to_string(std::rand());
+    dorm::databases().add(alias, test::database_url());
+    bool ran = false;
+    auto block = [&] {
+        std::string temporary = alias;
+        return dorm::aatomic([&]() -> dorm::Task<> {
+            ran = true;
+            co_return;
+        }, temporary);  // `temporary` is gone before the task runs
+    };
+    auto task = block();
+    std::string reuse(alias.size(), 'x');  // likely in the freed string's place
+    run(std::move(task));
+    CHECK(ran);
+    dorm::databases().remove(alias);
 }
 
 TEST_CASE("aatomic() holds one connection: other connections do not see its rows before the commit", "[async]") {

@@ -40,11 +40,12 @@ struct AtomicBodyOf final : AtomicBody<R> {
     Fn fn;  // lives as long as the block: a lambda coroutine's captures live in the lambda
 };
 
+/// `using_`: o.using_'s alias, owned by the frame (the task runs after the caller's string may be gone).
 template <class R>
-Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
+Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::string using_) {
     TaskContext& context = co_await this_context{};
     const Pin* outer = context.pins;
-    Database& db = databases().get(o.using_);
+    Database& db = databases().get(using_);
     const Pin* held = find_pin(outer, &db);
     Lease lease;  // given back even if this frame is destroyed mid-way
     Pin pin;
@@ -86,6 +87,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
         try {
             if (error) {
                 co_await offload([&] {
+                    pin.release_users();
                     conn.atomic_abort();
                     close_block();
                 });
@@ -95,6 +97,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
                         decltype(close_block)& close;
                         ~Closed() { close(); }
                     } closed{close_block};
+                    pin.release_users();
                     conn.atomic_exit(true);
                 });
             }
@@ -122,7 +125,8 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o) {
 template <class Fn>
 auto aatomic(Fn fn, AtomicOptions o = {}) {
     using R = typename detail::task_value<std::invoke_result_t<Fn&>>::type;
-    return detail::run_atomic<R>(std::make_unique<detail::AtomicBodyOf<Fn, R>>(std::move(fn)), o);
+    return detail::run_atomic<R>(std::make_unique<detail::AtomicBodyOf<Fn, R>>(std::move(fn)), o,
+                                  std::string(o.using_));
 }
 
 /// aatomic(fn, "other"): the block on another database.

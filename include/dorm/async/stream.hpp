@@ -7,6 +7,7 @@
 #include <dorm/async/offload.hpp>
 #include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
+#include <dorm/errors.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -44,6 +45,9 @@ public:
         State& s = *s_;
         if (s.next < s.buffer.size()) co_return std::move(s.buffer[s.next++]);
         if (s.done) co_return std::nullopt;
+        if (s.orphaned)
+            throw TransactionManagementError("dorm: the aatomic() block this stream read through has ended (its "
+                                             "cursor closed with it): read a stream to its end inside its block");
         detail::TaskContext& context = co_await detail::this_context{};
         const detail::Pin* outer = context.pins;
         if (!s.db) {  // the first chunk: take the connection the stream keeps
@@ -76,7 +80,7 @@ public:
     }
 
 private:
-    struct State {
+    struct State final : detail::PinUser {
         using stream_type = decltype(std::declval<const QS&>().iterator());
         State(QS q, std::optional<std::size_t> c) : qs(std::move(q)), chunk_size(c) {}
         QS qs;
@@ -87,9 +91,17 @@ private:
         std::size_t next = 0;
         bool done = false;
         Database* db = nullptr;
-        const detail::Pin* held = nullptr;  // an enclosing aatomic()'s connection
+        const detail::Pin* held = nullptr;  // an enclosing aatomic()'s connection (registered as its user)
+        bool orphaned = false;              // that block ended before the stream
         Lease lease;
         detail::Pin pin;
+
+        /// The enclosing block ends (on a worker, its connection pinned): the cursor closes with it.
+        void release_pin() noexcept override {
+            stream.reset();
+            held = nullptr;
+            orphaned = true;
+        }
 
         /// On a worker thread, with the stream's connection pinned: the next chunk.
         void fill() {
@@ -98,18 +110,26 @@ private:
             if (!stream) {
                 stream.emplace(qs.iterator(chunk_size));
                 position = stream->begin();
+                if (held) held->add_user(*this);  // under the block's lock (this job has the pin)
             }
             const std::size_t n = chunk_size.value_or(2000);
             while (buffer.size() < n && position != stream->end()) {
                 buffer.push_back(*position);
                 ++position;
             }
-            if (position == stream->end()) done = true;
+            if (position == stream->end()) {
+                done = true;
+                if (held) {  // read to its end: the cursor closes now, not with the block
+                    held->remove_user(*this);
+                    stream.reset();
+                }
+            }
         }
         /// Closes the cursor and gives the connection back (on a worker thread: both may talk to the server).
         void finish() noexcept {
-            {
+            if (lease || held) {
                 detail::PinScope scope(lease ? &pin : held);
+                if (held) held->remove_user(*this);
                 stream.reset();
             }
             lease.reset();

@@ -25,6 +25,16 @@ template <class T = void>
 class Task;
 
 namespace detail {
+/// What reads through a transaction's pin across several operations (a stream), and must let go of it when the
+/// block ends: the block's end calls release_pin() on a worker thread, with the pin locked.
+struct PinUser {
+    virtual void release_pin() noexcept = 0;
+    PinUser* next_user = nullptr;
+
+protected:
+    ~PinUser() = default;
+};
+
 /// A connection an asynchronous transaction or stream holds: the work of the tasks inside it runs on this
 /// connection, whichever thread does it, one operation at a time. Lives in the coroutine frame that took it.
 struct Pin {
@@ -39,6 +49,27 @@ struct Pin {
     // In a root: the depth of the innermost block open now (under `lock`), so that nested blocks of one
     // transaction that would run at the same time, and interleave their savepoints, are refused.
     mutable std::size_t open_depth = 0;
+    // The streams reading through this block's connection (under `lock`).
+    mutable PinUser* users = nullptr;
+
+    void add_user(PinUser& u) const noexcept {
+        u.next_user = users;
+        users = &u;
+    }
+    void remove_user(PinUser& u) const noexcept {
+        for (PinUser** p = &users; *p; p = &(*p)->next_user)
+            if (*p == &u) {
+                *p = u.next_user;
+                return;
+            }
+    }
+    /// At the block's end: every stream still reading through it lets go.
+    void release_users() const noexcept {
+        while (PinUser* u = users) {
+            users = u->next_user;
+            u->release_pin();
+        }
+    }
 };
 
 /// What a task passes to the tasks it awaits: where to resume, and the connections it holds.
