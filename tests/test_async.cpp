@@ -598,6 +598,31 @@ TEST_CASE("a task destroyed between two statements of its work still has the nex
     CHECK(run(Blog::objects().acount()) == 0);
 }
 
+TEST_CASE("work for one database runs at most pool_size at a time; the rest waits in the queue", "[async]") {
+    test::Database db("pool_size=2&pool_timeout=10");
+    auto& database = dorm::databases().get("default");
+    std::atomic<int> running{0}, most{0};
+    auto job = [&] {
+        return dorm::detail::offload_to(&database, [&] {
+            const int now = ++running;
+            int seen = most;
+            while (now > seen && !most.compare_exchange_weak(seen, now)) {
+            }
+            test::busy_statement(0.1);
+            --running;
+        });
+    };
+    std::vector<dorm::Task<>> tasks;
+    for (int i = 0; i < 8; ++i) tasks.push_back(job());
+    run(dorm::when_all(std::move(tasks)));
+    CHECK(most <= 2);  // without the bound, all eight would start and six would wait for the pool on threads
+    CHECK(most >= 1);
+    // QuerySet a-methods are queued for their database's pool the same way.
+    std::vector<dorm::Task<std::int64_t>> counts;
+    for (int i = 0; i < 8; ++i) counts.push_back(Blog::objects().acount());
+    CHECK(run(dorm::when_all(std::move(counts))) == std::vector<std::int64_t>(8, 0));
+}
+
 TEST_CASE("more concurrent transactions than worker threads: those holding the pool's connections still finish",
           "[async]") {
     // 150 blocks on a pool of 2: most worker threads wait for a connection, and the work of the two blocks

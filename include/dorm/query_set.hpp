@@ -1279,7 +1279,7 @@ public:
     /// the cache is filled on the awaiting thread, when the task resumes, not by the worker.
     Task<self_type> afetch() const {
         if (cache_->filled) return ready(self());
-        return publish(self(), detail::offload([qs = detached()] {
+        return publish(self(), later([qs = detached()] {
                            (void)qs.size();
                            return qs;
                        }));
@@ -1287,75 +1287,75 @@ public:
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
     Task<T> aget(const Q& first, const Qs&... rest) const {
-        return detail::offload([qs = detached(), first, rest...] { return qs.get(first, rest...); });
+        return later([qs = detached(), first, rest...] { return qs.get(first, rest...); });
     }
     template <class V>
     Task<T> aget(LookupPath<checked> path, V&& value) const {
-        return detail::offload(
+        return later(
             [qs = detached(), path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(path, v); });
     }
     template <class V>
     Task<T> aget(const Q& q, LookupPath<checked> path, V&& value) const {
-        return detail::offload(
+        return later(
             [qs = detached(), q, path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(q, path, v); });
     }
     template <class V1, class V2>
     Task<T> aget(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
-        return detail::offload([qs = detached(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
+        return later([qs = detached(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
                                 b = std::decay_t<V2>(std::forward<V2>(v2))] { return qs.get(p1, a, p2, b); });
     }
     Task<T> aget() const {
-        return detail::offload([qs = detached()] { return qs.get(); });
+        return later([qs = detached()] { return qs.get(); });
     }
     Task<T> acreate(const Kwargs& kwargs) const {
-        return detail::offload([qs = detached(), kwargs] { return qs.create(kwargs); });
+        return later([qs = detached(), kwargs] { return qs.create(kwargs); });
     }
     template <class U>
         requires std::is_same_v<std::remove_cvref_t<U>, T>
     Task<T> acreate(U&& given) const {
-        return detail::offload([qs = detached(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
+        return later([qs = detached(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
     }
     Task<std::pair<T, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
-        return detail::offload([qs = detached(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
+        return later([qs = detached(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
     }
     Task<std::pair<T, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                                const std::optional<Kwargs>& create_defaults = std::nullopt) const {
-        return detail::offload([qs = detached(), kwargs, defaults, create_defaults] {
+        return later([qs = detached(), kwargs, defaults, create_defaults] {
             return qs.update_or_create(kwargs, defaults, create_defaults);
         });
     }
     Task<std::vector<T>> abulk_create(std::vector<T> objs, const BulkCreateOptions& options = {}) const {
-        return detail::offload([qs = detached(), objs = std::move(objs), options]() mutable {
+        return later([qs = detached(), objs = std::move(objs), options]() mutable {
             return qs.bulk_create(std::move(objs), options);
         });
     }
     Task<std::int64_t> abulk_update(std::vector<T> objs, std::vector<std::string> fields, std::size_t batch_size = 0) const {
-        return detail::offload([qs = detached(), objs = std::move(objs), fields = std::move(fields), batch_size] {
+        return later([qs = detached(), objs = std::move(objs), fields = std::move(fields), batch_size] {
             return qs.bulk_update(objs, fields, batch_size);
         });
     }
     Task<std::int64_t> acount() const {
-        return detail::offload([qs = detached()] { return qs.count(); });
+        return later([qs = detached()] { return qs.count(); });
     }
     Task<bool> aexists() const {
-        return detail::offload([qs = detached()] { return qs.exists(); });
+        return later([qs = detached()] { return qs.exists(); });
     }
     Task<bool> acontains(T obj) const {
-        return detail::offload([qs = detached(), obj = std::move(obj)] { return qs.contains(obj); });
+        return later([qs = detached(), obj = std::move(obj)] { return qs.contains(obj); });
     }
     template <class K = std::int64_t>
     Task<std::map<K, T>> ain_bulk() const {
-        return detail::offload([qs = detached()] { return qs.template in_bulk<K>(); });
+        return later([qs = detached()] { return qs.template in_bulk<K>(); });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::vector<K> ids, std::string_view field_name = "pk") const {
-        return detail::offload([qs = detached(), ids = std::move(ids), field = std::string(field_name)] {
+        return later([qs = detached(), ids = std::move(ids), field = std::string(field_name)] {
             return qs.in_bulk(ids, field);
         });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::nullopt_t, std::string_view field_name) const {
-        return detail::offload([qs = detached(), field = std::string(field_name)] {
+        return later([qs = detached(), field = std::string(field_name)] {
             return qs.template in_bulk<K>(std::nullopt, field);
         });
     }
@@ -1367,30 +1367,30 @@ public:
     }
     template <class... Names>
     Task<T> alatest(const Names&... fields) const {
-        return detail::offload([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
+        return later([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
     }
     template <class... Names>
     Task<T> aearliest(const Names&... fields) const {
-        return detail::offload([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
+        return later([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
     }
     Task<std::optional<T>> afirst() const {
-        return detail::offload([qs = detached()] { return qs.first(); });
+        return later([qs = detached()] { return qs.first(); });
     }
     Task<std::optional<T>> alast() const {
-        return detail::offload([qs = detached()] { return qs.last(); });
+        return later([qs = detached()] { return qs.last(); });
     }
     template <class... Args>
     Task<Row> aaggregate(const Args&... args) const {
-        return detail::offload([qs = detached(), args...] { return qs.aggregate(args...); });
+        return later([qs = detached(), args...] { return qs.aggregate(args...); });
     }
     Task<std::int64_t> aupdate(const Kwargs& kwargs) const {
-        return detail::offload([qs = detached(), kwargs] { return qs.update(kwargs); });
+        return later([qs = detached(), kwargs] { return qs.update(kwargs); });
     }
     Task<DeleteResult> adelete() const {
-        return detail::offload([qs = detached()] { return qs.delete_(); });
+        return later([qs = detached()] { return qs.delete_(); });
     }
     Task<std::string> aexplain(std::string_view format = {}, std::string_view options = {}) const {
-        return detail::offload([qs = detached(), format = std::string(format), options = std::string(options)] {
+        return later([qs = detached(), format = std::string(format), options = std::string(options)] {
             return qs.explain(format, options);
         });
     }
@@ -1479,6 +1479,16 @@ private:
         self_type s(query_);
         s.cache_ = cache_;
         return s;
+    }
+    /// detail::offload() of this QuerySet's work, queued for its database's pool (see detail::Job::pool).
+    template <class F>
+    auto later(F f) const {
+        const Database* pool = nullptr;
+        try {
+            pool = &databases().get(db());
+        } catch (...) {  // an unknown alias or a failing router: raised where the work runs, as by the method
+        }
+        return detail::offload_to(pool, std::move(f));
     }
     /// What an asynchronous method's worker reads: this QuerySet with its cache when filled (it no longer changes),
     /// else with a cache of its own, so that no two threads touch one cache.

@@ -29,6 +29,9 @@ public:
     // while work queued before it may wait for that very connection: it goes first, and may have a thread of its
     // own (see submit()).
     bool urgent = false;
+    // The database whose pool the work draws its connection from, when known: no more of its jobs run at once
+    // than its pool_size, so that the others wait in the queue rather than on threads of their own.
+    const Database* pool = nullptr;
 
 protected:
     ~Job() = default;
@@ -196,6 +199,15 @@ Task<std::invoke_result_t<F&>> offload(F f, bool gives_back = false) {
     using R = std::invoke_result_t<F&>;
     auto op = std::make_unique<OffloadOf<F>>(std::move(f));
     op->urgent = gives_back;
+    return await_offload<R>(std::move(op));
+}
+
+/// offload() of work that takes a connection of `pool`'s database (null: not known): see Job::pool.
+template <class F>
+Task<std::invoke_result_t<F&>> offload_to(const Database* pool, F f) {
+    using R = std::invoke_result_t<F&>;
+    auto op = std::make_unique<OffloadOf<F>>(std::move(f));
+    op->pool = pool;
     return await_offload<R>(std::move(op));
 }
 

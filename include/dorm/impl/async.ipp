@@ -7,8 +7,10 @@
 #include <dorm/database.hpp>
 #include <dorm/impl/database.ipp>  // the thread's pinned connections live there
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -39,10 +41,19 @@ public:
 
     void submit(Job& job) {
         std::unique_lock lock(mutex_);
-        (job.urgent ? urgent_ : other_).push(job);
-        ++queued_;
+        bool runnable = true;
+        if (job.urgent) {
+            urgent_.push(job);
+            ++urgent_queued_;
+        } else {
+            Bucket& b = bucket_for(job.pool);
+            b.queue.push(job);
+            ++b.queued;
+            runnable = b.limit == 0 || b.running + b.queued <= b.limit;
+        }
         // Urgent work may go beyond the bound, not without one: each held connection needs one thread at most.
-        if (idle_ < queued_ && threads_.size() < (job.urgent ? 2 * max_threads : max_threads) && !stopping_) {
+        if (runnable && idle_ < runnable_count() &&
+            threads_.size() < (job.urgent ? 2 * max_threads : max_threads) && !stopping_) {
             try {
                 threads_.emplace_back([this] { loop(); });
                 return;
@@ -50,7 +61,7 @@ public:
             }
         }
         lock.unlock();
-        ready_.notify_one();
+        if (runnable) ready_.notify_one();  // else a job of its database, when it ends, wakes a thread for it
     }
 
     ~Workers() {
@@ -76,32 +87,37 @@ private:
         std::uint64_t swept = 0;
         for (;;) {
             Job* job = nullptr;
-            bool other = false;
+            Bucket* bucket = nullptr;
             {
                 std::unique_lock lock(mutex_);
                 ++idle_;
-                // Other work runs on at most max_threads threads at once: the threads beyond are kept for urgent
-                // work, which the others (waiting for the pool) may be waiting for.
-                auto other_allowed = [&] { return other_.head && running_other_ < max_threads; };
-                ready_.wait(lock, [&] { return urgent_.head || other_allowed() || stopping_ || swept != sweeps_; });
+                ready_.wait(lock, [&] { return urgent_.head || ready_bucket() || stopping_ || swept != sweeps_; });
                 --idle_;
-                if (!urgent_.head && !other_allowed() && !stopping_) {  // a sweep: connections of retired databases
+                if (urgent_.head) {
+                    job = urgent_.pop();
+                    --urgent_queued_;
+                } else if ((bucket = ready_bucket()) || (stopping_ && (bucket = any_bucket()))) {
+                    job = bucket->queue.pop();
+                    --bucket->queued;
+                    ++bucket->running;
+                    ++running_other_;
+                    buckets_.splice(buckets_.end(), buckets_, position_of(bucket));  // the next pick starts elsewhere
+                } else if (!stopping_) {  // a sweep: connections of retired databases
                     swept = sweeps_;
                     lock.unlock();
                     databases().release_thread(thread_key(), false);
                     continue;
+                } else {
+                    break;  // stopping, and nothing left to do
                 }
-                other = !urgent_.head && other_allowed();
-                job = urgent_.head ? urgent_.pop() : other ? other_.pop() : nullptr;
-                if (!job) break;  // stopping, and nothing left to do
-                if (other) ++running_other_;
-                --queued_;
             }
             job->run();  // may destroy `job` (it lives in the coroutine it resumes)
-            if (other) {
+            if (bucket) {
                 std::lock_guard lock(mutex_);
+                --bucket->running;
                 --running_other_;
-                if (other_.head) ready_.notify_one();
+                if (bucket->running == 0 && !bucket->queue.head) buckets_.erase(position_of(bucket));
+                if (ready_bucket()) ready_.notify_one();
             }
             // A pooled connection this thread took goes back, for the next task, whichever thread runs it.
             databases().release_thread(thread_key(), false, false, true);
@@ -126,11 +142,52 @@ private:
         }
     };
 
+    /// Other (not urgent) work for one database's pool, or for none (`pool` null: no bound but max_threads).
+    struct Bucket {
+        const Database* pool = nullptr;
+        std::size_t limit = 0;  // its pool_size when the bucket was made (0: none)
+        std::size_t queued = 0;
+        std::size_t running = 0;
+        Queue queue;
+    };
+    Bucket& bucket_for(const Database* pool) {
+        for (auto& b : buckets_)
+            if (b.pool == pool) return b;
+        Bucket& b = buckets_.emplace_back();
+        b.pool = pool;
+        b.limit = pool ? pool->pool().size : 0;
+        return b;
+    }
+    std::list<Bucket>::iterator position_of(const Bucket* b) {
+        auto it = buckets_.begin();
+        while (&*it != b) ++it;
+        return it;
+    }
+    /// A bucket with work queued that may start now: under max_threads, and its pool not all taken by it.
+    Bucket* ready_bucket() {
+        if (running_other_ >= max_threads) return nullptr;
+        for (auto& b : buckets_)
+            if (b.queue.head && (b.limit == 0 || b.running < b.limit)) return &b;
+        return nullptr;
+    }
+    Bucket* any_bucket() {
+        for (auto& b : buckets_)
+            if (b.queue.head) return &b;
+        return nullptr;
+    }
+    /// How many queued jobs could start now.
+    std::size_t runnable_count() const {
+        std::size_t n = urgent_queued_;
+        for (const auto& b : buckets_)
+            n += b.limit == 0 ? b.queued : std::min(b.queued, b.limit > b.running ? b.limit - b.running : 0);
+        return n;
+    }
+
     std::mutex mutex_;
     std::condition_variable ready_;
     Queue urgent_;  // run first: see submit()
-    Queue other_;
-    std::size_t queued_ = 0;
+    std::size_t urgent_queued_ = 0;
+    std::list<Bucket> buckets_;  // round robin: the one a job was taken from goes to the end
     std::uint64_t sweeps_ = 0;
     std::size_t running_other_ = 0;  // threads running other (not urgent) work
     std::size_t idle_ = 0;
