@@ -600,10 +600,9 @@ TEST_CASE("a task destroyed between two statements of its work still has the nex
 
 TEST_CASE("work for one database runs at most pool_size at a time; the rest waits in the queue", "[async]") {
     test::Database db("pool_size=2&pool_timeout=10");
-    auto& database = dorm::databases().get("default");
     std::atomic<int> running{0}, most{0};
     auto job = [&] {
-        return dorm::detail::offload_to(&database, [&] {
+        return dorm::detail::offload_to("default", [&] {
             const int now = ++running;
             int seen = most;
             while (now > seen && !most.compare_exchange_weak(seen, now)) {
@@ -621,6 +620,16 @@ TEST_CASE("work for one database runs at most pool_size at a time; the rest wait
     std::vector<dorm::Task<std::int64_t>> counts;
     for (int i = 0; i < 8; ++i) counts.push_back(Blog::objects().acount());
     CHECK(run(dorm::when_all(std::move(counts))) == std::vector<std::int64_t>(8, 0));
+    // A task is lazy: the database its alias names is looked up when it runs, not when it was made.
+    dorm::databases().add("short_lived", test::database_url("pool_size=1"));
+    auto pending = Blog::objects().using_("short_lived").acount();
+    dorm::databases().add("short_lived", test::database_url("pool_size=3"));  // the first one is gone
+    try {
+        (void)run(std::move(pending));  // PostgreSQL: the same tables; SQLite: a new in-memory database without them
+    } catch (const dorm::OperationalError&) {
+        CHECK_FALSE(test::is_postgresql());
+    }
+    dorm::databases().remove("short_lived");
 }
 
 TEST_CASE("more concurrent transactions than worker threads: those holding the pool's connections still finish",

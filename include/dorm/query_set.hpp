@@ -1480,15 +1480,15 @@ private:
         s.cache_ = cache_;
         return s;
     }
-    /// detail::offload() of this QuerySet's work, queued for its database's pool (see detail::Job::pool).
+    /// detail::offload() of this QuerySet's work, queued for its database's pool (see detail::Job::pool_alias).
     template <class F>
     auto later(F f) const {
-        const Database* pool = nullptr;
+        std::string alias;
         try {
-            pool = &databases().get(db());
-        } catch (...) {  // an unknown alias or a failing router: raised where the work runs, as by the method
+            alias = db();
+        } catch (...) {  // a failing router: raised where the work runs, as by the method
         }
-        return detail::offload_to(pool, std::move(f));
+        return detail::offload_to(std::move(alias), std::move(f));
     }
     /// What an asynchronous method's worker reads: this QuerySet with its cache when filled (it no longer changes),
     /// else with a cache of its own, so that no two threads touch one cache.

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -29,9 +30,12 @@ public:
     // while work queued before it may wait for that very connection: it goes first, and may have a thread of its
     // own (see submit()).
     bool urgent = false;
-    // The database whose pool the work draws its connection from, when known: no more of its jobs run at once
-    // than its pool_size, so that the others wait in the queue rather than on threads of their own.
-    const Database* pool = nullptr;
+    // The alias of the database whose pool the work draws its connection from, when known: no more of its jobs
+    // run at once than its pool_size, so that the others wait in the queue rather than on threads of their own.
+    // Looked up when the job is submitted (a task is lazy: the alias may name another database by then).
+    std::string pool_alias;
+    const Database* pool = nullptr;  // what pool_alias named at submit(): a key, not used after
+    std::size_t pool_limit = 0;      // its pool_size then (0: no bound)
 
 protected:
     ~Job() = default;
@@ -202,12 +206,13 @@ Task<std::invoke_result_t<F&>> offload(F f, bool gives_back = false) {
     return await_offload<R>(std::move(op));
 }
 
-/// offload() of work that takes a connection of `pool`'s database (null: not known): see Job::pool.
+/// offload() of work that takes a connection of the database `alias` names (empty: not known): see
+/// Job::pool_alias.
 template <class F>
-Task<std::invoke_result_t<F&>> offload_to(const Database* pool, F f) {
+Task<std::invoke_result_t<F&>> offload_to(std::string alias, F f) {
     using R = std::invoke_result_t<F&>;
     auto op = std::make_unique<OffloadOf<F>>(std::move(f));
-    op->pool = pool;
+    op->pool_alias = std::move(alias);
     return await_offload<R>(std::move(op));
 }
 

@@ -46,7 +46,7 @@ public:
             urgent_.push(job);
             ++urgent_queued_;
         } else {
-            Bucket& b = bucket_for(job.pool);
+            Bucket& b = bucket_for(job.pool, job.pool_limit);
             b.queue.push(job);
             ++b.queued;
             runnable = b.limit == 0 || b.running + b.queued <= b.limit;
@@ -150,12 +150,12 @@ private:
         std::size_t running = 0;
         Queue queue;
     };
-    Bucket& bucket_for(const Database* pool) {
+    Bucket& bucket_for(const Database* pool, std::size_t limit) {
         for (auto& b : buckets_)
             if (b.pool == pool) return b;
         Bucket& b = buckets_.emplace_back();
         b.pool = pool;
-        b.limit = pool ? pool->pool().size : 0;
+        b.limit = pool ? limit : 0;
         return b;
     }
     std::list<Bucket>::iterator position_of(const Bucket* b) {
@@ -195,7 +195,17 @@ private:
     std::vector<std::thread> threads_;
 };
 
-DORM_DECL void submit(Job& job) { Workers::instance().submit(job); }
+DORM_DECL void submit(Job& job) {
+    if (!job.pool_alias.empty() && !job.urgent) {  // before the workers' lock: the registry has its own
+        try {
+            Database& db = databases().get(job.pool_alias);
+            job.pool = &db;
+            job.pool_limit = db.pool().size;
+        } catch (...) {  // an unknown alias: the work raises it when it runs
+        }
+    }
+    Workers::instance().submit(job);
+}
 
 DORM_DECL void CancellableJob::submitted() noexcept {
     std::lock_guard lock(mutex_);
