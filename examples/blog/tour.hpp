@@ -238,8 +238,9 @@ inline void run() {
     //     Entry::objects().filter("headline__icontain", "Lennon");
     //
     // does not compile. GCC 12: "error: call to non-'constexpr' function 'void
-    // dorm::compile_error::unknown_lookup(const char*)'", then the line it quotes:
-    // compile_error::unknown_lookup("dorm: unknown lookup or transform in lookup path (not a field either)");
+    // dorm::compile_error::unknown_lookup(const char*) [with auto after = &Entry::headline]'" (the part after
+    // Entry::headline is wrong), then the line it quotes:
+    // compile_error::unknown_lookup<after>("dorm: unknown lookup or transform in lookup path (not a field either; ...");
     // A path in a std::string (or dorm::runtime(...)) is checked when the query runs instead:
     step("a path known only at run time is checked at run time: FieldError", [&] {
         try {

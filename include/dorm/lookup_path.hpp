@@ -19,12 +19,27 @@
 namespace dorm {
 
 /// A misspelt literal lookup path is a compile error at one of these calls: they are deliberately not
-/// constexpr, and the string at the call site is the message the compiler shows.
+/// constexpr, and the string at the call site is the message the compiler shows. The template argument says
+/// where the path went wrong, as far as a constant evaluation can say it (it cannot print a computed string):
+/// `unknown_field<Blog>` — a part that is not a field of Blog; `unknown_lookup<&Entry::headline>` — a part after
+/// the field Entry::headline (or after its transforms); `&of<Entry>::pk` stands for Entry's primary key.
 namespace compile_error {
+template <class Model>
+struct of {
+    static constexpr bool pk = true;
+};
+template <class Model>
 inline void unknown_field(const char*) {}
+template <auto after>
 inline void unknown_lookup(const char*) {}
+template <auto after>
 inline void lookup_not_valid_for_field_type(const char*) {}
+template <auto after>
 inline void transform_not_valid_for_field_type(const char*) {}
+template <auto after>
+inline void malformed_path(const char*) {}
+template <class Model>
+inline void malformed_path(const char*) {}
 inline void malformed_path(const char*) {}
 }  // namespace compile_error
 
@@ -59,6 +74,29 @@ constexpr PathParts split_at_dunder(std::string_view path) {
         if (out.parts[i].empty()) compile_error::malformed_path("dorm: empty part in a lookup path (a stray '__'?)");
     return out;
 }
+
+/// The mistakes found in the parts after a field, reported by fail_after<field>.
+enum class PathFailure { unknown_lookup, lookup_not_last, lookup_not_allowed, transform_not_valid, lookup_not_valid };
+
+/// Reports `failure` in the parts after `after` (a member pointer, or &compile_error::of<M>::pk): one function per
+/// field, so that the compiler's message names the field.
+template <auto after>
+constexpr void fail_after(PathFailure failure) {
+    switch (failure) {
+    case PathFailure::unknown_lookup:
+        return compile_error::unknown_lookup<after>("dorm: unknown lookup or transform in lookup path (not a field either; a custom one must be in the model's dorm_lookups())");
+    case PathFailure::lookup_not_last:
+        return compile_error::unknown_lookup<after>("dorm: a lookup must be the last part of a lookup path");
+    case PathFailure::lookup_not_allowed:
+        return compile_error::malformed_path<after>("dorm: a lookup is not allowed here, only a field path");
+    case PathFailure::transform_not_valid:
+        return compile_error::transform_not_valid_for_field_type<after>("dorm: this transform does not apply to the field's type (e.g. hour on a Date, year on a Time)");
+    case PathFailure::lookup_not_valid:
+        return compile_error::lookup_not_valid_for_field_type<after>("dorm: this lookup compares text, which a binary field is not (contains, startswith, regex, ...)");
+    }
+}
+
+using PathFailureReport = void (*)(PathFailure);
 
 /// The declaration of custom transform `name`, declared on the kinds, for a value of kind `kind` (`known`: false
 /// when not known), or -1.
@@ -96,9 +134,9 @@ constexpr int declared_on_field(std::span<const LookupDeclaration> declared, std
 /// Transforms and a final lookup after a field of kind `kind` (`known`: false after "pk", whose kind is set
 /// at run time). `declared`: the custom lookups and transforms of the field's model (its dorm_lookups());
 /// `field`: the name of the model field the value stands for, whose own declarations come first (Django's
-/// instance lookups); empty once a transform has made it another value.
+/// instance lookups); empty once a transform has made it another value. `fail` reports a mistake, naming the field.
 constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, bool known, bool allow_lookup,
-                          std::span<const LookupDeclaration> declared, std::string_view field) {
+                          std::span<const LookupDeclaration> declared, std::string_view field, PathFailureReport fail) {
     std::string_view custom_transform;  // the custom transform just applied, for the lookups registered on it
     for (; i < p.n; ++i) {
         bool last = i + 1 == p.n;
@@ -111,8 +149,8 @@ constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, boo
         if (int oi = declared_on_field(declared, p.parts[i], field); oi >= 0) {
             const auto& d = declared[static_cast<std::size_t>(oi)];
             if (!d.transform) {  // the field's own lookup hides any transform of its name
-                if (!allow_lookup) compile_error::malformed_path("dorm: a lookup is not allowed here, only a field path");
-                else if (!last) compile_error::unknown_lookup("dorm: a lookup must be the last part of a lookup path");
+                if (!allow_lookup) fail(PathFailure::lookup_not_allowed);
+                else if (!last) fail(PathFailure::lookup_not_last);
                 return;
             }
             if (d.output) {
@@ -135,27 +173,18 @@ constexpr void check_tail(const PathParts& p, std::size_t i, FieldKind kind, boo
         if (int ti = lookups::transform_index(p.parts[i]); ti >= 0) {
             const auto& t = lookups::transforms[static_cast<std::size_t>(ti)];
             if (known && !lookups::transform_applies(t, kind))
-                compile_error::transform_not_valid_for_field_type("dorm: this transform does not apply to the field's type (e.g. hour on a Date, year on a Time)");
+                fail(PathFailure::transform_not_valid);
             kind = t.output;
             field = {};
             custom_transform = {};
             continue;
         }
         int li = lookups::lookup_index(p.parts[i]);
-        if (li < 0) {
-            compile_error::unknown_lookup("dorm: unknown lookup or transform in lookup path (not a field either; a custom one must be in the model's dorm_lookups())");
-            return;
-        }
-        if (!allow_lookup) {
-            compile_error::malformed_path("dorm: a lookup is not allowed here, only a field path");
-            return;
-        }
-        if (!last) {
-            compile_error::unknown_lookup("dorm: a lookup must be the last part of a lookup path");
-            return;
-        }
+        if (li < 0) return fail(PathFailure::unknown_lookup);
+        if (!allow_lookup) return fail(PathFailure::lookup_not_allowed);
+        if (!last) return fail(PathFailure::lookup_not_last);
         if (known && !lookups::lookup_applies(lookups::lookup_names[static_cast<std::size_t>(li)].pattern, kind))
-            compile_error::lookup_not_valid_for_field_type("dorm: this lookup compares text, which a binary field is not (contains, startswith, regex, ...)");
+            fail(PathFailure::lookup_not_valid);
     }
 }
 
@@ -168,6 +197,8 @@ struct FieldInfo {
     bool relation;  // a flag, not `hop != nullptr`: that comparison is not constant with -fsanitize=null
     void (*hop)(const PathParts&, std::size_t, bool);
     bool (*related_has)(std::string_view);
+    PathFailureReport fail;                // names the field in a compile error about the parts after it
+    void (*fail_in_related)(const char*);  // names the related model in an unknown-field error
 };
 
 template <class M>
@@ -189,6 +220,12 @@ constexpr std::array<FieldInfo, sizeof...(I)> make_field_infos(std::index_sequen
                            using Rel = typename relation_of<field_type_t<M, I>>::type;
                            if constexpr (std::is_void_v<Rel>) return static_cast<bool (*)(std::string_view)>(nullptr);
                            else return &has_field<Rel>;
+                       }(),
+                       &fail_after<member_of<M, I>()>,
+                       [] {
+                           using Rel = typename relation_of<field_type_t<M, I>>::type;
+                           if constexpr (std::is_void_v<Rel>) return static_cast<void (*)(const char*)>(nullptr);
+                           else return &compile_error::unknown_field<Rel>;
                        }()}...}};
 }
 
@@ -220,18 +257,20 @@ template <class M>
 constexpr void check_path_from(const PathParts& p, std::size_t i, bool allow_lookup) {
     std::string_view part = p.parts[i];
     constexpr std::span<const LookupDeclaration> declared(declared_lookups_v<M>);
-    if (part == "pk") return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup, declared, "pk");
+    if (part == "pk")
+        return check_tail(p, i + 1, FieldKind::integer, false, allow_lookup, declared, "pk",
+                          &fail_after<&compile_error::of<M>::pk>);
     for (const auto& f : field_infos<M>()) {
         bool attname = f.relation && part.size() == f.name.size() + 3 && part.starts_with(f.name) && part.ends_with("_id");
         if (part != f.name && !attname) continue;
         if (f.relation && !attname && i + 1 < p.n) {
             if (f.related_has(p.parts[i + 1])) return f.hop(p, i + 1, allow_lookup);
             if (!is_lookup_or_transform(p.parts[i + 1], declared))
-                return compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the related model (check its DORM_MODEL)");
+                return f.fail_in_related("dorm: unknown field in lookup path: not a field of the related model (check its DORM_MODEL)");
         }
-        return check_tail(p, i + 1, f.kind, true, allow_lookup, declared, f.name);
+        return check_tail(p, i + 1, f.kind, true, allow_lookup, declared, f.name, f.fail);
     }
-    compile_error::unknown_field("dorm: unknown field in lookup path: not a field of the model (check DORM_MODEL)");
+    compile_error::unknown_field<M>("dorm: unknown field in lookup path: not a field of the model (check DORM_MODEL)");
 }
 
 /// The whole path from model M. A first name that is not a field may be an annotation or a reverse relation
@@ -241,7 +280,7 @@ constexpr void check_path(const PathParts& p, bool allow_lookup) {
     if (p.n == 0) return;
     if (has_field<M>(p.parts[0])) return check_path_from<M>(p, 0, allow_lookup);
     if (is_lookup_or_transform(p.parts[0], declared_lookups_v<M>))
-        return compile_error::malformed_path("dorm: a lookup path starts with a field or annotation name, not a lookup");
+        return compile_error::malformed_path<M>("dorm: a lookup path starts with a field or annotation name, not a lookup");
 }
 
 }  // namespace detail

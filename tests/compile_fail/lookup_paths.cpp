@@ -124,6 +124,12 @@ int main() {
     (void)Probe::objects().filter("name__ne", "x");  // declared on a field of the same name of another model
 #elif DORM_CASE == 15
     (void)Probe::objects().filter("station__code__ne", "x");  // across the ForeignKey, on another field
+#elif DORM_CASE == 16
+    (void)entries.filter("pk__containz", 1);  // after the primary key
+#elif DORM_CASE == 17
+    (void)entries.filter("exact", 1);  // a lookup where a field must come first
+#elif DORM_CASE == 18
+    (void)entries.order_by("rating__gte");  // order_by takes a field path, not a lookup
 #endif
     return 0;
 }
