@@ -546,22 +546,25 @@ bool pk_unset(const M& obj) {
     return pk_unset(model_meta<M>(), &obj);
 }
 
+/// Django's default str(obj), "Entry object (1)" ("Entry object (None)" before it is saved). Compiled once: the
+/// formatting of a Value is no part of each model's code.
+DORM_DECL std::string default_model_str(const ModelMeta& meta, const void* obj);
+/// Django's repr(obj), "<Entry: str>".
+DORM_DECL std::string model_repr(std::string_view model_name, std::string_view str);
+
 /// Django's str(obj): the model's own `std::string str() const` if it has one, else "Entry object (1)".
 template <class M>
 std::string model_str(const M& obj) {
-    if constexpr (requires { { obj.str() } -> std::convertible_to<std::string>; }) {
+    if constexpr (requires { { obj.str() } -> std::convertible_to<std::string>; })
         return obj.str();
-    } else {
-        Value pk = pk_unset(obj) ? Value{} : pk_value(obj);
-        return fmt::format("{} object ({})", M::dorm_name(),
-                           pk.holds<std::string>() ? pk.as<std::string>() : fmt::format("{}", pk));
-    }
+    else
+        return default_model_str(model_meta<M>(), &obj);
 }
 }  // namespace detail
 
 template <class M>
 std::string detail::meta_builder<M>::repr_of(const M& obj) {
-    return fmt::format("<{}: {}>", M::dorm_name(), model_str(obj));
+    return model_repr(M::dorm_name(), model_str(obj));
 }
 
 template <class M, class Key>

@@ -138,26 +138,34 @@ private:
 };
 
 /// Sets a model instance's fields from name/value pairs; `skip_lookups` drops names with "__" (get_or_create).
+/// Sets the fields of `obj`, an instance of `meta`'s model, from name=value pairs (Django's Model(**kwargs)):
+/// FieldError for an unknown name, TypeError for a many-to-many or a list, IntegrityError for None in a NOT NULL field.
+DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwargs, bool skip_lookups = false);
 template <class M>
 void assign_kwargs(M& obj, const Kwargs& kwargs, bool skip_lookups = false) {
-    const auto& meta = model_meta<M>();
-    for (const auto& kw : kwargs) {
-        if (skip_lookups && kw.name.find("__") != std::string::npos) continue;
-        const FieldMeta* f = meta.find_field(kw.name);
-        if (!f && meta.find_many_to_many(kw.name))
-            throw TypeError(fmt::format("dorm: Direct assignment to a many-to-many set is prohibited. Use "
-                                        "dorm::related<&{}::{}>(obj).set() instead.", meta.name, kw.name));
-        if (!f)
-            throw FieldError(fmt::format("dorm: {} has no field named '{}'. Choices are: {}", meta.name, kw.name,
-                                         meta.choices()));
-        if (kw.value.kind != Operand::Kind::value)
-            throw TypeError(fmt::format("dorm: field '{}' takes one value, not a list", f->name));
-        if (kw.value.value.is_null() && !f->nullable)
-            throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
-        sql::detail::check_value(*f, kw.value.value);
-        f->set(&obj, kw.value.value);
-    }
+    assign_kwargs(model_meta<M>(), &obj, kwargs, skip_lookups);
 }
+
+/// update()'s SET list from name=value pairs, resolved against `q` (FieldError, TypeError, IntegrityError as
+/// Django raises them), and the UPDATE itself.
+using UpdateSets = std::vector<std::pair<const FieldMeta*, sql::ExprPtr>>;
+DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs);
+DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets);
+
+/// get()'s message for `n` rows other than one (Django's DoesNotExist / MultipleObjectsReturned text); `limit`: the
+/// rows get() reads at most, unless `sliced`.
+DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit);
+
+/// annotate() / alias() / values(name = expression) on `q`.
+DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& items, bool selected, std::string_view what);
+
+/// qs1 & qs2 and friends: TypeError unless the two queries can combine; their WHERE trees combined into `q`.
+DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b);
+DORM_DECL void combine_where(sql::Query& q, const sql::Query& a, const sql::Query& b, sql::Connector connector);
+/// select_for_update() outside a transaction: TransactionManagementError, as Django raises it.
+DORM_DECL void check_lock(const sql::Query& q, const backends::Connection& conn);
+/// ProgrammingError when a cursor has fewer columns than the reader decodes (more: a DISTINCT query's ordering).
+DORM_DECL void check_columns(const backends::Cursor& cursor, std::size_t expected);
 
 /// A new instance with the `default_()` field options applied (member initializers apply first).
 template <class M>
@@ -970,18 +978,14 @@ private:
 
     T get_one(std::vector<T> rows) const {
         if (rows.size() == 1) return std::move(rows.front());
-        const std::string_view name = query_->model->name;
-        auto n = static_cast<std::int64_t>(rows.size());
-        auto many = fmt::format("dorm: get() returned more than one {} -- it returned {}!", name,
-                                query_->is_sliced() || n < max_get_results ? std::to_string(n)
-                                                                           : fmt::format("more than {}", max_get_results - 1));
-        auto none = fmt::format("dorm: {} matching query does not exist.", name);
+        auto message = detail::get_error(query_->model->name, static_cast<std::int64_t>(rows.size()),
+                                         query_->is_sliced(), max_get_results);
         if constexpr (is_model) {
-            if (rows.empty()) throw typename T::DoesNotExist(none);
-            throw typename T::MultipleObjectsReturned(many);
+            if (rows.empty()) throw typename T::DoesNotExist(message);
+            throw typename T::MultipleObjectsReturned(message);
         } else {  // values(): the model's exceptions are not known here, their bases are
-            if (rows.empty()) throw ObjectDoesNotExist(none);
-            throw MultipleObjectsReturned(many);
+            if (rows.empty()) throw ObjectDoesNotExist(message);
+            throw MultipleObjectsReturned(message);
         }
     }
 
@@ -1166,37 +1170,9 @@ public:
     std::int64_t update(const Kwargs& kwargs) const {
         check_combinator("update");
         if (query_->is_sliced()) throw TypeError("dorm: Cannot update a query once a slice has been taken.");
-        const auto& meta = *query_->model;
         sql::Query q = *query_;
-        std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
-        for (const auto& kw : kwargs) {
-            const FieldMeta* f = meta.find_field(kw.name);
-            if (!f || kw.name.find("__") != std::string::npos)
-                throw FieldError(fmt::format("dorm: Cannot update model field '{}' (only non-relations and foreign "
-                                             "keys permitted). Choices are: {}", kw.name, meta.choices()));
-            if (kw.value.kind == detail::Operand::Kind::expression) {
-                // Applied in SQL (no read-modify-write); joined references are refused, as in Django.
-                auto e = sql::resolve_expression(q, *kw.value.expression, false);
-                if (e->contains_over_clause())  // Django's SQLUpdateCompiler: no database takes one in SET
-                    throw FieldError(fmt::format("dorm: Window expressions are not allowed in this query ({}=...).", kw.name));
-                sets.emplace_back(f, std::move(e));
-                continue;
-            }
-            if (kw.value.kind != detail::Operand::Kind::value)
-                throw TypeError(fmt::format("dorm: field '{}' takes one value or an F() expression", f->name));
-            if (kw.value.value.is_null() && !f->nullable)
-                throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
-            sql::detail::check_value(*f, kw.value.value);
-            sets.emplace_back(f, std::make_shared<sql::Param>(kw.value.value));
-        }
-        if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
-        auto& conn = write_connection();
-        for (const auto& [f, e] : sets)
-            if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
-                detail::check_storable(conn.dialect(), *f, p->value);
-        auto c = sql::compile_update(q, conn.dialect(), sets);
-        if (c.nothing) return 0;
-        return conn.execute(c.sql, c.params);
+        auto sets = detail::update_sets(q, kwargs);
+        return detail::run_update(q, write_connection(), sets);
     }
 
     /// DELETE every matched row; returns the total and per-model counts.
@@ -1520,60 +1496,10 @@ private:
         check_combinator(alias ? "alias" : "annotate");
         return recorded([&] { return detail::recipe::Annotate{items, alias}; }, [&](sql::Query& q) {
             auto before = q.annotations.size();
-            add_annotations(q, items, !alias, "annotations");
+            detail::add_annotations(q, items, !alias, "annotations");
             if (alias)
                 for (auto i = before; i < q.annotations.size(); ++i) q.annotations[i].alias = true;
         });
-    }
-
-    /// annotate() / alias() / values(name = expression) on `q`.
-    static void add_annotations(sql::Query& q, const std::vector<detail::NamedExpr>& items, bool selected,
-                                std::string_view what) {
-        for (const auto& item : items) {
-            if (!item.expr)
-                throw TypeError(fmt::format("dorm: '{}' needs an expression after it (annotate(\"name\", expression))", item.name));
-            std::string name = item.name.empty() ? detail::default_alias(*item.expr, what) : item.name;
-            detail::check_alias(name);
-            if (q.model->find_field(name))
-                throw ValueError(fmt::format("dorm: The annotation '{}' conflicts with a field on the model.", name));
-            if (item.expr->node()->kind == detail::ExprNode::Kind::filtered_relation) {  // a join, not a value
-                const auto& n = *item.expr->node();
-                if (item.name.empty()) throw TypeError("dorm: FilteredRelation needs a name: annotate(\"name\", FilteredRelation(...))");
-                auto prefix = sql::detail::split_path(n.name)[0];
-                sql::detail::for_each_leaf(*n.filter, [&](const std::string& path) {
-                    if (sql::detail::split_path(path)[0] != prefix)
-                        throw ValueError(fmt::format("dorm: FilteredRelation's condition doesn't support relations outside "
-                                                     "the '{}' (got '{}').", n.name, path));
-                });
-                q.filtered_relations.push_back(sql::FilteredRelationSpec{name, n.name, n.filter});
-                continue;
-            }
-            auto e = sql::resolve_expression(q, *item.expr->node());
-            std::vector<const sql::Expression*> args;
-            const auto* agg = dynamic_cast<const sql::Aggregate*>(e.get());
-            if (const auto* w = dynamic_cast<const sql::Window*>(e.get())) agg = dynamic_cast<const sql::Aggregate*>(w->source.get());
-            if (agg) agg->sources(args);
-            for (const auto* a : args) {
-                if (a->contains_aggregate())
-                    throw FieldError(fmt::format("dorm: Cannot compute {}(...) over an aggregate in annotate() ('{}')",
-                                                 agg->label, name));
-                // SQL computes windows after aggregates: aggregate() can (in an outer query), annotate() cannot.
-                if (a->contains_over_clause())
-                    throw FieldError(fmt::format("dorm: Cannot compute {}(...) over a window expression in annotate() "
-                                                 "('{}'); aggregate() can", agg->label, name));
-            }
-            std::erase_if(q.annotations, [&](const sql::Annotation& a) { return a.name == name; });
-            bool aggregate = e->contains_aggregate();
-            q.annotations.push_back(sql::Annotation{name, std::move(e), selected});
-            if (aggregate && q.grouping == sql::Grouping::none) {
-                if (q.values_mode) {  // values().annotate(): one row per distinct values() combination
-                    q.grouping = sql::Grouping::listed;
-                    for (const auto& v : q.values) q.group_by.push_back(v.expr);
-                } else {
-                    q.grouping = sql::Grouping::all;
-                }
-            }
-        }
     }
 
     /// The query of values() / values_list(): the names and name = expression pairs given, in order.
@@ -1596,7 +1522,7 @@ private:
         std::vector<detail::NamedExpr> exprs;
         for (const auto& item : items)
             if (item.expr) exprs.push_back(item);
-        add_annotations(*q, exprs, false, "annotations");
+        detail::add_annotations(*q, exprs, false, "annotations");
         std::vector<sql::SelectItem> values;
         if (items.empty()) {
             for (const auto& f : q->model->fields)
@@ -1752,51 +1678,13 @@ private:
 
     /// qs1 & qs2, qs1 | qs2, qs1 ^ qs2 (Django's QuerySet operators): one query whose WHERE combines both.
     static self_type combine(const QuerySet& a, const QuerySet& b, sql::Connector connector) {
-        if (a.query_->model != b.query_->model) throw TypeError("dorm: Cannot combine queries on two different base models.");
-        if (a.query_->is_sliced() || b.query_->is_sliced())
-            throw TypeError("dorm: Cannot combine queries once a slice has been taken.");
-        if (a.query_->distinct != b.query_->distinct)
-            throw TypeError("dorm: Cannot combine a unique query with a non-unique query.");
+        detail::check_combinable(*a.query_, *b.query_);
         if (a.query_->empty || b.query_->empty) {
             if (connector == sql::Connector::and_) return (a.query_->empty ? a : b).all();
             return (a.query_->empty ? b : a).all();
         }
         return a.recorded([&] { return detail::recipe::Combine{connector, b.query_}; }, [&](sql::Query& q) {
-            // Without joins the two WHERE trees combine directly; with joins, each side becomes pk IN (subquery).
-            // Conditions on windows combine as Django combines them: into one tree, split when it is written.
-            bool windowed = a.query_->qualify || b.query_->qualify;
-            auto side = [&](const sql::Query& s) -> sql::ExprPtr {
-                if (s.joins.empty() && q.joins.empty()) {
-                    if (s.where && s.qualify) {
-                        auto both = std::make_shared<sql::WhereNode>();
-                        both->children = {s.where, s.qualify};
-                        return both;
-                    }
-                    if (s.where) return s.where;
-                    if (s.qualify) return s.qualify;
-                    return std::make_shared<sql::WhereNode>();  // matches everything
-                }
-                if (windowed)  // a window over each side's rows would not be the window over the combined rows
-                    throw NotSupportedError("dorm: combining QuerySets with joins is not supported when either "
-                                            "filters on a window expression");
-                auto in = std::make_shared<lookups::Lookup>();
-                in->lhs = std::make_shared<sql::Col>(q.alias(), &q.model->pk_field());
-                in->def = lookups::find("in");
-                auto sub = std::make_shared<sql::Query>(s);
-                sub->order_by.clear();
-                sub->default_ordering = false;
-                in->rhs = std::make_shared<sql::Subquery>(sub);
-                return in;
-            };
-            auto node = std::make_shared<sql::WhereNode>();
-            node->connector = connector;
-            bool joined = !a.query_->joins.empty() || !b.query_->joins.empty();
-            node->children = {side(*a.query_), side(*b.query_)};
-            q.where = nullptr;
-            q.qualify = nullptr;
-            if (windowed) q.qualify = node;
-            else q.where = node;
-            if (joined) sql::detail::drop_filter_joins(q);
+            detail::combine_where(q, *a.query_, *b.query_, connector);
         });
     }
 
@@ -1813,16 +1701,10 @@ private:
         return q;
     }
 
-    static void check_lock(const sql::Query& q, const backends::Connection& conn) {
-        if (q.lock && conn.dialect().has_select_for_update() && conn.atomic_depth() == 0)
-            throw TransactionManagementError("dorm: select_for_update cannot be used outside of a transaction.");
-    }
+    static void check_lock(const sql::Query& q, const backends::Connection& conn) { detail::check_lock(q, conn); }
 
     static void check_columns(const backends::Cursor& cursor, const detail::RowReader<T>& reader) {
-        // More columns than the reader's: the ordering columns a DISTINCT query selects too.
-        if (cursor.columns() < reader.columns())
-            throw ProgrammingError(fmt::format("dorm: query returned {} columns where {} were selected", cursor.columns(),
-                                               reader.columns()));
+        detail::check_columns(cursor, reader.columns());
     }
 
     /// Runs the SELECT of `q` and decodes every row.

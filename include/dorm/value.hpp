@@ -33,13 +33,7 @@ public:
     Date(int year, unsigned month, unsigned day) : Date(std::chrono::year_month_day{
         std::chrono::year{year}, std::chrono::month{month}, std::chrono::day{day}}) {}
     /// Years run from 1 to 9999, as Python's and so Django's dates do: every database dorm supports stores them.
-    Date(std::chrono::year_month_day ymd) {  // NOLINT: implicit, a date is a date
-        if (!ymd.ok()) throw ValueError(fmt::format("dorm: {}-{}-{} is not a valid date", int(ymd.year()),
-                                                    unsigned(ymd.month()), unsigned(ymd.day())));
-        if (int(ymd.year()) < 1 || int(ymd.year()) > 9999)
-            throw ValueError(fmt::format("dorm: year {} is out of range (1..9999)", int(ymd.year())));
-        days_ = std::chrono::sys_days{ymd};
-    }
+    Date(std::chrono::year_month_day ymd);  // NOLINT: implicit, a date is a date
     /// Unchecked: a value outside years 1..9999 is refused when it is written (ValueError).
     constexpr explicit Date(std::chrono::sys_days days) : days_(days) {}
 
@@ -123,11 +117,9 @@ using Duration = std::chrono::microseconds;
 namespace detail {
 // ISO text forms, as Django stores them on SQLite ("2005-07-28", "12:30:00.000000", "2005-07-28 12:30:00.000000").
 // Microseconds are always written so that text comparison orders like time.
-inline std::string to_iso(const Date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()); }
-inline std::string to_iso(const Time& t) {
-    return fmt::format("{:02}:{:02}:{:02}.{:06}", t.hour(), t.minute(), t.second(), t.microsecond());
-}
-inline std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
+DORM_DECL std::string to_iso(const Date& d);
+DORM_DECL std::string to_iso(const Time& t);
+DORM_DECL std::string to_iso(const DateTime& dt);
 /// Django's duration_string(): "[D ]HH:MM:SS[.ffffff]", with days as Python's timedelta normalises them (floored, so
 /// -1us is "-1 23:59:59.999999").
 DORM_DECL std::string duration_string(Duration d);
@@ -312,37 +304,27 @@ T Value::as() const {
     throw TypeError(fmt::format("dorm: value is {}, not {}", type_name(), detail::type_label<T>()));
 }
 
-inline Array::Array(std::initializer_list<Value> elements) : elements_(elements) {}
-inline Array::Array(std::vector<Value> elements) : elements_(std::move(elements)) {}
-// Defined here, where Value is complete (vector's members need it).
+// Defined here, where Value is complete (vector's members need it); the rest in value.ipp.
 inline std::size_t Array::size() const noexcept { return elements_.size(); }
 inline bool Array::empty() const noexcept { return elements_.empty(); }
 inline const Value& Array::at(std::size_t i) const { return elements_.at(i); }
 inline const Value& Array::operator[](std::size_t i) const { return elements_[i]; }
 inline std::vector<Value>::const_iterator Array::begin() const noexcept { return elements_.begin(); }
 inline std::vector<Value>::const_iterator Array::end() const noexcept { return elements_.end(); }
-inline bool operator==(const Array& a, const Array& b) { return a.elements_ == b.elements_; }
-inline std::partial_ordering operator<=>(const Array& a, const Array& b) { return a.elements_ <=> b.elements_; }
 
 }  // namespace dorm
 
 template <>
 struct fmt::formatter<dorm::Date> : fmt::formatter<std::string_view> {
-    auto format(const dorm::Date& d, fmt::format_context& ctx) const {
-        return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(d), ctx);
-    }
+    fmt::format_context::iterator format(const dorm::Date& v, fmt::format_context& ctx) const;
 };
 template <>
 struct fmt::formatter<dorm::Time> : fmt::formatter<std::string_view> {
-    auto format(const dorm::Time& t, fmt::format_context& ctx) const {
-        return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(t), ctx);
-    }
+    fmt::format_context::iterator format(const dorm::Time& v, fmt::format_context& ctx) const;
 };
 template <>
 struct fmt::formatter<dorm::DateTime> : fmt::formatter<std::string_view> {
-    auto format(const dorm::DateTime& t, fmt::format_context& ctx) const {
-        return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(t), ctx);
-    }
+    fmt::format_context::iterator format(const dorm::DateTime& v, fmt::format_context& ctx) const;
 };
 namespace dorm::detail {
 /// Python's repr of a value: strings quoted, NULL as None, 2.0 for a whole double.
@@ -352,9 +334,7 @@ DORM_DECL std::string value_repr(const Value& v);
 /// Formats like Python's repr: strings quoted, NULL as None.
 template <>
 struct fmt::formatter<dorm::Value> : fmt::formatter<std::string_view> {
-    auto format(const dorm::Value& v, fmt::format_context& ctx) const {
-        return fmt::formatter<std::string_view>::format(dorm::detail::value_repr(v), ctx);
-    }
+    fmt::format_context::iterator format(const dorm::Value& v, fmt::format_context& ctx) const;
 };
 
 #if DORM_HEADER_ONLY

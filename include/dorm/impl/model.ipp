@@ -212,6 +212,15 @@ DORM_DECL bool pk_unset(const ModelMeta& meta, const void* obj) {
     auto v = pk.get(obj);
     return v.is_null() || v == Value(0);
 }
+
+DORM_DECL std::string default_model_str(const ModelMeta& meta, const void* obj) {
+    Value pk = pk_unset(meta, obj) ? Value{} : meta.pk_field().get(obj);
+    return fmt::format("{} object ({})", meta.name, pk.holds<std::string>() ? pk.as<std::string>() : fmt::format("{}", pk));
+}
+
+DORM_DECL std::string model_repr(std::string_view model_name, std::string_view str) {
+    return fmt::format("<{}: {}>", model_name, str);
+}
 }  // namespace dorm::detail
 
 namespace dorm {

@@ -8,6 +8,173 @@
 
 namespace dorm::detail {
 
+DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwargs, bool skip_lookups) {
+    for (const auto& kw : kwargs) {
+        if (skip_lookups && kw.name.find("__") != std::string::npos) continue;
+        const FieldMeta* f = meta.find_field(kw.name);
+        if (!f && meta.find_many_to_many(kw.name))
+            throw TypeError(fmt::format("dorm: Direct assignment to a many-to-many set is prohibited. Use "
+                                        "dorm::related<&{}::{}>(obj).set() instead.", meta.name, kw.name));
+        if (!f)
+            throw FieldError(fmt::format("dorm: {} has no field named '{}'. Choices are: {}", meta.name, kw.name,
+                                         meta.choices()));
+        if (kw.value.kind != Operand::Kind::value)
+            throw TypeError(fmt::format("dorm: field '{}' takes one value, not a list", f->name));
+        if (kw.value.value.is_null() && !f->nullable)
+            throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
+        sql::detail::check_value(*f, kw.value.value);
+        f->set(obj, kw.value.value);
+    }
+}
+
+DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
+    const auto& meta = *q.model;
+    UpdateSets sets;
+    for (const auto& kw : kwargs) {
+        const FieldMeta* f = meta.find_field(kw.name);
+        if (!f || kw.name.find("__") != std::string::npos)
+            throw FieldError(fmt::format("dorm: Cannot update model field '{}' (only non-relations and foreign "
+                                         "keys permitted). Choices are: {}", kw.name, meta.choices()));
+        if (kw.value.kind == Operand::Kind::expression) {
+            // Applied in SQL (no read-modify-write); joined references are refused, as in Django.
+            auto e = sql::resolve_expression(q, *kw.value.expression, false);
+            if (e->contains_over_clause())  // Django's SQLUpdateCompiler: no database takes one in SET
+                throw FieldError(fmt::format("dorm: Window expressions are not allowed in this query ({}=...).", kw.name));
+            sets.emplace_back(f, std::move(e));
+            continue;
+        }
+        if (kw.value.kind != Operand::Kind::value)
+            throw TypeError(fmt::format("dorm: field '{}' takes one value or an F() expression", f->name));
+        if (kw.value.value.is_null() && !f->nullable)
+            throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
+        sql::detail::check_value(*f, kw.value.value);
+        sets.emplace_back(f, std::make_shared<sql::Param>(kw.value.value));
+    }
+    if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
+    return sets;
+}
+
+DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets) {
+    for (const auto& [f, e] : sets)
+        if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
+            check_storable(conn.dialect(), *f, p->value);
+    auto c = sql::compile_update(q, conn.dialect(), sets);
+    if (c.nothing) return 0;
+    return conn.execute(c.sql, c.params);
+}
+
+DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit) {
+    if (n == 0) return fmt::format("dorm: {} matching query does not exist.", model);
+    return fmt::format("dorm: get() returned more than one {} -- it returned {}!", model,
+                       sliced || n < limit ? std::to_string(n) : fmt::format("more than {}", limit - 1));
+}
+
+DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& items, bool selected,
+                               std::string_view what) {
+    for (const auto& item : items) {
+        if (!item.expr)
+            throw TypeError(fmt::format("dorm: '{}' needs an expression after it (annotate(\"name\", expression))", item.name));
+        std::string name = item.name.empty() ? default_alias(*item.expr, what) : item.name;
+        check_alias(name);
+        if (q.model->find_field(name))
+            throw ValueError(fmt::format("dorm: The annotation '{}' conflicts with a field on the model.", name));
+        if (item.expr->node()->kind == ExprNode::Kind::filtered_relation) {  // a join, not a value
+            const auto& n = *item.expr->node();
+            if (item.name.empty()) throw TypeError("dorm: FilteredRelation needs a name: annotate(\"name\", FilteredRelation(...))");
+            auto prefix = sql::detail::split_path(n.name)[0];
+            sql::detail::for_each_leaf(*n.filter, [&](const std::string& path) {
+                if (sql::detail::split_path(path)[0] != prefix)
+                    throw ValueError(fmt::format("dorm: FilteredRelation's condition doesn't support relations outside "
+                                                 "the '{}' (got '{}').", n.name, path));
+            });
+            q.filtered_relations.push_back(sql::FilteredRelationSpec{name, n.name, n.filter});
+            continue;
+        }
+        auto e = sql::resolve_expression(q, *item.expr->node());
+        std::vector<const sql::Expression*> args;
+        const auto* agg = dynamic_cast<const sql::Aggregate*>(e.get());
+        if (const auto* w = dynamic_cast<const sql::Window*>(e.get())) agg = dynamic_cast<const sql::Aggregate*>(w->source.get());
+        if (agg) agg->sources(args);
+        for (const auto* a : args) {
+            if (a->contains_aggregate())
+                throw FieldError(fmt::format("dorm: Cannot compute {}(...) over an aggregate in annotate() ('{}')",
+                                             agg->label, name));
+            // SQL computes windows after aggregates: aggregate() can (in an outer query), annotate() cannot.
+            if (a->contains_over_clause())
+                throw FieldError(fmt::format("dorm: Cannot compute {}(...) over a window expression in annotate() "
+                                             "('{}'); aggregate() can", agg->label, name));
+        }
+        std::erase_if(q.annotations, [&](const sql::Annotation& a) { return a.name == name; });
+        bool aggregate = e->contains_aggregate();
+        q.annotations.push_back(sql::Annotation{name, std::move(e), selected});
+        if (aggregate && q.grouping == sql::Grouping::none) {
+            if (q.values_mode) {  // values().annotate(): one row per distinct values() combination
+                q.grouping = sql::Grouping::listed;
+                for (const auto& v : q.values) q.group_by.push_back(v.expr);
+            } else {
+                q.grouping = sql::Grouping::all;
+            }
+        }
+    }
+}
+
+DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b) {
+    if (a.model != b.model) throw TypeError("dorm: Cannot combine queries on two different base models.");
+    if (a.is_sliced() || b.is_sliced())
+        throw TypeError("dorm: Cannot combine queries once a slice has been taken.");
+    if (a.distinct != b.distinct)
+        throw TypeError("dorm: Cannot combine a unique query with a non-unique query.");
+}
+
+DORM_DECL void combine_where(sql::Query& q, const sql::Query& a, const sql::Query& b, sql::Connector connector) {
+    // Without joins the two WHERE trees combine directly; with joins, each side becomes pk IN (subquery).
+    // Conditions on windows combine as Django combines them: into one tree, split when it is written.
+    bool windowed = a.qualify || b.qualify;
+    auto side = [&](const sql::Query& s) -> sql::ExprPtr {
+        if (s.joins.empty() && q.joins.empty()) {
+            if (s.where && s.qualify) {
+                auto both = std::make_shared<sql::WhereNode>();
+                both->children = {s.where, s.qualify};
+                return both;
+            }
+            if (s.where) return s.where;
+            if (s.qualify) return s.qualify;
+            return std::make_shared<sql::WhereNode>();  // matches everything
+        }
+        if (windowed)  // a window over each side's rows would not be the window over the combined rows
+            throw NotSupportedError("dorm: combining QuerySets with joins is not supported when either "
+                                    "filters on a window expression");
+        auto in = std::make_shared<lookups::Lookup>();
+        in->lhs = std::make_shared<sql::Col>(q.alias(), &q.model->pk_field());
+        in->def = lookups::find("in");
+        auto sub = std::make_shared<sql::Query>(s);
+        sub->order_by.clear();
+        sub->default_ordering = false;
+        in->rhs = std::make_shared<sql::Subquery>(sub);
+        return in;
+    };
+    auto node = std::make_shared<sql::WhereNode>();
+    node->connector = connector;
+    bool joined = !a.joins.empty() || !b.joins.empty();
+    node->children = {side(a), side(b)};
+    q.where = nullptr;
+    q.qualify = nullptr;
+    if (windowed) q.qualify = node;
+    else q.where = node;
+    if (joined) sql::detail::drop_filter_joins(q);
+}
+
+DORM_DECL void check_lock(const sql::Query& q, const backends::Connection& conn) {
+    if (q.lock && conn.dialect().has_select_for_update() && conn.atomic_depth() == 0)
+        throw TransactionManagementError("dorm: select_for_update cannot be used outside of a transaction.");
+}
+
+DORM_DECL void check_columns(const backends::Cursor& cursor, std::size_t expected) {
+    if (cursor.columns() < expected)
+        throw ProgrammingError(fmt::format("dorm: query returned {} columns where {} were selected", cursor.columns(),
+                                           expected));
+}
+
 DORM_DECL std::string default_alias(const Expression& e, std::string_view what) {
     const auto& n = *e.node();
     if (n.kind == ExprNode::Kind::aggregate && n.args.size() == 1 && n.args[0]->kind == ExprNode::Kind::ref) {

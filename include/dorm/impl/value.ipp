@@ -6,6 +6,20 @@
 
 namespace dorm {
 
+DORM_DECL Date::Date(std::chrono::year_month_day ymd) {
+    if (!ymd.ok())
+        throw ValueError(fmt::format("dorm: {}-{}-{} is not a valid date", int(ymd.year()), unsigned(ymd.month()),
+                                     unsigned(ymd.day())));
+    if (int(ymd.year()) < 1 || int(ymd.year()) > 9999)
+        throw ValueError(fmt::format("dorm: year {} is out of range (1..9999)", int(ymd.year())));
+    days_ = std::chrono::sys_days{ymd};
+}
+
+DORM_DECL Array::Array(std::initializer_list<Value> elements) : elements_(elements) {}
+DORM_DECL Array::Array(std::vector<Value> elements) : elements_(std::move(elements)) {}
+DORM_DECL bool operator==(const Array& a, const Array& b) { return a.elements_ == b.elements_; }
+DORM_DECL std::partial_ordering operator<=>(const Array& a, const Array& b) { return a.elements_ <=> b.elements_; }
+
 DORM_DECL Time::Time(int hour, int minute, int second, int microsecond) {
     if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || microsecond < 0 ||
         microsecond > 999999)
@@ -24,6 +38,12 @@ DORM_DECL void check_writable(const Date& d) {
 }
 
 DORM_DECL void check_writable(const DateTime& dt) { check_writable(dt.date()); }
+
+DORM_DECL std::string to_iso(const Date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()); }
+DORM_DECL std::string to_iso(const Time& t) {
+    return fmt::format("{:02}:{:02}:{:02}.{:06}", t.hour(), t.minute(), t.second(), t.microsecond());
+}
+DORM_DECL std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
 
 DORM_DECL std::string duration_string(Duration d) {
     constexpr std::int64_t day = 86400000000LL;
@@ -122,3 +142,20 @@ DORM_DECL std::string value_repr(const Value& v) {
 
 }  // namespace detail
 }  // namespace dorm
+
+DORM_DECL fmt::format_context::iterator fmt::formatter<dorm::Date>::format(const dorm::Date& v,
+                                                                           fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(v), ctx);
+}
+DORM_DECL fmt::format_context::iterator fmt::formatter<dorm::Time>::format(const dorm::Time& v,
+                                                                           fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(v), ctx);
+}
+DORM_DECL fmt::format_context::iterator fmt::formatter<dorm::DateTime>::format(const dorm::DateTime& v,
+                                                                               fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(dorm::detail::to_iso(v), ctx);
+}
+DORM_DECL fmt::format_context::iterator fmt::formatter<dorm::Value>::format(const dorm::Value& v,
+                                                                            fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(dorm::detail::value_repr(v), ctx);
+}
