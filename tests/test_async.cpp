@@ -632,6 +632,48 @@ TEST_CASE("work for one database runs at most pool_size at a time; the rest wait
     dorm::databases().remove("short_lived");
 }
 
+TEST_CASE("instances' and related managers' a-methods wait in their database's queue, not in its pool", "[async]") {
+    // One connection, and a pool that gives up almost at once: work that waited for it on a worker thread while a
+    // slow statement holds it would raise OperationalError; queued behind that statement, it runs when it is done.
+    test::Database db("pool_size=1&pool_timeout=0.05");
+    Blog news = Blog::objects().create({{"name", "News"}});
+    dorm::Kwargs soup_fields{{"headline", "Soup"}, {"blog", news.id}, {"pub_date", dorm::Date(2007, 11, 5)},
+                             {"mod_date", dorm::Date(2007, 11, 5)}};
+    Entry soup = Entry::objects().create(soup_fields);
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    dorm::release_connections();
+
+    std::atomic<bool> holding{false};
+    auto busy = dorm::detail::offload_to("default", [&] {
+        (void)dorm::databases().get("default").connection();  // the pool's one connection, until the job ends
+        holding = true;
+        test::busy_statement(0.3);
+    });
+    std::vector<Blog> blogs(3);
+    auto soup_authors = dorm::related<&Entry::authors>(soup);
+    dorm::Kwargs flash{{"headline", "Flash"}, {"pub_date", dorm::Date(2009, 1, 1)}, {"mod_date", dorm::Date(2009, 1, 1)}};
+    auto rest = [&]() -> dorm::Task<> {
+        while (!holding) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        auto done = [](auto task) -> dorm::Task<> { (void)co_await std::move(task); };
+        std::vector<dorm::Task<>> tasks;
+        for (std::size_t i = 0; i < blogs.size(); ++i) {
+            blogs[i].name = "queued " + std::to_string(i);
+            tasks.push_back(blogs[i].asave());
+        }
+        tasks.push_back(news.arefresh_from_db());
+        tasks.push_back(done(dorm::related<&Entry::blog>(news).acreate(flash)));
+        tasks.push_back(soup_authors.aadd(ann));
+        co_await dorm::when_all(std::move(tasks));
+    };
+    std::vector<dorm::Task<>> both;
+    both.push_back(std::move(busy));
+    both.push_back(rest());
+    run(dorm::when_all(std::move(both)));
+    CHECK(Blog::objects().filter("name__startswith", "queued ").count() == 3);
+    CHECK(Entry::objects().filter("headline", "Flash").count() == 1);
+    CHECK(soup_authors.count() == 1);
+}
+
 TEST_CASE("more concurrent transactions than worker threads: those holding the pool's connections still finish",
           "[async]") {
     // 150 blocks on a pool of 2: most worker threads wait for a connection, and the work of the two blocks

@@ -143,20 +143,34 @@ void refresh_instance(M& obj, std::string_view using_, const std::vector<std::st
 
 /// Model::asave() / adelete() / arefresh_from_db(): the blocking method on a worker thread; `obj` is updated
 /// as by it, so it must outlive the task.
+/// The alias of the database an instance's asynchronous method queues for (see Job::pool_alias); empty when a
+/// router fails, which the method itself then raises.
+template <class M>
+std::string queue_alias(const M& obj, std::string_view using_, bool write) {
+    try {
+        return *instance_db(obj, using_, write);
+    } catch (...) {
+        return {};
+    }
+}
+
 template <class M>
 Task<void> asave_instance(M& obj, const SaveOptions& options) {
-    return offload([o = &obj, opts = options, db = std::string(options.using_)]() mutable {
+    auto alias = queue_alias(obj, options.using_, true);
+    return offload_to(std::move(alias), [o = &obj, opts = options, db = std::string(options.using_)]() mutable {
         opts.using_ = db;
         save_instance(*o, opts);
     });
 }
 template <class M>
 Task<DeleteResult> adelete_instance(M& obj, std::string_view using_) {
-    return offload([o = &obj, db = std::string(using_)] { return delete_instance(*o, db); });
+    auto alias = queue_alias(obj, using_, true);
+    return offload_to(std::move(alias), [o = &obj, db = std::string(using_)] { return delete_instance(*o, db); });
 }
 template <class M>
 Task<void> arefresh_instance(M& obj, const RefreshOptions& options) {
-    return offload([o = &obj, db = std::string(options.using_), fields = options.fields] {
+    auto alias = queue_alias(obj, options.using_, false);
+    return offload_to(std::move(alias), [o = &obj, db = std::string(options.using_), fields = options.fields] {
         if (fields.empty()) refresh_instance(*o, db);
         else refresh_instance(*o, db, fields);
     });

@@ -61,7 +61,7 @@ public:
     FieldOptions& max_length(int n) { max_length_ = n; return *this; }
     FieldOptions& db_column(std::string name) { db_column_ = std::move(name); return *this; }
     /// Value for instances dorm creates from name/value pairs, and the column's DDL DEFAULT.
-    FieldOptions& default_(Value v) { default_value_ = std::move(v); return *this; }
+    FieldOptions& default_(Value v);
     FieldOptions& on_delete(OnDelete action) { on_delete_ = action; return *this; }
     FieldOptions& related_name(std::string name) { related_name_ = std::move(name); return *this; }
     /// A ManyToMany to its own model: whether a link goes both ways (Django's default, true) or one way.

@@ -203,18 +203,26 @@ namespace detail {
 /// One positional argument of annotate() / values() / aggregate(): a name, or an expression.
 using ArgItem = std::variant<std::string, Expression>;
 
+DORM_DECL void push_name(std::vector<ArgItem>& out, std::string_view name);
+DORM_DECL void push_expression(std::vector<ArgItem>& out, Expression e);
+/// Django: annotate(good=Q(rating__gte=4)) is a boolean, Case(When(q, then=True), default=False).
+DORM_DECL void push_condition(std::vector<ArgItem>& out, const Q& q);
+/// annotate() / values() / aggregate()'s arguments: a name followed by an expression is a pair, a name alone a
+/// field, an expression alone one to name by default.
+DORM_DECL std::vector<NamedExpr> pair_names(const std::vector<ArgItem>& items);
+
 template <class A>
 void push_arg(std::vector<ArgItem>& out, const A& a) {
     if constexpr (std::is_same_v<A, flat_t> || std::is_same_v<A, named_t>) {
         return;
     } else if constexpr (std::is_convertible_v<const A&, std::string_view>) {
-        out.emplace_back(std::string(std::string_view(a)));
+        push_name(out, std::string_view(a));
     } else if constexpr (std::is_base_of_v<Expression, A>) {
-        out.emplace_back(Expression(a.node()));
+        push_expression(out, Expression(a.node()));
     } else if constexpr (std::is_same_v<A, Value>) {  // Django's Value(...)
-        out.emplace_back(Expression(a));
-    } else if constexpr (std::is_same_v<A, Q>) {  // Django: annotate(good=Q(rating__gte=4)), a boolean
-        out.emplace_back(Case({When(a, Value(true))}, ExprArg(Value(false)), FieldKind::boolean));
+        push_expression(out, Expression(a));
+    } else if constexpr (std::is_same_v<A, Q>) {
+        push_condition(out, a);
     } else {
         static_assert(sizeof(A) == 0, "dorm: arguments are field names, or a name followed by an expression");
     }
@@ -224,21 +232,7 @@ template <class... Args>
 std::vector<NamedExpr> named_exprs(const Args&... args) {
     std::vector<ArgItem> items;
     (push_arg(items, args), ...);
-    std::vector<NamedExpr> out;
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (auto* e = std::get_if<Expression>(&items[i])) {
-            out.push_back(NamedExpr{{}, *e});
-            continue;
-        }
-        auto& name = std::get<std::string>(items[i]);
-        if (i + 1 < items.size() && std::holds_alternative<Expression>(items[i + 1])) {
-            out.push_back(NamedExpr{name, std::get<Expression>(items[i + 1])});
-            ++i;
-        } else {
-            out.push_back(NamedExpr{name, std::nullopt});
-        }
-    }
-    return out;
+    return pair_names(items);
 }
 
 /// The name values_list() gives a positional expression (Django: its default alias, else its class name in
@@ -247,17 +241,13 @@ DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter,
 
 /// values_list()'s arguments: every name a field, every expression a column of its own (Django's values_list()
 /// takes no name = expression pairs).
+/// values_list()'s list from its arguments.
+DORM_DECL std::vector<NamedExpr> positional_list(const std::vector<ArgItem>& items);
 template <class... Args>
 std::vector<NamedExpr> positional_exprs(const Args&... args) {
     std::vector<ArgItem> items;
     (push_arg(items, args), ...);
-    std::vector<NamedExpr> out;
-    std::size_t counter = 1;
-    for (auto& item : items) {
-        if (auto* e = std::get_if<Expression>(&item)) out.push_back(NamedExpr{positional_name(*e, counter, out), *e});
-        else out.push_back(NamedExpr{std::get<std::string>(item), std::nullopt});
-    }
-    return out;
+    return positional_list(items);
 }
 
 /// A field's value about to be written: text with NUL on a backend whose text cannot hold it is a ValueError
@@ -643,8 +633,7 @@ private:
         check_combinator("prefetch_related");
         if (query_->values_mode) throw TypeError("dorm: Cannot call prefetch_related() after .values() or .values_list()");
         return recorded([&] { return detail::recipe::PrefetchRelated{specs}; }, [&](sql::Query& q) {
-            if (specs.empty()) q.prefetch.clear();  // Django's prefetch_related(None)
-            else q.prefetch.insert(q.prefetch.end(), specs.begin(), specs.end());
+            sql::add_prefetch(q, specs);
         });
     }
 
@@ -1403,6 +1392,16 @@ public:
     }
 
 protected:
+    /// detail::offload() of this QuerySet's work (or a related manager's), queued for its database's pool (see detail::Job::pool_alias).
+    template <class F>
+    auto later(F f) const {
+        std::string alias;
+        try {
+            alias = db();
+        } catch (...) {  // a failing router: raised where the work runs, as by the method
+        }
+        return detail::offload_to(std::move(alias), std::move(f));
+    }
     /// Shares `cache` as this QuerySet's results (a reverse relation's prefetched objects).
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_ = std::move(cache); }
     /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
@@ -1455,16 +1454,6 @@ private:
         self_type s(query_);
         s.cache_ = cache_;
         return s;
-    }
-    /// detail::offload() of this QuerySet's work, queued for its database's pool (see detail::Job::pool_alias).
-    template <class F>
-    auto later(F f) const {
-        std::string alias;
-        try {
-            alias = db();
-        } catch (...) {  // a failing router: raised where the work runs, as by the method
-        }
-        return detail::offload_to(std::move(alias), std::move(f));
     }
     /// What an asynchronous method's worker reads: this QuerySet with its cache when filled (it no longer changes),
     /// else with a cache of its own, so that no two threads touch one cache.

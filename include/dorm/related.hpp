@@ -169,32 +169,32 @@ public:
     // Asynchronous variants (Django's a-methods): the method of the same name on a worker thread; see QuerySet's.
     // Objects passed by reference are updated as by the blocking method, so they must outlive the task.
     Task<R> acreate(const Kwargs& kwargs = {}) const {
-        return detail::offload([m = *this, kwargs] { return m.create(kwargs); });
+        return this->later([m = *this, kwargs] { return m.create(kwargs); });
     }
     Task<std::pair<R, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
-        return detail::offload([m = *this, kwargs, defaults] { return m.get_or_create(kwargs, defaults); });
+        return this->later([m = *this, kwargs, defaults] { return m.get_or_create(kwargs, defaults); });
     }
     Task<std::pair<R, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                                const std::optional<Kwargs>& create_defaults = std::nullopt) const {
-        return detail::offload([m = *this, kwargs, defaults, create_defaults] {
+        return this->later([m = *this, kwargs, defaults, create_defaults] {
             return m.update_or_create(kwargs, defaults, create_defaults);
         });
     }
     template <class... Objs>
         requires(std::is_same_v<Objs, R> && ...)
     Task<void> aadd(Objs&... objs) const {
-        return detail::offload([m = *this, ... o = &objs] { m.add(*o...); });
+        return this->later([m = *this, ... o = &objs] { m.add(*o...); });
     }
     template <class... Objs>
         requires(std::is_same_v<Objs, R> && ...)
     Task<void> aremove(Objs&... objs) const {
-        return detail::offload([m = *this, ... o = &objs] { m.remove(*o...); });
+        return this->later([m = *this, ... o = &objs] { m.remove(*o...); });
     }
     Task<void> aclear() const {
-        return detail::offload([m = *this] { m.clear(); });
+        return this->later([m = *this] { m.clear(); });
     }
     Task<void> aset(std::vector<R>& objs) const {
-        return detail::offload([m = *this, o = &objs] { m.set(*o); });
+        return this->later([m = *this, o = &objs] { m.set(*o); });
     }
 
 private:
@@ -245,6 +245,29 @@ private:
 struct ThroughDefaults {
     Kwargs values;
 };
+
+namespace detail {
+/// A ManyToMany's join table rows of one parent: the type-independent half of ManyRelatedManager.
+struct JoinRows {
+    const ManyToManyRelation& rel;
+    const Value& parent_pk;
+
+    /// The join table's rows whose `from` column is this parent's key.
+    sql::Query links(const FieldMeta* from, const std::string* db) const;
+    /// The `to` column of those rows.
+    std::vector<Value> linked(const FieldMeta* from, const FieldMeta* to, const std::string* db) const;
+    /// Rows (from = parent, to = each key) that do not exist yet, with the through model's other fields.
+    void insert_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
+                      const ThroughDefaults* defaults, const std::string* db) const;
+    /// Deletes the rows (from = parent, to = each key), or every row with from = parent when `keys` is empty.
+    void delete_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
+                      const std::string* db) const;
+    // A symmetrical relation stores each link both ways: (parent, k) and (k, parent).
+    void add_keys(const std::vector<Value>& keys, const ThroughDefaults* defaults, const std::string* db) const;
+    void remove_keys(const std::vector<Value>& keys, const std::string* db) const;
+};
+
+}  // namespace detail
 inline ThroughDefaults through_defaults(Kwargs values) { return ThroughDefaults{std::move(values)}; }
 
 /// One side of a ManyToMany from one P instance (Django's many-related manager): the R rows linked to it, as R's
@@ -283,7 +306,7 @@ public:
             ...);
         forget();
         const std::string* db = through_db();
-        atomic([&] { add_keys(keys, defaults, db); }, *db);
+        atomic([&] { join_rows().add_keys(keys, defaults, db); }, *db);
     }
     /// Unlinks these objects (or primary keys); the objects themselves stay.
     template <class... Objs>
@@ -291,15 +314,15 @@ public:
         std::vector<Value> keys{key(objs, false)...};
         forget();
         const std::string* db = through_db();
-        atomic([&] { remove_keys(keys, db); }, *db);
+        atomic([&] { join_rows().remove_keys(keys, db); }, *db);
     }
     /// Unlinks every related object.
     void clear() const {
         forget();
         const std::string* db = through_db();
         atomic([&] {
-            delete_links(rel_->from, rel_->to, {}, db);
-            if (rel_->symmetrical) delete_links(rel_->to, rel_->from, {}, db);
+            join_rows().delete_links(rel_->from, rel_->to, {}, db);
+            if (rel_->symmetrical) join_rows().delete_links(rel_->to, rel_->from, {}, db);
         }, *db);
     }
     /// Makes `objs` exactly the related objects: links to others are removed, missing ones added.
@@ -309,13 +332,13 @@ public:
         forget();
         const std::string* db = through_db();
         atomic([&] {
-            auto have = linked(rel_->from, rel_->to, db);
+            auto have = join_rows().linked(rel_->from, rel_->to, db);
             std::set<Value> want(keys.begin(), keys.end());
             std::vector<Value> stale;
             for (const auto& k : have)
                 if (!want.contains(k)) stale.push_back(k);
-            remove_keys(stale, db);
-            add_keys(keys, &defaults, db);
+            join_rows().remove_keys(stale, db);
+            join_rows().add_keys(keys, &defaults, db);
         }, *db);
     }
     /// Creates an R from these fields and links it; returns it.
@@ -353,30 +376,30 @@ public:
     // Asynchronous variants (Django's a-methods): the method of the same name on a worker thread; see QuerySet's.
     template <class... Objs>
     Task<void> aadd(const Objs&... objs) const {
-        return detail::offload([m = *this, objs...] { m.add(objs...); });
+        return this->later([m = *this, objs...] { m.add(objs...); });
     }
     template <class... Objs>
     Task<void> aremove(const Objs&... objs) const {
-        return detail::offload([m = *this, objs...] { m.remove(objs...); });
+        return this->later([m = *this, objs...] { m.remove(objs...); });
     }
     Task<void> aclear() const {
-        return detail::offload([m = *this] { m.clear(); });
+        return this->later([m = *this] { m.clear(); });
     }
     Task<void> aset(std::vector<R> objs, ThroughDefaults defaults = {}) const {
-        return detail::offload([m = *this, objs = std::move(objs), defaults = std::move(defaults)] { m.set(objs, defaults); });
+        return this->later([m = *this, objs = std::move(objs), defaults = std::move(defaults)] { m.set(objs, defaults); });
     }
     Task<R> acreate(const Kwargs& kwargs = {}, const ThroughDefaults& defaults = {}) const {
-        return detail::offload([m = *this, kwargs, defaults] { return m.create(kwargs, defaults); });
+        return this->later([m = *this, kwargs, defaults] { return m.create(kwargs, defaults); });
     }
     Task<std::pair<R, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                             const ThroughDefaults& through = {}) const {
-        return detail::offload(
+        return this->later(
             [m = *this, kwargs, defaults, through] { return m.get_or_create(kwargs, defaults, through); });
     }
     Task<std::pair<R, bool>> aupdate_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                                const std::optional<Kwargs>& create_defaults = std::nullopt,
                                                const ThroughDefaults& through = {}) const {
-        return detail::offload([m = *this, kwargs, defaults, create_defaults, through] {
+        return this->later([m = *this, kwargs, defaults, create_defaults, through] {
             return m.update_or_create(kwargs, defaults, create_defaults, through);
         });
     }
@@ -430,89 +453,8 @@ private:
         return detail::routed_db(true, *hints.instance->model(), hints);
     }
 
-    /// The join table's rows whose `from` column is this parent's key.
-    sql::Query links(const FieldMeta* from, const std::string* db) const {
-        sql::Query q;
-        q.model = rel_->through;
-        q.db = db;
-        auto cond = std::make_shared<lookups::Lookup>();
-        cond->lhs = std::make_shared<sql::Col>(q.alias(), from);
-        cond->def = lookups::find("exact");
-        cond->value = parent_pk_;
-        sql::add_where(q, cond);
-        return q;
-    }
-    /// The `to` column of those rows.
-    std::vector<Value> linked(const FieldMeta* from, const FieldMeta* to, const std::string* db) const {
-        sql::Query q = links(from, db);
-        q.values_mode = true;
-        q.values = {sql::SelectItem{to->name, std::make_shared<sql::Col>(q.alias(), to)}};
-        auto& conn = databases().get(*db).connection();
-        std::vector<Value> out;
-        auto c = sql::compile_select(q, conn.dialect());
-        if (c.nothing) return out;
-        auto cursor = conn.query(c.sql, c.params);
-        while (cursor->next()) out.push_back(detail::cell_value(cursor->row()[0], to->kind));
-        return out;
-    }
-    /// Rows (from = parent, to = each key) that do not exist yet, with the through model's other fields.
-    void insert_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
-                      const ThroughDefaults* defaults, const std::string* db) const {
-        std::vector<const FieldMeta*> fields{from, to};
-        std::vector<Value> extra;
-        if (defaults)
-            for (const auto& kw : defaults->values) {
-                const FieldMeta* f = rel_->through->find_field(kw.name);
-                if (!f || f == from || f == to || f->auto_increment)
-                    throw FieldError(fmt::format("dorm: through_defaults: {} has no other field named '{}'. Choices "
-                                                 "are: {}", rel_->through->name, kw.name, rel_->through->choices()));
-                if (kw.value.kind != detail::Operand::Kind::value)
-                    throw TypeError(fmt::format("dorm: through_defaults: '{}' takes one value", kw.name));
-                sql::detail::check_value(*f, kw.value.value);
-                fields.push_back(f);
-                extra.push_back(kw.value.value);
-            }
-        auto have = linked(from, to, db);
-        std::set<Value> skip(have.begin(), have.end());
-        std::vector<Value> rows;
-        for (const auto& k : keys)
-            if (skip.insert(k).second) {
-                rows.push_back(parent_pk_);
-                rows.push_back(k);
-                rows.insert(rows.end(), extra.begin(), extra.end());
-            }
-        auto& conn = databases().get(*db).connection();
-        std::size_t per_row = fields.size();
-        std::size_t batch = std::max<std::size_t>(1, conn.dialect().max_query_params() / per_row) * per_row;
-        for (std::size_t i = 0; i < rows.size(); i += batch) {
-            std::span<const Value> part(rows.data() + i, std::min(batch, rows.size() - i));
-            auto c = sql::compile_insert(*rel_->through, conn.dialect(), fields, part, false);
-            conn.execute(c.sql, c.params);
-        }
-    }
-    /// Deletes the rows (from = parent, to = each key), or every row with from = parent when `keys` is empty.
-    void delete_links(const FieldMeta* from, const FieldMeta* to, const std::vector<Value>& keys,
-                      const std::string* db) const {
-        auto& conn = databases().get(*db).connection();
-        auto run = [&](const sql::Query& q) {
-            auto c = sql::compile_delete(q, conn.dialect());
-            if (!c.nothing) conn.execute(c.sql, c.params);
-        };
-        sql::Query q = links(from, db);
-        if (keys.empty()) return run(q);
-        sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), to), keys,
-                                       conn.dialect().max_query_params(), run);
-    }
-    // A symmetrical relation stores each link both ways: (parent, k) and (k, parent).
-    void add_keys(const std::vector<Value>& keys, const ThroughDefaults* defaults, const std::string* db) const {
-        insert_links(rel_->from, rel_->to, keys, defaults, db);
-        if (rel_->symmetrical) insert_links(rel_->to, rel_->from, keys, defaults, db);
-    }
-    void remove_keys(const std::vector<Value>& keys, const std::string* db) const {
-        if (keys.empty()) return;
-        delete_links(rel_->from, rel_->to, keys, db);
-        if (rel_->symmetrical) delete_links(rel_->to, rel_->from, keys, db);
-    }
+    /// The join table's rows of this parent.
+    detail::JoinRows join_rows() const { return {*rel_, parent_pk_}; }
 
     void forget() const {
         detail::forget_prefetched(prefetched_, accessor_);
@@ -587,3 +529,7 @@ auto related_object(const P& parent) {
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/related.ipp>
+#endif

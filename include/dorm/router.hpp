@@ -107,6 +107,7 @@ public:
 /// manager consults. Without routers, reads and writes go to the instance's database, else to "default".
 class ConnectionRouter {
 public:
+    ConnectionRouter();
     using RouterList = std::vector<std::shared_ptr<const Router>>;
 
     /// Replaces the routers (Django's DATABASE_ROUTERS setting); an empty list turns routing off.
@@ -131,7 +132,7 @@ public:
 private:
 
     mutable std::mutex mutex_;
-    std::shared_ptr<const RouterList> routers_ = std::make_shared<const RouterList>();
+    std::shared_ptr<const RouterList> routers_;
 };
 
 /// The process-wide router (Django's django.db.router). Configure it with databases().set_routers().

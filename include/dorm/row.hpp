@@ -44,7 +44,7 @@ public:
     /// The value named `name`; throws KeyError (listing the names) when the row has none.
     const Value& operator[](std::string_view name) const {
         if (auto* v = find(name)) return *v;
-        throw KeyError(fmt::format("dorm: '{}' is not in this row. Names are: {}", name, fmt::join(*names_, ", ")));
+        missing(name);
     }
     /// The i-th value (select order); throws IndexError past the end.
     const Value& operator[](std::size_t i) const {
@@ -57,9 +57,12 @@ public:
         return (*this)[name].template as<T>();
     }
 
-    friend bool operator==(const Row& a, const Row& b) { return a.values_ == b.values_ && *a.names_ == *b.names_; }
+    friend bool operator==(const Row& a, const Row& b);
 
 private:
+    /// KeyError listing the row's names.
+    [[noreturn]] void missing(std::string_view name) const;
+
     std::shared_ptr<const names_type> names_;
     std::vector<Value> values_;
 };
@@ -69,13 +72,7 @@ private:
 /// Formats like a Python dict: `{'id': 1, 'name': 'Beatles Blog'}`.
 template <>
 struct fmt::formatter<dorm::Row> : fmt::formatter<std::string_view> {
-    auto format(const dorm::Row& r, fmt::format_context& ctx) const {
-        std::string s = "{";
-        for (std::size_t i = 0; i < r.size(); ++i)
-            s += fmt::format("{}'{}': {}", i ? ", " : "", r.names()[i], r.values()[i]);
-        s += "}";
-        return fmt::formatter<std::string_view>::format(s, ctx);
-    }
+    fmt::format_context::iterator format(const dorm::Row& r, fmt::format_context& ctx) const;
 };
 
 #if DORM_HEADER_ONLY

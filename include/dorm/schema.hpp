@@ -30,29 +30,25 @@ DORM_DECL std::vector<const ModelMeta*> with_join_tables(std::vector<const Model
 DORM_DECL std::vector<const ModelMeta*> migratable(std::vector<const ModelMeta*> metas, std::string_view db);
 }  // namespace detail
 
+namespace detail {
+DORM_DECL void create_tables(std::vector<const ModelMeta*> metas, std::string_view using_);
+DORM_DECL void drop_tables(std::vector<const ModelMeta*> metas, std::string_view using_);
+}  // namespace detail
+
 /// Creates the tables of the given models (in order: referenced models first), with their indexes,
 /// unique constraints and foreign keys, and the join tables of their ManyToManys (those without a through
 /// model). Tables that exist are left as they are. Models the routers' allow_migrate refuses on this database are
 /// left out, with their join tables.
 template <detail::model... Ms>
 void create_tables(std::string_view using_ = "default") {
-    auto& conn = databases().get(using_).connection();
-    for (const ModelMeta* m : detail::with_join_tables(detail::migratable({&model_meta<Ms>()...}, using_)))
-        for (const auto& stmt : detail::create_table_sql(*m, conn.dialect())) conn.execute(stmt);
+    detail::create_tables({&model_meta<Ms>()...}, using_);
 }
 
 /// Drops the tables of the given models and their join tables, in reverse order (so list them as for
 /// create_tables); as there, models the routers' allow_migrate refuses on this database are left alone.
 template <detail::model... Ms>
 void drop_tables(std::string_view using_ = "default") {
-    auto& conn = databases().get(using_).connection();
-    std::vector<const ModelMeta*> metas = detail::with_join_tables(detail::migratable({&model_meta<Ms>()...}, using_));
-    for (auto it = metas.rbegin(); it != metas.rend(); ++it) {
-        std::string sql = "DROP TABLE IF EXISTS ";
-        conn.dialect().quote_name(sql, (*it)->db_table);
-        sql += conn.dialect().drop_table_suffix();
-        conn.execute(sql);
-    }
+    detail::drop_tables({&model_meta<Ms>()...}, using_);
 }
 
 }  // namespace dorm

@@ -15,6 +15,7 @@
 
 #include <dorm/dorm.hpp>
 
+#include <dorm/async/impl/atomic.ipp>
 #include <dorm/backends/base/impl/connection.ipp>
 #include <dorm/backends/base/impl/dialect.ipp>
 #include <dorm/impl/aggregates.ipp>
@@ -31,6 +32,7 @@
 #include <dorm/impl/prefetch.ipp>
 #include <dorm/impl/q.ipp>
 #include <dorm/impl/query_set.ipp>
+#include <dorm/impl/related.ipp>
 #include <dorm/impl/row.ipp>
 #include <dorm/impl/router.ipp>
 #include <dorm/impl/row_reader.ipp>

@@ -150,13 +150,13 @@ Task<> aon_commit(Fn fn, OnCommitOptions o = {}) {
 
 /// set_rollback() for the innermost aatomic() block the awaiting task is in on `using_`: true makes it roll back
 /// instead of committing, without an exception. TransactionManagementError outside a block.
-inline Task<> aset_rollback(bool rollback, std::string_view using_ = "default") {
-    return detail::offload([rollback, db = std::string(using_)] { set_rollback(rollback, db); });
-}
+DORM_DECL Task<> aset_rollback(bool rollback, std::string_view using_ = "default");
 
 /// get_rollback() for the innermost aatomic() block the awaiting task is in on `using_`.
-inline Task<bool> aget_rollback(std::string_view using_ = "default") {
-    return detail::offload([db = std::string(using_)] { return get_rollback(db); });
-}
+DORM_DECL Task<bool> aget_rollback(std::string_view using_ = "default");
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/async/impl/atomic.ipp>
+#endif

@@ -203,6 +203,11 @@ DORM_DECL bool register_related(const ModelMeta& meta) {
 
 namespace dorm {
 DORM_DEFAULT_VALUE_MEMBERS(ModelMeta);
+
+DORM_DECL FieldOptions& FieldOptions::default_(Value v) {
+    default_value_ = std::move(v);
+    return *this;
+}
 }  // namespace dorm
 
 namespace dorm::detail {

@@ -175,6 +175,40 @@ DORM_DECL void check_columns(const backends::Cursor& cursor, std::size_t expecte
                                            expected));
 }
 
+DORM_DECL void push_name(std::vector<ArgItem>& out, std::string_view name) { out.emplace_back(std::string(name)); }
+DORM_DECL void push_expression(std::vector<ArgItem>& out, Expression e) { out.emplace_back(std::move(e)); }
+DORM_DECL void push_condition(std::vector<ArgItem>& out, const Q& q) {
+    out.emplace_back(Case({When(q, Value(true))}, ExprArg(Value(false)), FieldKind::boolean));
+}
+
+DORM_DECL std::vector<NamedExpr> pair_names(const std::vector<ArgItem>& items) {
+    std::vector<NamedExpr> out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (auto* e = std::get_if<Expression>(&items[i])) {
+            out.push_back(NamedExpr{{}, *e});
+            continue;
+        }
+        auto& name = std::get<std::string>(items[i]);
+        if (i + 1 < items.size() && std::holds_alternative<Expression>(items[i + 1])) {
+            out.push_back(NamedExpr{name, std::get<Expression>(items[i + 1])});
+            ++i;
+        } else {
+            out.push_back(NamedExpr{name, std::nullopt});
+        }
+    }
+    return out;
+}
+
+DORM_DECL std::vector<NamedExpr> positional_list(const std::vector<ArgItem>& items) {
+    std::vector<NamedExpr> out;
+    std::size_t counter = 1;
+    for (auto& item : items) {
+        if (auto* e = std::get_if<Expression>(&item)) out.push_back(NamedExpr{positional_name(*e, counter, out), *e});
+        else out.push_back(NamedExpr{std::get<std::string>(item), std::nullopt});
+    }
+    return out;
+}
+
 DORM_DECL std::string default_alias(const Expression& e, std::string_view what) {
     const auto& n = *e.node();
     if (n.kind == ExprNode::Kind::aggregate && n.args.size() == 1 && n.args[0]->kind == ExprNode::Kind::ref) {

@@ -6,6 +6,8 @@
 
 namespace dorm {
 
+DORM_DECL ConnectionRouter::ConnectionRouter() : routers_(std::make_shared<const RouterList>()) {}
+
 DORM_DECL void ConnectionRouter::set_routers(RouterList routers) {
     auto list = std::make_shared<const RouterList>(std::move(routers));
     std::lock_guard lock(mutex_);

@@ -97,4 +97,21 @@ DORM_DECL std::vector<const ModelMeta*> with_join_tables(std::vector<const Model
     return metas;
 }
 
+DORM_DECL void create_tables(std::vector<const ModelMeta*> metas, std::string_view using_) {
+    auto& conn = databases().get(using_).connection();
+    for (const ModelMeta* m : with_join_tables(migratable(std::move(metas), using_)))
+        for (const auto& stmt : create_table_sql(*m, conn.dialect())) conn.execute(stmt);
+}
+
+DORM_DECL void drop_tables(std::vector<const ModelMeta*> metas, std::string_view using_) {
+    auto& conn = databases().get(using_).connection();
+    metas = with_join_tables(migratable(std::move(metas), using_));
+    for (auto it = metas.rbegin(); it != metas.rend(); ++it) {
+        std::string sql = "DROP TABLE IF EXISTS ";
+        conn.dialect().quote_name(sql, (*it)->db_table);
+        sql += conn.dialect().drop_table_suffix();
+        conn.execute(sql);
+    }
+}
+
 }  // namespace dorm::detail

@@ -409,32 +409,19 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
 DORM_DECL void add_where(Query& query, ExprPtr condition);
 
 namespace detail {
-/// Calls `fn` with a copy of `base` whose WHERE also has `path IN (...)` for each batch of `keys` that fits
-/// `batch` parameters (prefetches and deletions over many keys).
-template <class Fn>
-void for_each_in_batch(const Query& base, const std::string& path, const std::vector<Value>& keys, std::size_t batch, Fn&& fn) {
-    for (std::size_t i = 0; i < keys.size(); i += batch) {
-        Query q = base;
-        dorm::detail::Operand in;
-        in.kind = dorm::detail::Operand::Kind::list;
-        in.list.assign(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                       keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + batch)));
-        add_where(q, build_lookup(q, path, in, false));
-        fn(q);
-    }
-}
+/// A copy of `base` whose WHERE also has `path IN (keys[from], ... )`, at most `batch` keys.
+DORM_DECL Query batch_query(const Query& base, const std::string& path, const std::vector<Value>& keys, std::size_t from,
+                            std::size_t batch);
+/// The same with the IN on an expression (a join table's column) rather than a path.
+DORM_DECL Query batch_query(const Query& base, const ExprPtr& lhs, const std::vector<Value>& keys, std::size_t from,
+                            std::size_t batch);
 
-/// Like the above, with the IN on an expression (a join table's column) rather than a path.
-template <class Fn>
-void for_each_in_batch(const Query& base, const ExprPtr& lhs, const std::vector<Value>& keys, std::size_t batch, Fn&& fn) {
+/// Calls `fn` with a copy of `base` whose WHERE also has `path IN (...)` for each batch of `keys` that fits
+/// `batch` parameters (prefetches and deletions over many keys); `path` may be an expression instead.
+template <class Target, class Fn>
+void for_each_in_batch(const Query& base, const Target& path, const std::vector<Value>& keys, std::size_t batch, Fn&& fn) {
     for (std::size_t i = 0; i < keys.size(); i += batch) {
-        Query q = base;
-        auto in = std::make_shared<lookups::Lookup>();
-        in->lhs = lhs;
-        in->def = lookups::find("in");
-        in->list.assign(keys.begin() + static_cast<std::ptrdiff_t>(i),
-                        keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), i + batch)));
-        add_where(q, in);
+        Query q = batch_query(base, path, keys, i, batch);
         fn(q);
     }
 }
@@ -484,6 +471,8 @@ DORM_DECL void check_loading_path(const ModelMeta& m, std::string_view path);
 
 /// select_related() with no names: every non-NULL-able ForeignKey, followed to a depth of 5 (Django's rule).
 DORM_DECL void add_select_related_all(Query& q);
+/// prefetch_related(): adds the specs, or with none clears them (Django's prefetch_related(None)).
+DORM_DECL void add_prefetch(Query& q, const std::vector<PrefetchSpec>& specs);
 
 /// One order_by() argument given as a string: "field", "-field", "blog__name", "pk", or "?" (random).
 DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name);

@@ -104,16 +104,7 @@ public:
     /// the database would have given the rows. Counted and captured as those statements (the COPY without its
     /// rows); a failure is the same exception as the INSERT's would be.
     std::int64_t copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
-                           std::span<void* const> objs, const FieldMeta* auto_key) {
-        if (auto_key) {
-            // A statement of its own, although the backend sends it with the COPY's rows.
-            if (lost_ || needs_rollback_) [[unlikely]]
-                refuse_in_broken_transaction();
-            const Value params[2] = {target.sequence, Value(static_cast<std::int64_t>(objs.size()))};
-            note(target.reserve_sql, params);
-        }
-        return guarded(target.sql, {}, [&] { return do_copy_rows(target, fields, objs, auto_key); });
-    }
+                           std::span<void* const> objs, const FieldMeta* auto_key);
 
     /// Statements run on this connection so far (Django's len(connection.queries)).
     std::uint64_t queries_executed() const noexcept { return queries_executed_; }

@@ -969,6 +969,11 @@ DORM_DECL void check_loading_path(const ModelMeta& m, std::string_view path) {
     }
 }
 
+DORM_DECL void add_prefetch(Query& q, const std::vector<PrefetchSpec>& specs) {
+    if (specs.empty()) q.prefetch.clear();
+    else q.prefetch.insert(q.prefetch.end(), specs.begin(), specs.end());
+}
+
 DORM_DECL void add_select_related_all(Query& q) {
     std::function<void(const ModelMeta&, const std::string&, int)> walk = [&](const ModelMeta& m, const std::string& prefix,
                                                                                int depth) {
@@ -1844,3 +1849,30 @@ DORM_DECL Compiled compile_insert(const ModelMeta& m, const backends::Dialect& d
 namespace dorm::sql {
 DORM_DEFAULT_VALUE_MEMBERS(Query);
 }  // namespace dorm::sql
+
+namespace dorm::sql::detail {
+
+DORM_DECL Query batch_query(const Query& base, const std::string& path, const std::vector<Value>& keys, std::size_t from,
+                            std::size_t batch) {
+    Query q = base;
+    dorm::detail::Operand in;
+    in.kind = dorm::detail::Operand::Kind::list;
+    in.list.assign(keys.begin() + static_cast<std::ptrdiff_t>(from),
+                   keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), from + batch)));
+    add_where(q, build_lookup(q, path, in, false));
+    return q;
+}
+
+DORM_DECL Query batch_query(const Query& base, const ExprPtr& lhs, const std::vector<Value>& keys, std::size_t from,
+                            std::size_t batch) {
+    Query q = base;
+    auto in = std::make_shared<lookups::Lookup>();
+    in->lhs = lhs;
+    in->def = lookups::find("in");
+    in->list.assign(keys.begin() + static_cast<std::ptrdiff_t>(from),
+                    keys.begin() + static_cast<std::ptrdiff_t>(std::min(keys.size(), from + batch)));
+    add_where(q, in);
+    return q;
+}
+
+}  // namespace dorm::sql::detail

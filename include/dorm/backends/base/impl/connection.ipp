@@ -8,6 +8,18 @@
 
 namespace dorm::backends {
 
+DORM_DECL std::int64_t Connection::copy_rows(const CopyTarget& target, std::span<const FieldMeta* const> fields,
+                                             std::span<void* const> objs, const FieldMeta* auto_key) {
+    if (auto_key) {
+        // A statement of its own, although the backend sends it with the COPY's rows.
+        if (lost_ || needs_rollback_) [[unlikely]]
+            refuse_in_broken_transaction();
+        const Value params[2] = {target.sequence, Value(static_cast<std::int64_t>(objs.size()))};
+        note(target.reserve_sql, params);
+    }
+    return guarded(target.sql, {}, [&] { return do_copy_rows(target, fields, objs, auto_key); });
+}
+
 DORM_DECL void Connection::atomic_enter(bool savepoint, bool durable) {
     if (durable && !levels_.empty())
         throw RuntimeError("dorm: A durable atomic block cannot be nested within another atomic block.");
