@@ -120,8 +120,7 @@ using Step = std::variant<Root, Unrecorded, Filter, OrderBy, Reverse, Distinct, 
 /// The calls that built a query, newest first: a list shared by every query built on the same calls, so that
 /// recording a call costs one node and no copy of the earlier ones.
 struct Recipe {
-    template <class S>  // a step type, moved once into `step`
-    Recipe(std::shared_ptr<const Recipe> p, S&& s) : parent(std::move(p)), step(std::forward<S>(s)) {}
+    Recipe(std::shared_ptr<const Recipe> p, recipe::Step s);
     Recipe(const Recipe&) = delete;
     Recipe& operator=(const Recipe&) = delete;
     ~Recipe();
@@ -137,10 +136,13 @@ DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what);
 
 /// `parent` followed by the step `make()` returns, made only when the query has a recipe to extend (a query that
 /// was not built from Model::objects() records nothing, and an unrecorded change stays the last word).
+DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step);
 template <class Make>
 std::shared_ptr<const Recipe> record(const std::shared_ptr<const Recipe>& parent, Make&& make) {
     if (!parent || std::holds_alternative<recipe::Unrecorded>(parent->step)) return parent;
-    return std::make_shared<const Recipe>(parent, make());
+    // In place: the variant's converting constructor would weigh all of its alternatives in every file.
+    using S = std::remove_cvref_t<decltype(make())>;
+    return extend_recipe(parent, recipe::Step(std::in_place_type<S>, make()));
 }
 /// What a query changed by something unrecordable has: `why`, unless it has no recipe or one that says so already.
 inline std::shared_ptr<const Recipe> unrecorded(const std::shared_ptr<const Recipe>& parent,

@@ -35,6 +35,12 @@ DORM_DECL Recipe::~Recipe() {
     }
 }
 
+DORM_DECL Recipe::Recipe(std::shared_ptr<const Recipe> p, recipe::Step s) : parent(std::move(p)), step(std::move(s)) {}
+
+DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step) {
+    return std::make_shared<const Recipe>(parent, std::move(step));
+}
+
 DORM_DECL const std::shared_ptr<const Recipe>& recipe_root() {
     static const auto root = std::make_shared<const Recipe>(nullptr, recipe::Root{});
     return root;
