@@ -137,9 +137,9 @@ private:
     }
 };
 
-/// Sets a model instance's fields from name/value pairs; `skip_lookups` drops names with "__" (get_or_create).
-/// Sets the fields of `obj`, an instance of `meta`'s model, from name=value pairs (Django's Model(**kwargs)):
-/// FieldError for an unknown name, TypeError for a many-to-many or a list, IntegrityError for None in a NOT NULL field.
+/// Sets the fields of `obj`, an instance of `meta`'s model, from name=value pairs (Django's Model(**kwargs));
+/// `skip_lookups` drops names with "__" (get_or_create). FieldError for an unknown name, TypeError for a
+/// many-to-many or a list, IntegrityError for None in a NOT NULL field.
 DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwargs, bool skip_lookups = false);
 template <class M>
 void assign_kwargs(M& obj, const Kwargs& kwargs, bool skip_lookups = false) {
@@ -241,7 +241,6 @@ DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter,
 
 /// values_list()'s arguments: every name a field, every expression a column of its own (Django's values_list()
 /// takes no name = expression pairs).
-/// values_list()'s list from its arguments.
 DORM_DECL std::vector<NamedExpr> positional_list(const std::vector<ArgItem>& items);
 template <class... Args>
 std::vector<NamedExpr> positional_exprs(const Args&... args) {
@@ -1392,7 +1391,8 @@ public:
     }
 
 protected:
-    /// detail::offload() of this QuerySet's work (or a related manager's), queued for its database's pool (see detail::Job::pool_alias).
+    /// detail::offload() of this QuerySet's work (or a related manager's), queued for its database's pool (see
+    /// detail::Job::pool_alias).
     template <class F>
     auto later(F f) const {
         std::string alias;
