@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -165,7 +164,10 @@ private:
     const std::uint64_t id_;
     std::atomic<std::uint64_t> serial_;  // changes on close() so that no thread's cached connection pointer matches
     mutable std::mutex mutex_;
-    std::condition_variable available_;  // a connection was released or closed
+    // Notified when a connection was released or closed. Behind a pointer: <condition_variable> (with
+    // <stop_token>, <semaphore> and <thread>) would otherwise weigh on every file that includes dorm.
+    struct Available;
+    std::unique_ptr<Available> available_;
     std::map<std::uintptr_t, std::unique_ptr<backends::Connection>> connections_;  // by detail::thread_key()
     std::vector<Idle> idle_;  // the pool, most recently used last
     std::size_t open_ = 0;    // connections held, pooled and being opened

@@ -317,6 +317,15 @@ private:
     std::string_view path_;
 };
 
+namespace detail {
+/// An order_by() term, whatever its model: what resolving it needs, so that resolving is compiled once rather
+/// than per model.
+struct OrderTermRef {
+    std::string_view name;
+    const std::optional<OrderByExpression>* expression;
+};
+}  // namespace detail
+
 /// An order_by() term for QuerySet<M>: "field", "-field", "blog__name", "?", or an expression. String literals are
 /// checked at compile time.
 template <class M>
@@ -336,6 +345,7 @@ public:
 
     const std::optional<OrderByExpression>& expression() const noexcept { return expression_; }
     std::string_view name() const noexcept { return name_; }
+    detail::OrderTermRef ref() const noexcept { return {name_, &expression_}; }
 
 private:
     std::string_view name_;
@@ -355,6 +365,7 @@ public:
 
     const std::optional<OrderByExpression>& expression() const noexcept { return expression_; }
     std::string_view name() const noexcept { return name_; }
+    detail::OrderTermRef ref() const noexcept { return {name_, &expression_}; }
 
 private:
     std::string_view name_;

@@ -311,60 +311,81 @@ void load_row(std::span<const backends::Cell> row, M& obj) {
     }(std::make_index_sequence<field_count<M>>{});
 }
 
+/// What add_column() knows of a column from its C++ type; the rest of its FieldMeta is built by
+/// MetaBuilder::column(), compiled once.
+struct ColumnAccess {
+    FieldKind kind = FieldKind::integer;
+    bool nullable = false;
+    bool one_to_one = false;
+    const ModelMeta& (*related)() = nullptr;  // a ForeignKey's target
+    Value (*get)(const void* obj) = nullptr;
+    void (*set)(void* obj, const Value& v) = nullptr;
+    const void* (*assigned)(const void* obj, const std::string** db) = nullptr;
+    void (*attach)(void* obj, std::shared_ptr<const void> related, const std::string* db) = nullptr;
+};
+
+/// The model-independent half of building a ModelMeta: meta_builder<M> hands it what only M's type can give.
+struct MetaBuilder {
+    ModelMeta meta;
+    std::vector<std::size_t> declared, m2m_declared;  // the DORM_MODEL index of each column and relation
+
+    /// Names the model (and its table, by default).
+    DORM_DECL explicit MetaBuilder(std::string_view name);
+    /// Adds DORM_MODEL field `index`, a column.
+    DORM_DECL void column(std::size_t index, std::string_view name, const ColumnAccess& access);
+    /// Adds DORM_MODEL field `index`, a ManyToMany.
+    DORM_DECL void many_to_many(std::size_t index, std::string_view name, const ModelMeta& (*target)(),
+                                const ModelMeta& (*through)(), bool auto_created, bool symmetrical);
+    /// Gives Meta<M> one FieldOptions per DORM_MODEL field, before the model's meta() fills them.
+    DORM_DECL static void size_options(MetaOptions& options, std::size_t fields);
+    /// Applies the model's options and checks them.
+    DORM_DECL void finish(MetaOptions&& options);
+};
+
 template <class M>
 struct meta_builder {
-    /// Adds DORM_MODEL field I: a column to meta.fields or a ManyToMany relation; `declared` records I for
-    /// each, in the order of meta.fields then meta.many_to_many.
+    /// Adds DORM_MODEL field I: a column to meta.fields or a ManyToMany relation.
     template <std::size_t I>
-    static void add_field(ModelMeta& meta, std::vector<std::size_t>& declared, std::vector<std::size_t>& m2m_declared) {
+    static void add_field(MetaBuilder& b) {
         using T = field_type_t<M, I>;
+        const std::string_view name = std::get<I>(M::dorm_fields()).name;
         if constexpr (is_many_to_many<T>::value) {
-            ManyToManyRelation r;
-            r.query_name = r.accessor_name = std::string(std::get<I>(M::dorm_fields()).name);
-            r.target_meta = +[]() -> const ModelMeta& { return model_meta_of<typename T::model_type>(); };
+            auto target = +[]() -> const ModelMeta& { return model_meta_of<typename T::model_type>(); };
             if constexpr (std::is_void_v<typename T::through_type>) {
-                r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<AutoThrough<M, I>>(); };
-                r.auto_created = true;
-                r.symmetrical = std::is_same_v<typename T::model_type, M>;  // Django's default for "self"
+                // symmetrical: Django's default for "self"
+                b.many_to_many(I, name, target, +[]() -> const ModelMeta& { return model_meta_of<AutoThrough<M, I>>(); },
+                               true, std::is_same_v<typename T::model_type, M>);
             } else {
-                r.through_meta = +[]() -> const ModelMeta& { return model_meta_of<typename T::through_type>(); };
+                b.many_to_many(I, name, target,
+                               +[]() -> const ModelMeta& { return model_meta_of<typename T::through_type>(); }, false,
+                               false);
             }
-            meta.many_to_many.push_back(std::move(r));
-            m2m_declared.push_back(I);
         } else {
-            declared.push_back(I);
-            add_column<I>(meta);
+            b.column(I, name, column_access<I>());
         }
     }
 
     template <std::size_t I>
-    static void add_column(ModelMeta& meta) {
+    static ColumnAccess column_access() {
         using T = field_type_t<M, I>;
         using traits = field_traits<T>;
-        FieldMeta f;
-        f.name = std::string(std::get<I>(M::dorm_fields()).name);
-        f.kind = traits::kind;
-        f.nullable = traits::nullable;
-        f.index = meta.fields.size();
-        using Related = typename relation_of<T>::type;
-        if constexpr (!std::is_void_v<Related>) {
-            f.related = +[]() -> const ModelMeta& { return model_meta_of<Related>(); };
-            f.column = f.name + "_id";
-            f.one_to_one = is_one_to_one<T>::value;
-        } else {
-            f.column = f.name;
-        }
-        f.get = +[](const void* obj) -> Value {
+        ColumnAccess a;
+        a.kind = traits::kind;
+        a.nullable = traits::nullable;
+        a.get = +[](const void* obj) -> Value {
             return traits::to_value(static_cast<const M*>(obj)->*member_of<M, I>());
         };
-        f.set = +[](void* obj, const Value& v) { assign(static_cast<M*>(obj)->*member_of<M, I>(), v); };
+        a.set = +[](void* obj, const Value& v) { assign(static_cast<M*>(obj)->*member_of<M, I>(), v); };
+        using Related = typename relation_of<T>::type;
         if constexpr (!std::is_void_v<Related>) {
-            f.assigned = +[](const void* obj, const std::string** db) -> const void* {
+            a.related = +[]() -> const ModelMeta& { return model_meta_of<Related>(); };
+            a.one_to_one = is_one_to_one<T>::value;
+            a.assigned = +[](const void* obj, const std::string** db) -> const void* {
                 const auto& member = static_cast<const M*>(obj)->*member_of<M, I>();
                 if constexpr (is_optional_v<T>) return member ? member->assigned(db) : nullptr;
                 else return member.assigned(db);
             };
-            f.attach = +[](void* obj, std::shared_ptr<const void> related, const std::string* db) {
+            a.attach = +[](void* obj, std::shared_ptr<const void> related, const std::string* db) {
                 auto& member = static_cast<M*>(obj)->*member_of<M, I>();
                 auto typed = std::static_pointer_cast<const Related>(std::move(related));
                 if constexpr (is_optional_v<T>) {
@@ -374,7 +395,7 @@ struct meta_builder {
                 }
             };
         }
-        meta.fields.push_back(std::move(f));
+        return a;
     }
 
     template <class T>
@@ -392,8 +413,8 @@ struct meta_builder {
     }
 
     static ModelMeta build() {
-        ModelMeta meta;
-        meta.name = std::string(M::dorm_name());
+        MetaBuilder b(M::dorm_name());
+        ModelMeta& meta = b.meta;
         meta.make = +[]() -> std::shared_ptr<void> { return std::make_shared<M>(); };
         meta.load_into = +[](void* obj, std::span<const backends::Cell> row) { load_row(row, *static_cast<M*>(obj)); };
         meta.new_cache = +[]() -> std::shared_ptr<void> {
@@ -406,17 +427,15 @@ struct meta_builder {
         meta.cache_at = +[](void* cache, std::size_t i) -> void* { return &static_cast<ResultCache<M>*>(cache)->items[i]; };
         meta.state = +[](void* obj) -> ModelState& { return static_cast<M*>(obj)->dorm_state_; };
         meta.repr = +[](const void* obj) { return repr_of(*static_cast<const M*>(obj)); };
-        meta.db_table = lower(meta.name);
-        std::vector<std::size_t> declared, m2m_declared;  // the DORM_MODEL index of each column and relation
-        [&]<std::size_t... I>(std::index_sequence<I...>) { (add_field<I>(meta, declared, m2m_declared), ...); }(
+        [&]<std::size_t... I>(std::index_sequence<I...>) { (add_field<I>(b), ...); }(
             std::make_index_sequence<field_count<M>>{});
 
         Meta<M> options;
-        options.field_options.resize(field_count<M>);
+        MetaBuilder::size_options(options, field_count<M>);
         if constexpr (requires(Meta<M>& m) { M::meta(m); }) M::meta(options);
-        apply_options(meta, std::move(options), declared, m2m_declared);
+        b.finish(std::move(options));
         if constexpr (requires { M::dorm_adjust(meta); }) M::dorm_adjust(meta);
-        return meta;
+        return std::move(meta);
     }
 
     template <class Rel>

@@ -262,6 +262,18 @@ DORM_DECL std::string default_alias(const Expression& e, std::string_view what);
 /// first() / last() of an unordered query that aggregates without grouping by the primary key: ordering by it
 /// would change the groups, so Django refuses (TypeError).
 DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view method);
+/// NotSupportedError: `method` after union() / intersection() / difference().
+DORM_DECL void check_combinator(const sql::Query& q, std::string_view method);
+/// check_combinator(), and TypeError after values() / values_list(): `method` loads instances.
+DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
+/// filter() / exclude() / get(): a copy of `q` with condition `cond` (already negated for exclude()), recorded
+/// for dumps(); an empty condition leaves the copy as it was.
+DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond);
+/// order_by(): a copy of `q` ordered by `terms` (none: unordered, default ordering off), recorded for dumps().
+DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& q,
+                                                          std::span<const OrderTermRef> terms);
+/// Sets the ORDER BY of `q` (order_by(), extra(order_by=...)).
+DORM_DECL void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms);
 
 /// The name values() gives a model field with no expression: a ForeignKey is its "<name>_id" attribute.
 inline std::string attname(const FieldMeta& f) { return f.is_relation() ? std::string(f.name) + "_id" : std::string(f.name); }
@@ -453,25 +465,25 @@ public:
     /// or by expressions (`F("rating").desc({.nulls_last = true})`); no arguments clears all ordering, the
     /// model's default too. String literals are checked at compile time.
     self_type order_by() const { return order_by_terms({}); }
-    self_type order_by(OrderTerm<checked> a) const { return order_by_terms({&a}); }
-    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b) const { return order_by_terms({&a, &b}); }
-    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c) const { return order_by_terms({&a, &b, &c}); }
+    self_type order_by(OrderTerm<checked> a) const { return order_by_terms({a.ref()}); }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b) const { return order_by_terms({a.ref(), b.ref()}); }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c) const { return order_by_terms({a.ref(), b.ref(), c.ref()}); }
     self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c, OrderTerm<checked> d) const {
-        return order_by_terms({&a, &b, &c, &d});
+        return order_by_terms({a.ref(), b.ref(), c.ref(), d.ref()});
     }
     self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c, OrderTerm<checked> d, OrderTerm<checked> e) const {
-        return order_by_terms({&a, &b, &c, &d, &e});
+        return order_by_terms({a.ref(), b.ref(), c.ref(), d.ref(), e.ref()});
     }
     self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c, OrderTerm<checked> d, OrderTerm<checked> e,
                        OrderTerm<checked> f) const {
-        return order_by_terms({&a, &b, &c, &d, &e, &f});
+        return order_by_terms({a.ref(), b.ref(), c.ref(), d.ref(), e.ref(), f.ref()});
     }
     /// order_by() with names known only at run time.
     self_type order_by(const std::vector<std::string>& names) const {
         std::vector<OrderTerm<checked>> terms(names.begin(), names.end());
-        std::vector<const OrderTerm<checked>*> pointers;
-        for (const auto& t : terms) pointers.push_back(&t);
-        return order_by_terms(pointers);
+        std::vector<detail::OrderTermRef> refs;
+        for (const auto& t : terms) refs.push_back(t.ref());
+        return order_by_terms(refs);
     }
 
     /// Reverses the ordering (no effect without one, as in Django).
@@ -677,7 +689,7 @@ public:
             if (!o.order_by.empty()) {
                 std::vector<sql::OrderBy> terms;
                 for (const auto& n : o.order_by) sql::resolve_orderings(q, std::string_view(n), terms);
-                set_ordering(q, std::move(terms));
+                detail::set_ordering(q, std::move(terms));
             }
         });
     }
@@ -1601,68 +1613,22 @@ private:
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
     }
 
-    void check_loading(std::string_view method) const {
-        check_combinator(method);
-        if (query_->values_mode)
-            throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
-    }
+    void check_loading(std::string_view method) const { detail::check_loading(*query_, method); }
     void check_field_names(const std::vector<std::string>& names) const {
         for (const auto& n : names) sql::check_loading_path(*query_->model, n);
     }
 
     /// Django allows only slicing, order_by(), count(), exists() and values() after a set operation.
-    void check_combinator(std::string_view method) const {
-        const auto& c = query_->combinator;
-        if (c.empty()) return;
-        std::string_view op = c == "INTERSECT" ? "intersection" : c == "EXCEPT" ? "difference" : "union";
-        throw NotSupportedError(fmt::format("dorm: Calling QuerySet.{}() after {}() is not supported.", method, op));
-    }
+    void check_combinator(std::string_view method) const { detail::check_combinator(*query_, method); }
 
     /// filter(), exclude() (given the negated condition) and get(). By value: the recorded step takes it over.
-    self_type add_condition(Q q) const {
-        check_combinator("filter");
-        if (query_->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
-        if (q.empty()) return all();
-        return recorded([&] { return detail::recipe::Filter{std::move(q)}; }, [&](sql::Query& nq) {
-            // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
-            nq.current_filter = ++nq.filter_calls;
-            sql::add_where(nq, sql::build_q(nq, q));
-            nq.current_filter = 0;
-        });
-    }
+    self_type add_condition(Q q) const { return self_type(detail::filtered_query(query_, std::move(q))); }
 
-    self_type order_by_terms(std::initializer_list<const OrderTerm<checked>*> terms) const {
-        return order_by_terms(std::span<const OrderTerm<checked>* const>(terms.begin(), terms.size()));
+    self_type order_by_terms(std::initializer_list<detail::OrderTermRef> terms) const {
+        return order_by_terms(std::span<const detail::OrderTermRef>(terms.begin(), terms.size()));
     }
-    self_type order_by_terms(std::span<const OrderTerm<checked>* const> terms) const {
-        if (query_->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
-        auto step = [&] {
-            detail::recipe::OrderBy o;
-            o.terms.reserve(terms.size());
-            for (const auto* t : terms) o.terms.push_back({t->expression() ? std::string() : std::string(t->name()), t->expression()});
-            return o;
-        };
-        return recorded(step, [&](sql::Query& q) {
-            std::vector<sql::OrderBy> resolved;
-            for (const auto* t : terms) {
-                if (!q.combinator.empty()) {  // a set operation orders by its columns
-                    const auto& e = t->expression();
-                    if (e && e->expression.node()->kind != detail::ExprNode::Kind::ref)
-                        throw DatabaseError("dorm: ORDER BY term does not match any column in the result set.");
-                    resolved.push_back(e ? sql::resolve_compound_ordering(q, e->expression.node()->name, e->descending)
-                                         : sql::resolve_compound_ordering(q, t->name()));
-                    continue;
-                }
-                if (t->expression()) resolved.push_back(sql::resolve_ordering(q, *t->expression()));
-                else sql::resolve_orderings(q, t->name(), resolved);
-            }
-            set_ordering(q, std::move(resolved));
-        });
-    }
-    static void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms) {
-        q.order_by = std::move(terms);
-        q.standard_ordering = true;
-        if (q.order_by.empty()) q.default_ordering = false;
+    self_type order_by_terms(std::span<const detail::OrderTermRef> terms) const {
+        return self_type(detail::ordered_query(query_, terms));
     }
 
     /// qs1 & qs2, qs1 | qs2, qs1 ^ qs2 (Django's QuerySet operators): one query whose WHERE combines both.

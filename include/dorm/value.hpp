@@ -171,6 +171,13 @@ public:
                                       Duration, Array>;
 
     Value() = default;
+    // Copying, moving, destroying and comparing are compiled once (value.ipp): std::variant's are heavy to
+    // instantiate, and nearly every file copies a Value somewhere.
+    Value(const Value&);
+    Value(Value&&) noexcept;
+    Value& operator=(const Value&);
+    Value& operator=(Value&&) noexcept;
+    ~Value();
     Value(std::nullopt_t) {}
     Value(std::monostate) {}
     Value(bool b) : v_(b) {}
@@ -216,7 +223,7 @@ public:
         return names[v_.index()];
     }
 
-    friend bool operator==(const Value&, const Value&) = default;
+    friend bool operator==(const Value& a, const Value& b);
     friend std::partial_ordering operator<=>(const Value& a, const Value& b);
 
 private:
@@ -239,6 +246,10 @@ template <class T>
 struct is_element_vector<std::vector<T>> : std::true_type {};
 template <class T>
 inline constexpr bool is_element_vector_v = is_element_vector<std::remove_cvref_t<T>>::value;
+
+/// Value::as()'s TypeErrors: `v` is not (element `i` of an array is not) what was asked for.
+[[noreturn]] DORM_DECL void value_type_error(const Value& v, std::string_view wanted);
+[[noreturn]] DORM_DECL void element_type_error(std::size_t i, const Value& e, std::string_view wanted);
 
 /// The name of what Value::as<T>() was asked for, in its messages (Value::type_name()'s words).
 template <class T>
@@ -288,10 +299,7 @@ T Value::as() const {
                 try {
                     out.push_back(e.template as<E>());
                 } catch (const TypeError&) {
-                    throw TypeError(fmt::format("dorm: element {} of the array is {}, not {}{}", i, e.type_name(),
-                                                detail::type_label<E>(),
-                                                e.is_null() ? " (read std::vector<std::optional<T>> for NULL elements)"
-                                                            : ""));
+                    detail::element_type_error(i, e, detail::type_label<E>());
                 }
             }
             return out;
@@ -301,7 +309,7 @@ T Value::as() const {
                                       "Date, DateTime, Time, Duration, Array, std::vector of those and std::optional "
                                       "of those");
     }
-    throw TypeError(fmt::format("dorm: value is {}, not {}", type_name(), detail::type_label<T>()));
+    detail::value_type_error(*this, detail::type_label<T>());
 }
 
 // Defined here, where Value is complete (vector's members need it); the rest in value.ipp.

@@ -9,7 +9,6 @@
 #include <dorm/async/task.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -61,8 +60,7 @@ protected:
     DORM_DECL bool end() noexcept;
 
 private:
-    std::mutex mutex_;
-    std::condition_variable ended_;  // notified by end() when abandoned
+    std::mutex mutex_;  // abandon() waits for end() on a condition variable all jobs share (async.ipp)
     bool done_ = false;
     bool submitted_ = false;
     bool abandoned_ = false;

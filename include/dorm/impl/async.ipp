@@ -207,6 +207,14 @@ DORM_DECL void submit(Job& job) {
     Workers::instance().submit(job);
 }
 
+// What abandon() waits on, notified by end() of an abandoned job. One for all jobs, so that a job (one per
+// asynchronous call) carries no condition variable of its own: abandoning is rare, and each waiter checks its own
+// job's state. `_any`, as its waiters hold different mutexes.
+DORM_DECL std::condition_variable_any& job_ended() {
+    static std::condition_variable_any cv;
+    return cv;
+}
+
 DORM_DECL void CancellableJob::submitted() noexcept {
     std::lock_guard lock(mutex_);
     submitted_ = true;
@@ -225,7 +233,7 @@ DORM_DECL bool CancellableJob::end() noexcept {
     connection_ = nullptr;
     done_ = true;
     if (!abandoned_) return true;
-    ended_.notify_all();  // under the lock: once it is released, abandon() may return and `this` go
+    job_ended().notify_all();  // under the lock: once it is released, abandon() may return and `this` go
     return false;
 }
 
@@ -238,7 +246,7 @@ DORM_DECL void CancellableJob::abandon() noexcept {
     // before its thread may hand it on.
     while (!done_) {
         if (auto* c = connection_.load()) c->cancel();
-        ended_.wait_for(lock, std::chrono::milliseconds(20));
+        job_ended().wait_for(lock, std::chrono::milliseconds(20));
     }
 }
 

@@ -6,6 +6,7 @@
 #include <dorm/database.hpp>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <set>
 
@@ -69,8 +70,17 @@ inline double pool_option_value(std::string_view key, std::string_view value, st
 }
 }  // namespace detail
 
+struct Database::Available {
+    std::condition_variable cv;
+};
+
 DORM_DECL Database::Database(std::string alias, std::string url, const backends::Backend& backend)
-    : alias_(std::move(alias)), url_(std::move(url)), backend_(&backend), id_(next_serial()), serial_(id_) {
+    : alias_(std::move(alias)),
+      url_(std::move(url)),
+      backend_(&backend),
+      id_(next_serial()),
+      serial_(id_),
+      available_(std::make_unique<Available>()) {
     // dorm's own options leave the URL; the others (the backend's) stay in order.
     auto q = url_.find('?');
     if (q == std::string::npos) {
@@ -142,7 +152,7 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
             } catch (...) {
                 lock.lock();
                 --open_;
-                available_.notify_one();
+                available_->cv.notify_one();
                 throw;
             }
         }
@@ -152,7 +162,7 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
             lock.lock();
             continue;
         }
-        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= pool_.size)
+        if (available_->cv.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= pool_.size)
             throw OperationalError(fmt::format("dorm: no connection to the database '{}' became free within {} s "
                                                "(pool_size={}, all in use)",
                                                alias_, pool_.timeout.count() / 1000.0, pool_.size),
@@ -202,7 +212,7 @@ DORM_DECL bool Database::is_usable() {
             broken = std::move(it->second);
             connections_.erase(it);
             --open_;
-            available_.notify_one();
+            available_->cv.notify_one();
         }
     }
     broken.reset();
@@ -255,7 +265,7 @@ DORM_DECL void Database::restore(std::unique_ptr<backends::Connection> c, bool m
         --open_;
     }
     reap(closing);
-    available_.notify_one();
+    available_->cv.notify_one();
 }
 
 DORM_DECL Lease Database::lease() {
@@ -280,7 +290,7 @@ DORM_DECL void Database::retire() {
     retired_ = true;
     open_ -= idle_.size();
     closing.swap(idle_);
-    available_.notify_all();
+    available_->cv.notify_all();
 }
 
 DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting, bool idle, bool pooled) {

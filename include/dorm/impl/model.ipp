@@ -51,6 +51,48 @@ DORM_DECL auto ModelMeta::choices() const -> std::string {
 
 namespace dorm::detail {
 
+DORM_DECL MetaBuilder::MetaBuilder(std::string_view name) {
+    meta.name = std::string(name);
+    meta.db_table = lower(meta.name);
+}
+
+DORM_DECL void MetaBuilder::column(std::size_t index, std::string_view name, const ColumnAccess& access) {
+    FieldMeta f;
+    f.name = std::string(name);
+    f.kind = access.kind;
+    f.nullable = access.nullable;
+    f.index = meta.fields.size();
+    f.column = access.related ? f.name + "_id" : f.name;
+    f.related = access.related;
+    f.one_to_one = access.one_to_one;
+    f.get = access.get;
+    f.set = access.set;
+    f.assigned = access.assigned;
+    f.attach = access.attach;
+    meta.fields.push_back(std::move(f));
+    declared.push_back(index);
+}
+
+DORM_DECL void MetaBuilder::many_to_many(std::size_t index, std::string_view name, const ModelMeta& (*target)(),
+                                         const ModelMeta& (*through)(), bool auto_created, bool symmetrical) {
+    ManyToManyRelation r;
+    r.query_name = r.accessor_name = std::string(name);
+    r.target_meta = target;
+    r.through_meta = through;
+    r.auto_created = auto_created;
+    r.symmetrical = symmetrical;
+    meta.many_to_many.push_back(std::move(r));
+    m2m_declared.push_back(index);
+}
+
+DORM_DECL void MetaBuilder::size_options(MetaOptions& options, std::size_t fields) {
+    options.field_options.resize(fields);
+}
+
+DORM_DECL void MetaBuilder::finish(MetaOptions&& options) {
+    apply_options(meta, std::move(options), declared, m2m_declared);
+}
+
 DORM_DECL void apply_options(ModelMeta& meta, MetaOptions&& options, std::span<const std::size_t> declared,
                              std::span<const std::size_t> m2m_declared) {
     if (!options.db_table.empty()) meta.db_table = options.db_table;

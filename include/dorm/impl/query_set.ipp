@@ -244,6 +244,64 @@ DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter,
     }
 }
 
+DORM_DECL void check_combinator(const sql::Query& q, std::string_view method) {
+    const auto& c = q.combinator;
+    if (c.empty()) return;
+    std::string_view op = c == "INTERSECT" ? "intersection" : c == "EXCEPT" ? "difference" : "union";
+    throw NotSupportedError(fmt::format("dorm: Calling QuerySet.{}() after {}() is not supported.", method, op));
+}
+
+DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
+    check_combinator(q, method);
+    if (q.values_mode) throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
+}
+
+DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& query, Q cond) {
+    check_combinator(*query, "filter");
+    if (query->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
+    auto q = std::make_shared<sql::Query>(*query);
+    if (cond.empty()) return q;  // all(): the same state, the same recipe
+    // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
+    q->current_filter = ++q->filter_calls;
+    sql::add_where(*q, sql::build_q(*q, cond));
+    q->current_filter = 0;
+    q->recipe = record(query->recipe, [&] { return recipe::Filter{std::move(cond)}; });
+    return q;
+}
+
+DORM_DECL void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms) {
+    q.order_by = std::move(terms);
+    q.standard_ordering = true;
+    if (q.order_by.empty()) q.default_ordering = false;
+}
+
+DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& query,
+                                                          std::span<const OrderTermRef> terms) {
+    if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
+    auto q = std::make_shared<sql::Query>(*query);
+    std::vector<sql::OrderBy> resolved;
+    for (const auto& t : terms) {
+        const auto& e = *t.expression;
+        if (!q->combinator.empty()) {  // a set operation orders by its columns
+            if (e && e->expression.node()->kind != ExprNode::Kind::ref)
+                throw DatabaseError("dorm: ORDER BY term does not match any column in the result set.");
+            resolved.push_back(e ? sql::resolve_compound_ordering(*q, e->expression.node()->name, e->descending)
+                                 : sql::resolve_compound_ordering(*q, t.name));
+            continue;
+        }
+        if (e) resolved.push_back(sql::resolve_ordering(*q, *e));
+        else sql::resolve_orderings(*q, t.name, resolved);
+    }
+    set_ordering(*q, std::move(resolved));
+    q->recipe = record(query->recipe, [&] {
+        recipe::OrderBy o;
+        o.terms.reserve(terms.size());
+        for (const auto& t : terms) o.terms.push_back({*t.expression ? std::string() : std::string(t.name), *t.expression});
+        return o;
+    });
+    return q;
+}
+
 DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view method) {
     if (q.grouping != sql::Grouping::listed) return;  // none: no aggregation; all: grouped by every field
     auto is_pk = [&](const sql::Expression* e) {

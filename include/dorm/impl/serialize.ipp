@@ -858,9 +858,9 @@ private:
                 if (t.type == Node::Type::string) terms.emplace_back(std::string_view(t.text));
                 else terms.emplace_back(order_expression(t));
             }
-            std::vector<const OrderTerm<void>*> pointers;
-            for (const auto& t : terms) pointers.push_back(&t);
-            return qs.order_by_terms(std::span<const OrderTerm<void>* const>(pointers));
+            std::vector<detail::OrderTermRef> refs;
+            for (const auto& t : terms) refs.push_back(t.ref());
+            return qs.order_by_terms(std::span<const detail::OrderTermRef>(refs));
         }
         if (h == "reverse") {
             (void)serial::args(n, 0);

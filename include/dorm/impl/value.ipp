@@ -109,6 +109,22 @@ DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s) {
 
 namespace dorm {
 
+namespace detail {
+DORM_DECL void value_type_error(const Value& v, std::string_view wanted) {
+    throw TypeError(fmt::format("dorm: value is {}, not {}", v.type_name(), wanted));
+}
+DORM_DECL void element_type_error(std::size_t i, const Value& e, std::string_view wanted) {
+    throw TypeError(fmt::format("dorm: element {} of the array is {}, not {}{}", i, e.type_name(), wanted,
+                                e.is_null() ? " (read std::vector<std::optional<T>> for NULL elements)" : ""));
+}
+}  // namespace detail
+
+DORM_DECL Value::Value(const Value&) = default;
+DORM_DECL Value::Value(Value&&) noexcept = default;
+DORM_DECL Value& Value::operator=(const Value&) = default;
+DORM_DECL Value& Value::operator=(Value&&) noexcept = default;
+DORM_DECL Value::~Value() = default;
+DORM_DECL bool operator==(const Value& a, const Value& b) { return a.v_ == b.v_; }
 DORM_DECL std::partial_ordering operator<=>(const Value& a, const Value& b) { return a.v_ <=> b.v_; }
 
 namespace detail {

@@ -4,6 +4,7 @@
 
 #include <dorm/sql/query.hpp>
 
+#include <functional>
 #include <set>
 
 namespace dorm::sql::detail {
