@@ -26,6 +26,12 @@ public:
     /// Reads the rows of `q`, run on the database `db`, into instances of its model known by its metadata only
     /// (prefetching).
     RowReaderBase(const sql::Query& q, const std::string* db) : RowReaderBase(q, db, Result::model, q.model->fields.size()) {}
+    // Compiled once (row_reader.ipp): destroying the vectors below inline in every reading function weighs.
+    RowReaderBase(const RowReaderBase&);
+    RowReaderBase(RowReaderBase&&) noexcept;
+    RowReaderBase& operator=(const RowReaderBase&);
+    RowReaderBase& operator=(RowReaderBase&&) noexcept;
+    ~RowReaderBase();
 
     /// The number of columns the query selects (checked against the cursor).
     std::size_t columns() const noexcept { return columns_; }

@@ -65,6 +65,12 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
     }
 }
 
+DORM_DECL RowReaderBase::RowReaderBase(const RowReaderBase&) = default;
+DORM_DECL RowReaderBase::RowReaderBase(RowReaderBase&&) noexcept = default;
+DORM_DECL RowReaderBase& RowReaderBase::operator=(const RowReaderBase&) = default;
+DORM_DECL RowReaderBase& RowReaderBase::operator=(RowReaderBase&&) noexcept = default;
+DORM_DECL RowReaderBase::~RowReaderBase() = default;
+
 DORM_DECL auto RowReaderBase::column_of(std::size_t i) const -> std::size_t {
     if (!deferred_) return i;
     const FieldMeta* f = &model_->fields[i];
