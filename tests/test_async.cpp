@@ -10,7 +10,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <coroutine>
+#include <cstdint>
 #include <cstdlib>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -691,4 +694,29 @@ TEST_CASE("more concurrent transactions than worker threads: those holding the p
     CHECK(std::count(done.begin(), done.end(), 1) == 150);
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
     CHECK(Blog::objects().count() == 150);
+}
+
+TEST_CASE("an executor that cannot take a coroutine back has it resumed where its work finished", "[async]") {
+    test::BlogData data;
+    // An event loop out of memory, or shutting down: post() throws. The awaiting task must still resume (on the
+    // worker thread, as with no executor at all), not end the program in a noexcept path.
+    struct Refusing final : dorm::Executor {
+        std::atomic<int> refused{0};
+        void post(std::coroutine_handle<>) override {
+            ++refused;
+            throw std::bad_alloc();
+        }
+    } refusing;
+    const auto caller = std::this_thread::get_id();
+    std::thread::id resumed_on;
+    auto task = [&]() -> dorm::Task<std::int64_t> {
+        auto& context = co_await dorm::detail::this_context{};
+        context.executor = &refusing;
+        auto n = co_await Entry::objects().acount();
+        resumed_on = std::this_thread::get_id();
+        co_return n;
+    };
+    CHECK(run(task()) == 5);
+    CHECK(refusing.refused.load() == 1);
+    CHECK(resumed_on != caller);  // on the worker that ran the count
 }

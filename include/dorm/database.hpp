@@ -36,15 +36,9 @@ struct Backend {
     bool (*in_memory)(std::string_view url) = nullptr;
 };
 
-inline std::vector<const Backend*>& backend_registry() {
-    static std::vector<const Backend*> registry;
-    return registry;
-}
+DORM_DECL std::vector<const Backend*>& backend_registry();
 /// Called from a backend header's inline variable, so including the header is all it takes.
-inline bool register_backend(const Backend& b) {
-    backend_registry().push_back(&b);
-    return true;
-}
+DORM_DECL bool register_backend(const Backend& b);
 }  // namespace backends
 
 class Lease;

@@ -121,12 +121,8 @@ struct is_one_to_one<OneToOne<M, K>> : std::true_type {};
 template <class M, class K>
 struct is_one_to_one<std::optional<OneToOne<M, K>>> : std::true_type {};
 
-[[noreturn]] inline void null_into_non_optional() {
-    throw TypeError("dorm: NULL read into a member that is not std::optional; declare it std::optional<T>");
-}
-[[noreturn]] inline void cell_type_mismatch(std::string_view want) {
-    throw DataError(fmt::format("dorm: the database returned a value that does not convert to {}", want));
-}
+[[noreturn]] DORM_DECL void null_into_non_optional();
+[[noreturn]] DORM_DECL void cell_type_mismatch(std::string_view want);
 // A stored number outside the member's range (SQLite keeps whatever arithmetic produced: a wider integer, or a
 // REAL past the int64 range) is an error, never a wrapped value or an undefined conversion.
 [[noreturn]] DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type);

@@ -330,16 +330,16 @@ struct MetaBuilder {
     std::vector<std::size_t> declared, m2m_declared;  // the DORM_MODEL index of each column and relation
 
     /// Names the model (and its table, by default).
-    DORM_DECL explicit MetaBuilder(std::string_view name);
+    explicit MetaBuilder(std::string_view name);
     /// Adds DORM_MODEL field `index`, a column.
-    DORM_DECL void column(std::size_t index, std::string_view name, const ColumnAccess& access);
+    void column(std::size_t index, std::string_view name, const ColumnAccess& access);
     /// Adds DORM_MODEL field `index`, a ManyToMany.
-    DORM_DECL void many_to_many(std::size_t index, std::string_view name, const ModelMeta& (*target)(),
-                                const ModelMeta& (*through)(), bool auto_created, bool symmetrical);
+    void many_to_many(std::size_t index, std::string_view name, const ModelMeta& (*target)(),
+                      const ModelMeta& (*through)(), bool auto_created, bool symmetrical);
     /// Gives Meta<M> one FieldOptions per DORM_MODEL field, before the model's meta() fills them.
-    DORM_DECL static void size_options(MetaOptions& options, std::size_t fields);
+    static void size_options(MetaOptions& options, std::size_t fields);
     /// Applies the model's options and checks them.
-    DORM_DECL void finish(MetaOptions&& options);
+    void finish(MetaOptions&& options);
 };
 
 template <class M>

@@ -10,6 +10,18 @@
 #include <cstdlib>
 #include <set>
 
+namespace dorm::backends {
+DORM_DECL std::vector<const Backend*>& backend_registry() {
+    static std::vector<const Backend*> registry;
+    return registry;
+}
+
+DORM_DECL bool register_backend(const Backend& b) {
+    backend_registry().push_back(&b);
+    return true;
+}
+}  // namespace dorm::backends
+
 namespace dorm::detail {
 
 DORM_DECL std::uintptr_t thread_key() noexcept {

@@ -8,6 +8,14 @@
 
 namespace dorm::detail {
 
+DORM_DECL void null_into_non_optional() {
+    throw TypeError("dorm: NULL read into a member that is not std::optional; declare it std::optional<T>");
+}
+
+DORM_DECL void cell_type_mismatch(std::string_view want) {
+    throw DataError(fmt::format("dorm: the database returned a value that does not convert to {}", want));
+}
+
 DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type) {
     auto text = c.text();
     throw DataError(fmt::format("dorm: the database returned '{}', which is not {}", text.substr(0, 64), type));
