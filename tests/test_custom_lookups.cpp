@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <type_traits>
 
@@ -552,9 +553,10 @@ TEST_CASE("Registering while other threads resolve lookup paths", "[custom_looku
     const std::vector<dorm::Value> three{dorm::Value(3)}, three_twice{dorm::Value(3), dorm::Value(3)};
 
     std::atomic<bool> stop{false};
-    std::atomic<int> failures{0}, builtin_seen{0}, on_abs_seen{0};
+    std::atomic<int> failures{0}, builtin_seen{0}, on_abs_seen{0}, rounds{0};
     auto reader = [&] {
         while (!stop.load()) {
+            ++rounds;
             auto c = reading().sql_with_params();
             if (c.sql == builtin_sql && c.params == three) ++builtin_seen;
             else if (c.sql == on_abs_sql && c.params == three_twice) ++on_abs_seen;
@@ -566,7 +568,10 @@ TEST_CASE("Registering while other threads resolve lookup paths", "[custom_looku
         }
     };
     std::thread a(reader), b(reader);
-    for (int i = 0; i < 200; ++i) {
+    // At least 200 registrations, and on until the readers have resolved paths meanwhile (a loaded machine may not
+    // schedule them before 200 are over); a minute at most.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    for (int i = 0; (i < 200 || rounds.load() < 100) && std::chrono::steady_clock::now() < deadline; ++i) {
         dorm::ScopedLookup ne(field<Reading>("name"), not_equal);
         dorm::ScopedLookup lt(absolute_value_less_than);
     }
