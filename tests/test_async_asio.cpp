@@ -154,7 +154,7 @@ TEST_CASE("asio_await() hands a task's exception over with its type", "[async_as
 TEST_CASE("200 concurrent coroutines on one io_context thread", "[async_asio]") {
     test::Database db("pool_size=4&pool_timeout=20");
     const auto io_thread = std::this_thread::get_id();
-    asio::io_context io;
+    asio::io_context io(1);  // one thread: on PostgreSQL the work runs on fibers of it
     int done = 0, elsewhere = 0;
     std::vector<std::exception_ptr> errors;
     for (int i = 0; i < 200; ++i) {
@@ -188,8 +188,12 @@ TEST_CASE("200 concurrent coroutines on one io_context thread", "[async_asio]") 
 }
 
 TEST_CASE("a timer keeps ticking on the io_context's thread while a long query is awaited", "[async_asio]") {
-    test::Database db;
-    asio::io_context io;
+    // A pooled database: on PostgreSQL the statement runs on a fiber of the io_context's thread, waiting on the
+    // server's socket through the io_context; on SQLite on a worker thread.
+    test::Database db("pool_size=2");
+    const auto io_thread = std::this_thread::get_id();
+    std::thread::id ran_on;
+    asio::io_context io(1);
     bool done = false;  // both coroutines run on this thread
     int ticks_during = 0;
     std::chrono::steady_clock::duration waited{};
@@ -197,7 +201,12 @@ TEST_CASE("a timer keeps ticking on the io_context's thread while a long query i
         io,
         [&]() -> asio::awaitable<void> {
             const auto start = std::chrono::steady_clock::now();
-            co_await dorm::asio_await(test::busy_query(0.3), asio::use_awaitable);
+            co_await dorm::asio_await(dorm::detail::offload_to("default",
+                                                                 [&] {
+                                                                     ran_on = std::this_thread::get_id();
+                                                                     test::busy_statement(0.3);
+                                                                 }),
+                                      asio::use_awaitable);
             waited = std::chrono::steady_clock::now() - start;
             done = true;
         },
@@ -215,9 +224,33 @@ TEST_CASE("a timer keeps ticking on the io_context's thread while a long query i
         asio::detached);
     io.run();
     CHECK(done);
-    if (test::is_postgresql()) CHECK(waited >= std::chrono::milliseconds(300));
-    // The loop kept running the timer while the statement ran on a worker thread.
+    if (test::is_postgresql()) {
+        CHECK(waited >= std::chrono::milliseconds(300));
+        CHECK(ran_on == io_thread);
+    } else {
+        CHECK(ran_on != io_thread);
+    }
+    // The loop kept running the timer while the statement ran.
     CHECK(ticks_during >= 5);
+}
+
+TEST_CASE("an io_context that several threads may run keeps the work on worker threads", "[async_asio]") {
+    // A fiber must continue on the thread it started on; Asio may resume a handler on any thread running the
+    // io_context, so without the one-thread hint dorm does not use fibers there.
+    test::Database db("pool_size=2");
+    const auto io_thread = std::this_thread::get_id();
+    std::thread::id ran_on;
+    asio::io_context io;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            co_await dorm::asio_await(dorm::detail::offload_to("default", [&] { ran_on = std::this_thread::get_id(); }),
+                                      asio::use_awaitable);
+        },
+        asio::detached);
+    io.run();
+    CHECK(ran_on != std::thread::id());
+    CHECK(ran_on != io_thread);
 }
 
 TEST_CASE("an operation whose io_context is destroyed before it started is destroyed with it", "[async_asio]") {

@@ -34,6 +34,9 @@ struct Backend {
     /// Whether the database at `url` lives only while a connection to it is open (SQLite's in-memory databases):
     /// its last connection stays open when its thread exits.
     bool (*in_memory)(std::string_view url) = nullptr;
+    /// Whether its connections wait for the server through detail::wait_readable() (libpq's asynchronous
+    /// protocol): asynchronous work may then run on a fiber of the awaiting task's executor (async/fiber.hpp).
+    bool waits_on_sockets = false;
 };
 
 DORM_DECL std::vector<const Backend*>& backend_registry();
@@ -93,6 +96,8 @@ public:
     std::string_view vendor() const noexcept { return backend_->vendor; }
     const backends::Dialect& dialect() const { return backend_->dialect(); }
     const PoolOptions& pool() const noexcept { return pool_; }
+    /// See backends::Backend::waits_on_sockets.
+    bool waits_on_sockets() const noexcept { return backend_->waits_on_sockets; }
     /// A number no other Database of this process has (names in-memory databases).
     std::uint64_t id() const noexcept { return id_; }
 

@@ -16,6 +16,7 @@
 #include <dorm/dorm.hpp>
 
 #include <dorm/async/impl/atomic.ipp>
+#include <dorm/async/impl/fiber.ipp>
 #include <dorm/backends/base/impl/connection.ipp>
 #include <dorm/backends/base/impl/dialect.ipp>
 #include <dorm/impl/aggregates.ipp>

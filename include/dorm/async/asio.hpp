@@ -21,15 +21,22 @@
 #include <dorm/async/executor.hpp>
 #include <dorm/async/task.hpp>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/associated_executor.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/detail/concurrency_hint.hpp>
+#include <asio/detail/scheduler.hpp>
 #include <asio/async_result.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/execution/executor.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/is_executor.hpp>
+#include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
 #include <asio/system_executor.hpp>
 
+#include <concepts>
 #include <coroutine>
 #include <exception>
 #include <memory>
@@ -44,15 +51,56 @@ namespace dorm {
 template <class AsioExecutorType>
 class AsioExecutor final : public Executor {
 public:
-    explicit AsioExecutor(AsioExecutorType ex) : ex_(std::move(ex)) {}
+    explicit AsioExecutor(AsioExecutorType ex) : ex_(std::move(ex)), io_(single_threaded(context_of(ex_))) {}
     void post(std::coroutine_handle<> h) override {
         asio::post(ex_, [h] { h.resume(); });
+    }
+    /// An executor of an io_context made for one thread (`asio::io_context io(1)`) can: its reactor watches the
+    /// socket. One run by several threads cannot: a fiber must continue on the thread it started on (compilers may
+    /// keep a thread's thread-local addresses across the switch), so dorm's work stays on its worker threads there.
+    bool waits_on_sockets() const noexcept override { return io_ != nullptr; }
+    void wait_readable(int fd, std::coroutine_handle<> h) override {
+        // The descriptor is given back, not closed, once the socket is readable: it is libpq's.
+        auto d = std::make_shared<asio::posix::stream_descriptor>(*io_, fd);
+        d->async_wait(asio::posix::descriptor_base::wait_read, asio::bind_executor(ex_, [d, h](const std::error_code&) {
+                          d->release();
+                          h.resume();
+                      }));
     }
     /// The wrapped Asio executor.
     const AsioExecutorType& get_executor() const noexcept { return ex_; }
 
 private:
+    /// `io` when its concurrency hint promises one thread, else nullptr.
+    static asio::io_context* single_threaded(asio::io_context* io) {
+#if defined(ASIO_HAS_IOCP)
+        (void)io;
+        return nullptr;
+#else
+        if (!io) return nullptr;
+        const int hint = asio::use_service<asio::detail::scheduler>(*io).concurrency_hint();
+        const bool one = hint == 1 || (ASIO_CONCURRENCY_HINT_IS_SPECIAL(hint) &&
+                                       !ASIO_CONCURRENCY_HINT_IS_LOCKING(SCHEDULER, hint));
+        return one ? io : nullptr;
+#endif
+    }
+    /// The io_context an executor runs on: an io_context's own, held by an any_io_executor, or inside a strand.
+    template <class E>
+    static asio::io_context* context_of(const E& ex) noexcept {
+        if constexpr (requires { { ex.context() } -> std::same_as<asio::io_context&>; }) {
+            return &ex.context();
+        } else if constexpr (std::is_same_v<E, asio::any_io_executor>) {
+            auto* inner = ex.template target<asio::io_context::executor_type>();
+            return inner ? &inner->context() : nullptr;
+        } else if constexpr (requires { ex.get_inner_executor(); }) {
+            return context_of(ex.get_inner_executor());
+        } else {
+            return nullptr;
+        }
+    }
+
     AsioExecutorType ex_;
+    asio::io_context* io_;
 };
 
 namespace detail {

@@ -35,6 +35,10 @@ public:
     std::string pool_alias;
     const Database* pool = nullptr;  // what pool_alias named at submit(): a key, not used after
     std::size_t pool_limit = 0;      // its pool_size then (0: no bound)
+    // Where the awaiting task resumes. When it waits_on_sockets() and the database's connections wait on sockets
+    // (PostgreSQL, with a pool), submit() runs the work on a fiber there (`fiber`) instead of a worker thread.
+    Executor* executor = nullptr;
+    bool fiber = false;
 
 protected:
     ~Job() = default;
@@ -46,7 +50,9 @@ protected:
 class CancellableJob : public Job {
 public:
     /// Called when the frame awaiting this job is destroyed; nothing happens for a job not submitted or ended.
-    DORM_DECL void abandon() noexcept;
+    /// True when the job runs on a fiber and now owns itself: its statement was cancelled, and it is deleted when
+    /// it ends (its fiber may run on the very thread destroying the frame: it cannot be waited for).
+    DORM_DECL bool abandon() noexcept;
 
 protected:
     ~CancellableJob() = default;
@@ -55,9 +61,10 @@ protected:
     /// On the worker, before the work: false when abandoned (the work is skipped). Until end(), the connection
     /// the work uses is recorded, for abandon() to cancel.
     DORM_DECL bool begin() noexcept;
-    /// On the worker, after the work: whether to resume the awaiting task. False when it was abandoned: `this`
-    /// may be gone as soon as end() returns.
-    DORM_DECL bool end() noexcept;
+    enum class Ended { resume, abandoned, discard };
+    /// On the worker, after the work: `resume` the awaiting task; `abandoned`: not (`this` may be gone as soon as
+    /// end() returns); `discard`: not, and `this` is the caller's to delete (see abandon()).
+    DORM_DECL Ended end() noexcept;
 
 private:
     std::mutex mutex_;  // abandon() waits for end() on a condition variable all jobs share (async.ipp)
@@ -120,6 +127,7 @@ public:
     void await_suspend(std::coroutine_handle<P> h) {
         context_ = context_of(h);
         awaiting_ = h;
+        this->executor = context_.executor;
         submitted();
         if (context_.pins) this->urgent = true;
         submit(*this);  // may resume `h` on another thread before returning: nothing of `this` is used after it
@@ -141,7 +149,11 @@ public:
         }
         const TaskContext context = context_;
         const auto awaiting = awaiting_;
-        if (end()) resume_on(context.executor, awaiting);
+        switch (end()) {
+        case Ended::resume: resume_on(context.executor, awaiting); break;
+        case Ended::discard: delete this; break;
+        case Ended::abandoned: break;
+        }
     }
     virtual ~Offload() = default;
 
@@ -183,7 +195,7 @@ template <class R>
 struct OffloadOwner {
     std::unique_ptr<Offload<R>> op;
     ~OffloadOwner() {
-        if (op) op->abandon();
+        if (op && op->abandon()) (void)op.release();  // its fiber deletes it
     }
 };
 

@@ -25,7 +25,10 @@ public:
     RunLoop(const RunLoop&) = delete;
     RunLoop& operator=(const RunLoop&) = delete;
     DORM_DECL void post(std::coroutine_handle<> h) override;
-    /// Resumes what is posted, in order, until stop() was called and nothing is left.
+    bool waits_on_sockets() const noexcept override { return true; }
+    DORM_DECL void wait_readable(int fd, std::coroutine_handle<> h) override;
+    /// Resumes what is posted, in order, and what waited for a socket once it can be read, until stop() was
+    /// called and nothing is left (no wait either: a fiber still waiting must end here).
     DORM_DECL void run();
     DORM_DECL void stop();
 

@@ -2,18 +2,25 @@
 // The worker threads of dorm's asynchronous methods, pinned connections, and sync_wait()'s loop.
 #pragma once
 
+#include <dorm/async/fiber.hpp>
 #include <dorm/async/offload.hpp>
 #include <dorm/async/sync_wait.hpp>
 #include <dorm/database.hpp>
 #include <dorm/impl/database.ipp>  // the thread's pinned connections live there
 
 #include <algorithm>
+#include <cerrno>
+#include <system_error>
 #include <chrono>
 #include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace dorm::detail {
 
@@ -196,16 +203,28 @@ private:
 };
 
 DORM_DECL void submit(Job& job) {
+    bool sockets = false;
     if (!job.pool_alias.empty() && !job.urgent) {  // before the workers' lock: the registry has its own
         try {
             Database& db = databases().get(job.pool_alias);
             job.pool = &db;
             job.pool_limit = db.pool().size;
+            sockets = db.waits_on_sockets();
         } catch (...) {  // an unknown alias: the work raises it when it runs
         }
     }
+    // Work on a pooled database whose connections wait on sockets goes to a fiber of the awaiting task's executor
+    // when it can wait on them: no thread waits for the server. Work that holds a connection (urgent) stays on
+    // the workers: the tasks of one transaction would otherwise wait for each other's lock on the same thread.
+    if (sockets && job.pool_limit > 0 && job.executor && job.executor->waits_on_sockets()) {
+        job.fiber = true;
+        start_on_fiber(job);
+        return;
+    }
     Workers::instance().submit(job);
 }
+
+DORM_DECL void submit_to_workers(Job& job) { Workers::instance().submit(job); }
 
 // What abandon() waits on, notified by end() of an abandoned job. One for all jobs, so that a job (one per
 // asynchronous call) carries no condition variable of its own: abandoning is rare, and each waiter checks its own
@@ -227,20 +246,25 @@ DORM_DECL bool CancellableJob::begin() noexcept {
     return true;
 }
 
-DORM_DECL bool CancellableJob::end() noexcept {
+DORM_DECL auto CancellableJob::end() noexcept -> Ended {
     std::lock_guard lock(mutex_);
     working_for = nullptr;
     connection_ = nullptr;
     done_ = true;
-    if (!abandoned_) return true;
+    if (!abandoned_) return Ended::resume;
+    if (fiber) return Ended::discard;
     job_ended().notify_all();  // under the lock: once it is released, abandon() may return and `this` go
-    return false;
+    return Ended::abandoned;
 }
 
-DORM_DECL void CancellableJob::abandon() noexcept {
+DORM_DECL bool CancellableJob::abandon() noexcept {
     std::unique_lock lock(mutex_);
-    if (!submitted_ || done_) return;
+    if (!submitted_ || done_) return false;
     abandoned_ = true;
+    if (fiber) {  // it cannot be waited for: it may need this very thread to run (see fiber.hpp)
+        if (auto* c = connection_.load()) c->cancel();
+        return true;
+    }
     // A cancel stops only the statement running when it arrives: the work may be between two statements, or on
     // its way to the next, so it is repeated until the work ends. Under the lock: end() clears the connection
     // before its thread may hand it on.
@@ -248,6 +272,7 @@ DORM_DECL void CancellableJob::abandon() noexcept {
         if (auto* c = connection_.load()) c->cancel();
         job_ended().wait_for(lock, std::chrono::milliseconds(20));
     }
+    return false;
 }
 
 namespace {
@@ -276,7 +301,23 @@ struct RunLoop::State {
     std::mutex mutex;
     std::condition_variable ready;
     std::vector<std::coroutine_handle<>> queue;
+    std::vector<pollfd> wait_fds;  // what run() polls, with the handles waiting on them
+    std::vector<std::coroutine_handle<>> waiting;
+    int wake = -1;         // an eventfd: post() from another thread interrupts poll() (made on the first wait)
+    bool polling = false;  // run() is in poll(), not waiting on `ready`
     bool stopped = false;
+    ~State() {
+        if (wake >= 0) ::close(wake);
+    }
+    /// Wakes run() (mutex held).
+    void notify() {
+        if (polling) {
+            const std::uint64_t one = 1;
+            (void)!::write(wake, &one, sizeof one);
+        } else {
+            ready.notify_one();
+        }
+    }
 };
 
 DORM_DECL RunLoop::RunLoop() : state_(new State) {}
@@ -286,23 +327,67 @@ DORM_DECL RunLoop::~RunLoop() { delete state_; }
 DORM_DECL void RunLoop::post(std::coroutine_handle<> h) {
     std::lock_guard lock(state_->mutex);
     state_->queue.push_back(h);
-    state_->ready.notify_one();
+    state_->notify();
 }
 
 DORM_DECL void RunLoop::stop() {
     std::lock_guard lock(state_->mutex);
     state_->stopped = true;
-    state_->ready.notify_one();
+    state_->notify();
+}
+
+DORM_DECL void RunLoop::wait_readable(int fd, std::coroutine_handle<> h) {
+    std::lock_guard lock(state_->mutex);
+    if (state_->wake < 0) {
+        state_->wake = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (state_->wake < 0) throw std::system_error(errno, std::generic_category(), "dorm: eventfd");
+    }
+    state_->wait_fds.push_back({fd, POLLIN, 0});
+    state_->waiting.push_back(h);
+    state_->notify();
 }
 
 DORM_DECL void RunLoop::run() {
+    State& s = *state_;
     std::vector<std::coroutine_handle<>> batch;
+    std::vector<pollfd> fds;
     for (;;) {
         {
-            std::unique_lock lock(state_->mutex);
-            state_->ready.wait(lock, [&] { return !state_->queue.empty() || state_->stopped; });
-            if (state_->queue.empty()) return;
-            batch.swap(state_->queue);
+            std::unique_lock lock(s.mutex);
+            if (!s.wait_fds.empty()) {
+                // Sockets are polled at every turn, without blocking while coroutines are ready to run: a
+                // coroutine that keeps posting itself must not starve the fibers waiting on the server.
+                const bool block = s.queue.empty();
+                fds = s.wait_fds;
+                fds.push_back({s.wake, POLLIN, 0});
+                s.polling = block;
+                lock.unlock();
+                while (::poll(fds.data(), fds.size(), block ? -1 : 0) < 0 && errno == EINTR) {
+                }
+                std::uint64_t n;
+                if (fds.back().revents) (void)!::read(s.wake, &n, sizeof n);
+                lock.lock();
+                s.polling = false;
+                // Waits added meanwhile come after the polled ones: those keep their places.
+                std::size_t kept = 0;
+                for (std::size_t i = 0; i < s.wait_fds.size(); ++i) {
+                    if (i + 1 < fds.size() && fds[i].revents) {
+                        s.queue.push_back(s.waiting[i]);
+                    } else {
+                        s.wait_fds[kept] = s.wait_fds[i];
+                        s.waiting[kept++] = s.waiting[i];
+                    }
+                }
+                s.wait_fds.resize(kept);
+                s.waiting.resize(kept);
+            } else {
+                s.ready.wait(lock, [&] { return !s.queue.empty() || !s.wait_fds.empty() || s.stopped; });
+            }
+            if (s.queue.empty()) {
+                if (s.stopped && s.wait_fds.empty()) return;
+                continue;
+            }
+            batch.swap(s.queue);
         }
         for (auto h : batch) h.resume();
         batch.clear();

@@ -2,6 +2,7 @@
 // Definitions for <dorm/database.hpp>: compiled once in separate mode, inline in header-only mode.
 #pragma once
 
+#include <dorm/async/fiber.hpp>
 #include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
 
@@ -24,10 +25,17 @@ DORM_DECL bool register_backend(const Backend& b) {
 
 namespace dorm::detail {
 
-DORM_DECL std::uintptr_t thread_key() noexcept {
+/// The key of the calling thread itself, even on a fiber.
+inline std::uintptr_t os_thread_key() noexcept {
     thread_local const char key = 0;
     return reinterpret_cast<std::uintptr_t>(&key);
 }
+
+// The fiber running on this thread now, as a key (0: none): its connections are held under it, as a thread's
+// (see async/impl/fiber.ipp, which swaps it with the rest of dorm's per-thread state).
+inline thread_local std::uintptr_t fiber_key = 0;
+
+DORM_DECL std::uintptr_t thread_key() noexcept { return fiber_key ? fiber_key : os_thread_key(); }
 
 DORM_DECL const std::string* intern_alias(std::string_view alias) {
     static std::mutex m;
@@ -64,7 +72,7 @@ inline thread_local std::atomic<backends::Connection*>* working_for = nullptr;
 
 /// Closes a thread's connections when it exits (constructed on the thread's first connection).
 struct ThreadConnections {
-    std::uintptr_t key = thread_key();
+    std::uintptr_t key = os_thread_key();
     ~ThreadConnections() { databases().release_thread(key, true); }
 };
 }  // namespace detail
@@ -127,13 +135,15 @@ DORM_DECL auto Database::connection() -> backends::Connection& {
             return *p->connection;
         }
     thread_local detail::ThreadConnections exit_hook;
+    (void)exit_hook;
+    const std::uintptr_t key = detail::thread_key();  // a fiber's own, on a fiber
     // A thread that switches databases closes what it still holds open to databases add() replaced.
-    databases().release_thread(exit_hook.key, false);
+    databases().release_thread(key, false);
     std::unique_lock lock(mutex_);
-    auto it = connections_.find(exit_hook.key);
+    auto it = connections_.find(key);
     if (it == connections_.end()) {
         auto c = checkout(lock);
-        it = connections_.emplace(exit_hook.key, std::move(c)).first;
+        it = connections_.emplace(key, std::move(c)).first;
     }
     detail::last_serial = serial_.load(std::memory_order_relaxed);
     detail::last_connection = it->second.get();
@@ -174,7 +184,19 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
             lock.lock();
             continue;
         }
-        if (available_->cv.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && open_ >= pool_.size)
+        bool timed_out;
+        if (detail::on_fiber()) {
+            // Its executor's thread may run what holds the connections (a transaction's next step): it is not
+            // blocked. Each fiber of this database has a connection of its own (they are started no faster than
+            // the pool serves them), so this is for connections held elsewhere: looked for again every few ms.
+            lock.unlock();
+            detail::fiber_sleep(std::chrono::milliseconds(5));
+            lock.lock();
+            timed_out = std::chrono::steady_clock::now() >= deadline;
+        } else {
+            timed_out = available_->cv.wait_until(lock, deadline) == std::cv_status::timeout;
+        }
+        if (timed_out && idle_.empty() && open_ >= pool_.size)
             throw OperationalError(fmt::format("dorm: no connection to the database '{}' became free within {} s "
                                                "(pool_size={}, all in use)",
                                                alias_, pool_.timeout.count() / 1000.0, pool_.size),
@@ -389,3 +411,7 @@ DORM_DECL Databases& databases() {
 
 DORM_DECL void release_connections() { databases().release_thread(detail::thread_key(), false, true); }
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/async/impl/fiber.ipp>  // needs all of the above
+#endif

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/backends/postgresql/connection.hpp>
+#include <dorm/async/fiber.hpp>
 #include <dorm/backends/postgresql/impl/dialect.ipp>
 
 #include <libpq-fe.h>
@@ -63,6 +64,66 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 }
 
 namespace detail {
+/// Returns once libpq holds a whole result to give (or the connection failed: PQgetResult() reports it). On a
+/// fiber, the fiber waits for the socket through its executor: no thread is blocked.
+inline void await_result(PGconn* c) {
+    while (PQisBusy(c)) {
+        dorm::detail::wait_readable(PQsocket(c));
+        if (!PQconsumeInput(c)) return;
+    }
+}
+
+/// What PQexec() and its kin return for the statement just sent with PQsend*() (`sent`: whether it was): the last
+/// result, or the first error; at a COPY, its start.
+inline PGresult* take_result(PGconn* c, bool sent) {
+    if (!sent) return nullptr;  // raise() reports the connection's error
+    PGresult* kept = nullptr;
+    for (;;) {
+        await_result(c);
+        PGresult* r = PQgetResult(c);
+        if (!r) break;
+        const auto status = PQresultStatus(r);
+        if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+        } else {
+            PQclear(kept);
+            kept = r;
+        }
+        if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) break;
+    }
+    return kept;
+}
+
+// PQexec(), PQexecParams(), PQprepare() and PQexecPrepared(), but that on a fiber they wait for the server
+// through the fiber's executor (the blocking calls otherwise: nothing changes for blocking code).
+inline Result exec(PGconn* c, const char* sql) {
+    if (!dorm::detail::on_fiber()) [[likely]]
+        return Result(PQexec(c, sql));
+    return Result(take_result(c, PQsendQuery(c, sql) == 1));
+}
+inline Result exec_params(PGconn* c, const char* sql, int n, const Oid* types, const char* const* values,
+                          const int* lengths, const int* formats, int result_format) {
+    if (!dorm::detail::on_fiber()) [[likely]]
+        return Result(PQexecParams(c, sql, n, types, values, lengths, formats, result_format));
+    return Result(take_result(c, PQsendQueryParams(c, sql, n, types, values, lengths, formats, result_format) == 1));
+}
+inline Result prepare(PGconn* c, const char* name, const char* sql, int n, const Oid* types) {
+    if (!dorm::detail::on_fiber()) [[likely]]
+        return Result(PQprepare(c, name, sql, n, types));
+    return Result(take_result(c, PQsendPrepare(c, name, sql, n, types) == 1));
+}
+inline Result exec_prepared(PGconn* c, const char* name, int n, const char* const* values, const int* lengths,
+                            const int* formats, int result_format) {
+    if (!dorm::detail::on_fiber()) [[likely]]
+        return Result(PQexecPrepared(c, name, n, values, lengths, formats, result_format));
+    return Result(take_result(c, PQsendQueryPrepared(c, name, n, values, lengths, formats, result_format) == 1));
+}
+/// PQgetResult() after await_result().
+inline Result next_result(PGconn* c) {
+    if (dorm::detail::on_fiber()) await_result(c);
+    return Result(PQgetResult(c));
+}
+
 inline std::uint16_t be16(const char* p) {
     return static_cast<std::uint16_t>((static_cast<unsigned char>(p[0]) << 8) | static_cast<unsigned char>(p[1]));
 }
@@ -526,7 +587,7 @@ public:
         start();
     }
     ~Cursor() override {
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK) Result(PQexec(conn_, ("CLOSE " + name_).c_str()));
+        if (conn_ && PQstatus(conn_) == CONNECTION_OK) detail::exec(conn_, ("CLOSE " + name_).c_str());
     }
 
     bool do_next() override {
@@ -575,7 +636,7 @@ private:
     }
     void fetch() {
         std::string sql = fmt::format("FETCH {} FROM {}", chunk_, name_);
-        result_.reset(PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1));
+        result_ = detail::exec_params(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);
         if (PQresultStatus(result_.get()) != PGRES_TUPLES_OK) raise(conn_, result_.get(), sql);
         start();
         row_ = rows_ > 0 ? 0 : -1;
@@ -643,11 +704,11 @@ protected:
         std::string declare =
             fmt::format("DECLARE {} NO SCROLL CURSOR {}FOR {}", name, hold ? "WITH HOLD " : "", sql);
         detail::Params p(params);
-        Result r(PQexecParams(conn_, declare.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
-                              p.formats.data(), 1));
+        Result r = detail::exec_params(conn_, declare.c_str(), p.size(), p.types.data(), p.values.data(),
+                                       p.lengths.data(), p.formats.data(), 1);
         if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) raise(conn_, r.get(), sql);
         std::string fetch = fmt::format("FETCH {} FROM {}", chunk_size, name);
-        Result first(PQexecParams(conn_, fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1));
+        Result first = detail::exec_params(conn_, fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);
         if (PQresultStatus(first.get()) != PGRES_TUPLES_OK) raise(conn_, first.get(), fetch);
         return std::make_unique<Cursor>(std::move(first), conn_, name, chunk_size);
     }
@@ -723,14 +784,14 @@ protected:
             next = piece;
         };
         auto start_copy = [&] {
-            Result r(PQexec(conn_, t.sql.c_str()));
+            Result r = detail::exec(conn_, t.sql.c_str());
             if (PQresultStatus(r.get()) != PGRES_COPY_IN) raise(conn_, r.get(), t.sql);
             state = State::copying;
         };
         // Reads the reserved keys, sets them on the objects and writes them into the rows encoded ahead.
         auto take_keys = [&] {
-            Result r(PQgetResult(conn_));
-            while (Result more{PQgetResult(conn_)}) {
+            Result r = detail::next_result(conn_);
+            while (Result more = detail::next_result(conn_)) {
             }
             state = State::encoded;
             if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), t.reserve_sql);
@@ -791,19 +852,19 @@ protected:
             // statement. Ending the COPY with an error makes the server discard its rows (and the transaction
             // then rolls back).
             if (state == State::reserving) {
-                while (Result r{PQgetResult(conn_)}) {
+                while (Result r = detail::next_result(conn_)) {
                 }
             } else if (state == State::copying && PQstatus(conn_) == CONNECTION_OK &&
                        PQputCopyEnd(conn_, "dorm: bulk load abandoned") == 1) {
-                while (Result r{PQgetResult(conn_)}) {
+                while (Result r = detail::next_result(conn_)) {
                 }
             }
             throw;
         }
         if (PQputCopyEnd(conn_, nullptr) != 1) raise(conn_, nullptr, t.sql);
         // The COPY's own result, then libpq's end of results: both read, so the connection is ready after an error.
-        Result end(PQgetResult(conn_));
-        while (Result r{PQgetResult(conn_)}) {
+        Result end = detail::next_result(conn_);
+        while (Result r = detail::next_result(conn_)) {
         }
         if (PQresultStatus(end.get()) != PGRES_COMMAND_OK) raise(conn_, end.get(), t.sql);
         const char* n = PQcmdTuples(end.get());
@@ -830,7 +891,7 @@ private:
             "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped";
         const char* values[1] = {quoted.c_str()};
         Oid types[1] = {oid::text};
-        Result r(PQexecParams(conn_, sql, 1, types, values, nullptr, nullptr, 0));
+        Result r = detail::exec_params(conn_, sql, 1, types, values, nullptr, nullptr, 0);
         if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
         Table columns;
         for (int row = 0; row < PQntuples(r.get()); ++row) {
@@ -862,7 +923,7 @@ private:
                     static_cast<Connection*>(self)->doomed_ = true;
             },
             this);
-        Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
+        Result r = detail::exec(conn_, "SET TIME ZONE 'UTC'");
         any_value_ = PQserverVersion(conn_) >= 160000;
     }
 
@@ -883,7 +944,7 @@ private:
             if (PQstatus(conn_) == CONNECTION_OK) {
                 doomed_ = false;
                 remember_cancel();
-                Result r(PQexec(conn_, "SET TIME ZONE 'UTC'"));
+                Result r = detail::exec(conn_, "SET TIME ZONE 'UTC'");
                 return;
             }
             forget_cancel();
@@ -909,23 +970,23 @@ private:
         ensure_open();
         detail::Params p(params);
         if (transaction_pooling_)  // the unnamed statement: parsed again each time, known to no other transaction
-            return Result(PQexecParams(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
-                                       p.formats.data(), 1));
+            return detail::exec_params(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
+                                       p.formats.data(), 1);
         auto it = prepared_.find(sql);
         if (it == prepared_.end()) {
             if (prepared_.size() >= max_prepared) deallocate_all();
             std::string name = fmt::format("dorm_{}", ++statement_counter_);
-            Result prep(PQprepare(conn_, name.c_str(), sql.c_str(), p.size(), p.types.data()));
+            Result prep = detail::prepare(conn_, name.c_str(), sql.c_str(), p.size(), p.types.data());
             if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) raise(conn_, prep.get(), sql);
             note_prepared();
             it = prepared_.emplace(sql, std::move(name)).first;
         }
-        return Result(PQexecPrepared(conn_, it->second.c_str(), p.size(), p.values.data(), p.lengths.data(),
-                                     p.formats.data(), 1));
+        return detail::exec_prepared(conn_, it->second.c_str(), p.size(), p.values.data(), p.lengths.data(),
+                                     p.formats.data(), 1);
     }
 
     void deallocate_all() {
-        Result r(PQexec(conn_, "DEALLOCATE ALL"));
+        Result r = detail::exec(conn_, "DEALLOCATE ALL");
         prepared_.clear();
     }
 
@@ -972,7 +1033,8 @@ inline std::unique_ptr<backends::Connection> connect(const Database& db) {
 inline bool accepts(std::string_view url) { return url.starts_with("postgresql:") || url.starts_with("postgres://"); }
 
 DORM_DECL const Backend& backend() {
-    static const Backend b{"postgresql", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect};
+    static const Backend b{"postgresql", &accepts, []() -> const backends::Dialect& { return dialect(); }, &connect,
+                           nullptr, true};
     return b;
 }
 

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+// Fibers: asynchronous work on a database whose connections wait on sockets (PostgreSQL) runs on a fiber of the
+// awaiting task's executor, which waits for the server through the executor instead of blocking a thread.
+#pragma once
+
+#include <dorm/config.hpp>
+
+#include <chrono>
+
+namespace dorm::detail {
+
+class Job;
+
+/// Whether the calling code runs on one of dorm's fibers.
+DORM_DECL bool on_fiber() noexcept;
+
+/// Returns once `fd` can be read. A fiber is suspended meanwhile and resumed through its executor; other code
+/// blocks in poll().
+DORM_DECL void wait_readable(int fd);
+
+/// On a fiber: suspends it for about `d` (its executor's thread stays free). Elsewhere: nothing.
+DORM_DECL void fiber_sleep(std::chrono::milliseconds d);
+
+/// Runs `job` on a fiber of `job.executor` (which waits_on_sockets()): at once when fewer than `job.pool_limit`
+/// jobs of its database run on fibers, else when one of them ends. The fiber's connections go back to their pools
+/// when the job has ended.
+DORM_DECL void start_on_fiber(Job& job);
+
+/// Queues `job` for dorm's worker threads (see submit()).
+DORM_DECL void submit_to_workers(Job& job);
+
+}  // namespace dorm::detail

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: MIT
+// Definitions for <dorm/async/fiber.hpp>: the fibers asynchronous work on PostgreSQL runs on.
+//
+// A fiber is a stack of its own (ucontext) on which a job's blocking code runs unchanged; where that code would
+// block on the server's socket it calls wait_readable(), which suspends the fiber and asks the job's executor to
+// resume it once the socket can be read. A small coroutine (the pump) stands for the fiber towards the executor:
+// resuming the pump runs the fiber to its next wait. What dorm keeps per thread (the current connection, the
+// connections the work holds, the key connections are held under) and the C++ runtime's record of the exceptions
+// being handled are per fiber: they are swapped at each switch, on the executor's side, which always returns to
+// the thread that switched.
+#pragma once
+
+#include <dorm/async/fiber.hpp>
+#include <dorm/async/offload.hpp>
+#include <dorm/database.hpp>
+#include <dorm/impl/database.ipp>  // dorm's per-thread state lives there
+
+#include <cerrno>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <vector>
+
+#include <cxxabi.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/timerfd.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DORM_FIBER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define DORM_FIBER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define DORM_FIBER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define DORM_FIBER_TSAN 1
+#endif
+#endif
+
+#if defined(DORM_FIBER_ASAN)
+extern "C" void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, std::size_t size);
+extern "C" void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old, std::size_t* size_old);
+#endif
+#if defined(DORM_FIBER_TSAN)
+extern "C" void* __tsan_get_current_fiber();
+extern "C" void* __tsan_create_fiber(unsigned flags);
+extern "C" void __tsan_destroy_fiber(void* fiber);
+extern "C" void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+#endif
+
+namespace dorm::detail {
+
+namespace fibers {
+
+#if defined(DORM_FIBER_ASAN) || defined(DORM_FIBER_TSAN)
+inline constexpr std::size_t stack_size = 4 << 20;  // instrumented frames are several times larger
+#else
+inline constexpr std::size_t stack_size = 512 << 10;
+#endif
+inline constexpr std::size_t guard_size = 64 << 10;  // below the stack, unmapped: an overflow faults
+
+/// The C++ runtime's per-thread record of exceptions being handled (Itanium C++ ABI, 2.2.1): a fiber suspended
+/// inside a catch block keeps its own.
+struct EhGlobals {
+    void* caught = nullptr;
+    unsigned int uncaught = 0;
+};
+inline EhGlobals* eh_globals() noexcept { return reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals()); }
+
+/// dorm's per-thread state while some code runs: the thread's own, or a fiber's.
+struct ThreadState {
+    std::uint64_t last_serial = 0;
+    backends::Connection* last_connection = nullptr;
+    const Pin* pinned = nullptr;
+    std::atomic<backends::Connection*>* working_for = nullptr;
+    std::uintptr_t fiber_key = 0;
+    EhGlobals eh;
+
+    static ThreadState capture() noexcept {
+        return {detail::last_serial, detail::last_connection, detail::pinned, detail::working_for, detail::fiber_key,
+                *eh_globals()};
+    }
+    void install() const noexcept {
+        detail::last_serial = last_serial;
+        detail::last_connection = last_connection;
+        detail::pinned = pinned;
+        detail::working_for = working_for;
+        detail::fiber_key = fiber_key;
+        *eh_globals() = eh;
+    }
+};
+
+/// Stacks of ended fibers, kept for the next ones (mapping a stack costs system calls and page faults).
+class Stacks {
+public:
+    static Stacks& instance() {
+        static Stacks s;
+        return s;
+    }
+    void* take() {
+        {
+            std::lock_guard lock(mutex_);
+            if (!free_.empty()) {
+                void* s = free_.back();
+                free_.pop_back();
+                return s;
+            }
+        }
+        void* p = mmap(nullptr, guard_size + stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK,
+                       -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        if (mprotect(p, guard_size, PROT_NONE) != 0) {
+            munmap(p, guard_size + stack_size);
+            throw std::bad_alloc();
+        }
+        return static_cast<char*>(p) + guard_size;
+    }
+    void give(void* stack) noexcept {
+        {
+            std::lock_guard lock(mutex_);
+            if (free_.size() < kept) {
+                try {
+                    free_.push_back(stack);
+                    return;
+                } catch (...) {
+                }
+            }
+        }
+        munmap(static_cast<char*>(stack) - guard_size, guard_size + stack_size);
+    }
+    ~Stacks() {
+        for (void* s : free_) munmap(static_cast<char*>(s) - guard_size, guard_size + stack_size);
+    }
+
+private:
+    static constexpr std::size_t kept = 256;
+    std::mutex mutex_;
+    std::vector<void*> free_;
+};
+
+/// What a fiber asks of its executor when it switches back.
+enum class Next { run, wait, finished };
+
+struct Fiber {
+    Fiber(Job& j) noexcept : job(&j), executor(j.executor), pool(j.pool) {}
+    Job* job;
+    Executor* executor;
+    const Database* pool;
+    void* stack = nullptr;
+    ucontext_t context{};
+    ucontext_t caller{};
+    Next next = Next::run;
+    int wait_fd = -1;
+    ThreadState state;  // the fiber's, while it is suspended
+#if defined(DORM_FIBER_ASAN)
+    void* fake_stack = nullptr;
+    const void* caller_bottom = nullptr;
+    std::size_t caller_size = 0;
+#endif
+#if defined(DORM_FIBER_TSAN)
+    void* tsan_fiber = nullptr;
+    void* tsan_caller = nullptr;
+#endif
+
+    /// On the fiber: back to the executor's side, until the pump is resumed.
+    void suspend(bool last = false) noexcept {
+#if defined(DORM_FIBER_ASAN)
+        __sanitizer_start_switch_fiber(last ? nullptr : &fake_stack, caller_bottom, caller_size);
+#else
+        (void)last;
+#endif
+#if defined(DORM_FIBER_TSAN)
+        __tsan_switch_to_fiber(tsan_caller, 0);
+#endif
+        swapcontext(&context, &caller);
+#if defined(DORM_FIBER_ASAN)
+        __sanitizer_finish_switch_fiber(fake_stack, &caller_bottom, &caller_size);
+#endif
+    }
+};
+
+inline thread_local Fiber* current = nullptr;
+
+/// On the executor's side: runs `f` until it waits or ends.
+inline void enter(Fiber& f) noexcept {
+    const ThreadState own = ThreadState::capture();
+    f.state.install();
+    Fiber* outer = current;
+    current = &f;
+#if defined(DORM_FIBER_ASAN)
+    void* fake = nullptr;
+    __sanitizer_start_switch_fiber(&fake, f.stack, stack_size);
+#endif
+#if defined(DORM_FIBER_TSAN)
+    f.tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(f.tsan_fiber, 0);
+#endif
+    swapcontext(&f.caller, &f.context);
+#if defined(DORM_FIBER_ASAN)
+    __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+    current = outer;
+    f.state = ThreadState::capture();
+    own.install();
+}
+
+/// The job's connections go back to their pools once it has ended, so that its pool serves the next job.
+inline void run_fiber(unsigned high, unsigned low) noexcept {
+    auto* f = reinterpret_cast<Fiber*>((static_cast<std::uintptr_t>(high) << 32) | low);
+#if defined(DORM_FIBER_ASAN)
+    __sanitizer_finish_switch_fiber(nullptr, &f->caller_bottom, &f->caller_size);
+#endif
+    f->job->run();  // resumes the awaiting task through its executor (or drops an abandoned job)
+    try {
+        databases().release_thread(thread_key(), true);
+    } catch (...) {  // a connection that cannot be pooled is closed on the way: nothing is left to report it to
+    }
+    f->next = Next::finished;
+    f->suspend(true);
+}
+
+/// Fibers of each database run at most its pool_size jobs at once (the others queue here, not on connections).
+class Lanes {
+public:
+    static Lanes& instance() {
+        (void)databases();  // outlives the lanes
+        static Lanes lanes;
+        return lanes;
+    }
+    void start(Job& job) {
+        {
+            std::lock_guard lock(mutex_);
+            Lane& lane = lane_for(job.pool);
+            if (lane.running >= job.pool_limit) {
+                job.next_job = nullptr;
+                (lane.tail ? lane.tail->next_job : lane.head) = &job;
+                lane.tail = &job;
+                return;
+            }
+            ++lane.running;
+        }
+        launch(job);
+    }
+    /// After a fiber of `pool` ended: the next job queued for it, if any.
+    void ended(const Database* pool) {
+        Job* next = nullptr;
+        {
+            std::lock_guard lock(mutex_);
+            Lane& lane = lane_for(pool);
+            if ((next = lane.head)) {
+                lane.head = next->next_job;
+                if (!lane.head) lane.tail = nullptr;
+            } else if (--lane.running == 0) {
+                lanes_.remove_if([&](const Lane& l) { return &l == &lane; });
+            }
+        }
+        if (next) launch(*next);
+    }
+
+private:
+    struct Lane {
+        const Database* pool = nullptr;
+        std::size_t running = 0;
+        Job* head = nullptr;
+        Job* tail = nullptr;
+    };
+    Lane& lane_for(const Database* pool) {
+        for (auto& l : lanes_)
+            if (l.pool == pool) return l;
+        return lanes_.emplace_back(Lane{pool});
+    }
+    static void launch(Job& job);
+
+    std::mutex mutex_;
+    std::list<Lane> lanes_;
+};
+
+/// The coroutine the executor resumes for a fiber: each resumption runs the fiber to its next wait, which the
+/// pump hands to the executor once it is suspended itself (so that another thread resuming it early is safe).
+struct Pump {
+    struct promise_type {
+        Pump get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        std::suspend_always initial_suspend() const noexcept { return {}; }
+        std::suspend_never final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        void unhandled_exception() const noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> h;
+};
+
+struct AwaitSocket {
+    Fiber* f;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) const { f->executor->wait_readable(f->wait_fd, h); }
+    void await_resume() const noexcept {}
+};
+
+inline void release(Fiber* f) noexcept {
+    Stacks::instance().give(f->stack);
+#if defined(DORM_FIBER_TSAN)
+    __tsan_destroy_fiber(f->tsan_fiber);
+#endif
+    delete f;
+}
+
+inline Pump pump(Fiber* f) {
+    for (;;) {
+        enter(*f);
+        if (f->next == Next::finished) break;
+        f->next = Next::run;
+        co_await AwaitSocket{f};
+    }
+    const Database* pool = f->pool;
+    release(f);
+    Lanes::instance().ended(pool);
+}
+
+inline void Lanes::launch(Job& job) {
+    auto* f = new Fiber(job);
+    try {
+        f->stack = Stacks::instance().take();
+        getcontext(&f->context);
+        f->context.uc_stack.ss_sp = f->stack;
+        f->context.uc_stack.ss_size = stack_size;
+        f->context.uc_link = nullptr;
+        const auto address = reinterpret_cast<std::uintptr_t>(f);
+        makecontext(&f->context, reinterpret_cast<void (*)()>(&run_fiber), 2, static_cast<unsigned>(address >> 32),
+                    static_cast<unsigned>(address & 0xffffffffu));
+        f->state.fiber_key = address;  // the key its connections are held under, as a thread's
+#if defined(DORM_FIBER_TSAN)
+        f->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    } catch (...) {
+        // No stack: the job runs on a worker thread after all.
+        if (f->stack) Stacks::instance().give(f->stack);
+        delete f;
+        job.fiber = false;
+        instance().ended(job.pool);
+        submit_to_workers(job);
+        return;
+    }
+    auto h = pump(f).h;
+    try {
+        job.executor->post(h);
+    } catch (...) {  // an executor that cannot take it: the job runs on a worker thread after all
+        h.destroy();
+        release(f);
+        job.fiber = false;
+        instance().ended(job.pool);
+        submit_to_workers(job);
+    }
+}
+
+}  // namespace fibers
+
+DORM_DECL bool on_fiber() noexcept { return fibers::current != nullptr; }
+
+DORM_DECL void wait_readable(int fd) {
+    if (fd < 0) return;  // no socket (a lost connection): what reads it reports the error
+    fibers::Fiber* f = fibers::current;
+    if (!f) {
+        pollfd p{fd, POLLIN, 0};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+        }
+        return;
+    }
+    f->wait_fd = fd;
+    f->next = fibers::Next::wait;
+    f->suspend();
+}
+
+DORM_DECL void fiber_sleep(std::chrono::milliseconds d) {
+    if (!fibers::current) return;
+    const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (fd < 0) return;
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(d.count() / 1000);
+    spec.it_value.tv_nsec = static_cast<long>(d.count() % 1000 * 1'000'000);
+    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+    if (timerfd_settime(fd, 0, &spec, nullptr) == 0) wait_readable(fd);
+    close(fd);
+}
+
+DORM_DECL void start_on_fiber(Job& job) { fibers::Lanes::instance().start(job); }
+
+}  // namespace dorm::detail
