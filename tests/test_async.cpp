@@ -64,6 +64,25 @@ struct Yield {
     }
     void await_resume() const noexcept {}
 };
+
+/// Runs `slow` from this thread beside a coroutine that keeps handing itself back to the loop: how many turns
+/// that coroutine had while `slow` ran.
+int ticks_while(dorm::Task<> slow) {
+    std::atomic<bool> done{false};
+    int ticks = 0;
+    auto first = [&]() -> dorm::Task<> {
+        co_await std::move(slow);
+        done = true;
+    };
+    auto ticker = [&]() -> dorm::Task<> {
+        while (!done) {
+            co_await Yield{};
+            if (!done) ++ticks;
+        }
+    };
+    run(dorm::when_all(first(), ticker()));
+    return ticks;
+}
 }  // namespace
 
 TEST_CASE("QuerySet a-methods return what the blocking methods return", "[async]") {
@@ -460,20 +479,8 @@ TEST_CASE("work runs on worker threads; the awaiting coroutine resumes on its ex
 
 TEST_CASE("awaiting a long query leaves the executor's thread free", "[async]") {
     test::Database db;
-    std::atomic<bool> done{false};
-    int ticks_during = 0;
-    auto slow = [&]() -> dorm::Task<> {
-        co_await test::busy_query(0.3);
-        done = true;
-    };
-    auto ticker = [&]() -> dorm::Task<> {
-        while (!done) {
-            co_await Yield{};
-            if (!done) ++ticks_during;
-        }
-    };
     const auto start = std::chrono::steady_clock::now();
-    run(dorm::when_all(slow(), ticker()));
+    const int ticks_during = ticks_while(test::busy_query(0.3));
     if (test::is_postgresql()) CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
     // The loop kept resuming the ticker while the query ran on a worker thread.
     CHECK(ticks_during > 100);
@@ -485,23 +492,11 @@ TEST_CASE("a pooled PostgreSQL database runs the work on the executor's thread w
     test::Database db("pool_size=2&pool_timeout=10");
     const auto caller = std::this_thread::get_id();
     std::thread::id ran_on;
-    std::atomic<bool> done{false};
-    int ticks_during = 0;
-    auto slow = [&]() -> dorm::Task<> {
-        co_await dorm::detail::offload_to("default", [&] {
-            ran_on = std::this_thread::get_id();
-            test::busy_statement(0.3);
-        });
-        done = true;
-    };
-    auto ticker = [&]() -> dorm::Task<> {
-        while (!done) {
-            co_await Yield{};
-            if (!done) ++ticks_during;
-        }
-    };
     const auto start = std::chrono::steady_clock::now();
-    run(dorm::when_all(slow(), ticker()));
+    const int ticks_during = ticks_while(dorm::detail::offload_to("default", [&] {
+        ran_on = std::this_thread::get_id();
+        test::busy_statement(0.3);
+    }));
     if (test::is_postgresql()) {
         CHECK(ran_on == caller);
         CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
