@@ -55,6 +55,36 @@ struct Started {
 };
 Started start(dorm::Task<> task) { co_await std::move(task); }
 
+/// Started, with an executor its tasks inherit (as a dorm task awaiting them passes on its own).
+struct StartedOn {
+    struct promise_type : dorm::detail::TaskPromiseBase {
+        StartedOn get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        std::suspend_never initial_suspend() noexcept { return {}; }
+        std::suspend_always final_suspend() noexcept { return {}; }
+        void return_void() noexcept {}
+        void unhandled_exception() noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> h;
+    StartedOn(std::coroutine_handle<promise_type> handle) : h(handle) {}
+    StartedOn(StartedOn&& other) noexcept : h(std::exchange(other.h, {})) {}
+    ~StartedOn() {
+        if (h) h.destroy();
+    }
+};
+struct SetExecutor {
+    dorm::Executor* executor;
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<StartedOn::promise_type> h) const noexcept {
+        h.promise().context.executor = executor;
+        return false;  // goes on at once
+    }
+    void await_resume() const noexcept {}
+};
+StartedOn start_on(dorm::Executor* executor, dorm::Task<> task) {
+    co_await SetExecutor{executor};
+    co_await std::move(task);
+}
+
 /// Hands the coroutine back to its executor (a turn of sync_wait()'s loop).
 struct Yield {
     bool await_ready() const noexcept { return false; }
@@ -611,6 +641,43 @@ TEST_CASE("a task destroyed while its query runs cancels the query and waits for
     bool ran = false;
     { auto never = dorm::detail::offload([&] { ran = true; }); }
     CHECK(!ran);
+}
+
+TEST_CASE("a task destroyed while its work runs on its executor's thread: the statement is cancelled at once",
+          "[async]") {
+    // On a pooled PostgreSQL database the work runs on a fiber of this very thread, so destroying the task cannot
+    // wait for it: the statement is cancelled, the work ends on its own, and its connection goes back to the pool.
+    // (SQLite: on a worker thread, waited for, as above.)
+    test::Database db("pool_size=1&pool_timeout=10");
+    dorm::release_connections();  // the one the tables were created on
+    std::atomic<bool> started{false}, finished{false};
+    bool cancelled = false;
+    const auto begin = std::chrono::steady_clock::now();
+    run([&]() -> dorm::Task<> {
+        auto& context = co_await dorm::detail::this_context{};
+        {
+            auto pending = start_on(context.executor, dorm::detail::offload_to("default", [&] {
+                                        started = true;
+                                        try {
+                                            test::busy_statement(5);
+                                        } catch (const dorm::Error&) {
+                                            cancelled = true;
+                                        }
+                                        finished = true;
+                                    }));
+            while (!started) co_await Yield{};
+            // Until the server runs it (a cancel that comes earlier is not for it).
+            const auto sent = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(300)) co_await Yield{};
+        }
+        while (!finished && std::chrono::steady_clock::now() - begin < std::chrono::seconds(8)) co_await Yield{};
+    }());
+    CHECK(finished);
+    CHECK(cancelled);
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
+    // The connection went back to the pool, clean: the pool's one connection serves the next task.
+    CHECK(run(Blog::objects().acount()) == 0);
+    CHECK(dorm::databases().get("default").connection_count() <= 1);
 }
 
 TEST_CASE("a task destroyed between two statements of its work still has the next one cancelled", "[async]") {

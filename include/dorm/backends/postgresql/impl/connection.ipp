@@ -22,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <poll.h>
+
 namespace dorm::backends::postgresql {
 
 namespace oid {
@@ -679,8 +681,11 @@ public:
         // libpq's socket never blocks: this reads what the server sent while the connection sat unused. A backend
         // the server ends says FATAL, then closes its socket a little later: PQisBusy() parses the message (the
         // notice receiver sets doomed_), and a read after it finds the end of the stream if it has come
-        // (CONNECTION_BAD).
-        if (!conn_ || PQconsumeInput(conn_) != 1) return false;
+        // (CONNECTION_BAD). Most often nothing came: one poll() says so, where the reads would take two calls.
+        if (!conn_) return false;
+        if (pollfd p{PQsocket(conn_), POLLIN, 0}; p.fd >= 0 && ::poll(&p, 1, 0) == 0)
+            return !doomed_ && PQstatus(conn_) == CONNECTION_OK;
+        if (PQconsumeInput(conn_) != 1) return false;
         (void)PQisBusy(conn_);
         return !doomed_ && PQconsumeInput(conn_) == 1 && PQstatus(conn_) == CONNECTION_OK;
     }
