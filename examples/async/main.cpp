@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // dorm under an Asio event loop: one thread runs an io_context with 1000 concurrent request coroutines, each
-// awaiting a few dorm operations through dorm::asio_await(), and a timer that keeps ticking meanwhile (the
-// database work runs on dorm's worker threads, so the loop is never blocked). The database comes from the
-// environment, PostgreSQL or SQLite:
+// awaiting a few dorm operations through dorm::asio_await(), and a timer that keeps ticking meanwhile: the loop is
+// never blocked. On PostgreSQL the database work runs on fibers of the loop's thread that wait on the server's
+// sockets through the io_context (made for one thread: `io_context io(1)`); the transactions, and everything on
+// SQLite, run on dorm's worker threads. The database comes from the environment, PostgreSQL or SQLite:
 //
 //     DORM_EXAMPLE_DATABASE_URL=postgresql://user:pw@127.0.0.1:5432/db build/example/examples/async_asio
 //     DORM_EXAMPLE_DATABASE_URL=sqlite::memory: build/example/examples/async_asio
