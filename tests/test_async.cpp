@@ -37,9 +37,10 @@ T run(dorm::Task<T> task) {
 }
 
 /// A coroutine that starts at once and is destroyed with this object, wherever it is suspended (as an event
-/// loop destroys the coroutines still pending when it shuts down).
+/// loop destroys the coroutines still pending when it shuts down). Its tasks inherit its context, as from a dorm
+/// task: no executor unless start_on() gives one.
 struct Started {
-    struct promise_type {
+    struct promise_type : dorm::detail::TaskPromiseBase {
         Started get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
         std::suspend_never initial_suspend() noexcept { return {}; }
         std::suspend_always final_suspend() noexcept { return {}; }
@@ -55,35 +56,33 @@ struct Started {
 };
 Started start(dorm::Task<> task) { co_await std::move(task); }
 
-/// Started, with an executor its tasks inherit (as a dorm task awaiting them passes on its own).
-struct StartedOn {
-    struct promise_type : dorm::detail::TaskPromiseBase {
-        StartedOn get_return_object() { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
-        std::suspend_never initial_suspend() noexcept { return {}; }
-        std::suspend_always final_suspend() noexcept { return {}; }
-        void return_void() noexcept {}
-        void unhandled_exception() noexcept { std::terminate(); }
-    };
-    std::coroutine_handle<promise_type> h;
-    StartedOn(std::coroutine_handle<promise_type> handle) : h(handle) {}
-    StartedOn(StartedOn&& other) noexcept : h(std::exchange(other.h, {})) {}
-    ~StartedOn() {
-        if (h) h.destroy();
-    }
-};
 struct SetExecutor {
     dorm::Executor* executor;
     bool await_ready() const noexcept { return false; }
-    bool await_suspend(std::coroutine_handle<StartedOn::promise_type> h) const noexcept {
+    bool await_suspend(std::coroutine_handle<Started::promise_type> h) const noexcept {
         h.promise().context.executor = executor;
         return false;  // goes on at once
     }
     void await_resume() const noexcept {}
 };
-StartedOn start_on(dorm::Executor* executor, dorm::Task<> task) {
+Started start_on(dorm::Executor* executor, dorm::Task<> task) {
     co_await SetExecutor{executor};
     co_await std::move(task);
 }
+
+/// A five-second statement, and how it went: what the cancellation tests destroy while it runs.
+struct LongStatement {
+    std::atomic<bool> started{false}, finished{false}, cancelled{false};
+    void run() {
+        started = true;
+        try {
+            test::busy_statement(5);
+        } catch (const dorm::Error&) {
+            cancelled = true;
+        }
+        finished = true;
+    }
+};
 
 /// Hands the coroutine back to its executor (a turn of sync_wait()'s loop).
 struct Yield {
@@ -604,18 +603,11 @@ TEST_CASE("many concurrent transactions share a small pool", "[async]") {
 
 TEST_CASE("a task destroyed while its query runs cancels the query and waits for it", "[async]") {
     test::Database db;
-    std::atomic<bool> started{false}, finished{false}, cancelled{false};
+    LongStatement work;
+    auto &started = work.started, &finished = work.finished, &cancelled = work.cancelled;
     const auto begin = std::chrono::steady_clock::now();
     {
-        auto pending = start(dorm::detail::offload([&] {
-            started = true;
-            try {
-                test::busy_statement(5);
-            } catch (const dorm::Error&) {
-                cancelled = true;
-            }
-            finished = true;
-        }));
+        auto pending = start(dorm::detail::offload([&] { work.run(); }));
         for (int i = 0; i < 500 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
         REQUIRE(started);
         // Cancelling is only meaningful once the statement runs: on PostgreSQL, wait until the server shows it.
@@ -650,21 +642,13 @@ TEST_CASE("a task destroyed while its work runs on its executor's thread: the st
     // (SQLite: on a worker thread, waited for, as above.)
     test::Database db("pool_size=1&pool_timeout=10");
     dorm::release_connections();  // the one the tables were created on
-    std::atomic<bool> started{false}, finished{false};
-    bool cancelled = false;
+    LongStatement work;
+    auto &started = work.started, &finished = work.finished, &cancelled = work.cancelled;
     const auto begin = std::chrono::steady_clock::now();
     run([&]() -> dorm::Task<> {
         auto& context = co_await dorm::detail::this_context{};
         {
-            auto pending = start_on(context.executor, dorm::detail::offload_to("default", [&] {
-                                        started = true;
-                                        try {
-                                            test::busy_statement(5);
-                                        } catch (const dorm::Error&) {
-                                            cancelled = true;
-                                        }
-                                        finished = true;
-                                    }));
+            auto pending = start_on(context.executor, dorm::detail::offload_to("default", [&] { work.run(); }));
             while (!started) co_await Yield{};
             // Until the server runs it (a cancel that comes earlier is not for it).
             const auto sent = std::chrono::steady_clock::now();
