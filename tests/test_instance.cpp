@@ -93,3 +93,26 @@ TEST_CASE("ForeignKey holds the related primary key; dangling keys are Integrity
     no_blog.headline = "orphan";
     CHECK_THROWS_AS(no_blog.save(), dorm::IntegrityError);  // NOT NULL
 }
+
+TEST_CASE("an inserted row's automatic key is its own, even when a trigger inserts into another table", "[instance]") {
+    test::Database db;
+    auto& conn = dorm::databases()["default"].connection();
+    // Authors' keys run ahead of blogs' keys, so a key taken from the trigger's INSERT would show.
+    for (int i = 0; i < 5; ++i) Author::objects().create({{"name", "early"}, {"email", ""}});
+    if (test::is_postgresql()) {
+        conn.execute("CREATE OR REPLACE FUNCTION dorm_test_log_blog() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN INSERT INTO author (name, email) VALUES ('log', ''); RETURN NEW; END $$");
+        conn.execute("CREATE TRIGGER log_blog AFTER INSERT ON blog FOR EACH ROW EXECUTE FUNCTION dorm_test_log_blog()");
+    } else {
+        conn.execute("CREATE TRIGGER log_blog AFTER INSERT ON blog BEGIN "
+                     "INSERT INTO author (name, email) VALUES ('log', ''); END");
+    }
+    Blog saved{.name = "saved", .tagline = ""};
+    saved.save();
+    Blog created = Blog::objects().create({{"name", "created"}, {"tagline", ""}});
+    CHECK(Author::objects().filter("name", "log").count() == 2);  // the trigger ran
+    CHECK(saved.id == Blog::objects().get("name", "saved").id);
+    CHECK(created.id == Blog::objects().get("name", "created").id);
+    CHECK(created.id != saved.id);
+    if (test::is_postgresql()) conn.execute("DROP FUNCTION dorm_test_log_blog() CASCADE");
+}

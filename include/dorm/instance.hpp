@@ -52,11 +52,13 @@ const std::string* instance_db(const M& obj, std::string_view using_, bool write
     return instance_db(model_meta<M>(), &obj, obj.dorm_state_, using_, write);
 }
 
-/// The INSERT of one whole row of `meta` (without its automatic key and with RETURNING when `assign_pk`): the
-/// same text for every row, so it is written once per thread and dialect.
+/// The INSERT of one whole row of `meta` (without its automatic key when `assign_pk`, and then with RETURNING
+/// unless the dialect has_last_insert_id()): the same text for every row, so it is written once per thread and
+/// dialect.
 DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
 
-/// Inserts one row of `meta` from `obj`; fills in an automatic primary key from RETURNING.
+/// Inserts one row of `meta` from `obj`; fills in an automatic primary key (from RETURNING, or
+/// the connection's last_insert_id()).
 DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn);
 /// UPDATE one row by primary key; returns the rows matched.
 DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,

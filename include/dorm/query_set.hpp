@@ -1681,6 +1681,9 @@ private:
         detail::RowReader<T> reader(q, db);
         auto cursor = conn.query(sql, params);
         check_columns(*cursor, reader);
+        // Sized once: the rows the result holds where the backend knows it, else a small slice's length.
+        if (std::size_t hint = cursor->rows_hint()) out.reserve(hint);
+        else if (q.high && *q.high - q.low <= 32) out.reserve(static_cast<std::size_t>(*q.high - q.low));
         while (cursor->next()) {
             if constexpr (std::is_same_v<T, bool>) {  // std::vector<bool> has no references to its elements
                 bool b = false;

@@ -2,7 +2,7 @@
 // dorm against the raw drivers (sqlite3 C API, libpq) on the same workloads, data and settings, in one process:
 // runs alternate dorm / raw, each side checks its row count and a checksum, and the median ratio is reported.
 //
-//   dorm_bench [--runs N] [--only W3] [--scale F] [--backend sqlite|postgresql] [--tsv results.tsv]
+//   dorm_bench [--runs N] [--only W3,W12] [--scale F] [--backend sqlite|postgresql] [--tsv results.tsv]
 // --tsv also writes the results as tab-separated values, which tests/bench/chart.sh draws as an SVG.
 // PostgreSQL runs when DORM_BENCH_POSTGRESQL_URL is set. SOCI and libpqxx run too when they were found at build time
 // (peers.hpp).
@@ -89,6 +89,11 @@ struct Tally {
         ++rows;
         sum = sum * 31 + static_cast<std::uint64_t>(b.id) * 3 + b.name.size() * 5 + b.tagline.size();
     }
+    /// One number: a count(), or a column of a values() row.
+    void add(std::int64_t v) {
+        ++rows;
+        sum = sum * 31 + static_cast<std::uint64_t>(v);
+    }
     bool operator==(const Tally&) const = default;
 };
 
@@ -139,6 +144,14 @@ struct RawSqlite {
         if (sqlite3_column_type(s, 6) != SQLITE_NULL)
             e.rating_note.emplace(reinterpret_cast<const char*>(sqlite3_column_text(s, 6)), static_cast<std::size_t>(sqlite3_column_bytes(s, 6)));
         return e;
+    }
+    /// A blog from columns `at`, `at` + 1, `at` + 2 (id, name, tagline), as a JOIN returns it.
+    static Blog read_blog(sqlite3_stmt* s, int at) {
+        Blog b;
+        b.id = sqlite3_column_int64(s, at);
+        b.name.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, at + 1)), static_cast<std::size_t>(sqlite3_column_bytes(s, at + 1)));
+        b.tagline.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, at + 2)), static_cast<std::size_t>(sqlite3_column_bytes(s, at + 2)));
+        return b;
     }
     static void bind_entry(sqlite3_stmt* s, const Entry& e) {
         sqlite3_bind_int64(s, 1, e.blog.id());
@@ -199,6 +212,14 @@ struct RawPg {
         e.rating = static_cast<int>(be(PQgetvalue(r, row, 5), 4));
         if (!PQgetisnull(r, row, 6)) e.rating_note.emplace(PQgetvalue(r, row, 6), static_cast<std::size_t>(PQgetlength(r, row, 6)));
         return e;
+    }
+    /// A blog from columns `at`, `at` + 1, `at` + 2 (id, name, tagline), as a JOIN returns it.
+    static Blog read_blog(PGresult* r, int row, int at) {
+        Blog b;
+        b.id = be(PQgetvalue(r, row, at), 8);
+        b.name.assign(PQgetvalue(r, row, at + 1), static_cast<std::size_t>(PQgetlength(r, row, at + 1)));
+        b.tagline.assign(PQgetvalue(r, row, at + 2), static_cast<std::size_t>(PQgetlength(r, row, at + 2)));
+        return b;
     }
 };
 
@@ -263,7 +284,16 @@ void run(const std::string& backend, Workload w, int runs, std::vector<peers::Si
     results.push_back(r);
 }
 
-bool selected(const std::string& only, const std::string& name) { return only.empty() || name.starts_with(only); }
+/// Whether workload `name` runs: all do without --only, else those it lists ("W1,W12").
+bool selected(const std::string& only, const std::string& name) {
+    if (only.empty()) return true;
+    for (std::size_t at = 0; at <= only.size();) {
+        std::size_t end = std::min(only.find(',', at), only.size());
+        if (std::string_view(only).substr(at, end - at) == name) return true;
+        at = end + 1;
+    }
+    return false;
+}
 
 /// A line of /proc/self/status ("VmRSS", "VmHWM") in KiB.
 long proc_status_kib(const char* key) {
@@ -338,14 +368,14 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
 namespace raw_sqlite {
 Tally insert_one_by_one(RawSqlite& r, int n, std::int64_t base) {
     static sqlite3_stmt* s = nullptr;
-    if (!s) s = r.prepare("INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) VALUES (?, ?, ?, ?, ?, ?) RETURNING id");
+    if (!s) s = r.prepare("INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) VALUES (?, ?, ?, ?, ?, ?)");
     Tally t;
     r.exec("BEGIN");
     for (int i = 0; i < n; ++i) {
         Entry e = make_entry(base + i);
         RawSqlite::bind_entry(s, e);
         sqlite3_step(s);
-        e.id = sqlite3_column_int64(s, 0);
+        e.id = sqlite3_last_insert_rowid(r.db);  // the key, without RETURNING's temporary table
         sqlite3_reset(s);
         t.rows++;
         t.sum += static_cast<std::uint64_t>(e.id > 0);
@@ -540,7 +570,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
 
     // W3: load 100k into model instances.
     if (selected(only, "W3") || selected(only, "W4") || selected(only, "W5") || selected(only, "W6") || selected(only, "W8") ||
-        selected(only, "W10") || selected(only, "W13"))
+        selected(only, "W10") || selected(only, "W12") || selected(only, "W13"))
         load(n(100000));
     if (selected(only, "W3")) {
         run(backend, {"W3 load 100k instances", nullptr,
@@ -729,6 +759,115 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                       }));
     }
 
+    // W12: a typical request, 5k times: get(pk); a filtered, ordered, sliced list; a count(); a select_related
+    // list; a values().annotate(). The raw side runs the same statements, written by hand on each driver.
+    if (selected(only, "W12")) {
+        int count = n(5000);
+        auto first_id = qs.order_by("id").first()->id;
+        auto key = [&](int i) { return first_id + (i * 7919) % n(100000); };
+        auto blog_of = [](int i) { return static_cast<std::int64_t>(i * 37 % blog_count) + 1; };
+        run(backend, {"W12 5k requests of 5 queries", nullptr,
+                      [&] {
+                          Tally t;
+                          for (int i = 0; i < count; ++i) {
+                              const std::int64_t blog = blog_of(i);
+                              t.add(qs.get("pk", key(i)));
+                              for (const auto& e : qs.filter("blog", blog, "rating__gte", i % 10)
+                                                        .order_by("-pub_date", "id")
+                                                        .slice(0, 10))
+                                  t.add(e);
+                              t.add(qs.filter("blog", blog).count());
+                              for (const auto& e : qs.filter("blog", blog).select_related("blog").order_by("id").slice(0, 5)) {
+                                  t.add(e);
+                                  t.add(e.blog.get());
+                              }
+                              for (const auto& r : qs.filter("blog", blog).values("rating").annotate("n", Count("id")).order_by("rating")) {
+                                  t.add(r["rating"].as<std::int64_t>());
+                                  t.add(r["n"].as<std::int64_t>());
+                              }
+                          }
+                          return t;
+                      },
+                      [&] {
+                          Tally t;
+                          for (int i = 0; i < count; ++i) {
+                              const std::int64_t blog = blog_of(i);
+                              if constexpr (is_sqlite) {
+                                  static sqlite3_stmt* get = raw.prepare(fmt::format("SELECT {} FROM entry WHERE id = ?", entry_columns).c_str());
+                                  static sqlite3_stmt* list = raw.prepare(fmt::format(
+                                      "SELECT {} FROM entry WHERE blog_id = ? AND rating >= ? ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns).c_str());
+                                  static sqlite3_stmt* counted = raw.prepare("SELECT COUNT(*) FROM entry WHERE blog_id = ?");
+                                  static sqlite3_stmt* joined = raw.prepare(
+                                      "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
+                                      "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
+                                      "entry.blog_id = blog.id WHERE entry.blog_id = ? ORDER BY entry.id LIMIT 5");
+                                  static sqlite3_stmt* grouped = raw.prepare(
+                                      "SELECT rating, COUNT(id) FROM entry WHERE blog_id = ? GROUP BY rating ORDER BY rating");
+                                  sqlite3_bind_int64(get, 1, key(i));
+                                  if (sqlite3_step(get) == SQLITE_ROW) t.add(RawSqlite::read(get));
+                                  sqlite3_reset(get);
+                                  sqlite3_bind_int64(list, 1, blog);
+                                  sqlite3_bind_int(list, 2, i % 10);
+                                  std::vector<Entry> entries;
+                                  while (sqlite3_step(list) == SQLITE_ROW) entries.push_back(RawSqlite::read(list));
+                                  sqlite3_reset(list);
+                                  for (const auto& e : entries) t.add(e);
+                                  sqlite3_bind_int64(counted, 1, blog);
+                                  if (sqlite3_step(counted) == SQLITE_ROW) t.add(sqlite3_column_int64(counted, 0));
+                                  sqlite3_reset(counted);
+                                  sqlite3_bind_int64(joined, 1, blog);
+                                  std::vector<std::pair<Entry, Blog>> pairs;
+                                  while (sqlite3_step(joined) == SQLITE_ROW) pairs.emplace_back(RawSqlite::read(joined), RawSqlite::read_blog(joined, 7));
+                                  sqlite3_reset(joined);
+                                  for (const auto& [e, b] : pairs) {
+                                      t.add(e);
+                                      t.add(b);
+                                  }
+                                  sqlite3_bind_int64(grouped, 1, blog);
+                                  while (sqlite3_step(grouped) == SQLITE_ROW) {
+                                      t.add(sqlite3_column_int64(grouped, 0));
+                                      t.add(sqlite3_column_int64(grouped, 1));
+                                  }
+                                  sqlite3_reset(grouped);
+                              } else {
+                                  std::string id = std::to_string(key(i)), b = std::to_string(blog), rating = std::to_string(i % 10);
+                                  const char* one[1] = {id.c_str()};
+                                  PGresult* r = PQexecPrepared(raw.conn, "w4", 1, one, nullptr, nullptr, 1);
+                                  if (PQntuples(r) == 1) t.add(RawPg::read(r, 0));
+                                  PQclear(r);
+                                  const char* two[2] = {b.c_str(), rating.c_str()};
+                                  r = PQexecPrepared(raw.conn, "w12b", 2, two, nullptr, nullptr, 1);
+                                  std::vector<Entry> entries;
+                                  entries.reserve(static_cast<std::size_t>(PQntuples(r)));
+                                  for (int row = 0; row < PQntuples(r); ++row) entries.push_back(RawPg::read(r, row));
+                                  PQclear(r);
+                                  for (const auto& e : entries) t.add(e);
+                                  const char* by_blog[1] = {b.c_str()};
+                                  r = PQexecPrepared(raw.conn, "w12c", 1, by_blog, nullptr, nullptr, 1);
+                                  t.add(RawPg::be(PQgetvalue(r, 0, 0), 8));
+                                  PQclear(r);
+                                  r = PQexecPrepared(raw.conn, "w12d", 1, by_blog, nullptr, nullptr, 1);
+                                  std::vector<std::pair<Entry, Blog>> pairs;
+                                  pairs.reserve(static_cast<std::size_t>(PQntuples(r)));
+                                  for (int row = 0; row < PQntuples(r); ++row) pairs.emplace_back(RawPg::read(r, row), RawPg::read_blog(r, row, 7));
+                                  PQclear(r);
+                                  for (const auto& [e, blog_row] : pairs) {
+                                      t.add(e);
+                                      t.add(blog_row);
+                                  }
+                                  r = PQexecPrepared(raw.conn, "w12e", 1, by_blog, nullptr, nullptr, 1);
+                                  for (int row = 0; row < PQntuples(r); ++row) {
+                                      t.add(RawPg::be(PQgetvalue(r, row, 0), 4));
+                                      t.add(RawPg::be(PQgetvalue(r, row, 1), 8));
+                                  }
+                                  PQclear(r);
+                              }
+                          }
+                          return t;
+                      }},
+            runs);
+    }
+
     // W8: values("blog").annotate(n=Count("id"), avg=Avg("rating")) over the 100k entries.
     if (selected(only, "W8")) {
         run(backend, {"W8 values(blog).annotate(Count, Avg) 100k", nullptr,
@@ -828,25 +967,13 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                                   "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
                                   "entry.blog_id = blog.id ORDER BY entry.id LIMIT ?");
                               sqlite3_bind_int(s, 1, count);
-                              while (sqlite3_step(s) == SQLITE_ROW) {
-                                  Blog b;
-                                  b.id = sqlite3_column_int64(s, 7);
-                                  b.name.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 8)), static_cast<std::size_t>(sqlite3_column_bytes(s, 8)));
-                                  b.tagline.assign(reinterpret_cast<const char*>(sqlite3_column_text(s, 9)), static_cast<std::size_t>(sqlite3_column_bytes(s, 9)));
-                                  out.emplace_back(RawSqlite::read(s), std::move(b));
-                              }
+                              while (sqlite3_step(s) == SQLITE_ROW) out.emplace_back(RawSqlite::read(s), RawSqlite::read_blog(s, 7));
                               sqlite3_reset(s);
                           } else {
                               std::string v = std::to_string(count);
                               const char* vals[1] = {v.c_str()};
                               PGresult* r = PQexecPrepared(raw.conn, "w6", 1, vals, nullptr, nullptr, 1);
-                              for (int row = 0; row < PQntuples(r); ++row) {
-                                  Blog b;
-                                  b.id = RawPg::be(PQgetvalue(r, row, 7), 8);
-                                  b.name.assign(PQgetvalue(r, row, 8), static_cast<std::size_t>(PQgetlength(r, row, 8)));
-                                  b.tagline.assign(PQgetvalue(r, row, 9), static_cast<std::size_t>(PQgetlength(r, row, 9)));
-                                  out.emplace_back(RawPg::read(r, row), std::move(b));
-                              }
+                              for (int row = 0; row < PQntuples(r); ++row) out.emplace_back(RawPg::read(r, row), RawPg::read_blog(r, row, 7));
                               PQclear(r);
                           }
                           for (const auto& [e, b] : out) {
@@ -1011,6 +1138,13 @@ int main(int argc, char** argv) {
                           "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
                           "entry.blog_id = blog.id ORDER BY entry.id LIMIT $1::bigint");
         statements.emplace_back("w7b", "SELECT id, name, tagline FROM blog ORDER BY id");
+        statements.emplace_back("w12b", fmt::format("SELECT {} FROM entry WHERE blog_id = $1::bigint AND rating >= $2::integer "
+                                        "ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns));
+        statements.emplace_back("w12c", "SELECT COUNT(*) FROM entry WHERE blog_id = $1::bigint");
+        statements.emplace_back("w12d", "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
+                          "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
+                          "entry.blog_id = blog.id WHERE entry.blog_id = $1::bigint ORDER BY entry.id LIMIT 5");
+        statements.emplace_back("w12e", "SELECT rating, COUNT(id) FROM entry WHERE blog_id = $1::bigint GROUP BY rating ORDER BY rating");
         for (const auto& [name, sql] : statements) raw.prepare(name.c_str(), sql.c_str());
         PeerSet peer_set;
 #if DORM_BENCH_SOCI

@@ -16,7 +16,7 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
         for (const auto& f : meta.fields)
             if (!(assign_pk && &f == &meta.pk_field())) fields.push_back(&f);
         std::vector<Value> placeholders(fields.size());
-        it->second = sql::compile_insert(meta, d, fields, placeholders, assign_pk).sql;
+        it->second = sql::compile_insert(meta, d, fields, placeholders, assign_pk && !d.has_last_insert_id()).sql;
     }
     return it->second;
 }
@@ -45,6 +45,11 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
     const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
     if (!assign_pk) {
         conn.execute(sql, values);
+        return;
+    }
+    if (conn.dialect().has_last_insert_id()) {
+        conn.execute(sql, values);
+        pk.set(obj, Value(conn.last_insert_id()));
         return;
     }
     auto cursor = conn.query(sql, values);

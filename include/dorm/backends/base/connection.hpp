@@ -52,6 +52,9 @@ public:
     std::size_t columns() const noexcept { return columns_; }
     /// The name of column `i` of the result (for raw rows and explain()).
     virtual std::string column_name(std::size_t i) const = 0;
+    /// How many rows are left, where the backend knows it without reading them (0: unknown), so that a reader
+    /// can size its storage once.
+    virtual std::size_t rows_hint() const noexcept { return 0; }
 
 protected:
     virtual bool do_next() = 0;
@@ -168,6 +171,11 @@ public:
     /// Asks the database to stop the statement this connection is running now; called from another thread (an
     /// asynchronous task destroyed while its query runs). The statement then fails as a cancelled one.
     virtual void cancel() noexcept {}
+    /// The automatic key of the row the last INSERT on this connection added, where the dialect says
+    /// has_last_insert_id() (Django's cursor.lastrowid); a trigger's own inserts do not change it.
+    virtual std::int64_t last_insert_id() const {
+        throw NotSupportedError(fmt::format("dorm: {} does not report the last inserted key", dialect().vendor()));
+    }
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.

@@ -190,6 +190,9 @@ public:
     /// Whether the columns of a VALUES list need casts to their field's type (PostgreSQL types a column of
     /// NULL parameters as text).
     virtual bool values_need_casts() const noexcept { return false; }
+    /// Whether a connection tells the automatic key of the row it inserted last (Connection::last_insert_id()),
+    /// so that a one-row INSERT needs no RETURNING (which costs SQLite a temporary table per statement).
+    virtual bool has_last_insert_id() const noexcept { return false; }
 };
 
 }  // namespace dorm::backends

@@ -368,13 +368,18 @@ struct Params {
     std::vector<int> lengths;
     std::vector<int> formats;
 
-    explicit Params(std::span<const Value> params) {
+    Params() = default;
+    explicit Params(std::span<const Value> params) { assign(params); }
+
+    /// Encodes `params`, reusing the memory of the previous ones (a connection keeps one Params for all its
+    /// statements, so that a statement allocates nothing here once warm).
+    void assign(std::span<const Value> params) {
         auto n = params.size();
-        types.resize(n);
-        text.resize(n);
-        values.resize(n);
-        lengths.resize(n);
-        formats.resize(n);
+        types.assign(n, 0);
+        if (text.size() < n) text.resize(n);
+        values.assign(n, nullptr);
+        lengths.assign(n, 0);
+        formats.assign(n, 0);
         for (std::size_t i = 0; i < n; ++i) {
             std::visit(
                 [&](const auto& x) {
@@ -588,6 +593,8 @@ public:
         : result_(std::move(result)), conn_(conn), name_(std::move(cursor_name)), chunk_(chunk) {
         start();
     }
+    Cursor(const Cursor&) = delete;  // its cells may be its own members
+    Cursor& operator=(const Cursor&) = delete;
     ~Cursor() override {
         if (conn_ && PQstatus(conn_) == CONNECTION_OK) detail::exec(conn_, ("CLOSE " + name_).c_str());
     }
@@ -601,7 +608,7 @@ public:
             ++row_;
         }
         for (std::size_t i = 0; i < columns_; ++i) {
-            Cell& c = cells_buf_[i];
+            Cell& c = cells_mut_[i];
             int col = static_cast<int>(i);
             if (PQgetisnull(result_.get(), row_, col)) {
                 c.kind = Cell::Kind::null;
@@ -618,22 +625,28 @@ public:
         return true;
     }
     std::string column_name(std::size_t i) const override { return PQfname(result_.get(), static_cast<int>(i)); }
+    std::size_t rows_hint() const noexcept override { return rows_ > row_ + 1 ? static_cast<std::size_t>(rows_ - row_ - 1) : 0; }
 
 private:
     void start() {
         rows_ = result_ ? PQntuples(result_.get()) : 0;
         row_ = -1;
         columns_ = result_ ? static_cast<std::size_t>(PQnfields(result_.get())) : 0;
-        types_.resize(columns_);
+        // Up to inline_columns columns need no allocation.
+        if (columns_ > inline_columns) {
+            types_heap_.resize(columns_);
+            cells_heap_.resize(columns_);
+        }
+        types_ = columns_ > inline_columns ? types_heap_.data() : types_inline_;
+        cells_mut_ = columns_ > inline_columns ? cells_heap_.data() : cells_inline_;
         bool arrays = false;
         for (std::size_t i = 0; i < columns_; ++i) {
             types_[i] = PQftype(result_.get(), static_cast<int>(i));
             arrays = arrays || detail::is_array_type(types_[i]);
         }
         // Only a result with array columns keeps decoded values (the cells point to them until the next row).
-        arrays_.assign(arrays ? columns_ : 0, Value());
-        cells_buf_.resize(columns_);
-        cells_ = cells_buf_.data();
+        if (arrays || !arrays_.empty()) arrays_.assign(arrays ? columns_ : 0, Value());
+        cells_ = cells_mut_;
         if (conn_ && chunk_ && static_cast<std::size_t>(rows_) < chunk_) exhausted_ = true;
     }
     void fetch() {
@@ -651,8 +664,13 @@ private:
     bool exhausted_ = false;
     int rows_ = 0;
     int row_ = -1;
-    std::vector<Oid> types_;
-    std::vector<Cell> cells_buf_;
+    static constexpr std::size_t inline_columns = 16;
+    Oid types_inline_[inline_columns];
+    Cell cells_inline_[inline_columns];
+    std::vector<Oid> types_heap_;
+    std::vector<Cell> cells_heap_;
+    Oid* types_ = nullptr;
+    Cell* cells_mut_ = nullptr;
     std::vector<Value> arrays_;  // per column when any is an array: the current row's decoded arrays
 };
 
@@ -973,7 +991,8 @@ private:
 
     Result run(const std::string& sql, std::span<const Value> params) {
         ensure_open();
-        detail::Params p(params);
+        detail::Params& p = params_;
+        p.assign(params);
         if (transaction_pooling_)  // the unnamed statement: parsed again each time, known to no other transaction
             return detail::exec_params(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
                                        p.formats.data(), 1);
@@ -996,6 +1015,7 @@ private:
     }
 
     static constexpr std::size_t max_prepared = 512;
+    detail::Params params_;  // run()'s, kept for their memory
     std::string conninfo_;
     PGconn* conn_ = nullptr;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name

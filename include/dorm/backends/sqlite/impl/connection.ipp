@@ -76,6 +76,8 @@ struct CachedStatement {
 class Cursor final : public backends::Cursor {
 public:
     Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached);
+    Cursor(const Cursor&) = delete;  // its cells may be its own members
+    Cursor& operator=(const Cursor&) = delete;
     ~Cursor() override;
     bool do_next() override;
     std::string column_name(std::size_t i) const override { return sqlite3_column_name(stmt_, static_cast<int>(i)); }
@@ -84,7 +86,10 @@ private:
     Connection& conn_;
     sqlite3_stmt* stmt_;
     CachedStatement* cached_;  // nullptr: a one-off statement, finalized on release
-    std::vector<Cell> row_;
+    static constexpr std::size_t inline_columns = 16;  // up to this many columns need no allocation
+    Cell inline_[inline_columns];
+    std::vector<Cell> heap_;
+    Cell* row_ = inline_;
 };
 
 /// One sqlite3 handle with its statement cache. Used by one thread.
@@ -114,6 +119,7 @@ public:
     sqlite3* handle() const noexcept { return db_; }
     void cancel() noexcept override { sqlite3_interrupt(db_); }  // safe from another thread
     bool transaction_open() const noexcept override { return sqlite3_get_autocommit(db_) == 0; }
+    std::int64_t last_insert_id() const override { return sqlite3_last_insert_rowid(db_); }
 
     /// Returns a statement to the cache (or finalizes a one-off); called by Cursor.
     static void release(sqlite3_stmt* stmt, CachedStatement* cached) noexcept {
@@ -230,8 +236,11 @@ private:
 inline Cursor::Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached)
     : conn_(conn), stmt_(stmt), cached_(cached) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(stmt));
-    row_.resize(columns_);
-    cells_ = row_.data();
+    if (columns_ > inline_columns) {
+        heap_.resize(columns_);
+        row_ = heap_.data();
+    }
+    cells_ = row_;
 }
 
 inline Cursor::~Cursor() { Connection::release(stmt_, cached_); }

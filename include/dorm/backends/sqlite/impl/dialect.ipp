@@ -21,6 +21,8 @@ public:
     void placeholder(std::string& out, std::size_t) const override { out += '?'; }
 
     bool has_update_from() const noexcept override { return sqlite3_libversion_number() >= 3033000; }
+    // An automatic key is always INTEGER PRIMARY KEY here: the rowid.
+    bool has_last_insert_id() const noexcept override { return true; }
 
     PatternSpec pattern(std::string_view lookup) const override {
         // SQLite's LIKE ignores ASCII case and no other: case-sensitive lookups use instr / GLOB / a range,
