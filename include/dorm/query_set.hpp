@@ -875,9 +875,12 @@ public:
     std::int64_t count() const {
         if (cache_->filled) return static_cast<std::int64_t>(cache_->items.size());
         auto& conn = connection();
-        auto c = sql::compile_count(*query_, conn.dialect());
-        if (c.nothing) return 0;
-        auto cursor = conn.query(c.sql, c.params);
+        const backends::Dialect& dialect = conn.dialect();
+        auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_count(source, dialect); };
+        detail::ShapedStatement st;
+        detail::shaped_statement(*query_, 'c', {}, conn, detail::shape_build(build), st);
+        if (!st.sql) return 0;
+        auto cursor = conn.query(*st.sql, st.params);
         if (!cursor->next()) return 0;
         return cursor->row()[0].i;
     }
@@ -886,9 +889,12 @@ public:
     bool exists() const {
         if (cache_->filled) return !cache_->items.empty();
         auto& conn = connection();
-        auto c = sql::compile_exists(*query_, conn.dialect());
-        if (c.nothing) return false;
-        return conn.query(c.sql, c.params)->next();
+        const backends::Dialect& dialect = conn.dialect();
+        auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_exists(source, dialect); };
+        detail::ShapedStatement st;
+        detail::shaped_statement(*query_, 'e', {}, conn, detail::shape_build(build), st);
+        if (!st.sql) return false;
+        return conn.query(*st.sql, st.params)->next();
     }
 
     /// Whether `obj` is among the results (by primary key).
@@ -941,9 +947,9 @@ private:
         return q;
     }
 
-    /// get(field, value) without building and compiling a query each time: the first call runs the usual way and,
-    /// when the value turns out to be the statement's only parameter, keeps the statement with this QuerySet's
-    /// query (objects() shares one per model); later calls check the value as filter() would and bind it.
+    /// get(field, value) without building and compiling a query each time: the statement comes from the connection's
+    /// shape cache (this QuerySet's shape, the field and the value's class), where the first call of the shape left
+    /// it; a cached statement's value is checked as filter() would check it, then bound.
     std::optional<std::vector<T>> get_by_field(const Q& condition) const {
         const auto& leaf = *condition.leaf();
         const Value& v = leaf.value.value;
@@ -954,26 +960,19 @@ private:
         if (!field || base.empty || !base.combinator.empty()) return std::nullopt;
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
-        const auto* dialect = &conn.dialect();
-        const std::size_t type = v.variant().index();
-        if (const std::string* sql = base.get_statements.find(leaf.path, type, dialect)) {
-            sql::detail::check_value(*field, v);
-            return run_compiled(base, db, conn, *sql, std::span<const Value>(&v, 1));
-        }
-        const std::uint64_t generation = lookups::custom_generation();  // before compiling: a change since is a miss
-        sql::Query q = add_condition(condition).get_query();
-        auto c = sql::compile_select(q, *dialect);
-        if (!c.nothing && c.params.size() == 1 && c.params[0] == v)
-            if (auto other = sql::detail::another_value(v)) {
-                try {  // the same text with another value, which is then the only parameter: remember it
-                    auto c2 = sql::compile_select(add_condition(Q(leaf.path, *other)).get_query(), *dialect);
-                    if (c2.sql == c.sql && c2.params.size() == 1 && c2.params[0] == *other)
-                        base.get_statements.add(leaf.path, type, dialect, c.sql, generation);
-                } catch (const Error&) {
-                }
-            }
-        if (c.nothing) return std::vector<T>{};
-        return run_compiled(q, db, conn, c.sql, c.params);
+        const backends::Dialect& dialect = conn.dialect();
+        const std::string_view path = leaf.path;
+        auto build = [&](const sql::Query& source, std::span<const Value> extra) {
+            if (&source == &base) return sql::compile_select(add_condition(condition).get_query(), dialect);
+            self_type other(std::make_shared<const sql::Query>(source));  // learning a shape: the changed query
+            return sql::compile_select(other.add_condition(Q(path, extra[0])).get_query(), dialect);
+        };
+        detail::ShapedStatement st;
+        const Value* value[1] = {&v};
+        detail::shaped_statement(base, 'g', path, conn, detail::shape_build(build), st, value);
+        if (st.cached) sql::detail::check_value(*field, v);
+        if (!st.sql) return std::vector<T>{};
+        return run_compiled(base, db, conn, *st.sql, st.params);
     }
 
     T get_one(std::vector<T> rows) const {
@@ -1672,6 +1671,21 @@ private:
         return run_compiled(q, db, conn, c.sql, c.params);
     }
 
+    /// Runs this QuerySet's own query, whose statement comes from the connection's shape cache (a copy changed
+    /// outside the QuerySet's methods, as run() gets, may not match its recipe), and decodes every row.
+    std::vector<T> run_own() const {
+        const sql::Query& q = *query_;
+        if (q.empty) return {};
+        const std::string* db = detail::query_db(q);
+        auto& conn = databases().get(*db).connection();
+        const backends::Dialect& dialect = conn.dialect();
+        auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_select(source, dialect); };
+        detail::ShapedStatement st;
+        detail::shaped_statement(q, 's', {}, conn, detail::shape_build(build), st);
+        if (!st.sql) return {};
+        return run_compiled(q, db, conn, *st.sql, st.params);
+    }
+
     /// Runs `sql`, compiled from `q` (or from a query with the same select list) on database `db`, and decodes
     /// its rows.
     std::vector<T> run_compiled(const sql::Query& q, const std::string* db, backends::Connection& conn,
@@ -1706,7 +1720,7 @@ private:
     /// The one place a QuerySet's results are loaded and cached.
     const std::vector<T>& fetch_all() const {
         if (!cache_->filled) {
-            cache_->items = run(*query_);
+            cache_->items = run_own();
             cache_->filled = true;
         }
         return cache_->items;

@@ -5,6 +5,7 @@
 
 #include <dorm/config.hpp>
 
+#include <dorm/backends/base/connection.hpp>
 #include <dorm/backends/base/dialect.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -166,6 +168,54 @@ DORM_DECL std::shared_ptr<const sql::Query> loads_query(const ModelMeta& model, 
 DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns);
 
 class Replayer;
+
+// ---- Query shapes: each statement compiled once per connection ---------------------------------------------------
+
+/// Appends the shape of `q` to `key` (its recorded calls, as dumps() writes them, with each value that may change
+/// without changing the statement written as its class, and a digest of its state) and those values, in the order
+/// written, to `values`; then the `extra` values the same way. False when `q` has no complete recipe (it was changed
+/// by something dumps() cannot record): its statements are compiled each time.
+DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
+                         std::span<const Value* const> extra = {});
+
+/// Builds and compiles a statement of a query of `source`'s shape: `call(source, extra)`, where `extra` are the
+/// values after `source`'s own (get()'s value). Called with the real values, and with changed ones to learn a shape.
+struct ShapeBuild {
+    const void* context;
+    sql::Compiled (*call)(const void* context, const sql::Query& source, std::span<const Value> extra);
+    sql::Compiled operator()(const sql::Query& source, std::span<const Value> extra) const {
+        return call(context, source, extra);
+    }
+};
+
+/// How `real` (built on `source` by `build`) binds the shape's `values`: learned by building the query again with
+/// every value changed (serial::changed_value()) and comparing. The shape is cacheable when the statement's text
+/// is the same and each parameter is either one of the values, unchanged, or a constant of the statement.
+DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::span<const Value* const> values,
+                                              const sql::Compiled& real, const ShapeBuild& build);
+
+/// The statement an evaluation runs, from the connection's shape cache or compiled now.
+struct ShapedStatement {
+    const std::string* sql = nullptr;  // nullptr: the query matches nothing, nothing runs
+    std::span<const Value> params;
+    std::vector<Value> bound;  // the parameters of a cached statement
+    sql::Compiled compiled;    // a statement compiled now
+    bool cached = false;       // from the cache: the query was not built, so nothing checked its values
+};
+
+/// The statement `build(q, extra)` compiles for `q` on `conn`: the cached one for its shape (prefixed by `kind`,
+/// one letter per kind of statement, and `name`: get()'s field) with this query's values bound, or, when the shape is new or not cacheable,
+/// built and compiled now (and a new shape learned).
+DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view name, backends::Connection& conn,
+                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra = {});
+
+/// A ShapeBuild calling `f(source, extra)`; `f` must outlive it.
+template <class F>
+ShapeBuild shape_build(const F& f) {
+    return ShapeBuild{&f, [](const void* c, const sql::Query& source, std::span<const Value> extra) {
+                          return (*static_cast<const F*>(c))(source, extra);
+                      }};
+}
 
 }  // namespace dorm::detail
 

@@ -19,6 +19,7 @@
 #include <dorm/async/impl/fiber.ipp>
 #include <dorm/backends/base/impl/connection.ipp>
 #include <dorm/backends/base/impl/dialect.ipp>
+#include <dorm/backends/base/impl/shape_cache.ipp>
 #include <dorm/impl/aggregates.ipp>
 #include <dorm/impl/async.ipp>
 #include <dorm/impl/conditional.ipp>

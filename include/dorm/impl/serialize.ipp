@@ -10,6 +10,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
+#include <cmath>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -87,33 +90,140 @@ inline constexpr std::int64_t day_us = 86400000000LL;
 inline constexpr std::int64_t min_datetime_us = Date::min_days * day_us;
 inline constexpr std::int64_t max_datetime_us = (Date::max_days + 1) * day_us - 1;
 
+// ---- Shapes ----------------------------------------------------------------------------------------------------
+// A query's shape is its recorded calls with some values left out: those that can change without changing the
+// statement, as far as one can tell by changing them (learn_shape()). Each is written as its class: its type and
+// what a lookup might treat apart (the sign of a number, whether an integer fits 32 bits). Values of no class
+// (NULL, booleans, zero, empty strings, times, arrays) are part of the shape.
+
+/// The class `v` is written as in a shape, or nullptr when it is written as itself.
+inline const char* shape_class(const Value& v) noexcept {
+    return std::visit(
+        [](const auto& x) -> const char* {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, std::int64_t>) {
+                if (x == 0) return nullptr;
+                const bool small = x >= INT32_MIN && x <= INT32_MAX;
+                return x > 0 ? (small ? "?i+" : "?I+") : (small ? "?i-" : "?I-");
+            } else if constexpr (std::is_same_v<X, double>) {
+                if (!std::isfinite(x) || x == 0) return nullptr;
+                return x > 0 ? "?f+" : "?f-";
+            } else if constexpr (std::is_same_v<X, std::string> || std::is_same_v<X, Bytes>) {
+                if (x.empty()) return nullptr;
+                return std::is_same_v<X, std::string> ? "?s" : "?b";
+            } else if constexpr (std::is_same_v<X, Date>) {
+                return "?d";
+            } else if constexpr (std::is_same_v<X, DateTime>) {
+                return "?t";
+            } else if constexpr (std::is_same_v<X, Duration>) {
+                if (x.count() == 0) return nullptr;
+                return x.count() > 0 ? "?u+" : "?u-";
+            } else {
+                return nullptr;
+            }
+        },
+        v.variant());
+}
+
+/// A value of `v`'s class (shape_class()) that differs from it, and from the other values changed with it (`k`: its
+/// position). A string gets characters that escaping, case folding or trimming would change, so that a statement
+/// that binds the value transformed does not pass for one that binds it as it is.
+inline std::optional<Value> changed_value(const Value& v, std::size_t k) {
+    const auto d = static_cast<std::int64_t>(k) + 1;
+    auto in_class = [&](const Value& c) { return c != v && std::string_view(shape_class(c) ? shape_class(c) : "") ==
+                                                                 std::string_view(shape_class(v) ? shape_class(v) : ""); };
+    auto first_of = [&](std::initializer_list<Value> candidates) -> std::optional<Value> {
+        for (const auto& c : candidates)
+            if (in_class(c)) return c;
+        return std::nullopt;
+    };
+    return std::visit(
+        [&](const auto& x) -> std::optional<Value> {
+            using X = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<X, std::int64_t>) {
+                return first_of({Value(x < INT64_MAX - d ? x + d : x), Value(x > INT64_MIN + d ? x - d : x)});
+            } else if constexpr (std::is_same_v<X, double>) {
+                return first_of({Value(x * (1 + static_cast<double>(d) / 1024))});
+            } else if constexpr (std::is_same_v<X, std::string>) {
+                return Value(x + " %_\\Az" + std::to_string(k));
+            } else if constexpr (std::is_same_v<X, Bytes>) {
+                Bytes b = x;
+                b.push_back(std::byte{0x25});
+                b.push_back(static_cast<std::byte>(k & 0xff));
+                return Value(std::move(b));
+            } else if constexpr (std::is_same_v<X, Date>) {
+                const std::int64_t days = x.days_since_epoch();
+                const std::int64_t to = days + d <= Date::max_days ? days + d : days - d;
+                if (to < Date::min_days) return std::nullopt;
+                return Value(Date(std::chrono::sys_days{std::chrono::days{to}}));
+            } else if constexpr (std::is_same_v<X, DateTime>) {
+                // A day and a microsecond later: whatever a lookup takes from it (date, time, microseconds) changes.
+                const std::int64_t step = d * (day_us + 1);
+                const std::int64_t us = x.microseconds_since_epoch();
+                const std::int64_t to = us <= max_datetime_us - step ? us + step : us - step;
+                if (to < min_datetime_us) return std::nullopt;
+                return Value(DateTime(std::chrono::sys_time<std::chrono::microseconds>{std::chrono::microseconds{to}}));
+            } else if constexpr (std::is_same_v<X, Duration>) {
+                return first_of({Value(Duration(x.count() < INT64_MAX - d ? x.count() + d : x.count())),
+                                 Value(Duration(x.count() > INT64_MIN + d ? x.count() - d : x.count()))});
+            } else {
+                return std::nullopt;
+            }
+        },
+        v.variant());
+}
+
 // ---- Writing ---------------------------------------------------------------------------------------------------
 
 class Writer {
 public:
     std::string out;
 
+    // Shapes (shape_key(), learn_shape()): in `shape` mode a value that can change without changing the statement
+    // (shape_class()) is written as its class and collected; in `replace` mode the next of `replacements` is
+    // written in its place. Other values are written as themselves in every mode: they are part of the shape.
+    enum class Mode { text, shape, replace } mode = Mode::text;
+    std::vector<const Value*>* collected = nullptr;
+    std::span<const Value> replacements;
+    std::size_t replaced = 0;
+
     void query(const sql::Query& q) {
         const ModelMeta& m = *q.model;
         if (!q.recipe)
             throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet was not built from {}::objects() by "
                                                 "QuerySet methods, so it cannot be serialised", m.name, m.name));
-        std::vector<const recipe::Step*> steps;
-        for (const Recipe* r = q.recipe.get(); r; r = r->parent.get()) {
+        for (const Recipe* r = q.recipe.get(); r; r = r->parent.get())
             if (const auto* u = std::get_if<recipe::Unrecorded>(&r->step))
                 throw NotSupportedError(fmt::format("dorm: dumps(): this {} QuerySet was built with {}, which cannot be "
                                                     "serialised", m.name, u->what));
-            if (!std::holds_alternative<recipe::Root>(r->step)) steps.push_back(&r->step);
-        }
         open("query");
         string(m.name);
         string(m.db_table);
-        for (auto it = steps.rbegin(); it != steps.rend(); ++it) std::visit([this](const auto& s) { step(s); }, **it);
+        steps(q.recipe.get());
         close();
     }
 
-    // Values: null, true, false, integers as written; the other types tagged.
     void value(const Value& v) {
+        if (mode != Mode::text) [[unlikely]] {
+            if (const char* c = shape_class(v)) {
+                if (mode == Mode::shape) {
+                    atom(c);
+                    collected->push_back(&v);
+                } else {
+                    if (replaced == replacements.size()) throw InternalError("dorm: a shape has fewer values than its query");
+                    literal(replacements[replaced++]);
+                }
+                return;
+            }
+        }
+        literal(v);
+    }
+
+    /// A name (a field path) as the text writes one.
+    void name(std::string_view n) { string(n); }
+
+    // Values: null, true, false, integers as written; the other types tagged.
+    void literal(const Value& v) {
         std::visit(
             [this](const auto& x) {
                 using X = std::decay_t<decltype(x)>;
@@ -150,7 +260,7 @@ public:
                     close();
                 } else if constexpr (std::is_same_v<X, Array>) {
                     open("array");
-                    for (const Value& e : x) value(e);
+                    for (const Value& e : x) literal(e);
                     close();
                 }
             },
@@ -158,6 +268,23 @@ public:
     }
 
 private:
+    // The steps from the first call on (the list links them newest first). Most recipes are short: their steps
+    // are listed without allocating.
+    void steps(const Recipe* newest) {
+        constexpr std::size_t inline_steps = 16;
+        const recipe::Step* few[inline_steps];
+        std::vector<const recipe::Step*> many;
+        std::size_t n = 0;
+        for (const Recipe* r = newest; r; r = r->parent.get()) {
+            if (n == inline_steps) many.assign(few, few + n);
+            if (n >= inline_steps) many.push_back(&r->step);
+            else few[n] = &r->step;
+            ++n;
+        }
+        const recipe::Step* const* list = n > inline_steps ? many.data() : few;
+        for (std::size_t i = n; i-- > 0;) std::visit([this](const auto& s) { step(s); }, *list[i]);
+    }
+
     // Elements of a list are separated by one space; a list starts with its head word.
     void separate() {
         if (!out.empty() && out.back() != ' ' && out.back() != '(') out += ' ';
@@ -175,6 +302,15 @@ private:
     void string(std::string_view s) {
         separate();
         out += '"';
+        auto plain = [](char ch) {
+            auto u = static_cast<unsigned char>(ch);
+            return ch != '"' && ch != '\\' && u >= 0x20 && u < 0x7f;
+        };
+        if (std::all_of(s.begin(), s.end(), plain)) {  // most names: as they are
+            out += s;
+            out += '"';
+            return;
+        }
         for (char ch : s) {
             auto u = static_cast<unsigned char>(ch);
             if (ch == '"' || ch == '\\') {
@@ -1247,6 +1383,152 @@ DORM_DECL std::string dumps_query(const sql::Query& q) {
                                             "rebuild the same query (was its state changed outside QuerySet methods?)",
                                             q.model->name));
     return std::move(w.out);
+}
+
+DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
+                         std::span<const Value* const> extra) {
+    if (!q.recipe || !q.model) return false;
+    for (const Recipe* r = q.recipe.get(); r; r = r->parent.get())
+        if (std::holds_alternative<recipe::Unrecorded>(r->step)) return false;
+    serial::Writer w;
+    w.mode = serial::Writer::Mode::shape;
+    w.collected = &values;
+    w.out.swap(key);
+    bool ok = true;
+    try {
+        w.query(q);
+        for (const Value* v : extra) w.value(*v);
+    } catch (const NotSupportedError&) {  // RawSQL and the like: no text, so no shape
+        ok = false;
+    }
+    w.out.swap(key);
+    if (!ok) return false;
+    // The state a QuerySet method may set on a copy of the query without recording it (get()'s limit, an index's
+    // slice): part of the shape too, so that such a copy never meets the statement of the query it was copied from.
+    auto n = [](std::size_t size) { return static_cast<std::int64_t>(size); };
+    const std::int64_t state[] = {
+        q.low,
+        q.high ? *q.high : -1,
+        (q.empty ? 1 : 0) | (q.default_ordering ? 2 : 0) | (q.standard_ordering ? 4 : 0) | (q.distinct ? 8 : 0) |
+            (q.values_mode ? 16 : 0) | (q.for_write ? 32 : 0) | (q.lock ? 64 : 0) | (q.defer_loading ? 128 : 0) |
+            (q.where ? 256 : 0) | (q.having ? 512 : 0) | (q.qualify ? 1024 : 0) |
+            (static_cast<std::int64_t>(q.grouping) << 16),
+        n(q.joins.size()), n(q.order_by.size()), n(q.distinct_fields.size()), n(q.annotations.size()),
+        n(q.values.size()), n(q.group_by.size()), n(q.select_related.size()), n(q.prefetch.size()),
+        n(q.filtered_relations.size()), n(q.extra_tables.size()), n(q.loading.size()), n(q.combined.size()),
+        n(q.combinator.size())};
+    key.append(reinterpret_cast<const char*>(state), sizeof state);
+    return true;
+}
+
+DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::span<const Value* const> values,
+                                              const sql::Compiled& real, const ShapeBuild& build) {
+    backends::CompiledShape shape;  // not cacheable until shown to be
+    shape.nothing = real.nothing;
+    shape.sql = real.sql;
+    std::vector<Value> changed;
+    changed.reserve(values.size());
+    for (std::size_t k = 0; k < values.size(); ++k) {
+        auto c = serial::changed_value(*values[k], k);
+        if (!c) return shape;
+        changed.push_back(std::move(*c));
+    }
+    sql::Compiled other;
+    try {
+        serial::Writer w;
+        w.mode = serial::Writer::Mode::replace;
+        w.replacements = changed;
+        w.out = fmt::format("{}{} ", serial::format_tag, serial::format_version);
+        w.query(source);
+        auto again = loads_query(*source.model, w.out);
+        other = build(*again, std::span<const Value>(changed).subspan(w.replaced));
+    } catch (const Error&) {  // a changed value the query refuses: its statement depends on its values
+        return shape;
+    }
+    if (other.nothing != real.nothing || other.sql != real.sql || other.params.size() != real.params.size())
+        return shape;
+    using Pattern = backends::CompiledShape::Pattern;
+    // Whether `bound` is `v` as a parameter with `p` (a pattern lookup's LIKE-escaped text: the changed strings
+    // hold each character escaping changes, so an escaped value never passes for one bound as it is).
+    auto binds = [](const Value& bound, const Value& v, Pattern p) {
+        if (p == Pattern::none) return bound == v;
+        const auto* s = std::get_if<std::string>(&v.variant());
+        const auto* b = std::get_if<std::string>(&bound.variant());
+        return s && b && *b == backends::CompiledShape::like_pattern(p, *s);
+    };
+    for (std::size_t i = 0; i < real.params.size(); ++i) {
+        const Value& a = real.params[i];
+        const Value& b = other.params[i];
+        std::optional<std::size_t> slot;
+        Pattern pattern = Pattern::none;
+        for (Pattern p : {Pattern::none, Pattern::exact, Pattern::prefix, Pattern::suffix, Pattern::contains})
+            for (std::size_t j = 0; j < values.size(); ++j)
+                if (binds(a, *values[j], p) && binds(b, changed[j], p)) {
+                    if (slot) return shape;  // cannot tell which value it is, or how it is bound
+                    slot = j;
+                    pattern = p;
+                }
+        if (slot) {
+            shape.slots.push_back(static_cast<std::int32_t>(*slot));
+            if (pattern != Pattern::none) shape.patterns.resize(real.params.size(), Pattern::none);
+            if (!shape.patterns.empty()) shape.patterns[i] = pattern;
+            continue;
+        }
+        // Not a value of the shape: it must be the statement's own, the same whatever the values are.
+        if (a != b) return shape;
+        for (std::size_t j = 0; j < values.size(); ++j)
+            if (*values[j] == a || changed[j] == a) return shape;
+        shape.constants.push_back(a);
+        shape.slots.push_back(-static_cast<std::int32_t>(shape.constants.size()));
+    }
+    shape.cacheable = true;
+    return shape;
+}
+
+DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view name, backends::Connection& conn,
+                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra) {
+    // Reused for their memory: a cached statement costs no allocation here.
+    thread_local std::string key;
+    thread_local std::vector<const Value*> values;
+    key.clear();
+    values.clear();
+    const backends::Dialect* dialect = &conn.dialect();
+    const ModelMeta* model = q.model;
+    const std::uint64_t generation = lookups::custom_generation();  // a lookup registered since changes statements
+    struct {
+        const backends::Dialect* dialect;
+        const ModelMeta* model;
+        std::uint64_t generation;
+        char kind;
+    } prefix{dialect, model, generation, kind};
+    key.append(reinterpret_cast<const char*>(&prefix), offsetof(decltype(prefix), kind) + 1);
+    key += name;
+    key += '\0';
+    std::span<const Value> extra_values;
+    std::vector<Value> extra_copies;
+    auto compile_now = [&] {
+        if (!extra.empty()) {
+            extra_copies.reserve(extra.size());
+            for (const Value* v : extra) extra_copies.push_back(*v);
+            extra_values = extra_copies;
+        }
+        out.compiled = build(q, extra_values);
+        out.sql = out.compiled.nothing ? nullptr : &out.compiled.sql;
+        out.params = out.compiled.params;
+    };
+    if (!shape_key(q, key, values, extra)) return compile_now();
+    if (const backends::CompiledShape* s = conn.shapes.find(key)) {
+        if (!s->cacheable) return compile_now();
+        out.sql = s->nothing ? nullptr : &s->sql;
+        s->bind(values, out.bound);
+        out.params = out.bound;
+        out.cached = true;
+        return;
+    }
+    compile_now();
+    std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
+    std::vector<const Value*> shape_values = values;
+    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build));
 }
 
 DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns) {

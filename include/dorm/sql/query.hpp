@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,41 +106,6 @@ struct PrefetchSpec {
 };
 
 /// The state of a QuerySet: plain data, copied (shallowly: the WHERE tree is shared) on every chained call.
-namespace detail {
-/// The statements get(field, value) compiled from one query, kept with it: the same field and value type give the
-/// same SQL with the value as its only parameter, as long as the custom lookups registered stay the same (a
-/// registered `exact` changes it). Copies start empty, since a chained query is another query.
-class GetStatements {
-public:
-    GetStatements() = default;
-    GetStatements(const GetStatements&) noexcept {}
-    GetStatements& operator=(const GetStatements&) noexcept { return *this; }
-
-    /// The SQL for `path` and a value of variant index `type` on dialect `d`, compiled while the custom lookups'
-    /// registry was at the generation it is at now, or nullptr.
-    const std::string* find(std::string_view path, std::size_t type, const backends::Dialect* d) const;
-    /// Keeps `sql`, compiled with the registry at `generation` (lookups::custom_generation() taken before).
-    void add(std::string path, std::size_t type, const backends::Dialect* d, std::string sql,
-             std::uint64_t generation) const {
-        std::lock_guard lock(mutex_);
-        // A few fields per query: paths built at run time must not grow it unbounded. Entries are never removed:
-        // find() hands out pointers into them.
-        if (entries_.size() < 16)
-            entries_.push_back(std::make_unique<const Entry>(Entry{std::move(path), type, d, std::move(sql), generation}));
-    }
-
-private:
-    struct Entry {
-        std::string path;
-        std::size_t type;
-        const backends::Dialect* dialect;
-        std::string sql;
-        std::uint64_t generation;
-    };
-    mutable std::mutex mutex_;
-    mutable std::vector<std::unique_ptr<const Entry>> entries_;  // owned: find()'s pointers stay valid while entries are added
-};
-}  // namespace detail
 
 struct Query {
     DORM_VALUE_MEMBERS(Query);  // compiled once (config.hpp)
@@ -182,7 +146,6 @@ struct Query {
     int current_filter = 0;                 // the call whose conditions are being built; 0 outside filter()
     std::string combinator;                 // "UNION", "UNION ALL", "INTERSECT", "EXCEPT"; empty: none
     std::vector<std::shared_ptr<const Query>> combined;  // the queries combined, this one's own state first
-    detail::GetStatements get_statements;                 // see detail::GetStatements
     // The QuerySet calls that built this state, for dumps() (<dorm/serialize.hpp>); nullptr when not built from
     // Model::objects() by QuerySet methods alone.
     std::shared_ptr<const dorm::detail::Recipe> recipe;
@@ -233,8 +196,6 @@ inline void check_value(const FieldMeta& f, const Value& v) { check_value(f.name
 /// binds it; binary data and NULL are refused.
 DORM_DECL Value pattern_text(std::string_view lookup, const Value& v);
 
-/// A value of the same type as `v` that differs from it (to tell a statement's parameter from its text), if known.
-DORM_DECL std::optional<Value> another_value(const Value& v);
 
 /// Calls `fn` with the path of every lookup in `q` (not those of boolean expressions).
 template <class Fn>

@@ -6,6 +6,7 @@
 
 #include <dorm/backends/base/cell.hpp>
 #include <dorm/backends/base/dialect.hpp>
+#include <dorm/backends/base/shape_cache.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/value.hpp>
 
@@ -176,6 +177,9 @@ public:
     virtual std::int64_t last_insert_id() const {
         throw NotSupportedError(fmt::format("dorm: {} does not report the last inserted key", dialect().vendor()));
     }
+
+    /// The statements of the query shapes evaluated on this connection (<dorm/serialize.hpp>'s shaped_statement()).
+    ShapeCache shapes;
 
     /// Where to record statements, for CaptureQueries (nested captures each record everything); empty when
     /// not capturing.

@@ -7,17 +7,6 @@
 #include <functional>
 #include <set>
 
-namespace dorm::sql::detail {
-
-DORM_DECL auto GetStatements::find(std::string_view path, std::size_t type, const backends::Dialect* d) const -> const std::string* {
-    const std::uint64_t generation = lookups::custom_generation();
-    std::lock_guard lock(mutex_);
-    for (const auto& e : entries_)
-        if (e->type == type && e->dialect == d && e->generation == generation && e->path == path) return &e->sql;
-    return nullptr;
-}
-}  // namespace dorm::sql::detail
-
 namespace dorm::sql {
 
 DORM_DECL auto Query::loads(std::size_t i) const -> bool {
@@ -101,19 +90,6 @@ DORM_DECL Value pattern_text(std::string_view lookup, const Value& v) {
             else if constexpr (std::is_same_v<X, Bytes>)
                 throw TypeError(fmt::format("dorm: the '{}' lookup compares text, not bytes", lookup));
             else return Value(fmt::format("{}", v));
-        },
-        v.variant());
-}
-
-DORM_DECL std::optional<Value> another_value(const Value& v) {
-    return std::visit(
-        [](const auto& x) -> std::optional<Value> {
-            using X = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<X, bool>) return Value(!x);
-            else if constexpr (std::is_same_v<X, std::int64_t>) return Value(x == INT64_MAX ? x - 1 : x + 1);
-            else if constexpr (std::is_same_v<X, double>) return Value(x + 1.0);
-            else if constexpr (std::is_same_v<X, std::string>) return Value(x + "_");
-            else return std::nullopt;
         },
         v.variant());
 }

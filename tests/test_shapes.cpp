@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Query shapes: a connection compiles the statement of each QuerySet shape once and binds the values of every later
+// query of that shape. No two shapes may share a statement, and every value must reach its parameter.
+#include "support/fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+using dorm::Date;
+using dorm::Q;
+
+namespace {
+
+dorm::backends::Connection& conn() { return dorm::databases()["default"].connection(); }
+
+/// Evaluates `make()` (a fresh QuerySet each time) and checks that the statement that ran is the one compiling its
+/// query would give, with the same parameters, and the rows the same as the uncached statement's.
+template <class QS>
+void check_runs_own_statement(const std::function<QS()>& make) {
+    QS qs = make();
+    auto expected = dorm::sql::compile_select(qs.query(), conn().dialect());
+    dorm::CaptureQueries queries;
+    auto rows = qs.size();
+    if (expected.nothing || qs.query().empty) {
+        CHECK(queries.size() == 0);
+        CHECK(rows == 0);
+        return;
+    }
+    REQUIRE(queries.size() == 1);
+    CHECK(queries[0].sql == expected.sql);
+    CHECK(queries[0].params == expected.params);
+    std::size_t uncached = 0;
+    for (auto cursor = conn().query(expected.sql, expected.params); cursor->next();) ++uncached;
+    CHECK(rows == uncached);
+}
+
+}  // namespace
+
+TEST_CASE("a QuerySet shape compiles once per connection; later queries of the shape bind their own values", "[shapes]") {
+    test::BlogData data;
+    auto& shapes = conn().shapes;
+    auto page = [](int rating) { return Entry::objects().filter("rating__gte", rating).order_by("id"); };
+    const auto before = shapes.size();
+    CHECK(test::headlines(page(4)) == std::vector<std::string>{"Lennon returns", "Pancakes"});
+    CHECK(shapes.size() == before + 1);
+    const auto hits = shapes.hits();
+    CHECK(test::headlines(page(3)) == std::vector<std::string>{"Lennon returns", "Beatles reunion", "Pancakes"});
+    CHECK(test::headlines(page(5)) == std::vector<std::string>{"Lennon returns"});
+    CHECK(shapes.size() == before + 1);
+    CHECK(shapes.hits() == hits + 2);
+    // count(), exists() and get() are shapes of their own.
+    CHECK(Entry::objects().filter("rating__gte", 4).count() == 2);
+    CHECK(Entry::objects().filter("rating__gte", 2).count() == 4);
+    CHECK(Entry::objects().filter("rating__gte", 6).exists() == false);
+    CHECK(Entry::objects().filter("rating__gte", 5).exists() == true);
+    CHECK(Entry::objects().get("pk", data.beatles.id).blog.id() == data.beatles.id);
+    for (const auto& e : Entry::objects().all()) CHECK(Entry::objects().get("pk", e.id).headline == e.headline);
+    CHECK_THROWS_AS(Entry::objects().get("pk", std::int64_t{999999}), Entry::DoesNotExist);
+    CHECK(shapes.size() == before + 5);  // the page, count(), exists(), get() and all()
+}
+
+TEST_CASE("queries that differ in anything but their values never share a statement", "[shapes]") {
+    test::BlogData data;
+    data.add(data.news, "100% sure", Date(2009, 1, 1), 0, 0, 0, std::nullopt);
+    data.add(data.news, "snake_case", Date(2009, 1, 2), 3, 0, 0, "");
+    const std::int64_t b = data.beatles.id, c = data.cooking.id;
+    using QS = decltype(Entry::objects());
+    std::vector<std::function<QS()>> shapes = {
+        // a lookup, a transform, a join
+        [] { return Entry::objects().filter("rating", 3); },
+        [] { return Entry::objects().filter("rating__gte", 3); },
+        [] { return Entry::objects().filter("rating__lt", 3); },
+        [] { return Entry::objects().filter("pub_date__year", 2005); },
+        [] { return Entry::objects().filter("pub_date__month", 3); },
+        [] { return Entry::objects().filter("blog__name", "Cooking"); },
+        [] { return Entry::objects().filter("headline", "Cooking"); },
+        // None against a value, zero and empty values, a value's sign
+        [] { return Entry::objects().filter("rating_note", std::nullopt); },
+        [] { return Entry::objects().filter("rating_note", "solid"); },
+        [] { return Entry::objects().filter("rating_note", ""); },
+        [] { return Entry::objects().filter("rating", 0); },
+        [] { return Entry::objects().filter("rating__gt", -1); },
+        [] { return Entry::objects().filter("rating__gt", 1); },
+        // an `in` list's length
+        [=] { return Entry::objects().filter("blog__in", {b}); },
+        [=] { return Entry::objects().filter("blog__in", {b, c}); },
+        [] { return Entry::objects().filter("blog__in", std::vector<std::int64_t>{}); },
+        // patterns, whose values are escaped (a wildcard in the value must stay a character)
+        [] { return Entry::objects().filter("headline__contains", "sure"); },
+        [] { return Entry::objects().filter("headline__contains", "0%"); },
+        [] { return Entry::objects().filter("headline__iexact", "SNAKE_CASE"); },
+        [] { return Entry::objects().filter("headline__iexact", "snake%case"); },
+        [] { return Entry::objects().filter("headline__startswith", "L"); },
+        [] { return Entry::objects().filter("headline__startswith", "P"); },
+        // conditions combined otherwise, negated
+        [] { return Entry::objects().filter(Q("rating", 3) | Q("rating", 5)); },
+        [] { return Entry::objects().filter(Q("rating", 3) & Q("rating", 5)); },
+        [] { return Entry::objects().exclude("rating", 3); },
+        [] { return Entry::objects().filter("rating", 3).filter("rating", 5); },
+        // slices, order, select list
+        [] { return Entry::objects().order_by("id").slice(0, 2); },
+        [] { return Entry::objects().order_by("id").slice(0, 3); },
+        [] { return Entry::objects().order_by("id").slice(1, 3); },
+        [] { return Entry::objects().order_by("-id").slice(1, 3); },
+        [] { return Entry::objects().order_by("id").reverse().slice(1, 3); },
+        [] { return Entry::objects().select_related("blog").filter("rating", 3); },
+        [] { return Entry::objects().defer("body_text").filter("rating", 3); },
+        [] { return Entry::objects().filter("rating", 3).distinct(); },
+        [] { return Entry::objects().none(); },
+    };
+    // Twice through, each query made again: the second time every shape is known, and must give its own statement.
+    for (int round = 0; round < 2; ++round) {
+        const auto hits = conn().shapes.hits();
+        for (std::size_t i = 0; i < shapes.size(); ++i) {
+            INFO("round " << round << ", query " << i);
+            check_runs_own_statement(shapes[i]);
+        }
+        // Most statements are reused (not those whose text or parameters depend on their values: patterns, SQLite's
+        // year ranges); none() runs nothing.
+        if (round == 1) CHECK(conn().shapes.hits() - hits >= 24);
+    }
+    // The same shapes with other values bind those values.
+    check_runs_own_statement<QS>([] { return Entry::objects().filter("rating", 4); });
+    check_runs_own_statement<QS>([] { return Entry::objects().filter("headline__contains", "e_c"); });
+    check_runs_own_statement<QS>([] { return Entry::objects().filter("headline__iexact", "LENNON RETURNS"); });
+    check_runs_own_statement<QS>([=] { return Entry::objects().filter("blog__in", {c, b}); });
+    check_runs_own_statement<QS>([] { return Entry::objects().filter("rating_note", "thin"); });
+}
+
+TEST_CASE("an index or get() on a QuerySet is not its iteration's statement", "[shapes]") {
+    test::BlogData data;
+    auto qs = [] { return Entry::objects().filter("rating__gte", 1).order_by("id"); };
+    CHECK(qs().size() == 5);                 // learns the iteration's statement
+    CHECK(qs()[1].headline == "Beatles reunion");  // a slice set on a copy of the same query
+    CHECK(qs().size() == 5);
+    CHECK_THROWS_AS(qs().get(), Entry::MultipleObjectsReturned);  // get()'s limit, likewise
+    CHECK(qs().size() == 5);
+    CHECK(qs().count() == 5);
+    CHECK(qs().first()->headline == "Lennon returns");
+    CHECK(qs().last()->headline == "Election");
+}
+
+TEST_CASE("the shape cache keeps at most its capacity, dropping the least recently used", "[shapes]") {
+    dorm::backends::ShapeCache cache;
+    dorm::backends::CompiledShape s;
+    s.cacheable = true;
+    for (std::size_t i = 0; i < dorm::backends::ShapeCache::capacity + 10; ++i) {
+        s.sql = "SELECT " + std::to_string(i);
+        cache.add("key " + std::to_string(i), s);
+        if (i % 2 == 0) CHECK(cache.find("key 0") != nullptr);  // used again and again: kept
+    }
+    CHECK(cache.size() == dorm::backends::ShapeCache::capacity);
+    REQUIRE(cache.find("key 0") != nullptr);
+    CHECK(cache.find("key 0")->sql == "SELECT 0");
+    CHECK(cache.find("key 1") == nullptr);  // the oldest unused ones went
+    CHECK(cache.find("key 265")->sql == "SELECT 265");
+}
