@@ -156,3 +156,38 @@ TEST_CASE("the shape cache keeps at most its capacity, dropping the least recent
     CHECK(cache.find("key 1") == nullptr);  // the oldest unused ones went
     CHECK(cache.find("key 265")->sql == "SELECT 265");
 }
+
+TEST_CASE("a cached shape still refuses what compiling would: a NUL in a pattern", "[shapes]") {
+    test::BlogData data;
+    CHECK(Entry::objects().filter("headline__contains", "e").count() == 4);  // the shape, learned
+    CHECK(Entry::objects().filter("headline__contains", "Pan").count() == 1);
+    CHECK_THROWS_AS(Entry::objects().filter("headline__contains", std::string("a\0b", 3)).count(), dorm::ValueError);
+}
+
+TEST_CASE("a QuerySet keeps the lookups it was built with, whatever was registered since", "[shapes]") {
+    test::BlogData data;
+    static constexpr dorm::CustomLookup less{
+        .name = "gt", .on = dorm::FieldKinds::integers(), .sql = "{lhs} < {rhs}", .replace = true};
+    auto built_before = Entry::objects().filter("rating__gt", 2).order_by("id");
+    dorm::ScopedLookup flipped(less);
+    // The same shape built now means rating < 2, and is learned first.
+    CHECK(test::headlines(Entry::objects().filter("rating__gt", 2).order_by("id")) == std::vector<std::string>{"Soup"});
+    CHECK(test::headlines(Entry::objects().filter("rating__gt", 3).order_by("id")) ==
+          (std::vector<std::string>{"Soup", "Election"}));
+    CHECK(test::headlines(built_before) == (std::vector<std::string>{"Lennon returns", "Beatles reunion", "Pancakes"}));
+}
+
+TEST_CASE("refresh_from_db(fields) reads the fields it names, whichever it named before", "[shapes]") {
+    test::BlogData data;
+    Entry e = Entry::objects().get("headline", "Pancakes");
+    e.headline = "changed";
+    e.rating = 99;
+    e.refresh_from_db({.fields = {"headline", "rating"}});
+    CHECK(e.headline == "Pancakes");
+    CHECK(e.rating == 4);
+    e.rating = 99;
+    e.number_of_comments = 99;
+    e.refresh_from_db({.fields = {"number_of_comments", "rating"}});  // as many fields, others
+    CHECK(e.rating == 4);
+    CHECK(e.number_of_comments == 3);
+}

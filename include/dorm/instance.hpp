@@ -132,6 +132,8 @@ void refresh_instance(M& obj, std::string_view using_, const std::vector<std::st
     auto q = std::make_shared<sql::Query>(QuerySet<M>().using_(*db).query());
     q->loading = fields;
     q->defer_loading = false;
+    static const auto unrecordable = unrecorded_recipe("refresh_from_db(fields)");  // not only(): fields as given
+    q->recipe = unrecorded(q->recipe, unrecordable);
     M fresh = QuerySet<M>(std::move(q)).get("pk", pk_value(obj));
     for (const auto* f : targets) f->set(&obj, f->get(&fresh));
     if (obj.dorm_state_.deferred) {  // the refreshed fields are loaded now

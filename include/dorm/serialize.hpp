@@ -129,6 +129,9 @@ struct Recipe {
 
     mutable std::shared_ptr<const Recipe> parent;  // mutable: the destructor unlinks the list
     recipe::Step step;
+    // The custom lookups' registry generation when the call was made: the lookups the query resolved are those of
+    // that generation (a query shape is only shared by queries built at the same one).
+    std::uint64_t generation;
 };
 
 /// The recipe of Model::objects(), shared by every model.

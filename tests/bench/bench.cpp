@@ -9,6 +9,8 @@
 #include <dorm/postgresql.hpp>
 #include <dorm/sqlite.hpp>
 
+#include "models.hpp"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
@@ -32,42 +34,10 @@
 
 using namespace dorm;
 
-struct Blog {
-    std::int64_t id = 0;
-    std::string name{};
-    std::string tagline{};
-    DORM_MODEL(Blog, id, name, tagline)
-};
-
-struct Entry {
-    std::int64_t id = 0;
-    ForeignKey<Blog> blog{};
-    std::string headline{};
-    std::string body_text{};
-    Date pub_date{};
-    int rating = 0;
-    std::optional<std::string> rating_note{};
-    DORM_MODEL(Entry, id, blog, headline, body_text, pub_date, rating, rating_note)
-    static void meta(Meta<Entry>& m) { m.field(&Entry::headline).max_length(200).db_index(); }
-};
-
 namespace {
 
-// ---- Deterministic data -------------------------------------------------------------------------------------
-
-constexpr int blog_count = 1000;
-
-Entry make_entry(std::int64_t i) {
-    Entry e;
-    std::uint64_t h = static_cast<std::uint64_t>(i) * 2654435761u;
-    e.blog = ForeignKey<Blog>(static_cast<std::int64_t>(h % blog_count) + 1);
-    e.headline = std::string(1, static_cast<char>('a' + h % 26)) + "headline " + std::to_string(i);
-    e.body_text = "body text of entry " + std::to_string(i);
-    e.pub_date = Date(std::chrono::sys_days{std::chrono::days{10000 + static_cast<int>(h % 5000)}});
-    e.rating = static_cast<int>(h % 10);
-    if (h % 3 == 0) e.rating_note = "note " + std::to_string(h % 97);
-    return e;
-}
+using bench::blog_count;
+using bench::make_entry;
 
 /// What both sides must agree on: rows seen and a checksum over every loaded column.
 struct Tally {
@@ -166,6 +136,10 @@ struct RawSqlite {
 };
 
 constexpr const char* entry_columns = "id, blog_id, headline, body_text, pub_date, rating, rating_note";
+/// W6's and W12's JOIN: every column of an entry and of its blog, up to the WHERE / ORDER BY.
+constexpr std::string_view entry_blog_join =
+    "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, entry.rating_note, "
+    "blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON entry.blog_id = blog.id ";
 
 // ---- Raw libpq ----------------------------------------------------------------------------------------------
 
@@ -798,9 +772,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                                       "SELECT {} FROM entry WHERE blog_id = ? AND rating >= ? ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns).c_str());
                                   static sqlite3_stmt* counted = raw.prepare("SELECT COUNT(*) FROM entry WHERE blog_id = ?");
                                   static sqlite3_stmt* joined = raw.prepare(
-                                      "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
-                                      "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
-                                      "entry.blog_id = blog.id WHERE entry.blog_id = ? ORDER BY entry.id LIMIT 5");
+                                      fmt::format("{}WHERE entry.blog_id = ? ORDER BY entry.id LIMIT 5", entry_blog_join).c_str());
                                   static sqlite3_stmt* grouped = raw.prepare(
                                       "SELECT rating, COUNT(id) FROM entry WHERE blog_id = ? GROUP BY rating ORDER BY rating");
                                   sqlite3_bind_int64(get, 1, key(i));
@@ -963,9 +935,7 @@ void run_backend(const std::string& backend, const std::string& alias, Raw& raw,
                           std::vector<std::pair<Entry, Blog>> out;
                           if constexpr (is_sqlite) {
                               static sqlite3_stmt* s = raw.prepare(
-                                  "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
-                                  "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
-                                  "entry.blog_id = blog.id ORDER BY entry.id LIMIT ?");
+                                  fmt::format("{}ORDER BY entry.id LIMIT ?", entry_blog_join).c_str());
                               sqlite3_bind_int(s, 1, count);
                               while (sqlite3_step(s) == SQLITE_ROW) out.emplace_back(RawSqlite::read(s), RawSqlite::read_blog(s, 7));
                               sqlite3_reset(s);
@@ -1134,16 +1104,12 @@ int main(int argc, char** argv) {
         statements.emplace_back("w5", fmt::format("SELECT {} FROM entry WHERE rating >= $1::integer AND headline LIKE 'a%' "
                                       "ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns));
         statements.emplace_back("w8", "SELECT blog_id, COUNT(id), AVG(rating) FROM entry GROUP BY blog_id ORDER BY blog_id");
-        statements.emplace_back("w6", "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
-                          "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
-                          "entry.blog_id = blog.id ORDER BY entry.id LIMIT $1::bigint");
+        statements.emplace_back("w6", fmt::format("{}ORDER BY entry.id LIMIT $1::bigint", entry_blog_join));
         statements.emplace_back("w7b", "SELECT id, name, tagline FROM blog ORDER BY id");
         statements.emplace_back("w12b", fmt::format("SELECT {} FROM entry WHERE blog_id = $1::bigint AND rating >= $2::integer "
                                         "ORDER BY pub_date DESC, id ASC LIMIT 10", entry_columns));
         statements.emplace_back("w12c", "SELECT COUNT(*) FROM entry WHERE blog_id = $1::bigint");
-        statements.emplace_back("w12d", "SELECT entry.id, entry.blog_id, entry.headline, entry.body_text, entry.pub_date, entry.rating, "
-                          "entry.rating_note, blog.id, blog.name, blog.tagline FROM entry INNER JOIN blog ON "
-                          "entry.blog_id = blog.id WHERE entry.blog_id = $1::bigint ORDER BY entry.id LIMIT 5");
+        statements.emplace_back("w12d", fmt::format("{}WHERE entry.blog_id = $1::bigint ORDER BY entry.id LIMIT 5", entry_blog_join));
         statements.emplace_back("w12e", "SELECT rating, COUNT(id) FROM entry WHERE blog_id = $1::bigint GROUP BY rating ORDER BY rating");
         for (const auto& [name, sql] : statements) raw.prepare(name.c_str(), sql.c_str());
         PeerSet peer_set;

@@ -8,6 +8,8 @@
 #include <dorm/postgresql.hpp>
 #include <dorm/sqlite.hpp>
 
+#include "models.hpp"
+
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -62,42 +64,14 @@ void operator delete[](void* p, align_val_t, const nothrow_t&) noexcept { std::f
 
 using namespace dorm;
 
-struct Blog {
-    std::int64_t id = 0;
-    std::string name{};
-    std::string tagline{};
-    DORM_MODEL(Blog, id, name, tagline)
-};
-
-struct Entry {
-    std::int64_t id = 0;
-    ForeignKey<Blog> blog{};
-    std::string headline{};
-    std::string body_text{};
-    Date pub_date{};
-    int rating = 0;
-    std::optional<std::string> rating_note{};
-    DORM_MODEL(Entry, id, blog, headline, body_text, pub_date, rating, rating_note)
-    static void meta(Meta<Entry>& m) { m.field(&Entry::headline).max_length(200).db_index(); }
-};
-
 using EntryQuerySet = decltype(Entry::objects().using_(std::string_view{}));
 
 namespace {
 
-constexpr int blog_count = 1000, entry_count = 10000, warmup = 100, calls = 1000;
+using bench::blog_count;
+constexpr int entry_count = 10000, warmup = 100, calls = 1000;
 
-Entry make_entry(std::int64_t i) {  // bench.cpp's data
-    Entry e;
-    std::uint64_t h = static_cast<std::uint64_t>(i) * 2654435761u;
-    e.blog = ForeignKey<Blog>(static_cast<std::int64_t>(h % blog_count) + 1);
-    e.headline = std::string(1, static_cast<char>('a' + h % 26)) + "headline " + std::to_string(i);
-    e.body_text = "body text of entry " + std::to_string(i);
-    e.pub_date = Date(std::chrono::sys_days{std::chrono::days{10000 + static_cast<int>(h % 5000)}});
-    e.rating = static_cast<int>(h % 10);
-    if (h % 3 == 0) e.rating_note = "note " + std::to_string(h % 97);
-    return e;
-}
+using bench::make_entry;
 
 /// What both sides must agree on: rows seen and a checksum over every decoded column.
 struct Tally {

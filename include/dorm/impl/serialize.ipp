@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,7 +39,8 @@ DORM_DECL Recipe::~Recipe() {
     }
 }
 
-DORM_DECL Recipe::Recipe(std::shared_ptr<const Recipe> p, recipe::Step s) : parent(std::move(p)), step(std::move(s)) {}
+DORM_DECL Recipe::Recipe(std::shared_ptr<const Recipe> p, recipe::Step s)
+    : parent(std::move(p)), step(std::move(s)), generation(lookups::custom_generation()) {}
 
 DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step) {
     return std::make_shared<const Recipe>(parent, std::move(step));
@@ -125,11 +127,13 @@ inline const char* shape_class(const Value& v) noexcept {
         v.variant());
 }
 
-/// A value of `v`'s class (shape_class()) that differs from it, and from the other values changed with it (`k`: its
-/// position). A string gets characters that escaping, case folding or trimming would change, so that a statement
-/// that binds the value transformed does not pass for one that binds it as it is.
+/// A value of `v`'s class (shape_class()) that differs from it, by an amount that grows with `k` (its position among
+/// the values changed together), so that equal values change apart. A string gets characters that escaping, case
+/// folding or trimming would change, so that a statement that binds the value transformed does not pass for one
+/// that binds it as it is. Two changed values may still meet (an `in` list of 1 and 7920): learn_shape() then finds
+/// the statement different or a parameter ambiguous, and the shape is compiled each time.
 inline std::optional<Value> changed_value(const Value& v, std::size_t k) {
-    const auto d = static_cast<std::int64_t>(k) + 1;
+    const auto d = (static_cast<std::int64_t>(k) + 1) * 7919;
     auto in_class = [&](const Value& c) { return c != v && std::string_view(shape_class(c) ? shape_class(c) : "") ==
                                                                  std::string_view(shape_class(v) ? shape_class(v) : ""); };
     auto first_of = [&](std::initializer_list<Value> candidates) -> std::optional<Value> {
@@ -1388,8 +1392,15 @@ DORM_DECL std::string dumps_query(const sql::Query& q) {
 DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
                          std::span<const Value* const> extra) {
     if (!q.recipe || !q.model) return false;
-    for (const Recipe* r = q.recipe.get(); r; r = r->parent.get())
+    std::optional<std::uint64_t> generation;  // of the calls after objects(): all the same, or no shape
+    for (const Recipe* r = q.recipe.get(); r; r = r->parent.get()) {
         if (std::holds_alternative<recipe::Unrecorded>(r->step)) return false;
+        if (std::holds_alternative<recipe::Root>(r->step)) continue;
+        if (generation && *generation != r->generation) return false;
+        generation = r->generation;
+    }
+    const std::uint64_t built = generation.value_or(0);
+    key.append(reinterpret_cast<const char*>(&built), sizeof built);
     serial::Writer w;
     w.mode = serial::Writer::Mode::shape;
     w.collected = &values;
@@ -1442,7 +1453,9 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
         w.query(source);
         auto again = loads_query(*source.model, w.out);
         other = build(*again, std::span<const Value>(changed).subspan(w.replaced));
-    } catch (const Error&) {  // a changed value the query refuses: its statement depends on its values
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception&) {  // a changed value the query refuses: its statement depends on its values
         return shape;
     }
     if (other.nothing != real.nothing || other.sql != real.sql || other.params.size() != real.params.size())
@@ -1517,6 +1530,10 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         out.params = out.compiled.params;
     };
     if (!shape_key(q, key, values, extra)) return compile_now();
+    // A string holding NUL is refused by the lookups that cannot match it (as compiling would): compiled now.
+    for (const Value* v : values)
+        if (const auto* s = std::get_if<std::string>(&v->variant()); s && s->find('\0') != std::string::npos)
+            return compile_now();
     if (const backends::CompiledShape* s = conn.shapes.find(key)) {
         if (!s->cacheable) return compile_now();
         out.sql = s->nothing ? nullptr : &s->sql;
