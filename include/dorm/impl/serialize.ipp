@@ -223,9 +223,6 @@ public:
         literal(v);
     }
 
-    /// A name (a field path) as the text writes one.
-    void name(std::string_view n) { string(n); }
-
     // Values: null, true, false, integers as written; the other types tagged.
     void literal(const Value& v) {
         std::visit(
@@ -1389,6 +1386,33 @@ DORM_DECL std::string dumps_query(const sql::Query& q) {
     return std::move(w.out);
 }
 
+namespace serial {
+using Pattern = backends::CompiledShape::Pattern;
+
+/// The parameter a pattern lookup binds for `s` (lookups' escaping, within `p`'s wildcards).
+inline std::string like_pattern(Pattern p, std::string_view s) {
+    const bool before = p == Pattern::suffix || p == Pattern::contains, after = p == Pattern::prefix || p == Pattern::contains;
+    return (before ? "%" : "") + lookups::detail::like_escape(s) + (after ? "%" : "");
+}
+
+/// The parameters of `shape` for a query whose shape values are `values`.
+inline void bind_shape(const backends::CompiledShape& shape, std::span<const Value* const> values, std::vector<Value>& out) {
+    out.clear();
+    out.reserve(shape.slots.size());
+    for (std::size_t i = 0; i < shape.slots.size(); ++i) {
+        const std::int32_t s = shape.slots[i];
+        if (s < 0) {
+            out.push_back(shape.constants[static_cast<std::size_t>(-1 - s)]);
+            continue;
+        }
+        const Value& v = *values[static_cast<std::size_t>(s)];
+        const Pattern p = shape.patterns.empty() ? Pattern::none : shape.patterns[i];
+        if (p == Pattern::none) out.push_back(v);
+        else out.emplace_back(like_pattern(p, v.as<std::string>()));
+    }
+}
+}  // namespace serial
+
 DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
                          std::span<const Value* const> extra) {
     if (!q.recipe || !q.model) return false;
@@ -1460,14 +1484,14 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
     }
     if (other.nothing != real.nothing || other.sql != real.sql || other.params.size() != real.params.size())
         return shape;
-    using Pattern = backends::CompiledShape::Pattern;
+    using Pattern = serial::Pattern;
     // Whether `bound` is `v` as a parameter with `p` (a pattern lookup's LIKE-escaped text: the changed strings
     // hold each character escaping changes, so an escaped value never passes for one bound as it is).
     auto binds = [](const Value& bound, const Value& v, Pattern p) {
         if (p == Pattern::none) return bound == v;
         const auto* s = std::get_if<std::string>(&v.variant());
         const auto* b = std::get_if<std::string>(&bound.variant());
-        return s && b && *b == backends::CompiledShape::like_pattern(p, *s);
+        return s && b && *b == serial::like_pattern(p, *s);
     };
     for (std::size_t i = 0; i < real.params.size(); ++i) {
         const Value& a = real.params[i];
@@ -1537,7 +1561,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     if (const backends::CompiledShape* s = conn.shapes.find(key)) {
         if (!s->cacheable) return compile_now();
         out.sql = s->nothing ? nullptr : &s->sql;
-        s->bind(values, out.bound);
+        serial::bind_shape(*s, values, out.bound);
         out.params = out.bound;
         out.cached = true;
         return;

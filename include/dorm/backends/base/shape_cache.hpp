@@ -29,11 +29,6 @@ struct CompiledShape {
     /// startswith, ...). Per parameter; empty when every value is bound as it is.
     enum class Pattern : std::uint8_t { none, exact, prefix, suffix, contains };
     std::vector<Pattern> patterns;
-
-    /// The parameters for a query of this shape whose values are `values`.
-    DORM_DECL void bind(std::span<const Value* const> values, std::vector<Value>& out) const;
-    /// `s` LIKE-escaped, within the `%` wildcards of `p`.
-    DORM_DECL static std::string like_pattern(Pattern p, std::string_view s);
 };
 
 /// A connection's compiled shapes, the least recently used dropped beyond `capacity` (the prepared statements
@@ -49,10 +44,6 @@ public:
     std::size_t size() const noexcept { return index_.size(); }
     /// How many find() calls found a statement to reuse (a cacheable shape).
     std::uint64_t hits() const noexcept { return hits_; }
-    void clear() noexcept {
-        index_.clear();
-        entries_.clear();
-    }
 
 private:
     using Entry = std::pair<std::string, CompiledShape>;
