@@ -61,8 +61,9 @@ struct Deltas : Experiments {
     }
 };
 
+/// The names of a QuerySet's objects, in its order.
 template <class QS>
-V names(const QS& qs) {
+V names_in_order(const QS& qs) {
     V out;
     for (const auto& e : qs) out.push_back(e.name);
     return out;
@@ -153,33 +154,33 @@ TEST_CASE("Many durations at once: bulk_create() (COPY on PostgreSQL) and bulk_u
 
 TEST_CASE("Duration lookups: exact, gt, gte, lt, lte, range, in, isnull, exclude", "[durations]") {
     Deltas db;
-    CHECK(names(Experiment::objects().filter("estimated_time", Duration::zero())) == V{"e1"});
-    CHECK(names(Experiment::objects().filter("estimated_time__gt", 1h).order_by("name")) == V{"e0", "e2", "e3"});
-    CHECK(names(Experiment::objects().filter("estimated_time__gte", day).order_by("name")) == V{"e0", "e2", "e3"});
-    CHECK(names(Experiment::objects().filter("estimated_time__lt", Duration::zero())) == V{"e4"});
-    CHECK(names(Experiment::objects().filter("estimated_time__lte", 0s).order_by("name")) == V{"e1", "e4"});
-    CHECK(names(Experiment::objects().filter("estimated_time__range", std::vector<Value>{-1h, day}).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time", Duration::zero())) == V{"e1"});
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__gt", 1h).order_by("name")) == V{"e0", "e2", "e3"});
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__gte", day).order_by("name")) == V{"e0", "e2", "e3"});
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__lt", Duration::zero())) == V{"e4"});
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__lte", 0s).order_by("name")) == V{"e1", "e4"});
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__range", std::vector<Value>{-1h, day}).order_by("name")) ==
           V{"e0", "e1", "e4"});
-    CHECK(names(Experiment::objects().filter("estimated_time__in", std::vector<Value>{2 * day, -1h}).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__in", std::vector<Value>{2 * day, -1h}).order_by("name")) ==
           V{"e2", "e4"});
-    CHECK(names(Experiment::objects().filter("slack__isnull", false).order_by("name")) == V{"e0", "e2"});
-    CHECK(names(Experiment::objects().filter("slack__lt", 0s)) == V{"e2"});
-    CHECK(names(Experiment::objects().exclude("estimated_time__gt", Duration::zero()).order_by("name")) == V{"e1", "e4"});
-    CHECK(names(Experiment::objects().order_by("-estimated_time")) == V{"e3", "e2", "e0", "e1", "e4"});
+    CHECK(names_in_order(Experiment::objects().filter("slack__isnull", false).order_by("name")) == V{"e0", "e2"});
+    CHECK(names_in_order(Experiment::objects().filter("slack__lt", 0s)) == V{"e2"});
+    CHECK(names_in_order(Experiment::objects().exclude("estimated_time__gt", Duration::zero()).order_by("name")) == V{"e1", "e4"});
+    CHECK(names_in_order(Experiment::objects().order_by("-estimated_time")) == V{"e3", "e2", "e0", "e1", "e4"});
 }
 
 TEST_CASE("A datetime or date plus or minus a duration (DurationExpression)", "[durations]") {
     Deltas db;
     // Django's test_delta_add / test_delta_subtract: the experiments that ended within a delta of their start.
-    CHECK(names(Experiment::objects().filter("end__lt", F("start") + 4 * day).order_by("name")) == V{"e0", "e1"});
-    CHECK(names(Experiment::objects().filter("end__lte", F("start") + 4 * day).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("end__lt", F("start") + 4 * day).order_by("name")) == V{"e0", "e1"});
+    CHECK(names_in_order(Experiment::objects().filter("end__lte", F("start") + 4 * day).order_by("name")) ==
           V{"e0", "e1", "e2"});
-    CHECK(names(Experiment::objects().filter("start__gt", F("end") - 4 * day).order_by("name")) == V{"e0", "e1"});
-    CHECK(names(Experiment::objects().filter("start__gt", F("end") - (day + 1us)).order_by("name")) == V{"e0"});
+    CHECK(names_in_order(Experiment::objects().filter("start__gt", F("end") - 4 * day).order_by("name")) == V{"e0", "e1"});
+    CHECK(names_in_order(Experiment::objects().filter("start__gt", F("end") - (day + 1us)).order_by("name")) == V{"e0"});
     // A duration plus a datetime, the duration first; a duration field as the delta.
-    CHECK(names(Experiment::objects().filter("end__gt", std::chrono::days{5} + F("start")).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("end__gt", std::chrono::days{5} + F("start")).order_by("name")) ==
           V{"e3", "e4"});
-    CHECK(names(Experiment::objects().filter("end__lt", F("start") + F("estimated_time")).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("end__lt", F("start") + F("estimated_time")).order_by("name")) ==
           V{"e0", "e3"});
     // The value computed: a DateTime, to the microsecond, also from a Date (a Date moved is a DateTime, as
     // PostgreSQL's date + interval is a timestamp).
@@ -213,7 +214,7 @@ TEST_CASE("A time plus or minus a duration wraps around midnight", "[durations]"
     CHECK(row["earlier"] == Value(Time(22, 59, 59, 999999)));
     CHECK(row["back"] == Value(Time(22, 0)));
     CHECK(Experiment::objects().filter("opens__gt", F("opens") - 1us).count() == 5);  // none opens at midnight
-    CHECK(names(Experiment::objects().exclude("opens__lt", F("opens") + 1h)) == V{"e0"});  // 23:00 + 1h is 00:00
+    CHECK(names_in_order(Experiment::objects().exclude("opens__lt", F("opens") + 1h)) == V{"e0"});  // 23:00 + 1h is 00:00
 }
 
 TEST_CASE("The difference of two datetimes, dates or times is a duration (TemporalSubtraction)", "[durations]") {
@@ -238,19 +239,19 @@ TEST_CASE("The difference of two datetimes, dates or times is a duration (Tempor
     CHECK(Experiment::objects().filter("name", "e3").values("v", F("opens") - Time(7, 0)).get()["v"] ==
           Value(-(1h - 1us)));
     // Django's test_date_subtraction / test_datetime_subtraction / test_durationfield_add.
-    CHECK(names(Experiment::objects().filter("estimated_time__gt", F("end") - F("start")).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__gt", F("end") - F("start")).order_by("name")) ==
           V{"e0", "e3"});
-    CHECK(names(Experiment::objects().filter("estimated_time__lt", F("completed") - F("assigned")).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("estimated_time__lt", F("completed") - F("assigned")).order_by("name")) ==
           V{"e1", "e2", "e4"});
     // A Date moved by whole days compares with a Date column (on SQLite too, where it is then a date's text).
-    CHECK(names(Experiment::objects().filter("completed", F("assigned") + (F("end") - F("start"))).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("completed", F("assigned") + (F("end") - F("start"))).order_by("name")) ==
           V{"e0", "e2", "e3"});
-    CHECK(names(Experiment::objects().filter("completed__lt", F("assigned") + 7 * day).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("completed__lt", F("assigned") + 7 * day).order_by("name")) ==
           V{"e0", "e1", "e2"});
-    CHECK(names(Experiment::objects().filter("assigned__gt", F("completed") - 5 * day).order_by("name")) ==
+    CHECK(names_in_order(Experiment::objects().filter("assigned__gt", F("completed") - 5 * day).order_by("name")) ==
           V{"e0", "e1", "e2"});
-    CHECK(names(Experiment::objects().order_by((F("end") - F("start")).desc())) == V{"e4", "e3", "e2", "e1", "e0"});
-    CHECK(names(Experiment::objects()
+    CHECK(names_in_order(Experiment::objects().order_by((F("end") - F("start")).desc())) == V{"e4", "e3", "e2", "e1", "e0"});
+    CHECK(names_in_order(Experiment::objects()
                     .annotate("over", F("end") - F("start") - F("estimated_time"))
                     .filter("over__gt", Duration::zero())
                     .order_by("over")) == V{"e1", "e2", "e4"});
@@ -274,7 +275,7 @@ TEST_CASE("Durations added, subtracted, multiplied and divided", "[durations]") 
     CHECK(Experiment::objects().get("name", "e2").estimated_time == 4 * day);
     Experiment::objects().update({{"estimated_time", F("estimated_time") * 2}});
     CHECK(Experiment::objects().get("name", "e4").estimated_time == -2h);
-    CHECK(names(Experiment::objects()
+    CHECK(names_in_order(Experiment::objects()
                     .annotate("twice", ExpressionWrapper(F("estimated_time") * 2, FieldKind::duration))
                     .filter("twice__gt", 10 * day)
                     .order_by("name")) == V{"e2", "e3"});
@@ -406,11 +407,11 @@ TEST_CASE("Durations in repr, sql(), dumps() and loads()", "[durations]") {
     CHECK(text.find("(duration -90000000)") != std::string::npos);
     auto back = QuerySet<Experiment>::loads(text);
     CHECK(back.sql_with_params().params == qs.sql_with_params().params);
-    CHECK(names(back) == V{"e0", "e1", "e2", "e3"});
+    CHECK(names_in_order(back) == V{"e0", "e1", "e2", "e3"});
     auto arithmetic = Experiment::objects().filter("end__lt", F("start") + F("estimated_time")).order_by("name");
     auto loaded = QuerySet<Experiment>::loads(arithmetic.dumps());
     CHECK(loaded.sql() == arithmetic.sql());
-    CHECK(names(loaded) == V{"e0", "e3"});
+    CHECK(names_in_order(loaded) == V{"e0", "e3"});
 }
 
 }  // namespace durations_test

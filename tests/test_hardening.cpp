@@ -237,7 +237,7 @@ TEST_CASE("a connection killed inside atomic() commits nothing and does not reco
 
 namespace {
 /// Client connections the server has open to the test database (PostgreSQL), waiting for closed ones to go.
-std::int64_t server_connections(std::int64_t at_most) {
+std::int64_t client_connections(std::int64_t at_most) {
     std::int64_t n = 0;
     for (int i = 0; i < 100; ++i) {
         auto c = dorm::databases()["default"].connection().query(
@@ -257,14 +257,14 @@ TEST_CASE("connections of exited threads and of replaced databases are closed", 
     auto& d = dorm::databases()["default"];
     (void)Blog::objects().count();
     REQUIRE(d.connection_count() == 1);
-    const std::int64_t baseline = test::is_postgresql() ? server_connections(1000) : 0;
+    const std::int64_t baseline = test::is_postgresql() ? client_connections(1000) : 0;
     {
         std::vector<std::thread> threads;
         for (int i = 0; i < 7; ++i) threads.emplace_back([] { (void)Blog::objects().count(); });
         for (auto& t : threads) t.join();
     }
     CHECK(d.connection_count() == 1);  // the threads' connections closed as they exited
-    if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
+    if (test::is_postgresql()) CHECK(client_connections(baseline) == baseline);
 
     // An alias re-added while 7 long-lived threads use it: each replaced database closes its connections.
     constexpr int threads_n = 7, rounds = 10;
@@ -288,12 +288,12 @@ TEST_CASE("connections of exited threads and of replaced databases are closed", 
         sync.arrive_and_wait();
     }
     CHECK(dorm::databases().retired_count() <= 1);  // only the last replaced one, until its threads switch
-    if (test::is_postgresql()) CHECK(server_connections(baseline + 2 * threads_n) <= baseline + 2 * threads_n);
+    if (test::is_postgresql()) CHECK(client_connections(baseline + 2 * threads_n) <= baseline + 2 * threads_n);
     sync.arrive_and_wait();
     for (auto& t : pool) t.join();
     CHECK(dorm::databases().retired_count() == 0);
     CHECK(dorm::databases()["churn"].connection_count() <= 1);  // an in-memory database keeps its last one
-    if (test::is_postgresql()) CHECK(server_connections(baseline) == baseline);
+    if (test::is_postgresql()) CHECK(client_connections(baseline) == baseline);
 }
 
 namespace {

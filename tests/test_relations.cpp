@@ -9,16 +9,7 @@
 
 using namespace dorm;
 using V = std::vector<std::string>;
-
-namespace {
-template <class QS>
-V names(const QS& qs) {
-    V out;
-    for (const auto& b : qs) out.push_back(b.name);
-    std::sort(out.begin(), out.end());
-    return out;
-}
-}  // namespace
+using test::sorted_names;
 
 // Data: Beatles: Lennon returns (2005-03-20, rating 5), Beatles reunion (2006-07-01, 3); Cooking: Pancakes
 // (2005-01-30, 4), Soup (2007-11-05, 1); News: Election (2008-02-14, 2).
@@ -26,16 +17,16 @@ V names(const QS& qs) {
 TEST_CASE("reverse relations in lookups, annotations and ordering", "[relations]") {
     test::BlogData data;
     Blog::objects().create({{"name", "Empty"}});
-    CHECK(names(Blog::objects().filter("entry__rating__gte", 4)) == V{"Beatles Blog", "Cooking"});
-    CHECK(names(Blog::objects().filter("entry__headline__contains", "Soup")) == V{"Cooking"});
-    CHECK(names(Blog::objects().filter("entry__isnull", true)) == V{"Empty"});
-    CHECK(names(Blog::objects().filter(Q("entry__rating", 5) | Q("name", "Empty"))) == V{"Beatles Blog", "Empty"});
+    CHECK(sorted_names(Blog::objects().filter("entry__rating__gte", 4)) == V{"Beatles Blog", "Cooking"});
+    CHECK(sorted_names(Blog::objects().filter("entry__headline__contains", "Soup")) == V{"Cooking"});
+    CHECK(sorted_names(Blog::objects().filter("entry__isnull", true)) == V{"Empty"});
+    CHECK(sorted_names(Blog::objects().filter(Q("entry__rating", 5) | Q("name", "Empty"))) == V{"Beatles Blog", "Empty"});
     auto counted = Blog::objects().annotate("n", Count("entry")).order_by("name");
     std::vector<std::int64_t> n;
     for (const auto& b : counted) n.push_back(b.annotations().get<std::int64_t>("n"));
     CHECK(n == std::vector<std::int64_t>{2, 2, 0, 1});  // Beatles, Cooking, Empty, News
-    CHECK(names(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1)) == V{"Beatles Blog", "Cooking"});
-    CHECK(names(Blog::objects().annotate(Count("entry")).filter("entry__count", 0)) == V{"Empty"});
+    CHECK(sorted_names(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1)) == V{"Beatles Blog", "Cooking"});
+    CHECK(sorted_names(Blog::objects().annotate(Count("entry")).filter("entry__count", 0)) == V{"Empty"});
     auto avg = Blog::objects().annotate("avg", Avg("entry__rating")).get("name", "Cooking");
     CHECK(avg.annotations().get<double>("avg") == 2.5);
     auto rows = Blog::objects().filter("name", "Cooking").values("name", "entry__headline").order_by("entry__headline");
@@ -52,16 +43,16 @@ TEST_CASE("multi-valued relations: one filter() call means the same related row"
     data.add(data.beatles, "Lennon in 2008", Date(2008, 6, 1), 3, 0, 0, std::nullopt);
     data.add(data.news, "Lennon again", Date(2005, 1, 1), 3, 0, 0, std::nullopt);
     data.add(data.news, "Summer of 2008", Date(2008, 7, 1), 3, 0, 0, std::nullopt);
-    CHECK(names(Blog::objects().filter("entry__headline__contains", "Lennon", "entry__pub_date__year", 2008)) ==
+    CHECK(sorted_names(Blog::objects().filter("entry__headline__contains", "Lennon", "entry__pub_date__year", 2008)) ==
           V{"Beatles Blog"});
     // Chained: each filter() may match a different entry (News has a Lennon entry and a 2008 entry).
     auto chained = Blog::objects().filter("entry__headline__contains", "Lennon").filter("entry__pub_date__year", 2008).distinct();
-    CHECK(names(chained) == V{"Beatles Blog", "News"});
+    CHECK(sorted_names(chained) == V{"Beatles Blog", "News"});
     // exclude() across a multi-valued relation does not require the same entry: a blog goes when it has a Lennon
     // entry and a 2008 entry.
     auto excluded = Blog::objects().exclude("entry__headline__contains", "Lennon", "entry__pub_date__year", 2008);
-    CHECK(names(excluded) == V{"Cooking"});
-    CHECK(names(Blog::objects().exclude("entry__rating__lt", 3)) == V{"Beatles Blog"});
+    CHECK(sorted_names(excluded) == V{"Cooking"});
+    CHECK(sorted_names(Blog::objects().exclude("entry__rating__lt", 3)) == V{"Beatles Blog"});
     // annotate() after filter() counts the filtered rows only; before it, all of them.
     auto after = Blog::objects().filter("entry__headline__contains", "Lennon").annotate("n", Count("entry")).order_by("name");
     CHECK(after[0].annotations().get<int>("n") == 2);
@@ -260,9 +251,9 @@ TEST_CASE("OneToOne: unique, single-valued in lookups, one object on the reverse
     CHECK_THROWS_AS(Profile::objects().create({{"author", ann.id}, {"bio", "again"}}), IntegrityError);
     CHECK(dorm::related_object<&Profile::author>(ann).bio == "writes");
     CHECK_THROWS_AS(dorm::related_object<&Profile::author>(bob), Profile::DoesNotExist);
-    CHECK(names(Author::objects().filter("profile__bio", "writes")) == V{"Ann"});
-    CHECK(names(Author::objects().exclude("profile__bio", "writes")) == V{"Bob"});
-    CHECK(names(Author::objects().filter("profile__isnull", true)) == V{"Bob"});
+    CHECK(sorted_names(Author::objects().filter("profile__bio", "writes")) == V{"Ann"});
+    CHECK(sorted_names(Author::objects().exclude("profile__bio", "writes")) == V{"Bob"});
+    CHECK(sorted_names(Author::objects().filter("profile__isnull", true)) == V{"Bob"});
     CHECK(Profile::objects().select_related("author").get().author->name == "Ann");
     {
         auto authors = Author::objects().prefetch_related("profile").order_by("name");
@@ -306,8 +297,8 @@ TEST_CASE("FilteredRelation joins a relation with a condition in ON", "[relation
                                            "\"good\".\"rating\" >= 4)"));
     auto recent = Blog::objects().alias("recent", FilteredRelation("entry", Q("entry__pub_date__year__gte", 2007)))
                       .filter("recent__isnull", false);
-    CHECK(names(recent) == V{"Cooking", "News"});
-    CHECK(names(Blog::objects().alias("r", FilteredRelation("entry", Q("entry__rating", 5))).filter("r__headline__contains", "Lennon")) ==
+    CHECK(sorted_names(recent) == V{"Cooking", "News"});
+    CHECK(sorted_names(Blog::objects().alias("r", FilteredRelation("entry", Q("entry__rating", 5))).filter("r__headline__contains", "Lennon")) ==
           V{"Beatles Blog"});
     CHECK_THROWS_AS(Blog::objects().annotate("x", FilteredRelation("entry", Q("name", "x"))), ValueError);
     CHECK_THROWS_AS(Blog::objects().annotate("x", FilteredRelation("tagline", Q("tagline", "x"))).filter("x__isnull", true), FieldError);
@@ -337,8 +328,8 @@ TEST_CASE("several relations between the same two models", "[relations]") {
     Link::objects().create({{"source", data.beatles.id}, {"target", data.news.id}});
     Link::objects().create({{"source", data.beatles.id}, {"target", data.cooking.id}});
     Link::objects().create({{"source", data.news.id}, {"target", data.cooking.id}});
-    CHECK(names(Blog::objects().filter("links_out__target__name", "Cooking")) == V{"Beatles Blog", "News"});
-    CHECK(names(Blog::objects().filter("links_in__source", data.beatles.id)) == V{"Cooking", "News"});
+    CHECK(sorted_names(Blog::objects().filter("links_out__target__name", "Cooking")) == V{"Beatles Blog", "News"});
+    CHECK(sorted_names(Blog::objects().filter("links_in__source", data.beatles.id)) == V{"Cooking", "News"});
     auto out = Blog::objects().annotate("outgoing", Count("links_out", {.distinct = true}), "incoming",
                                         Count("links_in", {.distinct = true})).get("name", "Cooking");
     CHECK(out.annotations() == Row{{"outgoing", 0}, {"incoming", 2}});

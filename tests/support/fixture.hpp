@@ -4,6 +4,7 @@
 
 #include "models.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -72,6 +73,15 @@ template <class QS>
 std::vector<std::string> headlines(const QS& qs) {
     std::vector<std::string> out;
     for (const auto& e : qs) out.push_back(e.headline);
+    return out;
+}
+
+/// The names of a QuerySet's objects (blogs, authors, ...), sorted.
+template <class QS>
+std::vector<std::string> sorted_names(const QS& qs) {
+    std::vector<std::string> out;
+    for (const auto& o : qs) out.push_back(o.name);
+    std::sort(out.begin(), out.end());
     return out;
 }
 
