@@ -687,6 +687,53 @@ TEST_CASE("a task destroyed between two statements of its work still has the nex
     CHECK(run(Blog::objects().acount()) == 0);
 }
 
+TEST_CASE("work waiting for a connection another thread holds is woken when it comes back, not by polling",
+          "[async]") {
+    // A thread holds the pool's one connection for 300 ms. On PostgreSQL the acount() runs on a fiber of this
+    // thread: it must wait for the connection through its executor with a single wait, woken when the thread gives
+    // the connection back (a poll every few ms would make dozens). On SQLite it waits on a worker thread.
+    test::Database db("pool_size=1&pool_timeout=10");
+    Blog::objects().create({{"name", "one"}});
+    dorm::release_connections();
+    struct Counting final : dorm::Executor {
+        dorm::Executor* loop = nullptr;
+        std::atomic<int> waits{0};
+        void post(std::coroutine_handle<> h) override { loop->post(h); }
+        bool waits_on_sockets() const noexcept override { return true; }
+        void wait_readable(int fd, std::coroutine_handle<> h) override {
+            ++waits;
+            loop->wait_readable(fd, h);
+        }
+    } counting;
+    std::atomic<bool> holding{false};
+    std::chrono::steady_clock::time_point given_back;
+    std::thread holder([&] {
+        (void)dorm::databases().get("default").connection();
+        holding = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        given_back = std::chrono::steady_clock::now();
+        dorm::release_connections();
+    });
+    std::int64_t count = -1;
+    std::chrono::steady_clock::time_point counted;
+    run([&]() -> dorm::Task<> {
+        counting.loop = (co_await dorm::detail::this_context{}).executor;
+        while (!holding) co_await Yield{};
+        bool done = false;
+        auto counter = [&]() -> dorm::Task<> {
+            count = co_await Blog::objects().acount();
+            counted = std::chrono::steady_clock::now();
+            done = true;
+        };
+        auto pending = start_on(&counting, counter());
+        while (!done) co_await Yield{};
+    }());
+    holder.join();
+    CHECK(count == 1);
+    CHECK(counted >= given_back);
+    CHECK(counting.waits < 10);  // the connection's own reads, and one wait for it
+}
+
 TEST_CASE("work for one database runs at most pool_size at a time; the rest waits in the queue", "[async]") {
     test::Database db("pool_size=2&pool_timeout=10");
     std::atomic<int> running{0}, most{0};

@@ -18,8 +18,22 @@ DORM_DECL bool on_fiber() noexcept;
 /// blocks in poll().
 DORM_DECL void wait_readable(int fd);
 
-/// On a fiber: suspends it for about `d` (its executor's thread stays free). Elsewhere: nothing.
-DORM_DECL void fiber_sleep(std::chrono::milliseconds d);
+/// A wait that another thread can end early: wait() returns at `deadline` or once ring() was called, whichever
+/// comes first (a ring before the wait ends it at once). A fiber waits through its executor, whose thread stays
+/// free; other code blocks. ring() may be called from any thread while the alarm exists.
+class FiberAlarm {
+public:
+    /// Throws OperationalError when the system has no timer to give (out of file descriptors).
+    DORM_DECL explicit FiberAlarm(std::chrono::steady_clock::time_point deadline);
+    DORM_DECL ~FiberAlarm();
+    FiberAlarm(const FiberAlarm&) = delete;
+    FiberAlarm& operator=(const FiberAlarm&) = delete;
+    DORM_DECL void wait() noexcept;
+    DORM_DECL void ring() noexcept;
+
+private:
+    int fd_;  // a timerfd: readable once it expires, which ring() makes it do now
+};
 
 /// Runs `job` on a fiber of `job.executor` (which waits_on_sockets()): at once when fewer than `job.pool_limit`
 /// jobs of its database run on fibers, else when one of them ends. The fiber's connections go back to their pools

@@ -90,8 +90,25 @@ inline double pool_option_value(std::string_view key, std::string_view value, st
 }
 }  // namespace detail
 
+/// What a checkout waits on when the pool is exhausted: threads on the condition variable, fibers on their alarms
+/// (which a thread can ring without blocking the fiber's executor).
 struct Database::Available {
     std::condition_variable cv;
+    std::vector<detail::FiberAlarm*> fibers;  // in the order they began to wait
+
+    /// A connection came back (or a place for one): wakes one waiting thread and the first waiting fiber.
+    void notify_one() {
+        cv.notify_one();
+        if (!fibers.empty()) {
+            fibers.front()->ring();
+            fibers.erase(fibers.begin());
+        }
+    }
+    void notify_all() {
+        cv.notify_all();
+        for (auto* f : fibers) f->ring();
+        fibers.clear();
+    }
 };
 
 DORM_DECL Database::Database(std::string alias, std::string url, const backends::Backend& backend)
@@ -174,7 +191,7 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
             } catch (...) {
                 lock.lock();
                 --open_;
-                available_->cv.notify_one();
+                available_->notify_one();
                 throw;
             }
         }
@@ -188,10 +205,13 @@ DORM_DECL auto Database::checkout(std::unique_lock<std::mutex>& lock) -> std::un
         if (detail::on_fiber()) {
             // Its executor's thread may run what holds the connections (a transaction's next step): it is not
             // blocked. Each fiber of this database has a connection of its own (they are started no faster than
-            // the pool serves them), so this is for connections held elsewhere: looked for again every few ms.
+            // the pool serves them), so this waits for connections held elsewhere, until one comes back.
+            detail::FiberAlarm alarm(deadline);
+            available_->fibers.push_back(&alarm);
             lock.unlock();
-            detail::fiber_sleep(std::chrono::milliseconds(5));
+            alarm.wait();
             lock.lock();
+            std::erase(available_->fibers, &alarm);  // still there when the deadline came first
             timed_out = std::chrono::steady_clock::now() >= deadline;
         } else {
             timed_out = available_->cv.wait_until(lock, deadline) == std::cv_status::timeout;
@@ -246,7 +266,7 @@ DORM_DECL bool Database::is_usable() {
             broken = std::move(it->second);
             connections_.erase(it);
             --open_;
-            available_->cv.notify_one();
+            available_->notify_one();
         }
     }
     broken.reset();
@@ -299,7 +319,7 @@ DORM_DECL void Database::restore(std::unique_ptr<backends::Connection> c, bool m
         --open_;
     }
     reap(closing);
-    available_->cv.notify_one();
+    available_->notify_one();
 }
 
 DORM_DECL Lease Database::lease() {
@@ -324,7 +344,7 @@ DORM_DECL void Database::retire() {
     retired_ = true;
     open_ -= idle_.size();
     closing.swap(idle_);
-    available_->cv.notify_all();
+    available_->notify_all();
 }
 
 DORM_DECL void Databases::release_thread(std::uintptr_t thread, bool exiting, bool idle, bool pooled) {

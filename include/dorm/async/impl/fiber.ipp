@@ -13,7 +13,10 @@
 #include <dorm/async/fiber.hpp>
 #include <dorm/async/offload.hpp>
 #include <dorm/database.hpp>
+#include <dorm/errors.hpp>
 #include <dorm/impl/database.ipp>  // dorm's per-thread state lives there
+
+#include <fmt/format.h>
 
 #include <cerrno>
 #include <coroutine>
@@ -21,6 +24,7 @@
 #include <exception>
 #include <list>
 #include <mutex>
+#include <system_error>
 #include <vector>
 
 #include <cxxabi.h>
@@ -460,16 +464,46 @@ DORM_DECL void wait_readable(int fd) {
     f->suspend();
 }
 
-DORM_DECL void fiber_sleep(std::chrono::milliseconds d) {
-    if (!fibers::current) return;
-    const int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-    if (fd < 0) return;
+namespace fibers {
+/// `it` for timerfd_settime(): `d` from now, at least a nanosecond (a zero time would disarm the timer).
+inline itimerspec expiring_in(std::chrono::nanoseconds d) {
     itimerspec spec{};
-    spec.it_value.tv_sec = static_cast<time_t>(d.count() / 1000);
-    spec.it_value.tv_nsec = static_cast<long>(d.count() % 1000 * 1'000'000);
-    if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
-    if (timerfd_settime(fd, 0, &spec, nullptr) == 0) wait_readable(fd);
-    close(fd);
+    if (d < std::chrono::nanoseconds(1)) d = std::chrono::nanoseconds(1);
+    spec.it_value.tv_sec = static_cast<time_t>(d.count() / 1'000'000'000);
+    spec.it_value.tv_nsec = static_cast<long>(d.count() % 1'000'000'000);
+    return spec;
+}
+}  // namespace fibers
+
+DORM_DECL FiberAlarm::FiberAlarm(std::chrono::steady_clock::time_point deadline)
+    : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {
+    auto refuse = [] {
+        throw OperationalError(
+            fmt::format("dorm: no timer to wait with: {}", std::error_code(errno, std::generic_category()).message()));
+    };
+    if (fd_ < 0) refuse();
+    const itimerspec spec = fibers::expiring_in(deadline - std::chrono::steady_clock::now());
+    if (timerfd_settime(fd_, 0, &spec, nullptr) != 0) {
+        close(fd_);
+        refuse();
+    }
+}
+
+DORM_DECL FiberAlarm::~FiberAlarm() { close(fd_); }
+
+DORM_DECL void FiberAlarm::wait() noexcept {
+    // Until the timer has expired (or was rung): an executor may resume a wait before its socket is readable.
+    for (;;) {
+        std::uint64_t expirations;
+        if (read(fd_, &expirations, sizeof expirations) == sizeof expirations) return;
+        if (errno != EAGAIN && errno != EINTR) return;
+        wait_readable(fd_);
+    }
+}
+
+DORM_DECL void FiberAlarm::ring() noexcept {
+    const itimerspec now = fibers::expiring_in({});
+    timerfd_settime(fd_, 0, &now, nullptr);
 }
 
 DORM_DECL void start_on_fiber(Job& job) { fibers::Lanes::instance().start(job); }
