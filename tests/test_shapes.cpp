@@ -191,3 +191,61 @@ TEST_CASE("refresh_from_db(fields) reads the fields it names, whichever it named
     CHECK(e.rating == 4);
     CHECK(e.number_of_comments == 3);
 }
+
+TEST_CASE("update() and delete_() compile once per shape and bind each call's values", "[shapes]") {
+    test::BlogData data;
+    auto& shapes = conn().shapes;
+    auto rating_of = [](const char* headline) { return Entry::objects().get("headline", headline).rating; };
+    // The value set and the value filtered on are the same field: each must reach its own parameter.
+    CHECK(Entry::objects().filter("rating", 5).update({{"rating", 50}}) == 1);
+    auto hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating", 3).update({{"rating", 30}}) == 1);
+    CHECK(Entry::objects().filter("rating", 50).update({{"rating", 5}}) == 1);
+    CHECK(shapes.hits() - hits >= 2);
+    CHECK(rating_of("Lennon returns") == 5);
+    CHECK(rating_of("Beatles reunion") == 30);
+    CHECK(Entry::objects().filter("rating", 999).update({{"rating", 1}}) == 0);
+
+    // The same value filtered on and set.
+    CHECK(Entry::objects().filter("rating", 4).update({{"rating", 4}}) == 1);
+    hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating", 30).update({{"rating", 30}}) == 1);
+    CHECK(shapes.hits() - hits >= 1);
+
+    // Other fields, None (part of the shape: bound as it is), several fields at once: shapes of their own, each
+    // binding its values in its order.
+    CHECK(Entry::objects().filter("rating__gte", 30).update({{"rating_note", "x"}}) == 1);
+    CHECK(Entry::objects().filter("rating__gte", 30).update({{"rating_note", std::nullopt}}) == 1);
+    hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating__gte", 4).update({{"rating_note", std::nullopt}}) == 3);
+    CHECK(shapes.hits() - hits >= 1);
+    CHECK(Entry::objects().filter("rating_note__isnull", true).count() == 4);
+    CHECK(Entry::objects().filter("rating__lt", 4).update({{"rating_note", "low"}, {"number_of_comments", 11}}) == 2);
+    hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating__lt", 5).update({{"rating_note", "mid"}, {"number_of_comments", 22}}) == 3);
+    CHECK(shapes.hits() - hits >= 1);
+    CHECK(Entry::objects().filter("rating__gte", 5).update({{"number_of_comments", 33}, {"rating_note", "HIGH"}}) == 2);
+    for (const auto& e : Entry::objects().all()) {
+        INFO(e.headline);
+        CHECK(e.rating_note == std::optional<std::string>(e.rating >= 5 ? "HIGH" : "mid"));
+        CHECK(e.number_of_comments == (e.rating >= 5 ? 33 : 22));
+    }
+    // A value the field refuses is refused before any statement; F() is compiled each time, and right.
+    CHECK_THROWS_AS(Entry::objects().filter("rating__gte", 4).update({{"number_of_comments", "many"}}), dorm::TypeError);
+    CHECK_THROWS_AS(Entry::objects().filter("rating__gte", 4).update({{"headline", std::nullopt}}), dorm::IntegrityError);
+    CHECK(Entry::objects().filter("rating", 1).update({{"rating", dorm::F("rating") + 1}}) == 1);
+    CHECK(Entry::objects().filter("rating", 2).update({{"rating", dorm::F("rating") + 10}}) == 2);
+    CHECK(rating_of("Soup") == 12);
+
+    // delete_() on a model nothing refers to (no collection first): the same statement, each call's values.
+    auto fr = Country::objects().create({{"code", "fr"}, {"name", "France"}});
+    for (const char* name : {"Paris", "Lyon", "Nice", "Lille"}) City::objects().create({{"country", fr.code}, {"name", name}});
+    CHECK(City::objects().filter("name", "Lyon").delete_().total == 1);
+    hits = shapes.hits();
+    CHECK(City::objects().filter("name", "Nice").delete_().total == 1);
+    CHECK(City::objects().filter("name", "Rome").delete_().total == 0);
+    CHECK(shapes.hits() - hits >= 2);
+    std::vector<std::string> left;
+    for (const auto& c : City::objects().order_by("name")) left.push_back(c.name);
+    CHECK(left == std::vector<std::string>{"Lille", "Paris"});
+}

@@ -150,7 +150,10 @@ void assign_kwargs(M& obj, const Kwargs& kwargs, bool skip_lookups = false) {
 /// Django raises them), and the UPDATE itself.
 using UpdateSets = std::vector<std::pair<const FieldMeta*, sql::ExprPtr>>;
 DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs);
-DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets);
+/// Runs the UPDATE of `q` with `sets` (made by update_sets(q, kwargs)); its statement comes from the connection's
+/// shape cache when every kwarg is a plain value.
+DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets,
+                                  const Kwargs& kwargs);
 
 /// get()'s message for `n` rows other than one (Django's DoesNotExist / MultipleObjectsReturned text); `limit`: the
 /// rows get() reads at most, unless `sliced`.
@@ -1171,7 +1174,7 @@ public:
         if (query_->is_sliced()) throw TypeError("dorm: Cannot update a query once a slice has been taken.");
         sql::Query q = *query_;
         auto sets = detail::update_sets(q, kwargs);
-        return detail::run_update(q, write_connection(), sets);
+        return detail::run_update(q, write_connection(), sets, kwargs);
     }
 
     /// DELETE every matched row; returns the total and per-model counts.
@@ -1208,8 +1211,12 @@ public:
                 },
                 *db);
         }
-        auto c = sql::compile_delete(*query_, conn.dialect());
-        if (!c.nothing) result.total = conn.execute(c.sql, c.params);
+        auto build = [&conn](const sql::Query& source, std::span<const Value>) {
+            return sql::compile_delete(source, conn.dialect());
+        };
+        detail::ShapedStatement st;
+        detail::shaped_statement(*query_, 'd', {}, conn, detail::shape_build(build), st);
+        if (st.sql) result.total = conn.execute(*st.sql, st.params);
         if (result.total) result.per_model[query_->model->name] = result.total;
         return result;
     }

@@ -182,7 +182,9 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
                          std::span<const Value* const> extra = {});
 
 /// Builds and compiles a statement of a query of `source`'s shape: `call(source, extra)`, where `extra` are the
-/// values after `source`'s own (get()'s value). Called with the real values, and with changed ones to learn a shape.
+/// values after `source`'s own (get()'s value, update()'s), one for each given to shaped_statement(). Called with
+/// the real values, and with changed ones to learn a shape (a value that is part of the shape, such as NULL, is
+/// passed unchanged).
 struct ShapeBuild {
     const void* context;
     sql::Compiled (*call)(const void* context, const sql::Query& source, std::span<const Value> extra);
@@ -194,8 +196,10 @@ struct ShapeBuild {
 /// How `real` (built on `source` by `build`) binds the shape's `values`: learned by building the query again with
 /// every value changed (serial::changed_value()) and comparing. The shape is cacheable when the statement's text
 /// is the same and each parameter is either one of the values, unchanged, or a constant of the statement.
+/// `extra`: the values after the query's own, as shape_key() was given them.
 DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::span<const Value* const> values,
-                                              const sql::Compiled& real, const ShapeBuild& build);
+                                              const sql::Compiled& real, const ShapeBuild& build,
+                                              std::span<const Value* const> extra = {});
 
 /// The statement an evaluation runs, from the connection's shape cache or compiled now.
 struct ShapedStatement {

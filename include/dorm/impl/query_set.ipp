@@ -4,6 +4,7 @@
 
 #include <dorm/query_set.hpp>
 
+#include <algorithm>
 #include <cctype>
 
 namespace dorm::detail {
@@ -54,13 +55,38 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
     return sets;
 }
 
-DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets) {
+DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets,
+                                  const Kwargs& kwargs) {
     for (const auto& [f, e] : sets)
         if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
             check_storable(conn.dialect(), *f, p->value);
-    auto c = sql::compile_update(q, conn.dialect(), sets);
-    if (c.nothing) return 0;
-    return conn.execute(c.sql, c.params);
+    const backends::Dialect& dialect = conn.dialect();
+    // A shape of its own per list of field names; F() and other expressions are compiled each time.
+    const bool plain = std::all_of(kwargs.begin(), kwargs.end(),
+                                   [](const Kwarg& kw) { return kw.value.kind == Operand::Kind::value; });
+    if (!plain) {
+        auto c = sql::compile_update(q, dialect, sets);
+        return c.nothing ? 0 : conn.execute(c.sql, c.params);
+    }
+    std::string names;
+    std::vector<const Value*> values;
+    values.reserve(kwargs.size());
+    for (const auto& kw : kwargs) {
+        names += kw.name;
+        names += '\0';
+        values.push_back(&kw.value.value);
+    }
+    auto build = [&](const sql::Query& source, std::span<const Value> extra) {
+        if (&source == &q) return sql::compile_update(q, dialect, sets);
+        Kwargs changed = kwargs;  // learning the shape: the query and the values, changed
+        for (std::size_t i = 0; i < changed.size(); ++i) changed[i].value.value = extra[i];
+        sql::Query other = source;
+        auto other_sets = update_sets(other, changed);
+        return sql::compile_update(other, dialect, other_sets);
+    };
+    ShapedStatement st;
+    shaped_statement(q, 'u', names, conn, shape_build(build), st, values);
+    return st.sql ? conn.execute(*st.sql, st.params) : 0;
 }
 
 DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit) {

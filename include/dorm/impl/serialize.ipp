@@ -1457,7 +1457,8 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
 }
 
 DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::span<const Value* const> values,
-                                              const sql::Compiled& real, const ShapeBuild& build) {
+                                              const sql::Compiled& real, const ShapeBuild& build,
+                                              std::span<const Value* const> extra) {
     backends::CompiledShape shape;  // not cacheable until shown to be
     shape.nothing = real.nothing;
     shape.sql = real.sql;
@@ -1476,7 +1477,18 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
         w.out = fmt::format("{}{} ", serial::format_tag, serial::format_version);
         w.query(source);
         auto again = loads_query(*source.model, w.out);
-        other = build(*again, std::span<const Value>(changed).subspan(w.replaced));
+        // The extra values, in their order: changed where they are values of the shape (the rest of `changed`),
+        // as they are where the shape holds them (NULL, zero, ...).
+        std::vector<Value> extra_values;
+        extra_values.reserve(extra.size());
+        std::size_t next = w.replaced;
+        for (const Value* v : extra) {
+            if (!serial::shape_class(*v)) extra_values.push_back(*v);
+            else if (next < changed.size()) extra_values.push_back(changed[next++]);
+            else return shape;
+        }
+        if (next != changed.size()) return shape;
+        other = build(*again, extra_values);
     } catch (const std::bad_alloc&) {
         throw;
     } catch (const std::exception&) {  // a changed value the query refuses: its statement depends on its values
@@ -1569,7 +1581,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     compile_now();
     std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
     std::vector<const Value*> shape_values = values;
-    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build));
+    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra));
 }
 
 DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns) {
