@@ -249,3 +249,15 @@ TEST_CASE("update() and delete_() compile once per shape and bind each call's va
     for (const auto& c : City::objects().order_by("name")) left.push_back(c.name);
     CHECK(left == std::vector<std::string>{"Lille", "Paris"});
 }
+
+TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty) learns and rebinds", "[shapes]") {
+    test::BlogData data;
+    // Zero and the empty string are written into the shape, not bound as its values: learning get()'s statement
+    // must pass them to the build as they are.
+    for (int round = 0; round < 2; ++round) {
+        CHECK_THROWS_AS(Entry::objects().get("rating", 0), Entry::DoesNotExist);
+        CHECK_THROWS_AS(Entry::objects().get("headline", ""), Entry::DoesNotExist);
+        CHECK(Entry::objects().get("rating", 4).headline == "Pancakes");
+        CHECK(Entry::objects().get("headline", "Soup").rating == 1);
+    }
+}
