@@ -20,6 +20,11 @@
 #include <utility>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 namespace {
 using V = std::vector<std::string>;
 
@@ -732,6 +737,94 @@ TEST_CASE("work waiting for a connection another thread holds is woken when it c
     CHECK(count == 1);
     CHECK(counted >= given_back);
     CHECK(counting.waits < 10);  // the connection's own reads, and one wait for it
+}
+
+TEST_CASE("connecting to PostgreSQL on a fiber waits through the executor; connect_timeout still ends it",
+          "[async]") {
+    // A server that accepts the connection and never answers: libpq waits for its first reply. Connecting runs on a
+    // fiber of this thread (a pooled PostgreSQL database): the loop must keep turning meanwhile, and connect_timeout
+    // (1 s, which libpq counts as 2) must end the wait with OperationalError. No PostgreSQL server is needed.
+    const int listener = socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(listen(listener, 8) == 0);
+    REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    dorm::databases().add("silent", fmt::format("postgresql://dorm@127.0.0.1:{}/dorm?sslmode=disable&"
+                                                "connect_timeout=1&pool_size=1&pool_timeout=10",
+                                                ntohs(address.sin_port)));
+    const auto caller = std::this_thread::get_id();
+    std::thread::id ran_on;
+    std::string error;
+    bool done = false;
+    int ticks = 0;
+    const auto start = std::chrono::steady_clock::now();
+    auto connecting = [&]() -> dorm::Task<> {
+        try {
+            co_await dorm::detail::offload_to("silent", [&] {
+                ran_on = std::this_thread::get_id();
+                (void)dorm::databases().get("silent").connection();
+            });
+        } catch (const dorm::OperationalError& e) {
+            error = e.what();
+        }
+        done = true;
+    };
+    auto ticker = [&]() -> dorm::Task<> {
+        while (!done) {
+            co_await Yield{};
+            if (!done) ++ticks;
+        }
+    };
+    run(dorm::when_all(connecting(), ticker()));
+    const auto took = std::chrono::steady_clock::now() - start;
+    dorm::databases().remove("silent");
+    close(listener);
+    CHECK(ran_on == caller);
+    CHECK_THAT(error, Catch::Contains("timeout expired"));
+    CHECK(took >= std::chrono::milliseconds(1900));
+    CHECK(took < std::chrono::seconds(10));
+    CHECK(ticks > 100);  // blocking in libpq's connection, the loop would not have turned at all
+
+    if (!test::is_postgresql()) return;
+    // A real server: the fiber connects and queries, and what the executor watched while it connected was the
+    // socket inside an epoll set (waiting for it to be writable), not the thread.
+    dorm::databases().add("fresh", test::database_url("pool_size=1&pool_timeout=10"));
+    struct Watching final : dorm::Executor {
+        dorm::Executor* loop = nullptr;
+        int sets = 0;
+        void post(std::coroutine_handle<> h) override { loop->post(h); }
+        bool waits_on_sockets() const noexcept override { return true; }
+        void wait_readable(int fd, std::coroutine_handle<> h) override {
+            char target[64] = {};
+            const std::string link = "/proc/self/fd/" + std::to_string(fd);
+            if (readlink(link.c_str(), target, sizeof target - 1) > 0 && std::string_view(target) == "anon_inode:[eventpoll]")
+                ++sets;
+            loop->wait_readable(fd, h);
+        }
+    } watching;
+    std::int64_t one = 0;
+    std::thread::id fresh_on;
+    run([&]() -> dorm::Task<> {
+        watching.loop = (co_await dorm::detail::this_context{}).executor;
+        bool finished = false;
+        auto query = [&]() -> dorm::Task<> {
+            one = co_await dorm::detail::offload_to("fresh", [&] {
+                fresh_on = std::this_thread::get_id();
+                return dorm::databases().get("fresh").connection().query("SELECT 1", {})->next() ? 1 : 0;
+            });
+            finished = true;
+        };
+        auto pending = start_on(&watching, query());
+        while (!finished) co_await Yield{};
+    }());
+    dorm::databases().remove("fresh");
+    CHECK(one == 1);
+    CHECK(fresh_on == caller);
+    CHECK(watching.sets >= 1);
 }
 
 TEST_CASE("work for one database runs at most pool_size at a time; the rest waits in the queue", "[async]") {

@@ -18,6 +18,12 @@ DORM_DECL bool on_fiber() noexcept;
 /// blocks in poll().
 DORM_DECL void wait_readable(int fd);
 
+/// Returns true once `fd` can be written (`write`) or read, or has failed; false at `deadline` if it comes first
+/// (time_point::max(): no deadline). A fiber waits through its executor, which watches a set (an epoll instance)
+/// holding the socket and a timer, readable when either is ready; other code blocks in poll(). Throws
+/// OperationalError when the system has no such set or timer to give (out of file descriptors).
+DORM_DECL bool wait_socket(int fd, bool write, std::chrono::steady_clock::time_point deadline);
+
 /// A wait that another thread can end early: wait() returns at `deadline` or once ring() was called, whichever
 /// comes first (a ring before the wait ends it at once). A fiber waits through its executor, whose thread stays
 /// free; other code blocks. ring() may be called from any thread while the alarm exists.

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
@@ -29,6 +30,7 @@
 
 #include <cxxabi.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/timerfd.h>
 #include <ucontext.h>
@@ -475,17 +477,87 @@ inline itimerspec expiring_in(std::chrono::nanoseconds d) {
 }
 }  // namespace fibers
 
+namespace fibers {
+/// A file descriptor closed with its owner.
+struct OwnedFd {
+    int fd;
+    explicit OwnedFd(int f) : fd(f) {}
+    OwnedFd(const OwnedFd&) = delete;
+    OwnedFd& operator=(const OwnedFd&) = delete;
+    ~OwnedFd() {
+        if (fd >= 0) close(fd);
+    }
+};
+
+[[noreturn]] inline void no_descriptor(const char* what) {
+    throw OperationalError(
+        fmt::format("dorm: no {} to wait with: {}", what, std::error_code(errno, std::generic_category()).message()));
+}
+}  // namespace fibers
+
+DORM_DECL bool wait_socket(int fd, bool write, std::chrono::steady_clock::time_point deadline) {
+    using Clock = std::chrono::steady_clock;
+    const bool timed = deadline != Clock::time_point::max();
+    if (fd < 0) return true;  // no socket: what uses it reports the error
+    if (!fibers::current) {
+        for (;;) {
+            int timeout = -1;
+            if (timed) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+                if (left <= 0) return false;
+                timeout = static_cast<int>(std::min<std::int64_t>(left, 1'000'000'000));
+            }
+            pollfd p{fd, static_cast<short>(write ? POLLOUT : POLLIN), 0};
+            const int n = poll(&p, 1, timeout);
+            if (n > 0 || (n < 0 && errno != EINTR)) return true;  // an error: the socket's next use reports it
+        }
+    }
+    if (!write && !timed) {
+        wait_readable(fd);
+        return true;
+    }
+    // The executor watches one descriptor for reading: an epoll set holding the socket (as asked) and the timer.
+    fibers::OwnedFd set(epoll_create1(EPOLL_CLOEXEC));
+    if (set.fd < 0) fibers::no_descriptor("epoll set");
+    epoll_event socket_event{};
+    socket_event.events = write ? EPOLLOUT : EPOLLIN;
+    socket_event.data.u32 = 0;
+    if (epoll_ctl(set.fd, EPOLL_CTL_ADD, fd, &socket_event) != 0) return true;  // not a socket it can watch
+    fibers::OwnedFd timer(timed ? timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK) : -1);
+    if (timed) {
+        if (timer.fd < 0) fibers::no_descriptor("timer");
+        const itimerspec spec = fibers::expiring_in(deadline - Clock::now());
+        epoll_event timer_event{};
+        timer_event.events = EPOLLIN;
+        timer_event.data.u32 = 1;
+        if (timerfd_settime(timer.fd, 0, &spec, nullptr) != 0 ||
+            epoll_ctl(set.fd, EPOLL_CTL_ADD, timer.fd, &timer_event) != 0)
+            fibers::no_descriptor("timer");
+    }
+    for (;;) {
+        wait_readable(set.fd);
+        epoll_event ready[2];
+        const int n = epoll_wait(set.fd, ready, 2, 0);
+        if (n < 0 && errno != EINTR) return true;
+        bool expired = false;
+        for (int i = 0; i < n; ++i) {
+            if (ready[i].data.u32 == 0) return true;  // ready, or failed (EPOLLERR, EPOLLHUP)
+            expired = true;
+        }
+        if (expired) return false;
+        // Nothing yet: an executor may resume a wait before its descriptor is readable.
+    }
+}
+
 DORM_DECL FiberAlarm::FiberAlarm(std::chrono::steady_clock::time_point deadline)
     : fd_(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)) {
-    auto refuse = [] {
-        throw OperationalError(
-            fmt::format("dorm: no timer to wait with: {}", std::error_code(errno, std::generic_category()).message()));
-    };
-    if (fd_ < 0) refuse();
+    if (fd_ < 0) fibers::no_descriptor("timer");
     const itimerspec spec = fibers::expiring_in(deadline - std::chrono::steady_clock::now());
     if (timerfd_settime(fd_, 0, &spec, nullptr) != 0) {
+        const int error = errno;
         close(fd_);
-        refuse();
+        errno = error;
+        fibers::no_descriptor("timer");
     }
 }
 

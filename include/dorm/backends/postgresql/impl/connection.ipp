@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,8 +18,10 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -124,6 +127,52 @@ inline Result exec_prepared(PGconn* c, const char* name, int n, const char* cons
 inline Result next_result(PGconn* c) {
     if (dorm::detail::on_fiber()) await_result(c);
     return Result(PQgetResult(c));
+}
+
+/// The seconds libpq's blocking connection would wait (connect_timeout, from the URL or PGCONNECT_TIMEOUT): at
+/// least 2, as libpq counts it; 0 when there is no limit.
+inline int connect_timeout(PGconn* c) {
+    int seconds = 0;
+    if (PQconninfoOption* options = PQconninfo(c)) {
+        for (const PQconninfoOption* o = options; o->keyword; ++o)
+            if (std::string_view(o->keyword) == "connect_timeout" && o->val) seconds = std::atoi(o->val);
+        PQconninfoFree(options);
+    }
+    return seconds <= 0 ? 0 : std::max(seconds, 2);
+}
+
+/// PQconnectdb(), but that on a fiber it connects with libpq's non-blocking calls (PQconnectStart(),
+/// PQconnectPoll()), waiting for the socket through the fiber's executor. PQconnectPoll() ignores connect_timeout:
+/// it is applied here, to the whole connection (libpq's blocking connection applies it to each host it tries).
+/// Resolving a host name still blocks (hostaddr= avoids it).
+inline PGconn* connect(const char* conninfo) {
+    if (!dorm::detail::on_fiber()) [[likely]]
+        return PQconnectdb(conninfo);
+    PGconn* c = PQconnectStart(conninfo);
+    if (!c) throw std::bad_alloc();
+    if (PQstatus(c) == CONNECTION_BAD) return c;
+    auto deadline = std::chrono::steady_clock::time_point::max();
+    const int timeout = connect_timeout(c);
+    if (timeout > 0) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout);
+    // Before the first PQconnectPoll(), as if it had asked to write (libpq's documentation).
+    PostgresPollingStatusType status = PGRES_POLLING_WRITING;
+    while (status != PGRES_POLLING_OK && status != PGRES_POLLING_FAILED) {
+        bool ready;
+        try {
+            ready = dorm::detail::wait_socket(PQsocket(c), status == PGRES_POLLING_WRITING, deadline);
+        } catch (...) {
+            PQfinish(c);
+            throw;
+        }
+        if (!ready) {
+            PQfinish(c);
+            throw OperationalError(
+                fmt::format("dorm: cannot connect to PostgreSQL: timeout expired (connect_timeout={} s)", timeout), {},
+                "08001");
+        }
+        status = PQconnectPoll(c);
+    }
+    return c;
 }
 
 inline std::uint16_t be16(const char* p) {
@@ -927,7 +976,7 @@ private:
     }
 
     void open() {
-        conn_ = PQconnectdb(conninfo_.c_str());
+        conn_ = detail::connect(conninfo_.c_str());
         if (PQstatus(conn_) != CONNECTION_OK) {
             std::string msg = PQerrorMessage(conn_);
             PQfinish(conn_);
@@ -963,12 +1012,14 @@ private:
         prepared_.clear();
         tables_.clear();
         if (conn_) {
-            PQreset(conn_);
-            if (PQstatus(conn_) == CONNECTION_OK) {
-                doomed_ = false;
-                remember_cancel();
-                Result r = detail::exec(conn_, "SET TIME ZONE 'UTC'");
-                return;
+            if (!dorm::detail::on_fiber()) {  // PQreset() blocks: a fiber connects anew below
+                PQreset(conn_);
+                if (PQstatus(conn_) == CONNECTION_OK) {
+                    doomed_ = false;
+                    remember_cancel();
+                    Result r = detail::exec(conn_, "SET TIME ZONE 'UTC'");
+                    return;
+                }
             }
             forget_cancel();
             PQfinish(conn_);
