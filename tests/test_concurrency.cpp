@@ -114,3 +114,18 @@ TEST_CASE("threads running the same statements use their own caches", "[concurre
     CHECK(wrong == 0);
     CHECK(Author::objects().count() == 6 * 30);
 }
+
+TEST_CASE("one QuerySet evaluated by many threads at once: each gets its own values' rows", "[concurrency]") {
+    // The QuerySets' query is shared: the first threads to evaluate it again race to keep its shape key.
+    test::BlogData data;
+    const auto shared = Entry::objects().filter("rating__gte", 4).using_("default");
+    std::atomic<int> wrong{0};
+    on_threads(6, [&](int t) {
+        for (int i = 0; i < 30; ++i) {
+            if (shared.count() != 2) ++wrong;
+            if (Entry::objects().using_("default").filter("rating__gte", 1 + (t + i) % 5).count() != 5 - (t + i) % 5)
+                ++wrong;
+        }
+    });
+    CHECK(wrong == 0);
+}

@@ -177,6 +177,35 @@ TEST_CASE("a QuerySet keeps the lookups it was built with, whatever was register
     CHECK(test::headlines(built_before) == (std::vector<std::string>{"Lennon returns", "Beatles reunion", "Pancakes"}));
 }
 
+TEST_CASE("a query evaluated again keeps its shape key; objects().using_(alias) is one query per alias", "[shapes]") {
+    test::BlogData data;
+    auto& shapes = conn().shapes;
+    // The same QuerySet counted again and again: its key is written, then kept; each count binds the same value.
+    const auto kept = Entry::objects().filter("rating__gte", 4);
+    auto hits = shapes.hits();
+    for (int i = 0; i < 4; ++i) CHECK(kept.count() == 2);
+    CHECK(shapes.hits() - hits == 3);
+    CHECK(Entry::objects().filter("rating__gte", 2).count() == 4);  // a new query of the shape: its own value
+    // using_() on objects() hands out one query per model and alias, routed where it says.
+    const auto a = Entry::objects().using_("default");
+    const auto b = Entry::objects().using_("default");
+    CHECK(&a.query() == &b.query());
+    CHECK(&Blog::objects().using_("default").query() != static_cast<const void*>(&a.query()));
+    CHECK(*Entry::objects().using_("other").query().db == "other");
+    CHECK(a.dumps() == Entry::objects().all().using_("default").dumps());
+    CHECK(Entry::objects().using_("default").filter("rating__gte", 4).count() == 2);
+    // After a lookup is registered, a new query: calls of one generation still make a shape (learned, then hit).
+    static constexpr dorm::CustomLookup same{
+        .name = "atleast", .on = dorm::FieldKinds::integers(), .sql = "{lhs} >= {rhs}"};
+    dorm::ScopedLookup registered(same);
+    CHECK(&Entry::objects().using_("default").query() != &a.query());
+    CHECK(Entry::objects().using_("default").filter(dorm::runtime("rating__atleast"), 4).count() == 2);
+    hits = shapes.hits();
+    CHECK(Entry::objects().using_("default").filter(dorm::runtime("rating__atleast"), 2).count() == 4);
+    CHECK(Entry::objects().using_("default").filter("rating__gte", 5).count() == 1);
+    CHECK(shapes.hits() - hits == 1);
+}
+
 TEST_CASE("refresh_from_db(fields) reads the fields it names, whichever it named before", "[shapes]") {
     test::BlogData data;
     Entry e = Entry::objects().get("headline", "Pancakes");

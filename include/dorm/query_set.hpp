@@ -157,6 +157,12 @@ DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& con
 
 /// get()'s message for `n` rows other than one (Django's DoesNotExist / MultipleObjectsReturned text); `limit`: the
 /// rows get() reads at most, unless `sliced`.
+/// objects().using_(alias) for the model whose objects() query is `all` (which lives as long as the program): one
+/// query per model, alias and thread, made once and shared (queries are immutable), so that the usual
+/// `Model::objects().using_(alias)` allocates no query and writes its shape key once.
+DORM_DECL std::shared_ptr<const sql::Query> all_using(const std::shared_ptr<const sql::Query>& all,
+                                                      std::string_view alias);
+
 DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit);
 
 /// annotate() / alias() / values(name = expression) on `q`.
@@ -527,6 +533,8 @@ public:
 
     /// Evaluate against another configured database; the routers are not asked.
     self_type using_(std::string_view alias) const {
+        if constexpr (is_model)
+            if (query_ == make_query()) return self_type(detail::all_using(query_, alias));
         return recorded([&] { return detail::recipe::Using{std::string(alias)}; },
                         [&](sql::Query& q) { q.db = detail::intern_alias(alias); });
     }
@@ -1454,7 +1462,7 @@ private:
     friend class QuerySet;
     friend class detail::Replayer;  // loads() replays the recorded calls through the methods below
 
-    static std::shared_ptr<const sql::Query> make_query()
+    static const std::shared_ptr<const sql::Query>& make_query()
         requires is_model
     {
         // One query for every objects() of T: queries are immutable, and get() keeps statements with them.

@@ -89,6 +89,31 @@ DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& con
     return st.sql ? conn.execute(*st.sql, st.params) : 0;
 }
 
+DORM_DECL std::shared_ptr<const sql::Query> all_using(const std::shared_ptr<const sql::Query>& all,
+                                                      std::string_view alias) {
+    struct Kept {
+        const sql::Query* all;
+        std::shared_ptr<const sql::Query> query;
+    };
+    thread_local std::vector<Kept> kept;  // a few models and aliases: a short list
+    // A call records the custom lookups' generation (calls of two generations make no shape): a query made before
+    // a lookup was registered is not handed out after.
+    const std::uint64_t generation = lookups::custom_generation();
+    for (Kept& k : kept)
+        if (k.all == all.get() && *k.query->db == alias) {
+            if (k.query->recipe->generation == generation) return k.query;
+            k = kept.back();
+            kept.pop_back();
+            break;
+        }
+    auto q = std::make_shared<sql::Query>(*all);
+    q->db = intern_alias(alias);
+    q->recipe = record(all->recipe, [&] { return recipe::Using{std::string(alias)}; });
+    std::shared_ptr<const sql::Query> made = std::move(q);
+    if (kept.size() < 64) kept.push_back({all.get(), made});
+    return made;
+}
+
 DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit) {
     if (n == 0) return fmt::format("dorm: {} matching query does not exist.", model);
     return fmt::format("dorm: get() returned more than one {} -- it returned {}!", model,

@@ -1413,9 +1413,10 @@ inline void bind_shape(const backends::CompiledShape& shape, std::span<const Val
 }
 }  // namespace serial
 
-DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
-                         std::span<const Value* const> extra) {
-    if (!q.recipe || !q.model) return false;
+namespace serial {
+/// Appends what shape_key() writes for `q`'s recipe to `out` and the values it writes as their class to `values`;
+/// false when the recipe has no shape.
+inline bool write_shape(const sql::Query& q, std::string& out, std::vector<const Value*>& values) {
     std::optional<std::uint64_t> generation;  // of the calls after objects(): all the same, or no shape
     for (const Recipe* r = q.recipe.get(); r; r = r->parent.get()) {
         if (std::holds_alternative<recipe::Unrecorded>(r->step)) return false;
@@ -1424,20 +1425,48 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
         generation = r->generation;
     }
     const std::uint64_t built = generation.value_or(0);
-    key.append(reinterpret_cast<const char*>(&built), sizeof built);
-    serial::Writer w;
-    w.mode = serial::Writer::Mode::shape;
+    out.append(reinterpret_cast<const char*>(&built), sizeof built);
+    Writer w;
+    w.mode = Writer::Mode::shape;
     w.collected = &values;
-    w.out.swap(key);
+    w.out.swap(out);
     bool ok = true;
     try {
         w.query(q);
-        for (const Value* v : extra) w.value(*v);
     } catch (const NotSupportedError&) {  // RawSQL and the like: no text, so no shape
         ok = false;
     }
-    w.out.swap(key);
-    if (!ok) return false;
+    w.out.swap(out);
+    return ok;
+}
+}  // namespace serial
+
+DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
+                         std::span<const Value* const> extra) {
+    if (!q.recipe || !q.model) return false;
+    // A query evaluated again keeps its text (written with its recipe, it holds for no other).
+    const ShapeText* text = q.shape_memo.get();
+    if (!text && q.shape_memo.asked_before()) {
+        auto t = std::make_unique<ShapeText>();
+        t->recipe = q.recipe;
+        t->ok = serial::write_shape(q, t->text, t->values);
+        text = q.shape_memo.keep(std::move(t));
+    }
+    if (text && text->recipe == q.recipe) {
+        if (!text->ok) return false;
+        key += text->text;
+        values.insert(values.end(), text->values.begin(), text->values.end());
+    } else if (!serial::write_shape(q, key, values)) {
+        return false;
+    }
+    if (!extra.empty()) {
+        serial::Writer w;
+        w.mode = serial::Writer::Mode::shape;
+        w.collected = &values;
+        w.out.swap(key);
+        for (const Value* v : extra) w.value(*v);
+        w.out.swap(key);
+    }
     // The state a QuerySet method may set on a copy of the query without recording it (get()'s limit, an index's
     // slice): part of the shape too, so that such a copy never meets the statement of the query it was copied from.
     auto n = [](std::size_t size) { return static_cast<std::int64_t>(size); };

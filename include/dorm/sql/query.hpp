@@ -7,6 +7,7 @@
 
 #include <dorm/custom_lookups.hpp>
 #include <dorm/database.hpp>
+#include <dorm/detail/shape_memo.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/lookups.hpp>
@@ -149,6 +150,8 @@ struct Query {
     // The QuerySet calls that built this state, for dumps() (<dorm/serialize.hpp>); nullptr when not built from
     // Model::objects() by QuerySet methods alone.
     std::shared_ptr<const dorm::detail::Recipe> recipe;
+    // shape_key()'s text for `recipe`, written by its first call; copies start without it.
+    dorm::detail::ShapeMemo shape_memo;
 
     const Annotation* find_annotation(std::string_view name) const noexcept {
         for (const auto& a : annotations)
