@@ -279,6 +279,55 @@ TEST_CASE("update() and delete_() compile once per shape and bind each call's va
     CHECK(left == std::vector<std::string>{"Lille", "Paris"});
 }
 
+TEST_CASE("update() with F() expressions compiles once per structure and binds the values inside them", "[shapes]") {
+    test::BlogData data;
+    auto& shapes = conn().shapes;
+    auto rating_of = [](const char* headline) { return Entry::objects().get("headline", headline).rating; };
+    using dorm::F;
+    // The number added and the number filtered on: each reaches its own parameter, call after call.
+    CHECK(Entry::objects().filter("rating__gte", 4).update({{"rating", F("rating") + 4}}) == 2);  // 5, 4 -> 9, 8
+    auto hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating__gte", 9).update({{"rating", F("rating") + 100}}) == 1);  // 9 -> 109
+    CHECK(Entry::objects().filter("rating__gte", 500).update({{"rating", F("rating") + 1}}) == 0);
+    CHECK(Entry::objects().filter("rating__gte", 3).update({{"rating", F("rating") + 3}}) == 3);  // 109, 3, 8 -> 112, 6, 11
+    CHECK(shapes.hits() - hits >= 3);
+    CHECK(rating_of("Lennon returns") == 112);
+    CHECK(rating_of("Beatles reunion") == 6);
+    CHECK(rating_of("Pancakes") == 11);
+    CHECK(rating_of("Soup") == 1);
+    CHECK(rating_of("Election") == 2);
+
+    // Another structure is another shape; values that are part of a shape (zero) and several values inside one
+    // expression, with plain values beside it, each land where they belong.
+    CHECK(Entry::objects().filter("rating__lt", 3).update({{"rating", F("rating") * 2 - 1}}) == 2);  // 1, 2 -> 1, 3
+    hits = shapes.hits();
+    CHECK(Entry::objects().filter("rating__lt", 2).update({{"rating", F("rating") * 7 - 2}}) == 1);  // 1 -> 5
+    CHECK(shapes.hits() - hits >= 1);
+    CHECK(rating_of("Soup") == 5);
+    CHECK(rating_of("Election") == 3);
+    CHECK(Entry::objects().filter("rating", 5).update({{"rating", F("rating") + 0}}) == 1);
+    CHECK(Entry::objects().filter("rating", 5).update({{"rating", F("rating") + 20}}) == 1);  // 5 -> 25
+    CHECK(rating_of("Soup") == 25);
+    CHECK(Entry::objects().filter("headline", "Soup").update({{"rating_note", "thick"}, {"rating", F("rating") - 5},
+                                                              {"number_of_comments", F("number_of_pingbacks") + 2}}) == 1);
+    hits = shapes.hits();
+    CHECK(Entry::objects().filter("headline", "Election").update({{"rating_note", "close"}, {"rating", F("rating") - 1},
+                                                                  {"number_of_comments", F("number_of_pingbacks") + 5}}) == 1);
+    CHECK(shapes.hits() - hits >= 1);
+    auto soup = Entry::objects().get("headline", "Soup");
+    auto election = Entry::objects().get("headline", "Election");
+    CHECK(soup.rating == 20);
+    CHECK(soup.rating_note == std::optional<std::string>("thick"));
+    CHECK(soup.number_of_comments == 2);
+    CHECK(election.rating == 2);
+    CHECK(election.rating_note == std::optional<std::string>("close"));
+    CHECK(election.number_of_comments == 14);
+    // A string inside a function: bound per call.
+    CHECK(Entry::objects().filter("headline", "Soup").update({{"rating_note", dorm::Concat(F("rating_note"), dorm::Value("!"))}}) == 1);
+    CHECK(Entry::objects().filter("headline", "Soup").update({{"rating_note", dorm::Concat(F("rating_note"), dorm::Value("?"))}}) == 1);
+    CHECK(Entry::objects().get("headline", "Soup").rating_note == std::optional<std::string>("thick!?"));
+}
+
 TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty) learns and rebinds", "[shapes]") {
     test::BlogData data;
     // Zero and the empty string are written into the shape, not bound as its values: learning get()'s statement

@@ -181,6 +181,16 @@ class Replayer;
 DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
                          std::span<const Value* const> extra = {});
 
+/// Appends the shape of expression `e` to `key` as shape_key() writes a query's (its structure, and each value
+/// that may change without changing the statement as its class) and those values, in the order written, to
+/// `values`: update()'s F() expressions. False when `e` has no text (RawSQL and the like).
+DORM_DECL bool expression_shape(const ExprNode& e, std::string& key, std::vector<const Value*>& values);
+
+/// A copy of `e` whose values written as their class by expression_shape() are `values[next]`, `values[next+1]`...
+/// in the same order (`next` is advanced past them). Knows values, references, operators, functions and casts;
+/// throws NotSupportedError at anything else (a shape that is then not learned).
+DORM_DECL ExprNodePtr with_values(const ExprNode& e, std::span<const Value> values, std::size_t& next);
+
 /// Builds and compiles a statement of a query of `source`'s shape: `call(source, extra)`, where `extra` are the
 /// values after `source`'s own (get()'s value, update()'s), one for each given to shaped_statement(). Called with
 /// the real values, and with changed ones to learn a shape (a value that is part of the shape, such as NULL, is

@@ -61,25 +61,31 @@ DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& con
         if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
             check_storable(conn.dialect(), *f, p->value);
     const backends::Dialect& dialect = conn.dialect();
-    // A shape of its own per list of field names; F() and other expressions are compiled each time.
-    const bool plain = std::all_of(kwargs.begin(), kwargs.end(),
-                                   [](const Kwarg& kw) { return kw.value.kind == Operand::Kind::value; });
-    if (!plain) {
-        auto c = sql::compile_update(q, dialect, sets);
-        return c.nothing ? 0 : conn.execute(c.sql, c.params);
-    }
+    // A shape of its own per list of field names and the structure of each expression (F("n") + 1); the values,
+    // plain ones and those inside expressions, are bound to it.
     std::string names;
     std::vector<const Value*> values;
     values.reserve(kwargs.size());
     for (const auto& kw : kwargs) {
         names += kw.name;
         names += '\0';
-        values.push_back(&kw.value.value);
+        if (kw.value.kind == Operand::Kind::value) {
+            values.push_back(&kw.value.value);
+        } else if (!expression_shape(*kw.value.expression, names, values)) {  // no shape: compiled each time
+            auto c = sql::compile_update(q, dialect, sets);
+            return c.nothing ? 0 : conn.execute(c.sql, c.params);
+        }
     }
     auto build = [&](const sql::Query& source, std::span<const Value> extra) {
         if (&source == &q) return sql::compile_update(q, dialect, sets);
         Kwargs changed = kwargs;  // learning the shape: the query and the values, changed
-        for (std::size_t i = 0; i < changed.size(); ++i) changed[i].value.value = extra[i];
+        std::size_t next = 0;
+        for (auto& kw : changed) {
+            if (kw.value.kind != Operand::Kind::value) kw.value.expression = with_values(*kw.value.expression, extra, next);
+            else if (next < extra.size()) kw.value.value = extra[next++];
+            else throw NotSupportedError("dorm: an update's values do not match its shape");
+        }
+        if (next != extra.size()) throw NotSupportedError("dorm: an update's values do not match its shape");
         sql::Query other = source;
         auto other_sets = update_sets(other, changed);
         return sql::compile_update(other, dialect, other_sets);

@@ -55,7 +55,8 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
     } else {
         columns_ = items.size();  // values(), values_list() and dates() always select a values list
     }
-    if (result != Result::values) {
+    // A model's rows name their annotations, if any; Rows name every column.
+    if (result == Result::row || (result == Result::model && !items.empty())) {
         auto names = std::make_shared<Row::names_type>();
         for (std::size_t i = 0; i < items.size(); ++i) {
             names->push_back(items[i].name);

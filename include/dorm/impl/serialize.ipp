@@ -207,6 +207,9 @@ public:
         close();
     }
 
+    /// An expression, as a call's argument is written (update()'s shape writes its F() expressions so).
+    void expression_text(const ExprNode& n) { expression(n); }
+
     void value(const Value& v) {
         if (mode != Mode::text) [[unlikely]] {
             if (const char* c = shape_class(v)) {
@@ -1440,6 +1443,45 @@ inline bool write_shape(const sql::Query& q, std::string& out, std::vector<const
     return ok;
 }
 }  // namespace serial
+
+DORM_DECL bool expression_shape(const ExprNode& e, std::string& key, std::vector<const Value*>& values) {
+    serial::Writer w;
+    w.mode = serial::Writer::Mode::shape;
+    w.collected = &values;
+    w.out.swap(key);
+    bool ok = true;
+    try {
+        w.expression_text(e);
+    } catch (const NotSupportedError&) {
+        ok = false;
+    }
+    w.out.swap(key);
+    return ok;
+}
+
+DORM_DECL ExprNodePtr with_values(const ExprNode& e, std::span<const Value> values, std::size_t& next) {
+    using K = ExprNode::Kind;
+    auto copy = std::make_shared<ExprNode>(e);
+    switch (e.kind) {
+        case K::value:
+            if (serial::shape_class(e.value)) {  // as Writer::value() collects it
+                if (next >= values.size()) throw NotSupportedError("dorm: an expression holds more values than given");
+                copy->value = values[next++];
+            }
+            break;
+        case K::ref:
+        case K::star: break;
+        case K::binary:
+        case K::func:
+        case K::cast:  // their arguments, in the order Writer::expression() writes them
+            if (e.filter || e.fallback || !e.ordering.empty() || !e.conditions.empty() || e.query || e.window)
+                throw NotSupportedError("dorm: this expression's values cannot be replaced");
+            for (auto& a : copy->args) a = with_values(*a, values, next);
+            break;
+        default: throw NotSupportedError("dorm: this expression's values cannot be replaced");
+    }
+    return copy;
+}
 
 DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
                          std::span<const Value* const> extra) {
