@@ -328,6 +328,60 @@ TEST_CASE("update() with F() expressions compiles once per structure and binds t
     CHECK(Entry::objects().get("headline", "Soup").rating_note == std::optional<std::string>("thick!?"));
 }
 
+TEST_CASE("prefetch_related() queries compile once per shape and number of keys", "[shapes]") {
+    test::BlogData data;
+    auto& shapes = conn().shapes;
+    // Each blog with its entries' headlines, and each entry with its blog's name, as loaded.
+    auto reverse = [](const auto& qs) {
+        std::vector<std::string> out;
+        for (const auto& b : qs) {
+            std::string line = b.name + ":";
+            for (const auto& e : dorm::prefetched<Entry>(b, "entry_set")) line += " " + e.headline;
+            out.push_back(line);
+        }
+        return out;
+    };
+    const std::vector<std::string> all_blogs{"Beatles Blog: Lennon returns Beatles reunion", "Cooking: Pancakes Soup",
+                                             "News: Election"};
+    auto blogs = [] { return Blog::objects().order_by("name").prefetch_related("entry_set"); };
+    CHECK(reverse(blogs()) == all_blogs);  // learns the blogs' statement and the entries'
+    auto hits = shapes.hits();
+    CHECK(reverse(blogs()) == all_blogs);
+    CHECK(shapes.hits() - hits == 2);
+    // Two blogs: two keys, a shape of its own, then bound to other keys.
+    CHECK(reverse(blogs().exclude("name", "Beatles Blog")) == std::vector<std::string>{"Cooking: Pancakes Soup", "News: Election"});
+    hits = shapes.hits();
+    CHECK(reverse(blogs().exclude("name", "News")) ==
+          std::vector<std::string>{"Beatles Blog: Lennon returns Beatles reunion", "Cooking: Pancakes Soup"});
+    CHECK(shapes.hits() - hits == 2);
+
+    // A Prefetch QuerySet that leaves out the key rows are matched by (only()): loaded anyway, and learned so.
+    auto only = [] {
+        return Blog::objects().order_by("name").prefetch_related(
+            dorm::Prefetch("entry_set", Entry::objects().only("headline").order_by("headline")));
+    };
+    const std::vector<std::string> sorted_blogs{"Beatles Blog: Beatles reunion Lennon returns", "Cooking: Pancakes Soup",
+                                                "News: Election"};
+    CHECK(reverse(only()) == sorted_blogs);
+    hits = shapes.hits();
+    CHECK(reverse(only()) == sorted_blogs);
+    CHECK(shapes.hits() - hits == 2);
+
+    // The forward direction: each entry's blog, by the blogs' keys.
+    auto entries = [](int rating) {
+        std::vector<std::string> out;
+        for (const auto& e : Entry::objects().filter("rating__gte", rating).order_by("headline").prefetch_related("blog"))
+            out.push_back(e.headline + "/" + e.blog->name);
+        return out;
+    };
+    CHECK(entries(4) == std::vector<std::string>{"Lennon returns/Beatles Blog", "Pancakes/Cooking"});
+    hits = shapes.hits();
+    CHECK(entries(2) == std::vector<std::string>{"Beatles reunion/Beatles Blog", "Election/News", "Lennon returns/Beatles Blog",
+                                                 "Pancakes/Cooking"});
+    CHECK(entries(3) == std::vector<std::string>{"Beatles reunion/Beatles Blog", "Lennon returns/Beatles Blog", "Pancakes/Cooking"});
+    CHECK(shapes.hits() - hits >= 3);  // the entries twice, the two blogs of entries(3) as entries(4)'s
+}
+
 TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty) learns and rebinds", "[shapes]") {
     test::BlogData data;
     // Zero and the empty string are written into the shape, not bound as its values: learning get()'s statement

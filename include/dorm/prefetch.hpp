@@ -10,6 +10,7 @@
 #include <dorm/errors.hpp>
 #include <dorm/model.hpp>
 #include <dorm/row_reader.hpp>
+#include <dorm/serialize.hpp>
 #include <dorm/sql/query.hpp>
 
 #include <map>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -47,30 +49,52 @@ struct PrefetchLevel {
     std::vector<void*> objects;
 };
 
+/// Makes sure `q` loads `key` (the column prefetched rows are matched by), whatever its only() / defer().
+DORM_DECL void load_key(sql::Query& q, const FieldMeta& key);
+
+/// The statement of the batch of `keys` from `from` (at most `batch`) of a prefetch by the lookup path `path`:
+/// compiled once per shape of `base` and number of keys (see shaped_statement()). `load`: the field the rows are
+/// matched by, which `base` loads whatever its only() / defer() (load_key()), or nullptr.
+DORM_DECL void prefetch_statement(const sql::Query& base, const std::string& path, const FieldMeta* load,
+                                  const std::vector<Value>& keys, std::size_t from, std::size_t batch,
+                                  backends::Connection& conn, ShapedStatement& out);
+
 /// Runs `base` (its WHERE extended with `lhs IN` each batch of `keys`; `lhs` a lookup path or an expression) and
 /// hands every row to `row` with the reader that decodes it (base's only() / defer(), annotations and
-/// select_related() included). The Prefetch QuerySet's own database (using_()) wins over the instances', as in Django.
+/// select_related() included). The Prefetch QuerySet's own database (using_()) wins over the instances', as in
+/// Django. With a lookup path, `load` is the field rows are matched by (see prefetch_statement()).
 template <class Lhs, class Row>
-void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, const std::vector<Value>& keys, Row&& row) {
+void prefetch_query(sql::Query base, const std::string* db, const Lhs& lhs, const std::vector<Value>& keys, Row&& row,
+                    const FieldMeta* load = nullptr) {
     // Django: a Prefetch QuerySet's own using_() wins; else the routers are asked, with the instances' database
     // as the hint (and so the answer when no router has an opinion).
     if (!base.db && !base.hints.instance) base.hints.instance = Instance(nullptr, db);
     const std::string* on = query_db(base);
     auto& conn = databases().get(*on).connection();
-    sql::detail::for_each_in_batch(base, lhs, keys, conn.dialect().max_query_params(), [&](const sql::Query& q) {
-        auto c = sql::compile_select(q, conn.dialect());
-        if (c.nothing) return;
-        RowReaderBase reader(q, on);
-        auto cursor = conn.query(c.sql, c.params);
-        while (cursor->next()) row(reader, cursor->row());
-    });
+    const std::size_t batch = conn.dialect().max_query_params();
+    if constexpr (std::is_same_v<Lhs, std::string>) {
+        if (load) load_key(base, *load);
+        const RowReaderBase reader(base, on);  // the batches only add to the WHERE
+        for (std::size_t i = 0; i < keys.size(); i += batch) {
+            ShapedStatement st;
+            prefetch_statement(base, lhs, load, keys, i, batch, conn, st);
+            if (!st.sql) continue;
+            auto cursor = conn.query(*st.sql, st.params);
+            while (cursor->next()) row(reader, cursor->row());
+        }
+    } else {
+        sql::detail::for_each_in_batch(base, lhs, keys, batch, [&](const sql::Query& q) {
+            auto c = sql::compile_select(q, conn.dialect());
+            if (c.nothing) return;
+            RowReaderBase reader(q, on);
+            auto cursor = conn.query(c.sql, c.params);
+            while (cursor->next()) row(reader, cursor->row());
+        });
+    }
 }
 
 /// The query a prefetch level runs: the Prefetch's QuerySet, or all rows of `target`.
 DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name);
-
-/// Makes sure `q` loads `key` (the column prefetched rows are matched by), whatever its only() / defer().
-DORM_DECL void load_key(sql::Query& q, const FieldMeta& key);
 
 /// Runs the prefetch_related() of a Prefetch QuerySet `base` over the objects of the level it loaded.
 DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& level, const std::string* db);

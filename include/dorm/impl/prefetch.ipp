@@ -62,8 +62,12 @@ DORM_DECL auto PrefetchTargets::objects(const ModelMeta& target) const -> std::v
 
 DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name) {
     sql::Query base;
-    if (spec && spec->queryset) base = *spec->queryset;
-    else base.model = &target;
+    if (spec && spec->queryset) {
+        base = *spec->queryset;
+    } else {  // objects()'s query, whose shape prefetch_statement() knows
+        base.model = &target;
+        base.recipe = recipe_root();
+    }
     if (base.model != &target)
         throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
     if (base.values_mode)
@@ -77,6 +81,24 @@ DORM_DECL void load_key(sql::Query& q, const FieldMeta& key) {
     if (q.loads(static_cast<std::size_t>(&key - q.model->fields.data()))) return;
     if (q.defer_loading) std::erase(q.loading, key.name);
     else q.loading.push_back(key.name);
+}
+
+DORM_DECL void prefetch_statement(const sql::Query& base, const std::string& path, const FieldMeta* load,
+                                  const std::vector<Value>& keys, std::size_t from, std::size_t batch,
+                                  backends::Connection& conn, ShapedStatement& out) {
+    const std::size_t n = std::min(batch, keys.size() - from);
+    std::vector<const Value*> values;
+    values.reserve(n);
+    for (std::size_t i = from; i < from + n; ++i) values.push_back(&keys[i]);
+    const backends::Dialect& dialect = conn.dialect();
+    auto build = [&](const sql::Query& source, std::span<const Value> extra) {
+        if (&source == &base) return sql::compile_select(sql::detail::batch_query(base, path, keys, from, n), dialect);
+        sql::Query other = source;  // learning the shape: the query replayed from its recipe, as base was made
+        if (load) load_key(other, *load);
+        const std::vector<Value> changed(extra.begin(), extra.end());
+        return sql::compile_select(sql::detail::batch_query(other, path, changed, 0, changed.size()), dialect);
+    };
+    shaped_statement(base, 'p', path, conn, shape_build(build), out, values);
 }
 
 DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& level, const std::string* db) {
@@ -98,6 +120,7 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     for (std::size_t i = 0; i < target.fields.size(); ++i) at += base.loads(i) ? 1 : 0;
     for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
     base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
+    base.recipe = nullptr;  // joined and annotated beyond its recorded calls: no shape
     prefetch_query(base, db, sql::ExprPtr(link), keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
         if (const auto* list = targets.find(row[at], m2m.from->kind))
             for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
@@ -125,7 +148,7 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
         sql::Query base = prefetch_base(spec, target, name);
         std::map<Value, std::shared_ptr<void>> loaded;
         const FieldMeta& pk = target.pk_field();
-        prefetch_query(base, db, "pk__in", keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
+        prefetch_query(base, db, std::string("pk__in"), keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
             auto obj = target.make();
             reader.read_object(row, obj.get());
             Value id = pk.get(obj.get());
@@ -153,11 +176,10 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
     auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name);
     const FieldMeta& fk = *rel->field;
     sql::Query base = prefetch_base(spec, target, name);
-    load_key(base, fk);
     prefetch_query(base, db, fk.name + "__in", keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
         if (const auto* list = targets.find(row[reader.column_of(fk.index)], fk.kind))
             for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
-    });
+    }, &fk);
     out = PrefetchLevel{&target, targets.objects(target)};
     prefetch_nested(base, out, db);
     return out;
