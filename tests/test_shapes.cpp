@@ -382,6 +382,50 @@ TEST_CASE("prefetch_related() queries compile once per shape and number of keys"
     CHECK(shapes.hits() - hits >= 3);  // the entries twice, the two blogs of entries(3) as entries(4)'s
 }
 
+TEST_CASE("save() of loaded objects reuses its UPDATE and binds each object's own values and key", "[shapes]") {
+    test::BlogData data;
+    auto lennon = Entry::objects().get("headline", "Lennon returns");
+    auto soup = Entry::objects().get("headline", "Soup");
+    auto state = [](const Entry& e) {
+        auto f = Entry::objects().get("pk", e.id);
+        return fmt::format("{}|{}|{}|{}", f.headline, f.rating, f.rating_note.value_or("NULL"), f.blog.id());
+    };
+    const auto others = [&] {
+        std::vector<std::string> out;
+        for (const auto& e : Entry::objects().exclude("pk__in", std::vector<std::int64_t>{lennon.id, soup.id}).order_by("id"))
+            out.push_back(state(e));
+        return out;
+    };
+    const auto untouched = others();
+    // The same fields, object after object: each UPDATE lands on its own row with its own values.
+    for (int round = 0; round < 3; ++round) {
+        lennon.rating = 10 + round;
+        lennon.headline = "Lennon " + std::to_string(round);
+        soup.rating = 20 + round;
+        soup.blog = data.news;
+        lennon.save();
+        soup.save();
+        CHECK(state(lennon) == fmt::format("Lennon {}|{}|NULL|{}", round, 10 + round, data.beatles.id));
+        CHECK(state(soup) == fmt::format("Soup|{}|thin|{}", 20 + round, data.news.id));
+    }
+    // NULL and back: another statement each way, values still their own.
+    soup.rating_note = std::nullopt;
+    soup.save();
+    lennon.rating_note = "back";
+    lennon.save();
+    CHECK(state(soup) == fmt::format("Soup|22|NULL|{}", data.news.id));
+    CHECK(state(lennon) == fmt::format("Lennon 2|12|back|{}", data.beatles.id));
+    // update_fields: only those columns, whatever else changed on the object.
+    lennon.rating = 99;
+    lennon.headline = "not saved";
+    lennon.save({.update_fields = {"rating"}});
+    soup.rating = 98;
+    soup.save({.update_fields = {"rating"}});
+    CHECK(state(lennon) == fmt::format("Lennon 2|99|back|{}", data.beatles.id));
+    CHECK(state(soup) == fmt::format("Soup|98|NULL|{}", data.news.id));
+    CHECK(others() == untouched);
+}
+
 TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty) learns and rebinds", "[shapes]") {
     test::BlogData data;
     // Zero and the empty string are written into the shape, not bound as its values: learning get()'s statement

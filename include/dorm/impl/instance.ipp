@@ -5,6 +5,8 @@
 #include <dorm/instance.hpp>
 
 #include <set>
+#include <span>
+#include <unordered_map>
 
 namespace dorm::detail {
 
@@ -35,13 +37,19 @@ DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, co
 DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn) {
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
-    std::vector<Value> values;
-    values.reserve(meta.fields.size());
+    // The values on the stack for most models: a raw insert allocates nothing either.
+    constexpr std::size_t inline_fields = 16;
+    Value few[inline_fields];
+    std::vector<Value> many(meta.fields.size() > inline_fields ? meta.fields.size() : 0);
+    Value* out = many.empty() ? few : many.data();
+    std::size_t n = 0;
     for (const auto& f : meta.fields)
         if (!(assign_pk && &f == &pk)) {
-            values.push_back(f.get(obj));
-            if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, values.back());
+            out[n] = f.get(obj);
+            if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, out[n]);
+            ++n;
         }
+    const std::span<const Value> values(out, n);
     const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
     if (!assign_pk) {
         conn.execute(sql, values);
@@ -62,15 +70,39 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
 DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
                                        backends::Connection& conn, const std::vector<std::string>& update_fields) {
     const FieldMeta& pk = meta.pk_field();
-    std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
+    // The values set, then the key: the parameters of the statement, which depends only on the fields set and on
+    // which values are NULL (the key of the statements below).
+    std::vector<Value> params;
+    params.reserve(meta.fields.size());
+    std::vector<const FieldMeta*> fields;
+    fields.reserve(meta.fields.size());
+    thread_local std::string statement_key;
+    statement_key.clear();
+    const backends::Dialect* dialect = &conn.dialect();
+    const ModelMeta* model = &meta;
+    statement_key.append(reinterpret_cast<const char*>(&dialect), sizeof dialect);
+    statement_key.append(reinterpret_cast<const char*>(&model), sizeof model);
+    const std::uint64_t lookups = lookups::custom_generation();  // a lookup registered since may replace "exact"
+    statement_key.append(reinterpret_cast<const char*>(&lookups), sizeof lookups);
     for (const auto& f : meta.fields) {
         if (&f == &pk) continue;
         if (!update_fields.empty() && std::find(update_fields.begin(), update_fields.end(), f.name) == update_fields.end())
             continue;
         Value v = f.get(obj);
         if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, v);
-        sets.emplace_back(&f, std::make_shared<sql::Param>(std::move(v)));
+        const auto index = static_cast<std::uint32_t>(&f - meta.fields.data());
+        statement_key.append(reinterpret_cast<const char*>(&index), sizeof index);
+        statement_key += v.is_null() ? 'n' : 'v';
+        fields.push_back(&f);
+        params.push_back(std::move(v));
     }
+    params.push_back(pk.get(obj));
+    // save() of a loaded object, the same fields each time: its UPDATE compiled once per thread.
+    thread_local std::unordered_map<std::string, std::string> statements;
+    if (!fields.empty())
+        if (auto it = statements.find(statement_key); it != statements.end()) return conn.execute(it->second, params);
+    std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
+    for (std::size_t i = 0; i < fields.size(); ++i) sets.emplace_back(fields[i], std::make_shared<sql::Param>(params[i]));
     sql::Query q;
     q.model = &meta;
     q.db = db;
@@ -83,6 +115,8 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
         return !c.nothing && conn.query(c.sql, c.params)->next() ? 1 : 0;
     }
     auto c = sql::compile_update(q, conn.dialect(), sets);
+    // Kept only when its parameters are exactly the values and the key, in order (each value bound as it is).
+    if (c.params == params && statements.size() < 4096) statements.emplace(statement_key, c.sql);
     return conn.execute(c.sql, c.params);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/backends/postgresql/connection.hpp>
+#include <dorm/backends/base/recycled.hpp>
 #include <dorm/async/fiber.hpp>
 #include <dorm/backends/postgresql/impl/dialect.ipp>
 
@@ -636,7 +637,7 @@ inline std::vector<std::int64_t> int8_array(const PGresult* r) {
 }  // namespace detail
 
 /// Rows of a complete result (PQexecPrepared), or of a server-side cursor fetched `chunk` rows at a time.
-class Cursor final : public backends::Cursor {
+class Cursor final : public backends::Cursor, public backends::Recycled<Cursor> {
 public:
     Cursor(Result result, PGconn* conn = nullptr, std::string cursor_name = {}, std::size_t chunk = 0)
         : result_(std::move(result)), conn_(conn), name_(std::move(cursor_name)), chunk_(chunk) {

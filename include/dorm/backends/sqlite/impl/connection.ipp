@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/backends/sqlite/connection.hpp>
+#include <dorm/backends/base/recycled.hpp>
 #include <dorm/backends/sqlite/impl/dialect.ipp>
 #include <dorm/backends/sqlite/impl/functions.ipp>
 
@@ -73,7 +74,7 @@ struct CachedStatement {
 };
 
 /// Rows of one stepped statement.
-class Cursor final : public backends::Cursor {
+class Cursor final : public backends::Cursor, public backends::Recycled<Cursor> {
 public:
     Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached);
     Cursor(const Cursor&) = delete;  // its cells may be its own members
