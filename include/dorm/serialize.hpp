@@ -213,11 +213,18 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
 
 /// The statement an evaluation runs, from the connection's shape cache or compiled now.
 struct ShapedStatement {
+    ShapedStatement() = default;
+    ShapedStatement(const ShapedStatement&) = delete;  // `params` may point into it
+    ShapedStatement& operator=(const ShapedStatement&) = delete;
+
     const std::string* sql = nullptr;  // nullptr: the query matches nothing, nothing runs
     std::span<const Value> params;
-    std::vector<Value> bound;  // the parameters of a cached statement
-    sql::Compiled compiled;    // a statement compiled now
-    bool cached = false;       // from the cache: the query was not built, so nothing checked its values
+    // The parameters of a cached statement: in `few` when they fit (no allocation), else in `many`.
+    static constexpr std::size_t inline_params = 8;
+    Value few[inline_params];
+    std::vector<Value> many;
+    sql::Compiled compiled;  // a statement compiled now
+    bool cached = false;     // from the cache: the query was not built, so nothing checked its values
 };
 
 /// The statement `build(q, extra)` compiles for `q` on `conn`: the cached one for its shape (prefixed by `kind`,

@@ -1398,20 +1398,18 @@ inline std::string like_pattern(Pattern p, std::string_view s) {
     return (before ? "%" : "") + lookups::detail::like_escape(s) + (after ? "%" : "");
 }
 
-/// The parameters of `shape` for a query whose shape values are `values`.
-inline void bind_shape(const backends::CompiledShape& shape, std::span<const Value* const> values, std::vector<Value>& out) {
-    out.clear();
-    out.reserve(shape.slots.size());
+/// The parameters of `shape` for a query whose shape values are `values`, into `out` (shape.slots.size() of them).
+inline void bind_shape(const backends::CompiledShape& shape, std::span<const Value* const> values, Value* out) {
     for (std::size_t i = 0; i < shape.slots.size(); ++i) {
         const std::int32_t s = shape.slots[i];
         if (s < 0) {
-            out.push_back(shape.constants[static_cast<std::size_t>(-1 - s)]);
+            out[i] = shape.constants[static_cast<std::size_t>(-1 - s)];
             continue;
         }
         const Value& v = *values[static_cast<std::size_t>(s)];
         const Pattern p = shape.patterns.empty() ? Pattern::none : shape.patterns[i];
-        if (p == Pattern::none) out.push_back(v);
-        else out.emplace_back(like_pattern(p, v.as<std::string>()));
+        if (p == Pattern::none) out[i] = v;
+        else out[i] = Value(like_pattern(p, v.as<std::string>()));
     }
 }
 }  // namespace serial
@@ -1644,8 +1642,14 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     if (const backends::CompiledShape* s = conn.shapes.find(key)) {
         if (!s->cacheable) return compile_now();
         out.sql = s->nothing ? nullptr : &s->sql;
-        serial::bind_shape(*s, values, out.bound);
-        out.params = out.bound;
+        const std::size_t n = s->slots.size();
+        Value* params = out.few;
+        if (n > ShapedStatement::inline_params) {
+            out.many.resize(n);
+            params = out.many.data();
+        }
+        serial::bind_shape(*s, values, params);
+        out.params = std::span<const Value>(params, n);
         out.cached = true;
         return;
     }
