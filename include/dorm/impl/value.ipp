@@ -39,9 +39,35 @@ DORM_DECL void check_writable(const Date& d) {
 
 DORM_DECL void check_writable(const DateTime& dt) { check_writable(dt.date()); }
 
-DORM_DECL std::string to_iso(const Date& d) { return fmt::format("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()); }
+/// Writes `v` as `n` decimal digits at `p` (v < 10^n).
+inline void put_digits(char* p, std::int64_t v, int n) noexcept {
+    for (int i = n - 1; i >= 0; --i) {
+        p[i] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    }
+}
+
+// Written by hand: every date and time bound goes through here, and the texts fit std::string's own buffer.
+DORM_DECL std::string to_iso(const Date& d) {
+    const std::int64_t year = d.year(), month = d.month(), day = d.day();
+    if (year < 0 || year > 9999 || month < 1 || month > 12 || day < 1 || day > 31) [[unlikely]]
+        return fmt::format("{:04}-{:02}-{:02}", year, month, day);
+    std::string out(10, '-');
+    put_digits(out.data(), year, 4);
+    put_digits(out.data() + 5, month, 2);
+    put_digits(out.data() + 8, day, 2);
+    return out;
+}
 DORM_DECL std::string to_iso(const Time& t) {
-    return fmt::format("{:02}:{:02}:{:02}.{:06}", t.hour(), t.minute(), t.second(), t.microsecond());
+    const std::int64_t hour = t.hour(), minute = t.minute(), second = t.second(), us = t.microsecond();
+    if (hour < 0 || hour > 99 || minute < 0 || minute > 59 || second < 0 || second > 59 || us < 0 || us > 999999)
+        [[unlikely]] return fmt::format("{:02}:{:02}:{:02}.{:06}", hour, minute, second, us);
+    std::string out("00:00:00.000000");
+    put_digits(out.data(), hour, 2);
+    put_digits(out.data() + 3, minute, 2);
+    put_digits(out.data() + 6, second, 2);
+    put_digits(out.data() + 9, us, 6);
+    return out;
 }
 DORM_DECL std::string to_iso(const DateTime& dt) { return to_iso(dt.date()) + ' ' + to_iso(dt.time()); }
 
