@@ -57,6 +57,14 @@ const std::string* instance_db(const M& obj, std::string_view using_, bool write
 /// dialect.
 DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
 
+/// The INSERT of `rows` rows of `fields` that bulk_create() runs for its full batches (parameters: the values,
+/// row after row): statements bind every value as a placeholder, so one text serves every batch of that many rows
+/// of those fields with that conflict handling; written once per thread. The text stays valid while the thread
+/// lives.
+DORM_DECL const std::string& insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
+                                             const std::vector<const FieldMeta*>& fields, std::size_t rows,
+                                             bool returning_pk, const sql::OnConflict& conflict);
+
 /// Inserts one row of `meta` from `obj`; fills in an automatic primary key (from RETURNING, or
 /// the connection's last_insert_id()).
 DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn);
@@ -245,14 +253,24 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
                 }
                 continue;
             }
-            auto c = sql::compile_insert(meta, conn.dialect(), fields, values, returning && !with_pk, conflict);
+            // A full batch's text is written once; the last, shorter one is compiled.
+            sql::Compiled c;
+            const std::string* text = nullptr;
+            std::span<const Value> params = values;
+            if (end - start == rows_per_batch) {
+                text = &detail::insert_rows_sql(meta, conn.dialect(), fields, end - start, returning && !with_pk, conflict);
+            } else {
+                c = sql::compile_insert(meta, conn.dialect(), fields, values, returning && !with_pk, conflict);
+                text = &c.sql;
+                params = c.params;
+            }
             if (returning && !with_pk) {
-                auto cur = conn.query(c.sql, c.params);
+                auto cur = conn.query(*text, params);
                 for (std::size_t i = start; i < end && cur->next(); ++i) pk.set(group[i], Value(cur->row()[0].i));
                 while (cur->next()) {
                 }
             } else {
-                conn.execute(c.sql, c.params);
+                conn.execute(*text, params);
             }
         }
     };

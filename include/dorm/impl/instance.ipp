@@ -23,6 +23,37 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
     return it->second;
 }
 
+DORM_DECL const std::string& insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
+                                             const std::vector<const FieldMeta*>& fields, std::size_t rows,
+                                             bool returning_pk, const sql::OnConflict& conflict) {
+    // Never dropped (callers hold the text while their statement runs): one per model, list of fields, conflict
+    // handling and full batch size, which only a batch_size changes.
+    thread_local std::unordered_map<std::string, std::string> statements;
+    thread_local std::string key;
+    key.clear();
+    auto add = [](const auto& v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+    add(&d);
+    add(&meta);
+    add(rows);
+    add(returning_pk);
+    add(conflict.action);
+    for (const auto* list : {&fields, &conflict.unique_fields, &conflict.update_fields}) {
+        add(list->size());
+        for (const FieldMeta* f : *list) add(f);
+    }
+    auto [it, fresh] = statements.try_emplace(key);
+    if (fresh) {
+        try {
+            const std::vector<Value> placeholders(rows * fields.size());
+            it->second = sql::compile_insert(meta, d, fields, placeholders, returning_pk, conflict).sql;
+        } catch (...) {
+            statements.erase(it);
+            throw;
+        }
+    }
+    return it->second;
+}
+
 }  // namespace dorm::detail
 
 namespace dorm::detail {
