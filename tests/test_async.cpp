@@ -759,8 +759,6 @@ TEST_CASE("connecting to PostgreSQL on a fiber waits through the executor; conne
     const auto caller = std::this_thread::get_id();
     std::thread::id ran_on;
     std::string error;
-    bool done = false;
-    int ticks = 0;
     const auto start = std::chrono::steady_clock::now();
     auto connecting = [&]() -> dorm::Task<> {
         try {
@@ -771,15 +769,8 @@ TEST_CASE("connecting to PostgreSQL on a fiber waits through the executor; conne
         } catch (const dorm::OperationalError& e) {
             error = e.what();
         }
-        done = true;
     };
-    auto ticker = [&]() -> dorm::Task<> {
-        while (!done) {
-            co_await Yield{};
-            if (!done) ++ticks;
-        }
-    };
-    run(dorm::when_all(connecting(), ticker()));
+    const int ticks = ticks_while(connecting());
     const auto took = std::chrono::steady_clock::now() - start;
     dorm::databases().remove("silent");
     close(listener);

@@ -454,6 +454,49 @@ TEST_CASE("bulk_create()'s full batches share one text; every row, key and confl
     }
 }
 
+TEST_CASE("delete_() with dependents: each deletion's collection binds its own keys, call after call", "[shapes]") {
+    test::BlogData data;
+    // Three artists with the same shape of catalogue: deleting one, then another, runs the same statements
+    // (one artist, one album, two songs) with other keys; the third artist's rows must survive both.
+    std::vector<std::int64_t> artists;
+    for (const char* name : {"A", "B", "C"}) {
+        auto artist = Artist::objects().create({{"name", name}});
+        auto album = Album::objects().create({{"artist", artist.id}, {"name", std::string(name) + " album"}});
+        for (const char* song : {"1", "2"})
+            Song::objects().create({{"artist", artist.id}, {"album", album.id}, {"name", std::string(name) + song}});
+        artists.push_back(artist.id);
+    }
+    auto songs = [] {
+        std::vector<std::string> out;
+        for (const auto& s : Song::objects().order_by("name")) out.push_back(s.name);
+        return out;
+    };
+    const std::map<std::string, std::int64_t> one_catalogue{{"Artist", 1}, {"Album", 1}, {"Song", 2}};
+    CHECK(Artist::objects().filter("pk", artists[0]).delete_().per_model == one_catalogue);
+    CHECK(songs() == std::vector<std::string>{"B1", "B2", "C1", "C2"});
+    CHECK(Artist::objects().filter("pk", artists[1]).delete_().per_model == one_catalogue);
+    CHECK(songs() == std::vector<std::string>{"C1", "C2"});
+    CHECK(Album::objects().get("artist", artists[2]).name == "C album");
+
+    // SET_NULL: each author's reactions lose their author, the other author's keep theirs.
+    auto x = Author::objects().create({{"name", "x"}});
+    auto y = Author::objects().create({{"name", "y"}});
+    auto z = Author::objects().create({{"name", "z"}});
+    const auto entry = Entry::objects().get("headline", "Soup").id;
+    for (const auto& a : {x, y, z})
+        Reaction::objects().create({{"entry", entry}, {"author", a.id}, {"blog", data.cooking.id}, {"kind", a.name}});
+    auto authors = [] {
+        std::vector<std::string> out;
+        for (const auto& r : Reaction::objects().order_by("kind").select_related("author"))
+            out.push_back(r.kind + ":" + (r.author ? (*r.author)->name : std::string("NULL")));
+        return out;
+    };
+    Author::objects().filter("pk", x.id).delete_();
+    CHECK(authors() == std::vector<std::string>{"x:NULL", "y:y", "z:z"});
+    Author::objects().filter("pk", y.id).delete_();
+    CHECK(authors() == std::vector<std::string>{"x:NULL", "y:NULL", "z:z"});
+}
+
 TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty) learns and rebinds", "[shapes]") {
     test::BlogData data;
     // Zero and the empty string are written into the shape, not bound as its values: learning get()'s statement

@@ -38,11 +38,6 @@ private:
     /// The primary keys of `rel.model`'s rows whose ForeignKey is in `pks`.
     std::vector<Value> referencing(const RelatedObject& rel, const std::vector<Value>& pks);
 
-    template <class Fn>
-    void for_batches(const std::vector<Value>& pks, Fn&& fn, const ModelMeta& m) {
-        sql::detail::for_each_in_batch(query_of(m), "pk__in", pks, conn_.dialect().max_query_params(), fn);
-    }
-
     sql::Query query_of(const ModelMeta& m) const;
 
     backends::Connection& conn_;

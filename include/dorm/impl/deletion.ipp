@@ -4,7 +4,51 @@
 
 #include <dorm/deletion.hpp>
 
+#include <algorithm>
+#include <span>
+#include <string>
+#include <unordered_map>
+
 namespace dorm::detail {
+
+/// Runs one statement per batch of `keys` (at most the dialect's parameter limit) with `run(text, params)`: the
+/// statement `compile(from, n)` gives for keys [from, from + n). Its text depends only on its kind, model, field
+/// and number of keys (every value is a placeholder), so for batches of up to 100 keys it is written once per
+/// thread and then only bound: kept when its parameters are exactly `before` (an UPDATE's value), then the keys.
+template <class Compile, class Run>
+void run_key_batches(backends::Connection& conn, char kind, const ModelMeta& m, const FieldMeta* f,
+                     const std::vector<Value>& keys, const Value* before, Compile&& compile, Run&& run) {
+    // Never dropped: a text is read while its statement runs, which another fiber of the thread may interleave.
+    thread_local std::unordered_map<std::string, std::string> texts;
+    constexpr std::size_t kept_keys = 100, kept_texts = 1024;
+    const std::size_t batch = conn.dialect().max_query_params();
+    std::vector<Value> params;
+    std::string key;
+    for (std::size_t from = 0; from < keys.size(); from += batch) {
+        const std::size_t n = std::min(batch, keys.size() - from);
+        params.clear();
+        if (before) params.push_back(*before);
+        params.insert(params.end(), keys.begin() + static_cast<std::ptrdiff_t>(from),
+                      keys.begin() + static_cast<std::ptrdiff_t>(from + n));
+        key.assign(1, kind);
+        auto add = [&key](const auto& v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+        add(&conn.dialect());
+        add(&m);
+        add(f);
+        add(n);
+        add(lookups::custom_generation());  // a lookup registered since may replace "in"
+        if (auto it = texts.find(key); it != texts.end()) {
+            run(it->second, params);
+            continue;
+        }
+        sql::Compiled c = compile(from, n);
+        if (c.nothing) continue;
+        if (n <= kept_keys && c.params == params && texts.size() < kept_texts)
+            run(texts.emplace(key, std::move(c.sql)).first->second, params);
+        else
+            run(c.sql, c.params);
+    }
+}
 
 DORM_DECL void Collector::collect(const ModelMeta& model, const std::vector<Value>& pks) {
     std::vector<Value> fresh;
@@ -54,21 +98,26 @@ DORM_DECL auto Collector::run() -> std::map<std::string, std::int64_t> {
         std::vector<Value> alive;
         for (const auto& pk : update.second)
             if (!collected_[key.first->model].contains(pk)) alive.push_back(pk);
-        for_batches(alive, [&](const sql::Query& q) {
-            std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets{{key.first->field, std::make_shared<sql::Param>(key.second)}};
-            auto c = sql::compile_update(q, conn_.dialect(), sets);
-            if (!c.nothing) conn_.execute(c.sql, c.params);
-        }, *key.first->model);
+        const ModelMeta& m = *key.first->model;
+        run_key_batches(
+            conn_, 'u', m, key.first->field, alive, &key.second,
+            [&](std::size_t from, std::size_t n) {
+                std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets{{key.first->field, std::make_shared<sql::Param>(key.second)}};
+                return sql::compile_update(sql::detail::batch_query(query_of(m), "pk__in", alive, from, n), conn_.dialect(), sets);
+            },
+            [&](const std::string& text, std::span<const Value> params) { conn_.execute(text, params); });
     }
     std::map<std::string, std::int64_t> counts;
     for (auto it = order_.rbegin(); it != order_.rend(); ++it) {  // children first
         const ModelMeta& m = **it;
         std::vector<Value> pks(collected_[&m].begin(), collected_[&m].end());
         std::int64_t n = 0;
-        for_batches(pks, [&](const sql::Query& q) {
-            auto c = sql::compile_delete(q, conn_.dialect());
-            if (!c.nothing) n += conn_.execute(c.sql, c.params);
-        }, m);
+        run_key_batches(
+            conn_, 'd', m, nullptr, pks, nullptr,
+            [&](std::size_t from, std::size_t count) {
+                return sql::compile_delete(sql::detail::batch_query(query_of(m), "pk__in", pks, from, count), conn_.dialect());
+            },
+            [&](const std::string& text, std::span<const Value> params) { n += conn_.execute(text, params); });
         if (n) counts[m.name] += n;
     }
     return counts;
@@ -80,13 +129,16 @@ DORM_DECL auto Collector::referencing(const RelatedObject& rel, const std::vecto
     sql::Query base = query_of(m);
     base.values_mode = true;
     base.values = {sql::SelectItem{m.pk_field().name, std::make_shared<sql::Col>(m.db_table, &m.pk_field())}};
-    sql::detail::for_each_in_batch(base, rel.field->name + "__in", pks, conn_.dialect().max_query_params(),
-                                   [&](const sql::Query& q) {
-                                       auto c = sql::compile_select(q, conn_.dialect());
-                                       if (c.nothing) return;
-                                       auto cursor = conn_.query(c.sql, c.params);
-                                       while (cursor->next()) out.push_back(cell_value(cursor->row()[0], m.pk_field().kind));
-                                   });
+    const std::string path = rel.field->name + "__in";
+    run_key_batches(
+        conn_, 's', m, rel.field, pks, nullptr,
+        [&](std::size_t from, std::size_t n) {
+            return sql::compile_select(sql::detail::batch_query(base, path, pks, from, n), conn_.dialect());
+        },
+        [&](const std::string& text, std::span<const Value> params) {
+            auto cursor = conn_.query(text, params);
+            while (cursor->next()) out.push_back(cell_value(cursor->row()[0], m.pk_field().kind));
+        });
     return out;
 }
 
