@@ -5,6 +5,7 @@
 #include <dorm/config.hpp>
 
 #include <dorm/database.hpp>
+#include <dorm/detail/statement_texts.hpp>
 #include <dorm/model.hpp>
 #include <dorm/query_set.hpp>
 #include <dorm/sql/query.hpp>
@@ -59,9 +60,9 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
 
 /// The INSERT of `rows` rows of `fields` that bulk_create() runs for its full batches (parameters: the values,
 /// row after row): statements bind every value as a placeholder, so one text serves every batch of that many rows
-/// of those fields with that conflict handling; written once per thread. The text stays valid while the thread
-/// lives.
-DORM_DECL const std::string& insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
+/// of those fields with that conflict handling; written once per thread (keep_text()). The text stays valid while
+/// the thread lives; nullptr when no more texts are kept.
+DORM_DECL const std::string* insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
                                              const std::vector<const FieldMeta*>& fields, std::size_t rows,
                                              bool returning_pk, const sql::OnConflict& conflict);
 
@@ -257,9 +258,9 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
             sql::Compiled c;
             const std::string* text = nullptr;
             std::span<const Value> params = values;
-            if (end - start == rows_per_batch) {
-                text = &detail::insert_rows_sql(meta, conn.dialect(), fields, end - start, returning && !with_pk, conflict);
-            } else {
+            if (end - start == rows_per_batch)
+                text = detail::insert_rows_sql(meta, conn.dialect(), fields, end - start, returning && !with_pk, conflict);
+            if (!text) {
                 c = sql::compile_insert(meta, conn.dialect(), fields, values, returning && !with_pk, conflict);
                 text = &c.sql;
                 params = c.params;

@@ -40,6 +40,7 @@
 #include <dorm/impl/row_reader.ipp>
 #include <dorm/impl/schema.ipp>
 #include <dorm/impl/serialize.ipp>
+#include <dorm/impl/statement_texts.ipp>
 #include <dorm/impl/value.ipp>
 #include <dorm/impl/window.ipp>
 #include <dorm/sql/impl/ast.ipp>

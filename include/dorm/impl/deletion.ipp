@@ -3,50 +3,45 @@
 #pragma once
 
 #include <dorm/deletion.hpp>
+#include <dorm/detail/statement_texts.hpp>
 
 #include <algorithm>
 #include <span>
 #include <string>
-#include <unordered_map>
 
 namespace dorm::detail {
 
 /// Runs one statement per batch of `keys` (at most the dialect's parameter limit) with `run(text, params)`: the
 /// statement `compile(from, n)` gives for keys [from, from + n). Its text depends only on its kind, model, field
-/// and number of keys (every value is a placeholder), so for batches of up to 100 keys it is written once per
-/// thread and then only bound: kept when its parameters are exactly `before` (an UPDATE's value), then the keys.
+/// and number of keys, so for batches of up to 100 keys it is written once per thread (keep_text()) and then only
+/// bound: kept when its parameters are exactly `before` (an UPDATE's value), then the keys.
 template <class Compile, class Run>
 void run_key_batches(backends::Connection& conn, char kind, const ModelMeta& m, const FieldMeta* f,
                      const std::vector<Value>& keys, const Value* before, Compile&& compile, Run&& run) {
-    // Never dropped: a text is read while its statement runs, which another fiber of the thread may interleave.
-    thread_local std::unordered_map<std::string, std::string> texts;
-    constexpr std::size_t kept_keys = 100, kept_texts = 1024;
+    constexpr std::size_t kept_keys = 100;
     const std::size_t batch = conn.dialect().max_query_params();
     std::vector<Value> params;
-    std::string key;
     for (std::size_t from = 0; from < keys.size(); from += batch) {
         const std::size_t n = std::min(batch, keys.size() - from);
         params.clear();
         if (before) params.push_back(*before);
         params.insert(params.end(), keys.begin() + static_cast<std::ptrdiff_t>(from),
                       keys.begin() + static_cast<std::ptrdiff_t>(from + n));
-        key.assign(1, kind);
-        auto add = [&key](const auto& v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
-        add(&conn.dialect());
-        add(&m);
-        add(f);
-        add(n);
-        add(lookups::custom_generation());  // a lookup registered since may replace "in"
-        if (auto it = texts.find(key); it != texts.end()) {
-            run(it->second, params);
+        std::string& key = text_key(kind);
+        add_key(key, &conn.dialect());
+        add_key(key, &m);
+        add_key(key, f);
+        add_key(key, n);
+        add_key(key, lookups::custom_generation());  // a lookup registered since may replace "in"
+        if (const std::string* text = kept_text(key)) {
+            run(*text, params);
             continue;
         }
         sql::Compiled c = compile(from, n);
         if (c.nothing) continue;
-        if (n <= kept_keys && c.params == params && texts.size() < kept_texts)
-            run(texts.emplace(key, std::move(c.sql)).first->second, params);
-        else
-            run(c.sql, c.params);
+        const std::string* text = n <= kept_keys && c.params == params ? keep_text(key, c.sql) : nullptr;
+        if (text) run(*text, params);
+        else run(c.sql, c.params);
     }
 }
 

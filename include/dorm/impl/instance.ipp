@@ -6,7 +6,6 @@
 
 #include <set>
 #include <span>
-#include <unordered_map>
 
 namespace dorm::detail {
 
@@ -23,35 +22,22 @@ DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backend
     return it->second;
 }
 
-DORM_DECL const std::string& insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
+DORM_DECL const std::string* insert_rows_sql(const ModelMeta& meta, const backends::Dialect& d,
                                              const std::vector<const FieldMeta*>& fields, std::size_t rows,
                                              bool returning_pk, const sql::OnConflict& conflict) {
-    // Never dropped (callers hold the text while their statement runs): one per model, list of fields, conflict
-    // handling and full batch size, which only a batch_size changes.
-    thread_local std::unordered_map<std::string, std::string> statements;
-    thread_local std::string key;
-    key.clear();
-    auto add = [](const auto& v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
-    add(&d);
-    add(&meta);
-    add(rows);
-    add(returning_pk);
-    add(conflict.action);
+    std::string& key = text_key('i');
+    add_key(key, &d);
+    add_key(key, &meta);
+    add_key(key, rows);
+    add_key(key, returning_pk);
+    add_key(key, conflict.action);
     for (const auto* list : {&fields, &conflict.unique_fields, &conflict.update_fields}) {
-        add(list->size());
-        for (const FieldMeta* f : *list) add(f);
+        add_key(key, list->size());
+        for (const FieldMeta* f : *list) add_key(key, f);
     }
-    auto [it, fresh] = statements.try_emplace(key);
-    if (fresh) {
-        try {
-            const std::vector<Value> placeholders(rows * fields.size());
-            it->second = sql::compile_insert(meta, d, fields, placeholders, returning_pk, conflict).sql;
-        } catch (...) {
-            statements.erase(it);
-            throw;
-        }
-    }
-    return it->second;
+    if (const std::string* text = kept_text(key)) return text;
+    const std::vector<Value> placeholders(rows * fields.size());
+    return keep_text(key, sql::compile_insert(meta, d, fields, placeholders, returning_pk, conflict).sql);
 }
 
 }  // namespace dorm::detail
@@ -101,20 +87,16 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
 DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
                                        backends::Connection& conn, const std::vector<std::string>& update_fields) {
     const FieldMeta& pk = meta.pk_field();
-    // The values set, then the key: the parameters of the statement, which depends only on the fields set and on
-    // which values are NULL (the key of the statements below).
+    // The values set, then the key: the parameters of the statement, whose text depends only on the fields set
+    // (every value is a placeholder: the key of the statements below).
     std::vector<Value> params;
     params.reserve(meta.fields.size());
     std::vector<const FieldMeta*> fields;
     fields.reserve(meta.fields.size());
-    thread_local std::string statement_key;
-    statement_key.clear();
-    const backends::Dialect* dialect = &conn.dialect();
-    const ModelMeta* model = &meta;
-    statement_key.append(reinterpret_cast<const char*>(&dialect), sizeof dialect);
-    statement_key.append(reinterpret_cast<const char*>(&model), sizeof model);
-    const std::uint64_t lookups = lookups::custom_generation();  // a lookup registered since may replace "exact"
-    statement_key.append(reinterpret_cast<const char*>(&lookups), sizeof lookups);
+    std::string& text = text_key('s');
+    add_key(text, &conn.dialect());
+    add_key(text, &meta);
+    add_key(text, lookups::custom_generation());  // a lookup registered since may replace "exact"
     for (const auto& f : meta.fields) {
         if (&f == &pk) continue;
         if (!update_fields.empty() && std::find(update_fields.begin(), update_fields.end(), f.name) == update_fields.end())
@@ -122,16 +104,14 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
         Value v = f.get(obj);
         if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, v);
         const auto index = static_cast<std::uint32_t>(&f - meta.fields.data());
-        statement_key.append(reinterpret_cast<const char*>(&index), sizeof index);
-        statement_key += v.is_null() ? 'n' : 'v';
+        add_key(text, index);
         fields.push_back(&f);
         params.push_back(std::move(v));
     }
     params.push_back(pk.get(obj));
     // save() of a loaded object, the same fields each time: its UPDATE compiled once per thread.
-    thread_local std::unordered_map<std::string, std::string> statements;
     if (!fields.empty())
-        if (auto it = statements.find(statement_key); it != statements.end()) return conn.execute(it->second, params);
+        if (const std::string* kept = kept_text(text)) return conn.execute(*kept, params);
     std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
     for (std::size_t i = 0; i < fields.size(); ++i) sets.emplace_back(fields[i], std::make_shared<sql::Param>(params[i]));
     sql::Query q;
@@ -147,7 +127,7 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
     }
     auto c = sql::compile_update(q, conn.dialect(), sets);
     // Kept only when its parameters are exactly the values and the key, in order (each value bound as it is).
-    if (c.params == params && statements.size() < 4096) statements.emplace(statement_key, c.sql);
+    if (c.params == params) keep_text(text, c.sql);
     return conn.execute(c.sql, c.params);
 }
 
