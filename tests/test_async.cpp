@@ -16,6 +16,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -937,4 +938,259 @@ TEST_CASE("an executor that cannot take a coroutine back has it resumed where it
     CHECK(run(task()) == 5);
     CHECK(refusing.refused.load() == 1);
     CHECK(resumed_on != caller);  // on the worker that ran the count
+}
+
+namespace {
+/// An executor over sync_wait()'s loop that counts how often it is asked to watch a socket (not an epoll set or a
+/// timer): each time, a task waits for the server.
+struct SocketWaits final : dorm::Executor {
+    dorm::Executor* loop = nullptr;
+    std::atomic<int> waits{0};
+    void post(std::coroutine_handle<> h) override { loop->post(h); }
+    bool waits_on_sockets() const noexcept override { return true; }
+    void wait_readable(int fd, std::coroutine_handle<> h) override {
+        char target[64] = {};
+        const std::string link = "/proc/self/fd/" + std::to_string(fd);
+        if (readlink(link.c_str(), target, sizeof target - 1) > 0 && std::string_view(target).starts_with("socket:"))
+            ++waits;
+        loop->wait_readable(fd, h);
+    }
+};
+
+/// Runs `task` on sync_wait()'s loop through `executor` (which must pass to that loop).
+void run_through(SocketWaits& executor, dorm::Task<> task) {
+    run([&]() -> dorm::Task<> {
+        executor.loop = (co_await dorm::detail::this_context{}).executor;
+        bool finished = false;
+        auto body = [&]() -> dorm::Task<> {
+            co_await std::move(task);
+            finished = true;
+        };
+        auto pending = start_on(&executor, body());
+        while (!finished) co_await Yield{};
+    }());
+}
+
+}  // namespace
+
+// Named: a coroutine frame holding a type of an unnamed namespace is refused (-Wsubobject-linkage).
+namespace async_outcomes {
+/// How one awaited operation ended.
+enum class Outcome { ok, integrity_error, refused, aborted, other };
+template <class T>
+dorm::Task<Outcome> outcome_of(dorm::Task<T> task) {
+    try {
+        co_await std::move(task);
+        co_return Outcome::ok;
+    } catch (const dorm::IntegrityError&) {
+        co_return Outcome::integrity_error;
+    } catch (const dorm::TransactionManagementError&) {
+        co_return Outcome::refused;
+    } catch (const dorm::InternalError&) {
+        co_return Outcome::aborted;
+    } catch (...) {
+        co_return Outcome::other;
+    }
+}
+}  // namespace async_outcomes
+using async_outcomes::Outcome;
+using async_outcomes::outcome_of;
+
+TEST_CASE("concurrent single statements of one aatomic() block share round trips on PostgreSQL (pipeline mode)",
+          "[async]") {
+    test::Database db;
+    constexpr int n = 300;
+    std::vector<Blog> created;
+    SocketWaits counting;
+    // All issued at once: on PostgreSQL each statement goes out while the earlier ones' results are awaited, so
+    // the tasks wait for the server far fewer times than there are statements (one by one, at least once each).
+    run_through(counting, dorm::aatomic([&]() -> dorm::Task<> {
+        std::vector<dorm::Task<Blog>> tasks;
+        for (int i = 0; i < n; ++i) {
+            dorm::Kwargs k{{"name", "p" + std::to_string(i)}};
+            tasks.push_back(Blog::objects().acreate(k));
+        }
+        created = co_await dorm::when_all(std::move(tasks));
+    }));
+    REQUIRE(created.size() == n);
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < n; ++i) {
+        const auto& b = created[static_cast<std::size_t>(i)];
+        CHECK(b.name == "p" + std::to_string(i));
+        CHECK(Blog::objects().get("id", b.id).name == b.name);  // each got its own row's key
+        ids.push_back(b.id);
+    }
+    std::sort(ids.begin(), ids.end());
+    CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
+    CHECK(Blog::objects().count() == n);
+    if (test::is_postgresql()) {
+        CHECK(counting.waits > 0);  // the waits went through the executor: no thread waited for the server
+        CHECK(counting.waits < n / 3);
+    }
+
+    // Reads, counts and updates pipeline too, beside work that is not one statement (aget_or_create takes a
+    // savepoint; a stream reads through a cursor): each answer is its own, in the same transaction.
+    const Blog first = created.front();
+    auto mixed = run(dorm::aatomic([&]() -> dorm::Task<std::vector<std::int64_t>> {
+        std::vector<dorm::Task<std::int64_t>> tasks;
+        for (int i = 0; i < 40; ++i) {
+            const std::string name = "p" + std::to_string(i);
+            switch (i % 5) {
+            case 0:
+                tasks.push_back([](std::string nm) -> dorm::Task<std::int64_t> {
+                    auto b = co_await Blog::objects().aget("name", nm);
+                    co_return b.id;
+                }(name));
+                break;
+            case 1: tasks.push_back(Blog::objects().filter("name", name).acount()); break;
+            case 2: {
+                dorm::Kwargs k{{"name", name + "-renamed"}};
+                tasks.push_back(Blog::objects().filter("name", name).aupdate(k));
+                break;
+            }
+            case 3:
+                tasks.push_back([](std::string nm) -> dorm::Task<std::int64_t> {
+                    dorm::Kwargs k{{"name", nm + "-new"}};
+                    auto [b, made] = co_await Blog::objects().aget_or_create(k);
+                    co_return made && b.id > 0 ? 1 : 0;
+                }(name));
+                break;
+            default:
+                tasks.push_back([]() -> dorm::Task<std::int64_t> {
+                    auto rows = Blog::objects().order_by("id").aiterator(2);
+                    auto b = co_await rows.next();  // left before its end: closed with the block
+                    co_return b ? b->id : -1;
+                }());
+            }
+        }
+        co_return co_await dorm::when_all(std::move(tasks));
+    }));
+    REQUIRE(mixed.size() == 40);
+    for (int i = 0; i < 40; ++i) {
+        const auto got = mixed[static_cast<std::size_t>(i)];
+        switch (i % 5) {
+        case 0: CHECK(got == created[static_cast<std::size_t>(i)].id); break;
+        case 4: CHECK(got == first.id); break;
+        default: CHECK(got == 1);
+        }
+    }
+    CHECK(Blog::objects().filter("name__endswith", "-renamed").count() == 8);
+    CHECK(Blog::objects().filter("name__endswith", "-new").count() == 8);
+    CHECK(Blog::objects().count() == n + 8);
+}
+
+TEST_CASE("a failing statement among concurrent ones of an aatomic() block: the others are refused, nothing is "
+          "committed, and the connection serves the next block",
+          "[async]") {
+    test::Database db;
+    Blog::objects().create({{"name", "taken"}});
+    constexpr int n = 60;
+    auto outcomes = run(dorm::aatomic([&]() -> dorm::Task<std::vector<Outcome>> {
+        std::vector<dorm::Task<Outcome>> tasks;
+        for (int i = 0; i < n; ++i) {
+            dorm::Kwargs k{{"name", i == n / 2 ? std::string("taken") : "q" + std::to_string(i)}};
+            tasks.push_back(outcome_of(Blog::objects().acreate(k)));
+        }
+        co_return co_await dorm::when_all(std::move(tasks));
+    }));
+    // The duplicate fails; what came after it in the transaction is refused as after any failed write in a block
+    // (TransactionManagementError), or, sent before the failure was known, reported as the server refused it.
+    CHECK(std::count(outcomes.begin(), outcomes.end(), Outcome::integrity_error) == 1);
+    CHECK(outcomes[n / 2] == Outcome::integrity_error);
+    CHECK(std::count(outcomes.begin(), outcomes.end(), Outcome::other) == 0);
+    // On PostgreSQL the statements go out in the order the tasks started (on SQLite, worker threads take them
+    // in any order): none after the duplicate was written.
+    if (test::is_postgresql())
+        for (int i = n / 2 + 1; i < n; ++i) CHECK(outcomes[static_cast<std::size_t>(i)] != Outcome::ok);
+    // The block ended without an exception of its own and rolled back: only the row from before remains.
+    CHECK(blog_names() == V{"taken"});
+    // The same connection, back in its pool, runs the next block, pipelined again.
+    auto made = run(dorm::aatomic([&]() -> dorm::Task<std::int64_t> {
+        std::vector<dorm::Task<Blog>> tasks;
+        for (int i = 0; i < 20; ++i) {
+            dorm::Kwargs k{{"name", "r" + std::to_string(i)}};
+            tasks.push_back(Blog::objects().acreate(k));
+        }
+        auto blogs = co_await dorm::when_all(std::move(tasks));
+        co_return co_await Blog::objects().acount() + static_cast<std::int64_t>(blogs.size());
+    }));
+    CHECK(made == 21 + 20);
+    CHECK(Blog::objects().count() == 21);
+    // A savepoint that rolls back after a failure inside it lets the block go on with pipelined statements.
+    auto after = run(dorm::aatomic([&]() -> dorm::Task<std::int64_t> {
+        try {
+            co_await dorm::aatomic([&]() -> dorm::Task<> {
+                std::vector<dorm::Task<Blog>> tasks;
+                for (int i = 0; i < 10; ++i) {
+                    dorm::Kwargs k{{"name", i == 3 ? std::string("taken") : "s" + std::to_string(i)}};
+                    tasks.push_back(Blog::objects().acreate(k));
+                }
+                co_await dorm::when_all(std::move(tasks));
+            });
+        } catch (const dorm::IntegrityError&) {
+        }
+        std::vector<dorm::Task<Blog>> tasks;
+        for (int i = 0; i < 10; ++i) {
+            dorm::Kwargs k{{"name", "u" + std::to_string(i)}};
+            tasks.push_back(Blog::objects().acreate(k));
+        }
+        co_await dorm::when_all(std::move(tasks));
+        co_return co_await Blog::objects().acount();
+    }));
+    CHECK(after == 31);
+    CHECK(Blog::objects().filter("name__startswith", "s").count() == 0);
+    CHECK(Blog::objects().filter("name__startswith", "u").count() == 10);
+}
+
+TEST_CASE("an aatomic() block destroyed while its work runs on its executor's thread: that work is cancelled, and "
+          "the block's connection outlives it",
+          "[async]") {
+    // On PostgreSQL the block's work runs on fibers of this very thread: destroying the block's task cannot wait
+    // for it, so the block's pin and connection stay until the last of its jobs has ended. (SQLite: on worker
+    // threads, waited for.) Nothing of the block is committed, and the pool's one connection serves again.
+    test::Database db("pool_size=1&pool_timeout=10");
+    dorm::release_connections();  // the one the tables were created on
+    std::atomic<bool> started{false}, finished{false}, cancelled{false};
+    std::atomic<int> after{0};
+    const auto begin = std::chrono::steady_clock::now();
+    run([&]() -> dorm::Task<> {
+        auto& context = co_await dorm::detail::this_context{};
+        {
+            auto pending = start_on(context.executor, dorm::aatomic([&]() -> dorm::Task<> {
+                dorm::Kwargs k{{"name", "inside"}};
+                co_await Blog::objects().acreate(k);
+                std::vector<dorm::Task<>> tasks;
+                tasks.push_back(dorm::detail::offload_to("default", [&] {
+                    started = true;
+                    try {
+                        test::busy_statement(5);
+                    } catch (const dorm::Error&) {
+                        cancelled = true;
+                    }
+                    finished = true;
+                }));
+                for (int i = 0; i < 5; ++i)  // queued behind it on the block's connection
+                    tasks.push_back(dorm::detail::offload_to("default", [&] {
+                        try {
+                            (void)Blog::objects().count();
+                        } catch (const dorm::Error&) {
+                        }
+                        ++after;
+                    }));
+                co_await dorm::when_all(std::move(tasks));
+            }));
+            while (!started) co_await Yield{};
+            const auto sent = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(300)) co_await Yield{};
+        }  // the block's task is destroyed here, its work still running
+        while ((!finished || after < 5) && std::chrono::steady_clock::now() - begin < std::chrono::seconds(8))
+            co_await Yield{};
+        for (int i = 0; i < 100; ++i) co_await Yield{};  // the last job hands the connection back
+    }());
+    CHECK(finished);
+    CHECK(after == 5);
+    if (test::is_postgresql()) CHECK(cancelled);
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
+    CHECK(run(Blog::objects().acount()) == 0);
+    CHECK(dorm::databases().get("default").connection_count() <= 1);
 }

@@ -1277,33 +1277,33 @@ public:
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
     Task<T> aget(const Q& first, const Qs&... rest) const {
-        return later([qs = detached(), first, rest...] { return qs.get(first, rest...); });
+        return later_one([qs = detached(), first, rest...] { return qs.get(first, rest...); });
     }
     template <class V>
     Task<T> aget(LookupPath<checked> path, V&& value) const {
-        return later(
+        return later_one(
             [qs = detached(), path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(path, v); });
     }
     template <class V>
     Task<T> aget(const Q& q, LookupPath<checked> path, V&& value) const {
-        return later(
+        return later_one(
             [qs = detached(), q, path, v = std::decay_t<V>(std::forward<V>(value))] { return qs.get(q, path, v); });
     }
     template <class V1, class V2>
     Task<T> aget(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
-        return later([qs = detached(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
+        return later_one([qs = detached(), p1, a = std::decay_t<V1>(std::forward<V1>(v1)), p2,
                                 b = std::decay_t<V2>(std::forward<V2>(v2))] { return qs.get(p1, a, p2, b); });
     }
     Task<T> aget() const {
-        return later([qs = detached()] { return qs.get(); });
+        return later_one([qs = detached()] { return qs.get(); });
     }
     Task<T> acreate(const Kwargs& kwargs) const {
-        return later([qs = detached(), kwargs] { return qs.create(kwargs); });
+        return later_one([qs = detached(), kwargs] { return qs.create(kwargs); });
     }
     template <class U>
         requires std::is_same_v<std::remove_cvref_t<U>, T>
     Task<T> acreate(U&& given) const {
-        return later([qs = detached(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
+        return later_one([qs = detached(), obj = T(std::forward<U>(given))]() mutable { return qs.create(std::move(obj)); });
     }
     Task<std::pair<T, bool>> aget_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
         return later([qs = detached(), kwargs, defaults] { return qs.get_or_create(kwargs, defaults); });
@@ -1325,27 +1325,27 @@ public:
         });
     }
     Task<std::int64_t> acount() const {
-        return later([qs = detached()] { return qs.count(); });
+        return later_one([qs = detached()] { return qs.count(); });
     }
     Task<bool> aexists() const {
-        return later([qs = detached()] { return qs.exists(); });
+        return later_one([qs = detached()] { return qs.exists(); });
     }
     Task<bool> acontains(T obj) const {
-        return later([qs = detached(), obj = std::move(obj)] { return qs.contains(obj); });
+        return later_one([qs = detached(), obj = std::move(obj)] { return qs.contains(obj); });
     }
     template <class K = std::int64_t>
     Task<std::map<K, T>> ain_bulk() const {
-        return later([qs = detached()] { return qs.template in_bulk<K>(); });
+        return later_one([qs = detached()] { return qs.template in_bulk<K>(); });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::vector<K> ids, std::string_view field_name = "pk") const {
-        return later([qs = detached(), ids = std::move(ids), field = std::string(field_name)] {
+        return later_one([qs = detached(), ids = std::move(ids), field = std::string(field_name)] {
             return qs.in_bulk(ids, field);
         });
     }
     template <class K>
     Task<std::map<K, T>> ain_bulk(std::nullopt_t, std::string_view field_name) const {
-        return later([qs = detached(), field = std::string(field_name)] {
+        return later_one([qs = detached(), field = std::string(field_name)] {
             return qs.template in_bulk<K>(std::nullopt, field);
         });
     }
@@ -1357,24 +1357,24 @@ public:
     }
     template <class... Names>
     Task<T> alatest(const Names&... fields) const {
-        return later([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
+        return later_one([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.latest(f...); });
     }
     template <class... Names>
     Task<T> aearliest(const Names&... fields) const {
-        return later([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
+        return later_one([qs = detached(), ... f = std::string(std::string_view(fields))] { return qs.earliest(f...); });
     }
     Task<std::optional<T>> afirst() const {
-        return later([qs = detached()] { return qs.first(); });
+        return later_one([qs = detached()] { return qs.first(); });
     }
     Task<std::optional<T>> alast() const {
-        return later([qs = detached()] { return qs.last(); });
+        return later_one([qs = detached()] { return qs.last(); });
     }
     template <class... Args>
     Task<Row> aaggregate(const Args&... args) const {
-        return later([qs = detached(), args...] { return qs.aggregate(args...); });
+        return later_one([qs = detached(), args...] { return qs.aggregate(args...); });
     }
     Task<std::int64_t> aupdate(const Kwargs& kwargs) const {
-        return later([qs = detached(), kwargs] { return qs.update(kwargs); });
+        return later_one([qs = detached(), kwargs] { return qs.update(kwargs); });
     }
     Task<DeleteResult> adelete() const {
         return later([qs = detached()] { return qs.delete_(); });
@@ -1419,14 +1419,20 @@ public:
 protected:
     /// detail::offload() of this QuerySet's work (or a related manager's), queued for its database's pool (see
     /// detail::Job::pool_alias).
+    /// `one_statement`: the work runs one statement, which may go out pipelined with those of other tasks of an
+    /// enclosing aatomic() (see detail::Job::pipelines).
     template <class F>
-    auto later(F f) const {
+    auto later(F f, bool one_statement = false) const {
         std::string alias;
         try {
             alias = db();
         } catch (...) {  // a failing router: raised where the work runs, as by the method
         }
-        return detail::offload_to(std::move(alias), std::move(f));
+        return detail::offload_to(std::move(alias), std::move(f), one_statement);
+    }
+    template <class F>
+    auto later_one(F f) const {
+        return later(std::move(f), true);
     }
     /// Shares `cache` as this QuerySet's results (a reverse relation's prefetched objects).
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_ = std::move(cache); }

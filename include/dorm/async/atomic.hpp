@@ -40,6 +40,30 @@ struct AtomicBodyOf final : AtomicBody<R> {
     Fn fn;  // lives as long as the block: a lambda coroutine's captures live in the lambda
 };
 
+/// A block's pin and the connection it took. The frame owns it; a frame destroyed while jobs on fibers still
+/// use it leaves it to the last of them (retire_pin()).
+struct BlockPin final : PinOwner {
+    Lease lease;  // given back even if the frame is destroyed mid-way
+    Pin pin;
+    /// A block whose task was destroyed before it ended: its streams let go, and the transaction rolls back, so
+    /// that the connection goes back to its pool clean rather than closed.
+    ~BlockPin() override {
+        pin.release_users();
+        if (backends::Connection* c = lease.get())
+            for (std::size_t depth = c->atomic_depth(); depth > 0 && c->atomic_depth() == depth; --depth)
+                c->atomic_abort();
+    }
+};
+struct RetireBlockPin {
+    std::unique_ptr<BlockPin> owned;
+    ~RetireBlockPin() {
+        if (owned) {
+            const Pin& pin = owned->pin;
+            retire_pin(pin, std::move(owned));
+        }
+    }
+};
+
 /// `using_`: o.using_'s alias, owned by the frame (the task runs after the caller's string may be gone).
 template <class R>
 Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::string using_) {
@@ -47,8 +71,9 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::st
     const Pin* outer = context.pins;
     Database& db = databases().get(using_);
     const Pin* held = find_pin(outer, &db);
-    Lease lease;  // given back even if this frame is destroyed mid-way
-    Pin pin;
+    RetireBlockPin block{std::make_unique<BlockPin>()};
+    Lease& lease = block.owned->lease;
+    Pin& pin = block.owned->pin;
     pin.db = &db;
     pin.outer = outer;
     if (held) {  // a nested block: a savepoint on the enclosing block's connection
@@ -69,7 +94,7 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::st
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
     bool entered = false;
     try {
-        co_await offload([&] {
+        co_await offload_on_pin([&] {
             if (pin.root && pin.root->open_depth != pin.depth - 1)
                 throw TransactionManagementError(
                     "dorm: nested aatomic() blocks of one transaction cannot run at the same time: their savepoints "
@@ -86,13 +111,13 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::st
     if (entered) {
         try {
             if (error) {
-                co_await offload([&] {
+                co_await offload_on_pin([&] {
                     pin.release_users();
                     conn.atomic_abort();
                     close_block();
                 });
             } else {
-                co_await offload([&] {
+                co_await offload_on_pin([&] {
                     struct Closed {
                         decltype(close_block)& close;
                         ~Closed() { close(); }

@@ -39,10 +39,48 @@ public:
     // (PostgreSQL, with a pool), submit() runs the work on a fiber there (`fiber`) instead of a worker thread.
     Executor* executor = nullptr;
     bool fiber = false;
+    // The connections the awaiting task holds (its aatomic() blocks and streams). When each waits on sockets and
+    // the work is for one of them (`on_pin`, or pool_alias names one), it runs on a fiber too: the tasks of one
+    // transaction then wait for each other's turn on the connection without a thread each.
+    const Pin* pins = nullptr;
+    bool on_pin = false;
+    // A single statement whose result it may await without holding the transaction's lock (see may_pipeline()).
+    bool pipelines = false;
+    const void* lane = nullptr;  // what start_on_fiber() bounds the fibers of: the pool, or the outermost pin
+    bool counts_pins = false;    // on a fiber, counted among the jobs of each of `pins` until release_pins()
+
+    /// After the work, before the awaiting task resumes: the pins may go away now (see Pin::jobs).
+    DORM_DECL void release_pins() noexcept;
 
 protected:
     ~Job() = default;
 };
+
+/// What a job posts to the awaiting task's executor: a small coroutine that resumes the task, unless the task was
+/// destroyed while the resumption waited in the executor's queue (`dropped`, see CancellableJob::abandon()).
+struct Relay {
+    struct promise_type {
+        std::coroutine_handle<> target;
+        std::atomic<bool> dropped{false};
+        Relay get_return_object() noexcept { return {std::coroutine_handle<promise_type>::from_promise(*this)}; }
+        std::suspend_always initial_suspend() const noexcept { return {}; }
+        std::suspend_never final_suspend() const noexcept { return {}; }
+        void return_void() const noexcept {}
+        void unhandled_exception() const noexcept { std::terminate(); }
+    };
+    std::coroutine_handle<promise_type> h;
+};
+struct RelayHop {
+    bool await_ready() const noexcept { return false; }
+    std::coroutine_handle<> await_suspend(std::coroutine_handle<Relay::promise_type> self) const noexcept {
+        auto& p = self.promise();
+        const std::coroutine_handle<> next = p.dropped.load() ? std::noop_coroutine() : p.target;
+        self.destroy();
+        return next;
+    }
+    void await_resume() const noexcept {}
+};
+inline Relay make_relay() { co_await RelayHop{}; }
 
 /// A job whose awaiting task may be destroyed while it runs (an application shutting its event loop down): the
 /// statement it runs is then cancelled on the server, and the destruction waits until the job has ended, so
@@ -65,6 +103,9 @@ protected:
     /// On the worker, after the work: `resume` the awaiting task; `abandoned`: not (`this` may be gone as soon as
     /// end() returns); `discard`: not, and `this` is the caller's to delete (see abandon()).
     DORM_DECL Ended end() noexcept;
+    /// The flag of the Relay that will resume the awaiting task (set before end()), until that task has resumed:
+    /// abandon() after end() drops the resumption.
+    std::atomic<bool>* relay_dropped_ = nullptr;
 
 private:
     std::mutex mutex_;  // abandon() waits for end() on a condition variable all jobs share (async.ipp)
@@ -83,17 +124,31 @@ DORM_DECL void submit(Job& job);
 
 /// While it lives, Database::connection() on this thread answers with the connection `pins` holds for a database
 /// (each pin's lock held, so that one connection serves one operation at a time).
+/// On a fiber, a job that `pipelines` may hand the locks on while it waits for its statement's result (see
+/// may_pipeline()).
 class PinScope {
 public:
-    DORM_DECL explicit PinScope(const Pin* pins);
+    DORM_DECL explicit PinScope(const Pin* pins, bool pipelines = false);
     DORM_DECL ~PinScope();
     PinScope(const PinScope&) = delete;
     PinScope& operator=(const PinScope&) = delete;
 
+    const Pin* pins() const noexcept { return pins_; }
+    bool pipelines() const noexcept { return pipelines_; }
+    /// Unlocks the pins until take_back(); nothing when they are not held.
+    DORM_DECL void hand_on() noexcept;
+    DORM_DECL void take_back() noexcept;
+
 private:
     const Pin* saved_;
     const Pin* pins_;
+    PinScope* saved_scope_;
+    bool pipelines_;
+    bool held_ = true;
 };
+
+/// Destroys `owner` (which owns `pin`) now, or, while jobs on fibers still use the pin, after the last of them.
+DORM_DECL void retire_pin(const Pin& pin, std::unique_ptr<PinOwner> owner) noexcept;
 
 /// The pin of `db` among `pins`, if any.
 inline const Pin* find_pin(const Pin* pins, const Database* db) noexcept {
@@ -129,17 +184,19 @@ public:
         awaiting_ = h;
         this->executor = context_.executor;
         submitted();
+        this->pins = context_.pins;
         if (context_.pins) this->urgent = true;
         submit(*this);  // may resume `h` on another thread before returning: nothing of `this` is used after it
     }
     R await_resume() {
+        this->relay_dropped_ = nullptr;  // resumed: the relay is gone
         if (error_) std::rethrow_exception(error_);
         if constexpr (!std::is_void_v<R>) return std::move(*result_);
     }
 
     void run() noexcept override {
         if (begin()) {
-            PinScope scope(context_.pins);
+            PinScope scope(context_.pins, this->pipelines);
             try {
                 if constexpr (std::is_void_v<R>) invoke();
                 else result_.emplace(invoke());
@@ -147,12 +204,28 @@ public:
                 error_ = std::current_exception();
             }
         }
+        this->release_pins();
         const TaskContext context = context_;
-        const auto awaiting = awaiting_;
+        std::coroutine_handle<> resume = awaiting_;
+        Relay relay{};
+        if (context.executor) {  // resumed later, by the executor: the task may be destroyed meanwhile
+            try {
+                relay = make_relay();
+                relay.h.promise().target = awaiting_;
+                this->relay_dropped_ = &relay.h.promise().dropped;
+                resume = relay.h;
+            } catch (...) {  // no memory for it: the task itself is posted
+            }
+        }
         switch (end()) {
-        case Ended::resume: resume_on(context.executor, awaiting); break;
-        case Ended::discard: delete this; break;
-        case Ended::abandoned: break;
+        case Ended::resume: resume_on(context.executor, resume); break;
+        case Ended::discard:
+            if (relay.h) relay.h.destroy();
+            delete this;
+            break;
+        case Ended::abandoned:
+            if (relay.h) relay.h.destroy();
+            break;
         }
     }
     virtual ~Offload() = default;
@@ -217,12 +290,22 @@ Task<std::invoke_result_t<F&>> offload(F f, bool gives_back = false) {
 }
 
 /// offload() of work that takes a connection of the database `alias` names (empty: not known): see
-/// Job::pool_alias.
+/// Job::pool_alias. `pipelines`: the work is one statement (see Job::pipelines).
 template <class F>
-Task<std::invoke_result_t<F&>> offload_to(std::string alias, F f) {
+Task<std::invoke_result_t<F&>> offload_to(std::string alias, F f, bool pipelines = false) {
     using R = std::invoke_result_t<F&>;
     auto op = std::make_unique<OffloadOf<F>>(std::move(f));
     op->pool_alias = std::move(alias);
+    op->pipelines = pipelines;
+    return await_offload<R>(std::move(op));
+}
+
+/// offload() of work on the connections the awaiting task holds, and on no other (see Job::on_pin).
+template <class F>
+Task<std::invoke_result_t<F&>> offload_on_pin(F f) {
+    using R = std::invoke_result_t<F&>;
+    auto op = std::make_unique<OffloadOf<F>>(std::move(f));
+    op->on_pin = true;
     return await_offload<R>(std::move(op));
 }
 

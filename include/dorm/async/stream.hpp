@@ -34,11 +34,15 @@ public:
     AsyncStream& operator=(AsyncStream&& other) noexcept {
         if (this != &other) {
             dispose();
+            retire(std::move(s_));
             s_ = std::move(other.s_);
         }
         return *this;
     }
-    ~AsyncStream() { dispose(); }
+    ~AsyncStream() {
+        dispose();
+        retire(std::move(s_));
+    }
 
     /// The next object, or std::nullopt after the last. The stream must outlive the task (it is used by it).
     Task<std::optional<value_type>> next() {
@@ -66,7 +70,7 @@ public:
         }
         std::exception_ptr error;
         try {
-            co_await detail::offload([&s] { s.fill(); });
+            co_await detail::offload_on_pin([&s] { s.fill(); });
         } catch (...) {
             error = std::current_exception();
             s.done = true;
@@ -80,7 +84,7 @@ public:
     }
 
 private:
-    struct State final : detail::PinUser {
+    struct State final : detail::PinUser, detail::PinOwner {
         using stream_type = decltype(std::declval<const QS&>().iterator());
         State(QS q, std::optional<std::size_t> c) : qs(std::move(q)), chunk_size(c) {}
         QS qs;
@@ -96,11 +100,14 @@ private:
         Lease lease;
         detail::Pin pin;
 
-        /// The enclosing block ends (on a worker, its connection pinned): the cursor closes with it.
+        bool abandoned = false;  // left to the block by dispose(): deleted when the block ends
+
+        /// The enclosing block ends (its connection pinned): the cursor closes with it.
         void release_pin() noexcept override {
             stream.reset();
             held = nullptr;
             orphaned = true;
+            if (abandoned) delete this;
         }
 
         /// On a worker thread, with the stream's connection pinned: the next chunk.
@@ -142,6 +149,13 @@ private:
         if (!s_ || (!s_->stream && !s_->lease)) return;
         s_->pin.outer = nullptr;
         if (!s_->lease) {
+            // Through a block's connection whose work runs on fibers, one of which may hold it now on this very
+            // thread (waiting for it here would never end): the block closes the cursor when it ends.
+            if (s_->held && s_->held->db->waits_on_sockets()) {
+                s_->abandoned = true;
+                (void)s_.release();
+                return;
+            }
             s_->finish();
             return;
         }
@@ -149,6 +163,7 @@ private:
             std::unique_ptr<State> s;
             void run() noexcept override {
                 s->finish();
+                retire(std::move(s));
                 delete this;
             }
         };
@@ -156,6 +171,13 @@ private:
         job->urgent = true;  // gives the connection back
         job->s = std::move(s_);
         detail::submit(*job);
+    }
+
+    /// A stream whose task was destroyed while its next chunk was read on a fiber ends after that read.
+    static void retire(std::unique_ptr<State> s) noexcept {
+        if (!s) return;
+        const detail::Pin& pin = s->pin;
+        detail::retire_pin(pin, std::move(s));
     }
 
     std::unique_ptr<State> s_;

@@ -35,13 +35,41 @@ protected:
     ~PinUser() = default;
 };
 
+class Waiter;
+
+/// The lock of a transaction's (or stream's) connection: held by the job using it, on a worker thread or on a
+/// fiber. A fiber that waits for it is suspended, not its thread (the holder may be another fiber of that very
+/// thread), and it is handed to the waiters in the order they came. May be unlocked on another thread than the one
+/// that locked it.
+class PinGate {
+public:
+    PinGate() = default;
+    PinGate(const PinGate&) = delete;
+    PinGate& operator=(const PinGate&) = delete;
+    DORM_DECL void lock();
+    DORM_DECL void unlock() noexcept;
+    /// Whether some job holds it now.
+    DORM_DECL bool busy() noexcept;
+
+private:
+    std::mutex mutex_;  // over the members below, never held while waiting
+    bool held_ = false;
+    Waiter* head_ = nullptr;  // first come first
+    Waiter* tail_ = nullptr;
+};
+
+/// What owns a Pin (and the connection it holds): the frame of an aatomic() block, a stream. See retire_pin().
+struct PinOwner {
+    virtual ~PinOwner() = default;
+};
+
 /// A connection an asynchronous transaction or stream holds: the work of the tasks inside it runs on this
 /// connection, whichever thread does it, one operation at a time. Lives in the coroutine frame that took it.
 struct Pin {
     const Database* db = nullptr;
     backends::Connection* connection = nullptr;
     const Pin* outer = nullptr;  // pins of enclosing blocks and streams
-    mutable std::mutex lock;     // held by the thread using `connection` (the root's, for a nested block)
+    mutable PinGate lock;        // held by the job using `connection` (the root's, for a nested block)
     // A nested aatomic() block's pin: the outermost block's on the same database (whose lock serves both), and
     // how deep it is nested (the root's is 0).
     const Pin* root = nullptr;
@@ -51,6 +79,11 @@ struct Pin {
     mutable std::size_t open_depth = 0;
     // The streams reading through this block's connection (under `lock`).
     mutable PinUser* users = nullptr;
+    // Jobs on fibers that use this pin and have not ended (a task destroyed while its work runs cannot wait for
+    // them: see CancellableJob::abandon()): the pin and what owns it go away after the last (see retire_pin()).
+    mutable std::mutex jobs_mutex;
+    mutable std::size_t jobs = 0;
+    mutable PinOwner* orphan = nullptr;
 
     void add_user(PinUser& u) const noexcept {
         u.next_user = users;

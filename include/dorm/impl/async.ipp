@@ -16,6 +16,7 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <poll.h>
@@ -202,6 +203,23 @@ private:
     std::vector<std::thread> threads_;
 };
 
+/// The fibers one transaction's (or stream's) work runs on at once: how many of its statements may be in flight.
+inline constexpr std::size_t fibers_per_pin = 64;
+
+/// Whether `job` runs on the connections its task holds only, each of which waits on sockets.
+inline bool runs_on_pins(const Job& job) {
+    for (const Pin* p = job.pins; p; p = p->outer)
+        if (!p->db || !p->db->waits_on_sockets()) return false;
+    if (job.on_pin) return true;
+    if (job.pool_alias.empty()) return false;
+    try {
+        const Database* db = &databases().get(job.pool_alias);
+        return find_pin(job.pins, db) != nullptr;
+    } catch (...) {  // an unknown alias: the work raises it when it runs
+        return false;
+    }
+}
+
 DORM_DECL void submit(Job& job) {
     bool sockets = false;
     if (!job.pool_alias.empty() && !job.urgent) {  // before the workers' lock: the registry has its own
@@ -214,10 +232,28 @@ DORM_DECL void submit(Job& job) {
         }
     }
     // Work on a pooled database whose connections wait on sockets goes to a fiber of the awaiting task's executor
-    // when it can wait on them: no thread waits for the server. Work that holds a connection (urgent) stays on
-    // the workers: the tasks of one transaction would otherwise wait for each other's lock on the same thread.
+    // when it can wait on them: no thread waits for the server.
     if (sockets && job.pool_limit > 0 && job.executor && job.executor->waits_on_sockets()) {
         job.fiber = true;
+        job.lane = job.pool;
+        start_on_fiber(job);
+        return;
+    }
+    // So does work on the connections a task holds, when each of them waits on sockets: the tasks of one
+    // transaction wait for their turn on its connection (PinGate) without a thread each, and may pipeline. Not
+    // work that may take a pooled connection of another database: a fiber waiting for a pool would block the
+    // thread the pool's holders need.
+    if (job.pins && job.executor && job.executor->waits_on_sockets() && runs_on_pins(job)) {
+        const Pin* outermost = job.pins;
+        while (outermost->outer) outermost = outermost->outer;
+        for (const Pin* p = job.pins; p; p = p->outer) {
+            std::lock_guard lock(p->jobs_mutex);
+            ++p->jobs;
+        }
+        job.counts_pins = true;
+        job.fiber = true;
+        job.lane = outermost;
+        job.pool_limit = fibers_per_pin;
         start_on_fiber(job);
         return;
     }
@@ -259,7 +295,11 @@ DORM_DECL auto CancellableJob::end() noexcept -> Ended {
 
 DORM_DECL bool CancellableJob::abandon() noexcept {
     std::unique_lock lock(mutex_);
-    if (!submitted_ || done_) return false;
+    if (!submitted_) return false;
+    if (done_) {  // its resumption may wait in the executor's queue: it must not resume a destroyed task
+        if (relay_dropped_) relay_dropped_->store(true);
+        return false;
+    }
     abandoned_ = true;
     if (fiber) {  // it cannot be waited for: it may need this very thread to run (see fiber.hpp)
         if (auto* c = connection_.load()) c->cancel();
@@ -284,17 +324,108 @@ void lock_pins(const Pin* p) {
 }
 }  // namespace
 
-DORM_DECL PinScope::PinScope(const Pin* pins) : saved_(pinned), pins_(pins) {
+DORM_DECL PinScope::PinScope(const Pin* pins, bool pipelines)
+    : saved_(pinned), pins_(pins), saved_scope_(pin_scope), pipelines_(pipelines && on_fiber()) {
     lock_pins(pins);
     pinned = pins;
+    pin_scope = this;
     last_serial = 0;  // Database::connection()'s fast path must not answer with the thread's own connection
 }
 
 DORM_DECL PinScope::~PinScope() {
+    hand_on();
+    pinned = saved_;
+    pin_scope = saved_scope_;
+    last_serial = 0;
+}
+
+DORM_DECL void PinScope::hand_on() noexcept {
+    if (!held_) return;
+    held_ = false;
     for (const Pin* p = pins_; p; p = p->outer)
         if (!p->root) p->lock.unlock();
-    pinned = saved_;
-    last_serial = 0;
+}
+
+DORM_DECL void PinScope::take_back() noexcept {
+    if (held_) return;
+    lock_pins(pins_);
+    held_ = true;
+}
+
+DORM_DECL bool may_pipeline(const backends::Connection& c) noexcept {
+    const PinScope* scope = pin_scope;
+    if (!scope || !scope->pipelines()) return false;
+    for (const Pin* p = scope->pins(); p; p = p->outer)
+        if (p->connection == &c) return c.atomic_depth() == p->depth + 1;
+    return false;
+}
+
+DORM_DECL void hand_on_pin() noexcept {
+    if (PinScope* scope = pin_scope) scope->hand_on();
+}
+
+DORM_DECL void take_back_pin() noexcept {
+    if (PinScope* scope = pin_scope) scope->take_back();
+}
+
+DORM_DECL void Job::release_pins() noexcept {
+    if (!counts_pins) return;
+    counts_pins = false;
+    for (const Pin* p = pins; p;) {
+        const Pin* outer = p->outer;  // read first: `p` may be gone once counted out
+        PinOwner* orphan = nullptr;
+        {
+            std::lock_guard lock(p->jobs_mutex);
+            if (--p->jobs == 0) orphan = std::exchange(p->orphan, nullptr);
+        }
+        delete orphan;  // the pin's owner went away while this job ran: the last job ends it
+        p = outer;
+    }
+}
+
+DORM_DECL void retire_pin(const Pin& pin, std::unique_ptr<PinOwner> owner) noexcept {
+    {
+        std::lock_guard lock(pin.jobs_mutex);
+        if (pin.jobs > 0) {
+            pin.orphan = owner.release();
+            return;
+        }
+    }
+    owner.reset();
+}
+
+DORM_DECL void PinGate::lock() {
+    std::unique_lock guard(mutex_);
+    if (!held_) {
+        held_ = true;
+        return;
+    }
+    Waiter w;
+    (tail_ ? tail_->next : head_) = &w;
+    tail_ = &w;
+    guard.unlock();
+    w.wait();  // the gate is handed over held: unlock() keeps held_ set for its next owner
+}
+
+DORM_DECL void PinGate::unlock() noexcept {
+    Waiter* w;
+    {
+        std::lock_guard guard(mutex_);
+        w = head_;
+        if (!w) {
+            held_ = false;
+            return;
+        }
+        head_ = w->next;
+        if (!head_) tail_ = nullptr;
+    }
+    // Woken after the gate's own lock is released: the new holder may end the pin (and the gate) at once.
+    w->wake();
+}
+
+DORM_DECL bool PinGate::busy() noexcept {
+    std::lock_guard guard(mutex_);
+    return held_;
 }
 
 struct RunLoop::State {

@@ -67,6 +67,9 @@ inline thread_local std::uint64_t last_serial = 0;
 inline thread_local backends::Connection* last_connection = nullptr;
 // The connections the asynchronous work this thread runs now holds (PinScope): they come before its own.
 inline thread_local const Pin* pinned = nullptr;
+class PinScope;
+// The innermost PinScope of the work this thread (or fiber) runs now.
+inline thread_local PinScope* pin_scope = nullptr;
 // Where the asynchronous work this thread runs records the connection it uses (CancellableJob), to be cancelled.
 inline thread_local std::atomic<backends::Connection*>* working_for = nullptr;
 

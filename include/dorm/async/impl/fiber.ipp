@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <coroutine>
 #include <cstdint>
@@ -144,18 +145,20 @@ struct ThreadState {
     std::uint64_t last_serial = 0;
     backends::Connection* last_connection = nullptr;
     const Pin* pinned = nullptr;
+    PinScope* pin_scope = nullptr;
     std::atomic<backends::Connection*>* working_for = nullptr;
     std::uintptr_t fiber_key = 0;
     EhGlobals eh;
 
     static ThreadState capture() noexcept {
-        return {detail::last_serial, detail::last_connection, detail::pinned, detail::working_for, detail::fiber_key,
-                *eh_globals()};
+        return {detail::last_serial, detail::last_connection, detail::pinned, detail::pin_scope, detail::working_for,
+                detail::fiber_key, *eh_globals()};
     }
     void install() const noexcept {
         detail::last_serial = last_serial;
         detail::last_connection = last_connection;
         detail::pinned = pinned;
+        detail::pin_scope = pin_scope;
         detail::working_for = working_for;
         detail::fiber_key = fiber_key;
         *eh_globals() = eh;
@@ -211,13 +214,13 @@ private:
 };
 
 /// What a fiber asks of its executor when it switches back.
-enum class Next { run, wait, finished };
+enum class Next { run, wait, park, finished };
 
 struct Fiber {
-    Fiber(Job& j) noexcept : job(&j), executor(j.executor), pool(j.pool) {}
+    Fiber(Job& j) noexcept : job(&j), executor(j.executor), lane(j.lane) {}
     Job* job;
     Executor* executor;
-    const Database* pool;
+    const void* lane;
     void* stack = nullptr;
 #if defined(DORM_FIBER_SWITCH)
     void* sp = nullptr;         // the fiber's stack, while it is suspended
@@ -228,6 +231,10 @@ struct Fiber {
 #endif
     Next next = Next::run;
     int wait_fd = -1;
+    // Parked (Next::park) until a Waiter wakes it: 0 running, 1 parked (`parked` is its pump), 2 woken before it
+    // parked (it then does not).
+    std::atomic<int> park_state{0};
+    std::coroutine_handle<> parked;
     ThreadState state;  // the fiber's, while it is suspended
 #if defined(DORM_FIBER_ASAN)
     void* fake_stack = nullptr;
@@ -323,7 +330,7 @@ public:
     void start(Job& job) {
         {
             std::lock_guard lock(mutex_);
-            Lane& lane = lane_for(job.pool);
+            Lane& lane = lane_for(job.lane);
             if (lane.running >= job.pool_limit) {
                 job.next_job = nullptr;
                 (lane.tail ? lane.tail->next_job : lane.head) = &job;
@@ -334,12 +341,12 @@ public:
         }
         launch(job);
     }
-    /// After a fiber of `pool` ended: the next job queued for it, if any.
-    void ended(const Database* pool) {
+    /// After a fiber of `key`'s lane ended: the next job queued for it, if any.
+    void ended(const void* key) {
         Job* next = nullptr;
         {
             std::lock_guard lock(mutex_);
-            Lane& lane = lane_for(pool);
+            Lane& lane = lane_for(key);
             if ((next = lane.head)) {
                 lane.head = next->next_job;
                 if (!lane.head) lane.tail = nullptr;
@@ -352,15 +359,15 @@ public:
 
 private:
     struct Lane {
-        const Database* pool = nullptr;
+        const void* key = nullptr;
         std::size_t running = 0;
         Job* head = nullptr;
         Job* tail = nullptr;
     };
-    Lane& lane_for(const Database* pool) {
+    Lane& lane_for(const void* key) {
         for (auto& l : lanes_)
-            if (l.pool == pool) return l;
-        return lanes_.emplace_back(Lane{pool});
+            if (l.key == key) return l;
+        return lanes_.emplace_back(Lane{key});
     }
     static void launch(Job& job);
 
@@ -388,6 +395,27 @@ struct AwaitSocket {
     void await_resume() const noexcept {}
 };
 
+/// The pump of a fiber that parked: suspended until unpark(), unless that came first.
+struct Parked {
+    Fiber* f;
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> h) const noexcept {
+        f->parked = h;
+        int running = 0;
+        if (f->park_state.compare_exchange_strong(running, 1)) return true;
+        f->park_state.store(0);  // woken already
+        return false;
+    }
+    void await_resume() const noexcept {}
+};
+
+/// Resumes a fiber that parked (or will: it then goes on at once), through its executor.
+inline void unpark(Fiber* f) noexcept {
+    if (f->park_state.exchange(2) != 1) return;
+    f->park_state.store(0);
+    resume_on(f->executor, f->parked);
+}
+
 inline void release(Fiber* f) noexcept {
     Stacks::instance().give(f->stack);
 #if defined(DORM_FIBER_TSAN)
@@ -400,12 +428,17 @@ inline Pump pump(Fiber* f) {
     for (;;) {
         enter(*f);
         if (f->next == Next::finished) break;
+        if (f->next == Next::park) {
+            f->next = Next::run;
+            co_await Parked{f};
+            continue;
+        }
         f->next = Next::run;
         co_await AwaitSocket{f};
     }
-    const Database* pool = f->pool;
+    const void* lane = f->lane;
     release(f);
-    Lanes::instance().ended(pool);
+    Lanes::instance().ended(lane);
 }
 
 inline void Lanes::launch(Job& job) {
@@ -432,7 +465,7 @@ inline void Lanes::launch(Job& job) {
         if (f->stack) Stacks::instance().give(f->stack);
         delete f;
         job.fiber = false;
-        instance().ended(job.pool);
+        instance().ended(job.lane);
         submit_to_workers(job);
         return;
     }
@@ -443,7 +476,7 @@ inline void Lanes::launch(Job& job) {
         h.destroy();
         release(f);
         job.fiber = false;
-        instance().ended(job.pool);
+        instance().ended(job.lane);
         submit_to_workers(job);
     }
 }
@@ -464,6 +497,29 @@ DORM_DECL void wait_readable(int fd) {
     f->wait_fd = fd;
     f->next = fibers::Next::wait;
     f->suspend();
+}
+
+DORM_DECL Waiter::Waiter() noexcept : fiber_(fibers::current) {}
+
+DORM_DECL void Waiter::wait() noexcept {
+    if (auto* f = static_cast<fibers::Fiber*>(fiber_)) {
+        f->next = fibers::Next::park;
+        f->suspend();
+        return;
+    }
+    std::unique_lock lock(mutex_);
+    woken_cv_.wait(lock, [this] { return woken_; });
+}
+
+DORM_DECL void Waiter::wake() noexcept {
+    if (auto* f = static_cast<fibers::Fiber*>(fiber_)) {
+        fibers::unpark(f);
+        return;
+    }
+    // Notified under the lock: the waiter cannot return (and take its condition variable with it) before.
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+    woken_cv_.notify_one();
 }
 
 namespace fibers {

@@ -198,6 +198,8 @@ protected:
     }
     /// Backends call this for every statement they prepare.
     void note_prepared() noexcept { ++statements_prepared_; }
+    /// What a statement raises while the transaction is lost or must roll back (Django's TransactionManagementError).
+    [[noreturn]] void refuse_in_broken_transaction() const;
     /// Marks the transaction lost, when inside atomic().
     void lose_transaction() noexcept {
         if (!levels_.empty()) lost_ = true;
@@ -241,7 +243,6 @@ private:
     /// write marks the block for rollback (Django's mark_for_rollback_on_error; a failed read does not, and on
     /// PostgreSQL the server refuses what follows by itself).
     void after_error(bool write) noexcept;
-    [[noreturn]] void refuse_in_broken_transaction() const;
     /// Records the statement in every CaptureQueries of this connection (compiled once: only tests use it).
     void capture(const std::string& sql, std::span<const Value> params);
     void run_commit_hooks();

@@ -636,17 +636,123 @@ inline std::vector<std::int64_t> int8_array(const PGresult* r) {
 }
 }  // namespace detail
 
+/// Pipeline mode (libpq 14) on a connection that the fibers of one transaction share: a task sends its statement
+/// and, while it waits for the result, the other tasks of the transaction send theirs, so that independent
+/// statements issued together share round trips. Results come back in the order the statements went out: each
+/// statement takes a ticket, and a task reads its results when every earlier ticket has been read (the task
+/// reading waits on the socket; those behind it wait for their turn). Work that is not one statement leaves
+/// pipeline mode first (leave()): it waits for every result in flight, then a sync point ends the pipeline.
+class Pipeline {
+public:
+    /// Over libpq's use of the connection while tasks pipeline: they may run on several threads of an executor.
+    std::mutex io;
+    bool on = false;
+    std::uint64_t sent = 0;  // tickets taken since pipeline mode began (one per statement or Prepare)
+    std::uint64_t done = 0;  // tickets whose results were read
+
+    /// Returns once every ticket before `ticket` has been read (`io` not held).
+    void wait_turn(std::uint64_t ticket) {
+        std::unique_lock lock(io);
+        if (done == ticket) return;
+        dorm::detail::Waiter w;
+        waiting_.push_back({ticket, &w});
+        lock.unlock();
+        w.wait();
+    }
+    /// After the results of the ticket `done` were read (`io` held): the next ticket's turn.
+    void advance() noexcept {
+        ++done;
+        for (std::size_t i = 0; i < waiting_.size(); ++i)
+            if (waiting_[i].first == done) {
+                dorm::detail::Waiter* w = waiting_[i].second;
+                waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(i));
+                w->wake();
+                return;
+            }
+    }
+    /// The results of the ticket whose turn it is (`lock` holds `io`, released while waiting for the server): the
+    /// first error, else the last result; null when the connection failed.
+    PGresult* read(PGconn* c, std::unique_lock<std::mutex>& lock) {
+        PGresult* kept = nullptr;
+        for (;;) {
+            while (PQisBusy(c)) {
+                lock.unlock();
+                dorm::detail::wait_readable(PQsocket(c));
+                lock.lock();
+                if (!PQconsumeInput(c)) break;
+            }
+            PGresult* r = PQgetResult(c);
+            if (!r) break;
+            if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+                PQclear(r);
+            } else {
+                PQclear(kept);
+                kept = r;
+            }
+        }
+        return kept;
+    }
+    /// Leaves pipeline mode, on the job that holds the transaction's lock (no ticket is taken meanwhile): waits
+    /// for the results in flight to be read by their tasks, then ends the pipeline with a sync point (which also
+    /// ends the server's refusal of what followed a failed statement: the transaction itself stays failed).
+    void leave(PGconn* c) {
+        if (!on) return;
+        std::uint64_t tail;
+        {
+            std::lock_guard lock(io);
+            tail = sent;
+        }
+        wait_turn(tail);
+        std::unique_lock lock(io);
+        if (PQstatus(c) == CONNECTION_OK && PQpipelineSync(c) == 1) {
+            for (int nulls = 0; nulls < 2;) {
+                while (PQisBusy(c)) {
+                    lock.unlock();
+                    dorm::detail::wait_readable(PQsocket(c));
+                    lock.lock();
+                    if (!PQconsumeInput(c)) break;
+                }
+                PGresult* r = PQgetResult(c);
+                if (!r) {
+                    if (PQstatus(c) != CONNECTION_OK) break;
+                    ++nulls;
+                    continue;
+                }
+                const auto status = PQresultStatus(r);
+                PQclear(r);
+                if (status == PGRES_PIPELINE_SYNC) break;
+            }
+        }
+        (void)PQexitPipelineMode(c);  // fails only on a connection lost meanwhile, which is not used again
+        reset();
+    }
+    void reset() noexcept {
+        on = false;
+        sent = done = 0;
+    }
+
+private:
+    std::vector<std::pair<std::uint64_t, dorm::detail::Waiter*>> waiting_;
+};
+
 /// Rows of a complete result (PQexecPrepared), or of a server-side cursor fetched `chunk` rows at a time.
 class Cursor final : public backends::Cursor, public backends::Recycled<Cursor> {
 public:
-    Cursor(Result result, PGconn* conn = nullptr, std::string cursor_name = {}, std::size_t chunk = 0)
-        : result_(std::move(result)), conn_(conn), name_(std::move(cursor_name)), chunk_(chunk) {
+    Cursor(Result result, PGconn* conn = nullptr, std::string cursor_name = {}, std::size_t chunk = 0,
+           Pipeline* pipeline = nullptr)
+        : result_(std::move(result)), conn_(conn), name_(std::move(cursor_name)), chunk_(chunk), pipeline_(pipeline) {
         start();
     }
     Cursor(const Cursor&) = delete;  // its cells may be its own members
     Cursor& operator=(const Cursor&) = delete;
     ~Cursor() override {
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK) detail::exec(conn_, ("CLOSE " + name_).c_str());
+        if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
+            try {
+                pipeline_->leave(conn_);
+            } catch (...) {  // out of memory or descriptors: the CLOSE below fails as it may
+            }
+            detail::exec(conn_, ("CLOSE " + name_).c_str());
+        }
     }
 
     bool do_next() override {
@@ -700,6 +806,7 @@ private:
         if (conn_ && chunk_ && static_cast<std::size_t>(rows_) < chunk_) exhausted_ = true;
     }
     void fetch() {
+        pipeline_->leave(conn_);
         std::string sql = fmt::format("FETCH {} FROM {}", chunk_, name_);
         result_ = detail::exec_params(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);
         if (PQresultStatus(result_.get()) != PGRES_TUPLES_OK) raise(conn_, result_.get(), sql);
@@ -711,6 +818,7 @@ private:
     PGconn* conn_;
     std::string name_;
     std::size_t chunk_;
+    Pipeline* pipeline_;  // the connection's, for a server-side cursor
     bool exhausted_ = false;
     int rows_ = 0;
     int row_ = -1;
@@ -768,6 +876,7 @@ protected:
     std::unique_ptr<backends::Cursor> do_stream(const std::string& sql, std::span<const Value> params,
                                                 std::size_t chunk_size) override {
         ensure_open();
+        pipeline_.leave(conn_);
         // A server-side cursor keeps client memory flat; WITH HOLD lets it outlive autocommit's transaction. Behind
         // a transaction pooler a cursor cannot outlive its transaction: outside one, the rows arrive at once (as
         // Django's DISABLE_SERVER_SIDE_CURSORS).
@@ -783,7 +892,7 @@ protected:
         std::string fetch = fmt::format("FETCH {} FROM {}", chunk_size, name);
         Result first = detail::exec_params(conn_, fetch.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1);
         if (PQresultStatus(first.get()) != PGRES_TUPLES_OK) raise(conn_, first.get(), fetch);
-        return std::make_unique<Cursor>(std::move(first), conn_, name, chunk_size);
+        return std::make_unique<Cursor>(std::move(first), conn_, name, chunk_size, &pipeline_);
     }
 
     std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params) override {
@@ -807,8 +916,9 @@ public:
     std::optional<CopyTarget> copy_target(std::string_view table, std::span<const FieldMeta* const> fields,
                                           const FieldMeta* auto_key) override {
         // A lost connection or a failed transaction: the INSERT reports it (or is refused) as any statement.
-        if (!conn_ || PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_INERROR)
-            return std::nullopt;
+        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return std::nullopt;
+        pipeline_.leave(conn_);
+        if (PQtransactionStatus(conn_) == PQTRANS_INERROR) return std::nullopt;
         const Table& columns = table_columns(table);
         if (columns.empty()) return std::nullopt;  // no such table: the INSERT reports it
         CopyTarget t;
@@ -837,6 +947,7 @@ protected:
     std::int64_t do_copy_rows(const CopyTarget& t, std::span<const FieldMeta* const> fields,
                               std::span<void* const> objs, const FieldMeta* auto_key) override {
         ensure_open();
+        pipeline_.leave(conn_);
         // Rows go out in pieces of about this size: memory stays flat, and the server works while dorm encodes.
         constexpr std::size_t piece = 256 * 1024;
         // While the keys are being reserved, rows are encoded ahead into memory, up to this much, with room
@@ -985,6 +1096,7 @@ private:
             throw OperationalError(fmt::format("dorm: cannot connect to PostgreSQL: {}", msg), {}, "08001");
         }
         doomed_ = false;
+        pipeline_.reset();
         remember_cancel();
         // Notices are not printed to stderr. A FATAL one arrives while the connection is unused when the server
         // ends it (pg_terminate_backend, shutdown): usable() then knows before the end of the stream arrives.
@@ -1015,6 +1127,7 @@ private:
         if (conn_) {
             if (!dorm::detail::on_fiber()) {  // PQreset() blocks: a fiber connects anew below
                 PQreset(conn_);
+                pipeline_.reset();
                 if (PQstatus(conn_) == CONNECTION_OK) {
                     doomed_ = false;
                     remember_cancel();
@@ -1043,6 +1156,10 @@ private:
 
     Result run(const std::string& sql, std::span<const Value> params) {
         ensure_open();
+        if (pipeline_.on || dorm::detail::on_fiber()) [[unlikely]] {
+            if (!transaction_pooling_ && dorm::detail::may_pipeline(*this)) return run_piped(sql, params);
+            pipeline_.leave(conn_);
+        }
         detail::Params& p = params_;
         p.assign(params);
         if (transaction_pooling_)  // the unnamed statement: parsed again each time, known to no other transaction
@@ -1061,6 +1178,73 @@ private:
                                      p.formats.data(), 1);
     }
 
+    /// run() in pipeline mode, for a job of a transaction that may pipeline (see may_pipeline()): the statement
+    /// (and its Prepare, the first time) goes out, then the job hands the transaction's lock on while it waits for
+    /// its turn and its result, and takes the lock back before it goes on. A statement refused because an earlier
+    /// one of the pipeline failed raises what it would have raised after that failure without a pipeline.
+    Result run_piped(const std::string& sql, std::span<const Value> params) {
+        std::unique_lock lock(pipeline_.io);
+        if (!pipeline_.on) {
+            if (PQenterPipelineMode(conn_) != 1) raise(conn_, nullptr, sql);
+            pipeline_.on = true;
+        }
+        detail::Params& p = params_;
+        p.assign(params);
+        const std::uint64_t first = pipeline_.sent;
+        const std::string* name = nullptr;
+        bool preparing = false;
+        if (auto it = prepared_.find(sql); it != prepared_.end()) {
+            name = &it->second;
+        } else if (prepared_.size() < max_prepared) {  // else the unnamed statement: no DEALLOCATE in a pipeline
+            std::string fresh = fmt::format("dorm_{}", ++statement_counter_);
+            if (PQsendPrepare(conn_, fresh.c_str(), sql.c_str(), p.size(), p.types.data()) == 1) {
+                ++pipeline_.sent;
+                preparing = true;
+                note_prepared();
+                name = &prepared_.emplace(sql, std::move(fresh)).first->second;
+            }
+        }
+        bool sent = false;
+        if (name || !preparing) {
+            sent = name ? PQsendQueryPrepared(conn_, name->c_str(), p.size(), p.values.data(), p.lengths.data(),
+                                              p.formats.data(), 1) == 1
+                        : PQsendQueryParams(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(),
+                                            p.lengths.data(), p.formats.data(), 1) == 1;
+            if (sent) ++pipeline_.sent;
+        }
+        const std::uint64_t tickets = pipeline_.sent - first;
+        if (tickets > 0) (void)(PQsendFlushRequest(conn_) == 1 && PQflush(conn_) == 0);  // a failure: reads fail
+        lock.unlock();
+        dorm::detail::hand_on_pin();
+        Result prepared, result;
+        if (tickets > 0) {
+            pipeline_.wait_turn(first);
+            lock.lock();
+            if (preparing) {
+                prepared.reset(pipeline_.read(conn_, lock));
+                pipeline_.advance();
+            }
+            if (sent) {
+                result.reset(pipeline_.read(conn_, lock));
+                pipeline_.advance();
+            }
+            lock.unlock();
+        }
+        dorm::detail::take_back_pin();
+        if (preparing && PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+            prepared_.erase(sql);
+            raise(conn_, prepared.get(), sql);
+        }
+        if (!sent) raise(conn_, nullptr, sql);
+        if (PQresultStatus(result.get()) == PGRES_PIPELINE_ABORTED) {
+            if (transaction_lost() || (atomic_depth() > 0 && get_rollback())) refuse_in_broken_transaction();
+            throw InternalError(fmt::format("current transaction is aborted, commands ignored until end of "
+                                            "transaction block\nSQL: {}", sql),
+                                sql, "25P02");
+        }
+        return result;
+    }
+
     void deallocate_all() {
         Result r = detail::exec(conn_, "DEALLOCATE ALL");
         prepared_.clear();
@@ -1068,6 +1252,7 @@ private:
 
     static constexpr std::size_t max_prepared = 512;
     detail::Params params_;  // run()'s, kept for their memory
+    Pipeline pipeline_;
     std::string conninfo_;
     PGconn* conn_ = nullptr;
     std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
