@@ -59,6 +59,8 @@ public:
     Waiter& operator=(const Waiter&) = delete;
     DORM_DECL void wait() noexcept;
     DORM_DECL void wake() noexcept;
+    /// Whether a fiber waits, not a thread.
+    bool on_fiber() const noexcept { return fiber_ != nullptr; }
     Waiter* next = nullptr;  // the link of the queue it waits in
 
 private:

@@ -39,8 +39,8 @@ class Waiter;
 
 /// The lock of a transaction's (or stream's) connection: held by the job using it, on a worker thread or on a
 /// fiber. A fiber that waits for it is suspended, not its thread (the holder may be another fiber of that very
-/// thread), and it is handed to the waiters in the order they came. May be unlocked on another thread than the one
-/// that locked it.
+/// thread), and it is handed to waiting fibers in the order they came; a waiting thread is woken to take it like
+/// a mutex (another may take it first). May be unlocked on another thread than the one that locked it.
 class PinGate {
 public:
     PinGate() = default;
@@ -54,6 +54,7 @@ public:
 private:
     std::mutex mutex_;  // over the members below, never held while waiting
     bool held_ = false;
+    bool thread_woken_ = false;  // a waiting thread was woken and has not come back for the gate yet
     Waiter* head_ = nullptr;  // first come first
     Waiter* tail_ = nullptr;
 };

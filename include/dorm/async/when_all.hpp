@@ -19,18 +19,27 @@
 namespace dorm {
 
 namespace detail {
-/// What the tasks of one when_all() share: how many are still running, and whom to resume after the last.
+/// Whether `e` refuses a statement because an earlier one broke the transaction: dorm's
+/// TransactionManagementError, or PostgreSQL's in_failed_sql_transaction for one sent before the failure was known.
+DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept;
+
+/// What the tasks of one when_all() share: how many are still running, whom to resume after the last, and how
+/// many have failed so far.
 struct Join {
     std::atomic<std::size_t> pending{0};
+    std::atomic<std::size_t> failures{0};
     std::coroutine_handle<> awaiting;
 };
 
-/// What the driver of one task of a when_all() does once it has finished: resumes the awaiting coroutine if it
-/// was the last.
+/// What the driver of one task of a when_all() does once it has finished: numbers its failure, if it failed, and
+/// resumes the awaiting coroutine if it was the last.
 struct Arrive {
     Join* join = nullptr;
+    const std::exception_ptr* error = nullptr;
+    std::size_t* failed_as = nullptr;  // 1 for the first task to fail, 2 for the next...; 0 if it did not
     template <class H>
     std::coroutine_handle<> operator()(H) const noexcept {
+        if (*error) *failed_as = join->failures.fetch_add(1, std::memory_order_relaxed) + 1;
         if (join->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) return join->awaiting;
         return std::noop_coroutine();
     }
@@ -41,10 +50,12 @@ struct WhenAll {
     std::vector<Task<T>> tasks;
     std::vector<DriveSlot<T>> results;
     std::vector<std::exception_ptr> errors;
+    std::vector<std::size_t> failed_as;
     std::vector<Driver<Arrive>> drivers;
     Join join;
 
-    explicit WhenAll(std::vector<Task<T>> t) : tasks(std::move(t)), results(tasks.size()), errors(tasks.size()) {}
+    explicit WhenAll(std::vector<Task<T>> t)
+        : tasks(std::move(t)), results(tasks.size()), errors(tasks.size()), failed_as(tasks.size()) {}
     WhenAll(const WhenAll&) = delete;
     WhenAll& operator=(const WhenAll&) = delete;
     ~WhenAll() {
@@ -60,7 +71,7 @@ struct WhenAll {
         for (std::size_t i = 0; i < tasks.size(); ++i) {
             drivers.push_back(drive<Arrive>(std::move(tasks[i]), results[i], errors[i]));
             auto& p = drivers.back().h.promise();
-            p.finish.join = &join;
+            p.finish = {&join, &errors[i], &failed_as[i]};
             p.context = context_of(h);
         }
         for (auto& d : drivers) d.h.resume();  // each runs until its first suspension
@@ -68,8 +79,7 @@ struct WhenAll {
         return join.pending.fetch_sub(1, std::memory_order_acq_rel) != 1;
     }
     auto await_resume() {
-        for (auto& e : errors)
-            if (e) std::rethrow_exception(e);
+        if (join.failures.load(std::memory_order_relaxed) != 0) rethrow_first();
         if constexpr (!std::is_void_v<T>) {
             std::vector<T> out;
             out.reserve(results.size());
@@ -77,12 +87,30 @@ struct WhenAll {
             return out;
         }
     }
+    /// The exception of the task that failed first, but not a refusal if another task failed otherwise: in a
+    /// transaction, the tasks that run after a failed statement are refused, and the failure is what the caller
+    /// needs to see (workers take jobs in any order, so its task need not be the first to fail or come first).
+    [[noreturn]] void rethrow_first() {
+        std::size_t first = errors.size();
+        bool first_refused = true;
+        for (std::size_t i = 0; i < errors.size(); ++i) {
+            if (!errors[i]) continue;
+            const bool refused = is_refusal(errors[i]);
+            if (first == errors.size() || (first_refused && !refused) ||
+                (first_refused == refused && failed_as[i] < failed_as[first])) {
+                first = i;
+                first_refused = refused;
+            }
+        }
+        std::rethrow_exception(errors[first]);
+    }
 };
 }  // namespace detail
 
 /// Awaits every task of `tasks`, started together so that their database work overlaps (each on a worker
-/// thread, on its own connection); returns their values in order. Once all have finished, the first exception
-/// among them (in order) is rethrown. Python's `asyncio.gather()`.
+/// thread, on its own connection); returns their values in order. Once all have finished, the exception raised
+/// first among them is rethrown, except that a statement's failure wins over the refusals of the statements that
+/// came after it in the same transaction. Python's `asyncio.gather()`.
 ///
 ///     auto counts = co_await dorm::when_all(Entry::objects().acount(), Blog::objects().acount());
 template <class T>
@@ -101,3 +129,7 @@ auto when_all(Task<T> first, Task<More>... more) {
 }
 
 }  // namespace dorm
+
+#if DORM_HEADER_ONLY
+#include <dorm/impl/async.ipp>
+#endif

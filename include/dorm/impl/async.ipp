@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
-// The worker threads of dorm's asynchronous methods, pinned connections, and sync_wait()'s loop.
+// The worker threads of dorm's asynchronous methods, pinned connections, sync_wait()'s loop, and which exception
+// when_all() rethrows.
 #pragma once
 
 #include <dorm/async/fiber.hpp>
 #include <dorm/async/offload.hpp>
 #include <dorm/async/sync_wait.hpp>
+#include <dorm/async/when_all.hpp>
 #include <dorm/database.hpp>
+#include <dorm/errors.hpp>
 #include <dorm/impl/database.ipp>  // the thread's pinned connections live there
 
 #include <algorithm>
@@ -400,11 +403,32 @@ DORM_DECL void PinGate::lock() {
         held_ = true;
         return;
     }
-    Waiter w;
-    (tail_ ? tail_->next : head_) = &w;
-    tail_ = &w;
-    guard.unlock();
-    w.wait();  // the gate is handed over held: unlock() keeps held_ set for its next owner
+    bool first = false;  // a thread that lost the gate after being woken waits first in line again
+    for (;;) {
+        Waiter w;
+        if (first) {
+            w.next = head_;
+            head_ = &w;
+            if (!tail_) tail_ = &w;
+        } else {
+            (tail_ ? tail_->next : head_) = &w;
+            tail_ = &w;
+        }
+        guard.unlock();
+        w.wait();
+        // A fiber is handed the gate held (unlock() keeps held_ set for it): it is parked, and taking the gate
+        // when it runs again would let others overtake it without end.
+        if (w.on_fiber()) return;
+        // A thread takes it itself, like a mutex: handing it over would make every turn wait for a sleeping
+        // thread to wake (a convoy), while the thread that unlocked could go on at once.
+        guard.lock();
+        thread_woken_ = false;
+        if (!held_) {
+            held_ = true;
+            return;
+        }
+        first = true;
+    }
 }
 
 DORM_DECL void PinGate::unlock() noexcept {
@@ -412,14 +436,18 @@ DORM_DECL void PinGate::unlock() noexcept {
     {
         std::lock_guard guard(mutex_);
         w = head_;
-        if (!w) {
+        if (!w || !w->on_fiber()) {
             held_ = false;
-            return;
+            // One woken thread at a time: while it has not come back for the gate, waking more would only have
+            // them find it taken again (as a futex-based mutex does).
+            if (!w || thread_woken_) return;
+            thread_woken_ = true;
         }
         head_ = w->next;
         if (!head_) tail_ = nullptr;
     }
-    // Woken after the gate's own lock is released: the new holder may end the pin (and the gate) at once.
+    // Woken after the gate's own lock is released: the new holder may end the pin (and the gate) at once. (A
+    // woken thread's job has not ended: the gate outlives its retry.)
     w->wake();
 }
 
@@ -522,6 +550,18 @@ DORM_DECL void RunLoop::run() {
         }
         for (auto h : batch) h.resume();
         batch.clear();
+    }
+}
+
+DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const TransactionManagementError&) {
+        return true;
+    } catch (const DatabaseError& d) {
+        return d.code() == "25P02";  // in_failed_sql_transaction
+    } catch (...) {
+        return false;
     }
 }
 
