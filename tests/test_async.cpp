@@ -1157,8 +1157,93 @@ TEST_CASE("a failing statement among concurrent ones of an aatomic() block: the 
         co_return co_await Blog::objects().acount();
     }));
     CHECK(after == 31);
+    // Statements of shapes not yet prepared on the connection, sent after a failure in the same pipeline, are
+    // refused as the others are, and when_all() rethrows the failure, not one of them.
+    auto fresh_shapes = [](int round) {
+        std::vector<dorm::Task<std::int64_t>> tasks;
+        tasks.push_back([]() -> dorm::Task<std::int64_t> {
+            dorm::Kwargs k{{"name", "taken"}};
+            co_await Blog::objects().acreate(k);
+            co_return 1;
+        }());
+        for (int i = 0; i < 12; ++i) {
+            const std::string v = "w" + std::to_string(round) + "-" + std::to_string(i);
+            switch (i % 3) {
+            case 0: tasks.push_back(Blog::objects().filter("tagline__iendswith", v).exclude("name__contains", v).acount()); break;
+            case 1: {
+                dorm::Kwargs k{{"tagline", v}};
+                tasks.push_back(Blog::objects().filter("name__istartswith", v).filter("id__gte", i).aupdate(k));
+                break;
+            }
+            default:
+                tasks.push_back([](std::string w) -> dorm::Task<std::int64_t> {
+                    co_return co_await Blog::objects().filter("tagline__icontains", w).order_by("-name").aexists() ? 1 : 0;
+                }(v));
+            }
+        }
+        return tasks;
+    };
+    auto refusals = run(dorm::aatomic([&]() -> dorm::Task<std::vector<Outcome>> {
+        std::vector<dorm::Task<Outcome>> tasks;
+        for (auto& t : fresh_shapes(0)) tasks.push_back(outcome_of(std::move(t)));
+        co_return co_await dorm::when_all(std::move(tasks));
+    }));
+    CHECK(refusals.front() == Outcome::integrity_error);
+    CHECK(std::count(refusals.begin(), refusals.end(), Outcome::other) == 0);
+    if (test::is_postgresql())
+        for (std::size_t i = 1; i < refusals.size(); ++i) CHECK(refusals[i] != Outcome::ok);
+    CHECK_THROWS_AS(run(dorm::aatomic([&]() -> dorm::Task<> { co_await dorm::when_all(fresh_shapes(1)); })),
+                    dorm::IntegrityError);
+    CHECK(Blog::objects().count() == 31);
     CHECK(Blog::objects().filter("name__startswith", "s").count() == 0);
     CHECK(Blog::objects().filter("name__startswith", "u").count() == 10);
+}
+
+TEST_CASE("an aatomic() block destroyed while a nested block and streams wait for its connection: they end with it",
+          "[async]") {
+    // On PostgreSQL the nested block's SAVEPOINT and the streams' chunks are jobs on fibers, queued behind a long
+    // statement; the block's task is destroyed before they run, and they run after it (they own what they use).
+    test::Database db("pool_size=1&pool_timeout=10");
+    for (int i = 0; i < 3; ++i) Blog::objects().create({{"name", "b" + std::to_string(i)}});
+    dorm::release_connections();  // the one the tables were created on
+    std::atomic<bool> started{false}, finished{false};
+    const auto begin = std::chrono::steady_clock::now();
+    run([&]() -> dorm::Task<> {
+        auto& context = co_await dorm::detail::this_context{};
+        {
+            auto pending = start_on(context.executor, dorm::aatomic([&]() -> dorm::Task<> {
+                std::vector<dorm::Task<>> tasks;
+                tasks.push_back(dorm::detail::offload_to("default", [&] {
+                    started = true;
+                    try {
+                        test::busy_statement(5);
+                    } catch (const dorm::Error&) {
+                    }
+                    finished = true;
+                }));
+                tasks.push_back(dorm::aatomic([]() -> dorm::Task<> {
+                    dorm::Kwargs k{{"name", "nested"}};
+                    co_await Blog::objects().acreate(k);
+                }));
+                for (int i = 0; i < 2; ++i)
+                    tasks.push_back([]() -> dorm::Task<> {
+                        auto rows = Blog::objects().order_by("id").aiterator(1);
+                        while (co_await rows.next()) {
+                        }
+                    }());
+                co_await dorm::when_all(std::move(tasks));
+            }));
+            while (!started) co_await Yield{};
+            const auto sent = std::chrono::steady_clock::now();
+            while (std::chrono::steady_clock::now() - sent < std::chrono::milliseconds(300)) co_await Yield{};
+        }  // the block's task is destroyed here, its jobs still queued
+        while (!finished && std::chrono::steady_clock::now() - begin < std::chrono::seconds(8)) co_await Yield{};
+        for (int i = 0; i < 200; ++i) co_await Yield{};  // the queued jobs run, the last hands the connection back
+    }());
+    CHECK(finished);
+    CHECK(std::chrono::steady_clock::now() - begin < std::chrono::seconds(4));
+    CHECK(run(Blog::objects().acount()) == 3);  // nothing of the block committed
+    CHECK(dorm::databases().get("default").connection_count() <= 1);
 }
 
 TEST_CASE("an aatomic() block destroyed while its work runs on its executor's thread: that work is cancelled, and "

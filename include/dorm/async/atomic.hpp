@@ -87,20 +87,22 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::st
     context.pins = &pin;
     backends::Connection& conn = *pin.connection;
     // Nested blocks: the depth of the innermost open block, as checked and set under the root's lock.
-    auto close_block = [&pin] {
-        if (pin.root) pin.root->open_depth = pin.depth - 1;
+    // The jobs below capture only what outlives this frame (the pin, kept by retire_pin() while a job on a fiber
+    // uses it, and the connection it holds) and copies: a task destroyed while its job waits does not wait for it.
+    auto close_block = [p = &pin] {
+        if (p->root) p->root->open_depth = p->depth - 1;
     };
     std::exception_ptr error;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
     bool entered = false;
     try {
-        co_await offload_on_pin([&] {
-            if (pin.root && pin.root->open_depth != pin.depth - 1)
+        co_await offload_on_pin([p = &pin, c = &conn, savepoint = o.savepoint, durable = o.durable] {
+            if (p->root && p->root->open_depth != p->depth - 1)
                 throw TransactionManagementError(
                     "dorm: nested aatomic() blocks of one transaction cannot run at the same time: their savepoints "
                     "would interleave");
-            conn.atomic_enter(o.savepoint, o.durable);
-            if (pin.root) pin.root->open_depth = pin.depth;
+            c->atomic_enter(savepoint, durable);
+            if (p->root) p->root->open_depth = p->depth;
         });
         entered = true;
         if constexpr (std::is_void_v<R>) co_await body->start();
@@ -111,19 +113,19 @@ Task<R> run_atomic(std::unique_ptr<AtomicBody<R>> body, AtomicOptions o, std::st
     if (entered) {
         try {
             if (error) {
-                co_await offload_on_pin([&] {
-                    pin.release_users();
-                    conn.atomic_abort();
+                co_await offload_on_pin([p = &pin, c = &conn, close_block] {
+                    p->release_users();
+                    c->atomic_abort();
                     close_block();
                 });
             } else {
-                co_await offload_on_pin([&] {
+                co_await offload_on_pin([p = &pin, c = &conn, close_block] {
                     struct Closed {
-                        decltype(close_block)& close;
+                        const decltype(close_block)& close;
                         ~Closed() { close(); }
                     } closed{close_block};
-                    pin.release_users();
-                    conn.atomic_exit(true);
+                    p->release_users();
+                    c->atomic_exit(true);
                 });
             }
         } catch (...) {

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -70,7 +71,11 @@ public:
         }
         std::exception_ptr error;
         try {
-            co_await detail::offload_on_pin([&s] { s.fill(); });
+            {
+                std::lock_guard lock(s.filling_mutex);
+                s.filling = true;
+            }
+            co_await detail::offload_on_pin(typename State::Filler(&s));
         } catch (...) {
             error = std::current_exception();
             s.done = true;
@@ -101,6 +106,11 @@ private:
         detail::Pin pin;
 
         bool abandoned = false;  // left to the block by dispose(): deleted when the block ends
+        // A chunk being read by a job (on a fiber, which the task's end does not wait for); a stream destroyed
+        // meanwhile is left to that job, which closes and deletes it.
+        std::mutex filling_mutex;
+        bool filling = false;
+        bool left_to_filling = false;
 
         /// The enclosing block ends (its connection pinned): the cursor closes with it.
         void release_pin() noexcept override {
@@ -132,11 +142,55 @@ private:
                 }
             }
         }
+        /// The work of next()'s job: fill(), then, if the stream was destroyed meanwhile, its end; or, if the job
+        /// never ran (its task destroyed first), that end alone.
+        struct Filler {
+            State* state;
+            explicit Filler(State* s) noexcept : state(s) {}
+            Filler(Filler&& other) noexcept : state(std::exchange(other.state, nullptr)) {}
+            Filler& operator=(Filler&&) = delete;
+            ~Filler() {
+                if (state) (void)state->end_fill(false);
+            }
+            void operator()() {
+                State& s = *std::exchange(state, nullptr);
+                try {
+                    s.fill();
+                } catch (...) {
+                    if (!s.end_fill(true)) return;  // nobody awaits the error
+                    throw;
+                }
+                (void)s.end_fill(true);
+            }
+        };
+        /// False if the stream was left to the job (dispose()): it ends now, or, if the job never ran and its cursor
+        /// is open through a block's connection, with that block (whose lock closing it needs).
+        bool end_fill(bool ran) noexcept {
+            {
+                std::lock_guard lock(filling_mutex);
+                filling = false;
+                if (!left_to_filling) return true;
+            }
+            if (held && stream) {
+                if (!ran) {
+                    abandoned = true;
+                    return false;
+                }
+                held->remove_user(*this);  // the job holds the block's lock
+            }
+            stream.reset();
+            delete this;
+            return false;
+        }
         /// Closes the cursor and gives the connection back (on a worker thread: both may talk to the server).
         void finish() noexcept {
-            if (lease || held) {
-                detail::PinScope scope(lease ? &pin : held);
-                if (held) held->remove_user(*this);
+            if (lease) {  // the stream's own pin alone (not the blocks a reading job held with it), locked as a job would
+                pin.lock.lock();
+                stream.reset();
+                pin.lock.unlock();
+            } else if (held) {
+                detail::PinScope scope(held);
+                held->remove_user(*this);
                 stream.reset();
             }
             lease.reset();
@@ -146,9 +200,17 @@ private:
     /// A stream left before its end closes its cursor and gives back its connection on a worker thread (or here,
     /// when it reads through an enclosing transaction's connection, which must not outlive the block).
     void dispose() noexcept {
-        if (!s_ || (!s_->stream && !s_->lease)) return;
-        s_->pin.outer = nullptr;
+        if (!s_) return;
         if (!s_->lease) {
+            {
+                std::lock_guard lock(s_->filling_mutex);
+                if (s_->filling) {  // a job on a fiber reads a chunk through a block's connection
+                    s_->left_to_filling = true;
+                    (void)s_.release();
+                    return;
+                }
+            }
+            if (!s_->stream) return;
             // Through a block's connection whose work runs on fibers, one of which may hold it now on this very
             // thread (waiting for it here would never end): the block closes the cursor when it ends.
             if (s_->held && s_->held->db->waits_on_sockets()) {

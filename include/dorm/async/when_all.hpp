@@ -22,6 +22,8 @@ namespace detail {
 /// Whether `e` refuses a statement because an earlier one broke the transaction: dorm's
 /// TransactionManagementError, or PostgreSQL's in_failed_sql_transaction for one sent before the failure was known.
 DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept;
+/// Whether `e` is a database error that is not such a refusal: a statement's own failure.
+DORM_DECL bool is_failed_statement(const std::exception_ptr& e) noexcept;
 
 /// What the tasks of one when_all() share: how many are still running, whom to resume after the last, and how
 /// many have failed so far.
@@ -87,21 +89,19 @@ struct WhenAll {
             return out;
         }
     }
-    /// The exception of the task that failed first, but not a refusal if another task failed otherwise: in a
-    /// transaction, the tasks that run after a failed statement are refused, and the failure is what the caller
-    /// needs to see (workers take jobs in any order, so its task need not be the first to fail or come first).
+    /// The exception of the task that failed first, but not a refusal if a statement failed: in a transaction,
+    /// the tasks that run after a failed statement are refused, and the failure is what the caller needs to see
+    /// (workers take jobs in any order, so its task need not be the first to fail, nor come first).
     [[noreturn]] void rethrow_first() {
-        std::size_t first = errors.size();
-        bool first_refused = true;
+        std::size_t first = errors.size();  // the first failure of any kind
+        std::size_t cause = errors.size();  // the first database error that is not a refusal
         for (std::size_t i = 0; i < errors.size(); ++i) {
             if (!errors[i]) continue;
-            const bool refused = is_refusal(errors[i]);
-            if (first == errors.size() || (first_refused && !refused) ||
-                (first_refused == refused && failed_as[i] < failed_as[first])) {
-                first = i;
-                first_refused = refused;
-            }
+            if (first == errors.size() || failed_as[i] < failed_as[first]) first = i;
+            if (is_failed_statement(errors[i]) && (cause == errors.size() || failed_as[i] < failed_as[cause]))
+                cause = i;
         }
+        if (cause != errors.size() && is_refusal(errors[first])) first = cause;
         std::rethrow_exception(errors[first]);
     }
 };

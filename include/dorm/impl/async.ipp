@@ -305,7 +305,13 @@ DORM_DECL bool CancellableJob::abandon() noexcept {
     }
     abandoned_ = true;
     if (fiber) {  // it cannot be waited for: it may need this very thread to run (see fiber.hpp)
-        if (auto* c = connection_.load()) c->cancel();
+        if (auto* c = connection_.load()) {
+            // A statement pipelined on a block's connection may not be the one the server is running: a cancel
+            // would hit another task's. It runs to its end, and the pipeline reads its result.
+            bool shared = false;
+            for (const Pin* p = pins; p && pipelines; p = p->outer) shared = shared || p->connection == c;
+            if (!shared) c->cancel();
+        }
         return true;
     }
     // A cancel stops only the statement running when it arrives: the work may be between two statements, or on
@@ -560,6 +566,16 @@ DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept {
         return true;
     } catch (const DatabaseError& d) {
         return d.code() == "25P02";  // in_failed_sql_transaction
+    } catch (...) {
+        return false;
+    }
+}
+
+DORM_DECL bool is_failed_statement(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const DatabaseError&) {
+        return !is_refusal(e);
     } catch (...) {
         return false;
     }

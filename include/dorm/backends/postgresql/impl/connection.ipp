@@ -1233,7 +1233,8 @@ private:
         dorm::detail::take_back_pin();
         if (preparing && PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
             prepared_.erase(sql);
-            raise(conn_, prepared.get(), sql);
+            // Skipped after an earlier statement's failure: the statement was skipped too, and is refused below.
+            if (PQresultStatus(prepared.get()) != PGRES_PIPELINE_ABORTED) raise(conn_, prepared.get(), sql);
         }
         if (!sent) raise(conn_, nullptr, sql);
         if (PQresultStatus(result.get()) == PGRES_PIPELINE_ABORTED) {
