@@ -19,11 +19,11 @@
 namespace dorm {
 
 namespace detail {
-/// Whether `e` refuses a statement because an earlier one broke the transaction: dorm's
-/// TransactionManagementError, or PostgreSQL's in_failed_sql_transaction for one sent before the failure was known.
-DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept;
-/// Whether `e` is a database error that is not such a refusal: a statement's own failure.
-DORM_DECL bool is_failed_statement(const std::exception_ptr& e) noexcept;
+/// What a task's exception says, for when_all(): `refusal`, a statement refused because an earlier one broke the
+/// transaction (dorm's TransactionManagementError, or PostgreSQL's in_failed_sql_transaction for one sent before
+/// the failure was known); `failed_statement`, any other database error (a statement's own failure); `other`.
+enum class ErrorKind { refusal, failed_statement, other };
+DORM_DECL ErrorKind error_kind(const std::exception_ptr& e) noexcept;
 
 /// What the tasks of one when_all() share: how many are still running, whom to resume after the last, and how
 /// many have failed so far.
@@ -93,15 +93,20 @@ struct WhenAll {
     /// the tasks that run after a failed statement are refused, and the failure is what the caller needs to see
     /// (workers take jobs in any order, so its task need not be the first to fail, nor come first).
     [[noreturn]] void rethrow_first() {
-        std::size_t first = errors.size();  // the first failure of any kind
-        std::size_t cause = errors.size();  // the first database error that is not a refusal
+        const std::size_t none = errors.size();
+        std::size_t first = none;  // the first failure of any kind
+        std::size_t cause = none;  // the first database error that is not a refusal
+        bool first_refused = false;
         for (std::size_t i = 0; i < errors.size(); ++i) {
             if (!errors[i]) continue;
-            if (first == errors.size() || failed_as[i] < failed_as[first]) first = i;
-            if (is_failed_statement(errors[i]) && (cause == errors.size() || failed_as[i] < failed_as[cause]))
-                cause = i;
+            const ErrorKind kind = error_kind(errors[i]);
+            if (first == none || failed_as[i] < failed_as[first]) {
+                first = i;
+                first_refused = kind == ErrorKind::refusal;
+            }
+            if (kind == ErrorKind::failed_statement && (cause == none || failed_as[i] < failed_as[cause])) cause = i;
         }
-        if (cause != errors.size() && is_refusal(errors[first])) first = cause;
+        if (cause != none && first_refused) first = cause;
         std::rethrow_exception(errors[first]);
     }
 };

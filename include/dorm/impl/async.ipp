@@ -296,6 +296,15 @@ DORM_DECL auto CancellableJob::end() noexcept -> Ended {
     return Ended::abandoned;
 }
 
+namespace {
+/// Whether `c` is the connection of one of `pins` (a block's, which its pipelined statements share).
+bool pins_connection(const Pin* pins, const backends::Connection* c) noexcept {
+    for (; pins; pins = pins->outer)
+        if (pins->connection == c) return true;
+    return false;
+}
+}  // namespace
+
 DORM_DECL bool CancellableJob::abandon() noexcept {
     std::unique_lock lock(mutex_);
     if (!submitted_) return false;
@@ -308,9 +317,7 @@ DORM_DECL bool CancellableJob::abandon() noexcept {
         if (auto* c = connection_.load()) {
             // A statement pipelined on a block's connection may not be the one the server is running: a cancel
             // would hit another task's. It runs to its end, and the pipeline reads its result.
-            bool shared = false;
-            for (const Pin* p = pins; p && pipelines; p = p->outer) shared = shared || p->connection == c;
-            if (!shared) c->cancel();
+            if (!(pipelines && pins_connection(pins, c))) c->cancel();
         }
         return true;
     }
@@ -559,25 +566,15 @@ DORM_DECL void RunLoop::run() {
     }
 }
 
-DORM_DECL bool is_refusal(const std::exception_ptr& e) noexcept {
+DORM_DECL ErrorKind error_kind(const std::exception_ptr& e) noexcept {
     try {
         std::rethrow_exception(e);
     } catch (const TransactionManagementError&) {
-        return true;
+        return ErrorKind::refusal;
     } catch (const DatabaseError& d) {
-        return d.code() == "25P02";  // in_failed_sql_transaction
+        return d.code() == "25P02" ? ErrorKind::refusal : ErrorKind::failed_statement;  // in_failed_sql_transaction
     } catch (...) {
-        return false;
-    }
-}
-
-DORM_DECL bool is_failed_statement(const std::exception_ptr& e) noexcept {
-    try {
-        std::rethrow_exception(e);
-    } catch (const DatabaseError&) {
-        return !is_refusal(e);
-    } catch (...) {
-        return false;
+        return ErrorKind::other;
     }
 }
 
