@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -128,4 +129,19 @@ TEST_CASE("one QuerySet evaluated by many threads at once: each gets its own val
         }
     });
     CHECK(wrong == 0);
+}
+
+TEST_CASE("copies of one QuerySet made on many threads at once share one result cache", "[concurrency]") {
+    // A QuerySet makes its cache when first needed; copying needs it (copies share it), so the threads race to make
+    // it: all must end up with the same one.
+    test::BlogData data;
+    const auto shared = Entry::objects().filter("rating__gte", 4).order_by("id");
+    std::vector<std::optional<decltype(shared)>> copies(6);
+    on_threads(6, [&](int t) { copies[static_cast<std::size_t>(t)].emplace(shared); });
+    CHECK(!shared.is_evaluated());
+    CHECK(shared.size() == 2);
+    for (const auto& c : copies) {
+        CHECK(c->is_evaluated());
+        CHECK(c->size() == 2);
+    }
 }

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 
 using dorm::Date;
@@ -33,6 +34,40 @@ void check_runs_own_statement(const std::function<QS()>& make) {
     std::size_t uncached = 0;
     for (auto cursor = conn().query(expected.sql, expected.params); cursor->next();) ++uncached;
     CHECK(rows == uncached);
+}
+
+/// check_runs_own_statement() for get(): the statement get() runs on `make()` is the one compiling get()'s query
+/// (no ordering, at most 21 rows unless sliced) gives, and get()'s outcome agrees with that statement's rows.
+template <class QS>
+void check_get_runs_own_statement(const std::function<QS()>& make) {
+    QS qs = make();
+    auto q = qs.query();
+    if (!q.is_sliced()) {
+        q.order_by.clear();
+        q.default_ordering = false;
+        q.set_limits(std::nullopt, 21);
+    }
+    auto expected = dorm::sql::compile_select(q, conn().dialect());
+    dorm::CaptureQueries queries;
+    std::size_t rows = 2;  // what get() saw: none, one, or more
+    try {
+        qs.get();
+        rows = 1;
+    } catch (const dorm::ObjectDoesNotExist&) {
+        rows = 0;
+    } catch (const dorm::MultipleObjectsReturned&) {
+    }
+    if (expected.nothing || q.empty) {
+        CHECK(queries.size() == 0);
+        CHECK(rows == 0);
+        return;
+    }
+    REQUIRE(queries.size() == 1);
+    CHECK(queries[0].sql == expected.sql);
+    CHECK(queries[0].params == expected.params);
+    std::size_t uncached = 0;
+    for (auto cursor = conn().query(expected.sql, expected.params); cursor->next();) ++uncached;
+    CHECK(rows == std::min<std::size_t>(uncached, 2));
 }
 
 }  // namespace
@@ -120,6 +155,12 @@ TEST_CASE("queries that differ in anything but their values never share a statem
         // year ranges); none() runs nothing.
         if (round == 1) CHECK(conn().shapes.hits() - hits >= 24);
     }
+    // get() on each of them: a shape of its own (no ordering, get()'s limit), never another query's statement.
+    for (int round = 0; round < 2; ++round)
+        for (std::size_t i = 0; i < shapes.size(); ++i) {
+            INFO("get(), round " << round << ", query " << i);
+            check_get_runs_own_statement(shapes[i]);
+        }
     // The same shapes with other values bind those values.
     check_runs_own_statement<QS>([] { return Entry::objects().filter("rating", 4); });
     check_runs_own_statement<QS>([] { return Entry::objects().filter("headline__contains", "e_c"); });

@@ -241,9 +241,14 @@ public:
     void release_thread(std::uintptr_t thread, bool exiting, bool idle = false, bool pooled = false);
 
 private:
+    /// A value no registry held before (generation_).
+    static std::uint64_t next_generation();
+
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<Database>, std::less<>> dbs_;
     std::vector<std::shared_ptr<Database>> retired_;
+    // Changes whenever add() or remove() changes dbs_: what each thread's last get() remembers is valid until then.
+    std::atomic<std::uint64_t> generation_{next_generation()};
 };
 
 /// The process-wide database registry (Django's settings.DATABASES and django.db.connections).

@@ -15,6 +15,7 @@
 #include <dorm/model.hpp>
 #include <dorm/aggregates.hpp>
 #include <dorm/conditional.hpp>
+#include <dorm/detail/lazy_results.hpp>
 #include <dorm/prefetch.hpp>
 #include <dorm/q.hpp>
 #include <dorm/row.hpp>
@@ -107,7 +108,8 @@ public:
             out.dorm_state_ = ModelState{db_, false, nullptr, deferred_};
             if (!kinds_.empty()) [[unlikely]]
                 read_annotations(row, n, out.dorm_state_);
-            for (const auto* f : relations_) f->attach(&out, nullptr, db_);  // where get() will load from
+            if (attach_relations_) [[unlikely]]
+                attach_relations(&out);  // where get() will load from
             if (!selections_.empty()) read_related(row, &out, out.dorm_state_);
         } else if constexpr (std::is_same_v<T, Row>) {
             std::vector<Value> values;
@@ -155,14 +157,14 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs);
 DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets,
                                   const Kwargs& kwargs);
 
-/// get()'s message for `n` rows other than one (Django's DoesNotExist / MultipleObjectsReturned text); `limit`: the
-/// rows get() reads at most, unless `sliced`.
 /// objects().using_(alias) for the model whose objects() query is `all` (which lives as long as the program): one
 /// query per model, alias and thread, made once and shared (queries are immutable), so that the usual
 /// `Model::objects().using_(alias)` allocates no query and writes its shape key once.
 DORM_DECL std::shared_ptr<const sql::Query> all_using(const std::shared_ptr<const sql::Query>& all,
                                                       std::string_view alias);
 
+/// get()'s message for `n` rows other than one (Django's DoesNotExist / MultipleObjectsReturned text); `limit`: the
+/// rows get() reads at most, unless `sliced`.
 DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sliced, std::int64_t limit);
 
 /// annotate() / alias() / values(name = expression) on `q`.
@@ -410,7 +412,7 @@ public:
         : QuerySet(make_query()) {}
     /// Internal: a QuerySet over prepared query state.
     explicit QuerySet(std::shared_ptr<const sql::Query> q)
-        : query_(std::move(q)), cache_(std::make_shared<detail::ResultCache<T>>()) {}
+        : query_(std::move(q)) {}
 
     // ---- Methods that return new QuerySets ------------------------------------------------------------------
 
@@ -555,12 +557,13 @@ public:
         if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
         self_type out = recorded([&] { return detail::recipe::Slice{start, stop}; },
                                  [&](sql::Query& q) { q.set_limits(start, stop); });
-        if (cache_->filled) {
-            auto& items = cache_->items;
+        if (cache_.filled()) {
+            auto& items = cache_.get().items;
             auto b = std::min<std::size_t>(static_cast<std::size_t>(start), items.size());
             auto e = stop ? std::min<std::size_t>(static_cast<std::size_t>(std::max(*stop, start)), items.size()) : items.size();
-            out.cache_->items.assign(items.begin() + static_cast<std::ptrdiff_t>(b), items.begin() + static_cast<std::ptrdiff_t>(e));
-            out.cache_->filled = true;
+            auto& sliced = out.cache_.get();
+            sliced.items.assign(items.begin() + static_cast<std::ptrdiff_t>(b), items.begin() + static_cast<std::ptrdiff_t>(e));
+            sliced.filled = true;
         }
         return out;
     }
@@ -871,9 +874,10 @@ public:
     /// Throws IndexError past the end and ValueError for a negative index.
     T operator[](std::int64_t n) const {
         if (n < 0) throw ValueError("dorm: Negative indexing is not supported.");
-        if (cache_->filled) {
-            if (static_cast<std::size_t>(n) >= cache_->items.size()) throw IndexError("dorm: list index out of range");
-            return cache_->items[static_cast<std::size_t>(n)];
+        if (cache_.filled()) {
+            const auto& items = cache_.get().items;
+            if (static_cast<std::size_t>(n) >= items.size()) throw IndexError("dorm: list index out of range");
+            return items[static_cast<std::size_t>(n)];
         }
         auto q = *query_;
         q.set_limits(n, n == INT64_MAX ? n : n + 1);
@@ -884,7 +888,7 @@ public:
 
     /// SELECT COUNT(*), or the cache's size when evaluated.
     std::int64_t count() const {
-        if (cache_->filled) return static_cast<std::int64_t>(cache_->items.size());
+        if (cache_.filled()) return static_cast<std::int64_t>(cache_.get().items.size());
         auto& conn = connection();
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_count(source, dialect); };
@@ -898,7 +902,7 @@ public:
 
     /// Whether any row matches, with a cheap query (or the cache when evaluated).
     bool exists() const {
-        if (cache_->filled) return !cache_->items.empty();
+        if (cache_.filled()) return !cache_.get().items.empty();
         auto& conn = connection();
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_exists(source, dialect); };
@@ -912,8 +916,8 @@ public:
     bool contains(const T& obj) const {
         if (detail::pk_unset(obj)) throw ValueError("dorm: QuerySet.contains() cannot be used on unsaved objects.");
         auto pk = detail::pk_value(obj);
-        if (cache_->filled) {
-            for (const auto& o : cache_->items)
+        if (cache_.filled()) {
+            for (const auto& o : cache_.get().items)
                 if (detail::pk_value(o) == pk) return true;
             return false;
         }
@@ -930,9 +934,11 @@ public:
     template <class V>
     T get(LookupPath<checked> path, V&& value) const {
         Q condition(path.view(), std::forward<V>(value));
-        if constexpr (is_model)
-            if (auto rows = get_by_field(condition)) return get_one(std::move(*rows));
-        return add_condition(condition).get();
+        T out{};
+        bool done = false;
+        if constexpr (is_model) done = get_by_field(condition, out);
+        if (!done) out = add_condition(condition).get();
+        return out;
     }
     template <class V>
     T get(const Q& q, LookupPath<checked> path, V&& value) const {
@@ -942,14 +948,29 @@ public:
     T get(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
         return filter(p1, std::forward<V1>(v1), p2, std::forward<V2>(v2)).get();
     }
-    T get() const { return get_one(run(get_query())); }
+    T get() const {
+        T out{};
+        const sql::Query& q = *query_;
+        if (q.empty) get_failed(0);
+        const std::string* db = detail::query_db(q);
+        auto& conn = databases().get(*db).connection();
+        const backends::Dialect& dialect = conn.dialect();
+        auto build = [&](const sql::Query& source, std::span<const Value>) {
+            return sql::compile_select(get_query(source), dialect);
+        };
+        detail::ShapedStatement st;
+        detail::shaped_statement(q, 'G', {}, conn, detail::shape_build(build), st);
+        read_one(q, db, conn, st.sql, st.params, out);
+        return out;
+    }
 
 private:
     // Django: get() drops the ordering, fetches at most 21 rows, and reports "more than 20" beyond that.
     static constexpr std::int64_t max_get_results = 21;
 
-    sql::Query get_query() const {
-        auto q = *query_;
+    /// The query get() runs for `source`.
+    static sql::Query get_query(const sql::Query& source) {
+        auto q = source;
         if (!q.is_sliced()) {
             q.order_by.clear();
             q.default_ordering = false;
@@ -960,41 +981,70 @@ private:
 
     /// get(field, value) without building and compiling a query each time: the statement comes from the connection's
     /// shape cache (this QuerySet's shape, the field and the value's class), where the first call of the shape left
-    /// it; a cached statement's value is checked as filter() would check it, then bound.
-    std::optional<std::vector<T>> get_by_field(const Q& condition) const {
+    /// it; a cached statement's value is checked as filter() would check it, then bound. False, with `out` untouched,
+    /// when the condition is not one field's exact value.
+    bool get_by_field(const Q& condition, T& out) const {
         const auto& leaf = *condition.leaf();
         const Value& v = leaf.value.value;
         if (leaf.value.kind != detail::Operand::Kind::value || v.is_null() || leaf.path.find("__") != std::string::npos)
-            return std::nullopt;
+            return false;
         const sql::Query& base = *query_;
         const FieldMeta* field = base.model->find_field(leaf.path);
-        if (!field || base.empty || !base.combinator.empty()) return std::nullopt;
+        if (!field || base.empty || !base.combinator.empty()) return false;
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
         const backends::Dialect& dialect = conn.dialect();
         const std::string_view path = leaf.path;
         auto build = [&](const sql::Query& source, std::span<const Value> extra) {
-            if (&source == &base) return sql::compile_select(add_condition(condition).get_query(), dialect);
+            if (&source == &base) return sql::compile_select(get_query(*add_condition(condition).query_), dialect);
             self_type other(std::make_shared<const sql::Query>(source));  // learning a shape: the changed query
-            return sql::compile_select(other.add_condition(Q(path, extra[0])).get_query(), dialect);
+            return sql::compile_select(get_query(*other.add_condition(Q(path, extra[0])).query_), dialect);
         };
         detail::ShapedStatement st;
         const Value* value[1] = {&v};
         detail::shaped_statement(base, 'g', path, conn, detail::shape_build(build), st, value);
         if (st.cached) sql::detail::check_value(*field, v);
-        if (!st.sql) return std::vector<T>{};
-        return run_compiled(base, db, conn, *st.sql, st.params);
+        read_one(base, db, conn, st.sql, st.params, out);
+        return true;
     }
 
-    T get_one(std::vector<T> rows) const {
-        if (rows.size() == 1) return std::move(rows.front());
-        auto message = detail::get_error(query_->model->name, static_cast<std::int64_t>(rows.size()),
-                                         query_->is_sliced(), max_get_results);
+    /// Runs `sql` (get()'s statement for `q`, or nullptr when it matches nothing) and decodes its one row into
+    /// `out`, with no list in between; DoesNotExist or MultipleObjectsReturned for another number of rows.
+    void read_one(const sql::Query& q, const std::string* db, backends::Connection& conn, const std::string* sql,
+                  std::span<const Value> params, T& out) const {
+        if (!sql) get_failed(0);
+        if (!q.prefetch.empty()) {  // prefetching works on a list
+            auto rows = run_compiled(q, db, conn, *sql, params);
+            if (rows.size() != 1) get_failed(static_cast<std::int64_t>(rows.size()));
+            out = std::move(rows.front());
+            return;
+        }
+        check_lock(q, conn);
+        detail::RowReader<T> reader(q, db);
+        auto cursor = conn.query(*sql, params);
+        check_columns(*cursor, reader);
+        std::int64_t n = 0;
+        while (cursor->next())
+            if (n++ == 0) {
+                if constexpr (std::is_same_v<T, bool>) {
+                    bool b = false;
+                    reader.read(cursor->row(), b);
+                    out = b;
+                } else {
+                    reader.read(cursor->row(), out);
+                }
+            }
+        if (n != 1) get_failed(n);
+    }
+
+    /// get() found `n` rows, not one.
+    [[noreturn]] void get_failed(std::int64_t n) const {
+        auto message = detail::get_error(query_->model->name, n, query_->is_sliced(), max_get_results);
         if constexpr (is_model) {
-            if (rows.empty()) throw typename T::DoesNotExist(message);
+            if (n == 0) throw typename T::DoesNotExist(message);
             throw typename T::MultipleObjectsReturned(message);
         } else {  // values(): the model's exceptions are not known here, their bases are
-            if (rows.empty()) throw ObjectDoesNotExist(message);
+            if (n == 0) throw ObjectDoesNotExist(message);
             throw MultipleObjectsReturned(message);
         }
     }
@@ -1268,7 +1318,7 @@ public:
     /// iterating it, size() and [] do not touch the database. Shares the cache with this QuerySet, as in Django;
     /// the cache is filled on the awaiting thread, when the task resumes, not by the worker.
     Task<self_type> afetch() const {
-        if (cache_->filled) return ready(self());
+        if (cache_.filled()) return ready(self());
         return publish(self(), later([qs = detached()] {
                            (void)qs.size();
                            return qs;
@@ -1392,7 +1442,7 @@ public:
     /// The query state (for backends and tests).
     const sql::Query& query() const noexcept { return *query_; }
     /// Whether the result cache is filled.
-    bool is_evaluated() const noexcept { return cache_->filled; }
+    bool is_evaluated() const noexcept { return cache_.filled(); }
 
     // ---- Serialisation (Django's pickling of `qs.query`; <dorm/serialize.hpp>) -----------------------------------
 
@@ -1435,9 +1485,9 @@ protected:
         return later(std::move(f), true);
     }
     /// Shares `cache` as this QuerySet's results (a reverse relation's prefetched objects).
-    void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_ = std::move(cache); }
+    void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_.reset(std::move(cache)); }
     /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
-    void reset_cache() const { cache_ = std::make_shared<detail::ResultCache<T>>(); }
+    void reset_cache() const { cache_.reset(nullptr); }
 
     /// Returns a copy of this QuerySet with `mutate` applied to a copy of its query and an empty cache. dumps() cannot
     /// replay what `mutate` did, so the copy cannot be serialised (QuerySet's own methods record their calls).
@@ -1490,15 +1540,15 @@ private:
     /// What an asynchronous method's worker reads: this QuerySet with its cache when filled (it no longer changes),
     /// else with a cache of its own, so that no two threads touch one cache.
     self_type detached() const {
-        if (cache_->filled) return self();
+        if (cache_.filled()) return self();
         return self_type(query_);
     }
     static Task<self_type> ready(self_type qs) { co_return qs; }
     /// afetch()'s end, on the awaiting thread: `target` takes the results the worker read into `fetched`'s cache.
     static Task<self_type> publish(self_type target, Task<self_type> fetched) {
         self_type done = co_await std::move(fetched);
-        auto& cache = *static_cast<const QuerySet&>(target).cache_;
-        if (!cache.filled) cache = std::move(*static_cast<const QuerySet&>(done).cache_);
+        auto& cache = static_cast<const QuerySet&>(target).cache_.get();
+        if (!cache.filled) cache = std::move(static_cast<const QuerySet&>(done).cache_.get());
         co_return target;
     }
 
@@ -1740,11 +1790,12 @@ private:
 
     /// The one place a QuerySet's results are loaded and cached.
     const std::vector<T>& fetch_all() const {
-        if (!cache_->filled) {
-            cache_->items = run_own();
-            cache_->filled = true;
+        auto& cache = cache_.get();
+        if (!cache.filled) {
+            cache.items = run_own();
+            cache.filled = true;
         }
-        return cache_->items;
+        return cache.items;
     }
 
     T earliest_or_latest(bool latest, std::vector<std::string_view> fields) const {
@@ -1764,7 +1815,7 @@ private:
     std::shared_ptr<const sql::Query> query_;
     // Mutable as any cache is: evaluation (a const operation) fills it, and a related manager's write replaces
     // the prefetched results it shared.
-    mutable std::shared_ptr<detail::ResultCache<T>> cache_;
+    detail::LazyResults<T> cache_;  // its members are mutable: a const QuerySet fills it
 };
 
 namespace detail {

@@ -48,6 +48,8 @@ protected:
 
     /// The annotations after a model's `n` columns, stored on its state.
     void read_annotations(std::span<const backends::Cell> row, std::size_t n, ModelState& state) const;
+    /// Tells each ForeignKey of `obj` (an instance of the query's model) the database it was read from.
+    void attach_relations(void* obj) const;
     /// select_related(): each related object from its columns, attached to its parent's ForeignKey.
     void read_related(std::span<const backends::Cell> row, void* out, ModelState& out_state) const;
 
@@ -67,7 +69,7 @@ protected:
     const ModelMeta* model_;
     const std::string* db_;
     std::size_t columns_ = 0;
-    std::vector<const FieldMeta*> relations_;
+    bool attach_relations_ = false;  // rows from another database: their ForeignKeys are told where they come from
     std::vector<Selection> selections_;
     std::vector<const FieldMeta*> loaded_;                  // defer() / only(): the fields selected
     std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others

@@ -27,9 +27,10 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
         // get() loads from "default" unless told otherwise: only rows from another database need their
         // ForeignKeys told, so the usual case adds nothing per row. With routers, get() tells them the database of
         // the instance it belongs to, as Django's hint does.
+        // Found per row rather than kept in a list: a list would cost an allocation per get().
         if (db != default_alias() || routing())
-            for (const auto& f : q.model->fields)
-                if (f.is_relation()) relations_.push_back(&f);
+            attach_relations_ = std::any_of(q.model->fields.begin(), q.model->fields.end(),
+                                            [](const FieldMeta& f) { return f.is_relation(); });
         for (const auto& sel : q.select_related) {
             Selection s{sel.model, sel.fk, sel.parent, columns_, sel.stored_as};
             s.pk_column = sel.model->pk;
@@ -89,8 +90,13 @@ DORM_DECL void RowReaderBase::read_object(std::span<const backends::Cell> row, v
     ModelState& state = model_->state(obj);
     state = ModelState{db_, false, nullptr, deferred_};
     if (!kinds_.empty()) read_annotations(row, n, state);
-    for (const auto* f : relations_) f->attach(obj, nullptr, db_);
+    if (attach_relations_) attach_relations(obj);
     if (!selections_.empty()) read_related(row, obj, state);
+}
+
+DORM_DECL void RowReaderBase::attach_relations(void* obj) const {
+    for (const auto& f : model_->fields)
+        if (f.is_relation()) f.attach(obj, nullptr, db_);
 }
 
 DORM_DECL void RowReaderBase::read_annotations(std::span<const backends::Cell> row, std::size_t n,
