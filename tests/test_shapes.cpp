@@ -549,3 +549,45 @@ TEST_CASE("get(field, value) with a value that is part of the shape (zero, empty
         CHECK(Entry::objects().get("headline", "Soup").rating == 1);
     }
 }
+
+TEST_CASE("a cached statement of more parameters than fit in place binds them all", "[shapes]") {
+    // ShapedStatement keeps up to 8 parameters in place; an `in` list of 12 goes to the heap.
+    test::BlogData data;
+    std::vector<std::int64_t> ids;
+    for (const auto& e : Entry::objects().order_by("id")) ids.push_back(e.id);
+    REQUIRE(ids.size() == 5);
+    auto keys = [&](std::int64_t shift) {
+        std::vector<std::int64_t> out;
+        for (std::int64_t i = 0; i < 12; ++i) out.push_back(ids[static_cast<std::size_t>(i) % 5] + shift * 1000 * (i / 5));
+        return out;  // the five ids among other keys matching nothing, 12 values in all
+    };
+    const auto hits = conn().shapes.hits();
+    for (int round = 0; round < 3; ++round) {
+        INFO("round " << round);
+        check_runs_own_statement<decltype(Entry::objects())>([&] { return Entry::objects().filter("pk__in", keys(round + 1)); });
+        CHECK(Entry::objects().filter("pk__in", keys(round + 1)).count() == 5);
+    }
+    CHECK(conn().shapes.hits() - hits >= 4);
+}
+
+TEST_CASE("ValueBuffer holds up to N values in place and more on the heap", "[shapes]") {
+    dorm::detail::ValueBuffer<2> few;
+    few.push_back(dorm::Value(std::int64_t{1}));
+    few.push_back(dorm::Value(std::string(40, 'x')));  // a string on the heap, destroyed with the buffer
+    CHECK(few.values().size() == 2);
+    CHECK(few.values()[1] == dorm::Value(std::string(40, 'x')));
+    dorm::detail::ValueBuffer<2> many;
+    many.reserve(5);
+    for (int i = 0; i < 5; ++i) many.push_back(dorm::Value(std::string(30, static_cast<char>('a' + i))));
+    REQUIRE(many.values().size() == 5);
+    CHECK(many.values()[4] == dorm::Value(std::string(30, 'e')));
+    dorm::detail::ValueBuffer<4> nulls;
+    dorm::Value* first = nulls.assign_nulls(3);
+    first[2] = dorm::Value(std::int64_t{7});
+    CHECK(nulls.values().size() == 3);
+    CHECK(nulls.values()[0].is_null());
+    CHECK(nulls.values()[2] == dorm::Value(std::int64_t{7}));
+    dorm::detail::ValueBuffer<4> none;
+    CHECK(none.assign_nulls(0) == nullptr);
+    CHECK(none.values().empty());
+}

@@ -7,6 +7,7 @@
 
 #include <dorm/backends/base/connection.hpp>
 #include <dorm/backends/base/dialect.hpp>
+#include <dorm/detail/value_buffer.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
 #include <dorm/model.hpp>
@@ -219,10 +220,7 @@ struct ShapedStatement {
 
     const std::string* sql = nullptr;  // nullptr: the query matches nothing, nothing runs
     std::span<const Value> params;
-    // The parameters of a cached statement: in `few` when they fit (no allocation), else in `many`.
-    static constexpr std::size_t inline_params = 8;
-    Value few[inline_params];
-    std::vector<Value> many;
+    detail::ValueBuffer<8> bound;  // the parameters of a cached statement (no allocation for up to 8)
     sql::Compiled compiled;  // a statement compiled now
     bool cached = false;     // from the cache: the query was not built, so nothing checked its values
 };

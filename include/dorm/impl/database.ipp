@@ -38,12 +38,17 @@ inline thread_local std::uintptr_t fiber_key = 0;
 DORM_DECL std::uintptr_t thread_key() noexcept { return fiber_key ? fiber_key : os_thread_key(); }
 
 DORM_DECL const std::string* intern_alias(std::string_view alias) {
+    // The name this thread interned last, without the lock: save() and using_() ask for one alias again and
+    // again. Interned names are never dropped, so the pointer stays valid.
+    thread_local const std::string* last = nullptr;
+    if (last && *last == alias) return last;
     static std::mutex m;
     static std::set<std::string, std::less<>> names;
     std::lock_guard lock(m);
     auto it = names.find(alias);
     if (it == names.end()) it = names.emplace(alias).first;
-    return &*it;
+    last = &*it;
+    return last;
 }
 
 DORM_DECL std::vector<UrlOption> url_options(std::string_view query) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/instance.hpp>
+#include <dorm/detail/value_buffer.hpp>
 
 #include <set>
 #include <span>
@@ -55,24 +56,22 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
     // The values on the stack for most models: a raw insert allocates nothing either.
-    constexpr std::size_t inline_fields = 16;
-    Value few[inline_fields];
-    std::vector<Value> many(meta.fields.size() > inline_fields ? meta.fields.size() : 0);
-    Value* out = many.empty() ? few : many.data();
-    std::size_t n = 0;
+    ValueBuffer<16> buffer;
+    buffer.reserve(meta.fields.size());
+    const backends::Dialect& dialect = conn.dialect();
     for (const auto& f : meta.fields)
         if (!(assign_pk && &f == &pk)) {
-            out[n] = f.get(obj);
-            if (f.kind == FieldKind::text) check_storable(conn.dialect(), f, out[n]);
-            ++n;
+            Value v = f.get(obj);
+            if (f.kind == FieldKind::text) check_storable(dialect, f, v);
+            buffer.push_back(std::move(v));
         }
-    const std::span<const Value> values(out, n);
-    const std::string& sql = insert_row_sql(meta, conn.dialect(), assign_pk);
+    const std::span<const Value> values = buffer.values();
+    const std::string& sql = insert_row_sql(meta, dialect, assign_pk);
     if (!assign_pk) {
         conn.execute(sql, values);
         return;
     }
-    if (conn.dialect().has_last_insert_id()) {
+    if (dialect.has_last_insert_id()) {
         conn.execute(sql, values);
         pk.set(obj, Value(conn.last_insert_id()));
         return;

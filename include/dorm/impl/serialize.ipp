@@ -1499,12 +1499,19 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
     } else if (!serial::write_shape(q, key, values)) {
         return false;
     }
-    if (!extra.empty()) {
+    for (const Value* v : extra) {
+        // A value of a class, as Writer::value() writes it in a shape (without a Writer: get(pk) passes here).
+        if (const char* c = serial::shape_class(*v)) {
+            if (!key.empty() && key.back() != ' ' && key.back() != '(') key += ' ';
+            key += c;
+            values.push_back(v);
+            continue;
+        }
         serial::Writer w;
         w.mode = serial::Writer::Mode::shape;
         w.collected = &values;
         w.out.swap(key);
-        for (const Value* v : extra) w.value(*v);
+        w.value(*v);
         w.out.swap(key);
     }
     // The state a QuerySet method may set on a copy of the query without recording it (get()'s limit, an index's
@@ -1643,11 +1650,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         if (!s->cacheable) return compile_now();
         out.sql = s->nothing ? nullptr : &s->sql;
         const std::size_t n = s->slots.size();
-        Value* params = out.few;
-        if (n > ShapedStatement::inline_params) {
-            out.many.resize(n);
-            params = out.many.data();
-        }
+        Value* params = out.bound.assign_nulls(n);
         serial::bind_shape(*s, values, params);
         out.params = std::span<const Value>(params, n);
         out.cached = true;
