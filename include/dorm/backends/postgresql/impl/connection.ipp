@@ -645,7 +645,13 @@ inline std::vector<std::int64_t> int8_array(const PGresult* r) {
 class Pipeline {
 public:
     /// Over libpq's use of the connection while tasks pipeline: they may run on several threads of an executor.
-    std::mutex io;
+    /// Whoever holds the transaction's lock meanwhile reads libpq's state under it too (see guard()).
+    mutable std::mutex io;
+    /// `io`, while tasks pipeline: others may be reading results, which changes what libpq reports. `on` itself
+    /// changes only with the transaction's lock, which the caller holds.
+    std::unique_lock<std::mutex> guard() const {
+        return on ? std::unique_lock<std::mutex>(io) : std::unique_lock<std::mutex>();
+    }
     bool on = false;
     std::uint64_t sent = 0;  // tickets taken since pipeline mode began (one per statement or Prepare)
     std::uint64_t done = 0;  // tickets whose results were read
@@ -849,6 +855,7 @@ public:
     const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
     PGconn* handle() const noexcept { return conn_; }
     bool transaction_open() const noexcept override {
+        const auto lock = pipeline_.guard();
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return false;
         auto status = PQtransactionStatus(conn_);
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
@@ -1116,7 +1123,7 @@ private:
     /// with it), except inside atomic(): the transaction is lost, and nothing reconnects before the outermost
     /// block has ended.
     void ensure_open() {
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK && !doomed_) [[likely]]
+        if (alive()) [[likely]]
             return;
         if (atomic_depth() > 0) {
             lose_transaction();
@@ -1140,6 +1147,11 @@ private:
             conn_ = nullptr;
         }
         open();
+    }
+
+    bool alive() const noexcept {
+        const auto lock = pipeline_.guard();  // the notice receiver sets doomed_ while results are read
+        return conn_ && PQstatus(conn_) == CONNECTION_OK && !doomed_;
     }
 
     /// The key another thread cancels this connection's statement with (a new one after each (re)connection).
