@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <latch>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -133,15 +134,26 @@ TEST_CASE("one QuerySet evaluated by many threads at once: each gets its own val
 
 TEST_CASE("copies of one QuerySet made on many threads at once share one result cache", "[concurrency]") {
     // A QuerySet makes its cache when first needed; copying needs it (copies share it), so the threads race to make
-    // it: all must end up with the same one.
+    // it, released together by a latch, over many fresh QuerySets: all must end up with the same one.
     test::BlogData data;
-    const auto shared = Entry::objects().filter("rating__gte", 4).order_by("id");
-    std::vector<std::optional<decltype(shared)>> copies(6);
-    on_threads(6, [&](int t) { copies[static_cast<std::size_t>(t)].emplace(shared); });
-    CHECK(!shared.is_evaluated());
-    CHECK(shared.size() == 2);
-    for (const auto& c : copies) {
-        CHECK(c->is_evaluated());
-        CHECK(c->size() == 2);
+    using QS = decltype(Entry::objects());
+    constexpr int threads = 6;
+    constexpr std::size_t rounds = 50;
+    std::vector<std::optional<QS>> shared(rounds);
+    for (auto& qs : shared) qs.emplace(Entry::objects().filter("rating__gte", 4).order_by("id"));
+    std::vector<std::vector<std::optional<QS>>> copies(threads, std::vector<std::optional<QS>>(rounds));
+    std::latch go(threads);
+    on_threads(threads, [&](int t) {
+        go.arrive_and_wait();
+        auto& mine = copies[static_cast<std::size_t>(t)];
+        for (std::size_t r = 0; r < rounds; ++r) mine[r].emplace(*shared[r]);
+    });
+    int unshared = 0;
+    for (std::size_t r = 0; r < rounds; ++r) {
+        REQUIRE(!shared[r]->is_evaluated());
+        REQUIRE(shared[r]->size() == 2);
+        for (const auto& mine : copies)
+            if (!mine[r]->is_evaluated()) ++unshared;
     }
+    CHECK(unshared == 0);
 }

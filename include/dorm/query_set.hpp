@@ -1807,9 +1807,7 @@ private:
                              "'get_latest_by' in the model's Meta.");
         self_type qs = order_by(names);
         if (latest) qs = qs.reverse();  // Django: latest() is reverse()._earliest()
-        auto q = qs.query();
-        q.set_limits(std::nullopt, 1);
-        return self_type(std::make_shared<const sql::Query>(std::move(q))).get();
+        return qs.slice(0, 1).get();  // recorded, so that get()'s statement is kept for the shape
     }
 
     std::shared_ptr<const sql::Query> query_;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace dorm::detail {
@@ -27,13 +28,18 @@ public:
 
     /// Makes room for `capacity` values in all: on the heap when that is more than N. Only while empty.
     void reserve(std::size_t capacity) {
+        if (size_) throw std::logic_error("dorm: ValueBuffer::reserve() after push_back()");
         on_heap_ = capacity > N;
         if (on_heap_) heap_.reserve(capacity);
     }
-    /// Appends `v`: at most N, or what reserve() made room for.
+    /// Appends `v`: at most N in place; on the heap (after reserve() beyond N), any number.
     void push_back(Value v) {
-        if (on_heap_) heap_.push_back(std::move(v));
-        else new (storage_ + size_ * sizeof(Value)) Value(std::move(v));
+        if (on_heap_) {
+            heap_.push_back(std::move(v));
+        } else {
+            if (size_ == N) throw std::length_error("dorm: ValueBuffer holds no more in place: reserve() first");
+            new (storage_ + size_ * sizeof(Value)) Value(std::move(v));
+        }
         ++size_;
     }
     /// reserve(n), then `n` NULLs to assign: the first of them.
@@ -42,7 +48,7 @@ public:
         for (std::size_t i = 0; i < n; ++i) push_back(Value());
         return n ? data() : nullptr;
     }
-    Value* data() { return on_heap_ ? heap_.data() : local(); }
+    Value* data() { return on_heap_ ? heap_.data() : size_ ? local() : nullptr; }
     std::span<const Value> values() const {
         if (on_heap_) return heap_;
         return {size_ ? local() : nullptr, size_};

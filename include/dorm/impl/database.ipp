@@ -428,14 +428,18 @@ DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
     // The database this thread asked for last: code asks for one alias again and again, and the lock and the map
     // lookup cost a tenth of a get(pk) on SQLite. Valid until add() or remove() changes the registry; a database
     // replaced while in use is kept alive as before (retired_).
+    // Plain data, so that nothing is destroyed at thread exit (a thread_local's destructor may still ask);
+    // aliases longer than the room are not remembered.
     struct Last {
         const Databases* registry = nullptr;
         std::uint64_t generation = 0;
-        std::string alias;
         Database* db = nullptr;
+        std::size_t size = 0;
+        char alias[48];
     };
     thread_local Last last;
-    if (last.registry == this && last.generation == generation_.load(std::memory_order_acquire) && last.alias == alias)
+    if (last.registry == this && last.generation == generation_.load(std::memory_order_acquire) &&
+        std::string_view(last.alias, last.size) == alias)
         return *last.db;
     std::lock_guard lock(mutex_);
     auto it = dbs_.find(alias);
@@ -445,10 +449,12 @@ DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
         throw InterfaceError(fmt::format("dorm: the database '{}' doesn't exist; configured: {}", alias,
                                          names.empty() ? "none (call databases().add(...))" : names));
     }
-    last.registry = this;
-    last.generation = generation_.load(std::memory_order_relaxed);  // changed only under mutex_
-    last.alias.assign(alias);
-    last.db = it->second.get();
+    if (alias.size() <= sizeof last.alias) {
+        last.registry = this;
+        last.generation = generation_.load(std::memory_order_relaxed);  // changed only under mutex_
+        last.db = it->second.get();
+        last.size = alias.copy(last.alias, sizeof last.alias);
+    }
     return *it->second;
 }
 

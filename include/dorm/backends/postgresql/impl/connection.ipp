@@ -752,13 +752,13 @@ public:
     Cursor(const Cursor&) = delete;  // its cells may be its own members
     Cursor& operator=(const Cursor&) = delete;
     ~Cursor() override {
-        if (conn_ && PQstatus(conn_) == CONNECTION_OK) {
-            try {
-                pipeline_->leave(conn_);
-            } catch (...) {  // out of memory or descriptors: the CLOSE below fails as it may
-            }
-            detail::exec(conn_, ("CLOSE " + name_).c_str());
+        if (!conn_) return;
+        // The pipeline first: until it is left, other tasks may be reading results, and libpq's state with them.
+        try {
+            pipeline_->leave(conn_);
+        } catch (...) {  // out of memory or descriptors: the CLOSE below fails as it may
         }
+        if (PQstatus(conn_) == CONNECTION_OK) detail::exec(conn_, ("CLOSE " + name_).c_str());
     }
 
     bool do_next() override {
@@ -855,7 +855,7 @@ public:
     const backends::Dialect& dialect() const noexcept override { return postgresql::dialect(any_value_); }
     PGconn* handle() const noexcept { return conn_; }
     bool transaction_open() const noexcept override {
-        const auto lock = pipeline_.guard();
+        const auto lock = pipeline_.guard();  // a mutex that fails to lock would end the program here, as anywhere
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return false;
         auto status = PQtransactionStatus(conn_);
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE;
@@ -923,9 +923,9 @@ public:
     std::optional<CopyTarget> copy_target(std::string_view table, std::span<const FieldMeta* const> fields,
                                           const FieldMeta* auto_key) override {
         // A lost connection or a failed transaction: the INSERT reports it (or is refused) as any statement.
-        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) return std::nullopt;
-        pipeline_.leave(conn_);
-        if (PQtransactionStatus(conn_) == PQTRANS_INERROR) return std::nullopt;
+        if (!conn_) return std::nullopt;
+        pipeline_.leave(conn_);  // first: until then other tasks may be reading results (see Pipeline::guard())
+        if (PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_INERROR) return std::nullopt;
         const Table& columns = table_columns(table);
         if (columns.empty()) return std::nullopt;  // no such table: the INSERT reports it
         CopyTarget t;
