@@ -1025,15 +1025,7 @@ private:
         check_columns(*cursor, reader);
         std::int64_t n = 0;
         while (cursor->next())
-            if (n++ == 0) {
-                if constexpr (std::is_same_v<T, bool>) {
-                    bool b = false;
-                    reader.read(cursor->row(), b);
-                    out = b;
-                } else {
-                    reader.read(cursor->row(), out);
-                }
-            }
+            if (n++ == 0) reader.read(cursor->row(), out);  // `out` is a T& (no std::vector<bool> proxy here)
         if (n != 1) get_failed(n);
     }
 
