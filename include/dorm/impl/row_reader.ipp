@@ -26,8 +26,8 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
         columns_ = (deferred_ ? loaded_.size() : model_columns) + items.size();
         // get() loads from "default" unless told otherwise: only rows from another database need their
         // ForeignKeys told, so the usual case adds nothing per row. With routers, get() tells them the database of
-        // the instance it belongs to, as Django's hint does.
-        // Found per row rather than kept in a list: a list would cost an allocation per get().
+        // the instance it belongs to, as Django's hint does. The fields are walked per row rather than listed
+        // here: a list would cost an allocation per get().
         if (db != default_alias() || routing())
             attach_relations_ = std::any_of(q.model->fields.begin(), q.model->fields.end(),
                                             [](const FieldMeta& f) { return f.is_relation(); });

@@ -210,6 +210,11 @@ public:
     /// An expression, as a call's argument is written (update()'s shape writes its F() expressions so).
     void expression_text(const ExprNode& n) { expression(n); }
 
+    /// The space before an atom, a string or a list, unless one opens `text` or ends it already.
+    static void separate(std::string& text) {
+        if (!text.empty() && text.back() != ' ' && text.back() != '(') text += ' ';
+    }
+
     void value(const Value& v) {
         if (mode != Mode::text) [[unlikely]] {
             if (const char* c = shape_class(v)) {
@@ -290,9 +295,7 @@ private:
     }
 
     // Elements of a list are separated by one space; a list starts with its head word.
-    void separate() {
-        if (!out.empty() && out.back() != ' ' && out.back() != '(') out += ' ';
-    }
+    void separate() { separate(out); }
     void open(std::string_view head) {
         separate();
         out += '(';
@@ -1502,7 +1505,7 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
     for (const Value* v : extra) {
         // A value of a class, as Writer::value() writes it in a shape (without a Writer: get(pk) passes here).
         if (const char* c = serial::shape_class(*v)) {
-            if (!key.empty() && key.back() != ' ' && key.back() != '(') key += ' ';
+            serial::Writer::separate(key);
             key += c;
             values.push_back(v);
             continue;
