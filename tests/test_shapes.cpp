@@ -588,3 +588,90 @@ TEST_CASE("ValueBuffer holds up to N values in place and more on the heap", "[sh
     CHECK(none.assign_nulls(0) == nullptr);
     CHECK(none.values().empty());
 }
+
+namespace {
+
+/// get(field, value) on `kept` runs the statement compiling get()'s query of kept.filter(field, value) gives.
+template <class QS, class V>
+void check_kept_get(const QS& kept, const char* field, V value) {
+    INFO("get(" << field << ")");
+    auto q = kept.filter(dorm::runtime(field), value).query();
+    q.order_by.clear();
+    q.default_ordering = false;
+    q.set_limits(std::nullopt, 21);
+    auto expected = dorm::sql::compile_select(q, conn().dialect());
+    dorm::CaptureQueries queries;
+    std::size_t rows = 2;
+    try {
+        kept.get(dorm::runtime(field), value);
+        rows = 1;
+    } catch (const dorm::ObjectDoesNotExist&) {
+        rows = 0;
+    } catch (const dorm::MultipleObjectsReturned&) {
+    }
+    check_ran(queries, expected, false, rows, 2);
+}
+
+}  // namespace
+
+TEST_CASE("a kept query finds its recent statements without its key, and never another shape's", "[shapes]") {
+    test::BlogData data;
+    std::vector<std::int64_t> ids;
+    for (const auto& e : Entry::objects().order_by("id")) ids.push_back(e.id);
+    REQUIRE(ids.size() == 5);
+    // One kept query, and more shapes on it than the connection remembers (4): each round must run, for every
+    // call, the statement of that call's own shape, with its own values.
+    const auto kept = Entry::objects().filter("rating__gte", 1);
+    const auto hits = conn().shapes.hits();
+    for (int round = 0; round < 6; ++round) {
+        INFO("round " << round);
+        const auto id = ids[static_cast<std::size_t>(round) % ids.size()];
+        check_kept_get(kept, "pk", id);
+        check_kept_get(kept, "id", id);                             // another name, the same column
+        check_kept_get(kept, "pk", -id);                            // another class of value
+        check_kept_get(kept, "pk", std::int64_t{1} << 40);          // a value beyond 32 bits
+        check_kept_get(kept, "rating", 4 + round % 2);              // another field
+        check_kept_get(kept, "headline", round % 2 ? "Soup" : "");  // a value that is part of the shape
+        check_kept_get(kept, "rating", 0);
+        check_get_runs_own_statement<decltype(Entry::objects())>([&] { return kept; });  // get() runs anew
+        check_runs_own_statement<decltype(Entry::objects())>([&] { return kept.all(); });
+        CHECK(kept.count() == 5);
+        CHECK(kept.get("pk", id).id == id);
+    }
+    CHECK(conn().shapes.hits() - hits >= 30);
+    // The model's own kept query, as get(pk) in a loop uses it.
+    for (int round = 0; round < 5; ++round)
+        for (auto id : ids) CHECK(Entry::objects().get("pk", id).id == id);
+}
+
+TEST_CASE("a remembered fingerprint goes with the statement it found", "[shapes]") {
+    dorm::backends::ShapeCache cache;
+    dorm::backends::CompiledShape s;
+    s.cacheable = true;
+    s.sql = "SELECT 1";
+    const auto& recipe = Entry::objects().query().recipe;
+    REQUIRE(recipe);
+    dorm::backends::ShapeFingerprint print;
+    print.recipe = &recipe;
+    print.kind = 'g';
+    print.name = "pk";
+    cache.add("key", s, &print);
+    REQUIRE(cache.find(print) != nullptr);
+    CHECK(cache.find(print)->sql == "SELECT 1");
+    auto other = print;
+    other.name = "id";
+    CHECK(cache.find(other) == nullptr);
+    other = print;
+    other.state[0] = 1;
+    CHECK(cache.find(other) == nullptr);
+    // Replaced under its key: the fingerprint no longer finds it (nor the new statement, until remembered).
+    s.sql = "SELECT 2";
+    cache.add("key", s);
+    CHECK(cache.find(print) == nullptr);
+    REQUIRE(cache.find("key", &print) != nullptr);
+    CHECK(cache.find(print)->sql == "SELECT 2");
+    // Dropped as the least recently used: forgotten too.
+    for (std::size_t i = 0; i < dorm::backends::ShapeCache::capacity; ++i) cache.add("other " + std::to_string(i), s);
+    CHECK(cache.find("key") == nullptr);
+    CHECK(cache.find(print) == nullptr);
+}

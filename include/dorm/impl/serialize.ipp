@@ -8,6 +8,7 @@
 #include <dorm/window.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <chrono>
@@ -1484,6 +1485,24 @@ DORM_DECL ExprNodePtr with_values(const ExprNode& e, std::span<const Value> valu
     return copy;
 }
 
+namespace serial {
+/// The state a QuerySet method may set on a copy of the query without recording it (get()'s limit, an index's
+/// slice): part of the shape too, so that such a copy never meets the statement of the query it was copied from.
+inline std::array<std::int64_t, backends::ShapeFingerprint::state_size> shape_state(const sql::Query& q) noexcept {
+    auto n = [](std::size_t size) { return static_cast<std::int64_t>(size); };
+    return {q.low,
+            q.high ? *q.high : -1,
+            (q.empty ? 1 : 0) | (q.default_ordering ? 2 : 0) | (q.standard_ordering ? 4 : 0) | (q.distinct ? 8 : 0) |
+                (q.values_mode ? 16 : 0) | (q.for_write ? 32 : 0) | (q.lock ? 64 : 0) | (q.defer_loading ? 128 : 0) |
+                (q.where ? 256 : 0) | (q.having ? 512 : 0) | (q.qualify ? 1024 : 0) |
+                (static_cast<std::int64_t>(q.grouping) << 16),
+            n(q.joins.size()), n(q.order_by.size()), n(q.distinct_fields.size()), n(q.annotations.size()),
+            n(q.values.size()), n(q.group_by.size()), n(q.select_related.size()), n(q.prefetch.size()),
+            n(q.filtered_relations.size()), n(q.extra_tables.size()), n(q.loading.size()), n(q.combined.size()),
+            n(q.combinator.size())};
+}
+}  // namespace serial
+
 DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<const Value*>& values,
                          std::span<const Value* const> extra) {
     if (!q.recipe || !q.model) return false;
@@ -1517,21 +1536,8 @@ DORM_DECL bool shape_key(const sql::Query& q, std::string& key, std::vector<cons
         w.value(*v);
         w.out.swap(key);
     }
-    // The state a QuerySet method may set on a copy of the query without recording it (get()'s limit, an index's
-    // slice): part of the shape too, so that such a copy never meets the statement of the query it was copied from.
-    auto n = [](std::size_t size) { return static_cast<std::int64_t>(size); };
-    const std::int64_t state[] = {
-        q.low,
-        q.high ? *q.high : -1,
-        (q.empty ? 1 : 0) | (q.default_ordering ? 2 : 0) | (q.standard_ordering ? 4 : 0) | (q.distinct ? 8 : 0) |
-            (q.values_mode ? 16 : 0) | (q.for_write ? 32 : 0) | (q.lock ? 64 : 0) | (q.defer_loading ? 128 : 0) |
-            (q.where ? 256 : 0) | (q.having ? 512 : 0) | (q.qualify ? 1024 : 0) |
-            (static_cast<std::int64_t>(q.grouping) << 16),
-        n(q.joins.size()), n(q.order_by.size()), n(q.distinct_fields.size()), n(q.annotations.size()),
-        n(q.values.size()), n(q.group_by.size()), n(q.select_related.size()), n(q.prefetch.size()),
-        n(q.filtered_relations.size()), n(q.extra_tables.size()), n(q.loading.size()), n(q.combined.size()),
-        n(q.combinator.size())};
-    key.append(reinterpret_cast<const char*>(state), sizeof state);
+    const auto state = serial::shape_state(q);
+    key.append(reinterpret_cast<const char*>(state.data()), sizeof state);
     return true;
 }
 
@@ -1629,9 +1635,6 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         std::uint64_t generation;
         char kind;
     } prefix{dialect, model, generation, kind};
-    key.append(reinterpret_cast<const char*>(&prefix), offsetof(decltype(prefix), kind) + 1);
-    key += name;
-    key += '\0';
     std::span<const Value> extra_values;
     std::vector<Value> extra_copies;
     auto compile_now = [&] {
@@ -1644,25 +1647,56 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         out.sql = out.compiled.nothing ? nullptr : &out.compiled.sql;
         out.params = out.compiled.params;
     };
-    if (!shape_key(q, key, values, extra)) return compile_now();
     // A string holding NUL is refused by the lookups that cannot match it (as compiling would): compiled now.
-    for (const Value* v : values)
-        if (const auto* s = std::get_if<std::string>(&v->variant()); s && s->find('\0') != std::string::npos)
-            return compile_now();
-    if (const backends::CompiledShape* s = conn.shapes.find(key)) {
-        if (!s->cacheable) return compile_now();
-        out.sql = s->nothing ? nullptr : &s->sql;
-        const std::size_t n = s->slots.size();
+    auto holds_nul = [&] {
+        for (const Value* v : values)
+            if (const auto* s = std::get_if<std::string>(&v->variant()); s && s->find('\0') != std::string::npos)
+                return true;
+        return false;
+    };
+    auto use = [&](const backends::CompiledShape& s) {
+        if (!s.cacheable) return compile_now();
+        out.sql = s.nothing ? nullptr : &s.sql;
+        const std::size_t n = s.slots.size();
         Value* params = out.bound.assign_nulls(n);
-        serial::bind_shape(*s, values, params);
+        serial::bind_shape(s, values, params);
         out.params = std::span<const Value>(params, n);
         out.cached = true;
-        return;
+    };
+    // A query that kept its shape text (objects(), a QuerySet run again) finds a recent statement by the parts of
+    // its key, without writing the key and hashing it: get(pk) in a loop.
+    backends::ShapeFingerprint print;
+    const backends::ShapeFingerprint* remember = nullptr;
+    if (const ShapeText* text = q.shape_memo.get();
+        text && text->ok && q.recipe && model && text->recipe == q.recipe && extra.size() <= 1) {
+        const char* extra_class = extra.empty() ? nullptr : serial::shape_class(*extra[0]);
+        if (extra.empty() || extra_class) {
+            print.recipe = &q.recipe;
+            print.model = model;
+            print.dialect = dialect;
+            print.generation = generation;
+            print.extra_class = extra_class;
+            print.kind = kind;
+            print.name = name;
+            print.state = serial::shape_state(q);
+            remember = &print;
+            if (const backends::CompiledShape* s = conn.shapes.find(print)) {
+                values.assign(text->values.begin(), text->values.end());
+                if (!extra.empty()) values.push_back(extra[0]);
+                if (holds_nul()) return compile_now();
+                return use(*s);
+            }
+        }
     }
+    key.append(reinterpret_cast<const char*>(&prefix), offsetof(decltype(prefix), kind) + 1);
+    key += name;
+    key += '\0';
+    if (!shape_key(q, key, values, extra) || holds_nul()) return compile_now();
+    if (const backends::CompiledShape* s = conn.shapes.find(key, remember)) return use(*s);
     compile_now();
     std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
     std::vector<const Value*> shape_values = values;
-    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra));
+    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra), remember);
 }
 
 DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns) {

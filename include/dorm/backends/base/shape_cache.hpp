@@ -6,14 +6,20 @@
 
 #include <dorm/value.hpp>
 
+#include <array>
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+namespace dorm::detail {
+struct Recipe;  // <dorm/serialize.hpp>
+}
 
 namespace dorm::backends {
 
@@ -31,24 +37,63 @@ struct CompiledShape {
     std::vector<Pattern> patterns;
 };
 
+/// Everything a query's shape key is made of when the query kept its shape text (detail::ShapeMemo): equal
+/// fingerprints mean equal keys, so a recent one finds its statement without the key being written and hashed.
+struct ShapeFingerprint {
+    static constexpr std::size_t state_size = 16;
+
+    const std::shared_ptr<const detail::Recipe>* recipe = nullptr;  // the text is the recipe's (and the model's)
+    const void* model = nullptr;
+    const void* dialect = nullptr;
+    std::uint64_t generation = 0;       // of the custom lookups
+    const char* extra_class = nullptr;  // the one extra value's class (get(field, value)), or nullptr for none
+    char kind = 0;
+    std::string_view name;
+    std::array<std::int64_t, state_size> state{};  // what a method may set on a query without recording it
+
+    bool same(const ShapeFingerprint& o) const noexcept {
+        return recipe->get() == o.recipe->get() && model == o.model && dialect == o.dialect &&
+               generation == o.generation && extra_class == o.extra_class && kind == o.kind && name == o.name &&
+               state == o.state;
+    }
+};
+
 /// A connection's compiled shapes, the least recently used dropped beyond `capacity` (the prepared statements
 /// behind them are the connection's own cache's).
 class ShapeCache {
 public:
     static constexpr std::size_t capacity = 256;
 
-    /// The shape stored under `key`, or nullptr; marks it used.
-    DORM_DECL const CompiledShape* find(std::string_view key);
-    /// Stores `shape` under `key` (replacing one stored there) and returns it.
-    DORM_DECL const CompiledShape& add(std::string_view key, CompiledShape shape);
+    /// The shape stored under `key`, or nullptr; marks it used. With `print` (the same key's fingerprint), the
+    /// shape is found by it next time.
+    DORM_DECL const CompiledShape* find(std::string_view key, const ShapeFingerprint* print = nullptr);
+    /// The shape of a fingerprint find() or add() was given recently, or nullptr; marks it used.
+    DORM_DECL const CompiledShape* find(const ShapeFingerprint& print);
+    /// Stores `shape` under `key` (replacing one stored there) and returns it; `print` as for find().
+    DORM_DECL const CompiledShape& add(std::string_view key, CompiledShape shape,
+                                       const ShapeFingerprint* print = nullptr);
     std::size_t size() const noexcept { return index_.size(); }
     /// How many find() calls found a statement to reuse (a cacheable shape).
     std::uint64_t hits() const noexcept { return hits_; }
 
 private:
     using Entry = std::pair<std::string, CompiledShape>;
+    using Iterator = std::list<Entry>::iterator;
+    struct Recent {
+        ShapeFingerprint print;  // its recipe and name point at the two below
+        std::shared_ptr<const detail::Recipe> recipe;  // held, so that no other recipe takes its address
+        std::string name;
+        Iterator entry;
+    };
+
+    const CompiledShape* use(Iterator it) noexcept;
+    void remember(const ShapeFingerprint& print, Iterator it);
+    void erase(Iterator it) noexcept;
+
     std::list<Entry> entries_;  // most recently used first; nodes keep their address (the index views their keys)
-    std::unordered_map<std::string_view, std::list<Entry>::iterator> index_;
+    std::unordered_map<std::string_view, Iterator> index_;
+    std::array<Recent, 4> recent_;  // fingerprints found lately, replaced in turn; no recipe: unused
+    std::size_t next_recent_ = 0;
     std::uint64_t hits_ = 0;
 };
 

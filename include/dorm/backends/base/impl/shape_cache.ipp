@@ -4,27 +4,54 @@
 
 #include <dorm/backends/base/shape_cache.hpp>
 
+#include <iterator>
+
 namespace dorm::backends {
 
-DORM_DECL const CompiledShape* ShapeCache::find(std::string_view key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return nullptr;
-    if (it->second->second.cacheable) ++hits_;
-    if (it->second != entries_.begin()) entries_.splice(entries_.begin(), entries_, it->second);
-    return &it->second->second;
+DORM_DECL const CompiledShape* ShapeCache::use(Iterator it) noexcept {
+    if (it->second.cacheable) ++hits_;
+    if (it != entries_.begin()) entries_.splice(entries_.begin(), entries_, it);
+    return &it->second;
 }
 
-DORM_DECL const CompiledShape& ShapeCache::add(std::string_view key, CompiledShape shape) {
-    if (auto it = index_.find(key); it != index_.end()) {
-        entries_.erase(it->second);
-        index_.erase(it);
-    }
-    if (index_.size() >= capacity) {
-        index_.erase(entries_.back().first);
-        entries_.pop_back();
-    }
+DORM_DECL void ShapeCache::remember(const ShapeFingerprint& print, Iterator it) {
+    Recent& r = recent_[next_recent_];
+    next_recent_ = (next_recent_ + 1) % recent_.size();
+    r.recipe.reset();  // unused until complete (assigning the name may throw)
+    r.name.assign(print.name);
+    r.print = print;
+    r.print.recipe = &r.recipe;
+    r.print.name = r.name;
+    r.entry = it;
+    r.recipe = *print.recipe;
+}
+
+DORM_DECL void ShapeCache::erase(Iterator it) noexcept {
+    for (Recent& r : recent_)
+        if (r.recipe && r.entry == it) r.recipe.reset();
+    index_.erase(it->first);
+    entries_.erase(it);
+}
+
+DORM_DECL const CompiledShape* ShapeCache::find(std::string_view key, const ShapeFingerprint* print) {
+    auto it = index_.find(key);
+    if (it == index_.end()) return nullptr;
+    if (print) remember(*print, it->second);
+    return use(it->second);
+}
+
+DORM_DECL const CompiledShape* ShapeCache::find(const ShapeFingerprint& print) {
+    for (Recent& r : recent_)
+        if (r.recipe && r.print.same(print)) return use(r.entry);
+    return nullptr;
+}
+
+DORM_DECL const CompiledShape& ShapeCache::add(std::string_view key, CompiledShape shape, const ShapeFingerprint* print) {
+    if (auto it = index_.find(key); it != index_.end()) erase(it->second);
+    if (index_.size() >= capacity) erase(std::prev(entries_.end()));
     entries_.emplace_front(std::string(key), std::move(shape));
     index_.emplace(entries_.front().first, entries_.begin());
+    if (print) remember(*print, entries_.begin());
     return entries_.front().second;
 }
 
