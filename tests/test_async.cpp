@@ -594,6 +594,37 @@ TEST_CASE("when_all() overlaps tasks and returns their values in order", "[async
     CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
 }
 
+TEST_CASE("when_all() puts a statement's failure before the refusals after it, not before a misuse", "[async]") {
+    // Tasks that fail before they first suspend: they fail in their order, the first one first.
+    auto failing = [](int which) -> dorm::Task<int> {
+        if (which == 0) throw dorm::TransactionManagementError("dorm: misuse");
+        if (which == 1) throw dorm::detail::BrokenTransactionError("dorm: refused");
+        throw dorm::IntegrityError("dorm: duplicate", "INSERT", "23505");
+        co_return 0;
+    };
+    auto first_error = [&](std::vector<int> order) {
+        std::vector<dorm::Task<int>> tasks;
+        for (int w : order) tasks.push_back(failing(w));
+        try {
+            run(dorm::when_all(std::move(tasks)));
+        } catch (const dorm::detail::BrokenTransactionError&) {
+            return std::string("refused");
+        } catch (const dorm::TransactionManagementError&) {
+            return std::string("misuse");
+        } catch (const dorm::IntegrityError&) {
+            return std::string("failed");
+        }
+        return std::string("none");
+    };
+    CHECK(first_error({1, 2}) == "failed");   // a refusal, then the failure that caused it: the failure
+    CHECK(first_error({1, 1, 2, 1}) == "failed");
+    CHECK(first_error({2, 1}) == "failed");
+    CHECK(first_error({0, 2}) == "misuse");   // a transaction used the wrong way is no refusal: it came first
+    CHECK(first_error({0, 1, 2}) == "misuse");
+    CHECK(first_error({1, 0, 2}) == "failed");
+    CHECK(first_error({1, 0}) == "refused");  // no failure to put first
+}
+
 TEST_CASE("many concurrent transactions share a small pool", "[async]") {
     test::Database db("pool_size=2&pool_timeout=20");
     std::vector<dorm::Task<>> tasks;

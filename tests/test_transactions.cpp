@@ -63,6 +63,8 @@ TEST_CASE("a write that failed inside atomic() leaves the block to roll back unt
         CHECK_THROWS_AS(add_blog("taken"), dorm::IntegrityError);
         CHECK_THROWS_WITH(blogs(), Catch::Contains("An error occurred in the current transaction. You can't execute "
                                                    "queries until the end of the 'atomic' block."));
+        CHECK_THROWS_AS(blogs(), dorm::TransactionManagementError);  // Django's type (dorm's own subclass of it)
+        CHECK_THROWS_AS(blogs(), dorm::detail::BrokenTransactionError);
     });
     CHECK(blogs() == 1);  // "first" was rolled back with the block
     // Django's advice: wrap the write that may fail in its own atomic block.

@@ -138,4 +138,14 @@ DORM_DATABASE_ERROR_(ProtectedError, IntegrityError)
 DORM_DATABASE_ERROR_(RestrictedError, IntegrityError)
 #undef DORM_DATABASE_ERROR_
 
+namespace detail {
+/// The TransactionManagementError of a statement refused because an earlier one broke the transaction (Django's
+/// "An error occurred in the current transaction..."): a type of its own, so that when_all() can tell such a
+/// refusal from a transaction used the wrong way.
+class BrokenTransactionError : public TransactionManagementError {
+public:
+    using TransactionManagementError::TransactionManagementError;
+};
+}  // namespace detail
+
 }  // namespace dorm

@@ -20,8 +20,9 @@ namespace dorm {
 
 namespace detail {
 /// What a task's exception says, for when_all(): `refusal`, a statement refused because an earlier one broke the
-/// transaction (dorm's TransactionManagementError, or PostgreSQL's in_failed_sql_transaction for one sent before
-/// the failure was known); `failed_statement`, any other database error (a statement's own failure); `other`.
+/// transaction (BrokenTransactionError, or PostgreSQL's in_failed_sql_transaction for one sent before the failure
+/// was known); `failed_statement`, any other database error but a TransactionManagementError (a statement's own
+/// failure); `other`.
 enum class ErrorKind { refusal, failed_statement, other };
 DORM_DECL ErrorKind error_kind(const std::exception_ptr& e) noexcept;
 

@@ -569,8 +569,10 @@ DORM_DECL void RunLoop::run() {
 DORM_DECL ErrorKind error_kind(const std::exception_ptr& e) noexcept {
     try {
         std::rethrow_exception(e);
-    } catch (const TransactionManagementError&) {
+    } catch (const BrokenTransactionError&) {
         return ErrorKind::refusal;
+    } catch (const TransactionManagementError&) {  // a transaction used the wrong way: no statement failed
+        return ErrorKind::other;
     } catch (const DatabaseError& d) {
         return d.code() == "25P02" ? ErrorKind::refusal : ErrorKind::failed_statement;  // in_failed_sql_transaction
     } catch (...) {

@@ -256,8 +256,8 @@ DORM_DECL void Connection::after_error(bool write) noexcept {
 }
 
 DORM_DECL void Connection::refuse_in_broken_transaction() const {
-    throw TransactionManagementError("dorm: An error occurred in the current transaction. You can't execute "
-                                     "queries until the end of the 'atomic' block.");
+    throw dorm::detail::BrokenTransactionError("dorm: An error occurred in the current transaction. You can't "
+                                               "execute queries until the end of the 'atomic' block.");
 }
 
 DORM_DECL auto Connection::do_stream(const std::string& sql, std::span<const Value> params, std::size_t) -> std::unique_ptr<Cursor> {
