@@ -933,12 +933,15 @@ public:
     }
     template <class V>
     T get(LookupPath<checked> path, V&& value) const {
-        Q condition(path.view(), std::forward<V>(value));
-        T out{};
-        bool done = false;
-        if constexpr (is_model) done = get_by_field(condition, out);
-        if (!done) out = add_condition(condition).get();
-        return out;
+        using D = std::remove_cvref_t<V>;
+        if constexpr (is_model && (detail::value_like<D> || detail::model<D> || detail::is_foreign_key<D>::value)) {
+            const Value v = detail::to_value(value);  // as Q makes it
+            T out{};
+            if (get_by_field(path.view(), v, out)) return out;
+            return add_condition(Q(path.view(), v)).get();
+        } else {
+            return add_condition(Q(path.view(), std::forward<V>(value))).get();
+        }
     }
     template <class V>
     T get(const Q& q, LookupPath<checked> path, V&& value) const {
@@ -982,21 +985,17 @@ private:
     /// get(field, value) without building and compiling a query each time: the statement comes from the connection's
     /// shape cache (this QuerySet's shape, the field and the value's class), where the first call of the shape left
     /// it; a cached statement's value is checked as filter() would check it, then bound. False, with `out` untouched,
-    /// when the condition is not one field's exact value.
-    bool get_by_field(const Q& condition, T& out) const {
-        const auto& leaf = *condition.leaf();
-        const Value& v = leaf.value.value;
-        if (leaf.value.kind != detail::Operand::Kind::value || v.is_null() || leaf.path.find("__") != std::string::npos)
-            return false;
+    /// when `path` is not one field's exact value.
+    bool get_by_field(std::string_view path, const Value& v, T& out) const {
+        if (v.is_null() || path.find("__") != std::string_view::npos) return false;
         const sql::Query& base = *query_;
-        const FieldMeta* field = base.model->find_field(leaf.path);
+        const FieldMeta* field = base.model->find_field(path);
         if (!field || base.empty || !base.combinator.empty()) return false;
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
         const backends::Dialect& dialect = conn.dialect();
-        const std::string_view path = leaf.path;
         auto build = [&](const sql::Query& source, std::span<const Value> extra) {
-            if (&source == &base) return sql::compile_select(get_query(*add_condition(condition).query_), dialect);
+            if (&source == &base) return sql::compile_select(get_query(*add_condition(Q(path, v)).query_), dialect);
             self_type other(std::make_shared<const sql::Query>(source));  // learning a shape: the changed query
             return sql::compile_select(get_query(*other.add_condition(Q(path, extra[0])).query_), dialect);
         };
