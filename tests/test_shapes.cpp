@@ -623,6 +623,7 @@ TEST_CASE("a kept query finds its recent statements without its key, and never a
     // call, the statement of that call's own shape, with its own values.
     const auto kept = Entry::objects().filter("rating__gte", 1);
     const auto hits = conn().shapes.hits();
+    const auto by_fingerprint = conn().shapes.fingerprint_hits();
     for (int round = 0; round < 6; ++round) {
         INFO("round " << round);
         const auto id = ids[static_cast<std::size_t>(round) % ids.size()];
@@ -639,6 +640,7 @@ TEST_CASE("a kept query finds its recent statements without its key, and never a
         CHECK(kept.get("pk", id).id == id);
     }
     CHECK(conn().shapes.hits() - hits >= 30);
+    CHECK(conn().shapes.fingerprint_hits() - by_fingerprint >= 24);  // from the third round on, most of them
     // The model's own kept query, as get(pk) in a loop uses it.
     for (int round = 0; round < 5; ++round)
         for (auto id : ids) CHECK(Entry::objects().get("pk", id).id == id);
@@ -658,12 +660,28 @@ TEST_CASE("a remembered fingerprint goes with the statement it found", "[shapes]
     cache.add("key", s, &print);
     REQUIRE(cache.find(print) != nullptr);
     CHECK(cache.find(print)->sql == "SELECT 1");
-    auto other = print;
-    other.name = "id";
-    CHECK(cache.find(other) == nullptr);
-    other = print;
-    other.state[0] = 1;
-    CHECK(cache.find(other) == nullptr);
+    // Any part that differs is another key.
+    const auto filtered = Entry::objects().filter("rating__gte", 1);  // objects()' recipes are one, told by model
+    const auto& other_recipe = filtered.query().recipe;
+    const int elsewhere = 0;
+    const std::vector<std::function<void(dorm::backends::ShapeFingerprint&)>> changes{
+        [&](auto& f) { f.recipe = &other_recipe; },
+        [&](auto& f) { f.model = &elsewhere; },
+        [&](auto& f) { f.dialect = &elsewhere; },
+        [](auto& f) { f.generation = 1; },
+        [](auto& f) { f.extra_class = "?i+"; },
+        [](auto& f) { f.kind = 'G'; },
+        [](auto& f) { f.name = "id"; },
+        [](auto& f) { f.state[0] = 1; },
+        [](auto& f) { f.state[15] = 1; },
+    };
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+        INFO("change " << i);
+        auto other = print;
+        changes[i](other);
+        CHECK(cache.find(other) == nullptr);
+    }
+    CHECK(cache.find(print) != nullptr);
     // Replaced under its key: the fingerprint no longer finds it (nor the new statement, until remembered).
     s.sql = "SELECT 2";
     cache.add("key", s);

@@ -1680,12 +1680,11 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
             print.name = name;
             print.state = serial::shape_state(q);
             remember = &print;
-            if (const backends::CompiledShape* s = conn.shapes.find(print)) {
-                values.assign(text->values.begin(), text->values.end());
-                if (!extra.empty()) values.push_back(extra[0]);
-                if (holds_nul()) return compile_now();
-                return use(*s);
-            }
+            values.assign(text->values.begin(), text->values.end());
+            if (!extra.empty()) values.push_back(extra[0]);
+            if (holds_nul()) return compile_now();
+            if (const backends::CompiledShape* s = conn.shapes.find(print)) return use(*s);
+            values.clear();  // shape_key() collects them again
         }
     }
     key.append(reinterpret_cast<const char*>(&prefix), offsetof(decltype(prefix), kind) + 1);

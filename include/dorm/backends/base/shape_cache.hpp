@@ -64,6 +64,10 @@ class ShapeCache {
 public:
     static constexpr std::size_t capacity = 256;
 
+    ShapeCache() = default;
+    ShapeCache(const ShapeCache&) = delete;  // its index and fingerprints point into it
+    ShapeCache& operator=(const ShapeCache&) = delete;
+
     /// The shape stored under `key`, or nullptr; marks it used. With `print` (the same key's fingerprint), the
     /// shape is found by it next time.
     DORM_DECL const CompiledShape* find(std::string_view key, const ShapeFingerprint* print = nullptr);
@@ -75,6 +79,8 @@ public:
     std::size_t size() const noexcept { return index_.size(); }
     /// How many find() calls found a statement to reuse (a cacheable shape).
     std::uint64_t hits() const noexcept { return hits_; }
+    /// How many of them found it by a fingerprint.
+    std::uint64_t fingerprint_hits() const noexcept { return fingerprint_hits_; }
 
 private:
     using Entry = std::pair<std::string, CompiledShape>;
@@ -84,6 +90,7 @@ private:
         std::shared_ptr<const detail::Recipe> recipe;  // held, so that no other recipe takes its address
         std::string name;
         Iterator entry;
+        std::uint64_t used = 0;  // when it was last remembered or found
     };
 
     const CompiledShape* use(Iterator it) noexcept;
@@ -92,9 +99,10 @@ private:
 
     std::list<Entry> entries_;  // most recently used first; nodes keep their address (the index views their keys)
     std::unordered_map<std::string_view, Iterator> index_;
-    std::array<Recent, 4> recent_;  // fingerprints found lately, replaced in turn; no recipe: unused
-    std::size_t next_recent_ = 0;
+    std::array<Recent, 8> recent_;  // fingerprints found lately, the least recently used replaced; no recipe: unused
+    std::uint64_t clock_ = 0;
     std::uint64_t hits_ = 0;
+    std::uint64_t fingerprint_hits_ = 0;
 };
 
 }  // namespace dorm::backends

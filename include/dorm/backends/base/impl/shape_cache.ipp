@@ -15,14 +15,22 @@ DORM_DECL const CompiledShape* ShapeCache::use(Iterator it) noexcept {
 }
 
 DORM_DECL void ShapeCache::remember(const ShapeFingerprint& print, Iterator it) {
-    Recent& r = recent_[next_recent_];
-    next_recent_ = (next_recent_ + 1) % recent_.size();
+    Recent* slot = &recent_[0];
+    for (Recent& r : recent_) {
+        if (!r.recipe) {
+            slot = &r;
+            break;
+        }
+        if (r.used < slot->used) slot = &r;
+    }
+    Recent& r = *slot;
     r.recipe.reset();  // unused until complete (assigning the name may throw)
     r.name.assign(print.name);
     r.print = print;
     r.print.recipe = &r.recipe;
     r.print.name = r.name;
     r.entry = it;
+    r.used = ++clock_;
     r.recipe = *print.recipe;
 }
 
@@ -41,8 +49,13 @@ DORM_DECL const CompiledShape* ShapeCache::find(std::string_view key, const Shap
 }
 
 DORM_DECL const CompiledShape* ShapeCache::find(const ShapeFingerprint& print) {
+    if (!print.recipe) return nullptr;
     for (Recent& r : recent_)
-        if (r.recipe && r.print.same(print)) return use(r.entry);
+        if (r.recipe && r.print.same(print)) {
+            r.used = ++clock_;
+            if (r.entry->second.cacheable) ++fingerprint_hits_;
+            return use(r.entry);
+        }
     return nullptr;
 }
 
