@@ -140,8 +140,8 @@ DORM_DATABASE_ERROR_(RestrictedError, IntegrityError)
 
 namespace detail {
 /// The TransactionManagementError of a statement refused because an earlier one broke the transaction (Django's
-/// "An error occurred in the current transaction..."): a type of its own, so that when_all() can tell such a
-/// refusal from a transaction used the wrong way.
+/// "An error occurred in the current transaction..."), or of a block that cannot commit a transaction lost that
+/// way: a type of its own, so that when_all() can tell such a refusal from a transaction used the wrong way.
 class BrokenTransactionError : public TransactionManagementError {
 public:
     using TransactionManagementError::TransactionManagementError;

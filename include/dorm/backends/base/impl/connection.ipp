@@ -53,8 +53,9 @@ DORM_DECL void Connection::atomic_exit(bool commit) {
             savepoints_.clear();
         }
         if (commit)
-            throw TransactionManagementError("dorm: the transaction of this atomic block was lost (connection lost, "
-                                             "or rolled back by the database after an error): nothing was committed");
+            throw dorm::detail::BrokenTransactionError("dorm: the transaction of this atomic block was lost (connection "
+                                                       "lost, or rolled back by the database after an error): nothing "
+                                                       "was committed");
         return;
     }
     if (commit && !needs_rollback_) {
