@@ -1078,7 +1078,9 @@ TEST_CASE("concurrent single statements of one aatomic() block share round trips
 
     // Reads, counts and updates pipeline too, beside work that is not one statement (aget_or_create takes a
     // savepoint; a stream reads through a cursor): each answer is its own, in the same transaction.
-    const Blog first = created.front();
+    // The tasks ran concurrently, so the first task's row need not have the smallest key.
+    const Blog first = *std::min_element(created.begin(), created.end(),
+                                         [](const Blog& a, const Blog& b) { return a.id < b.id; });
     auto mixed = run(dorm::aatomic([&]() -> dorm::Task<std::vector<std::int64_t>> {
         std::vector<dorm::Task<std::int64_t>> tasks;
         for (int i = 0; i < 40; ++i) {
