@@ -147,13 +147,17 @@ protected:
         sqlite3_stmt* stmt = acquire(sql, cached);
         int rc;
         try {
-            bind(stmt, params, sql);
+            // The values outlive every step here, so SQLite may read text and blobs where they are (a raw loop's
+            // SQLITE_STATIC) instead of copying each into memory of its own.
+            bind(stmt, params, sql, true);
             while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
             }
         } catch (...) {
+            unbind(stmt, params);
             release(stmt, cached);
             throw;
         }
+        unbind(stmt, params);
         if (rc != SQLITE_DONE) {
             release(stmt, cached);
             raise(db_, rc, sql);
@@ -194,7 +198,10 @@ private:
         }
     }
 
-    void bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql) {
+    /// `borrowed`: the values (and dates' text, kept in `iso_`) stay where they are until the statement is unbound;
+    /// otherwise SQLite copies them, for a cursor that may outlive its parameters.
+    void bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql, bool borrowed = false) {
+        const auto keep = borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT;
         if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size())
             throw ProgrammingError(fmt::format("dorm: statement takes {} parameters, {} given",
                                                sqlite3_bind_parameter_count(stmt), params.size()), sql);
@@ -208,11 +215,11 @@ private:
                     else if constexpr (std::is_same_v<X, std::int64_t>) return sqlite3_bind_int64(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, std::string>)
-                        return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                        return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), keep, SQLITE_UTF8);
                     else if constexpr (std::is_same_v<X, Bytes>) {
                         // An empty vector's data() may be null, which SQLite would bind as NULL.
                         if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
-                        return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), SQLITE_TRANSIENT);
+                        return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), keep);
                     }
                     else if constexpr (std::is_same_v<X, Duration>)  // microseconds, as Django stores them
                         return sqlite3_bind_int64(stmt, idx, x.count());
@@ -221,7 +228,10 @@ private:
                     else {
                         if constexpr (!std::is_same_v<X, Time>) dorm::detail::check_writable(x);
                         auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them
-                        return sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                        if (!borrowed) return sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+                        if (iso_.size() < params.size()) iso_.resize(params.size());
+                        std::string& kept = iso_[i] = std::move(s);
+                        return sqlite3_bind_text64(stmt, idx, kept.data(), kept.size(), SQLITE_STATIC, SQLITE_UTF8);
                     }
                 },
                 params[i].variant());
@@ -229,9 +239,19 @@ private:
         }
     }
 
+    /// After a borrowed bind: a statement kept in the cache must not point at values that are gone.
+    static void unbind(sqlite3_stmt* stmt, std::span<const Value> params) noexcept {
+        for (const Value& v : params)
+            if (!v.holds<std::int64_t>() && !v.is_null()) {
+                sqlite3_clear_bindings(stmt);
+                return;
+            }
+    }
+
     static constexpr std::size_t max_cached_statements = 512;
     sqlite3* db_ = nullptr;
     std::unordered_map<std::string, CachedStatement> cache_;
+    std::vector<std::string> iso_;  // dates' and times' text while a borrowed bind lasts
 };
 
 inline Cursor::Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached)
