@@ -412,6 +412,8 @@ struct FieldMeta {
     // row decoding does not use these.
     Value (*get)(const void* obj) = nullptr;
     void (*set)(void* obj, const Value& v) = nullptr;
+    /// A std::string member (not std::optional): where it is, so that an INSERT can lend it rather than copy it.
+    std::string* (*text)(void* obj) = nullptr;
     /// ForeignKeys: the instance assigned to the ForeignKey member of `obj` (`e.blog = blog`), if one was, and in
     /// `*db` the database it came from (what save() checks with the routers' allow_relation).
     const void* (*assigned)(const void* obj, const std::string** db) = nullptr;

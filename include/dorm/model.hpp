@@ -320,6 +320,7 @@ struct ColumnAccess {
     const ModelMeta& (*related)() = nullptr;  // a ForeignKey's target
     Value (*get)(const void* obj) = nullptr;
     void (*set)(void* obj, const Value& v) = nullptr;
+    std::string* (*text)(void* obj) = nullptr;
     const void* (*assigned)(const void* obj, const std::string** db) = nullptr;
     void (*attach)(void* obj, std::shared_ptr<const void> related, const std::string* db) = nullptr;
 };
@@ -376,6 +377,8 @@ struct meta_builder {
             return traits::to_value(static_cast<const M*>(obj)->*member_of<M, I>());
         };
         a.set = +[](void* obj, const Value& v) { assign(static_cast<M*>(obj)->*member_of<M, I>(), v); };
+        if constexpr (std::is_same_v<T, std::string>)
+            a.text = +[](void* obj) -> std::string* { return &(static_cast<M*>(obj)->*member_of<M, I>()); };
         using Related = typename relation_of<T>::type;
         if constexpr (!std::is_void_v<Related>) {
             a.related = +[]() -> const ModelMeta& { return model_meta_of<Related>(); };

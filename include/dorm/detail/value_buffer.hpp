@@ -42,6 +42,19 @@ public:
         }
         ++size_;
     }
+    /// Appends the Value `make()` returns, built where it is kept (no move, no moved-from Value to destroy).
+    template <class Make>
+    const Value& push_back_made(Make&& make) {
+        Value* v;
+        if (on_heap_) {
+            v = &heap_.emplace_back(make());
+        } else {
+            if (size_ == N) throw std::length_error("dorm: ValueBuffer holds no more in place: reserve() first");
+            v = new (storage_ + size_ * sizeof(Value)) Value(make());
+        }
+        ++size_;
+        return *v;
+    }
     /// reserve(n), then `n` NULLs to assign: the first of them.
     Value* assign_nulls(std::size_t n) {
         reserve(n);

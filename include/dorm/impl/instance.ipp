@@ -55,15 +55,32 @@ DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, co
 DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn) {
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
-    // The values on the stack for most models: a raw insert allocates nothing either.
+    // The values on the stack for most models: a raw insert allocates nothing either. Text members are lent, not
+    // copied: moved into their Values, and moved back once the statement has run or failed (`give_back`).
     ValueBuffer<16> buffer;
     buffer.reserve(meta.fields.size());
+    struct GiveBack {
+        const ModelMeta& meta;
+        void* obj;
+        const FieldMeta* skipped;
+        const ValueBuffer<16>& buffer;
+        ~GiveBack() {
+            const std::span<const Value> lent = buffer.values();
+            std::size_t i = 0;
+            for (const auto& f : meta.fields) {
+                if (&f == skipped) continue;
+                if (i == lent.size()) break;
+                // The buffer's Values are not const objects: this takes back the string lent to the one at i.
+                if (f.text) *f.text(obj) = std::move(const_cast<std::string&>(std::get<std::string>(lent[i].variant())));
+                ++i;
+            }
+        }
+    } give_back{meta, obj, assign_pk ? &pk : nullptr, buffer};
     const backends::Dialect& dialect = conn.dialect();
     for (const auto& f : meta.fields)
         if (!(assign_pk && &f == &pk)) {
-            Value v = f.get(obj);
+            const Value& v = buffer.push_back_made([&] { return f.text ? Value(std::move(*f.text(obj))) : f.get(obj); });
             if (f.kind == FieldKind::text) check_storable(dialect, f, v);
-            buffer.push_back(std::move(v));
         }
     const std::span<const Value> values = buffer.values();
     const std::string& sql = insert_row_sql(meta, dialect, assign_pk);

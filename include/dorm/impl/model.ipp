@@ -67,6 +67,7 @@ DORM_DECL void MetaBuilder::column(std::size_t index, std::string_view name, con
     f.one_to_one = access.one_to_one;
     f.get = access.get;
     f.set = access.set;
+    f.text = access.text;
     f.assigned = access.assigned;
     f.attach = access.attach;
     meta.fields.push_back(std::move(f));
