@@ -11,6 +11,7 @@ DORM_DECL auto Q::combine(const Q& a, const Q& b, Connector c) -> Q {
     if (a.empty()) return b;
     Q q;
     q.connector_ = c;
+    q.children_.reserve(2);  // the usual two children in one allocation; more when a side is flattened in
     q.add(a);
     q.add(b);
     return q;

@@ -337,6 +337,7 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
     if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
     auto q = std::make_shared<sql::Query>(*query);
     std::vector<sql::OrderBy> resolved;
+    resolved.reserve(terms.size());  // a term is one ordering, but for a relation's Meta.ordering
     for (const auto& t : terms) {
         const auto& e = *t.expression;
         if (!q->combinator.empty()) {  // a set operation orders by its columns

@@ -6,23 +6,42 @@
 
 namespace dorm::sql {
 
-DORM_DECL auto Expression::contains_aggregate() const -> bool {
-    if (is_aggregate()) return true;
-    if (is_window()) return false;
-    std::vector<const Expression*> kids;
-    sources(kids);
-    for (const auto* k : kids)
-        if (k && k->contains_aggregate()) return true;
+namespace detail {
+/// Whether a node of the tree under `root` (itself included) is `found`, not looking below a node that is
+/// `stop` (and not found). Walks with one stack per thread, reused, where a recursion would fill a vector of
+/// children at each level: filter() asks this of every condition, and should not allocate for it.
+template <class Found, class Stop>
+bool any_node(const Expression& root, Found found, Stop stop) {
+    thread_local std::vector<const Expression*> stack;
+    const std::size_t base = stack.size();  // a walk inside a walk leaves what is below `base` alone
+    try {
+        stack.push_back(&root);
+        while (stack.size() > base) {
+            const Expression* e = stack.back();
+            stack.pop_back();
+            if (!e) continue;
+            if (found(*e)) {
+                stack.resize(base);
+                return true;
+            }
+            if (!stop(*e)) e->sources(stack);
+        }
+    } catch (...) {
+        stack.resize(base);
+        throw;
+    }
     return false;
+}
+}  // namespace detail
+
+DORM_DECL auto Expression::contains_aggregate() const -> bool {
+    return detail::any_node(*this, [](const Expression& e) { return e.is_aggregate(); },
+                            [](const Expression& e) { return e.is_window(); });
 }
 
 DORM_DECL auto Expression::contains_over_clause() const -> bool {
-    if (is_window()) return true;
-    std::vector<const Expression*> kids;
-    sources(kids);
-    for (const auto* k : kids)
-        if (k && k->contains_over_clause()) return true;
-    return false;
+    return detail::any_node(*this, [](const Expression& e) { return e.is_window(); },
+                            [](const Expression&) { return false; });
 }
 
 DORM_DECL auto Expression::is_constant() const -> bool {
@@ -54,6 +73,7 @@ DORM_DECL void Compiler::param(Value v) {
         sql += dialect.literal(v);
         return;
     }
+    if (params.capacity() == 0) params.reserve(8);  // most statements' parameters in one allocation
     params.push_back(std::move(v));
     dialect.placeholder(sql, params.size());
 }

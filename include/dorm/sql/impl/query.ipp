@@ -95,7 +95,10 @@ DORM_DECL Value pattern_text(std::string_view lookup, const Value& v) {
 }
 
 DORM_DECL std::vector<std::string_view> split_path(std::string_view path) {
+    std::size_t n = 1;  // counted first: one allocation, not one per doubling
+    for (std::size_t at = path.find("__"); at != std::string_view::npos; at = path.find("__", at + 2)) ++n;
     std::vector<std::string_view> parts;
+    parts.reserve(n);
     for (std::size_t pos = 0;;) {
         auto at = path.find("__", pos);
         parts.push_back(path.substr(pos, at == std::string_view::npos ? std::string_view::npos : at - pos));
@@ -826,6 +829,7 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
                       : q.connector() == Q::Connector::or_ ? Connector::or_
                                                            : Connector::xor_;
     node->negated = q.negated();
+    node->children.reserve(q.children().size());
     for (const auto& child : q.children()) node->children.push_back(build_q(query, child, neg));
     return node;
 }
@@ -835,6 +839,7 @@ namespace dorm::sql::detail {
 
 DORM_DECL void and_into(std::shared_ptr<const WhereNode>& target, ExprPtr condition) {
     auto node = std::make_shared<WhereNode>();
+    node->children.reserve(target ? 2 : 1);
     if (target) node->children.push_back(target);
     node->children.push_back(std::move(condition));
     target = std::move(node);
