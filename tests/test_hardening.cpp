@@ -69,10 +69,10 @@ TEST_CASE("text with a NUL character is stored exactly or refused, never cut", "
         CHECK_THROWS_AS(Sample::objects().filter(std::string(lookup), "\0"s).count(), dorm::ValueError);
 }
 
-TEST_CASE("an INSERT lends the instance's text to its statement: every string is back, run, failed or refused",
+TEST_CASE("an INSERT leaves the instance's text as it was: saved, created (its text lent), failed or refused",
           "[hardening]") {
     test::Database db;
-    const std::string name(90, 'n'), tagline(50, 't');  // held on the heap: lent, not copied
+    const std::string name(90, 'n'), tagline(50, 't');  // held on the heap: create() lends them, not copies
     Blog a;
     a.name = name;
     a.tagline = tagline;
@@ -83,12 +83,12 @@ TEST_CASE("an INSERT lends the instance's text to its statement: every string is
     Blog made;
     made.name = name + "2";
     made.tagline = tagline;
-    Blog created = Blog::objects().create(std::move(made));
+    Blog created = Blog::objects().create(std::move(made));  // its own copy's strings go out and come back
     CHECK(created.name == name + "2");
     CHECK(created.tagline == tagline);
     CHECK(Blog::objects().get("pk", created.id).tagline == tagline);
 
-    // The database refuses the row (the name is unique): the instance keeps its text, and no key.
+    // The database refuses the row (the name is unique): a user's instance keeps its text, and no key.
     Blog b;
     b.name = name;
     b.tagline = tagline + "!";
@@ -100,13 +100,15 @@ TEST_CASE("an INSERT lends the instance's text to its statement: every string is
     b.save();
     CHECK(Blog::objects().get("pk", b.id).tagline == tagline + "!");
 
-    // Refused before anything is sent (PostgreSQL text cannot hold NUL): the text lent so far comes back too.
+    // Refused before anything is sent (PostgreSQL text cannot hold NUL), by save() or by create() of a copy.
     if (test::is_postgresql()) {
         Sample s;
         s.text = std::string(40, 'x') + "\0"s;
         s.day = dorm::Date(2000, 1, 1);
         CHECK_THROWS_AS(s.save(), dorm::ValueError);
+        CHECK_THROWS_AS(Sample::objects().create(s), dorm::ValueError);
         CHECK(s.text == std::string(40, 'x') + "\0"s);
+        CHECK(Sample::objects().count() == 0);
     }
     CHECK(Blog::objects().count() == 3);
 }

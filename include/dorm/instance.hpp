@@ -67,8 +67,9 @@ DORM_DECL const std::string* insert_rows_sql(const ModelMeta& meta, const backen
                                              bool returning_pk, const sql::OnConflict& conflict);
 
 /// Inserts one row of `meta` from `obj`; fills in an automatic primary key (from RETURNING, or
-/// the connection's last_insert_id()).
-DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn);
+/// the connection's last_insert_id()). `owned`: no one else can see `obj` (create()'s own copy), so its text is
+/// lent to the statement rather than copied; a user's instance is never written but for its key, as Django's.
+DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn, bool owned = false);
 /// UPDATE one row by primary key; returns the rows matched.
 DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, const std::string* db,
                                        backends::Connection& conn, const std::vector<std::string>& update_fields);
@@ -78,7 +79,9 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
 /// routers' allow_relation must accept the pair, else ValueError.
 DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, ModelState& state);
 /// Model::save() of `obj`, an instance of `meta`'s model with state `state` (compiled once for every model).
-DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options);
+/// `owned`: as insert_instance()'s.
+DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options,
+                             bool owned = false);
 /// Below this many rows per statement a multi-row INSERT ... RETURNING (one round trip) is faster than
 /// reserving keys and a COPY (three); measured on PostgreSQL 15 over loopback.
 inline constexpr std::size_t copy_min_rows = 100;
@@ -104,6 +107,11 @@ void insert_instance(M& obj, backends::Connection& conn) {
 template <class M>
 void save_instance(M& obj, const SaveOptions& options) {
     save_instance(model_meta<M>(), &obj, obj.dorm_state_, options);
+}
+/// save_instance() of an instance only the caller can see (create()'s).
+template <class M>
+void save_owned_instance(M& obj, const SaveOptions& options) {
+    save_instance(model_meta<M>(), &obj, obj.dorm_state_, options, true);
 }
 
 template <class M>

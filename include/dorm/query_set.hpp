@@ -190,6 +190,8 @@ M make_instance() {
 template <class M>
 void save_instance(M& obj, const SaveOptions& options);
 template <class M>
+void save_owned_instance(M& obj, const SaveOptions& options);
+template <class M>
 DeleteResult delete_instance(M& obj, std::string_view using_);
 template <class M>
 void refresh_instance(M& obj, std::string_view using_);
@@ -1057,7 +1059,7 @@ public:
         SaveOptions o;
         o.force_insert = true;
         o.using_ = *write_db();
-        detail::save_instance(obj, o);
+        detail::save_owned_instance(obj, o);  // `obj` is this call's own until it is returned
         return obj;
     }
 

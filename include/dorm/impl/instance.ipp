@@ -52,19 +52,22 @@ DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, co
                                      "text cannot hold them).", f.name, d.vendor()));
 }
 
-DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn) {
+DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Connection& conn, bool owned) {
     const FieldMeta& pk = meta.pk_field();
     const bool assign_pk = pk.auto_increment && pk_unset(meta, obj);
-    // The values on the stack for most models: a raw insert allocates nothing either. Text members are lent, not
-    // copied: moved into their Values, and moved back once the statement has run or failed (`give_back`).
+    // The values on the stack for most models: a raw insert allocates nothing either. The text members of an
+    // instance no one else sees are lent, not copied: moved into their Values, and moved back once the statement
+    // has run or failed (`give_back`). A user's instance is only read: another thread may read it meanwhile.
     ValueBuffer<16> buffer;
     buffer.reserve(meta.fields.size());
     struct GiveBack {
         const ModelMeta& meta;
         void* obj;
+        bool owned;
         const FieldMeta* skipped;
         const ValueBuffer<16>& buffer;
         ~GiveBack() {
+            if (!owned) return;
             const std::span<const Value> lent = buffer.values();
             std::size_t i = 0;
             for (const auto& f : meta.fields) {
@@ -75,11 +78,12 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
                 ++i;
             }
         }
-    } give_back{meta, obj, assign_pk ? &pk : nullptr, buffer};
+    } give_back{meta, obj, owned, assign_pk ? &pk : nullptr, buffer};
     const backends::Dialect& dialect = conn.dialect();
     for (const auto& f : meta.fields)
         if (!(assign_pk && &f == &pk)) {
-            const Value& v = buffer.push_back_made([&] { return f.text ? Value(std::move(*f.text(obj))) : f.get(obj); });
+            const Value& v =
+                buffer.push_back_made([&] { return owned && f.text ? Value(std::move(*f.text(obj))) : f.get(obj); });
             if (f.kind == FieldKind::text) check_storable(dialect, f, v);
         }
     const std::span<const Value> values = buffer.values();
@@ -165,7 +169,8 @@ DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, 
     }
 }
 
-DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options) {
+DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options,
+                             bool owned) {
     if (options.force_insert && (options.force_update || !options.update_fields.empty()))
         throw ValueError("dorm: Cannot force both insert and updating in model saving.");
     for (const auto& name : options.update_fields) {
@@ -185,20 +190,20 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
             if (std::find(state.deferred->begin(), state.deferred->end(), f.name) ==
                 state.deferred->end())
                 loaded.update_fields.push_back(f.name);
-        return save_instance(meta, obj, state, loaded);
+        return save_instance(meta, obj, state, loaded, owned);
     }
     const bool forced_update = options.force_update || !options.update_fields.empty();
     if (pk_unset(meta, obj)) {
         if (forced_update) throw ValueError("dorm: Cannot force an update in save() with no primary key.");
-        insert_instance(meta, obj, conn);
+        insert_instance(meta, obj, conn, owned);
     } else if (options.force_insert) {
-        insert_instance(meta, obj, conn);
+        insert_instance(meta, obj, conn, owned);
     } else {
         // Django: UPDATE first; INSERT when no row had this primary key.
         if (update_instance(meta, obj, db, conn, options.update_fields) == 0) {
             if (options.force_update) throw DatabaseError("dorm: Forced update did not affect any rows.");
             if (!options.update_fields.empty()) throw DatabaseError("dorm: Save with update_fields did not affect any rows.");
-            insert_instance(meta, obj, conn);
+            insert_instance(meta, obj, conn, owned);
         }
     }
     state.db = db;

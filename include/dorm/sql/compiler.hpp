@@ -32,7 +32,8 @@ public:
     virtual Match as_sql(Compiler& c) const = 0;
     /// The type of the value it computes (Django's output_field), when known.
     virtual std::optional<FieldKind> output_kind() const { return std::nullopt; }
-    /// The nodes it is built from (Django's get_source_expressions) (not those of a subquery, which is a query of its own).
+    /// The nodes it is built from (Django's get_source_expressions) (not those of a subquery, which is a query of its own),
+    /// appended to `out`: what `out` already holds is left as it is (tree walks share one list).
     virtual void sources(std::vector<const Expression*>& out) const { (void)out; }
     /// Whether it is an aggregate function itself.
     virtual bool is_aggregate() const noexcept { return false; }

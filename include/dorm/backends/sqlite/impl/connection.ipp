@@ -240,12 +240,13 @@ private:
     }
 
     /// After a borrowed bind: a statement kept in the cache must not point at values that are gone.
-    static void unbind(sqlite3_stmt* stmt, std::span<const Value> params) noexcept {
+    void unbind(sqlite3_stmt* stmt, std::span<const Value> params) noexcept {
         for (const Value& v : params)
-            if (!v.holds<std::int64_t>() && !v.is_null()) {
+            if (v.holds<std::string>() || v.holds<Bytes>() || v.holds<Date>() || v.holds<DateTime>() || v.holds<Time>()) {
                 sqlite3_clear_bindings(stmt);
-                return;
+                break;
             }
+        if (iso_.size() > 64) iso_ = {};  // a large batch's dates are not kept for the next statement
     }
 
     static constexpr std::size_t max_cached_statements = 512;
