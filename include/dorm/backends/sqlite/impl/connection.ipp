@@ -146,18 +146,19 @@ protected:
         CachedStatement* cached;
         sqlite3_stmt* stmt = acquire(sql, cached);
         int rc;
+        bool lent = false;
         try {
             // The values outlive every step here, so SQLite may read text and blobs where they are (a raw loop's
             // SQLITE_STATIC) instead of copying each into memory of its own.
-            bind(stmt, params, sql, true);
+            lent = bind(stmt, params, sql, true);
             while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
             }
         } catch (...) {
-            unbind(stmt, params);
+            unbind(stmt, true);  // bind() may have lent some values before it threw
             release(stmt, cached);
             throw;
         }
-        unbind(stmt, params);
+        unbind(stmt, lent);
         if (rc != SQLITE_DONE) {
             release(stmt, cached);
             raise(db_, rc, sql);
@@ -199,9 +200,11 @@ private:
     }
 
     /// `borrowed`: the values (and dates' text, kept in `iso_`) stay where they are until the statement is unbound;
-    /// otherwise SQLite copies them, for a cursor that may outlive its parameters.
-    void bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql, bool borrowed = false) {
+    /// otherwise SQLite copies them, for a cursor that may outlive its parameters. Returns whether SQLite was given
+    /// a pointer to keep (text, a blob or a date, borrowed).
+    bool bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql, bool borrowed = false) {
         const auto keep = borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT;
+        bool lent = false;
         if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size())
             throw ProgrammingError(fmt::format("dorm: statement takes {} parameters, {} given",
                                                sqlite3_bind_parameter_count(stmt), params.size()), sql);
@@ -214,11 +217,13 @@ private:
                     else if constexpr (std::is_same_v<X, bool>) return sqlite3_bind_int(stmt, idx, x ? 1 : 0);
                     else if constexpr (std::is_same_v<X, std::int64_t>) return sqlite3_bind_int64(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
-                    else if constexpr (std::is_same_v<X, std::string>)
+                    else if constexpr (std::is_same_v<X, std::string>) {
+                        lent = borrowed;
                         return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), keep, SQLITE_UTF8);
-                    else if constexpr (std::is_same_v<X, Bytes>) {
+                    } else if constexpr (std::is_same_v<X, Bytes>) {
                         // An empty vector's data() may be null, which SQLite would bind as NULL.
                         if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
+                        lent = borrowed;
                         return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), keep);
                     }
                     else if constexpr (std::is_same_v<X, Duration>)  // microseconds, as Django stores them
@@ -228,24 +233,25 @@ private:
                     else {
                         if constexpr (!std::is_same_v<X, Time>) dorm::detail::check_writable(x);
                         auto s = dorm::detail::to_iso(x);  // dates and times are ISO text, as Django stores them
-                        if (!borrowed) return sqlite3_bind_text64(stmt, idx, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-                        if (iso_.size() < params.size()) iso_.resize(params.size());
-                        std::string& kept = iso_[i] = std::move(s);
-                        return sqlite3_bind_text64(stmt, idx, kept.data(), kept.size(), SQLITE_STATIC, SQLITE_UTF8);
+                        if (borrowed) {
+                            if (iso_.size() < params.size()) iso_.resize(params.size());
+                            iso_[i] = std::move(s);
+                            lent = true;
+                        }
+                        const std::string& text = borrowed ? iso_[i] : s;
+                        return sqlite3_bind_text64(stmt, idx, text.data(), text.size(), keep, SQLITE_UTF8);
                     }
                 },
                 params[i].variant());
             if (rc != SQLITE_OK) raise(db_, rc, sql);
         }
+        return lent;
     }
 
-    /// After a borrowed bind: a statement kept in the cache must not point at values that are gone.
-    void unbind(sqlite3_stmt* stmt, std::span<const Value> params) noexcept {
-        for (const Value& v : params)
-            if (v.holds<std::string>() || v.holds<Bytes>() || v.holds<Date>() || v.holds<DateTime>() || v.holds<Time>()) {
-                sqlite3_clear_bindings(stmt);
-                break;
-            }
+    /// After a borrowed bind that `lent` pointers: a statement kept in the cache must not point at values that
+    /// are gone.
+    void unbind(sqlite3_stmt* stmt, bool lent) noexcept {
+        if (lent) sqlite3_clear_bindings(stmt);
         if (iso_.size() > 64) iso_ = {};  // a large batch's dates are not kept for the next statement
     }
 
