@@ -996,10 +996,10 @@ private:
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
         const backends::Dialect& dialect = conn.dialect();
-        auto build = [&](const sql::Query& source, std::span<const Value> extra) {
-            if (&source == &base) return sql::compile_select(get_query(*add_condition(Q(path, v)).query_), dialect);
-            self_type other(std::make_shared<const sql::Query>(source));  // learning a shape: the changed query
-            return sql::compile_select(get_query(*other.add_condition(Q(path, extra[0])).query_), dialect);
+        auto build = [&](const sql::Query& source, std::span<const Value> extra) {  // extra[0]: `v`, or its change
+            // This query the first time; learning a shape, the query built again with changed values.
+            const self_type from(&source == &base ? query_ : std::make_shared<const sql::Query>(source));
+            return sql::compile_select(get_query(*from.add_condition(Q(path, extra[0])).query_), dialect);
         };
         detail::ShapedStatement st;
         const Value* value[1] = {&v};

@@ -34,13 +34,7 @@ public:
     }
     /// Appends `v`: at most N in place; on the heap (after reserve() beyond N), any number.
     void push_back(Value v) {
-        if (on_heap_) {
-            heap_.push_back(std::move(v));
-        } else {
-            if (size_ == N) throw std::length_error("dorm: ValueBuffer holds no more in place: reserve() first");
-            new (storage_ + size_ * sizeof(Value)) Value(std::move(v));
-        }
-        ++size_;
+        push_back_made([&] { return std::move(v); });
     }
     /// Appends the Value `make()` returns, built where it is kept (no move, no moved-from Value to destroy).
     template <class Make>
