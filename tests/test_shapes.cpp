@@ -166,6 +166,33 @@ TEST_CASE("queries that differ in anything but their values never share a statem
     check_runs_own_statement<QS>([] { return Entry::objects().filter("rating_note", "thin"); });
 }
 
+TEST_CASE("startswith compiles once and binds each value's own bound; a value without one is compiled", "[shapes]") {
+    test::BlogData data;
+    using QS = decltype(Entry::objects());
+    auto starting = [](std::string prefix) {
+        return std::function<QS()>([prefix] { return Entry::objects().filter("headline__startswith", prefix); });
+    };
+    // SQLite runs startswith as a range, `>= value AND < the value's successor`: the successor is bound anew for
+    // each value ("Lennon" -> "Lennoo", "L\xff" -> "M"); PostgreSQL binds the LIKE-escaped "value%".
+    for (int round = 0; round < 2; ++round)
+        for (const char* p : {"L", "Pan", "Lennon", "Lennon returns", "Z", "%", "P_"}) {
+            INFO("round " << round << ", prefix " << p);
+            check_runs_own_statement(starting(p));
+        }
+    const auto hits = conn().shapes.hits();
+    CHECK(test::headlines(Entry::objects().filter("headline__startswith", "Pan")) == std::vector<std::string>{"Pancakes"});
+    CHECK(test::headlines(Entry::objects().filter("headline__startswith", "Lennon ")) ==
+          std::vector<std::string>{"Lennon returns"});
+    CHECK(conn().shapes.hits() == hits + 2);
+    if (test::is_postgresql()) return;  // text holds valid UTF-8 there, which never ends in 0xff
+    // No string starting with "\xff\xff" has one (the range is `>= value` alone): another statement, compiled now,
+    // after the shape was learned with a value that has one. "L\xff"'s successor is "M".
+    for (const char* p : {"\xff\xff", "L\xff", "\xff"}) {
+        INFO("prefix of " << std::string_view(p).size() << " bytes");
+        check_runs_own_statement(starting(p));
+    }
+}
+
 TEST_CASE("an index or get() on a QuerySet is not its iteration's statement", "[shapes]") {
     test::BlogData data;
     auto qs = [] { return Entry::objects().filter("rating__gte", 1).order_by("id"); };

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/node_pool.hpp>
 
 #include <dorm/expressions.hpp>
 #include <dorm/q.hpp>
@@ -16,7 +17,7 @@ namespace dorm {
 /// One branch of a Case: `When(Q("rating__gte", 4), Value("good"))`; a string result names a field, as in Django.
 class When {
 public:
-    When(const Q& condition, const ExprArg& then) : condition_(std::make_shared<const Q>(condition)), then_(then.node()) {
+    When(const Q& condition, const ExprArg& then) : condition_(dorm::detail::make_node<const Q>(condition)), then_(then.node()) {
         if (condition.empty()) throw TypeError("dorm: An empty Q() can't be used as a When() condition.");
     }
     const std::shared_ptr<const Q>& condition() const noexcept { return condition_; }
@@ -44,9 +45,9 @@ concept query_source = requires(const QS& qs) {
 };
 template <class QS>
 ExprNodePtr subquery_node(ExprNode::Kind kind, const QS& qs) {
-    auto n = std::make_shared<ExprNode>();
+    auto n = dorm::detail::make_node<ExprNode>();
     n->kind = kind;
-    n->query = std::make_shared<const sql::Query>(qs.query());
+    n->query = dorm::detail::make_node<const sql::Query>(qs.query());
     return n;
 }
 }  // namespace detail

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/node_pool.hpp>
 
 #include <dorm/async/offload.hpp>
 #include <dorm/async/stream.hpp>
@@ -420,7 +421,7 @@ public:
 
     /// A copy that will query afresh (Django's all()).
     self_type all() const {
-        return self_type(std::make_shared<const sql::Query>(*query_));  // the same state: the same recipe
+        return self_type(dorm::detail::make_node<const sql::Query>(*query_));  // the same state: the same recipe
     }
 
     /// Rows matching every condition (AND): Q objects and "path", value pairs, as Django's positional Q
@@ -691,14 +692,14 @@ public:
                 detail::check_alias(name);
                 if (q.model->find_field(name))
                     throw ValueError(fmt::format("dorm: The annotation '{}' conflicts with a field on the model.", name));
-                auto e = std::make_shared<sql::RawExpr>(item.second, take(o.select_params, next, item.second), std::nullopt);
+                auto e = dorm::detail::make_node<sql::RawExpr>(item.second, take(o.select_params, next, item.second), std::nullopt);
                 std::erase_if(q.annotations, [&](const sql::Annotation& a) { return a.name == name; });
                 q.annotations.push_back(sql::Annotation{name, std::move(e), true});
             }
             if (next != o.select_params.size()) throw TypeError("dorm: extra() has more select_params than placeholders");
             next = 0;
             for (const auto& sql : o.where)
-                sql::add_where(q, std::make_shared<sql::RawExpr>(sql, take(o.params, next, sql), FieldKind::boolean));
+                sql::add_where(q, dorm::detail::make_node<sql::RawExpr>(sql, take(o.params, next, sql), FieldKind::boolean));
             if (next != o.params.size()) throw TypeError("dorm: extra() has more params than placeholders");
             for (const auto& t : o.tables)
                 if (std::find(q.extra_tables.begin(), q.extra_tables.end(), t) == q.extra_tables.end()) q.extra_tables.push_back(t);
@@ -789,7 +790,7 @@ public:
             if (!e->contains_aggregate()) throw TypeError(fmt::format("dorm: {} is not an aggregate expression", name));
             aggregates.push_back(sql::SelectItem{std::move(name), std::move(e)});
         }
-        auto names = std::make_shared<Row::names_type>();
+        auto names = dorm::detail::make_node<Row::names_type>();
         std::vector<std::optional<FieldKind>> kinds;
         for (const auto& a : aggregates) {
             names->push_back(a.name);
@@ -998,7 +999,7 @@ private:
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value> extra) {  // extra[0]: `v`, or its change
             // This query the first time; learning a shape, the query built again with changed values.
-            const self_type from(&source == &base ? query_ : std::make_shared<const sql::Query>(source));
+            const self_type from(&source == &base ? query_ : dorm::detail::make_node<const sql::Query>(source));
             return sql::compile_select(get_query(*from.add_condition(Q(path, extra[0])).query_), dialect);
         };
         detail::ShapedStatement st;
@@ -1247,7 +1248,7 @@ public:
                     q.annotations.clear();
                     q.grouping = sql::Grouping::none;
                     q.values_mode = true;
-                    q.values = {sql::SelectItem{"pk", std::make_shared<sql::Col>(q.alias(), &q.model->pk_field())}};
+                    q.values = {sql::SelectItem{"pk", dorm::detail::make_node<sql::Col>(q.alias(), &q.model->pk_field())}};
                     std::vector<Value> pks;
                     auto c = sql::compile_select(q, conn.dialect());
                     if (!c.nothing && !q.empty) {
@@ -1492,7 +1493,7 @@ protected:
     /// chain() saying what made the copy unrecordable (`why`, from detail::unrecorded_recipe()).
     template <class F>
     self_type chain(const std::shared_ptr<const detail::Recipe>& why, F&& mutate) const {
-        auto q = std::make_shared<sql::Query>(*query_);
+        auto q = dorm::detail::make_node<sql::Query>(*query_);
         mutate(*q);
         q->recipe = detail::unrecorded(query_->recipe, why);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
@@ -1500,7 +1501,7 @@ protected:
     /// chain() recording the call for dumps(): `make_step()` gives its arguments (called only when recorded).
     template <class Make, class F>
     self_type recorded(Make&& make_step, F&& mutate) const {
-        auto q = std::make_shared<sql::Query>(*query_);
+        auto q = dorm::detail::make_node<sql::Query>(*query_);
         mutate(*q);
         q->recipe = detail::record(query_->recipe, make_step);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
@@ -1516,7 +1517,7 @@ private:
     {
         // One query for every objects() of T: queries are immutable, and get() keeps statements with them.
         static const std::shared_ptr<const sql::Query> all = [] {
-            auto q = std::make_shared<sql::Query>();
+            auto q = dorm::detail::make_node<sql::Query>();
             q->model = &model_meta<T>();
             q->recipe = detail::recipe_root();
             return q;
@@ -1568,7 +1569,7 @@ private:
 
     /// The query of values() / values_list(): the names and name = expression pairs given, in order.
     std::shared_ptr<const sql::Query> values_query(const std::vector<detail::NamedExpr>& items) const {
-        auto q = std::make_shared<sql::Query>(*query_);
+        auto q = dorm::detail::make_node<sql::Query>(*query_);
         q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::Values{items}; });
         if (!q->combinator.empty()) {  // applied to every part of a set operation
             for (auto& part : q->combined)
@@ -1581,7 +1582,7 @@ private:
         // Django: values() after an aggregate annotate() keeps grouping by every field of the model.
         if (q->grouping == sql::Grouping::all) {
             q->grouping = sql::Grouping::listed;
-            for (const auto& f : q->model->fields) q->group_by.push_back(std::make_shared<sql::Col>(q->alias(), &f));
+            for (const auto& f : q->model->fields) q->group_by.push_back(dorm::detail::make_node<sql::Col>(q->alias(), &f));
         }
         std::vector<detail::NamedExpr> exprs;
         for (const auto& item : items)
@@ -1590,7 +1591,7 @@ private:
         std::vector<sql::SelectItem> values;
         if (items.empty()) {
             for (const auto& f : q->model->fields)
-                values.push_back(sql::SelectItem{detail::attname(f), std::make_shared<sql::Col>(q->alias(), &f)});
+                values.push_back(sql::SelectItem{detail::attname(f), dorm::detail::make_node<sql::Col>(q->alias(), &f)});
             if (q->values_mode) values = q->values;  // values().values(): the same columns
         } else {
             for (auto& a : q->annotations) a.selected = false;
@@ -1617,7 +1618,7 @@ private:
                                                       FieldKind output, std::string_view zone = {}) const {
         check_combinator(output == FieldKind::date ? "dates" : "datetimes");
         if (order != "ASC" && order != "DESC") throw ValueError("dorm: 'order' must be either 'ASC' or 'DESC'.");
-        auto q = std::make_shared<sql::Query>(*query_);
+        auto q = dorm::detail::make_node<sql::Query>(*query_);
         q->recipe = detail::record(query_->recipe, [&] {
             return detail::recipe::Dates{std::string(field), std::string(kind), std::string(order), std::string(zone),
                                          output == FieldKind::datetime};
@@ -1629,9 +1630,9 @@ private:
                                         output == FieldKind::date ? "DateField" : "DateTimeField"));
         sql::ExprPtr value = r.lhs;
         if (r.kind == FieldKind::datetime && output == FieldKind::date)  // the date part, then truncated
-            value = std::make_shared<lookups::Transform>(lookups::find_transform("date"), value, r.kind);
-        auto truncated = std::make_shared<sql::Trunc>(std::string(kind), value, output, std::string(zone));
-        auto not_null = std::make_shared<lookups::Lookup>();
+            value = dorm::detail::make_node<lookups::Transform>(lookups::find_transform("date"), value, r.kind);
+        auto truncated = dorm::detail::make_node<sql::Trunc>(std::string(kind), value, output, std::string(zone));
+        auto not_null = dorm::detail::make_node<lookups::Lookup>();
         not_null->lhs = r.column;
         not_null->def = lookups::find("isnull");
         not_null->value = Value(false);
@@ -1641,7 +1642,7 @@ private:
         q->values = {sql::SelectItem{name, truncated}};
         q->values_mode = true;
         q->distinct = true;
-        q->order_by = {sql::OrderBy{std::make_shared<sql::SelectRef>(name, output), order == "DESC"}};
+        q->order_by = {sql::OrderBy{dorm::detail::make_node<sql::SelectRef>(name, output), order == "DESC"}};
         q->standard_ordering = true;
         return q;
     }
@@ -1652,12 +1653,12 @@ private:
             all = other;
         } else {
             static_assert(requires { other.query(); }, "dorm: set operations take QuerySets (and, for union_, a bool 'all')");
-            parts.push_back(std::make_shared<const sql::Query>(other.query()));
+            parts.push_back(dorm::detail::make_node<const sql::Query>(other.query()));
         }
     }
 
     self_type combined(std::string_view op, std::vector<std::shared_ptr<const sql::Query>> others) const {
-        auto q = std::make_shared<sql::Query>(*query_);
+        auto q = dorm::detail::make_node<sql::Query>(*query_);
         q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::SetOperation{std::string(op), others}; });
         // Parts that can match nothing (none()) drop out of UNION, as in Django.
         q->combined.clear();

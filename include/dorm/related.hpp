@@ -3,6 +3,7 @@
 // the referencing rows with create / add / remove / clear / set, answering from prefetch_related() when it can.
 #pragma once
 
+#include <dorm/detail/node_pool.hpp>
 #include <dorm/async/offload.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/transaction.hpp>

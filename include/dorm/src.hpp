@@ -31,6 +31,7 @@
 #include <dorm/impl/instance.ipp>
 #include <dorm/impl/lookups.ipp>
 #include <dorm/impl/model.ipp>
+#include <dorm/impl/node_pool.ipp>
 #include <dorm/impl/prefetch.ipp>
 #include <dorm/impl/q.ipp>
 #include <dorm/impl/query_set.ipp>

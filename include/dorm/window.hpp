@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/node_pool.hpp>
 
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>

@@ -4,6 +4,7 @@
 // would cost an allocation per query that a raw driver loop does not make.
 #pragma once
 
+#include <dorm/detail/node_pool.hpp>
 #include <dorm/model.hpp>  // detail::ResultCache
 
 #include <atomic>
@@ -58,7 +59,7 @@ public:
 
 private:
     ResultCache<T>& make() const {
-        auto fresh = std::make_shared<ResultCache<T>>();
+        auto fresh = dorm::detail::make_node<ResultCache<T>>();
         std::shared_ptr<ResultCache<T>> first;
         if (!owner_.compare_exchange_strong(first, fresh)) fresh = std::move(first);  // another thread's came first
         raw_.store(fresh.get(), std::memory_order_release);

@@ -16,13 +16,13 @@ DORM_DECL Expression aggregate(std::string_view django, std::vector<ExprArg> arg
     if (!o.order_by.empty() && !info->order_by) throw TypeError(fmt::format("dorm: {} does not allow order_by.", django));
     // Django: an aggregate whose result over no rows is already a value (empty_result_set_value) takes no default.
     if (o.default_ && !info->default_) throw TypeError(fmt::format("dorm: {} does not allow default.", django));
-    auto n = std::make_shared<ExprNode>();
+    auto n = dorm::detail::make_node<ExprNode>();
     n->kind = ExprNode::Kind::aggregate;
     n->name = std::string(o.sample ? info->sample_name : info->name);
     n->label = std::string(info->django);
     for (const auto& a : args) n->args.push_back(a.node());
     n->distinct = o.distinct;
-    if (o.filter) n->filter = std::make_shared<const Q>(*o.filter);
+    if (o.filter) n->filter = dorm::detail::make_node<const Q>(*o.filter);
     if (o.default_) n->fallback = o.default_->node();
     n->output = o.output_field;
     for (const auto& term : o.order_by) n->ordering.emplace_back(term.node(), term.descending());
@@ -43,7 +43,7 @@ DORM_DECL Expression Count(const ExprArg& e, const AggregateOptions& o) {
 
 DORM_DECL Expression StringAgg(const ExprArg& e, std::string_view delimiter, const AggregateOptions& o) {
     Expression x = detail::aggregate("StringAgg", {e}, o);
-    auto n = std::make_shared<detail::ExprNode>(*x.node());
+    auto n = dorm::detail::make_node<detail::ExprNode>(*x.node());
     n->value = Value(delimiter);
     return Expression(std::move(n));
 }

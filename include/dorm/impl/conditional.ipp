@@ -7,7 +7,7 @@
 namespace dorm {
 
 DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional<ExprArg>& default_, std::optional<FieldKind> output_field) {
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::case_;
     for (const auto& w : whens) {
         n->conditions.push_back(w.condition());
@@ -19,10 +19,10 @@ DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional
 }
 
 DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition) {
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::filtered_relation;
     n->name = std::string(relation);
-    n->filter = std::make_shared<const Q>(condition);
+    n->filter = dorm::detail::make_node<const Q>(condition);
     return Expression(std::move(n));
 }
 

@@ -97,7 +97,7 @@ DORM_DECL auto Collector::run() -> std::map<std::string, std::int64_t> {
         run_key_batches(
             conn_, 'u', m, key.first->field, alive, &key.second,
             [&](std::size_t from, std::size_t n) {
-                std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets{{key.first->field, std::make_shared<sql::Param>(key.second)}};
+                std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets{{key.first->field, dorm::detail::make_node<sql::Param>(key.second)}};
                 return sql::compile_update(sql::detail::batch_query(query_of(m), "pk__in", alive, from, n), conn_.dialect(), sets);
             },
             [&](const std::string& text, std::span<const Value> params) { conn_.execute(text, params); });
@@ -123,7 +123,7 @@ DORM_DECL auto Collector::referencing(const RelatedObject& rel, const std::vecto
     const ModelMeta& m = *rel.model;
     sql::Query base = query_of(m);
     base.values_mode = true;
-    base.values = {sql::SelectItem{m.pk_field().name, std::make_shared<sql::Col>(m.db_table, &m.pk_field())}};
+    base.values = {sql::SelectItem{m.pk_field().name, dorm::detail::make_node<sql::Col>(m.db_table, &m.pk_field())}};
     const std::string path = rel.field->name + "__in";
     run_key_batches(
         conn_, 's', m, rel.field, pks, nullptr,

@@ -29,7 +29,7 @@ DORM_DECL Expression Expression::bitrightshift(const Expression& other) const {
 }
 
 DORM_DECL auto Expression::make(detail::ExprNode::Kind k, std::string name, Value v, std::vector<detail::ExprNodePtr> args) -> detail::ExprNodePtr {
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = k;
     n->name = std::move(name);
     n->value = std::move(v);
@@ -48,7 +48,7 @@ DORM_DECL bool is_sql_identifier(std::string_view s) {
 }
 
 DORM_DECL ExprNodePtr func_node(std::string name, std::vector<ExprNodePtr> args, std::optional<FieldKind> output) {
-    auto n = std::make_shared<ExprNode>();
+    auto n = dorm::detail::make_node<ExprNode>();
     n->kind = ExprNode::Kind::func;
     n->name = std::move(name);
     n->args = std::move(args);
@@ -296,7 +296,7 @@ DORM_DECL ExprNodePtr call_function(std::string_view name, std::vector<ExprNodeP
     if (args.size() < f->min_args || args.size() > f->max_args)
         throw TypeError(fmt::format("dorm: '{}' takes {} argument(s) ({} given)", f->django, argument_count(*f), args.size()));
     if (f->check) f->check(args);
-    auto n = std::make_shared<ExprNode>();
+    auto n = dorm::detail::make_node<ExprNode>();
     n->kind = ExprNode::Kind::func;
     n->name = f->name;
     n->args = std::move(args);
@@ -317,7 +317,7 @@ DORM_DECL Expression Func(std::string_view function, std::initializer_list<ExprA
 }
 
 DORM_DECL Expression Cast(const ExprArg& e, FieldKind kind) {
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::cast;
     n->args = {e.node()};
     n->output = kind;
@@ -331,13 +331,13 @@ DORM_DECL Expression OuterRef(const Expression& inner) {
 }
 
 DORM_DECL Expression ExpressionWrapper(const Expression& e, FieldKind output) {
-    auto n = std::make_shared<detail::ExprNode>(*e.node());
+    auto n = dorm::detail::make_node<detail::ExprNode>(*e.node());
     n->output = output;
     return Expression(std::move(n));
 }
 
 DORM_DECL Expression RawSQL(std::string_view sql, std::vector<Value> params, std::optional<FieldKind> output) {
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::raw;
     n->name = std::string(sql);
     for (auto& p : params) n->args.push_back(Expression(std::move(p)).node());

@@ -133,7 +133,7 @@ DORM_DECL std::int64_t update_instance(const ModelMeta& meta, const void* obj, c
     if (!fields.empty())
         if (const std::string* kept = kept_text(text)) return conn.execute(*kept, params);
     std::vector<std::pair<const FieldMeta*, sql::ExprPtr>> sets;
-    for (std::size_t i = 0; i < fields.size(); ++i) sets.emplace_back(fields[i], std::make_shared<sql::Param>(params[i]));
+    for (std::size_t i = 0; i < fields.size(); ++i) sets.emplace_back(fields[i], dorm::detail::make_node<sql::Param>(params[i]));
     sql::Query q;
     q.model = &meta;
     q.db = db;
@@ -245,7 +245,7 @@ DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connect
     const std::size_t per_row = from_values ? targets.size() + 1 : 2 * targets.size() + 1;
     std::size_t rows_per_batch = std::max<std::size_t>(d.max_query_params() / per_row, 1);
     if (batch_size) rows_per_batch = std::min(rows_per_batch, batch_size);
-    auto col = std::make_shared<sql::Col>(meta.db_table, &pk);
+    auto col = dorm::detail::make_node<sql::Col>(meta.db_table, &pk);
     std::int64_t matched = 0;
     for (std::size_t start = 0; start < unique.size(); start += rows_per_batch) {
         const std::size_t end = std::min(unique.size(), start + rows_per_batch);

@@ -30,7 +30,7 @@ DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta&
     for (void* obj : level.objects) {
         auto cache = target.new_cache();
         ModelState& state = model.state(obj);
-        if (!state.prefetched) state.prefetched = std::make_shared<std::map<std::string, PrefetchedList, std::less<>>>();
+        if (!state.prefetched) state.prefetched = dorm::detail::make_node<std::map<std::string, PrefetchedList, std::less<>>>();
         (*state.prefetched)[attr] = PrefetchedList{&target, cache};
         Value pk = model.pk_field().get(obj);
         auto& list = pk.holds<std::int64_t>() ? by_int_[pk.as<std::int64_t>()] : by_value_[pk];
@@ -115,7 +115,7 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     sql::Query base = prefetch_base(spec, target, m2m.accessor_name);
     // INNER: only linked rows; their link column comes after the model's columns and selected annotations.
     std::string alias = sql::detail::own_reverse_join(base, *m2m.through, *m2m.to, false);
-    auto link = std::make_shared<sql::Col>(alias, m2m.from);
+    auto link = dorm::detail::make_node<sql::Col>(alias, m2m.from);
     std::size_t at = 0;
     for (std::size_t i = 0; i < target.fields.size(); ++i) at += base.loads(i) ? 1 : 0;
     for (const auto& a : base.annotations) at += a.selected ? 1 : 0;

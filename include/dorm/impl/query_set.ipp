@@ -49,7 +49,7 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
         if (kw.value.value.is_null() && !f->nullable)
             throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
         sql::detail::check_value(*f, kw.value.value);
-        sets.emplace_back(f, std::make_shared<sql::Param>(kw.value.value));
+        sets.emplace_back(f, dorm::detail::make_node<sql::Param>(kw.value.value));
     }
     if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
     return sets;
@@ -112,7 +112,7 @@ DORM_DECL std::shared_ptr<const sql::Query> all_using(const std::shared_ptr<cons
             kept.pop_back();
             break;
         }
-    auto q = std::make_shared<sql::Query>(*all);
+    auto q = dorm::detail::make_node<sql::Query>(*all);
     q->db = intern_alias(alias);
     q->recipe = record(all->recipe, [&] { return recipe::Using{std::string(alias)}; });
     std::shared_ptr<const sql::Query> made = std::move(q);
@@ -190,27 +190,27 @@ DORM_DECL void combine_where(sql::Query& q, const sql::Query& a, const sql::Quer
     auto side = [&](const sql::Query& s) -> sql::ExprPtr {
         if (s.joins.empty() && q.joins.empty()) {
             if (s.where && s.qualify) {
-                auto both = std::make_shared<sql::WhereNode>();
+                auto both = dorm::detail::make_node<sql::WhereNode>();
                 both->children = {s.where, s.qualify};
                 return both;
             }
             if (s.where) return s.where;
             if (s.qualify) return s.qualify;
-            return std::make_shared<sql::WhereNode>();  // matches everything
+            return dorm::detail::make_node<sql::WhereNode>();  // matches everything
         }
         if (windowed)  // a window over each side's rows would not be the window over the combined rows
             throw NotSupportedError("dorm: combining QuerySets with joins is not supported when either "
                                     "filters on a window expression");
-        auto in = std::make_shared<lookups::Lookup>();
-        in->lhs = std::make_shared<sql::Col>(q.alias(), &q.model->pk_field());
+        auto in = dorm::detail::make_node<lookups::Lookup>();
+        in->lhs = dorm::detail::make_node<sql::Col>(q.alias(), &q.model->pk_field());
         in->def = lookups::find("in");
-        auto sub = std::make_shared<sql::Query>(s);
+        auto sub = dorm::detail::make_node<sql::Query>(s);
         sub->order_by.clear();
         sub->default_ordering = false;
-        in->rhs = std::make_shared<sql::Subquery>(sub);
+        in->rhs = dorm::detail::make_node<sql::Subquery>(sub);
         return in;
     };
-    auto node = std::make_shared<sql::WhereNode>();
+    auto node = dorm::detail::make_node<sql::WhereNode>();
     node->connector = connector;
     bool joined = !a.joins.empty() || !b.joins.empty();
     node->children = {side(a), side(b)};
@@ -316,7 +316,7 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
 DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& query, Q cond) {
     check_combinator(*query, "filter");
     if (query->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
-    auto q = std::make_shared<sql::Query>(*query);
+    auto q = dorm::detail::make_node<sql::Query>(*query);
     if (cond.empty()) return q;  // all(): the same state, the same recipe
     // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
     q->current_filter = ++q->filter_calls;
@@ -335,7 +335,7 @@ DORM_DECL void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms) {
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& query,
                                                           std::span<const OrderTermRef> terms) {
     if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
-    auto q = std::make_shared<sql::Query>(*query);
+    auto q = dorm::detail::make_node<sql::Query>(*query);
     std::vector<sql::OrderBy> resolved;
     resolved.reserve(terms.size());  // a term is one ordering, but for a relation's Meta.ordering
     for (const auto& t : terms) {

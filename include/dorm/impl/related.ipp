@@ -13,8 +13,8 @@ DORM_DECL sql::Query JoinRows::links(const FieldMeta* from, const std::string* d
     sql::Query q;
     q.model = rel.through;
     q.db = db;
-    auto cond = std::make_shared<lookups::Lookup>();
-    cond->lhs = std::make_shared<sql::Col>(q.alias(), from);
+    auto cond = dorm::detail::make_node<lookups::Lookup>();
+    cond->lhs = dorm::detail::make_node<sql::Col>(q.alias(), from);
     cond->def = lookups::find("exact");
     cond->value = parent_pk;
     sql::add_where(q, cond);
@@ -24,7 +24,7 @@ DORM_DECL sql::Query JoinRows::links(const FieldMeta* from, const std::string* d
 DORM_DECL std::vector<Value> JoinRows::linked(const FieldMeta* from, const FieldMeta* to, const std::string* db) const {
     sql::Query q = links(from, db);
     q.values_mode = true;
-    q.values = {sql::SelectItem{to->name, std::make_shared<sql::Col>(q.alias(), to)}};
+    q.values = {sql::SelectItem{to->name, dorm::detail::make_node<sql::Col>(q.alias(), to)}};
     auto& conn = databases().get(*db).connection();
     std::vector<Value> out;
     auto c = sql::compile_select(q, conn.dialect());
@@ -78,7 +78,7 @@ DORM_DECL void JoinRows::delete_links(const FieldMeta* from, const FieldMeta* to
     };
     sql::Query q = links(from, db);
     if (keys.empty()) return run(q);
-    sql::detail::for_each_in_batch(q, std::make_shared<sql::Col>(q.alias(), to), keys,
+    sql::detail::for_each_in_batch(q, dorm::detail::make_node<sql::Col>(q.alias(), to), keys,
                                    conn.dialect().max_query_params(), run);
 }
 

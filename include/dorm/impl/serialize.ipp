@@ -44,16 +44,16 @@ DORM_DECL Recipe::Recipe(std::shared_ptr<const Recipe> p, recipe::Step s)
     : parent(std::move(p)), step(std::move(s)), generation(lookups::custom_generation()) {}
 
 DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step) {
-    return std::make_shared<const Recipe>(parent, std::move(step));
+    return dorm::detail::make_node<const Recipe>(parent, std::move(step));
 }
 
 DORM_DECL const std::shared_ptr<const Recipe>& recipe_root() {
-    static const auto root = std::make_shared<const Recipe>(nullptr, recipe::Root{});
+    static const auto root = dorm::detail::make_node<const Recipe>(nullptr, recipe::Root{});
     return root;
 }
 
 DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what) {
-    return std::make_shared<const Recipe>(nullptr, recipe::Unrecorded{std::move(what)});
+    return dorm::detail::make_node<const Recipe>(nullptr, recipe::Unrecorded{std::move(what)});
 }
 
 namespace serial {
@@ -978,7 +978,7 @@ public:
             throw ValueError(fmt::format("dorm: loads(): the text holds a query of {} (table '{}'), not of {} (table '{}')",
                                          name, table, model->name, model->db_table));
         if (!model) model = &related_model(n, name, table);
-        auto base = std::make_shared<sql::Query>();
+        auto base = dorm::detail::make_node<sql::Query>();
         base->model = model;
         base->recipe = recipe_root();
         QuerySet<Row> qs{std::shared_ptr<const sql::Query>(std::move(base))};
@@ -1183,7 +1183,7 @@ private:
         }
         if (h == "aggregate") return aggregate(n);
         if (h == "Case") {  // Case()'s node, from When()s (which check their conditions)
-            auto node = std::make_shared<ExprNode>();
+            auto node = dorm::detail::make_node<ExprNode>();
             node->kind = ExprNode::Kind::case_;
             for (const auto& a : serial::args(n, 0, true)) {
                 std::string_view w = serial::head(a);
@@ -1402,8 +1402,9 @@ inline std::string like_pattern(Pattern p, std::string_view s) {
     return (before ? "%" : "") + lookups::detail::like_escape(s) + (after ? "%" : "");
 }
 
-/// The parameters of `shape` for a query whose shape values are `values`, into `out` (shape.slots.size() of them).
-inline void bind_shape(const backends::CompiledShape& shape, std::span<const Value* const> values, Value* out) {
+/// The parameters of `shape` for a query whose shape values are `values`, into `out` (shape.slots.size() of them);
+/// false when a value has no successor (a startswith range on "" or on "\xff..."), whose statement is another.
+inline bool bind_shape(const backends::CompiledShape& shape, std::span<const Value* const> values, Value* out) {
     for (std::size_t i = 0; i < shape.slots.size(); ++i) {
         const std::int32_t s = shape.slots[i];
         if (s < 0) {
@@ -1412,9 +1413,17 @@ inline void bind_shape(const backends::CompiledShape& shape, std::span<const Val
         }
         const Value& v = *values[static_cast<std::size_t>(s)];
         const Pattern p = shape.patterns.empty() ? Pattern::none : shape.patterns[i];
-        if (p == Pattern::none) out[i] = v;
-        else out[i] = Value(like_pattern(p, v.as<std::string>()));
+        if (p == Pattern::none) {
+            out[i] = v;
+        } else if (p == Pattern::successor) {
+            auto high = lookups::detail::prefix_successor(v.as<std::string>());
+            if (!high) return false;
+            out[i] = Value(std::move(*high));
+        } else {
+            out[i] = Value(like_pattern(p, v.as<std::string>()));
+        }
     }
+    return true;
 }
 }  // namespace serial
 
@@ -1463,7 +1472,7 @@ DORM_DECL bool expression_shape(const ExprNode& e, std::string& key, std::vector
 
 DORM_DECL ExprNodePtr with_values(const ExprNode& e, std::span<const Value> values, std::size_t& next) {
     using K = ExprNode::Kind;
-    auto copy = std::make_shared<ExprNode>(e);
+    auto copy = dorm::detail::make_node<ExprNode>(e);
     switch (e.kind) {
         case K::value:
             if (serial::shape_class(e.value)) {  // as Writer::value() collects it
@@ -1588,14 +1597,20 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
         if (p == Pattern::none) return bound == v;
         const auto* s = std::get_if<std::string>(&v.variant());
         const auto* b = std::get_if<std::string>(&bound.variant());
-        return s && b && *b == serial::like_pattern(p, *s);
+        if (!s || !b) return false;
+        if (p == Pattern::successor) {
+            auto high = lookups::detail::prefix_successor(*s);
+            return high && *b == *high;
+        }
+        return *b == serial::like_pattern(p, *s);
     };
     for (std::size_t i = 0; i < real.params.size(); ++i) {
         const Value& a = real.params[i];
         const Value& b = other.params[i];
         std::optional<std::size_t> slot;
         Pattern pattern = Pattern::none;
-        for (Pattern p : {Pattern::none, Pattern::exact, Pattern::prefix, Pattern::suffix, Pattern::contains})
+        for (Pattern p : {Pattern::none, Pattern::exact, Pattern::prefix, Pattern::suffix, Pattern::contains,
+                          Pattern::successor})
             for (std::size_t j = 0; j < values.size(); ++j)
                 if (binds(a, *values[j], p) && binds(b, changed[j], p)) {
                     if (slot) return shape;  // cannot tell which value it is, or how it is bound
@@ -1659,7 +1674,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         out.sql = s.nothing ? nullptr : &s.sql;
         const std::size_t n = s.slots.size();
         Value* params = out.bound.assign_nulls(n);
-        serial::bind_shape(s, values, params);
+        if (!serial::bind_shape(s, values, params)) return compile_now();
         out.params = std::span<const Value>(params, n);
         out.cached = true;
     };

@@ -65,11 +65,11 @@ DORM_DECL Expression Window(const Expression& expression, const WindowOptions& o
         throw NotSupportedError(fmt::format("dorm: {}(distinct) cannot be computed over a window", source.label));
     if (source.kind == K::aggregate && !source.ordering.empty())
         throw NotSupportedError(fmt::format("dorm: {}(order_by) cannot be computed over a window", source.label));
-    auto spec = std::make_shared<detail::WindowSpec>();
+    auto spec = dorm::detail::make_node<detail::WindowSpec>();
     for (const auto& p : options.partition_by) spec->partition_by.push_back(p.node());
     for (const auto& o : options.order_by) spec->order_by.push_back(o.term());
     spec->frame = options.frame;
-    auto n = std::make_shared<detail::ExprNode>();
+    auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = K::window;
     n->label = "Window";  // values_list()'s positional name: "window1"
     n->args = {expression.node()};

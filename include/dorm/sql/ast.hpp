@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/node_pool.hpp>
 
 #include <dorm/fields.hpp>
 #include <dorm/sql/compiler.hpp>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/node_pool.hpp>
 
 #include <dorm/custom_lookups.hpp>
 #include <dorm/database.hpp>
@@ -19,10 +20,12 @@
 #include <dorm/sql/expressions.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -210,7 +213,35 @@ void for_each_leaf(const Q& q, Fn&& fn) {
     for (const auto& child : q.children()) for_each_leaf(child, fn);
 }
 
-DORM_DECL std::vector<std::string_view> split_path(std::string_view path);
+/// The parts of a lookup path ("blog__name__iexact"), in place when there are few (a path is split on every
+/// filter(), and a raw driver allocates nothing for it).
+class PathParts {
+public:
+    std::size_t size() const noexcept { return size_; }
+    const std::string_view& operator[](std::size_t i) const noexcept { return data()[i]; }
+    std::string_view& operator[](std::size_t i) noexcept { return (heap_.empty() ? local_.data() : heap_.data())[i]; }
+    const std::string_view* begin() const noexcept { return data(); }
+    const std::string_view* end() const noexcept { return data() + size_; }
+    operator std::span<const std::string_view>() const noexcept { return {data(), size_}; }
+
+    void push_back(std::string_view part) {
+        if (size_ < local_.size() && heap_.empty()) local_[size_] = part;
+        else {
+            if (heap_.empty()) heap_.assign(local_.begin(), local_.end());
+            heap_.push_back(part);
+        }
+        ++size_;
+    }
+
+private:
+    const std::string_view* data() const noexcept { return heap_.empty() ? local_.data() : heap_.data(); }
+
+    std::array<std::string_view, 6> local_{};
+    std::vector<std::string_view> heap_;
+    std::size_t size_ = 0;
+};
+
+DORM_DECL PathParts split_path(std::string_view path);
 
 DORM_DECL std::string fresh_alias(const Query& q, const std::string& table);
 
@@ -277,7 +308,7 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
 
 /// The transforms and lookup after a field or an annotation (with allow_lookup: the implied `exact`'s custom
 /// definition too, when the path names no lookup).
-DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i,
+DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, std::span<const std::string_view> parts, std::size_t i,
                                  std::string_view path, bool allow_lookup, const ModelMeta* model);
 
 /// A subquery used as a value: the primary keys of a QuerySet (for `in`), or its one values() column

@@ -32,8 +32,9 @@ struct CompiledShape {
     std::vector<std::int32_t> slots;  // per parameter: the index of a shape value, or -1 - k for constants[k]
     std::vector<Value> constants;
     /// How a pattern lookup binds its value: LIKE-escaped, with a `%` before and / or after it (contains,
-    /// startswith, ...). Per parameter; empty when every value is bound as it is.
-    enum class Pattern : std::uint8_t { none, exact, prefix, suffix, contains };
+    /// startswith, ...), or as the smallest string above every one that starts with it (`successor`: the upper
+    /// bound of SQLite's startswith range). Per parameter; empty when every value is bound as it is.
+    enum class Pattern : std::uint8_t { none, exact, prefix, suffix, contains, successor };
     std::vector<Pattern> patterns;
 };
 

@@ -94,11 +94,8 @@ DORM_DECL Value pattern_text(std::string_view lookup, const Value& v) {
         v.variant());
 }
 
-DORM_DECL std::vector<std::string_view> split_path(std::string_view path) {
-    std::size_t n = 1;  // counted first: one allocation, not one per doubling
-    for (std::size_t at = path.find("__"); at != std::string_view::npos; at = path.find("__", at + 2)) ++n;
-    std::vector<std::string_view> parts;
-    parts.reserve(n);
+DORM_DECL PathParts split_path(std::string_view path) {
+    PathParts parts;
     for (std::size_t pos = 0;;) {
         auto at = path.find("__", pos);
         parts.push_back(path.substr(pos, at == std::string_view::npos ? std::string_view::npos : at - pos));
@@ -336,14 +333,14 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
     r.field = field;
     r.output_field = stands_for ? stands_for : field;
     r.name = field->name;
-    r.column = std::make_shared<Col>(alias, field);
+    r.column = dorm::detail::make_node<Col>(alias, field);
     r.lhs = r.column;
     r.kind = field->kind;
     r.nullable = field->nullable || outer;
     return resolve_tail(r, parts, i, path, allow_lookup, model);
 }
 
-DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::string_view>& parts, std::size_t i, std::string_view path, bool allow_lookup, const ModelMeta* model) {
+DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, std::span<const std::string_view> parts, std::size_t i, std::string_view path, bool allow_lookup, const ModelMeta* model) {
     const lookups::CustomRegistry* reg = r.custom.get();  // the path's one snapshot
     auto custom_lookup = [&](std::string_view name) {
         return lookups::find_custom_lookup(reg, name, r.kind, r.kind_known, r.output_field, r.custom_transform.get());
@@ -358,7 +355,7 @@ DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::stri
         if (auto own = lookups::find_own(reg, parts[i], r.output_field); own && !own->transform) break;
         if (auto ct = lookups::find_custom_transform(reg, parts[i], r.kind, r.kind_known, r.output_field)) {
             FieldKind out = ct->output.value_or(r.kind);
-            r.lhs = std::make_shared<lookups::CustomTransformExpr>(ct, r.lhs, out);
+            r.lhs = dorm::detail::make_node<lookups::CustomTransformExpr>(ct, r.lhs, out);
             r.kind = out;
             r.custom_transformed = true;
             if (ct->output) r.output_field = nullptr;  // another value; without an output kind it stands for its argument
@@ -372,7 +369,7 @@ DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, const std::vector<std::stri
             throw FieldError(fmt::format("dorm: Cannot apply the '{}' transform to {} '{}'. Lookups are: {}", t->name,
                                          detail::field_class(r.kind), r.name,
                                          lookups::names(r.kind, reg, r.output_field)));
-        r.lhs = std::make_shared<lookups::Transform>(t, r.lhs, r.kind);
+        r.lhs = dorm::detail::make_node<lookups::Transform>(t, r.lhs, r.kind);
         r.kind = t->output;
         r.transforms.push_back(t);
         r.custom_transform = nullptr;
@@ -477,7 +474,7 @@ DORM_DECL ExprPtr resolve_func(Query& q, const dorm::detail::ExprNode& n, bool a
     std::vector<ExprPtr> args;
     for (const auto& a : n.args) args.push_back(resolve_expression(q, *a, allow_joins));
     // dorm's own functions carry Django's class name; a Func() of the user's does not
-    return std::make_shared<Func>(n.name, std::move(args), n.output, !n.label.empty());
+    return dorm::detail::make_node<Func>(n.name, std::move(args), n.output, !n.label.empty());
 }
 }  // namespace detail
 
@@ -486,8 +483,8 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
     auto resolve = [&](const dorm::detail::ExprNodePtr& a) { return resolve_expression(q, *a, allow_joins); };
     switch (n.kind) {
         case K::ref: return resolve_path(q, n.name, false, allow_joins).lhs;
-        case K::value: return std::make_shared<Param>(n.value);
-        case K::binary: return std::make_shared<BinaryOp>(n.name, resolve(n.args[0]), resolve(n.args[1]), n.output);
+        case K::value: return dorm::detail::make_node<Param>(n.value);
+        case K::binary: return dorm::detail::make_node<BinaryOp>(n.name, resolve(n.args[0]), resolve(n.args[1]), n.output);
         case K::func: {
             // A window function means nothing without its window (the database refuses it): say so here.
             if (const auto* f = n.label.empty() ? nullptr : dorm::detail::find_function(n.name); f && f->window)
@@ -497,7 +494,7 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             return detail::resolve_func(q, n, allow_joins);
         }
         case K::aggregate: {
-            auto a = std::make_shared<Aggregate>();
+            auto a = dorm::detail::make_node<Aggregate>();
             a->function = n.name;
             a->label = n.label;
             for (const auto& arg : n.args)  // an aggregate over an aggregate is refused by annotate(), not aggregate()
@@ -511,34 +508,34 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             return a;
         }
         case K::case_: {
-            auto c = std::make_shared<Case>();
+            auto c = dorm::detail::make_node<Case>();
             for (std::size_t i = 0; i < n.conditions.size(); ++i)
                 c->whens.emplace_back(build_q(q, *n.conditions[i]), resolve(n.args[i]));
             if (n.fallback) c->fallback = resolve(n.fallback);
             c->output = n.output;
             return c;
         }
-        case K::cast: return std::make_shared<Cast>(resolve(n.args[0]), *n.output);
+        case K::cast: return dorm::detail::make_node<Cast>(resolve(n.args[0]), *n.output);
         case K::subquery:
         case K::exists: {
             detail::resolve_outer_refs(q, *n.query);
-            if (n.kind == K::exists) return std::make_shared<ExistsNode>(n.query);
-            return std::make_shared<Subquery>(n.query, true);
+            if (n.kind == K::exists) return dorm::detail::make_node<ExistsNode>(n.query);
+            return dorm::detail::make_node<Subquery>(n.query, true);
         }
         case K::outer_ref: {
             int depth = 1;
             for (const auto* inner = &n; !inner->args.empty(); inner = inner->args[0].get()) ++depth;
-            return std::make_shared<OuterCol>(n.name, depth);
+            return dorm::detail::make_node<OuterCol>(n.name, depth);
         }
         case K::raw: {
             std::vector<Value> params;
             for (const auto& a : n.args) params.push_back(a->value);
-            return std::make_shared<RawExpr>(n.name, std::move(params), n.output);
+            return dorm::detail::make_node<RawExpr>(n.name, std::move(params), n.output);
         }
         case K::window: {
             const auto& spec = *n.window;
             const auto& source = *n.args.at(0);
-            auto w = std::make_shared<Window>();
+            auto w = dorm::detail::make_node<Window>();
             w->source = source.kind == K::func ? detail::resolve_func(q, source, allow_joins) : resolve(n.args[0]);
             for (const auto& p : spec.partition_by) w->partition_by.push_back(resolve(p));
             for (const auto& o : spec.order_by)
@@ -595,7 +592,7 @@ DORM_DECL ExprPtr year_lookup(const ResolvedPath& r, const lookups::LookupDef& d
         lo = DateTime{first};
         hi = DateTime{DateTime::time_point{last + days{1} - microseconds{1}}};
     }
-    auto node = std::make_shared<lookups::Lookup>();
+    auto node = dorm::detail::make_node<lookups::Lookup>();
     node->lhs = r.column;
     if (op == "exact") {
         node->def = lookups::find("range");
@@ -645,9 +642,9 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
 
 DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
                                         const PathContext& context) {
-    ExprPtr parent_pk = split.prefix.empty() ? std::make_shared<Col>(q.alias(), &q.model->pk_field())
+    ExprPtr parent_pk = split.prefix.empty() ? dorm::detail::make_node<Col>(q.alias(), &q.model->pk_field())
                                              : resolve_path(q, split.prefix + "__pk", false, true, context).lhs;
-    auto sub = std::make_shared<Query>();
+    auto sub = dorm::detail::make_node<Query>();
     sub->model = split.model;
     sub->db = q.db;
     std::string rest = split.rest;
@@ -661,18 +658,18 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
         inner.pk_stands_for = split.fk;
     }
     add_where(*sub, build_lookup(*sub, rest, rhs, false, std::move(inner)));
-    auto not_null = std::make_shared<lookups::Lookup>();
-    not_null->lhs = std::make_shared<Col>(sub->alias(), split.fk);
+    auto not_null = dorm::detail::make_node<lookups::Lookup>();
+    not_null->lhs = dorm::detail::make_node<Col>(sub->alias(), split.fk);
     not_null->def = lookups::find("isnull");
     not_null->value = Value(false);
     add_where(*sub, not_null);
     sub->values_mode = true;
-    sub->values = {SelectItem{split.fk->name, std::make_shared<Col>(sub->alias(), split.fk)}};
+    sub->values = {SelectItem{split.fk->name, dorm::detail::make_node<Col>(sub->alias(), split.fk)}};
     sub->default_ordering = false;
-    auto in = std::make_shared<lookups::Lookup>();
+    auto in = dorm::detail::make_node<lookups::Lookup>();
     in->lhs = std::move(parent_pk);
     in->def = lookups::find("in");
-    in->rhs = std::make_shared<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
+    in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
     return in;
 }
 }  // namespace dorm::sql::detail
@@ -699,7 +696,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
                                      def->name, detail::field_class(r.kind), name,
                                      lookups::names(r.kind, r.custom.get(), r.output_field)));
 
-    auto node = std::make_shared<lookups::Lookup>();
+    auto node = dorm::detail::make_node<lookups::Lookup>();
     node->lhs = r.lhs;
     node->def = def;
     node->custom = r.custom_lookup;
@@ -712,7 +709,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     switch (def->rhs) {
         case R::list:
             if (rhs.kind == Kind::subquery) {
-                node->rhs = std::make_shared<Subquery>(rhs.subquery);
+                node->rhs = dorm::detail::make_node<Subquery>(rhs.subquery);
                 break;
             }
             if (rhs.kind != Kind::list)
@@ -770,32 +767,32 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     if (!r.bilateral.empty() && !rhs_is_none && def->rhs != R::boolean) {
         auto transformed = [&](ExprPtr side) {
             for (const auto& t : r.bilateral)
-                side = std::make_shared<lookups::CustomTransformExpr>(t, std::move(side), t->output.value_or(r.kind));
+                side = dorm::detail::make_node<lookups::CustomTransformExpr>(t, std::move(side), t->output.value_or(r.kind));
             return side;
         };
         if (def->rhs == R::list && !node->rhs && !node->custom) {
             // Each value of the list transformed, as Django's batch_process_rhs(): without NULLs and duplicates,
             // and an empty list still matches nothing (in_sql(), which the list is left to then).
-            auto items = std::make_shared<lookups::ValueList>();
+            auto items = dorm::detail::make_node<lookups::ValueList>();
             for (const auto& v : node->list)
                 if (!v.is_null() && std::none_of(node->list.begin(), node->list.begin() + (&v - node->list.data()),
                                                  [&](const Value& w) { return w == v; }))
-                    items->items.push_back(transformed(std::make_shared<Param>(v)));
+                    items->items.push_back(transformed(dorm::detail::make_node<Param>(v)));
             if (!items->items.empty()) node->rhs = std::move(items);
         } else if (def->rhs != R::value) {
             throw NotSupportedError(fmt::format("dorm: the '{}' lookup after the bilateral transform '{}' is not "
                                                 "supported", def->name, r.bilateral[0]->name));
         } else {
-            node->rhs = transformed(node->rhs ? node->rhs : std::make_shared<Param>(node->value));
+            node->rhs = transformed(node->rhs ? node->rhs : dorm::detail::make_node<Param>(node->value));
         }
     }
 
     if (negated && r.nullable && def->name != "isnull" && !rhs_is_none) {
-        auto is_not_null = std::make_shared<lookups::Lookup>();
+        auto is_not_null = dorm::detail::make_node<lookups::Lookup>();
         is_not_null->lhs = r.column;
         is_not_null->def = lookups::find("isnull");
         is_not_null->value = Value(false);
-        auto both = std::make_shared<WhereNode>();
+        auto both = dorm::detail::make_node<WhereNode>();
         both->children = {node, is_not_null};
         return both;
     }
@@ -815,16 +812,16 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
         }
         if (!q.negated()) return lookup;
         if (auto pair = std::dynamic_pointer_cast<const WhereNode>(lookup)) {  // (x = v AND x IS NOT NULL)
-            auto node = std::make_shared<WhereNode>(*pair);
+            auto node = dorm::detail::make_node<WhereNode>(*pair);
             node->negated = true;
             return node;
         }
-        auto node = std::make_shared<WhereNode>();
+        auto node = dorm::detail::make_node<WhereNode>();
         node->negated = true;
         node->children.push_back(std::move(lookup));
         return node;
     }
-    auto node = std::make_shared<WhereNode>();
+    auto node = dorm::detail::make_node<WhereNode>();
     node->connector = q.connector() == Q::Connector::and_  ? Connector::and_
                       : q.connector() == Q::Connector::or_ ? Connector::or_
                                                            : Connector::xor_;
@@ -838,7 +835,7 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
 namespace dorm::sql::detail {
 
 DORM_DECL void and_into(std::shared_ptr<const WhereNode>& target, ExprPtr condition) {
-    auto node = std::make_shared<WhereNode>();
+    auto node = dorm::detail::make_node<WhereNode>();
     node->children.reserve(target ? 2 : 1);
     if (target) node->children.push_back(target);
     node->children.push_back(std::move(condition));
@@ -1087,10 +1084,10 @@ DORM_DECL void distinct_ordering_columns(Compiler& c, const Query& q) {
     std::vector<ExprPtr> selected;
     if (!q.values_mode) {
         for (std::size_t i = 0; i < q.model->fields.size(); ++i)
-            if (q.loads(i)) selected.push_back(std::make_shared<Col>(q.alias(), &q.model->fields[i]));
+            if (q.loads(i)) selected.push_back(dorm::detail::make_node<Col>(q.alias(), &q.model->fields[i]));
         for (const auto& sel : q.select_related)
             for (std::size_t i = 0; i < sel.model->fields.size(); ++i)
-                if (q.loads(sel, i)) selected.push_back(std::make_shared<Col>(sel.alias, &sel.model->fields[i]));
+                if (q.loads(sel, i)) selected.push_back(dorm::detail::make_node<Col>(sel.alias, &sel.model->fields[i]));
     }
     for (const auto& item : select_items(q)) selected.push_back(item.expr);
     auto key = [&](const Expression& e) {
@@ -1168,10 +1165,10 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<Or
     std::vector<const Expression*> exprs;
     std::vector<ExprPtr> model_columns;
     if (q.grouping == Grouping::all)
-        for (const auto& f : q.model->fields) model_columns.push_back(std::make_shared<Col>(q.alias(), &f));
+        for (const auto& f : q.model->fields) model_columns.push_back(dorm::detail::make_node<Col>(q.alias(), &f));
     if (q.grouping == Grouping::all && !q.values_mode)  // select_related() columns are selected, so grouped by
         for (const auto& sel : q.select_related)
-            for (const auto& f : sel.model->fields) model_columns.push_back(std::make_shared<Col>(sel.alias, &f));
+            for (const auto& f : sel.model->fields) model_columns.push_back(dorm::detail::make_node<Col>(sel.alias, &f));
     for (const auto& e : model_columns) exprs.push_back(e.get());
     for (const auto& e : q.group_by) exprs.push_back(e.get());
     auto items = select_items(q);
@@ -1354,7 +1351,7 @@ DORM_DECL ConditionParts split_having_qualify(const ExprPtr& e, bool negated, bo
     }
     auto make = [&](std::vector<ExprPtr>& children) -> ExprPtr {
         if (children.empty()) return nullptr;
-        auto n = std::make_shared<WhereNode>();
+        auto n = dorm::detail::make_node<WhereNode>();
         n->connector = node->connector;
         n->negated = node->negated;
         n->children = std::move(children);
@@ -1366,7 +1363,7 @@ DORM_DECL ConditionParts split_having_qualify(const ExprPtr& e, bool negated, bo
 DORM_DECL std::shared_ptr<const WhereNode> as_where_node(ExprPtr e) {
     if (!e) return nullptr;
     if (auto n = std::dynamic_pointer_cast<const WhereNode>(e)) return n;
-    auto n = std::make_shared<WhereNode>();
+    auto n = dorm::detail::make_node<WhereNode>();
     n->children.push_back(std::move(e));
     return n;
 }
@@ -1719,12 +1716,12 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
     auto column = [&](const ExprPtr& e) -> ExprPtr {
         std::string name = "__col" + std::to_string(inner_extra.size() + 1);
         inner_extra.push_back(SelectItem{name, e});
-        return std::make_shared<AliasCol>("subquery", name, e->output_kind());
+        return dorm::detail::make_node<AliasCol>("subquery", name, e->output_kind());
     };
     for (const auto& item : aggregates) {
         auto* agg = dynamic_cast<const Aggregate*>(item.expr.get());
         if (!agg) throw TypeError(fmt::format("dorm: {} is not an aggregate expression", item.name));
-        auto moved = std::make_shared<Aggregate>(*agg);
+        auto moved = dorm::detail::make_node<Aggregate>(*agg);
         for (auto& a : moved->args) a = column(a);
         if (moved->filter) moved->filter = column(moved->filter);
         for (auto& o : moved->ordering) o.first = column(o.first);
@@ -1848,7 +1845,7 @@ DORM_DECL Query batch_query(const Query& base, const std::string& path, const st
 DORM_DECL Query batch_query(const Query& base, const ExprPtr& lhs, const std::vector<Value>& keys, std::size_t from,
                             std::size_t batch) {
     Query q = base;
-    auto in = std::make_shared<lookups::Lookup>();
+    auto in = dorm::detail::make_node<lookups::Lookup>();
     in->lhs = lhs;
     in->def = lookups::find("in");
     in->list.assign(keys.begin() + static_cast<std::ptrdiff_t>(from),
