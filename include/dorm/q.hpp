@@ -122,7 +122,7 @@ public:
     bool negated() const noexcept { return negated_; }
     Connector connector() const noexcept { return connector_; }
     const std::optional<Leaf>& leaf() const noexcept { return leaf_; }
-    const std::vector<Q>& children() const noexcept { return children_; }
+    const detail::PooledVector<Q>& children() const noexcept { return children_; }
 
     friend Q operator&(const Q& a, const Q& b) { return combine(a, b, Connector::and_); }
     friend Q operator|(const Q& a, const Q& b) { return combine(a, b, Connector::or_); }
@@ -142,7 +142,7 @@ private:
     void add(const Q& child);
 
     std::optional<Leaf> leaf_;
-    std::vector<Q> children_;
+    detail::PooledVector<Q> children_;
     Connector connector_ = Connector::and_;
     bool negated_ = false;
 };

@@ -287,7 +287,7 @@ DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& q,
                                                           std::span<const OrderTermRef> terms);
 /// Sets the ORDER BY of `q` (order_by(), extra(order_by=...)).
-DORM_DECL void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms);
+DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms);
 
 /// The name values() gives a model field with no expression: a ForeignKey is its "<name>_id" attribute.
 inline std::string attname(const FieldMeta& f) { return f.is_relation() ? std::string(f.name) + "_id" : std::string(f.name); }
@@ -704,7 +704,7 @@ public:
             for (const auto& t : o.tables)
                 if (std::find(q.extra_tables.begin(), q.extra_tables.end(), t) == q.extra_tables.end()) q.extra_tables.push_back(t);
             if (!o.order_by.empty()) {
-                std::vector<sql::OrderBy> terms;
+                sql::OrderList terms;
                 for (const auto& n : o.order_by) sql::resolve_orderings(q, std::string_view(n), terms);
                 detail::set_ordering(q, std::move(terms));
             }

@@ -67,7 +67,7 @@ struct OrderItem {
     std::optional<OrderByExpression> expression;
 };
 struct OrderBy {
-    std::vector<OrderItem> terms;
+    PooledVector<OrderItem> terms;
 };
 struct Reverse {};
 struct Distinct {

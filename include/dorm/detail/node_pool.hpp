@@ -11,6 +11,7 @@
 #include <new>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace dorm::detail {
 
@@ -21,8 +22,11 @@ DORM_DECL void* pool_allocate(std::size_t size);
 /// class), or freed. Any thread may give back any block.
 DORM_DECL void pool_deallocate(void* p, std::size_t size) noexcept;
 
-/// The allocator of make_node(): single objects through the pool, arrays (which shared nodes never ask for) and
-/// over-aligned types through the global allocator.
+/// The largest block the pool keeps; larger ones come from the global allocator.
+inline constexpr std::size_t pool_largest = 1024;
+
+/// The allocator of make_node() and PooledVector: blocks of up to pool_largest bytes through the pool, larger
+/// ones and over-aligned types through the global allocator.
 template <class T>
 struct PoolAllocator {
     using value_type = T;
@@ -31,17 +35,26 @@ struct PoolAllocator {
     PoolAllocator(const PoolAllocator<U>&) noexcept {}
 
     T* allocate(std::size_t n) {
-        if (n == 1 && alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__)
-            return static_cast<T*>(pool_allocate(sizeof(T)));
+        if (pooled(n)) return static_cast<T*>(pool_allocate(n * sizeof(T)));
         return std::allocator<T>{}.allocate(n);
     }
     void deallocate(T* p, std::size_t n) noexcept {
-        if (n == 1 && alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__) pool_deallocate(p, sizeof(T));
+        if (pooled(n)) pool_deallocate(p, n * sizeof(T));
         else std::allocator<T>{}.deallocate(p, n);
     }
     template <class U>
     bool operator==(const PoolAllocator<U>&) const noexcept { return true; }
+
+private:
+    static constexpr bool pooled(std::size_t n) noexcept {
+        return alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__ && n <= pool_largest / sizeof(T);
+    }
 };
+
+/// A vector whose storage comes from the pool: the short lists a query is made of (a WHERE node's children, its
+/// ordering), made again for each query.
+template <class T>
+using PooledVector = std::vector<T, PoolAllocator<T>>;
 
 /// std::make_shared, with the object and its count in one pooled block.
 template <class T, class... Args>

@@ -26,7 +26,7 @@ namespace dorm::detail {
 namespace pool {
 
 inline constexpr std::size_t granule = 16;   // size classes: 16, 32, ... bytes
-inline constexpr std::size_t classes = 64;   // blocks of up to 1 KiB (a Query's is about 600 bytes)
+inline constexpr std::size_t classes = pool_largest / granule;  // a Query's block is about 600 bytes
 inline constexpr std::size_t keep = 16;      // blocks kept per class and thread
 inline constexpr std::size_t budget = 64 * 1024;  // bytes kept per thread, all classes together
 

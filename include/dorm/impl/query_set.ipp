@@ -326,7 +326,7 @@ DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr
     return q;
 }
 
-DORM_DECL void set_ordering(sql::Query& q, std::vector<sql::OrderBy> terms) {
+DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
     q.order_by = std::move(terms);
     q.standard_ordering = true;
     if (q.order_by.empty()) q.default_ordering = false;
@@ -336,7 +336,7 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
                                                           std::span<const OrderTermRef> terms) {
     if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
     auto q = dorm::detail::make_node<sql::Query>(*query);
-    std::vector<sql::OrderBy> resolved;
+    sql::OrderList resolved;
     resolved.reserve(terms.size());  // a term is one ordering, but for a relation's Meta.ordering
     for (const auto& t : terms) {
         const auto& e = *t.expression;

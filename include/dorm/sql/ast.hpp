@@ -96,10 +96,13 @@ struct Func final : Expression {
 enum class Connector { and_, or_, xor_ };
 
 /// A WHERE tree: children joined by AND / OR / XOR, optionally negated (Django's WhereNode).
+/// A WHERE node's children: made again for each query, so from the pool (detail/node_pool.hpp).
+using ExprList = dorm::detail::PooledVector<ExprPtr>;
+
 struct WhereNode final : Expression {
     Connector connector = Connector::and_;
     bool negated = false;
-    std::vector<ExprPtr> children;
+    ExprList children;
 
     void sources(std::vector<const Expression*>& out) const override;
     std::optional<FieldKind> output_kind() const override { return FieldKind::boolean; }

@@ -48,6 +48,9 @@ struct OrderBy {
     std::string column;  // a set operation's term: the name of the column it orders by
 };
 
+/// A query's ordering: copied with it, so from the pool (detail/node_pool.hpp).
+using OrderList = dorm::detail::PooledVector<OrderBy>;
+
 /// A table joined through a ForeignKey: forward `parent_alias.fk_column = alias.pk`, or reverse (from the
 /// referenced model to the referencing one) `parent_alias.pk = alias.fk_column`.
 struct Join {
@@ -120,7 +123,7 @@ struct Query {
     Hints hints;                      // what the routers are told (a related manager's instance)
     std::vector<Join> joins;
     std::shared_ptr<const WhereNode> where;  // nullptr: no condition
-    std::vector<OrderBy> order_by;           // explicit order_by(); empty: the model's default, if any
+    OrderList order_by;                      // explicit order_by(); empty: the model's default, if any
     bool default_ordering = true;            // false after order_by() with no arguments
     bool standard_ordering = true;           // false after reverse()
     bool distinct = false;
@@ -472,7 +475,7 @@ DORM_DECL void add_prefetch(Query& q, const std::vector<PrefetchSpec>& specs);
 DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name);
 /// order_by()'s terms for one name: a relation named by itself expands into the related model's Meta.ordering
 /// (Django's find_ordering_name), so a name may give several terms.
-DORM_DECL void resolve_orderings(Query& q, std::string_view name, std::vector<OrderBy>& out, int depth = 0);
+DORM_DECL void resolve_orderings(Query& q, std::string_view name, OrderList& out, int depth = 0);
 
 /// One order_by() argument given as an expression: `F("rating").desc({.nulls_last = true})`.
 inline OrderBy resolve_ordering(Query& q, const OrderByExpression& o) {
@@ -523,7 +526,7 @@ inline bool where_clause(Compiler& c, const Query& q) {
 
 /// " GROUP BY ... [HAVING ...]": the grouped-by expressions, then the selected and ordering expressions that
 /// are not aggregates (Django's get_group_by), each once.
-DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<OrderBy>& order_by);
+DORM_DECL bool group_by_clause(Compiler& c, const Query& q, std::span<const OrderBy> order_by);
 
 /// An expression's SQL and parameters as written alone in the innermost query (to compare expressions).
 DORM_DECL std::pair<std::string, std::vector<Value>> expression_key(const Compiler& c, const Expression& e);
@@ -531,7 +534,7 @@ DORM_DECL std::pair<std::string, std::vector<Value>> expression_key(const Compil
 /// selected (Compiler::selected); else 0.
 DORM_DECL std::size_t selected_position(const Compiler& c, const Expression& e,
                                         const std::pair<std::string, std::vector<Value>>& key);
-DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms, bool grouped = false);
+DORM_DECL void order_by_clause(Compiler& c, std::span<const OrderBy> terms, bool grouped = false);
 
 DORM_DECL void limit_clause(Compiler& c, const Query& q);
 
@@ -661,7 +664,8 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     columns(c, src);
     from_clause(c, src);
     if (!where_clause(c, src)) return false;
-    if (!group_by_clause(c, src, with_ordering ? src.order_by : std::vector<OrderBy>{})) return false;
+    if (!group_by_clause(c, src, with_ordering ? std::span<const OrderBy>(src.order_by) : std::span<const OrderBy>{}))
+        return false;
     if (with_ordering) order_by_clause(c, src.order_by, src.grouping != Grouping::none);
     limit_clause(c, src);
     return true;

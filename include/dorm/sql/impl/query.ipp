@@ -974,7 +974,7 @@ DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name) {
     return OrderBy{resolve_path(q, name, false).lhs, desc};
 }
 
-DORM_DECL void resolve_orderings(Query& q, std::string_view name, std::vector<OrderBy>& out, int depth) {
+DORM_DECL void resolve_orderings(Query& q, std::string_view name, OrderList& out, int depth) {
     if (name == "?") return out.push_back(OrderBy{nullptr, false});
     bool desc = !name.empty() && name[0] == '-';
     std::string_view path = desc ? name.substr(1) : name;
@@ -1160,7 +1160,7 @@ DORM_DECL bool condition_clause(Compiler& c, std::string_view keyword, const Whe
     return m == Match::everything;
 }
 
-DORM_DECL bool group_by_clause(Compiler& c, const Query& q, const std::vector<OrderBy>& order_by) {
+DORM_DECL bool group_by_clause(Compiler& c, const Query& q, std::span<const OrderBy> order_by) {
     if (q.grouping == Grouping::none) return condition_clause(c, " HAVING ", q.having.get());
     std::vector<const Expression*> exprs;
     std::vector<ExprPtr> model_columns;
@@ -1217,7 +1217,7 @@ DORM_DECL std::size_t selected_position(const Compiler& c, const Expression& e,
     return 0;
 }
 
-DORM_DECL void order_by_clause(Compiler& c, const std::vector<OrderBy>& terms, bool grouped) {
+DORM_DECL void order_by_clause(Compiler& c, std::span<const OrderBy> terms, bool grouped) {
     if (terms.empty()) return;
     c << " ORDER BY ";
     for (std::size_t i = 0; i < terms.size(); ++i) {
@@ -1337,7 +1337,7 @@ DORM_DECL ConditionParts split_having_qualify(const ExprPtr& e, bool negated, bo
     bool connected = (in_negated && node->connector == Connector::and_) ||
                      (!in_negated && node->connector == Connector::or_) || node->connector == Connector::xor_;
     if (connected && aggregate && !over) return {nullptr, e, nullptr};
-    std::vector<ExprPtr> where, having, qualify;
+    ExprList where, having, qualify;
     for (const auto& child : node->children) {
         auto parts = split_having_qualify(child, in_negated, must_group_by);
         if (parts.where) where.push_back(std::move(parts.where));
@@ -1349,7 +1349,7 @@ DORM_DECL ConditionParts split_having_qualify(const ExprPtr& e, bool negated, bo
         throw NotImplementedError("dorm: Heterogeneous disjunctive predicates against window functions are not "
                                   "implemented when performing conditional aggregation.");
     }
-    auto make = [&](std::vector<ExprPtr>& children) -> ExprPtr {
+    auto make = [&](ExprList& children) -> ExprPtr {
         if (children.empty()) return nullptr;
         auto n = dorm::detail::make_node<WhereNode>();
         n->connector = node->connector;
