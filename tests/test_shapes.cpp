@@ -193,6 +193,14 @@ TEST_CASE("startswith compiles once and binds each value's own bound; a value wi
         INFO("prefix of " << std::string_view(p).size() << " bytes");
         check_runs_own_statement(starting(p));
     }
+    // A statement found but not used (no successor to bind for "\xff") is no hit.
+    auto count = [](const char* prefix) { return Entry::objects().filter("headline__startswith", prefix).count(); };
+    CHECK(count("Le") == 1);  // learns count()'s statement
+    const auto before = conn().shapes.hits();
+    CHECK(count("\xff") == 0);
+    CHECK(conn().shapes.hits() == before);
+    CHECK(count("Pa") == 1);
+    CHECK(conn().shapes.hits() == before + 1);
 }
 
 TEST_CASE("an index or get() on a QuerySet is not its iteration's statement", "[shapes]") {

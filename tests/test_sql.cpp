@@ -172,3 +172,29 @@ TEST_CASE("aggregate filter= falls back to CASE WHEN where FILTER is missing", "
                    "ELSE NULL END) AS \"n\", COUNT(CASE WHEN \"entry\".\"rating\" = 1 THEN 1 ELSE NULL END) AS \"rows\" "
                    "FROM \"entry\" GROUP BY \"entry\".\"blog_id\"");
 }
+
+TEST_CASE("a lookup path's parts, in place or on the heap, survive copies and moves", "[sql]") {
+    using dorm::sql::detail::split_path;
+    for (std::string_view path : {"blog__name__iexact", "a__b__c__d__e__f__g__h"}) {
+        INFO(path);
+        const auto parts = split_path(path);
+        std::vector<std::string_view> expected;
+        for (std::size_t at = 0;;) {
+            const auto end = path.find("__", at);
+            expected.push_back(path.substr(at, end - at));
+            if (end == std::string_view::npos) break;
+            at = end + 2;
+        }
+        auto copy = parts;
+        CHECK(std::vector<std::string_view>(copy.begin(), copy.end()) == expected);
+        auto moved = std::move(copy);
+        CHECK(std::vector<std::string_view>(moved.begin(), moved.end()) == expected);
+        CHECK(copy.size() == 0);  // NOLINT(bugprone-use-after-move): a moved-from one is empty
+        copy = std::move(moved);
+        CHECK(std::vector<std::string_view>(copy.begin(), copy.end()) == expected);
+        CHECK(moved.size() == 0);  // NOLINT(bugprone-use-after-move)
+        moved.push_back("x");
+        CHECK(moved.size() == 1);
+        CHECK(moved[0] == "x");
+    }
+}

@@ -87,13 +87,17 @@ struct Drain {
     }
 };
 
+inline void register_drain() noexcept {
+    thread_local Drain drain;
+    (void)drain;
+}
+// Reached as `state` is, so that the Drain is registered on the thread that makes the lists.
+inline void (*volatile registered_drain)() noexcept = &register_drain;
+
 /// The thread's lists, made on its first kept block, with the Drain that frees them.
 inline Lists* start(State& s) noexcept {
     s.lists = new (std::nothrow) Lists{};
-    if (s.lists) {
-        thread_local Drain drain;
-        (void)drain;
-    }
+    if (s.lists) registered_drain();
     return s.lists;
 }
 

@@ -1669,7 +1669,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
                 return true;
         return false;
     };
-    auto use = [&](const backends::CompiledShape& s) {
+    auto use = [&](const backends::CompiledShape& s, bool by_fingerprint) {
         if (!s.cacheable) return compile_now();
         out.sql = s.nothing ? nullptr : &s.sql;
         const std::size_t n = s.slots.size();
@@ -1677,6 +1677,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         if (!serial::bind_shape(s, values, params)) return compile_now();
         out.params = std::span<const Value>(params, n);
         out.cached = true;
+        conn.shapes.hit(by_fingerprint);
     };
     // A query that kept its shape text (objects(), a QuerySet run again) finds a recent statement by the parts of
     // its key, without writing the key and hashing it: get(pk) in a loop.
@@ -1698,7 +1699,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
             values.assign(text->values.begin(), text->values.end());
             if (!extra.empty()) values.push_back(extra[0]);
             if (holds_nul()) return compile_now();
-            if (const backends::CompiledShape* s = conn.shapes.find(print)) return use(*s);
+            if (const backends::CompiledShape* s = conn.shapes.find(print)) return use(*s, true);
             values.clear();  // shape_key() collects them again
         }
     }
@@ -1706,7 +1707,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     key += name;
     key += '\0';
     if (!shape_key(q, key, values, extra) || holds_nul()) return compile_now();
-    if (const backends::CompiledShape* s = conn.shapes.find(key, remember)) return use(*s);
+    if (const backends::CompiledShape* s = conn.shapes.find(key, remember)) return use(*s, false);
     compile_now();
     std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
     std::vector<const Value*> shape_values = values;

@@ -220,6 +220,20 @@ void for_each_leaf(const Q& q, Fn&& fn) {
 /// filter(), and a raw driver allocates nothing for it).
 class PathParts {
 public:
+    PathParts() = default;
+    PathParts(const PathParts&) = default;
+    PathParts& operator=(const PathParts&) = default;
+    // A moved-from one is empty: its parts may have been on the heap it gave away.
+    PathParts(PathParts&& o) noexcept
+        : local_(o.local_), heap_(std::move(o.heap_)), size_(std::exchange(o.size_, 0)) { o.heap_.clear(); }
+    PathParts& operator=(PathParts&& o) noexcept {
+        local_ = o.local_;
+        heap_ = std::move(o.heap_);
+        o.heap_.clear();
+        size_ = std::exchange(o.size_, 0);
+        return *this;
+    }
+
     std::size_t size() const noexcept { return size_; }
     const std::string_view& operator[](std::size_t i) const noexcept { return data()[i]; }
     std::string_view& operator[](std::size_t i) noexcept { return (heap_.empty() ? local_.data() : heap_.data())[i]; }

@@ -78,7 +78,12 @@ public:
     DORM_DECL const CompiledShape& add(std::string_view key, CompiledShape shape,
                                        const ShapeFingerprint* print = nullptr);
     std::size_t size() const noexcept { return index_.size(); }
-    /// How many find() calls found a statement to reuse (a cacheable shape).
+    /// Counts a statement found and reused: called once its values are bound (a value may leave it unusable).
+    void hit(bool by_fingerprint) noexcept {
+        ++hits_;
+        if (by_fingerprint) ++fingerprint_hits_;
+    }
+    /// How many statements found were reused (hit() calls).
     std::uint64_t hits() const noexcept { return hits_; }
     /// How many of them found it by a fingerprint.
     std::uint64_t fingerprint_hits() const noexcept { return fingerprint_hits_; }
@@ -94,7 +99,7 @@ private:
         std::uint64_t used = 0;  // when it was last remembered or found
     };
 
-    const CompiledShape* use(Iterator it) noexcept;
+    const CompiledShape* use(Iterator it) noexcept;  // marks it most recently used
     void remember(const ShapeFingerprint& print, Iterator it);
     void erase(Iterator it) noexcept;
 

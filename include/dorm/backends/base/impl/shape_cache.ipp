@@ -9,7 +9,6 @@
 namespace dorm::backends {
 
 DORM_DECL const CompiledShape* ShapeCache::use(Iterator it) noexcept {
-    if (it->second.cacheable) ++hits_;
     if (it != entries_.begin()) entries_.splice(entries_.begin(), entries_, it);
     return &it->second;
 }
@@ -53,7 +52,6 @@ DORM_DECL const CompiledShape* ShapeCache::find(const ShapeFingerprint& print) {
     for (Recent& r : recent_)
         if (r.recipe && r.print.same(print)) {
             r.used = ++clock_;
-            if (r.entry->second.cacheable) ++fingerprint_hits_;
             return use(r.entry);
         }
     return nullptr;
