@@ -135,6 +135,40 @@ TEST_CASE("Q objects combine with &, | and ~", "[queryset]") {
           V{"Lennon returns", "Pancakes", "Soup"});
 }
 
+TEST_CASE("a condition copies a run-time path and points at a literal one; combining leaves its operands whole",
+          "[queryset]") {
+    test::BlogData data;
+    auto names = [](const Q& q) { return headlines(Entry::objects().filter(q).order_by("headline")); };
+    std::optional<decltype(Entry::objects().all())> qs;
+    {
+        std::string path = "number_of_comments__gte";  // longer than a short string's in-place buffer
+        qs = Entry::objects().filter(dorm::runtime(path), 3).order_by("headline");
+        path.assign(path.size(), 'x');
+    }  // the string is gone: the QuerySet must hold its own copy
+    CHECK(headlines(*qs) == V{"Election", "Lennon returns", "Pancakes"});
+    CHECK(headlines(Entry::objects().filter("headline__startswith", "Pa", "number_of_comments__gte", 3)) ==
+          V{"Pancakes"});
+    CHECK(headlines(Entry::objects().exclude("headline__startswith", "Pa", "number_of_comments__gte", 3)
+                        .order_by("headline")) == V{"Beatles reunion", "Election", "Lennon returns", "Soup"});
+
+    Q five("rating", 5);
+    Q either = five | Q("rating", 1);  // an lvalue operand is copied, not moved from
+    REQUIRE(five.leaf());
+    CHECK(five.leaf()->path() == "rating");
+    CHECK(names(five) == V{"Lennon returns"});
+    CHECK(names(either) == V{"Lennon returns", "Soup"});
+    Q all = (Q("rating", 5) | Q("rating", 1)) | Q("rating", 2);  // flattened into one node of three
+    CHECK(all.children().size() == 3);
+    CHECK(names(all) == V{"Election", "Lennon returns", "Soup"});
+    Q q = five;
+    q |= Q("rating", 1);
+    q &= ~Q("headline", "Soup");
+    CHECK(names(q) == V{"Lennon returns"});
+    q ^= Q("rating", 1);
+    CHECK(names(q) == V{"Lennon returns", "Soup"});
+    CHECK(names(five) == V{"Lennon returns"});
+}
+
 TEST_CASE("order_by, the model's default ordering, reverse() and ordered()", "[queryset]") {
     test::BlogData data;
     CHECK(headlines(Entry::objects().order_by("rating")) ==

@@ -8,6 +8,7 @@
 #include <dorm/lookup_declarations.hpp>
 #include <dorm/lookups.hpp>
 #include <dorm/model.hpp>
+#include <dorm/q.hpp>
 
 #include <array>
 #include <cstddef>
@@ -291,15 +292,19 @@ template <class M>
 class LookupPath {
 public:
     template <std::size_t N>
-    consteval LookupPath(const char (&s)[N]) : path_(s, N - 1) {  // NOLINT: implicit, like fmt::format_string
+    consteval LookupPath(const char (&s)[N]) : path_(s, N - 1), literal_(true) {  // NOLINT: implicit, like fmt::format_string
         detail::check_path<M>(detail::split_at_dunder(path_), true);
     }
     LookupPath(const std::string& s) : path_(s) {}     // NOLINT: run-time strings are checked at run time
     LookupPath(runtime_string s) : path_(s.value) {}   // NOLINT
     std::string_view view() const noexcept { return path_; }
+    /// The path for a Q: a literal is pointed at, not copied. Only a constant expression can build a literal
+    /// path, and a constant expression cannot point at anything but an immutable array with static storage.
+    detail::PathRef ref() const noexcept { return {path_, literal_}; }
 
 private:
     std::string_view path_;
+    bool literal_ = false;
 };
 
 /// The lookup path of a QuerySet whose model is known only at run time (values(), values_list(), dates()):
@@ -312,6 +317,7 @@ public:
     LookupPath(const std::string& s) : path_(s) {}        // NOLINT
     LookupPath(runtime_string s) : path_(s.value) {}      // NOLINT
     std::string_view view() const noexcept { return path_; }
+    detail::PathRef ref() const noexcept { return {path_, false}; }
 
 private:
     std::string_view path_;

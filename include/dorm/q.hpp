@@ -89,6 +89,13 @@ Operand to_operand(std::initializer_list<T> list) {
     return op;
 }
 
+/// A lookup path as a QuerySet method hands it to Q: a literal (checked at compile time, with static storage, so
+/// a condition can point at it instead of copying it) or a run-time string (copied).
+struct PathRef {
+    std::string_view text;
+    bool literal = false;
+};
+
 }  // namespace detail
 
 /// A condition that is not bound to a model until a QuerySet uses it: `Q("rating__gte", 3) | ~Q("headline", "x")`.
@@ -106,14 +113,25 @@ public:
     Q& operator=(Q&&) noexcept;
     ~Q();
     template <class V>
-    Q(std::string_view path, V&& value) : leaf_(Leaf{std::string(path), detail::to_operand(std::forward<V>(value)), false}) {}
+    Q(std::string_view path, V&& value) : leaf_(Leaf{std::string(path), {}, detail::to_operand(std::forward<V>(value)), false}) {}
     template <class T>
-    Q(std::string_view path, std::initializer_list<T> values) : leaf_(Leaf{std::string(path), detail::to_operand(values), false}) {}
+    Q(std::string_view path, std::initializer_list<T> values) : leaf_(Leaf{std::string(path), {}, detail::to_operand(values), false}) {}
+    template <class V>
+    Q(detail::PathRef path, V&& value)
+        : leaf_(Leaf{path.literal ? std::string() : std::string(path.text), path.literal ? path.text : std::string_view(),
+                     detail::to_operand(std::forward<V>(value)), false}) {}
+    template <class T>
+    Q(detail::PathRef path, std::initializer_list<T> values)
+        : leaf_(Leaf{path.literal ? std::string() : std::string(path.text), path.literal ? path.text : std::string_view(),
+                     detail::to_operand(values), false}) {}
     /// A boolean expression as a condition: `Q(Exists(...))`, `filter(Exists(...))`.
-    Q(const Expression& condition) : leaf_(Leaf{std::string(), detail::to_operand(condition), true}) {}  // NOLINT: implicit
+    Q(const Expression& condition) : leaf_(Leaf{std::string(), {}, detail::to_operand(condition), true}) {}  // NOLINT: implicit
 
     struct Leaf {
-        std::string path;
+        /// The lookup path ("blog__name__iexact"); empty for a boolean expression.
+        std::string_view path() const noexcept { return literal.data() ? literal : std::string_view(text); }
+        std::string text;          // the path, copied from a run-time string
+        std::string_view literal;  // or the path, a checked literal with static storage (nothing to copy)
         detail::Operand value;
         bool condition = false;  // `value` is a boolean expression, and there is no path
     };
@@ -124,22 +142,22 @@ public:
     const std::optional<Leaf>& leaf() const noexcept { return leaf_; }
     const detail::PooledVector<Q>& children() const noexcept { return children_; }
 
-    friend Q operator&(const Q& a, const Q& b) { return combine(a, b, Connector::and_); }
-    friend Q operator|(const Q& a, const Q& b) { return combine(a, b, Connector::or_); }
-    friend Q operator^(const Q& a, const Q& b) { return combine(a, b, Connector::xor_); }
-    friend Q operator~(const Q& a) {
-        Q q = a;
-        q.negated_ = !q.negated_;
-        return q;
+    // By value: a temporary operand (`Q(...) & Q(...)`, as filter() builds) is moved into the tree, not copied.
+    friend Q operator&(Q a, Q b) { return combine(std::move(a), std::move(b), Connector::and_); }
+    friend Q operator|(Q a, Q b) { return combine(std::move(a), std::move(b), Connector::or_); }
+    friend Q operator^(Q a, Q b) { return combine(std::move(a), std::move(b), Connector::xor_); }
+    friend Q operator~(Q a) {
+        a.negated_ = !a.negated_;
+        return a;
     }
-    Q& operator&=(const Q& other) { return *this = *this & other; }
-    Q& operator|=(const Q& other) { return *this = *this | other; }
-    Q& operator^=(const Q& other) { return *this = *this ^ other; }
+    Q& operator&=(Q other) { return *this = std::move(*this) & std::move(other); }
+    Q& operator|=(Q other) { return *this = std::move(*this) | std::move(other); }
+    Q& operator^=(Q other) { return *this = std::move(*this) ^ std::move(other); }
 
 private:
-    static Q combine(const Q& a, const Q& b, Connector c);
+    static Q combine(Q&& a, Q&& b, Connector c);
     // Flattens (a & b) & c into one node, as Django's tree.Node.add does.
-    void add(const Q& child);
+    void add(Q&& child);
 
     std::optional<Leaf> leaf_;
     detail::PooledVector<Q> children_;

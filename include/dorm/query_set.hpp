@@ -436,19 +436,19 @@ public:
     }
     template <class V>
     self_type filter(LookupPath<checked> path, V&& value) const {
-        return add_condition(Q(path.view(), std::forward<V>(value)));
+        return add_condition(Q(path.ref(), std::forward<V>(value)));
     }
     template <class V>
     self_type filter(LookupPath<checked> path, std::initializer_list<V> values) const {
-        return add_condition(Q(path.view(), values));
+        return add_condition(Q(path.ref(), values));
     }
     template <class V>
     self_type filter(const Q& q, LookupPath<checked> path, V&& value) const {
-        return add_condition(q & Q(path.view(), std::forward<V>(value)));
+        return add_condition(q & Q(path.ref(), std::forward<V>(value)));
     }
     template <class V1, class V2>
     self_type filter(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
-        return add_condition(Q(p1.view(), std::forward<V1>(v1)) & Q(p2.view(), std::forward<V2>(v2)));
+        return add_condition(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2)));
     }
 
     /// Rows not matching the conditions taken together (Django's exclude()), given as filter() takes them;
@@ -460,19 +460,19 @@ public:
     }
     template <class V>
     self_type exclude(LookupPath<checked> path, V&& value) const {
-        return add_condition(~Q(path.view(), std::forward<V>(value)));
+        return add_condition(~Q(path.ref(), std::forward<V>(value)));
     }
     template <class V>
     self_type exclude(LookupPath<checked> path, std::initializer_list<V> values) const {
-        return add_condition(~Q(path.view(), values));
+        return add_condition(~Q(path.ref(), values));
     }
     template <class V>
     self_type exclude(const Q& q, LookupPath<checked> path, V&& value) const {
-        return add_condition(~(q & Q(path.view(), std::forward<V>(value))));
+        return add_condition(~(q & Q(path.ref(), std::forward<V>(value))));
     }
     template <class V1, class V2>
     self_type exclude(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
-        return add_condition(~(Q(p1.view(), std::forward<V1>(v1)) & Q(p2.view(), std::forward<V2>(v2))));
+        return add_condition(~(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2))));
     }
 
     /// Orders by fields ("headline"), descending ("-pub_date"), across ForeignKeys ("blog__name"), randomly ("?"),
@@ -941,9 +941,9 @@ public:
             const Value v = detail::to_value(value);  // as Q makes it
             T out{};
             if (get_by_field(path.view(), v, out)) return out;
-            return add_condition(Q(path.view(), v)).get();
+            return add_condition(Q(path.ref(), v)).get();
         } else {
-            return add_condition(Q(path.view(), std::forward<V>(value))).get();
+            return add_condition(Q(path.ref(), std::forward<V>(value))).get();
         }
     }
     template <class V>

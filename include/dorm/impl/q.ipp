@@ -6,22 +6,23 @@
 
 namespace dorm {
 
-DORM_DECL auto Q::combine(const Q& a, const Q& b, Connector c) -> Q {
-    if (b.empty()) return a;
-    if (a.empty()) return b;
+DORM_DECL auto Q::combine(Q&& a, Q&& b, Connector c) -> Q {
+    if (b.empty()) return std::move(a);
+    if (a.empty()) return std::move(b);
     Q q;
     q.connector_ = c;
     q.children_.reserve(2);  // the usual two children in one allocation; more when a side is flattened in
-    q.add(a);
-    q.add(b);
+    q.add(std::move(a));
+    q.add(std::move(b));
     return q;
 }
 
-DORM_DECL void Q::add(const Q& child) {
+DORM_DECL void Q::add(Q&& child) {
     if (!child.leaf_ && !child.negated_ && (child.connector_ == connector_ || child.children_.size() == 1))
-        children_.insert(children_.end(), child.children_.begin(), child.children_.end());
+        children_.insert(children_.end(), std::make_move_iterator(child.children_.begin()),
+                         std::make_move_iterator(child.children_.end()));
     else
-        children_.push_back(child);
+        children_.push_back(std::move(child));
 }
 
 }  // namespace dorm

@@ -139,7 +139,7 @@ DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& item
             const auto& n = *item.expr->node();
             if (item.name.empty()) throw TypeError("dorm: FilteredRelation needs a name: annotate(\"name\", FilteredRelation(...))");
             auto prefix = sql::detail::split_path(n.name)[0];
-            sql::detail::for_each_leaf(*n.filter, [&](const std::string& path) {
+            sql::detail::for_each_leaf(*n.filter, [&](std::string_view path) {
                 if (sql::detail::split_path(path)[0] != prefix)
                     throw ValueError(fmt::format("dorm: FilteredRelation's condition doesn't support relations outside "
                                                  "the '{}' (got '{}').", n.name, path));

@@ -353,7 +353,7 @@ private:
                 expression(*leaf->value.expression);
             } else {
                 open("lookup");
-                string(leaf->path);
+                string(leaf->path());
                 operand(leaf->value);
             }
             close();

@@ -210,7 +210,7 @@ DORM_DECL Value pattern_text(std::string_view lookup, const Value& v);
 template <class Fn>
 void for_each_leaf(const Q& q, Fn&& fn) {
     if (q.leaf()) {
-        if (!q.leaf()->condition) fn(q.leaf()->path);
+        if (!q.leaf()->condition) fn(q.leaf()->path());
         return;
     }
     for (const auto& child : q.children()) for_each_leaf(child, fn);

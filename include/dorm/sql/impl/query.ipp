@@ -808,7 +808,7 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
             if (lookup->output_kind() != FieldKind::boolean)
                 throw TypeError("dorm: Cannot filter against a non-conditional expression.");
         } else {
-            lookup = build_lookup(query, q.leaf()->path, q.leaf()->value, neg);
+            lookup = build_lookup(query, q.leaf()->path(), q.leaf()->value, neg);
         }
         if (!q.negated()) return lookup;
         if (auto pair = std::dynamic_pointer_cast<const WhereNode>(lookup)) {  // (x = v AND x IS NOT NULL)
