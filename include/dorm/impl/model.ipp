@@ -257,8 +257,9 @@ namespace dorm::detail {
 DORM_DECL bool pk_unset(const ModelMeta& meta, const void* obj) {
     const auto& pk = meta.pk_field();
     if (!pk.auto_increment) return false;
-    auto v = pk.get(obj);
-    return v.is_null() || v == Value(0);
+    const Value v = pk.get(obj);
+    const auto* i = std::get_if<std::int64_t>(&v.variant());  // v == Value(0), without making and visiting one
+    return v.is_null() || (i && *i == 0);
 }
 
 DORM_DECL std::string default_model_str(const ModelMeta& meta, const void* obj) {

@@ -443,7 +443,8 @@ struct Params {
                         text[i] = x ? "t" : "f";
                     } else if constexpr (std::is_same_v<X, std::int64_t>) {
                         types[i] = oid::int8;
-                        text[i] = std::to_string(x);
+                        const fmt::format_int digits(x);  // into the kept string: no temporary to make and move
+                        text[i].assign(digits.data(), digits.size());
                     } else if constexpr (std::is_same_v<X, double>) {
                         types[i] = oid::float8;
                         text[i] = fmt::format("{}", x);  // shortest text that reads back as the same double
