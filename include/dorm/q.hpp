@@ -113,17 +113,15 @@ public:
     Q& operator=(Q&&) noexcept;
     ~Q();
     template <class V>
-    Q(std::string_view path, V&& value) : leaf_(Leaf{std::string(path), {}, detail::to_operand(std::forward<V>(value)), false}) {}
+    Q(std::string_view path, V&& value) : Q(detail::PathRef{path}, std::forward<V>(value)) {}
     template <class T>
-    Q(std::string_view path, std::initializer_list<T> values) : leaf_(Leaf{std::string(path), {}, detail::to_operand(values), false}) {}
+    Q(std::string_view path, std::initializer_list<T> values) : Q(detail::PathRef{path}, detail::to_operand(values)) {}
     template <class V>
     Q(detail::PathRef path, V&& value)
         : leaf_(Leaf{path.literal ? std::string() : std::string(path.text), path.literal ? path.text : std::string_view(),
                      detail::to_operand(std::forward<V>(value)), false}) {}
     template <class T>
-    Q(detail::PathRef path, std::initializer_list<T> values)
-        : leaf_(Leaf{path.literal ? std::string() : std::string(path.text), path.literal ? path.text : std::string_view(),
-                     detail::to_operand(values), false}) {}
+    Q(detail::PathRef path, std::initializer_list<T> values) : Q(path, detail::to_operand(values)) {}
     /// A boolean expression as a condition: `Q(Exists(...))`, `filter(Exists(...))`.
     Q(const Expression& condition) : leaf_(Leaf{std::string(), {}, detail::to_operand(condition), true}) {}  // NOLINT: implicit
 
