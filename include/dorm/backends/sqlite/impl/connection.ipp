@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <new>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -277,27 +278,31 @@ inline bool Cursor::do_next() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_DONE) return false;
     if (rc != SQLITE_ROW) raise(conn_.handle(), rc, sqlite3_sql(stmt_));
+    // Each sqlite3_column_*() call checks the statement and the index and settles the connection's error state;
+    // the column's value, read once, answers its type and contents without that. Reading an unprotected value is
+    // safe here because one thread uses the connection at a time (it is opened SQLITE_OPEN_NOMUTEX).
     for (std::size_t i = 0; i < columns_; ++i) {
-        int col = static_cast<int>(i);
+        sqlite3_value* v = sqlite3_column_value(stmt_, static_cast<int>(i));
         Cell& c = row_[i];
-        switch (sqlite3_column_type(stmt_, col)) {
+        switch (sqlite3_value_type(v)) {
             case SQLITE_INTEGER:
                 c.kind = Cell::Kind::integer;
-                c.i = sqlite3_column_int64(stmt_, col);
+                c.i = sqlite3_value_int64(v);
                 break;
             case SQLITE_FLOAT:
                 c.kind = Cell::Kind::real;
-                c.d = sqlite3_column_double(stmt_, col);
+                c.d = sqlite3_value_double(v);
                 break;
             case SQLITE_TEXT:
                 c.kind = Cell::Kind::text;
-                c.p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-                c.n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+                c.p = reinterpret_cast<const char*>(sqlite3_value_text(v));  // before its length, as SQLite asks
+                if (!c.p) throw std::bad_alloc();  // text is never NULL but when SQLite could not terminate it
+                c.n = static_cast<std::size_t>(sqlite3_value_bytes(v));
                 break;
             case SQLITE_BLOB:
                 c.kind = Cell::Kind::blob;
-                c.p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-                c.n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+                c.p = static_cast<const char*>(sqlite3_value_blob(v));
+                c.n = static_cast<std::size_t>(sqlite3_value_bytes(v));
                 break;
             default: c.kind = Cell::Kind::null;
         }
