@@ -36,6 +36,7 @@ export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 status=0
 summary=()
+failed=()
 for target in lookup_path queryset loads; do
   exe=$(find "$build" -type f -name "dorm_fuzz_$target" -perm -u+x | head -n 1)
   corpus=$build/corpus/$target
@@ -60,8 +61,20 @@ for target in lookup_path queryset loads; do
     crash=$(ls -t "$artifacts" 2>/dev/null | head -n 1)
     summary+=("$(printf 'dorm_fuzz_%-12s FAILED %10s executions (exit %d; reproducer: %s; log: %s)' "$target" \
       "${runs:-?}" "$rc" "${crash:+$artifacts/$crash}" "$log")")
+    failed+=("$target:${crash:+$artifacts/$crash}:$log")
   fi
 done
 
+# A failure on a machine that is thrown away afterwards (CI) must still be reproducible: the end of the report and
+# the input itself, base64-encoded (`base64 -d > input` and run the target on it).
+for f in "${failed[@]}"; do
+  IFS=: read -r target crash log <<<"$f"
+  echo "== dorm_fuzz_$target: the end of its log"
+  tail -n 60 "$log"
+  if [[ -n $crash && -f $crash ]]; then
+    echo "== dorm_fuzz_$target: the input, base64"
+    base64 -w 100 "$crash"
+  fi
+done
 printf '%s\n' "${summary[@]}"
 exit $status

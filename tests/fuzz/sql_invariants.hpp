@@ -224,6 +224,12 @@ inline std::string scan_sql(std::string_view sql, Dialect d, Scan& out) {
             continue;
         }
         if (sql.substr(i, 2) == "--" || sql.substr(i, 2) == "/*") return "a comment marker outside quotes";
+        // An array type in a PostgreSQL cast (ArrayAgg's default: `($1)::integer[]`): `[]` right after a type name.
+        if (d == Dialect::postgresql && sql.substr(i, 2) == "[]" && i > 0 &&
+            (std::isalnum(static_cast<unsigned char>(sql[i - 1])) || sql[i - 1] == '_')) {
+            i += 2;
+            continue;
+        }
         if (punctuation.find(c) == std::string_view::npos)
             return "a character the compiler does not write outside quotes: " + escaped(std::string_view(&c, 1));
         ++i;
