@@ -193,6 +193,9 @@ TEST_CASE("a lookup path's parts, in place or on the heap, survive copies and mo
         copy = std::move(moved);
         CHECK(std::vector<std::string_view>(copy.begin(), copy.end()) == expected);
         CHECK(moved.size() == 0);  // NOLINT(bugprone-use-after-move)
+        auto* self = &copy;  // moved onto itself (as a generic algorithm may): keeps its parts
+        copy = std::move(*self);
+        CHECK(std::vector<std::string_view>(copy.begin(), copy.end()) == expected);
         moved.push_back("x");
         CHECK(moved.size() == 1);
         CHECK(moved[0] == "x");

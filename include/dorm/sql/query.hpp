@@ -227,6 +227,7 @@ public:
     PathParts(PathParts&& o) noexcept
         : local_(o.local_), heap_(std::move(o.heap_)), size_(std::exchange(o.size_, 0)) { o.heap_.clear(); }
     PathParts& operator=(PathParts&& o) noexcept {
+        if (this == &o) return *this;  // moved onto itself it must keep its parts, not clear them
         local_ = o.local_;
         heap_ = std::move(o.heap_);
         o.heap_.clear();
