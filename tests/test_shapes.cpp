@@ -764,3 +764,90 @@ TEST_CASE("a remembered fingerprint goes with the statement it found", "[shapes]
     CHECK(cache.find("key") == nullptr);
     CHECK(cache.find(print) == nullptr);
 }
+
+TEST_CASE("a noted shape is recalled by its query object and parts only, and forgotten with its entry", "[shapes]") {
+    dorm::backends::ShapeCache cache;
+    dorm::backends::CompiledShape s;
+    s.cacheable = true;
+    s.sql = "SELECT 1";
+    const auto& added = cache.add("key", s);
+    cache.note(7, 'g', "pk", "?i+", 0, &added);
+    REQUIRE(cache.recall(7, 'g', "pk", "?i+", 0) != nullptr);
+    CHECK(cache.recall(7, 'g', "pk", "?i+", 0)->sql == "SELECT 1");
+    CHECK(cache.recall(8, 'g', "pk", "?i+", 0) == nullptr);  // another query object
+    CHECK(cache.recall(7, 'G', "pk", "?i+", 0) == nullptr);  // another kind of statement
+    CHECK(cache.recall(7, 'g', "id", "?i+", 0) == nullptr);  // another name
+    CHECK(cache.recall(7, 'g', "p", "?i+", 0) == nullptr);
+    CHECK(cache.recall(7, 'g', "pk", "?i-", 0) == nullptr);  // another class of value
+    CHECK(cache.recall(7, 'g', "pk", nullptr, 0) == nullptr);
+    CHECK(cache.recall(7, 'g', "pk", "?i+", 1) == nullptr);  // lookups registered since
+    // A shape that is not the one find() or add() just returned is not noted.
+    cache.add("other", s);
+    cache.note(9, 'g', "pk", nullptr, 0, &added);
+    CHECK(cache.recall(9, 'g', "pk", nullptr, 0) == nullptr);
+    // Replaced under its key: forgotten (its entry is gone).
+    s.sql = "SELECT 2";
+    cache.add("key", s);
+    CHECK(cache.recall(7, 'g', "pk", "?i+", 0) == nullptr);
+    // Dropped as the least recently used: forgotten too.
+    const auto& last = *cache.find("key");
+    cache.note(7, 'g', "pk", "?i+", 0, &last);
+    REQUIRE(cache.recall(7, 'g', "pk", "?i+", 0) != nullptr);
+    for (std::size_t i = 0; i < dorm::backends::ShapeCache::capacity; ++i) cache.add("more " + std::to_string(i), s);
+    CHECK(cache.find("key") == nullptr);
+    CHECK(cache.recall(7, 'g', "pk", "?i+", 0) == nullptr);
+}
+
+TEST_CASE("get(pk) of a kept query reuses its statement, also after the connection dropped its statements",
+          "[shapes]") {
+    test::BlogData data;
+    std::vector<std::int64_t> ids;
+    std::vector<std::string> headlines;
+    for (const auto& e : Entry::objects().order_by("id")) {
+        ids.push_back(e.id);
+        headlines.push_back(e.headline);
+    }
+    REQUIRE(ids.size() == 5);
+    const auto kept = Entry::objects().all();
+    for (auto id : ids) CHECK(kept.get("pk", id).id == id);
+    for (auto id : ids) CHECK(kept.get("pk", id).id == id);  // the query's shape text is kept from here on
+    const auto prepared = conn().statements_prepared();
+    for (int round = 0; round < 3; ++round)
+        for (std::size_t i = 0; i < ids.size(); ++i) CHECK(kept.get("pk", ids[i]).headline == headlines[i]);
+    CHECK(conn().statements_prepared() == prepared);  // nothing prepared again
+    // More statements than the connection keeps: the ones it kept are finalized. The statement remembered for the
+    // kept query's shape must not be used after that (AddressSanitizer would see it), but prepared again.
+    for (int i = 0; i < 600; ++i) {
+        auto cursor = conn().query("SELECT " + std::to_string(i), {});
+        REQUIRE(cursor->next());
+    }
+    for (int round = 0; round < 2; ++round)
+        for (auto id : ids) CHECK(kept.get("pk", id).id == id);
+    CHECK_THROWS_AS(kept.get("pk", ids.back() + 100), Entry::DoesNotExist);
+    // While a cursor holds the statement, get(pk) of the same text runs a copy of it.
+    auto outer = Entry::objects().all();
+    std::size_t seen = 0;
+    for (const auto& e : outer) {
+        CHECK(kept.get("pk", e.id).headline == e.headline);
+        ++seen;
+    }
+    CHECK(seen == ids.size());
+}
+
+TEST_CASE("get(pk) steps once only where one row per object is certain; a join that repeats rows is still seen",
+          "[shapes]") {
+    test::BlogData data;
+    const auto joined = Blog::objects().filter("entry__rating__gte", 1);  // two Beatles entries: two rows
+    for (int round = 0; round < 3; ++round) {
+        INFO("round " << round);
+        CHECK_THROWS_AS(joined.get("pk", data.beatles.id), Blog::MultipleObjectsReturned);
+        CHECK(joined.get("pk", data.news.id).name == "News");
+        CHECK_THROWS_AS(Blog::objects().get("pk", data.news.id + 100), Blog::DoesNotExist);
+        CHECK(Blog::objects().get("pk", data.cooking.id).name == "Cooking");
+        const auto soup = Entry::objects().get("headline", "Soup");
+        CHECK(Entry::objects().select_related("blog").get("pk", soup.id).blog->name == "Cooking");
+        CHECK_THROWS_AS(Blog::objects().annotate("n", dorm::Count("entry")).get("pk", data.news.id + 100),
+                        Blog::DoesNotExist);
+        CHECK(Blog::objects().annotate("n", dorm::Count("entry")).get("pk", data.beatles.id).name == "Beatles Blog");
+    }
+}

@@ -24,6 +24,7 @@
 #include <dorm/serialize.hpp>
 #include <dorm/sql/query.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <map>
@@ -896,9 +897,9 @@ public:
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_count(source, dialect); };
         detail::ShapedStatement st;
-        detail::shaped_statement(*query_, 'c', {}, conn, detail::shape_build(build), st);
+        detail::shaped_statement(*query_, 'c', {}, conn, detail::shape_build(build), st, {}, true);
         if (!st.sql) return 0;
-        auto cursor = conn.query(*st.sql, st.params);
+        auto cursor = conn.query(*st.sql, st.params, st.hint);
         if (!cursor->next()) return 0;
         return cursor->row()[0].i;
     }
@@ -910,9 +911,9 @@ public:
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_exists(source, dialect); };
         detail::ShapedStatement st;
-        detail::shaped_statement(*query_, 'e', {}, conn, detail::shape_build(build), st);
+        detail::shaped_statement(*query_, 'e', {}, conn, detail::shape_build(build), st, {}, true);
         if (!st.sql) return false;
-        return conn.query(*st.sql, st.params)->next();
+        return conn.query(*st.sql, st.params, st.hint)->next();
     }
 
     /// Whether `obj` is among the results (by primary key).
@@ -939,9 +940,9 @@ public:
         using D = std::remove_cvref_t<V>;
         if constexpr (is_model && (detail::value_like<D> || detail::model<D> || detail::is_foreign_key<D>::value)) {
             const Value v = detail::to_value(value);  // as Q makes it
-            T out{};
-            if (get_by_field(path.view(), v, out)) return out;
-            return add_condition(Q(path.ref(), v)).get();
+            T out{};  // the one object returned (no move of the result)
+            if (!get_by_field(path.view(), v, out)) out = add_condition(Q(path.ref(), v)).get();
+            return out;
         } else {
             return add_condition(Q(path.ref(), std::forward<V>(value))).get();
         }
@@ -965,8 +966,8 @@ public:
             return sql::compile_select(get_query(source), dialect);
         };
         detail::ShapedStatement st;
-        detail::shaped_statement(q, 'G', {}, conn, detail::shape_build(build), st);
-        read_one(q, db, conn, st.sql, st.params, out);
+        detail::shaped_statement(q, 'G', {}, conn, detail::shape_build(build), st, {}, true);
+        read_one(q, db, conn, st, out);
         return out;
     }
 
@@ -1004,30 +1005,43 @@ private:
         };
         detail::ShapedStatement st;
         const Value* value[1] = {&v};
-        detail::shaped_statement(base, 'g', path, conn, detail::shape_build(build), st, value);
+        detail::shaped_statement(base, 'g', path, conn, detail::shape_build(build), st, value, true);
         if (st.cached) sql::detail::check_value(*field, v);
-        read_one(base, db, conn, st.sql, st.params, out);
+        read_one(base, db, conn, st, out, field == &base.model->fields[base.model->pk] && one_row_per_object(base));
         return true;
     }
 
-    /// Runs `sql` (get()'s statement for `q`, or nullptr when it matches nothing) and decodes its one row into
-    /// `out`, with no list in between; DoesNotExist or MultipleObjectsReturned for another number of rows.
-    void read_one(const sql::Query& q, const std::string* db, backends::Connection& conn, const std::string* sql,
-                  std::span<const Value> params, T& out) const {
-        if (!sql) get_failed(0);
+    /// Whether `q` reads at most one row per object: no condition, and no join, table or annotation that could
+    /// repeat a row. Then a primary key's exact value matches at most one row, and get() need not step again to
+    /// find out that no second one follows (the result is the same: the key is unique).
+    static bool one_row_per_object(const sql::Query& q) noexcept {
+        return !q.where && !q.having && !q.qualify && q.grouping == sql::Grouping::none && q.annotations.empty() &&
+               q.extra_tables.empty() && q.filtered_relations.empty() && q.combined.empty() &&
+               std::none_of(q.joins.begin(), q.joins.end(), [](const sql::Join& j) { return j.reverse; });
+    }
+
+    /// Runs `st` (get()'s statement for `q`; none when it matches nothing) and decodes its one row into `out`,
+    /// with no list in between; DoesNotExist or MultipleObjectsReturned for another number of rows.
+    /// `unique`: the statement matches at most one row (one_row_per_object()), so it is not stepped past the first.
+    void read_one(const sql::Query& q, const std::string* db, backends::Connection& conn,
+                  const detail::ShapedStatement& st, T& out, bool unique = false) const {
+        if (!st.sql) get_failed(0);
         if (!q.prefetch.empty()) {  // prefetching works on a list
-            auto rows = run_compiled(q, db, conn, *sql, params);
+            auto rows = run_compiled(q, db, conn, *st.sql, st.params);
             if (rows.size() != 1) get_failed(static_cast<std::int64_t>(rows.size()));
             out = std::move(rows.front());
             return;
         }
         check_lock(q, conn);
         detail::RowReader<T> reader(q, db);
-        auto cursor = conn.query(*sql, params);
+        auto cursor = conn.query(*st.sql, st.params, st.hint);
         check_columns(*cursor, reader);
         std::int64_t n = 0;
-        while (cursor->next())
-            if (n++ == 0) reader.read(cursor->row(), out);  // `out` is a T& (no std::vector<bool> proxy here)
+        while (cursor->next()) {
+            if (n++ != 0) continue;
+            reader.read(cursor->row(), out);  // `out` is a T& (no std::vector<bool> proxy here)
+            if (unique) return;
+        }
         if (n != 1) get_failed(n);
     }
 
@@ -1746,7 +1760,7 @@ private:
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value>) { return sql::compile_select(source, dialect); };
         detail::ShapedStatement st;
-        detail::shaped_statement(q, 's', {}, conn, detail::shape_build(build), st);
+        detail::shaped_statement(q, 's', {}, conn, detail::shape_build(build), st, {}, true);
         if (!st.sql) return {};
         return run_compiled(q, db, conn, *st.sql, st.params);
     }

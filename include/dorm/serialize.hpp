@@ -224,13 +224,16 @@ struct ShapedStatement {
     detail::ValueBuffer<8> bound;  // the parameters of a cached statement (no allocation for up to 8)
     sql::Compiled compiled;  // a statement compiled now
     bool cached = false;     // from the cache: the query was not built, so nothing checked its values
+    backends::StatementHint* hint = nullptr;  // a cached statement's: for Connection::query()
 };
 
 /// The statement `build(q, extra)` compiles for `q` on `conn`: the cached one for its shape (prefixed by `kind`,
 /// one letter per kind of statement, and `name`: get()'s field) with this query's values bound, or, when the shape is new or not cacheable,
-/// built and compiled now (and a new shape learned).
+/// built and compiled now (and a new shape learned). `shared`: `q` is a QuerySet's query, which no one changes any
+/// more, so the connection may remember its statement by the query object (ShapeCache::recall()).
 DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view name, backends::Connection& conn,
-                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra = {});
+                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra = {},
+                                bool shared = false);
 
 /// A ShapeBuild calling `f(source, extra)`; `f` must outlive it.
 template <class F>

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,7 @@ public:
     ShapeMemo(const ShapeMemo&) noexcept {}
     ShapeMemo& operator=(const ShapeMemo&) noexcept {
         delete text_.exchange(nullptr);
+        serial_.store(0, std::memory_order_relaxed);
         return *this;
     }
     ~ShapeMemo() { delete text_.load(std::memory_order_acquire); }
@@ -45,8 +47,20 @@ public:
         return expected;
     }
 
+    /// A number no other query object of this process is given (copies start without one): a connection
+    /// remembers by it what it found for a query that cannot change any more (one a QuerySet shares), where the
+    /// query's address could be another query's once it is gone.
+    std::uint64_t serial() const noexcept {
+        std::uint64_t s = serial_.load(std::memory_order_relaxed);
+        if (s) return s;
+        static std::atomic<std::uint64_t> next{1};
+        const std::uint64_t mine = next.fetch_add(1, std::memory_order_relaxed);
+        return serial_.compare_exchange_strong(s, mine, std::memory_order_relaxed) ? mine : s;
+    }
+
 private:
     mutable std::atomic<ShapeText*> text_{nullptr};
+    mutable std::atomic<std::uint64_t> serial_{0};
     mutable std::atomic<bool> asked_{false};
 };
 

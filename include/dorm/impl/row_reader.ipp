@@ -13,7 +13,9 @@ namespace dorm::detail {
 DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* db, Result result,
                                       std::size_t model_columns)
     : model_(q.model), db_(db) {
-    auto items = sql::detail::select_items(q);
+    std::vector<sql::SelectItem> items;  // none in the usual case, which then builds no list
+    if (q.values_mode || std::any_of(q.annotations.begin(), q.annotations.end(), [](const auto& a) { return a.selected; }))
+        items = sql::detail::select_items(q);
     if (result == Result::model) {
         if (!q.all_loaded()) {  // defer() / only(): decode the loaded fields one by one
             auto deferred = std::make_shared<std::vector<std::string>>();

@@ -1635,7 +1635,8 @@ DORM_DECL backends::CompiledShape learn_shape(const sql::Query& source, std::spa
 }
 
 DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view name, backends::Connection& conn,
-                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra) {
+                                const ShapeBuild& build, ShapedStatement& out, std::span<const Value* const> extra,
+                                bool shared) {
     // Reused for their memory: a cached statement costs no allocation here.
     thread_local std::string key;
     thread_local std::vector<const Value*> values;
@@ -1673,33 +1674,50 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
         if (!s.cacheable) return compile_now();
         out.sql = s.nothing ? nullptr : &s.sql;
         const std::size_t n = s.slots.size();
-        Value* params = out.bound.assign_nulls(n);
-        if (!serial::bind_shape(s, values, params)) return compile_now();
-        out.params = std::span<const Value>(params, n);
+        if (n == 1 && s.slots[0] == 0 && s.patterns.empty()) {
+            out.params = std::span<const Value>(values[0], 1);  // bound as it is (get(pk)): no copy
+        } else {
+            Value* params = out.bound.assign_nulls(n);
+            if (!serial::bind_shape(s, values, params)) return compile_now();
+            out.params = std::span<const Value>(params, n);
+        }
         out.cached = true;
+        out.hint = &s.hint;
         conn.shapes.hit(by_fingerprint);
     };
     // A query that kept its shape text (objects(), a QuerySet run again) finds a recent statement by the parts of
     // its key, without writing the key and hashing it: get(pk) in a loop.
-    backends::ShapeFingerprint print;
+    std::optional<backends::ShapeFingerprint> print;  // made only when a recall() does not answer
     const backends::ShapeFingerprint* remember = nullptr;
+    std::uint64_t query_serial = 0;  // `q`'s, when it is shared and kept its shape text: its shape is noted under it
+    const char* recall_class = nullptr;
     if (const ShapeText* text = q.shape_memo.get();
         text && text->ok && q.recipe && model && text->recipe == q.recipe && extra.size() <= 1) {
         const char* extra_class = extra.empty() ? nullptr : serial::shape_class(*extra[0]);
         if (extra.empty() || extra_class) {
-            print.recipe = &q.recipe;
-            print.model = model;
-            print.dialect = dialect;
-            print.generation = generation;
-            print.extra_class = extra_class;
-            print.kind = kind;
-            print.name = name;
-            print.state = serial::shape_state(q);
-            remember = &print;
             values.assign(text->values.begin(), text->values.end());
             if (!extra.empty()) values.push_back(extra[0]);
             if (holds_nul()) return compile_now();
-            if (const backends::CompiledShape* s = conn.shapes.find(print)) return use(*s, true);
+            if (shared) {
+                query_serial = q.shape_memo.serial();
+                recall_class = extra_class;
+                if (const backends::CompiledShape* s = conn.shapes.recall(query_serial, kind, name, extra_class, generation))
+                    return use(*s, true);
+            }
+            print.emplace();
+            print->recipe = &q.recipe;
+            print->model = model;
+            print->dialect = dialect;
+            print->generation = generation;
+            print->extra_class = extra_class;
+            print->kind = kind;
+            print->name = name;
+            print->state = serial::shape_state(q);
+            remember = &*print;
+            if (const backends::CompiledShape* s = conn.shapes.find(*print)) {
+                if (query_serial) conn.shapes.note(query_serial, kind, name, recall_class, generation, s);
+                return use(*s, true);
+            }
             values.clear();  // shape_key() collects them again
         }
     }
@@ -1707,11 +1725,16 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     key += name;
     key += '\0';
     if (!shape_key(q, key, values, extra) || holds_nul()) return compile_now();
-    if (const backends::CompiledShape* s = conn.shapes.find(key, remember)) return use(*s, false);
+    if (const backends::CompiledShape* s = conn.shapes.find(key, remember)) {
+        if (query_serial) conn.shapes.note(query_serial, kind, name, recall_class, generation, s);
+        return use(*s, false);
+    }
     compile_now();
     std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
     std::vector<const Value*> shape_values = values;
-    conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra), remember);
+    const backends::CompiledShape& learned =
+        conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra), remember);
+    if (query_serial) conn.shapes.note(query_serial, kind, name, recall_class, generation, &learned);
 }
 
 DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t columns) {

@@ -79,8 +79,10 @@ public:
     virtual const Dialect& dialect() const noexcept = 0;
 
     /// Runs a statement that returns rows (SELECT, INSERT ... RETURNING).
-    std::unique_ptr<Cursor> query(const std::string& sql, std::span<const Value> params) {
-        return guarded(sql, params, [&] { return own(do_query(sql, params), sql); });
+    /// `hint`: where the backend may find the statement prepared for `sql` on the last run, and leave it.
+    std::unique_ptr<Cursor> query(const std::string& sql, std::span<const Value> params,
+                                  StatementHint* hint = nullptr) {
+        return guarded(sql, params, [&] { return own(do_query(sql, params, hint), sql); });
     }
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     std::int64_t execute(const std::string& sql, std::span<const Value> params = {}) {
@@ -186,7 +188,8 @@ public:
     std::vector<std::vector<CapturedQuery>*> captures;
 
 protected:
-    virtual std::unique_ptr<Cursor> do_query(const std::string& sql, std::span<const Value> params) = 0;
+    virtual std::unique_ptr<Cursor> do_query(const std::string& sql, std::span<const Value> params,
+                                             StatementHint* hint) = 0;
     virtual std::int64_t do_execute(const std::string& sql, std::span<const Value> params) = 0;
     /// Default: an ordinary query, for backends whose cursors already step row by row (SQLite).
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);

@@ -23,6 +23,16 @@ struct Recipe;  // <dorm/serialize.hpp>
 
 namespace dorm::backends {
 
+/// Where a connection leaves the prepared statement it ran for one statement text, so that the next run of that
+/// text finds it without looking the text up: a cached shape keeps one for its statement. Only the connection
+/// that left it (`owner`) reads it, and only while `epoch` is that connection's (it moves on when statements are
+/// dropped).
+struct StatementHint {
+    const void* owner = nullptr;
+    void* statement = nullptr;
+    std::uint64_t epoch = 0;
+};
+
 /// The statement every query of one shape compiles to, and where each of its parameters comes from: the n-th
 /// value of the query's shape (detail::shape_key()), or a value the statement always binds.
 struct CompiledShape {
@@ -36,6 +46,7 @@ struct CompiledShape {
     /// bound of SQLite's startswith range). Per parameter; empty when every value is bound as it is.
     enum class Pattern : std::uint8_t { none, exact, prefix, suffix, contains, successor };
     std::vector<Pattern> patterns;
+    mutable StatementHint hint;  // the connection's prepared statement for `sql`
 };
 
 /// Everything a query's shape key is made of when the query kept its shape text (detail::ShapeMemo): equal
@@ -77,6 +88,21 @@ public:
     /// Stores `shape` under `key` (replacing one stored there) and returns it; `print` as for find().
     DORM_DECL const CompiledShape& add(std::string_view key, CompiledShape shape,
                                        const ShapeFingerprint* print = nullptr);
+    /// The shape note() stored for the query object numbered `serial` (detail::ShapeMemo::serial(): one that
+    /// cannot change any more) with the same `kind`, `name`, extra value class and custom lookups `generation`,
+    /// while it is still stored; nullptr otherwise. Marks it used. Cheaper than a fingerprint: nothing of the
+    /// query is read.
+    const CompiledShape* recall(std::uint64_t serial, char kind, std::string_view name, const char* extra_class,
+                                std::uint64_t generation) noexcept {
+        for (const Recalled& r : recalled_)
+            if (r.serial == serial && r.epoch == epoch_ && r.kind == kind && r.extra_class == extra_class &&
+                r.generation == generation && r.name == name)
+                return use(r.entry);
+        return nullptr;
+    }
+    /// Remembers `shape` (just returned by find() or add()) for recall() with the same arguments.
+    DORM_DECL void note(std::uint64_t serial, char kind, std::string_view name, const char* extra_class,
+                        std::uint64_t generation, const CompiledShape* shape);
     std::size_t size() const noexcept { return index_.size(); }
     /// Counts a statement found and reused: called once its values are bound (a value may leave it unusable).
     void hit(bool by_fingerprint) noexcept {
@@ -99,6 +125,16 @@ private:
         std::uint64_t used = 0;  // when it was last remembered or found
     };
 
+    struct Recalled {
+        std::uint64_t serial = 0;  // 0: unused
+        std::uint64_t epoch = 0;   // the cache's epoch_ when noted: its entry is valid while they are equal
+        std::uint64_t generation = 0;
+        const char* extra_class = nullptr;
+        char kind = 0;
+        std::string name;
+        Iterator entry;
+    };
+
     const CompiledShape* use(Iterator it) noexcept;  // marks it most recently used
     void remember(const ShapeFingerprint& print, Iterator it);
     void erase(Iterator it) noexcept;
@@ -106,6 +142,9 @@ private:
     std::list<Entry> entries_;  // most recently used first; nodes keep their address (the index views their keys)
     std::unordered_map<std::string_view, Iterator> index_;
     std::array<Recent, 8> recent_;  // fingerprints found lately, the least recently used replaced; no recipe: unused
+    std::array<Recalled, 4> recalled_;  // note()'s, replaced in turn
+    std::size_t next_recalled_ = 0;
+    std::uint64_t epoch_ = 1;  // advanced whenever an entry is erased
     std::uint64_t clock_ = 0;
     std::uint64_t hits_ = 0;
     std::uint64_t fingerprint_hits_ = 0;

@@ -262,7 +262,7 @@ DORM_DECL void Connection::refuse_in_broken_transaction() const {
 }
 
 DORM_DECL auto Connection::do_stream(const std::string& sql, std::span<const Value> params, std::size_t) -> std::unique_ptr<Cursor> {
-    return do_query(sql, params);
+    return do_query(sql, params, nullptr);
 }
 
 }  // namespace dorm::backends

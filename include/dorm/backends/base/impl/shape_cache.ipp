@@ -33,7 +33,24 @@ DORM_DECL void ShapeCache::remember(const ShapeFingerprint& print, Iterator it) 
     r.recipe = *print.recipe;
 }
 
+DORM_DECL void ShapeCache::note(std::uint64_t serial, char kind, std::string_view name, const char* extra_class,
+                                std::uint64_t generation, const CompiledShape* shape) {
+    Recalled& r = recalled_[next_recalled_];
+    next_recalled_ = (next_recalled_ + 1) % recalled_.size();
+    r.serial = 0;  // unused until complete (assigning the name may throw)
+    r.name.assign(name);
+    // find() and add() put the shape they return first
+    if (entries_.empty() || &entries_.front().second != shape) return;
+    r.entry = entries_.begin();
+    r.epoch = epoch_;
+    r.generation = generation;
+    r.extra_class = extra_class;
+    r.kind = kind;
+    r.serial = serial;
+}
+
 DORM_DECL void ShapeCache::erase(Iterator it) noexcept {
+    ++epoch_;
     for (Recent& r : recent_)
         if (r.recipe && r.entry == it) r.recipe.reset();
     index_.erase(it->first);

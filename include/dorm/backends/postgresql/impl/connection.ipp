@@ -889,7 +889,7 @@ protected:
         // a transaction pooler a cursor cannot outlive its transaction: outside one, the rows arrive at once (as
         // Django's DISABLE_SERVER_SIDE_CURSORS).
         const bool hold = !transaction_pooling_;
-        if (!hold && !transaction_open()) return do_query(sql, params);
+        if (!hold && !transaction_open()) return do_query(sql, params, nullptr);
         std::string name = fmt::format("dorm_cursor_{}", ++cursor_counter_);
         std::string declare =
             fmt::format("DECLARE {} NO SCROLL CURSOR {}FOR {}", name, hold ? "WITH HOLD " : "", sql);
@@ -903,7 +903,8 @@ protected:
         return std::make_unique<Cursor>(std::move(first), conn_, name, chunk_size, &pipeline_);
     }
 
-    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params) override {
+    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params,
+                                               StatementHint*) override {  // a round trip outweighs the lookup
         Result r = run(sql, params);
         if (PQresultStatus(r.get()) != PGRES_TUPLES_OK) raise(conn_, r.get(), sql);
         return std::make_unique<Cursor>(std::move(r));

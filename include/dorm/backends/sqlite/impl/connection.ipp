@@ -131,9 +131,10 @@ public:
     }
 
 protected:
-    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params) override {
+    std::unique_ptr<backends::Cursor> do_query(const std::string& sql, std::span<const Value> params,
+                                               StatementHint* hint) override {
         CachedStatement* cached;
-        sqlite3_stmt* stmt = acquire(sql, cached);
+        sqlite3_stmt* stmt = acquire(sql, cached, hint);
         try {
             bind(stmt, params, sql);
         } catch (...) {
@@ -170,11 +171,21 @@ protected:
 
 private:
     // Map nodes keep their address, and busy entries are never evicted, so a cursor may hold its entry.
-    sqlite3_stmt* acquire(const std::string& sql, CachedStatement*& cached) {
+    // `hint`: the entry found for `sql` last time, while no statement was dropped since (see StatementHint).
+    sqlite3_stmt* acquire(const std::string& sql, CachedStatement*& cached, StatementHint* hint = nullptr) {
+        if (hint && hint->owner == this && hint->epoch == epoch_) {
+            auto* entry = static_cast<CachedStatement*>(hint->statement);
+            if (!entry->busy) {
+                entry->busy = true;
+                cached = entry;
+                return entry->stmt;
+            }
+        }
         auto it = cache_.find(sql);
         if (it != cache_.end() && !it->second.busy) {
             it->second.busy = true;
             cached = &it->second;
+            if (hint) *hint = StatementHint{this, cached, epoch_};
             return it->second.stmt;
         }
         sqlite3_stmt* stmt = nullptr;
@@ -185,11 +196,13 @@ private:
         if (it == cache_.end()) {
             if (cache_.size() >= max_cached_statements) evict();
             cached = &cache_.emplace(sql, CachedStatement{stmt, true}).first->second;
+            if (hint) *hint = StatementHint{this, cached, epoch_};
         }
         return stmt;
     }
 
     void evict() {
+        ++epoch_;
         for (auto it = cache_.begin(); it != cache_.end();) {
             if (!it->second.busy) {
                 sqlite3_finalize(it->second.stmt);
@@ -259,6 +272,7 @@ private:
     static constexpr std::size_t max_cached_statements = 512;
     sqlite3* db_ = nullptr;
     std::unordered_map<std::string, CachedStatement> cache_;
+    std::uint64_t epoch_ = 1;  // advanced whenever cached statements are dropped (StatementHint)
     std::vector<std::string> iso_;  // dates' and times' text while a borrowed bind lasts
 };
 
