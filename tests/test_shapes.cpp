@@ -851,3 +851,57 @@ TEST_CASE("get(pk) steps once only where one row per object is certain; a join t
         CHECK(Blog::objects().annotate("n", dorm::Count("entry")).get("pk", data.beatles.id).name == "Beatles Blog");
     }
 }
+
+TEST_CASE("create() reuses its INSERT's statement; what a statement was given is never read after it is gone",
+          "[shapes]") {
+    test::BlogData data;
+    // Each value on the heap (longer than a string's inline room) and freed before the next create(): SQLite reads
+    // the values of create() where they are, and the statement kept in the cache still points at them afterwards.
+    auto add = [&](int i) {
+        Entry e;
+        e.blog = data.cooking;
+        e.headline = fmt::format("headline number {} of the create() statement test", i);
+        e.body_text = std::string(100 + static_cast<std::size_t>(i), static_cast<char>('a' + i % 26));
+        e.pub_date = Date(2010, 1, 1 + i % 28);
+        e.mod_date = Date(2011, 2, 1 + i % 28);
+        e.rating = i;
+        e.rating_note = i % 2 ? std::optional<std::string>(fmt::format("note {} that is long enough for the heap", i))
+                              : std::nullopt;
+        return Entry::objects().create(std::move(e)).id;
+    };
+    auto check = [&](std::int64_t id, int i) {
+        const Entry e = Entry::objects().get("pk", id);
+        CHECK(e.headline == fmt::format("headline number {} of the create() statement test", i));
+        CHECK(e.body_text == std::string(100 + static_cast<std::size_t>(i), static_cast<char>('a' + i % 26)));
+        CHECK(e.pub_date == Date(2010, 1, 1 + i % 28));
+        CHECK(e.mod_date == Date(2011, 2, 1 + i % 28));
+        CHECK(e.rating == i);
+        CHECK(e.rating_note == (i % 2 ? std::optional<std::string>(fmt::format("note {} that is long enough for the heap", i))
+                                      : std::nullopt));
+    };
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(add(i));
+    const auto prepared = conn().statements_prepared();
+    for (int i = 3; i < 6; ++i) ids.push_back(add(i));
+    CHECK(conn().statements_prepared() == prepared);  // the INSERT was not prepared again
+    // The connection drops the statements it kept: the one create() remembers is prepared again, not used.
+    for (int i = 0; i < 600; ++i) REQUIRE(conn().query("SELECT " + std::to_string(i), {})->next());
+    for (int i = 6; i < 9; ++i) ids.push_back(add(i));
+    // A connection opened after this one closed, perhaps at its address: it does not take the old statement.
+    dorm::release_connections();
+    for (int i = 9; i < 12; ++i) ids.push_back(add(i));
+    // A statement that failed keeps nothing it was given either.
+    Entry orphan;
+    orphan.blog = dorm::ForeignKey<Blog>(data.news.id + 1000);
+    orphan.headline = "an orphan whose blog does not exist, long enough for the heap";
+    CHECK_THROWS_AS(Entry::objects().create(std::move(orphan)), dorm::IntegrityError);
+    for (int i = 12; i < 14; ++i) ids.push_back(add(i));
+    for (std::size_t i = 0; i < ids.size(); ++i) check(ids[i], static_cast<int>(i));
+    CHECK(Entry::objects().filter("blog", data.cooking).count() == 2 + static_cast<std::int64_t>(ids.size()));
+}
+
+TEST_CASE("statement epochs are never given twice", "[shapes]") {
+    std::set<std::uint64_t> seen;
+    for (int i = 0; i < 1000; ++i) CHECK(seen.insert(dorm::backends::statement_epoch()).second);
+    CHECK(seen.count(0) == 0);
+}

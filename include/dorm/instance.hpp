@@ -56,8 +56,12 @@ const std::string* instance_db(const M& obj, std::string_view using_, bool write
 
 /// The INSERT of one whole row of `meta` (without its automatic key when `assign_pk`, and then with RETURNING
 /// unless the dialect has_last_insert_id()): the same text for every row, so it is written once per thread and
-/// dialect.
-DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
+/// dialect, with where the connection that ran it last keeps it prepared (`hint`).
+struct InsertRow {
+    std::string sql;
+    backends::StatementHint hint;
+};
+DORM_DECL InsertRow& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk);
 
 /// The INSERT of `rows` rows of `fields` that bulk_create() runs for its full batches (parameters: the values,
 /// row after row): statements bind every value as a placeholder, so one text serves every batch of that many rows

@@ -10,16 +10,26 @@
 
 namespace dorm::detail {
 
-DORM_DECL const std::string& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk) {
-    thread_local std::map<std::tuple<const backends::Dialect*, const ModelMeta*, bool>, std::string> statements;
-    auto [it, fresh] = statements.try_emplace({&d, &meta, assign_pk});
+DORM_DECL InsertRow& insert_row_sql(const ModelMeta& meta, const backends::Dialect& d, bool assign_pk) {
+    using Key = std::tuple<const backends::Dialect*, const ModelMeta*, bool>;
+    thread_local std::map<Key, InsertRow> statements;  // nodes keep their address
+    thread_local std::pair<Key, InsertRow*> last{};      // create() in a loop asks for the same one again
+    const Key key{&d, &meta, assign_pk};
+    if (last.second && last.first == key) return *last.second;
+    auto [it, fresh] = statements.try_emplace(key);
     if (fresh) {
-        std::vector<const FieldMeta*> fields;
-        for (const auto& f : meta.fields)
-            if (!(assign_pk && &f == &meta.pk_field())) fields.push_back(&f);
-        std::vector<Value> placeholders(fields.size());
-        it->second = sql::compile_insert(meta, d, fields, placeholders, assign_pk && !d.has_last_insert_id()).sql;
+        try {
+            std::vector<const FieldMeta*> fields;
+            for (const auto& f : meta.fields)
+                if (!(assign_pk && &f == &meta.pk_field())) fields.push_back(&f);
+            std::vector<Value> placeholders(fields.size());
+            it->second.sql = sql::compile_insert(meta, d, fields, placeholders, assign_pk && !d.has_last_insert_id()).sql;
+        } catch (...) {
+            statements.erase(it);  // not kept empty
+            throw;
+        }
     }
+    last = {key, &it->second};
     return it->second;
 }
 
@@ -87,13 +97,14 @@ DORM_DECL void insert_instance(const ModelMeta& meta, void* obj, backends::Conne
             if (f.kind == FieldKind::text) check_storable(dialect, f, v);
         }
     const std::span<const Value> values = buffer.values();
-    const std::string& sql = insert_row_sql(meta, dialect, assign_pk);
+    InsertRow& row = insert_row_sql(meta, dialect, assign_pk);
+    const std::string& sql = row.sql;
     if (!assign_pk) {
-        conn.execute(sql, values);
+        conn.execute(sql, values, &row.hint);
         return;
     }
     if (dialect.has_last_insert_id()) {
-        conn.execute(sql, values);
+        conn.execute(sql, values, &row.hint);
         pk.set(obj, Value(conn.last_insert_id()));
         return;
     }

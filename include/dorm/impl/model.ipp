@@ -30,7 +30,7 @@ DORM_DECL auto ModelMeta::find_many_to_many(std::string_view n) const -> const M
 }
 
 DORM_DECL auto ModelMeta::find_field(std::string_view n) const noexcept -> const FieldMeta* {
-    if (n == "pk") return &fields[pk];
+    if (n.size() == 2 && n[0] == 'p' && n[1] == 'k') return &fields[pk];  // get(pk) asks each time: no call
     for (const auto& f : fields)
         if (f.name == n) return &f;
     for (const auto& f : fields)

@@ -85,8 +85,9 @@ public:
         return guarded(sql, params, [&] { return own(do_query(sql, params, hint), sql); });
     }
     /// Runs a statement that returns no rows; returns the number of rows it changed.
-    std::int64_t execute(const std::string& sql, std::span<const Value> params = {}) {
-        return guarded(sql, params, [&] { return do_execute(sql, params); });
+    /// `hint`: as for query().
+    std::int64_t execute(const std::string& sql, std::span<const Value> params = {}, StatementHint* hint = nullptr) {
+        return guarded(sql, params, [&] { return do_execute(sql, params, hint); });
     }
 
     /// Runs a SELECT whose rows are read `chunk_size` at a time so that memory stays flat
@@ -190,7 +191,7 @@ public:
 protected:
     virtual std::unique_ptr<Cursor> do_query(const std::string& sql, std::span<const Value> params,
                                              StatementHint* hint) = 0;
-    virtual std::int64_t do_execute(const std::string& sql, std::span<const Value> params) = 0;
+    virtual std::int64_t do_execute(const std::string& sql, std::span<const Value> params, StatementHint* hint) = 0;
     /// Default: an ordinary query, for backends whose cursors already step row by row (SQLite).
     virtual std::unique_ptr<Cursor> do_stream(const std::string& sql, std::span<const Value> params, std::size_t);
     /// Backends with copy_target() implement this.

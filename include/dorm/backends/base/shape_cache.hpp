@@ -24,14 +24,19 @@ struct Recipe;  // <dorm/serialize.hpp>
 namespace dorm::backends {
 
 /// Where a connection leaves the prepared statement it ran for one statement text, so that the next run of that
-/// text finds it without looking the text up: a cached shape keeps one for its statement. Only the connection
-/// that left it (`owner`) reads it, and only while `epoch` is that connection's (it moves on when statements are
-/// dropped).
+/// text finds it without looking the text up: a cached shape keeps one for its statement, and so does the INSERT
+/// of create(). Only the connection that left it (`owner`) reads it, and only while `epoch` is that connection's.
+/// A connection takes a new epoch from statement_epoch() whenever it drops statements, and its first when it
+/// opens: no other connection ever has it, so a hint that outlives its connection is never read, even by one
+/// opened later at the same address.
 struct StatementHint {
     const void* owner = nullptr;
     void* statement = nullptr;
     std::uint64_t epoch = 0;
 };
+
+/// A number no earlier call returned (process-wide; never 0).
+DORM_DECL std::uint64_t statement_epoch() noexcept;
 
 /// The statement every query of one shape compiles to, and where each of its parameters comes from: the n-th
 /// value of the query's shape (detail::shape_key()), or a value the statement always binds.

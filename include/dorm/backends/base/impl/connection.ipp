@@ -243,7 +243,7 @@ DORM_DECL void Connection::rollback() {
 DORM_DECL void Connection::control(const std::string& sql) {
     note(sql, {});
     try {
-        do_execute(sql, {});
+        do_execute(sql, {}, nullptr);
     } catch (const DatabaseError&) {
         if (!levels_.empty() && !transaction_open()) lost_ = true;
         throw;

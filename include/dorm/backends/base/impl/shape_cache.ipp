@@ -4,9 +4,15 @@
 
 #include <dorm/backends/base/shape_cache.hpp>
 
+#include <atomic>
 #include <iterator>
 
 namespace dorm::backends {
+
+DORM_DECL std::uint64_t statement_epoch() noexcept {
+    static std::atomic<std::uint64_t> last{0};
+    return last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
 
 DORM_DECL const CompiledShape* ShapeCache::use(Iterator it) noexcept {
     if (it != entries_.begin()) entries_.splice(entries_.begin(), entries_, it);

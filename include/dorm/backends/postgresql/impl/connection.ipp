@@ -910,7 +910,7 @@ protected:
         return std::make_unique<Cursor>(std::move(r));
     }
 
-    std::int64_t do_execute(const std::string& sql, std::span<const Value> params) override {
+    std::int64_t do_execute(const std::string& sql, std::span<const Value> params, StatementHint*) override {
         // A table this connection creates, drops or alters may come back with other columns.
         if (sql.starts_with("CREATE") || sql.starts_with("DROP") || sql.starts_with("ALTER")) [[unlikely]]
             tables_.clear();

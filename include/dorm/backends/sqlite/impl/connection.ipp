@@ -144,23 +144,24 @@ protected:
         return std::make_unique<Cursor>(*this, stmt, cached);
     }
 
-    std::int64_t do_execute(const std::string& sql, std::span<const Value> params) override {
+    std::int64_t do_execute(const std::string& sql, std::span<const Value> params, StatementHint* hint) override {
         CachedStatement* cached;
-        sqlite3_stmt* stmt = acquire(sql, cached);
+        sqlite3_stmt* stmt = acquire(sql, cached, hint);
         int rc;
-        bool lent = false;
         try {
             // The values outlive every step here, so SQLite may read text and blobs where they are (a raw loop's
-            // SQLITE_STATIC) instead of copying each into memory of its own.
-            lent = bind(stmt, params, sql, true);
+            // SQLITE_STATIC) instead of copying each into memory of its own. They are not unbound afterwards: no
+            // run steps a statement before bind() has bound every one of its parameters again (it checks their
+            // number), and nothing else reads a statement's values, so what the statement still points at is
+            // never read once it is gone.
+            bind(stmt, params, sql, true);
             while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
             }
         } catch (...) {
-            unbind(stmt, true);  // bind() may have lent some values before it threw
             release(stmt, cached);
             throw;
         }
-        unbind(stmt, lent);
+        if (iso_.size() > 64) iso_ = {};  // a large batch's dates are not kept for the next statement
         if (rc != SQLITE_DONE) {
             release(stmt, cached);
             raise(db_, rc, sql);
@@ -202,7 +203,7 @@ private:
     }
 
     void evict() {
-        ++epoch_;
+        epoch_ = statement_epoch();
         for (auto it = cache_.begin(); it != cache_.end();) {
             if (!it->second.busy) {
                 sqlite3_finalize(it->second.stmt);
@@ -213,17 +214,26 @@ private:
         }
     }
 
-    /// `borrowed`: the values (and dates' text, kept in `iso_`) stay where they are until the statement is unbound;
-    /// otherwise SQLite copies them, for a cursor that may outlive its parameters. Returns whether SQLite was given
-    /// a pointer to keep (text, a blob or a date, borrowed).
-    bool bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql, bool borrowed = false) {
+    /// Binds every parameter of `stmt` (each run binds them all before it steps: see do_execute()).
+    /// `borrowed`: SQLite reads the values (and dates' text, kept in `iso_`) where they are, while the statement
+    /// runs; otherwise it copies them, for a cursor that may outlive its parameters.
+    void bind(sqlite3_stmt* stmt, std::span<const Value> params, const std::string& sql, bool borrowed = false) {
         const auto keep = borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT;
-        bool lent = false;
         if (static_cast<std::size_t>(sqlite3_bind_parameter_count(stmt)) != params.size())
             throw ProgrammingError(fmt::format("dorm: statement takes {} parameters, {} given",
                                                sqlite3_bind_parameter_count(stmt), params.size()), sql);
         for (std::size_t i = 0; i < params.size(); ++i) {
             int idx = static_cast<int>(i + 1);
+            // Keys and text, the most common values, without the visit's dispatch.
+            if (const auto* n = std::get_if<std::int64_t>(&params[i].variant())) {
+                if (int rc = sqlite3_bind_int64(stmt, idx, *n); rc != SQLITE_OK) raise(db_, rc, sql);
+                continue;
+            }
+            if (const auto* t = std::get_if<std::string>(&params[i].variant())) {
+                if (int rc = sqlite3_bind_text64(stmt, idx, t->data(), t->size(), keep, SQLITE_UTF8); rc != SQLITE_OK)
+                    raise(db_, rc, sql);
+                continue;
+            }
             int rc = std::visit(
                 [&](const auto& x) -> int {
                     using X = std::decay_t<decltype(x)>;
@@ -232,12 +242,10 @@ private:
                     else if constexpr (std::is_same_v<X, std::int64_t>) return sqlite3_bind_int64(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
                     else if constexpr (std::is_same_v<X, std::string>) {
-                        lent = borrowed;
                         return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), keep, SQLITE_UTF8);
                     } else if constexpr (std::is_same_v<X, Bytes>) {
                         // An empty vector's data() may be null, which SQLite would bind as NULL.
                         if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
-                        lent = borrowed;
                         return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), keep);
                     }
                     else if constexpr (std::is_same_v<X, Duration>)  // microseconds, as Django stores them
@@ -250,7 +258,6 @@ private:
                         if (borrowed) {
                             if (iso_.size() < params.size()) iso_.resize(params.size());
                             iso_[i] = std::move(s);
-                            lent = true;
                         }
                         const std::string& text = borrowed ? iso_[i] : s;
                         return sqlite3_bind_text64(stmt, idx, text.data(), text.size(), keep, SQLITE_UTF8);
@@ -259,20 +266,12 @@ private:
                 params[i].variant());
             if (rc != SQLITE_OK) raise(db_, rc, sql);
         }
-        return lent;
-    }
-
-    /// After a borrowed bind that `lent` pointers: a statement kept in the cache must not point at values that
-    /// are gone.
-    void unbind(sqlite3_stmt* stmt, bool lent) noexcept {
-        if (lent) sqlite3_clear_bindings(stmt);
-        if (iso_.size() > 64) iso_ = {};  // a large batch's dates are not kept for the next statement
     }
 
     static constexpr std::size_t max_cached_statements = 512;
     sqlite3* db_ = nullptr;
     std::unordered_map<std::string, CachedStatement> cache_;
-    std::uint64_t epoch_ = 1;  // advanced whenever cached statements are dropped (StatementHint)
+    std::uint64_t epoch_ = statement_epoch();  // a new one whenever cached statements are dropped (StatementHint)
     std::vector<std::string> iso_;  // dates' and times' text while a borrowed bind lasts
 };
 
