@@ -222,7 +222,7 @@ struct ShapedStatement {
     const std::string* sql = nullptr;  // nullptr: the query matches nothing, nothing runs
     std::span<const Value> params;
     detail::ValueBuffer<8> bound;  // the parameters of a cached statement (no allocation for up to 8)
-    sql::Compiled compiled;  // a statement compiled now
+    std::optional<sql::Compiled> compiled;  // a statement compiled now (none to destroy after a cached one)
     bool cached = false;     // from the cache: the query was not built, so nothing checked its values
     backends::StatementHint* hint = nullptr;  // a cached statement's: for Connection::query()
 };

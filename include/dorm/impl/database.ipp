@@ -5,6 +5,7 @@
 #include <dorm/async/fiber.hpp>
 #include <dorm/async/task.hpp>
 #include <dorm/database.hpp>
+#include <dorm/detail/short_text.hpp>
 
 #include <algorithm>
 #include <condition_variable>
@@ -439,7 +440,7 @@ DORM_DECL auto Databases::get(std::string_view alias) -> Database& {
     };
     thread_local Last last;
     if (last.registry == this && last.generation == generation_.load(std::memory_order_acquire) &&
-        std::string_view(last.alias, last.size) == alias)
+        dorm::detail::equal_short(std::string_view(last.alias, last.size), alias))
         return *last.db;
     std::lock_guard lock(mutex_);
     auto it = dbs_.find(alias);

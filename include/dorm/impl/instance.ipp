@@ -56,8 +56,8 @@ DORM_DECL const std::string* insert_rows_sql(const ModelMeta& meta, const backen
 namespace dorm::detail {
 
 DORM_DECL void check_storable(const backends::Dialect& d, const FieldMeta& f, const Value& v) {
-    if (const auto* s = std::get_if<std::string>(&v.variant()); s && s->find('\0') != std::string::npos &&
-                                                                !d.text_accepts_nul())
+    if (d.text_accepts_nul()) return;  // SQLite: no text to scan
+    if (const auto* s = std::get_if<std::string>(&v.variant()); s && s->find('\0') != std::string::npos)
         throw ValueError(fmt::format("dorm: A string literal cannot contain NUL (0x00) characters: field '{}' ({} "
                                      "text cannot hold them).", f.name, d.vendor()));
 }

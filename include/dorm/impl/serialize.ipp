@@ -1659,9 +1659,9 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
             for (const Value* v : extra) extra_copies.push_back(*v);
             extra_values = extra_copies;
         }
-        out.compiled = build(q, extra_values);
-        out.sql = out.compiled.nothing ? nullptr : &out.compiled.sql;
-        out.params = out.compiled.params;
+        const sql::Compiled& compiled = out.compiled.emplace(build(q, extra_values));
+        out.sql = compiled.nothing ? nullptr : &compiled.sql;
+        out.params = compiled.params;
     };
     // A string holding NUL is refused by the lookups that cannot match it (as compiling would): compiled now.
     auto holds_nul = [&] {
@@ -1733,7 +1733,7 @@ DORM_DECL void shaped_statement(const sql::Query& q, char kind, std::string_view
     std::string stored = key;  // learning replays the query, which may evaluate nothing but is not ours to trust
     std::vector<const Value*> shape_values = values;
     const backends::CompiledShape& learned =
-        conn.shapes.add(stored, learn_shape(q, shape_values, out.compiled, build, extra), remember);
+        conn.shapes.add(stored, learn_shape(q, shape_values, *out.compiled, build, extra), remember);
     if (query_serial) conn.shapes.note(query_serial, kind, name, recall_class, generation, &learned);
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string_view>
 
 namespace dorm {
@@ -29,6 +30,20 @@ struct Cell {
     const Value* value = nullptr;  // Kind::value: the value (an Array), held by the cursor
 
     std::string_view text() const noexcept { return {p, n}; }
+};
+
+/// Room for up to N cells inside a cursor, left uninitialized: a cursor (one per get()) initializes only as many as
+/// its statement has columns (`init(n)`), not all N.
+template <std::size_t N>
+union InlineCells {
+    InlineCells() noexcept {}
+    Cell cells[N];
+
+    static constexpr std::size_t size = N;
+    Cell* init(std::size_t n) noexcept {
+        for (std::size_t i = 0; i < n; ++i) ::new (static_cast<void*>(cells + i)) Cell();
+        return cells;
+    }
 };
 
 }  // namespace dorm::backends

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/short_text.hpp>
 
 #include <dorm/value.hpp>
 
@@ -101,7 +102,7 @@ public:
                                 std::uint64_t generation) noexcept {
         for (const Recalled& r : recalled_)
             if (r.serial == serial && r.epoch == epoch_ && r.kind == kind && r.extra_class == extra_class &&
-                r.generation == generation && r.name == name)
+                r.generation == generation && dorm::detail::equal_short(r.name, name))
                 return use(r.entry);
         return nullptr;
     }

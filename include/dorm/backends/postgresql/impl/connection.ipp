@@ -801,7 +801,7 @@ private:
             cells_heap_.resize(columns_);
         }
         types_ = columns_ > inline_columns ? types_heap_.data() : types_inline_;
-        cells_mut_ = columns_ > inline_columns ? cells_heap_.data() : cells_inline_;
+        cells_mut_ = columns_ > inline_columns ? cells_heap_.data() : cells_inline_.init(columns_);
         bool arrays = false;
         for (std::size_t i = 0; i < columns_; ++i) {
             types_[i] = PQftype(result_.get(), static_cast<int>(i));
@@ -831,7 +831,7 @@ private:
     int row_ = -1;
     static constexpr std::size_t inline_columns = 16;
     Oid types_inline_[inline_columns];
-    Cell cells_inline_[inline_columns];
+    InlineCells<inline_columns> cells_inline_;
     std::vector<Oid> types_heap_;
     std::vector<Cell> cells_heap_;
     Oid* types_ = nullptr;

@@ -88,10 +88,9 @@ private:
     Connection& conn_;
     sqlite3_stmt* stmt_;
     CachedStatement* cached_;  // nullptr: a one-off statement, finalized on release
-    static constexpr std::size_t inline_columns = 16;  // up to this many columns need no allocation
-    Cell inline_[inline_columns];
+    InlineCells<16> inline_;  // up to this many columns need no allocation
     std::vector<Cell> heap_;
-    Cell* row_ = inline_;
+    Cell* row_ = nullptr;
 };
 
 /// One sqlite3 handle with its statement cache. Used by one thread.
@@ -224,7 +223,8 @@ private:
                                                sqlite3_bind_parameter_count(stmt), params.size()), sql);
         for (std::size_t i = 0; i < params.size(); ++i) {
             int idx = static_cast<int>(i + 1);
-            // Keys and text, the most common values, without the visit's dispatch.
+            // Keys and text, the most common values, are bound here without the visit's dispatch;
+            // the visit binds the rest.
             if (const auto* n = std::get_if<std::int64_t>(&params[i].variant())) {
                 if (int rc = sqlite3_bind_int64(stmt, idx, *n); rc != SQLITE_OK) raise(db_, rc, sql);
                 continue;
@@ -239,11 +239,10 @@ private:
                     using X = std::decay_t<decltype(x)>;
                     if constexpr (std::is_same_v<X, std::monostate>) return sqlite3_bind_null(stmt, idx);
                     else if constexpr (std::is_same_v<X, bool>) return sqlite3_bind_int(stmt, idx, x ? 1 : 0);
-                    else if constexpr (std::is_same_v<X, std::int64_t>) return sqlite3_bind_int64(stmt, idx, x);
+                    else if constexpr (std::is_same_v<X, std::int64_t> || std::is_same_v<X, std::string>)
+                        return SQLITE_MISUSE;  // bound above, never reached
                     else if constexpr (std::is_same_v<X, double>) return sqlite3_bind_double(stmt, idx, x);
-                    else if constexpr (std::is_same_v<X, std::string>) {
-                        return sqlite3_bind_text64(stmt, idx, x.data(), x.size(), keep, SQLITE_UTF8);
-                    } else if constexpr (std::is_same_v<X, Bytes>) {
+                    else if constexpr (std::is_same_v<X, Bytes>) {
                         // An empty vector's data() may be null, which SQLite would bind as NULL.
                         if (x.empty()) return sqlite3_bind_zeroblob(stmt, idx, 0);
                         return sqlite3_bind_blob64(stmt, idx, x.data(), x.size(), keep);
@@ -278,9 +277,11 @@ private:
 inline Cursor::Cursor(Connection& conn, sqlite3_stmt* stmt, CachedStatement* cached)
     : conn_(conn), stmt_(stmt), cached_(cached) {
     columns_ = static_cast<std::size_t>(sqlite3_column_count(stmt));
-    if (columns_ > inline_columns) {
+    if (columns_ > inline_.size) {
         heap_.resize(columns_);
         row_ = heap_.data();
+    } else {
+        row_ = inline_.init(columns_);
     }
     cells_ = row_;
 }
