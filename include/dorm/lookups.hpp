@@ -4,6 +4,7 @@
 #pragma once
 
 #include <dorm/config.hpp>
+#include <dorm/detail/short_text.hpp>
 
 #include <dorm/errors.hpp>
 #include <dorm/expressions.hpp>
@@ -73,7 +74,7 @@ inline constexpr std::array<TransformDef, 13> transforms{{
 /// sanitizers imply.)
 constexpr int transform_index(std::string_view name) {
     for (std::size_t i = 0; i < transforms.size(); ++i)
-        if (transforms[i].name == name) return static_cast<int>(i);
+        if (dorm::detail::equal_short(transforms[i].name, name)) return static_cast<int>(i);
     return -1;
 }
 inline const TransformDef* find_transform(std::string_view name) {
@@ -120,7 +121,7 @@ inline constexpr std::array<LookupName, 17> lookup_names{{
 /// The index of a lookup in `lookup_names`, or -1.
 constexpr int lookup_index(std::string_view name) {
     for (std::size_t i = 0; i < lookup_names.size(); ++i)
-        if (lookup_names[i].name == name) return static_cast<int>(i);
+        if (dorm::detail::equal_short(lookup_names[i].name, name)) return static_cast<int>(i);
     return -1;
 }
 

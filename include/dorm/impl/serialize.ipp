@@ -310,6 +310,12 @@ private:
     void string(std::string_view s) {
         separate();
         out += '"';
+        if (mode == Mode::shape) {  // a key, never read back: its length and bytes, with no scan for escapes
+            const std::uint64_t n = s.size();
+            out.append(reinterpret_cast<const char*>(&n), sizeof n);
+            out += s;
+            return;
+        }
         auto plain = [](char ch) {
             auto u = static_cast<unsigned char>(ch);
             return ch != '"' && ch != '\\' && u >= 0x20 && u < 0x7f;

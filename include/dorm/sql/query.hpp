@@ -325,7 +325,7 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
                                     PathContext context);
 
 /// The transforms and lookup after a field or an annotation (with allow_lookup: the implied `exact`'s custom
-/// definition too, when the path names no lookup).
+/// definition too, when the path names no lookup). `r` is moved into the result.
 DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, std::span<const std::string_view> parts, std::size_t i,
                                  std::string_view path, bool allow_lookup, const ModelMeta* model);
 

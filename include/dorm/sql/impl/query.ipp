@@ -397,7 +397,7 @@ DORM_DECL ResolvedPath resolve_tail(ResolvedPath& r, std::span<const std::string
     } else if (allow_lookup) {  // the implied exact may be a registered one too (Django: get_lookup("exact"))
         r.custom_lookup = custom_lookup("exact");
     }
-    return r;
+    return std::move(r);
 }
 
 DORM_DECL auto SelectRef::as_sql(Compiler& c) const -> Match {
