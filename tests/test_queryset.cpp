@@ -169,6 +169,56 @@ TEST_CASE("a condition copies a run-time path and points at a literal one; combi
     CHECK(names(five) == V{"Lennon returns"});
 }
 
+TEST_CASE("a chain of calls changes its temporaries' query in place; a query shared or evaluated is copied",
+          "[queryset]") {
+    test::BlogData data;
+    const auto all_rows = Entry::objects().count();
+
+    // A temporary that alone holds its query, which nothing evaluated: changed in place, and its recipe is whole.
+    // (Addresses are compared after one call each: a block freed by a copy may be the next copy's.)
+    auto first = Entry::objects().filter("rating__gte", 2);
+    const dorm::sql::Query* before = &first.query();
+    auto ordered = std::move(first).order_by("-rating");
+    CHECK(&ordered.query() == before);
+    CHECK(first.count() == all_rows);  // moved from: it holds every row
+    auto chained = std::move(ordered).slice(1, 3);
+    CHECK(&chained.query() == before);
+    CHECK(headlines(chained) == V{"Pancakes", "Beatles reunion"});
+
+    // The same chain built again and again, with other values: each finds its statement and binds its own values.
+    for (int min : {5, 4, 3, 2, 5}) {
+        INFO("rating__gte " << min);
+        auto page = Entry::objects().filter("rating__gte", min).exclude("headline", "Soup").order_by("headline").slice(0, 2);
+        const auto filtered = Entry::objects().filter("rating__gte", min);  // each call on a named QuerySet: copies
+        const auto excluded = filtered.exclude("headline", "Soup");
+        const auto ordered = excluded.order_by("headline");
+        CHECK(headlines(page) == headlines(ordered.slice(0, 2)));
+        CHECK(page.dumps() == ordered.slice(0, 2).dumps());
+    }
+
+    // Shared with another QuerySet: copied, and the other keeps its rows.
+    auto shared = Entry::objects().filter("rating__gte", 3);
+    const auto copy = shared;
+    auto narrowed = std::move(shared).filter("rating__lte", 4);
+    CHECK(&narrowed.query() != &copy.query());
+    CHECK(headlines(copy.order_by("headline")) == V{"Beatles reunion", "Lennon returns", "Pancakes"});
+    CHECK(headlines(narrowed.order_by("headline")) == V{"Beatles reunion", "Pancakes"});
+
+    // Seen by an evaluation (its connection may know the query object): copied.
+    auto evaluated = Entry::objects().filter("rating__gte", 3);
+    CHECK(evaluated.count() == 3);
+    const dorm::sql::Query* seen = &evaluated.query();
+    auto after = std::move(evaluated).order_by("-rating");
+    CHECK(&after.query() != seen);
+    CHECK(headlines(after) == V{"Lennon returns", "Pancakes", "Beatles reunion"});
+
+    // A call that fails on a temporary leaves nothing half-built behind for the next query.
+    auto failing = Entry::objects().filter("rating__gte", 3);
+    CHECK_THROWS_AS(std::move(failing).filter(std::string("blog__no_such_field"), 1), dorm::FieldError);
+    CHECK(failing.count() == all_rows);
+    CHECK(Entry::objects().filter("rating__gte", 3).count() == 3);
+}
+
 TEST_CASE("order_by, the model's default ordering, reverse() and ordered()", "[queryset]") {
     test::BlogData data;
     CHECK(headlines(Entry::objects().order_by("rating")) ==

@@ -47,7 +47,7 @@ template <class QS>
 ExprNodePtr subquery_node(ExprNode::Kind kind, const QS& qs) {
     auto n = dorm::detail::make_node<ExprNode>();
     n->kind = kind;
-    n->query = dorm::detail::make_node<const sql::Query>(qs.query());
+    n->query = dorm::detail::make_node<sql::Query>(qs.query());
     return n;
 }
 }  // namespace detail

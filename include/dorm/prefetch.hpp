@@ -35,7 +35,7 @@ public:
     template <class QS>
         requires requires(const QS& qs) { qs.query(); }
     Prefetch(std::string_view lookup, const QS& queryset, std::string_view to_attr = {})
-        : spec_{std::string(lookup), dorm::detail::make_node<const sql::Query>(queryset.query()), std::string(to_attr)} {}
+        : spec_{std::string(lookup), dorm::detail::make_node<sql::Query>(queryset.query()), std::string(to_attr)} {}
     const sql::PrefetchSpec& spec() const noexcept { return spec_; }
 
 private:

@@ -68,7 +68,7 @@ Operand to_operand(V&& v) {
         op.expression = v.node();
     } else if constexpr (queryset_value<D>) {
         op.kind = Operand::Kind::subquery;
-        op.subquery = dorm::detail::make_node<const sql::Query>(v.query());
+        op.subquery = dorm::detail::make_node<sql::Query>(v.query());
     } else if constexpr (value_like<D> || model<D> || is_foreign_key<D>::value) {
         op.value = to_value(v);
     } else if constexpr (value_range<D>) {

@@ -281,12 +281,19 @@ DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view 
 DORM_DECL void check_combinator(const sql::Query& q, std::string_view method);
 /// check_combinator(), and TypeError after values() / values_list(): `method` loads instances.
 DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
-/// filter() / exclude() / get(): a copy of `q` with condition `cond` (already negated for exclude()), recorded
-/// for dumps(); an empty condition leaves the copy as it was.
-DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond);
-/// order_by(): a copy of `q` ordered by `terms` (none: unordered, default ordering off), recorded for dumps().
+/// The query a method changes for the QuerySet it returns: a copy of `q`, or, when the QuerySet the method was
+/// called on is a temporary (`temporary`: an rvalue) and is the only holder of `q`, which no evaluation has seen,
+/// `q` itself, changed in place. A chain of calls then copies the query's state once, not at every call.
+/// (Every query is made non-const, make_node<sql::Query>(), so that changing one in place is allowed.)
+DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary);
+/// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
+/// in a query_to_change(); an empty condition leaves it as it was.
+DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond,
+                                                           bool temporary = false);
+/// order_by(): `q` ordered by `terms` (none: unordered, default ordering off), recorded for dumps(), in a
+/// query_to_change().
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& q,
-                                                          std::span<const OrderTermRef> terms);
+                                                          std::span<const OrderTermRef> terms, bool temporary = false);
 /// Sets the ORDER BY of `q` (order_by(), extra(order_by=...)).
 DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms);
 
@@ -422,7 +429,7 @@ public:
 
     /// A copy that will query afresh (Django's all()).
     self_type all() const {
-        return self_type(dorm::detail::make_node<const sql::Query>(*query_));  // the same state: the same recipe
+        return self_type(dorm::detail::make_node<sql::Query>(*query_));  // the same state: the same recipe
     }
 
     /// Rows matching every condition (AND): Q objects and "path", value pairs, as Django's positional Q
@@ -430,14 +437,25 @@ public:
     /// `filter(Q("a", 1) | Q("b", 2), "headline__startswith", "x")`, `filter("a", 1, "b", 2)`.
     /// A string literal path is checked at compile time against the model.
     self_type filter() const { return all(); }
+    /// On a temporary QuerySet (a chain of calls, or std::move(qs)), filter(), exclude(), order_by() and slice()
+    /// change its query in place when nothing else holds it, instead of copying it (query_to_change()).
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
-    self_type filter(const Q& first, const Qs&... rest) const {
+    self_type filter(const Q& first, const Qs&... rest) const& {
         return add_condition((first & ... & Q(rest)));
     }
+    template <class... Qs>
+        requires(detail::q_like<Qs> && ...)
+    self_type filter(const Q& first, const Qs&... rest) && {
+        return std::move(*this).add_condition((first & ... & Q(rest)));
+    }
     template <class V>
-    self_type filter(LookupPath<checked> path, V&& value) const {
+    self_type filter(LookupPath<checked> path, V&& value) const& {
         return add_condition(Q(path.ref(), std::forward<V>(value)));
+    }
+    template <class V>
+    self_type filter(LookupPath<checked> path, V&& value) && {
+        return std::move(*this).add_condition(Q(path.ref(), std::forward<V>(value)));
     }
     template <class V>
     self_type filter(LookupPath<checked> path, std::initializer_list<V> values) const {
@@ -448,20 +466,33 @@ public:
         return add_condition(q & Q(path.ref(), std::forward<V>(value)));
     }
     template <class V1, class V2>
-    self_type filter(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
+    self_type filter(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const& {
         return add_condition(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2)));
+    }
+    template <class V1, class V2>
+    self_type filter(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) && {
+        return std::move(*this).add_condition(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2)));
     }
 
     /// Rows not matching the conditions taken together (Django's exclude()), given as filter() takes them;
     /// NULL-able columns keep their NULL rows.
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
-    self_type exclude(const Q& first, const Qs&... rest) const {
+    self_type exclude(const Q& first, const Qs&... rest) const& {
         return add_condition(~(first & ... & Q(rest)));
     }
+    template <class... Qs>
+        requires(detail::q_like<Qs> && ...)
+    self_type exclude(const Q& first, const Qs&... rest) && {
+        return std::move(*this).add_condition(~(first & ... & Q(rest)));
+    }
     template <class V>
-    self_type exclude(LookupPath<checked> path, V&& value) const {
+    self_type exclude(LookupPath<checked> path, V&& value) const& {
         return add_condition(~Q(path.ref(), std::forward<V>(value)));
+    }
+    template <class V>
+    self_type exclude(LookupPath<checked> path, V&& value) && {
+        return std::move(*this).add_condition(~Q(path.ref(), std::forward<V>(value)));
     }
     template <class V>
     self_type exclude(LookupPath<checked> path, std::initializer_list<V> values) const {
@@ -472,17 +503,30 @@ public:
         return add_condition(~(q & Q(path.ref(), std::forward<V>(value))));
     }
     template <class V1, class V2>
-    self_type exclude(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const {
+    self_type exclude(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) const& {
         return add_condition(~(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2))));
+    }
+    template <class V1, class V2>
+    self_type exclude(LookupPath<checked> p1, V1&& v1, LookupPath<checked> p2, V2&& v2) && {
+        return std::move(*this).add_condition(~(Q(p1.ref(), std::forward<V1>(v1)) & Q(p2.ref(), std::forward<V2>(v2))));
     }
 
     /// Orders by fields ("headline"), descending ("-pub_date"), across ForeignKeys ("blog__name"), randomly ("?"),
     /// or by expressions (`F("rating").desc({.nulls_last = true})`); no arguments clears all ordering, the
     /// model's default too. String literals are checked at compile time.
     self_type order_by() const { return order_by_terms({}); }
-    self_type order_by(OrderTerm<checked> a) const { return order_by_terms({a.ref()}); }
-    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b) const { return order_by_terms({a.ref(), b.ref()}); }
-    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c) const { return order_by_terms({a.ref(), b.ref(), c.ref()}); }
+    self_type order_by(OrderTerm<checked> a) const& { return order_by_terms({a.ref()}); }
+    self_type order_by(OrderTerm<checked> a) && { return std::move(*this).order_by_terms({a.ref()}); }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b) const& { return order_by_terms({a.ref(), b.ref()}); }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b) && {
+        return std::move(*this).order_by_terms({a.ref(), b.ref()});
+    }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c) const& {
+        return order_by_terms({a.ref(), b.ref(), c.ref()});
+    }
+    self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c) && {
+        return std::move(*this).order_by_terms({a.ref(), b.ref(), c.ref()});
+    }
     self_type order_by(OrderTerm<checked> a, OrderTerm<checked> b, OrderTerm<checked> c, OrderTerm<checked> d) const {
         return order_by_terms({a.ref(), b.ref(), c.ref(), d.ref()});
     }
@@ -557,7 +601,13 @@ public:
         return out;
     }
 
-    self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const {
+    self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) && {
+        if (cache_.filled()) return std::as_const(*this).slice(start, stop);  // its rows, sliced
+        if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
+        return recorded_from(take_query(), true, [&] { return detail::recipe::Slice{start, stop}; },
+                             [&](sql::Query& q) { q.set_limits(start, stop); });
+    }
+    self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) const& {
         if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
         self_type out = recorded([&] { return detail::recipe::Slice{start, stop}; },
                                  [&](sql::Query& q) { q.set_limits(start, stop); });
@@ -1000,7 +1050,7 @@ private:
         const backends::Dialect& dialect = conn.dialect();
         auto build = [&](const sql::Query& source, std::span<const Value> extra) {  // extra[0]: `v`, or its change
             // This query the first time; learning a shape, the query built again with changed values.
-            const self_type from(&source == &base ? query_ : dorm::detail::make_node<const sql::Query>(source));
+            const self_type from(&source == &base ? query_ : dorm::detail::make_node<sql::Query>(source));
             return sql::compile_select(get_query(*from.add_condition(Q(path, extra[0])).query_), dialect);
         };
         detail::ShapedStatement st;
@@ -1515,9 +1565,16 @@ protected:
     /// chain() recording the call for dumps(): `make_step()` gives its arguments (called only when recorded).
     template <class Make, class F>
     self_type recorded(Make&& make_step, F&& mutate) const {
-        auto q = dorm::detail::make_node<sql::Query>(*query_);
+        return recorded_from(query_, false, make_step, mutate);
+    }
+    /// recorded() on `source`, changed in place when `temporary` allows it (query_to_change()).
+    template <class Make, class F>
+    static self_type recorded_from(const std::shared_ptr<const sql::Query>& source, bool temporary, Make&& make_step,
+                                   F&& mutate) {
+        std::shared_ptr<const detail::Recipe> parent = source->recipe;
+        auto q = detail::query_to_change(source, temporary);
         mutate(*q);
-        q->recipe = detail::record(query_->recipe, make_step);
+        q->recipe = detail::record(parent, make_step);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
     }
 
@@ -1667,7 +1724,7 @@ private:
             all = other;
         } else {
             static_assert(requires { other.query(); }, "dorm: set operations take QuerySets (and, for union_, a bool 'all')");
-            parts.push_back(dorm::detail::make_node<const sql::Query>(other.query()));
+            parts.push_back(dorm::detail::make_node<sql::Query>(other.query()));
         }
     }
 
@@ -1700,10 +1757,25 @@ private:
     void check_combinator(std::string_view method) const { detail::check_combinator(*query_, method); }
 
     /// filter(), exclude() (given the negated condition) and get(). By value: the recorded step takes it over.
-    self_type add_condition(Q q) const { return self_type(detail::filtered_query(query_, std::move(q))); }
+    self_type add_condition(Q q) const& { return self_type(detail::filtered_query(query_, std::move(q))); }
+    self_type add_condition(Q q) && {
+        const auto mine = take_query();
+        return self_type(detail::filtered_query(mine, std::move(q), true));
+    }
 
-    self_type order_by_terms(std::initializer_list<detail::OrderTermRef> terms) const {
+    self_type order_by_terms(std::initializer_list<detail::OrderTermRef> terms) const& {
         return order_by_terms(std::span<const detail::OrderTermRef>(terms.begin(), terms.size()));
+    }
+    self_type order_by_terms(std::initializer_list<detail::OrderTermRef> terms) && {
+        const auto mine = take_query();
+        return self_type(detail::ordered_query(mine, std::span<const detail::OrderTermRef>(terms.begin(), terms.size()), true));
+    }
+    /// A temporary's query, for a call that may change it in place (query_to_change()): a chain's temporaries live
+    /// to the end of the statement, and each would otherwise hold the query the next call changes. It is left
+    /// with objects()' query (a QuerySet moved from holds every row).
+    std::shared_ptr<const sql::Query> take_query() noexcept {
+        if constexpr (is_model) return std::exchange(query_, make_query());
+        else return query_;  // not taken: it stays shared, so it is copied
     }
     self_type order_by_terms(std::span<const detail::OrderTermRef> terms) const {
         return self_type(detail::ordered_query(query_, terms));

@@ -443,7 +443,7 @@ private:
         sql::add_where(q, cond);
         static const auto unrecordable = detail::unrecorded_recipe("a ManyToMany related manager");  // its join
         q.recipe = detail::unrecorded(q.recipe, unrecordable);
-        return std::make_shared<const sql::Query>(std::move(q));
+        return std::make_shared<sql::Query>(std::move(q));
     }
 
     /// Django's router.db_for_write(through, instance=parent): where the links are read and written.

@@ -38,6 +38,11 @@ public:
     ~ShapeMemo() { delete text_.load(std::memory_order_acquire); }
 
     const ShapeText* get() const noexcept { return text_.load(std::memory_order_acquire); }
+    /// Whether nothing was asked of it yet: no evaluation saw its query, so no connection knows the query.
+    bool untouched() const noexcept {
+        return !text_.load(std::memory_order_acquire) && !serial_.load(std::memory_order_relaxed) &&
+               !asked_.load(std::memory_order_relaxed);
+    }
     /// Whether this was asked before: a query evaluated once (most are) is not worth a kept text.
     bool asked_before() const noexcept { return asked_.exchange(true, std::memory_order_relaxed); }
     /// Keeps `t` unless a text is kept already (another thread's, written at the same time): returns the kept one.

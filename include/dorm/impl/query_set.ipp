@@ -313,16 +313,23 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
     if (q.values_mode) throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
 }
 
-DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& query, Q cond) {
+DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary) {
+    // use_count() == 1: no other QuerySet, subquery, union or thread holds it (no one keeps a weak_ptr to one).
+    if (temporary && q.use_count() == 1 && q->shape_memo.untouched()) return std::const_pointer_cast<sql::Query>(q);
+    return dorm::detail::make_node<sql::Query>(*q);
+}
+
+DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& query, Q cond,
+                                                           bool temporary) {
     check_combinator(*query, "filter");
     if (query->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
-    auto q = dorm::detail::make_node<sql::Query>(*query);
+    auto q = query_to_change(query, temporary && !cond.empty());
     if (cond.empty()) return q;  // all(): the same state, the same recipe
     // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
     q->current_filter = ++q->filter_calls;
     sql::add_where(*q, sql::build_q(*q, cond));
     q->current_filter = 0;
-    q->recipe = record(query->recipe, [&] { return recipe::Filter{std::move(cond)}; });
+    q->recipe = record(q->recipe, [&] { return recipe::Filter{std::move(cond)}; });
     return q;
 }
 
@@ -333,9 +340,9 @@ DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
 }
 
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& query,
-                                                          std::span<const OrderTermRef> terms) {
+                                                          std::span<const OrderTermRef> terms, bool temporary) {
     if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
-    auto q = dorm::detail::make_node<sql::Query>(*query);
+    auto q = query_to_change(query, temporary);
     sql::OrderList resolved;
     resolved.reserve(terms.size());  // a term is one ordering, but for a relation's Meta.ordering
     for (const auto& t : terms) {
@@ -351,7 +358,7 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
         else sql::resolve_orderings(*q, t.name, resolved);
     }
     set_ordering(*q, std::move(resolved));
-    q->recipe = record(query->recipe, [&] {
+    q->recipe = record(q->recipe, [&] {
         recipe::OrderBy o;
         o.terms.reserve(terms.size());
         for (const auto& t : terms) o.terms.push_back({*t.expression ? std::string() : std::string(t.name), *t.expression});
