@@ -172,15 +172,15 @@ TEST_CASE("a condition copies a run-time path and points at a literal one; combi
 TEST_CASE("a chain of calls changes its temporaries' query in place; a query shared or evaluated is copied",
           "[queryset]") {
     test::BlogData data;
-    const auto all_rows = Entry::objects().count();
-
     // A temporary that alone holds its query, which nothing evaluated: changed in place, and its recipe is whole.
     // (Addresses are compared after one call each: a block freed by a copy may be the next copy's.)
     auto first = Entry::objects().filter("rating__gte", 2);
     const dorm::sql::Query* before = &first.query();
     auto ordered = std::move(first).order_by("-rating");
     CHECK(&ordered.query() == before);
-    CHECK(first.count() == all_rows);  // moved from: it holds every row
+    CHECK(first.count() == 0);  // moved from: empty, none(), and a write on it writes nothing
+    CHECK(first.delete_().total == 0);
+    CHECK(first.update({{"rating", 0}}) == 0);
     auto chained = std::move(ordered).slice(1, 3);
     CHECK(&chained.query() == before);
     CHECK(headlines(chained) == V{"Pancakes", "Beatles reunion"});
@@ -212,11 +212,27 @@ TEST_CASE("a chain of calls changes its temporaries' query in place; a query sha
     CHECK(&after.query() != seen);
     CHECK(headlines(after) == V{"Lennon returns", "Pancakes", "Beatles reunion"});
 
+    // Moved from but shared: not taken, so the copy sharing its query and results keeps its rows.
+    auto a = Entry::objects().filter("rating__gte", 3);
+    const auto b = a;
+    auto c = std::move(a).filter("rating__lte", 4);
+    CHECK(a.size() == 3);
+    CHECK(b.size() == 3);
+    CHECK(c.size() == 2);
+
+    // Moved from after its rows were loaded: not taken, it keeps its query and its rows.
+    auto loaded = Entry::objects().filter("rating__gte", 3);
+    CHECK(loaded.size() == 3);
+    auto reordered = std::move(loaded).order_by("headline");
+    CHECK(loaded.size() == 3);
+    CHECK(headlines(reordered) == V{"Beatles reunion", "Lennon returns", "Pancakes"});
+
     // A call that fails on a temporary leaves nothing half-built behind for the next query.
     auto failing = Entry::objects().filter("rating__gte", 3);
     CHECK_THROWS_AS(std::move(failing).filter(std::string("blog__no_such_field"), 1), dorm::FieldError);
-    CHECK(failing.count() == all_rows);
+    CHECK(failing.count() == 0);  // taken before the call failed
     CHECK(Entry::objects().filter("rating__gte", 3).count() == 3);
+    CHECK(Entry::objects().count() == 5);
 }
 
 TEST_CASE("order_by, the model's default ordering, reverse() and ordered()", "[queryset]") {

@@ -1771,11 +1771,20 @@ private:
         return self_type(detail::ordered_query(mine, std::span<const detail::OrderTermRef>(terms.begin(), terms.size()), true));
     }
     /// A temporary's query, for a call that may change it in place (query_to_change()): a chain's temporaries live
-    /// to the end of the statement, and each would otherwise hold the query the next call changes. It is left
-    /// with objects()' query (a QuerySet moved from holds every row).
-    std::shared_ptr<const sql::Query> take_query() noexcept {
-        if constexpr (is_model) return std::exchange(query_, make_query());
-        else return query_;  // not taken: it stays shared, so it is copied
+    /// to the end of the statement, and each would otherwise hold the query the next call changes. Taken only when
+    /// it could be changed (this alone holds it, no evaluation saw it) and is no related manager's (whose methods
+    /// read the instance in its hints); the QuerySet is then left empty, none(), with no results: whatever a
+    /// QuerySet moved from is asked, it matches no row and writes none. Otherwise it keeps its query, which the
+    /// call copies.
+    std::shared_ptr<const sql::Query> take_query() {
+        if constexpr (is_model) {
+            if (query_.use_count() == 1 && query_->shape_memo.untouched() && !query_->hints.instance) {
+                static const std::shared_ptr<const sql::Query> moved_from = self_type(make_query()).none().query_;
+                cache_.reset(nullptr);
+                return std::exchange(query_, moved_from);
+            }
+        }
+        return query_;
     }
     self_type order_by_terms(std::span<const detail::OrderTermRef> terms) const {
         return self_type(detail::ordered_query(query_, terms));
