@@ -281,9 +281,9 @@ DORM_DECL void check_unordered_first_last(const sql::Query& q, std::string_view 
 DORM_DECL void check_combinator(const sql::Query& q, std::string_view method);
 /// check_combinator(), and TypeError after values() / values_list(): `method` loads instances.
 DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
-/// The query a method changes for the QuerySet it returns: a copy of `q`, or, when the QuerySet the method was
-/// called on is a temporary (`temporary`: an rvalue) and is the only holder of `q`, which no evaluation has seen,
-/// `q` itself, changed in place. A chain of calls then copies the query's state once, not at every call.
+/// The query a method changes for the QuerySet it returns: a copy of `q`, or, when `temporary` (`q` was taken from
+/// an rvalue QuerySet by take_query(), which no evaluation has seen) and nothing else holds `q`, `q` itself,
+/// changed in place. A chain of calls then copies the query's state once, not at every call.
 /// (Every query is made non-const, make_node<sql::Query>(), so that changing one in place is allowed.)
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
@@ -602,8 +602,8 @@ public:
     }
 
     self_type slice(std::int64_t start, std::optional<std::int64_t> stop = std::nullopt) && {
-        if (cache_.filled()) return std::as_const(*this).slice(start, stop);  // its rows, sliced
-        if (start < 0 || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
+        // Its loaded rows are sliced, and a negative index refused, as on any QuerySet.
+        if (cache_.filled() || start < 0 || (stop && *stop < 0)) return std::as_const(*this).slice(start, stop);
         return recorded_from(take_query(), true, [&] { return detail::recipe::Slice{start, stop}; },
                              [&](sql::Query& q) { q.set_limits(start, stop); });
     }

@@ -314,8 +314,9 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
 }
 
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary) {
-    // use_count() == 1: no other QuerySet, subquery, union or thread holds it (no one keeps a weak_ptr to one).
-    if (temporary && q.use_count() == 1 && q->shape_memo.untouched()) {
+    // use_count() == 1: no other QuerySet, subquery, union or thread holds it (no one keeps a weak_ptr to one);
+    // QuerySet::take_query() gave it up only if no evaluation saw it.
+    if (temporary && q.use_count() == 1) {
         // use_count() reads relaxed: what a holder that let go of it on another thread read happens before this.
         std::atomic_thread_fence(std::memory_order_acquire);
         return std::const_pointer_cast<sql::Query>(q);
