@@ -425,12 +425,27 @@ struct Params {
     /// statements, so that a statement allocates nothing here once warm).
     void assign(std::span<const Value> params) {
         auto n = params.size();
-        types.assign(n, 0);
+        types.resize(n);
         if (text.size() < n) text.resize(n);
-        values.assign(n, nullptr);
-        lengths.assign(n, 0);
-        formats.assign(n, 0);
+        values.resize(n);
+        lengths.resize(n);
+        formats.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
+            lengths[i] = 0;
+            formats[i] = 0;
+            // Keys, the most common values, in binary (eight bytes, most significant first): no text to write or
+            // for the server to parse, and no visit's dispatch.
+            if (const auto* key = std::get_if<std::int64_t>(&params[i].variant())) {
+                const auto u = static_cast<std::uint64_t>(*key);
+                char b[8];
+                for (int k = 0; k < 8; ++k) b[k] = static_cast<char>(u >> (56 - 8 * k));
+                text[i].assign(b, 8);
+                types[i] = oid::int8;
+                values[i] = text[i].data();
+                lengths[i] = 8;
+                formats[i] = 1;
+                continue;
+            }
             std::visit(
                 [&](const auto& x) {
                     using X = std::decay_t<decltype(x)>;
@@ -442,9 +457,8 @@ struct Params {
                         types[i] = oid::boolean;
                         text[i] = x ? "t" : "f";
                     } else if constexpr (std::is_same_v<X, std::int64_t>) {
-                        types[i] = oid::int8;
-                        const fmt::format_int digits(x);  // into the kept string: no temporary to make and move
-                        text[i].assign(digits.data(), digits.size());
+                        types[i] = oid::int8;  // sent above, never reached
+                        text[i].clear();
                     } else if constexpr (std::is_same_v<X, double>) {
                         types[i] = oid::float8;
                         text[i] = fmt::format("{}", x);  // shortest text that reads back as the same double
