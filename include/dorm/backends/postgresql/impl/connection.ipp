@@ -392,9 +392,20 @@ inline Value decode_array(const char* p, int len) {
     return Value(Array(std::move(elements)));
 }
 
-inline void put_be(std::string& out, std::uint64_t v, int bytes) {
-    for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out += static_cast<char>(v >> shift);
+// Big-endian integers, as the binary formats of parameters and of COPY write them.
+inline void put16(std::string& out, std::uint16_t v) {
+    char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.append(b, 2);
 }
+inline void put32(std::string& out, std::uint32_t v) {
+    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
+    out.append(b, 4);
+}
+inline void put64(std::string& out, std::uint64_t v) {
+    put32(out, static_cast<std::uint32_t>(v >> 32));
+    put32(out, static_cast<std::uint32_t>(v));
+}
+
 /// An interval's binary form: microseconds, then days and months (zero). The days are split off as psycopg writes a
 /// timedelta (Python's days, floored, and what remains of a day), so that the interval's own fields are Django's:
 /// EXTRACT(DAY FROM ...) of 26 hours is 1, its HOUR 2. Exact for any value (|days| < 2^31).
@@ -405,12 +416,13 @@ inline void put_interval(std::string& out, Duration d) {
         us += day;
         --days;
     }
-    put_be(out, static_cast<std::uint64_t>(us), 8);
-    put_be(out, static_cast<std::uint64_t>(static_cast<std::uint32_t>(static_cast<std::int32_t>(days))), 4);
-    put_be(out, 0, 4);
+    put64(out, static_cast<std::uint64_t>(us));
+    put32(out, static_cast<std::uint32_t>(static_cast<std::int32_t>(days)));
+    put32(out, 0);
 }
 
-/// Parameters in libpq's form: text values with explicit types (bytea and interval in binary).
+/// Parameters in libpq's form, with explicit types: integers, dates, timestamps, bytea and intervals in binary, the
+/// rest as text.
 struct Params {
     std::vector<Oid> types;
     std::vector<std::string> text;
@@ -436,10 +448,8 @@ struct Params {
             // Keys, the most common values, in binary (eight bytes, most significant first): no text to write or
             // for the server to parse, and no visit's dispatch.
             if (const auto* key = std::get_if<std::int64_t>(&params[i].variant())) {
-                const auto u = static_cast<std::uint64_t>(*key);
-                char b[8];
-                for (int k = 0; k < 8; ++k) b[k] = static_cast<char>(u >> (56 - 8 * k));
-                text[i].assign(b, 8);
+                text[i].clear();
+                put64(text[i], static_cast<std::uint64_t>(*key));
                 types[i] = oid::int8;
                 values[i] = text[i].data();
                 lengths[i] = 8;
@@ -479,14 +489,22 @@ struct Params {
                         lengths[i] = static_cast<int>(x.size());
                         formats[i] = 1;
                         return;
-                    } else if constexpr (std::is_same_v<X, Date>) {
+                    } else if constexpr (std::is_same_v<X, Date> || std::is_same_v<X, DateTime>) {
+                        // Binary, as COPY sends them: days (or microseconds, UTC) since PostgreSQL's epoch. No
+                        // text to write or for the server to parse, and the same value the text would give.
                         dorm::detail::check_writable(x);
-                        types[i] = oid::date;
-                        text[i] = dorm::detail::to_iso(x);
-                    } else if constexpr (std::is_same_v<X, DateTime>) {
-                        dorm::detail::check_writable(x);
-                        types[i] = oid::timestamptz;
-                        text[i] = dorm::detail::to_iso(x) + "+00";
+                        text[i].clear();
+                        if constexpr (std::is_same_v<X, Date>) {
+                            types[i] = oid::date;
+                            put32(text[i], static_cast<std::uint32_t>(static_cast<std::int32_t>(x.days_since_epoch() - epoch_days)));
+                        } else {
+                            types[i] = oid::timestamptz;
+                            put64(text[i], static_cast<std::uint64_t>(x.microseconds_since_epoch() - epoch_us));
+                        }
+                        values[i] = text[i].data();
+                        lengths[i] = static_cast<int>(text[i].size());
+                        formats[i] = 1;
+                        return;
                     } else if constexpr (std::is_same_v<X, Duration>) {
                         // Binary, in days and microseconds (no months): exact for any value, where the text
                         // form's units would need a conversion.
@@ -520,18 +538,6 @@ struct Params {
 inline constexpr char copy_header[19] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0',
                                          0, 0, 0, 0, 0, 0, 0, 0};
 
-inline void put16(std::string& out, std::uint16_t v) {
-    char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
-    out.append(b, 2);
-}
-inline void put32(std::string& out, std::uint32_t v) {
-    char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-    out.append(b, 4);
-}
-inline void put64(std::string& out, std::uint64_t v) {
-    put32(out, static_cast<std::uint32_t>(v >> 32));
-    put32(out, static_cast<std::uint32_t>(v));
-}
 
 /// Whether a column of server type `type` takes values of a field of `kind` in COPY's binary format: the types
 /// dorm creates for the kind, and those an INSERT of the same values would also accept without a conversion
