@@ -81,6 +81,37 @@ TEST_CASE("values of each type work as filters", "[types]") {
     CHECK(Sample::objects().filter("clock__gte", dorm::Time(7, 8, 9, 10)).count() == 1);
 }
 
+TEST_CASE("a NULL in a statement's first run does not fix its later values' type", "[types]") {
+    // PostgreSQL fixes a prepared statement's parameter types on its first run (a NULL's from its context); a
+    // later run of the same text with values of other types must still mean those values.
+    test::Database db;
+    Sample first = full_sample();
+    first.maybe_int.reset();  // the INSERT's first run binds NULL here: the server types it from the column
+    first.save();
+    Sample second = full_sample();
+    second.maybe_int = 42;
+    second.save();
+    CHECK(Sample::objects().get("pk", second.id).maybe_int == 42);
+    CHECK(Sample::objects().filter("maybe_int", 42).count() == 1);
+}
+
+TEST_CASE("an integer after a double in the same statement text is the integer's value", "[types]") {
+    test::Database db;
+    Sample first = full_sample();
+    first.save();
+    full_sample().save();
+    // A double first, then an integer, in the same comparison (one statement text): 10 is still 10.
+    Sample::objects().update({{"real", 10.0}});
+    CHECK(Sample::objects().filter("real__gt", 9.5).count() == 2);
+    CHECK(Sample::objects().filter("real__gt", 10).count() == 0);
+    CHECK(Sample::objects().filter("real__gte", 10.5).count() == 0);
+    CHECK(Sample::objects().filter("real__gte", 10).count() == 2);
+    // The same for a write: an integer after a double is the integer's value.
+    Sample::objects().filter("pk", first.id).update({{"real", 2.5}});
+    Sample::objects().filter("pk", first.id).update({{"real", 7}});
+    CHECK(Sample::objects().get("pk", first.id).real == 7.0);
+}
+
 TEST_CASE("a value of the wrong type is a TypeError, not a conversion", "[types]") {
     test::Database db;
     CHECK_THROWS_AS(Sample::objects().filter("medium", "5"), dorm::TypeError);

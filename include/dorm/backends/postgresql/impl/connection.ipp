@@ -1151,7 +1151,7 @@ private:
             lose_transaction();
             throw OperationalError("dorm: the connection to PostgreSQL was lost inside a transaction", {}, "08006");
         }
-        prepared_.clear();
+        forget_prepared();
         tables_.clear();
         if (conn_) {
             if (!dorm::detail::on_fiber()) {  // PQreset() blocks: a fiber connects anew below
@@ -1199,16 +1199,16 @@ private:
         if (transaction_pooling_)  // the unnamed statement: parsed again each time, known to no other transaction
             return detail::exec_params(conn_, sql.c_str(), p.size(), p.types.data(), p.values.data(), p.lengths.data(),
                                        p.formats.data(), 1);
-        auto it = prepared_.find(sql);
-        if (it == prepared_.end()) {
-            if (prepared_.size() >= max_prepared) deallocate_all();
-            std::string name = fmt::format("dorm_{}", ++statement_counter_);
-            Result prep = detail::prepare(conn_, name.c_str(), sql.c_str(), p.size(), p.types.data());
+        const std::string* name = find_prepared(sql, p);
+        if (!name) {
+            if (prepared_count_ >= max_prepared) deallocate_all();
+            std::string fresh = fmt::format("dorm_{}", ++statement_counter_);
+            Result prep = detail::prepare(conn_, fresh.c_str(), sql.c_str(), p.size(), p.types.data());
             if (PQresultStatus(prep.get()) != PGRES_COMMAND_OK) raise(conn_, prep.get(), sql);
             note_prepared();
-            it = prepared_.emplace(sql, std::move(name)).first;
+            name = &add_prepared(sql, std::move(fresh), p);
         }
-        return detail::exec_prepared(conn_, it->second.c_str(), p.size(), p.values.data(), p.lengths.data(),
+        return detail::exec_prepared(conn_, name->c_str(), p.size(), p.values.data(), p.lengths.data(),
                                      p.formats.data(), 1);
     }
 
@@ -1227,15 +1227,16 @@ private:
         const std::uint64_t first = pipeline_.sent;
         const std::string* name = nullptr;
         bool preparing = false;
-        if (auto it = prepared_.find(sql); it != prepared_.end()) {
-            name = &it->second;
-        } else if (prepared_.size() < max_prepared) {  // else the unnamed statement: no DEALLOCATE in a pipeline
-            std::string fresh = fmt::format("dorm_{}", ++statement_counter_);
+        std::string fresh;  // the name of the statement prepared here, if any
+        if (const std::string* kept = find_prepared(sql, p)) {
+            name = kept;
+        } else if (prepared_count_ < max_prepared) {  // else the unnamed statement: no DEALLOCATE in a pipeline
+            fresh = fmt::format("dorm_{}", ++statement_counter_);
             if (PQsendPrepare(conn_, fresh.c_str(), sql.c_str(), p.size(), p.types.data()) == 1) {
                 ++pipeline_.sent;
                 preparing = true;
                 note_prepared();
-                name = &prepared_.emplace(sql, std::move(fresh)).first->second;
+                name = &add_prepared(sql, fresh, p);
             }
         }
         bool sent = false;
@@ -1266,7 +1267,7 @@ private:
         }
         dorm::detail::take_back_pin();
         if (preparing && PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
-            prepared_.erase(sql);
+            drop_prepared(sql, fresh);
             // Skipped after an earlier statement's failure: the statement was skipped too, and is refused below.
             if (PQresultStatus(prepared.get()) != PGRES_PIPELINE_ABORTED) raise(conn_, prepared.get(), sql);
         }
@@ -1282,7 +1283,44 @@ private:
 
     void deallocate_all() {
         Result r = detail::exec(conn_, "DEALLOCATE ALL");
+        forget_prepared();
+    }
+
+    /// The name of the statement prepared for `sql` with the parameter types of `p` (a NULL, of no type, fits any),
+    /// or nullptr. The server decodes each value by the type its statement was prepared with, not by the type sent
+    /// with it: a binary integer must meet an int8 parameter, not one the server typed from a first run's NULL or
+    /// double. So each set of types a text runs with gets its statement, and every run means what it would mean
+    /// unprepared (as it is under transaction pooling).
+    const std::string* find_prepared(const std::string& sql, const detail::Params& p) const {
+        auto it = prepared_.find(sql);
+        if (it == prepared_.end()) return nullptr;
+        for (const Prepared& s : it->second) {
+            bool fits = s.types.size() == p.types.size();
+            for (std::size_t i = 0; fits && i < s.types.size(); ++i) fits = p.types[i] == 0 || p.types[i] == s.types[i];
+            if (fits) return &s.name;
+        }
+        return nullptr;
+    }
+    /// Notes the statement `name`, just prepared for `sql` with the types of `p`. The name stays where it is until
+    /// the next statement prepared for the same text.
+    const std::string& add_prepared(const std::string& sql, std::string name, const detail::Params& p) {
+        auto& kept = prepared_[sql];
+        kept.push_back({std::move(name), p.types});
+        ++prepared_count_;
+        return kept.back().name;
+    }
+    void drop_prepared(const std::string& sql, const std::string& name) {
+        auto it = prepared_.find(sql);
+        if (it == prepared_.end()) return;
+        auto& kept = it->second;
+        auto gone = std::remove_if(kept.begin(), kept.end(), [&](const Prepared& s) { return s.name == name; });
+        prepared_count_ -= static_cast<std::size_t>(kept.end() - gone);
+        kept.erase(gone, kept.end());
+        if (kept.empty()) prepared_.erase(it);
+    }
+    void forget_prepared() noexcept {
         prepared_.clear();
+        prepared_count_ = 0;
     }
 
     static constexpr std::size_t max_prepared = 512;
@@ -1290,7 +1328,12 @@ private:
     Pipeline pipeline_;
     std::string conninfo_;
     PGconn* conn_ = nullptr;
-    std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+    struct Prepared {
+        std::string name;
+        std::vector<Oid> types;  // as prepared: 0 where the server chose the type from the statement
+    };
+    std::unordered_map<std::string, std::vector<Prepared>> prepared_;  // SQL text -> its prepared statements
+    std::size_t prepared_count_ = 0;
     std::unordered_map<std::string, Table> tables_;           // copy_target()'s columns, by table name
     std::uint64_t statement_counter_ = 0;
     std::uint64_t cursor_counter_ = 0;
