@@ -110,6 +110,10 @@ TEST_CASE("an integer after a double in the same statement text is the integer's
     Sample::objects().filter("pk", first.id).update({{"real", 2.5}});
     Sample::objects().filter("pk", first.id).update({{"real", 7}});
     CHECK(Sample::objects().get("pk", first.id).real == 7.0);
+    // And a double after an integer: 7.5 is not cut to an integer.
+    CHECK(Sample::objects().filter("real__lt", 8).count() == 1);
+    CHECK(Sample::objects().filter("real__lt", 7.5).count() == 1);
+    CHECK(Sample::objects().filter("real__lt", 6.5).count() == 0);
 }
 
 TEST_CASE("a value of the wrong type is a TypeError, not a conversion", "[types]") {
