@@ -1286,8 +1286,8 @@ private:
         forget_prepared();
     }
 
-    /// The name of the statement prepared for `sql` with the parameter types of `p` (a NULL, of no type, fits any),
-    /// or nullptr. The server decodes each value by the type its statement was prepared with, not by the type sent
+    /// The name of the statement prepared for `sql` with the parameter types of `p` (a NULL fits any; an Array, of
+    /// no type too, only a place the server typed), or nullptr. The server decodes each value by the type its statement was prepared with, not by the type sent
     /// with it: a binary integer must meet an int8 parameter, not one the server typed from a first run's NULL or
     /// double. So each set of types a text runs with gets its statement, and every run means what it would mean
     /// unprepared (as it is under transaction pooling).
@@ -1296,13 +1296,14 @@ private:
         if (it == prepared_.end()) return nullptr;
         for (const Prepared& s : it->second) {
             bool fits = s.types.size() == p.types.size();
-            for (std::size_t i = 0; fits && i < s.types.size(); ++i) fits = p.types[i] == 0 || p.types[i] == s.types[i];
+            for (std::size_t i = 0; fits && i < s.types.size(); ++i)
+                fits = p.values[i] == nullptr || p.types[i] == s.types[i];  // a NULL by its value, not its type
             if (fits) return &s.name;
         }
         return nullptr;
     }
-    /// Notes the statement `name`, just prepared for `sql` with the types of `p`. The name stays where it is until
-    /// the next statement prepared for the same text.
+    /// Notes the statement `name`, just prepared for `sql` with the types of `p`. The name returned is valid until
+    /// the next statement is prepared for the same text or one is dropped or forgotten (callers use it at once).
     const std::string& add_prepared(const std::string& sql, std::string name, const detail::Params& p) {
         auto& kept = prepared_[sql];
         kept.push_back({std::move(name), p.types});
