@@ -32,23 +32,26 @@ TEST_CASE("raw() maps columns to fields by name", "[raw]") {
 
 TEST_CASE("a raw parameter means its own value after the same text ran with another type", "[raw]") {
     // PostgreSQL reads a value by the type its statement was prepared with: an array's text, sent with no type, must
-    // not go to the statement the integer's run prepared (it would be read as an integer and refused).
+    // not go to the statement the integer's run prepared (it would be read as an integer and refused). A NULL fits
+    // that statement.
     test::BlogData data;
     const char* sql = "SELECT id, CAST(%s AS TEXT) AS x FROM entry WHERE headline = 'Soup'";
     auto first = Entry::objects().raw(sql, {Value(5)});
     REQUIRE(first.size() == 1);
     CHECK(first[0].annotations().get<std::string>("x") == "5");
+    auto& conn = dorm::databases()["default"].connection();
+    const auto prepared = conn.statements_prepared();
+    auto null = Entry::objects().raw(sql, {Value()});
+    REQUIRE(null.size() == 1);
+    CHECK(null[0].annotations()["x"].is_null());
+    CHECK(conn.statements_prepared() == prepared);  // the integer's statement
     if (!test::is_postgresql()) {
         CHECK_THROWS_AS(Entry::objects().raw(sql, {Value(Array{1, 2})}).size(), NotSupportedError);  // no arrays
         return;
     }
-    auto second = Entry::objects().raw(sql, {Value(Array{1, 2})});
-    REQUIRE(second.size() == 1);
-    CHECK(second[0].annotations().get<std::string>("x") == R"({"1","2"})");
-    // And a NULL runs on the statement already prepared for the text.
-    auto third = Entry::objects().raw(sql, {Value()});
-    REQUIRE(third.size() == 1);
-    CHECK(third[0].annotations()["x"].is_null());
+    auto array = Entry::objects().raw(sql, {Value(Array{1, 2})});
+    REQUIRE(array.size() == 1);
+    CHECK(array[0].annotations().get<std::string>("x") == R"({"1","2"})");
 }
 
 TEST_CASE("RawSQL is an expression with bound parameters", "[raw]") {

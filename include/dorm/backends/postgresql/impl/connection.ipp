@@ -1287,10 +1287,10 @@ private:
     }
 
     /// The name of the statement prepared for `sql` with the parameter types of `p` (a NULL fits any; an Array, of
-    /// no type too, only a place the server typed), or nullptr. The server decodes each value by the type its statement was prepared with, not by the type sent
-    /// with it: a binary integer must meet an int8 parameter, not one the server typed from a first run's NULL or
-    /// double. So each set of types a text runs with gets its statement, and every run means what it would mean
-    /// unprepared (as it is under transaction pooling).
+    /// no type too, only a place the server typed), or nullptr. The server decodes each value by the type its
+    /// statement was prepared with, not by the type sent with it: a binary integer must meet an int8 parameter, not
+    /// one the server typed from a first run's NULL or double. So each set of types a text runs with gets its
+    /// statement, and every run means what it would mean unprepared (as it is under transaction pooling).
     const std::string* find_prepared(const std::string& sql, const detail::Params& p) const {
         auto it = prepared_.find(sql);
         if (it == prepared_.end()) return nullptr;
