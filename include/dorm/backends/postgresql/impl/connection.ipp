@@ -790,20 +790,24 @@ public:
         } else {
             ++row_;
         }
+        const PGresult* r = result_.get();
         for (std::size_t i = 0; i < columns_; ++i) {
             Cell& c = cells_mut_[i];
             int col = static_cast<int>(i);
-            if (PQgetisnull(result_.get(), row_, col)) {
+            // A NULL's length is 0, so only an empty value asks whether it is NULL: one call less per cell.
+            const int len = PQgetlength(r, row_, col);
+            if (len == 0 && PQgetisnull(r, row_, col)) {
                 c.kind = Cell::Kind::null;
                 continue;
             }
+            const char* p = PQgetvalue(r, row_, col);
             if (!arrays_.empty() && detail::is_array_type(types_[i])) [[unlikely]] {
-                arrays_[i] = detail::decode_array(PQgetvalue(result_.get(), row_, col), PQgetlength(result_.get(), row_, col));
+                arrays_[i] = detail::decode_array(p, len);
                 c.kind = Cell::Kind::value;
                 c.value = &arrays_[i];
                 continue;
             }
-            detail::decode(c, types_[i], PQgetvalue(result_.get(), row_, col), PQgetlength(result_.get(), row_, col));
+            detail::decode(c, types_[i], p, len);
         }
         return true;
     }
