@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The cost of one call, dorm against the raw driver (sqlite3 C API, libpq), in one process: get(pk), create() and a
-// filtered, ordered, sliced list. Each call runs in its own extern "C" function measured_<side>_<op>, so that
-// callgrind --toggle-collect counts the instructions of exactly those calls (tests/bench/per_query.sh); this program
-// counts the heap allocations of the same calls and checks that both sides decode the same values.
+// filtered, ordered, sliced list; get(pk) also on the C++ peers dorm_bench measures (SOCI, libpqxx) when built with
+// them, each used as dorm_bench uses it (peers.hpp). Each call runs in its own extern "C" function
+// measured_<side>_<op>, so that callgrind --toggle-collect counts the instructions of exactly those calls
+// (tests/bench/per_query.sh); this program counts the heap allocations of the same calls and checks that every side
+// decodes the same values.
 //
 //   dorm_per_query --backend sqlite|postgresql [--url URL]    (URL defaults to $DORM_BENCH_POSTGRESQL_URL)
 #include <dorm/postgresql.hpp>
@@ -15,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -89,8 +92,19 @@ struct Tally {
               static_cast<std::uint64_t>(e.pub_date.days_since_epoch()) * 23 +
               (e.rating_note ? text(*e.rating_note) + 1 : 0);
     }
+    /// One values("blog").annotate() row: peers.hpp's grouped() reads them (not measured here).
+    void add(std::int64_t blog, std::int64_t n, double avg) {
+        ++rows;
+        sum = sum * 31 + static_cast<std::uint64_t>(blog) * 7 + static_cast<std::uint64_t>(n) * 13 +
+              static_cast<std::uint64_t>(std::llround(avg * 1e6));
+    }
     bool operator==(const Tally&) const = default;
 };
+}  // namespace
+
+#include "peers.hpp"
+
+namespace {
 
 [[noreturn]] void fail(const std::string& what) {
     fmt::print(stderr, "dorm_per_query: {}\n", what);
@@ -105,6 +119,13 @@ struct Ctx {
     sqlite3_stmt *get = nullptr, *create = nullptr, *list = nullptr;
     PGconn* pg = nullptr;  // raw libpq: statements "get", "create" and "list"
     std::vector<std::optional<std::string>> list_params{};  // dorm's parameters for the list; nullopt is the rating
+#if DORM_BENCH_SOCI
+    std::unique_ptr<peers::Soci> soci{};  // its own connection; get() by its statement for soci_get_sql
+    std::string soci_get_sql{};
+#endif
+#if DORM_BENCH_PQXX
+    std::unique_ptr<peers::Pqxx> pqxx{};  // its own connection; get() by its prepared statement "get"
+#endif
 };
 
 std::int64_t be(const char* p, int n) {  // a big-endian binary integer of 4 or 8 bytes
@@ -188,6 +209,14 @@ void raw_get(Ctx& c, std::int64_t id, Entry& out) {
     }
 }
 
+// A peer's get(): the one row, tallied on its own (the caller adds it to the side's tally).
+#if DORM_BENCH_SOCI
+void soci_get(Ctx& c, std::int64_t id, Tally& one) { one = c.soci->entries(c.soci_get_sql, id); }
+#endif
+#if DORM_BENCH_PQXX
+void pqxx_get(Ctx& c, std::int64_t id, Tally& one) { one = c.pqxx->entries("get", id); }
+#endif
+
 // Both sides take the new object by value and drop it before returning, so they free the same strings.
 std::int64_t dorm_create(Ctx& c, Entry&& e) { return c.qs.create(std::move(e)).id; }
 
@@ -260,6 +289,12 @@ void raw_list(Ctx& c, int rating, std::vector<Entry>& out) {
 #endif
 DORM_MEASURED void measured_dorm_get(Ctx& c, std::int64_t id, Entry& out) { dorm_get(c, id, out); }
 DORM_MEASURED void measured_raw_get(Ctx& c, std::int64_t id, Entry& out) { raw_get(c, id, out); }
+#if DORM_BENCH_SOCI
+DORM_MEASURED void measured_soci_get(Ctx& c, std::int64_t id, Tally& one) { soci_get(c, id, one); }
+#endif
+#if DORM_BENCH_PQXX
+DORM_MEASURED void measured_pqxx_get(Ctx& c, std::int64_t id, Tally& one) { pqxx_get(c, id, one); }
+#endif
 DORM_MEASURED std::int64_t measured_dorm_create(Ctx& c, Entry&& e) { return dorm_create(c, std::move(e)); }
 DORM_MEASURED std::int64_t measured_raw_create(Ctx& c, Entry&& e) { return raw_create(c, std::move(e)); }
 DORM_MEASURED void measured_dorm_list(Ctx& c, int rating, EntryQuerySet& out) { dorm_list(c, rating, out); }
@@ -295,6 +330,15 @@ void report(const std::string& backend, const char* op, const Side& dorm, const 
     if (!(dorm.tally == raw.tally)) fail(fmt::format("{} {}: dorm and raw decoded different values", backend, op));
 }
 
+/// A peer's line, in report()'s form; its values must be the raw driver's.
+[[maybe_unused]] void report_peer(const std::string& backend, const char* op, const char* peer, const Side& s,
+                                  const Side& raw) {
+    fmt::print("{} {} {} calls {} rows {} allocs/call {:.1f} checksum {}\n", backend, op, peer, calls, s.tally.rows,
+               double(s.allocs) / calls, s.tally.sum);
+    std::fflush(stdout);
+    if (!(s.tally == raw.tally)) fail(fmt::format("{} {}: {} and raw decoded different values", backend, op, peer));
+}
+
 void run(const std::string& backend, Ctx& c) {
     auto& conn = databases().get(c.alias).connection();
     std::int64_t first_id = c.qs.order_by("id").first()->id;
@@ -307,7 +351,27 @@ void run(const std::string& backend, Ctx& c) {
             return [&e](Tally& t) { t.add(e); };
         });
     };
-    report(backend, "get", get(dorm_get, measured_dorm_get), get(raw_get, measured_raw_get));
+    const Side raw_gets = get(raw_get, measured_raw_get);
+    report(backend, "get", get(dorm_get, measured_dorm_get), raw_gets);
+    // A peer's call tallies its one row from zero: adding that to the side's tally is adding the row itself.
+    [[maybe_unused]] auto peer_get = [&](const char* name, auto plain, auto measured) {
+        Tally one;
+        const Side s = run_side([&](bool m, int i) {
+            (m ? measured : plain)(c, key(i), one);
+            return [&one](Tally& t) {
+                if (one.rows != 1) fail("a peer's get() did not read one row");
+                ++t.rows;
+                t.sum = t.sum * 31 + one.sum;
+            };
+        });
+        report_peer(backend, "get", name, s, raw_gets);
+    };
+#if DORM_BENCH_SOCI
+    peer_get("soci", soci_get, measured_soci_get);
+#endif
+#if DORM_BENCH_PQXX
+    if (c.pqxx) peer_get("libpqxx", pqxx_get, measured_pqxx_get);
+#endif
 
     // The raw side runs dorm's own SQL for the list, prepared once, with dorm's parameters but the rating.
     {
@@ -415,6 +479,19 @@ int main(int argc, char** argv) {
     std::string insert = "INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) VALUES ";
     c.create = raw_prepare(c, "create", insert + (pg ? "($1::bigint, $2, $3, $4::date, $5::integer, $6) RETURNING id"
                                                      : "(?, ?, ?, ?, ?, ?)"));
+#if DORM_BENCH_SOCI
+    // As dorm_bench opens it (on SQLite the file's WAL mode persists; SOCI's own flags otherwise).
+    c.soci = std::make_unique<peers::Soci>(backend, pg ? peers::keyword_conninfo(url) : path);
+    if (!pg)
+        for (const char* sql : {"PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON"}) c.soci->exec(sql);
+    c.soci_get_sql = fmt::format("SELECT {} FROM entry WHERE id = :id", columns);
+#endif
+#if DORM_BENCH_PQXX
+    if (pg) {
+        c.pqxx = std::make_unique<peers::Pqxx>(url);
+        c.pqxx->prepare("get", fmt::format("SELECT {} FROM entry WHERE id = $1::bigint", columns));
+    }
+#endif
     run(backend, c);
 
     for (sqlite3_stmt* s : {c.get, c.create, c.list}) sqlite3_finalize(s);
