@@ -54,31 +54,48 @@ public:
         : sql_(backend == "sqlite" ? *soci::factory_sqlite3() : *soci::factory_postgresql(), connect) {}
     void exec(const std::string& sql) { sql_ << sql; }
 
+    /// SOCI's INSERT ... RETURNING id, prepared once, its values bound to this object's variables; insert() copies an
+    /// Entry into them and runs it. Destroyed before its transaction commits (SQLite: a RETURNING statement is still
+    /// in progress until then).
+    class Inserter {
+    public:
+        explicit Inserter(soci::session& sql)
+            : st_((sql.prepare << "INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, rating_note) "
+                                  "VALUES (:b, :h, :t, :d, :r, :n) RETURNING id",
+                   soci::use(blog_), soci::use(e_.headline), soci::use(e_.body_text), soci::use(date_),
+                   soci::use(e_.rating), soci::use(e_.rating_note.emplace(), note_), soci::into(id_))) {}
+        std::int64_t insert(const Entry& fresh) {
+            blog_ = fresh.blog.id();
+            e_.headline = fresh.headline;
+            e_.body_text = fresh.body_text;
+            date_ = dorm::detail::to_iso(fresh.pub_date);
+            e_.rating = fresh.rating;
+            note_ = fresh.rating_note ? soci::i_ok : soci::i_null;
+            *e_.rating_note = fresh.rating_note.value_or("");
+            st_.execute(true);
+            return id_;
+        }
+
+    private:
+        Entry e_;
+        std::string date_;
+        soci::indicator note_ = soci::i_ok;
+        std::int64_t blog_ = 0, id_ = 0;
+        soci::statement st_;  // last: it binds the members above
+    };
+
+    soci::session& session() { return sql_; }
+
     Tally insert_one_by_one(int n) {
-        Entry e;
-        std::string date;
-        soci::indicator note = soci::i_ok;
-        std::int64_t blog = 0, id = 0;
         soci::transaction tr(sql_);
         Tally t;
-        {  // the statement ends before the commit (SQLite: a RETURNING statement is still in progress)
-        soci::statement st = (sql_.prepare << "INSERT INTO entry (blog_id, headline, body_text, pub_date, rating, "
-                                              "rating_note) VALUES (:b, :h, :t, :d, :r, :n) RETURNING id",
-                              soci::use(blog), soci::use(e.headline), soci::use(e.body_text), soci::use(date),
-                              soci::use(e.rating), soci::use(e.rating_note.emplace(), note), soci::into(id));
-        for (int i = 0; i < n; ++i) {
-            Entry fresh = make_entry(i);
-            blog = fresh.blog.id();
-            e.headline = fresh.headline;
-            e.body_text = fresh.body_text;
-            date = dorm::detail::to_iso(fresh.pub_date);
-            e.rating = fresh.rating;
-            note = fresh.rating_note ? soci::i_ok : soci::i_null;
-            *e.rating_note = fresh.rating_note.value_or("");
-            st.execute(true);
-            t.rows++;
-            t.sum += static_cast<std::uint64_t>(id > 0);
-        }
+        {
+            Inserter ins(sql_);
+            for (int i = 0; i < n; ++i) {
+                const std::int64_t id = ins.insert(make_entry(i));
+                t.rows++;
+                t.sum += static_cast<std::uint64_t>(id > 0);
+            }
         }
         tr.commit();
         return t;
@@ -156,16 +173,22 @@ public:
     }
     void prepare(const std::string& name, const std::string& sql) { conn_.prepare(name, sql); }
 
+    pqxx::connection& connection() { return conn_; }
+
+    /// One INSERT ... RETURNING id ("w1") in `tx`.
+    static std::int64_t insert(pqxx::work& tx, const Entry& e) {
+        auto r = tx.exec_prepared("w1", e.blog.id(), e.headline, e.body_text, dorm::detail::to_iso(e.pub_date),
+                                  e.rating, e.rating_note);
+        return r[0][0].as<std::int64_t>();
+    }
+
     Tally insert_one_by_one(int n) {
         pqxx::work tx(conn_);
         Tally t;
         for (int i = 0; i < n; ++i) {
-            Entry e = make_entry(i);
-            auto r = tx.exec_prepared("w1", e.blog.id(), e.headline, e.body_text, dorm::detail::to_iso(e.pub_date),
-                                      e.rating, e.rating_note);
-            e.id = r[0][0].as<std::int64_t>();
+            const std::int64_t id = insert(tx, make_entry(i));
             t.rows++;
-            t.sum += static_cast<std::uint64_t>(e.id > 0);
+            t.sum += static_cast<std::uint64_t>(id > 0);
         }
         tx.commit();
         return t;

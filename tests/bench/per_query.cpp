@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The cost of one call, dorm against the raw driver (sqlite3 C API, libpq), in one process: get(pk), create() and a
-// filtered, ordered, sliced list; get(pk) also on the C++ peers dorm_bench measures (SOCI, libpqxx) when built with
-// them, each used as dorm_bench uses it (peers.hpp). Each call runs in its own extern "C" function
+// filtered, ordered, sliced list; get(pk) and create() also on the C++ peers dorm_bench measures (SOCI, libpqxx)
+// when built with them, each used as dorm_bench uses it (peers.hpp). Each call runs in its own extern "C" function
 // measured_<side>_<op>, so that callgrind --toggle-collect counts the instructions of exactly those calls
 // (tests/bench/per_query.sh); this program counts the heap allocations of the same calls and checks that every side
 // decodes the same values.
@@ -122,9 +122,11 @@ struct Ctx {
 #if DORM_BENCH_SOCI
     std::unique_ptr<peers::Soci> soci{};  // its own connection; get() by its statement for soci_get_sql
     std::string soci_get_sql{};
+    std::unique_ptr<peers::Soci::Inserter> soci_inserter{};  // create(): inside the creates' transaction
 #endif
 #if DORM_BENCH_PQXX
     std::unique_ptr<peers::Pqxx> pqxx{};  // its own connection; get() by its prepared statement "get"
+    pqxx::work* pqxx_work = nullptr;      // create(): the creates' transaction
 #endif
 };
 
@@ -217,7 +219,7 @@ void soci_get(Ctx& c, std::int64_t id, Tally& one) { one = c.soci->entries(c.soc
 void pqxx_get(Ctx& c, std::int64_t id, Tally& one) { one = c.pqxx->entries("get", id); }
 #endif
 
-// Both sides take the new object by value and drop it before returning, so they free the same strings.
+// Every side takes the new object by value and drops it before returning, so they free the same strings.
 std::int64_t dorm_create(Ctx& c, Entry&& e) { return c.qs.create(std::move(e)).id; }
 
 std::int64_t raw_create(Ctx& c, Entry&& given) {
@@ -246,6 +248,20 @@ std::int64_t raw_create(Ctx& c, Entry&& given) {
     }
     return e.id;
 }
+
+// A peer's create(): its INSERT ... RETURNING id with the values copied into its bound variables (peers.hpp).
+#if DORM_BENCH_SOCI
+std::int64_t soci_create(Ctx& c, Entry&& given) {
+    const Entry e = std::move(given);
+    return c.soci_inserter->insert(e);
+}
+#endif
+#if DORM_BENCH_PQXX
+std::int64_t pqxx_create(Ctx& c, Entry&& given) {
+    const Entry e = std::move(given);
+    return peers::Pqxx::insert(*c.pqxx_work, e);
+}
+#endif
 
 // Both sides build a fresh result and move it over the previous one, which is freed.
 void dorm_list(Ctx& c, int rating, EntryQuerySet& out) {
@@ -297,6 +313,12 @@ DORM_MEASURED void measured_pqxx_get(Ctx& c, std::int64_t id, Tally& one) { pqxx
 #endif
 DORM_MEASURED std::int64_t measured_dorm_create(Ctx& c, Entry&& e) { return dorm_create(c, std::move(e)); }
 DORM_MEASURED std::int64_t measured_raw_create(Ctx& c, Entry&& e) { return raw_create(c, std::move(e)); }
+#if DORM_BENCH_SOCI
+DORM_MEASURED std::int64_t measured_soci_create(Ctx& c, Entry&& e) { return soci_create(c, std::move(e)); }
+#endif
+#if DORM_BENCH_PQXX
+DORM_MEASURED std::int64_t measured_pqxx_create(Ctx& c, Entry&& e) { return pqxx_create(c, std::move(e)); }
+#endif
 DORM_MEASURED void measured_dorm_list(Ctx& c, int rating, EntryQuerySet& out) { dorm_list(c, rating, out); }
 DORM_MEASURED void measured_raw_list(Ctx& c, int rating, std::vector<Entry>& out) { raw_list(c, rating, out); }
 
@@ -401,9 +423,10 @@ void run(const std::string& backend, Ctx& c) {
     });
     report(backend, "list", dorm_side, raw_side);
 
-    // Creates in one transaction per side; each side's rows are deleted afterwards, so both end on the same count.
+    // Creates in one transaction per side; each side's rows are deleted afterwards, so every side ends on the same
+    // count. `in_transaction(loop)` runs the loop of calls inside the side's own transaction.
     std::int64_t last_id = c.qs.order_by("-id").first()->id;
-    auto create = [&](auto plain, auto measured, bool dorm) {
+    auto create = [&](auto plain, auto measured, auto in_transaction) {
         Side s;
         std::vector<Entry> fresh;  // made before, so that their allocations are not counted
         for (int i = 0; i < warmup + calls; ++i) fresh.push_back(make_entry(entry_count + i));
@@ -413,21 +436,42 @@ void run(const std::string& backend, Ctx& c) {
                 return [id](Tally& t) { t.sum += id > 0; };
             });
         };
-        if (dorm) atomic(loop, c.alias);
-        else {
-            raw_exec(c, "BEGIN");
-            loop();
-            raw_exec(c, "COMMIT");
-        }
+        in_transaction(loop);
         s.tally.rows = c.qs.count();
         conn.execute(fmt::format("DELETE FROM entry WHERE id > {}", last_id));
         return s;
     };
+    auto dorm_transaction = [&](auto& loop) { atomic(loop, c.alias); };
+    auto raw_transaction = [&](auto& loop) {
+        raw_exec(c, "BEGIN");
+        loop();
+        raw_exec(c, "COMMIT");
+    };
     // On SQLite the first round of inserts after the load costs some 4,000 instructions a row more than later ones
     // (which reuse the pages the deletion freed): an unmeasured round first, so that both sides find the same file.
-    create(raw_create, raw_create, false);
-    auto dorm_creates = create(dorm_create, measured_dorm_create, true);
-    report(backend, "create", dorm_creates, create(raw_create, measured_raw_create, false));
+    create(raw_create, raw_create, raw_transaction);
+    auto dorm_creates = create(dorm_create, measured_dorm_create, dorm_transaction);
+    const Side raw_creates = create(raw_create, measured_raw_create, raw_transaction);
+    report(backend, "create", dorm_creates, raw_creates);
+#if DORM_BENCH_SOCI
+    report_peer(backend, "create", "soci", create(soci_create, measured_soci_create, [&](auto& loop) {
+        soci::transaction tr(c.soci->session());
+        c.soci_inserter = std::make_unique<peers::Soci::Inserter>(c.soci->session());
+        loop();
+        c.soci_inserter.reset();  // before the commit (SQLite: its RETURNING statement is still in progress)
+        tr.commit();
+    }), raw_creates);
+#endif
+#if DORM_BENCH_PQXX
+    if (c.pqxx)
+        report_peer(backend, "create", "libpqxx", create(pqxx_create, measured_pqxx_create, [&](auto& loop) {
+            pqxx::work tx(c.pqxx->connection());
+            c.pqxx_work = &tx;
+            loop();
+            c.pqxx_work = nullptr;
+            tx.commit();
+        }), raw_creates);
+#endif
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Instructions and heap allocations per call, dorm against the raw driver, on SQLite and (when a URL is given)
 # PostgreSQL: runs dorm_per_query (per_query.cpp) under callgrind, counting only the calls made inside its
-# measured_<side>_<op> functions (--toggle-collect), and prints a markdown table; a second one compares get(pk)
-# with the C++ peers (SOCI, libpqxx) when the program was built with them.
+# measured_<side>_<op> functions (--toggle-collect), and prints a markdown table; a second one compares get(pk) and
+# create() with the C++ peers (SOCI, libpqxx) when the program was built with them.
 #
 #   tests/bench/per_query.sh BUILD_DIR [POSTGRESQL_URL]
 #
@@ -66,22 +66,24 @@ for backend in "${backends[@]}"; do
                       -v da="$dorm_allocs" -v ra="$raw_allocs" \
                       'BEGIN { printf "| %s | %s | %d | %d | %.2f | %s | %s |", b, o, d, r, d / r, da, ra }')")
     done
-    # get() on the peers the program was built with (SOCI, libpqxx): beside dorm and raw, in the same run.
-    for peer in soci libpqxx; do
-        line=$(awk -v key="$backend get $peer calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")
-        [[ -n $line ]] || continue
-        fn=measured_${peer/libpqxx/pqxx}_get
-        read -r _ _ _ _ peer_calls _ _ _ peer_allocs _ <<< "$line"
-        peer_ir=$(awk -v f="$fn" '$1 == f { print $2 }' "$work/$backend.ir")
-        read -r _ _ _ _ dorm_calls _ _ _ dorm_allocs _ <<< "$(awk -v key="$backend get dorm calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")"
-        dorm_ir=$(awk '$1 == "measured_dorm_get" { print $2 }' "$work/$backend.ir")
-        if [[ -z $peer_ir || -z $dorm_ir ]]; then
-            echo "per_query.sh: no measurement of $backend get on $peer" >&2
-            exit 1
-        fi
-        peer_rows+=("$(awk -v b="$backend" -v p="$peer" -v d="$((dorm_ir / dorm_calls))" -v q="$((peer_ir / peer_calls))" \
-                           -v da="$dorm_allocs" -v pa="$peer_allocs" \
-                           'BEGIN { printf "| %s | %s | %d | %d | %.2f | %s | %s |", b, p, d, q, d / q, da, pa }')")
+    # get() and create() on the peers the program was built with (SOCI, libpqxx): beside dorm, in the same run.
+    for op in get create; do
+        for peer in soci libpqxx; do
+            line=$(awk -v key="$backend $op $peer calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")
+            [[ -n $line ]] || continue
+            read -r _ _ _ _ peer_calls _ _ _ peer_allocs _ <<< "$line"
+            read -r _ _ _ _ dorm_calls _ _ _ dorm_allocs _ <<< \
+                "$(awk -v key="$backend $op dorm calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")"
+            peer_ir=$(awk -v f="measured_${peer/libpqxx/pqxx}_$op" '$1 == f { print $2 }' "$work/$backend.ir")
+            dorm_ir=$(awk -v f="measured_dorm_$op" '$1 == f { print $2 }' "$work/$backend.ir")
+            if [[ -z $peer_ir || -z $dorm_ir ]]; then
+                echo "per_query.sh: no measurement of $backend $op on $peer" >&2
+                exit 1
+            fi
+            peer_rows+=("$(awk -v b="$backend" -v o="$op" -v p="$peer" -v d="$((dorm_ir / dorm_calls))" \
+                               -v q="$((peer_ir / peer_calls))" -v da="$dorm_allocs" -v pa="$peer_allocs" \
+                               'BEGIN { printf "| %s | %s | %s | %d | %d | %.2f | %s | %s |", b, o, p, d, q, d / q, da, pa }')")
+        done
     done
 done
 
@@ -91,7 +93,7 @@ echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 if (( ${#peer_rows[@]} )); then
     echo
-    echo "| backend | get(pk) on | dorm instr/call | peer instr/call | dorm / peer | dorm allocs/call | peer allocs/call |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| backend | op | peer | dorm instr/call | peer instr/call | dorm / peer | dorm allocs/call | peer allocs/call |"
+    echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${peer_rows[@]}"
 fi
