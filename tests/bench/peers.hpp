@@ -64,6 +64,8 @@ public:
                                   "VALUES (:b, :h, :t, :d, :r, :n) RETURNING id",
                    soci::use(blog_), soci::use(e_.headline), soci::use(e_.body_text), soci::use(date_),
                    soci::use(e_.rating), soci::use(e_.rating_note.emplace(), note_), soci::into(id_))) {}
+        Inserter(const Inserter&) = delete;  // a copy's statement would stay bound to this one's members
+        Inserter& operator=(const Inserter&) = delete;
         std::int64_t insert(const Entry& fresh) {
             blog_ = fresh.blog.id();
             e_.headline = fresh.headline;

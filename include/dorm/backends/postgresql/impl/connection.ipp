@@ -794,7 +794,8 @@ public:
         for (std::size_t i = 0; i < columns_; ++i) {
             Cell& c = cells_mut_[i];
             int col = static_cast<int>(i);
-            // A NULL's length is 0, so only an empty value asks whether it is NULL: one call less per cell.
+            // A NULL's length is 0, so only an empty value asks whether it is NULL: one call less per value that is
+            // neither NULL nor empty, one more per NULL.
             const int len = PQgetlength(r, row_, col);
             if (len == 0 && PQgetisnull(r, row_, col)) {
                 c.kind = Cell::Kind::null;
