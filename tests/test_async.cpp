@@ -1129,6 +1129,43 @@ TEST_CASE("concurrent single statements of one aatomic() block share round trips
     CHECK(Blog::objects().count() == n + 8);
 }
 
+TEST_CASE("pipelined statements of one text keep each value's type: doubles, integers and NULLs interleaved",
+          "[async]") {
+    test::Database db;
+    constexpr int n = 12;
+    std::vector<std::int64_t> ids;
+    for (int i = 0; i < n; ++i) {
+        Sample s;
+        s.maybe_int = 1;
+        s.save();
+        ids.push_back(s.id);
+    }
+    // One UPDATE text per field, issued at once in one block (on PostgreSQL, one pipeline): its parameter is a
+    // double, an integer or NULL from one statement to the next. The server reads a value by the type its statement
+    // was prepared with, so a statement prepared for a double must not receive an integer's bytes, nor one prepared
+    // for an integer a NULL's text type.
+    auto real_of = [](int i) { return i % 3 == 0 ? dorm::Value(i + 0.5) : dorm::Value(i * 1000); };
+    auto maybe_of = [](int i) { return i % 2 == 0 ? dorm::Value() : dorm::Value(i * 7); };
+    auto changed = run(dorm::aatomic([&]() -> dorm::Task<std::vector<std::int64_t>> {
+        std::vector<dorm::Task<std::int64_t>> tasks;
+        for (int i = 0; i < n; ++i) {
+            dorm::Kwargs real{{"real", real_of(i)}};
+            tasks.push_back(Sample::objects().filter("pk", ids[static_cast<std::size_t>(i)]).aupdate(real));
+            dorm::Kwargs maybe{{"maybe_int", maybe_of(i)}};
+            tasks.push_back(Sample::objects().filter("pk", ids[static_cast<std::size_t>(i)]).aupdate(maybe));
+        }
+        co_return co_await dorm::when_all(std::move(tasks));
+    }));
+    REQUIRE(changed.size() == 2 * n);
+    for (auto c : changed) CHECK(c == 1);
+    for (int i = 0; i < n; ++i) {
+        const Sample s = Sample::objects().get("pk", ids[static_cast<std::size_t>(i)]);
+        CHECK(s.real == (i % 3 == 0 ? i + 0.5 : i * 1000.0));
+        if (i % 2 == 0) CHECK(!s.maybe_int);
+        else CHECK(s.maybe_int == i * 7);
+    }
+}
+
 TEST_CASE("a failing statement among concurrent ones of an aatomic() block: the others are refused, nothing is "
           "committed, and the connection serves the next block",
           "[async]") {
