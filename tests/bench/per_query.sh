@@ -65,18 +65,13 @@ for backend in "${backends[@]}"; do
         rows+=("$(awk -v b="$backend" -v o="$op" -v d="$((dorm_ir / dorm_calls))" -v r="$((raw_ir / raw_calls))" \
                       -v da="$dorm_allocs" -v ra="$raw_allocs" \
                       'BEGIN { printf "| %s | %s | %d | %d | %.2f | %s | %s |", b, o, d, r, d / r, da, ra }')")
-    done
-    # get() and create() on the peers the program was built with (SOCI, libpqxx): beside dorm, in the same run.
-    for op in get create; do
+        # The C++ peers the program was built with (SOCI, libpqxx), beside dorm: it measures them on get and create.
         for peer in soci libpqxx; do
-            line=$(awk -v key="$backend $op $peer calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")
-            [[ -n $line ]] || continue
-            read -r _ _ _ _ peer_calls _ _ _ peer_allocs _ <<< "$line"
-            read -r _ _ _ _ dorm_calls _ _ _ dorm_allocs _ <<< \
-                "$(awk -v key="$backend $op dorm calls" '$1 " " $2 " " $3 " " $4 == key' "$work/$backend.txt")"
-            peer_ir=$(awk -v f="measured_${peer/libpqxx/pqxx}_$op" '$1 == f { print $2 }' "$work/$backend.ir")
-            dorm_ir=$(awk -v f="measured_dorm_$op" '$1 == f { print $2 }' "$work/$backend.ir")
-            if [[ -z $peer_ir || -z $dorm_ir ]]; then
+            peer_line=$(line "$peer")
+            [[ -n $peer_line ]] || continue
+            read -r _ _ _ _ peer_calls _ _ _ peer_allocs _ <<< "$peer_line"
+            peer_ir=$(ir "${peer/libpqxx/pqxx}")
+            if [[ -z $peer_ir || -z $peer_calls ]]; then
                 echo "per_query.sh: no measurement of $backend $op on $peer" >&2
                 exit 1
             fi
