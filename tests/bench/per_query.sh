@@ -77,7 +77,8 @@ for backend in "${backends[@]}"; do
             fi
             peer_rows+=("$(awk -v b="$backend" -v o="$op" -v p="$peer" -v d="$((dorm_ir / dorm_calls))" \
                                -v q="$((peer_ir / peer_calls))" -v da="$dorm_allocs" -v pa="$peer_allocs" \
-                               'BEGIN { printf "| %s | %s | %s | %d | %d | %.2f | %s | %s |", b, o, p, d, q, d / q, da, pa }')")
+                               'BEGIN { printf "| %s | %s | %s | %d | %d | %.2f | %s | %s |",
+                                                b, o, p, d, q, d / q, da, pa }')")
         done
     done
 done
@@ -88,7 +89,8 @@ echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
 if (( ${#peer_rows[@]} )); then
     echo
-    echo "| backend | op | peer | dorm instr/call | peer instr/call | dorm / peer | dorm allocs/call | peer allocs/call |"
+    echo "| backend | op | peer | dorm instr/call | peer instr/call | dorm / peer |" \
+         "dorm allocs/call | peer allocs/call |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${peer_rows[@]}"
 fi
