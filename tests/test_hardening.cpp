@@ -134,6 +134,77 @@ TEST_CASE("an integer that no longer fits its member raises DataError, never wra
     CHECK_THROWS_AS(bump("big"), dorm::DataError);
 }
 
+TEST_CASE("an integer given to a narrower member, or an unsigned one past int64, raises DataError, never wraps",
+          "[hardening]") {
+    test::Database db;
+    Sample s = sample();
+    // Nothing is stored: the value is refused before the INSERT (Django on PostgreSQL: "smallint out of range").
+    CHECK_THROWS_AS(Sample::objects().create({{"text", "a"}, {"small", 70000}}), dorm::DataError);
+    CHECK_THROWS_AS(Sample::objects().create({{"text", "b"}, {"medium", 3'000'000'000LL}}), dorm::DataError);
+    CHECK_THROWS_AS(Sample::objects().create({{"text", "c"}, {"medium", -3'000'000'000LL}}), dorm::DataError);
+    CHECK(Sample::objects().count() == 1);
+    CHECK(Sample::objects().create({{"text", "d"}, {"small", -32768}, {"medium", 2147483647}}).small == -32768);
+    // A number the database holds but the member cannot, read field by field (only()): as a whole row reads it.
+    if (test::is_postgresql()) {
+        CHECK_THROWS_AS(Sample::objects().filter("pk", s.id).update({{"small", 70000}}), dorm::DataError);
+    } else {
+        Sample::objects().filter("pk", s.id).update({{"small", 70000}});
+        CHECK_THROWS_AS(Sample::objects().only("id", "small").get("pk", s.id), dorm::DataError);
+        CHECK_THROWS_AS(Sample::objects().get("pk", s.id), dorm::DataError);
+        CHECK(Sample::objects().filter("pk", s.id).values("small").get()["small"] == dorm::Value(70000));
+        CHECK_THROWS_AS(Sample::objects().filter("pk", s.id).values("small").get().get<std::int16_t>("small"),
+                        dorm::DataError);
+        Sample::objects().filter("pk", s.id).update({{"small", 0}});
+    }
+    CHECK_THROWS_AS(dorm::Value(-1).as<std::uint32_t>(), dorm::DataError);
+    CHECK_THROWS_AS(dorm::Value(-1).as<std::uint64_t>(), dorm::DataError);
+    CHECK_THROWS_AS(dorm::Value(std::int64_t{1} << 40).as<int>(), dorm::DataError);
+    CHECK(dorm::Value(-32768).as<std::int16_t>() == -32768);
+    CHECK(dorm::Value(std::numeric_limits<std::int64_t>::min()).as<std::int64_t>() ==
+          std::numeric_limits<std::int64_t>::min());
+    // No column holds 2^63 or more: a filter or a write with it is refused, not run with -2^63 or -1.
+    CHECK_THROWS_AS(Sample::objects().filter("big", std::numeric_limits<std::uint64_t>::max()).count(),
+                    dorm::DataError);
+    CHECK_THROWS_AS(Sample::objects().update({{"big", std::uint64_t{1} << 63}}), dorm::DataError);
+    CHECK(dorm::Value(std::uint64_t{INT64_MAX}) == dorm::Value(INT64_MAX));
+    CHECK(dorm::Value(std::uint32_t{4'000'000'000u}).as<std::int64_t>() == 4'000'000'000LL);
+    CHECK(Sample::objects().get("pk", s.id).big == 0);
+}
+
+TEST_CASE("a number with a fraction in an integer column is a DataError, never cut to an integer", "[hardening]") {
+    test::Database db;
+    Sample s = sample();
+    Sample::objects().filter("pk", s.id).update({{"medium", 5}});
+    Sample::objects().filter("pk", s.id).update({{"medium", F("medium") * 1.5}});
+    if (test::is_postgresql()) {  // the assignment rounds, as PostgreSQL casts numeric to integer
+        CHECK(Sample::objects().get("pk", s.id).medium == 8);
+    } else {  // SQLite keeps 7.5: values() reads it as Django does; the int member cannot hold it
+        CHECK(Sample::objects().filter("pk", s.id).values("medium").get()["medium"] == dorm::Value(7.5));
+        CHECK_THROWS_AS(Sample::objects().get("pk", s.id), dorm::DataError);
+        // A whole number stored as REAL is still read as that integer.
+        run_sql(fmt::format("UPDATE sample SET medium = CAST(7.0 AS REAL) WHERE id = {}", s.id));
+        CHECK(Sample::objects().get("pk", s.id).medium == 7);
+    }
+}
+
+TEST_CASE("a Sum of 64-bit integers is exact to the last digit on both backends", "[hardening]") {
+    test::Database db;
+    Sample a = sample("a"), b = sample("b");
+    auto sum_of = [](std::int64_t x, std::int64_t y, Sample& a, Sample& b) {
+        a.big = x;
+        a.save();
+        b.big = y;
+        b.save();
+        return Sample::objects().aggregate(dorm::Sum("big")).get<std::int64_t>("big__sum");
+    };
+    // PostgreSQL sums bigint as numeric: 17 and 19 digits come back as the integers, not as doubles.
+    CHECK(sum_of(10'000'000'000'000'000, 1, a, b) == 10'000'000'000'000'001);
+    CHECK(sum_of(4'000'000'000'000'000'003, 5'000'000'000'000'000'004, a, b) == 9'000'000'000'000'000'007);
+    CHECK(sum_of(-4'000'000'000'000'000'003, -5'000'000'000'000'000'004, a, b) == -9'000'000'000'000'000'007);
+    CHECK(sum_of(std::numeric_limits<std::int64_t>::max(), 0, a, b) == std::numeric_limits<std::int64_t>::max());
+    CHECK(sum_of(std::numeric_limits<std::int64_t>::min(), 0, a, b) == std::numeric_limits<std::int64_t>::min());
+}
+
 TEST_CASE("dates outside years 1..9999 are refused on write", "[hardening]") {
     test::Database db;
     CHECK_THROWS_AS(dorm::Date(10000, 1, 1), dorm::ValueError);

@@ -123,7 +123,7 @@ struct is_one_to_one<std::optional<OneToOne<M, K>>> : std::true_type {};
 
 [[noreturn]] DORM_DECL void null_into_non_optional();
 [[noreturn]] DORM_DECL void cell_type_mismatch(std::string_view want);
-// A stored number outside the member's range (SQLite keeps whatever arithmetic produced: a wider integer, or a
+// A stored number outside the member's range or with a fraction (SQLite keeps whatever arithmetic produced: a wider integer, a
 // REAL past the int64 range) is an error, never a wrapped value or an undefined conversion.
 [[noreturn]] DORM_DECL void text_mismatch(const backends::Cell& c, std::string_view type);
 [[noreturn]] DORM_DECL void integer_out_of_range(const backends::Cell& c, std::string_view type);

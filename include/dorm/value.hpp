@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -133,6 +134,8 @@ DORM_DECL bool parse_digits(std::string_view s, std::size_t pos, std::size_t n, 
 DORM_DECL std::optional<Date> parse_date(std::string_view s);
 DORM_DECL std::optional<Time> parse_time(std::string_view s);
 DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s);
+/// Value's DataError for an unsigned integer above the int64 range.
+[[noreturn]] DORM_DECL void unsigned_out_of_range(std::uint64_t i);
 }  // namespace detail
 
 class Value;
@@ -181,9 +184,14 @@ public:
     Value(std::nullopt_t) {}
     Value(std::monostate) {}
     Value(bool b) : v_(b) {}
+    /// An integer; an unsigned one above the int64 range is a DataError (no column holds it), never a wrapped value.
     template <class I>
         requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
-    Value(I i) : v_(static_cast<std::int64_t>(i)) {}
+    Value(I i) : v_(static_cast<std::int64_t>(i)) {
+        if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t))
+            if (i > static_cast<std::uint64_t>(INT64_MAX)) [[unlikely]]
+                detail::unsigned_out_of_range(static_cast<std::uint64_t>(i));
+    }
     Value(double d) : v_(d) {}
     Value(float f) : v_(static_cast<double>(f)) {}
     Value(std::string s) : v_(std::move(s)) {}
@@ -250,6 +258,8 @@ inline constexpr bool is_element_vector_v = is_element_vector<std::remove_cvref_
 /// Value::as()'s TypeErrors: `v` is not (element `i` of an array is not) what was asked for.
 [[noreturn]] DORM_DECL void value_type_error(const Value& v, std::string_view wanted);
 [[noreturn]] DORM_DECL void element_type_error(std::size_t i, const Value& e, std::string_view wanted);
+/// Value::as<T>()'s DataError: the integer `i` does not fit the integer type T (`bits`, `is_signed`).
+[[noreturn]] DORM_DECL void integer_range_error(std::int64_t i, int bits, bool is_signed);
 
 /// The name of what Value::as<T>() was asked for, in its messages (Value::type_name()'s words).
 template <class T>
@@ -279,7 +289,13 @@ T Value::as() const {
         if (auto* b = std::get_if<bool>(&v_)) return *b;
         if (auto* i = std::get_if<std::int64_t>(&v_)) return *i != 0;  // SQLite has no boolean storage class
     } else if constexpr (std::is_integral_v<T>) {
-        if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<T>(*i);
+        if (auto* i = std::get_if<std::int64_t>(&v_)) {
+            // A member narrower than the value (or unsigned, for a negative one) never gets a wrapped number.
+            const T t = static_cast<T>(*i);
+            if (static_cast<std::int64_t>(t) != *i || (*i < 0) != (t < T{})) [[unlikely]]
+                detail::integer_range_error(*i, std::numeric_limits<T>::digits + std::is_signed_v<T>, std::is_signed_v<T>);
+            return t;
+        }
         if (auto* b = std::get_if<bool>(&v_)) return static_cast<T>(*b);
     } else if constexpr (std::is_floating_point_v<T>) {
         if (auto* d = std::get_if<double>(&v_)) return static_cast<T>(*d);

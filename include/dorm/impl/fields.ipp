@@ -35,7 +35,9 @@ DORM_DECL std::int64_t real_to_microseconds(double d) {
 DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t max, std::string_view type) {
     // The bounds as doubles: -2^63 is exact, and every double below 2^63 converts (C++ [conv.fpint]).
     if (!(d >= static_cast<double>(min) && d < -static_cast<double>(std::numeric_limits<std::int64_t>::min())) ||
-        static_cast<std::int64_t>(d) > max || static_cast<std::int64_t>(d) < min) {
+        static_cast<std::int64_t>(d) > max || static_cast<std::int64_t>(d) < min ||
+        // A fraction (SQLite keeps 7.5 in an INTEGER column, as F("n") * 1.5 leaves it): not cut to 7.
+        d != std::trunc(d)) {
         backends::Cell c;
         c.kind = backends::Cell::Kind::real;
         c.d = d;

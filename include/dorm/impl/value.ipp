@@ -139,6 +139,13 @@ namespace detail {
 DORM_DECL void value_type_error(const Value& v, std::string_view wanted) {
     throw TypeError(fmt::format("dorm: value is {}, not {}", v.type_name(), wanted));
 }
+DORM_DECL void unsigned_out_of_range(std::uint64_t i) {
+    // Django: SQLite's driver raises OverflowError and PostgreSQL DataError; no column holds it either way.
+    throw DataError(fmt::format("dorm: the integer {} is out of range (a value is a signed 64-bit integer)", i));
+}
+DORM_DECL void integer_range_error(std::int64_t i, int bits, bool is_signed) {
+    throw DataError(fmt::format("dorm: {} does not fit {} {}-bit integer", i, is_signed ? "a" : "an unsigned", bits));
+}
 DORM_DECL void element_type_error(std::size_t i, const Value& e, std::string_view wanted) {
     throw TypeError(fmt::format("dorm: element {} of the array is {}, not {}{}", i, e.type_name(), wanted,
                                 e.is_null() ? " (read std::vector<std::optional<T>> for NULL elements)" : ""));

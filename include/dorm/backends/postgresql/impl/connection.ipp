@@ -184,32 +184,42 @@ inline std::uint32_t be32(const char* p) {
 }
 inline std::uint64_t be64(const char* p) { return (std::uint64_t(be32(p)) << 32) | be32(p + 4); }
 
-/// numeric (SUM of bigint, AVG of integers): an integer when it has no fractional digits and fits, else a double.
-/// Binary layout: ndigits, weight, sign, dscale (16 bits each), then ndigits base-10000 digits.
+/// numeric (SUM of bigint, AVG of integers): an integer when it has no fractional digits and fits int64 (exactly,
+/// as Django's int() of the Decimal is), else a double. Binary layout: ndigits, weight, sign, dscale (16 bits each),
+/// then ndigits base-10000 digits, the first worth 10000^weight.
 inline void decode_numeric(Cell& c, const char* p) {
     auto ndigits = static_cast<std::int16_t>(be16(p));
     auto weight = static_cast<std::int16_t>(be16(p + 2));
     auto sign = be16(p + 4);
     auto dscale = static_cast<std::int16_t>(be16(p + 6));
-    if (sign == 0xC000) {
+    auto digit = [p](int i) { return static_cast<std::int16_t>(be16(p + 8 + 2 * i)); };
+    if (sign == 0xC000 || sign == 0xD000 || sign == 0xF000) {  // NaN, Infinity, -Infinity (PostgreSQL 14+)
         c.kind = Cell::Kind::real;
-        c.d = std::numeric_limits<double>::quiet_NaN();
+        c.d = sign == 0xC000 ? std::numeric_limits<double>::quiet_NaN()
+                             : (sign == 0xD000 ? 1 : -1) * std::numeric_limits<double>::infinity();
         return;
     }
     bool negative = sign == 0x4000;
-    if (dscale == 0 && weight < 4) {  // at most 16 decimal digits: fits an int64
-        std::int64_t v = 0;
-        for (int i = 0; i <= weight; ++i) v = v * 10000 + (i < ndigits ? static_cast<std::int16_t>(be16(p + 8 + 2 * i)) : 0);
-        c.kind = Cell::Kind::integer;
-        c.i = negative ? -v : v;
-        return;
+    if (dscale == 0 && weight < 5) {  // at most 20 decimal digits: an int64 when it is in range
+        std::uint64_t v = 0;
+        bool fits = true;
+        for (int i = 0; i <= weight && fits; ++i)
+            fits = !__builtin_mul_overflow(v, 10000u, &v) &&
+                   !__builtin_add_overflow(v, static_cast<std::uint64_t>(i < ndigits ? digit(i) : 0), &v);
+        const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+        if (fits && v <= limit) {
+            c.kind = Cell::Kind::integer;
+            c.i = negative ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
+            return;
+        }
     }
-    // Written out in decimal and read back, so that the double is the nearest to the exact value.
+    // Written out in decimal and read back, so that the double is the nearest to the exact value; digits past the
+    // 120th group cannot change a double, and the exponent counts only the groups written.
     char text[512];
-    int n = 0;
-    for (int i = 0; i < ndigits && n < 480; ++i)
-        n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "%04d", static_cast<std::int16_t>(be16(p + 8 + 2 * i)));
-    n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "e%d", 4 * (weight - ndigits + 1));
+    int n = 0, written = 0;
+    for (; written < ndigits && n < 480; ++written)
+        n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "%04d", digit(written));
+    n += std::snprintf(text + n, sizeof text - static_cast<std::size_t>(n), "e%d", 4 * (weight - written + 1));
     c.kind = Cell::Kind::real;
     c.d = std::strtod(text, nullptr);
     if (negative) c.d = -c.d;
