@@ -828,10 +828,7 @@ public:
         auto items = detail::named_exprs(args...);
         if (items.empty()) throw TypeError("dorm: aggregate() needs at least one aggregate expression");
         sql::Query q = *query_;
-        if (!q.is_sliced()) {
-            q.order_by.clear();
-            q.default_ordering = false;
-        }
+        sql::detail::clear_ordering(q);
         std::vector<sql::SelectItem> aggregates;
         for (const auto& item : items) {
             if (!item.expr) throw TypeError(fmt::format("dorm: aggregate() takes expressions; '{}' has none", item.name));
@@ -1029,8 +1026,7 @@ private:
     static sql::Query get_query(const sql::Query& source) {
         auto q = source;
         if (!q.is_sliced()) {
-            q.order_by.clear();
-            q.default_ordering = false;
+            sql::detail::clear_ordering(q);
             q.set_limits(std::nullopt, max_get_results);
         }
         return q;
@@ -1307,8 +1303,7 @@ public:
             return atomic(
                 [&] {
                     sql::Query q = *query_;
-                    q.order_by.clear();
-                    q.default_ordering = false;
+                    sql::detail::clear_ordering(q);
                     q.annotations.clear();
                     q.grouping = sql::Grouping::none;
                     q.values_mode = true;

@@ -183,6 +183,7 @@ public:
     ~Value();
     Value(std::nullopt_t) {}
     Value(std::monostate) {}
+    Value(std::nullptr_t) {}  // Django's None, as std::nullopt is (not an empty C string)
     Value(bool b) : v_(b) {}
     /// An integer; an unsigned one above the int64 range is a DataError (no column holds it), never a wrapped value.
     template <class I>

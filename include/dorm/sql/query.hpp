@@ -65,6 +65,9 @@ struct Join {
     std::string filtered;                     // FilteredRelation: its name (such joins serve only it)
     ExprPtr condition;                        // FilteredRelation: AND-ed into ON
     bool sticky = false;  // a many-to-many manager's join: later filter() calls reuse it (Django's _next_is_sticky)
+    // Made by order_by() and used by nothing else: count() and aggregate(), which drop the ordering, drop it too
+    // (Django makes an ordering's joins only when it compiles the ORDER BY).
+    bool for_ordering = false;
 };
 
 /// A FilteredRelation from annotate(): the relation it joins and the condition of the join.
@@ -185,7 +188,10 @@ struct Query {
     }
 
     /// Django's QuerySet.ordered.
-    bool ordered() const noexcept { return !order_by.empty() || (default_ordering && !model->ordering.empty()); }
+    /// Django's QuerySet.ordered: an order_by(), or Meta.ordering where it applies (not to a grouped query).
+    bool ordered() const noexcept {
+        return !order_by.empty() || (default_ordering && !model->ordering.empty() && grouping == Grouping::none);
+    }
     /// The alias of the model's own table.
     const std::string& alias() const noexcept { return model->db_table; }
 };
@@ -390,6 +396,9 @@ DORM_DECL std::vector<std::string> outer_refs(const Query& q, int level = 1);
 /// query (select_related(), ordering, annotations, values, grouping, subqueries' OuterRefs) still uses, as
 /// LEFT OUTER joins so that they select and order without filtering, and drops the others.
 DORM_DECL void drop_filter_joins(Query& q);
+/// Clears `q`'s ordering, and the joins only it needed, as count() and aggregate() do (Django's
+/// clear_ordering(force=False)): not when a slice or DISTINCT ON picks its rows by that ordering.
+DORM_DECL void clear_ordering(Query& q);
 
 inline void resolve_outer_refs(Query& outer, const Query& inner) {
     for (const auto& path : outer_refs(inner)) (void)resolve_path(outer, path, false);
@@ -445,6 +454,8 @@ struct MultiValuedSplit {
     const ModelMeta* model = nullptr;  // the model holding the ForeignKey back (a ManyToMany's join table)
     const FieldMeta* fk = nullptr;
     std::string rest;
+    const ModelMeta* parent = nullptr;  // the model the relation is on, and the path from it (relation first)
+    std::string from_parent;
 };
 DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std::string_view path);
 }  // namespace detail

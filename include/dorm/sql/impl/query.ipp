@@ -117,24 +117,35 @@ DORM_DECL std::string fresh_alias(const Query& q, const std::string& table) {
         if (!taken("T" + std::to_string(n))) return "T" + std::to_string(n);
 }
 
+// Whether the joins being made are an ordering's (resolve_orderings()); resolution runs on one thread.
+inline thread_local bool ordering_joins = false;
+
 DORM_DECL std::string join(Query& q, const std::string& parent_alias, const FieldMeta& fk, bool parent_outer) {
-    for (const auto& j : q.joins)
-        if (!j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk) return j.alias;
+    for (auto& j : q.joins)
+        if (!j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk) {
+            j.for_ordering = j.for_ordering && ordering_joins;
+            return j.alias;
+        }
     const ModelMeta& target = fk.related();
     std::string alias = fresh_alias(q, target.db_table);
     q.joins.push_back(Join{alias, &target, parent_alias, &fk, parent_outer || fk.nullable, false, 0, nullptr, {}, nullptr});
+    q.joins.back().for_ordering = ordering_joins;
     return alias;
 }
 
 DORM_DECL std::string reverse_join(Query& q, const std::string& parent_alias, const ModelMeta& parent, const ModelMeta& child, const FieldMeta& fk, bool outer) {
-    for (auto& j : q.joins)
-        if (j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
-            (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one || j.sticky)) {
+    // The most recent of the joins that may be reused (Django's Query.join: reuse_aliases[-1]): after
+    // filter(entry__a).filter(entry__b), values("entry__c") reads the second filter's entry.
+    for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)
+        if (Join& j = *it; j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
+                           (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one || j.sticky)) {
             if (outer) j.outer = true;
+            j.for_ordering = j.for_ordering && ordering_joins;
             return j.alias;
         }
     std::string alias = fresh_alias(q, child.db_table);
     q.joins.push_back(Join{alias, &child, parent_alias, &fk, outer, true, q.current_filter, &parent, {}, nullptr});
+    q.joins.back().for_ordering = ordering_joins;
     return alias;
 }
 
@@ -429,6 +440,14 @@ DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>&
     for (const auto* k : kids) collect_outer_refs(k, out, level);
 }
 
+DORM_DECL void clear_ordering(Query& q) {
+    if (q.is_sliced() || !q.distinct_fields.empty()) return;
+    q.order_by.clear();
+    q.default_ordering = false;
+    // A join that anything else reuses is no longer the ordering's alone, nor are the joins it hangs from.
+    std::erase_if(q.joins, [](const Join& j) { return j.for_ordering; });
+}
+
 DORM_DECL void drop_filter_joins(Query& q) {
     std::set<std::string> used;
     std::vector<std::shared_ptr<const Query>> subqueries;
@@ -635,6 +654,8 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
         }
         for (std::size_t j = 0; j < i; ++j) out.prefix += (j ? "__" : "") + std::string(parts[j]);
         for (std::size_t j = i + 1; j < parts.size(); ++j) out.rest += (out.rest.empty() ? "" : "__") + std::string(parts[j]);
+        out.parent = model;
+        out.from_parent = path.substr(static_cast<std::size_t>(parts[i].data() - path.data()));
         return out;
     }
     return std::nullopt;
@@ -642,8 +663,44 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
 
 DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
                                         const PathContext& context) {
-    ExprPtr parent_pk = split.prefix.empty() ? dorm::detail::make_node<Col>(q.alias(), &q.model->pk_field())
-                                             : resolve_path(q, split.prefix + "__pk", false, true, context).lhs;
+    ExprPtr parent_pk = dorm::detail::make_node<Col>(q.alias(), &q.model->pk_field());
+    bool parent_nullable = false;  // reached through a NULL-able ForeignKey
+    if (!split.prefix.empty()) {
+        auto r = resolve_path(q, split.prefix + "__pk", false, true, context);
+        parent_pk = r.lhs;
+        parent_nullable = r.nullable;
+    }
+    auto in = dorm::detail::make_node<lookups::Lookup>();
+    in->lhs = parent_pk;
+    in->def = lookups::find("in");
+    // Django's split_exclude() selects what its NOT EXISTS correlates on: a row whose key is NULL has no related
+    // rows, so it is not excluded (NOT IN would drop it): (key IN (...) AND key IS NOT NULL), negated.
+    auto excluded = [&](std::shared_ptr<Query> sub) -> ExprPtr {
+        in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
+        if (!parent_nullable) return in;
+        auto not_null = dorm::detail::make_node<lookups::Lookup>();
+        not_null->lhs = parent_pk;
+        not_null->def = lookups::find("isnull");
+        not_null->value = Value(false);
+        auto both = dorm::detail::make_node<WhereNode>();
+        both->children = {in, not_null};
+        return both;
+    };
+    // A condition that rows without related rows meet (isnull=True, = None): Django's subquery keeps its LEFT OUTER
+    // JOIN from the parent, so it selects the parents, those without related rows included.
+    const std::string_view path = split.from_parent;
+    const std::string_view last = path.substr(path.rfind("__") == std::string_view::npos ? 0 : path.rfind("__") + 2);
+    if (rhs.kind == dorm::detail::Operand::Kind::value &&
+        (rhs.value.is_null() || (last == "isnull" && rhs.value.holds<bool>() && rhs.value.as<bool>()))) {
+        auto sub = dorm::detail::make_node<Query>();
+        sub->model = split.parent;
+        sub->db = q.db;
+        add_where(*sub, build_lookup(*sub, split.from_parent, rhs, false, context));
+        sub->values_mode = true;
+        sub->values = {SelectItem{"pk", dorm::detail::make_node<Col>(sub->alias(), &split.parent->pk_field())}};
+        sub->default_ordering = false;
+        return excluded(std::move(sub));
+    }
     auto sub = dorm::detail::make_node<Query>();
     sub->model = split.model;
     sub->db = q.db;
@@ -666,11 +723,7 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
     sub->values_mode = true;
     sub->values = {SelectItem{split.fk->name, dorm::detail::make_node<Col>(sub->alias(), split.fk)}};
     sub->default_ordering = false;
-    auto in = dorm::detail::make_node<lookups::Lookup>();
-    in->lhs = std::move(parent_pk);
-    in->def = lookups::find("in");
-    in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
-    return in;
+    return excluded(std::move(sub));
 }
 }  // namespace dorm::sql::detail
 
@@ -706,6 +759,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     using Kind = dorm::detail::Operand::Kind;
     using R = lookups::LookupDef::Rhs;
     bool rhs_is_none = false;
+    ExprPtr nullable_rhs;  // a NULL-able column compared with, when negated
     switch (def->rhs) {
         case R::list:
             if (rhs.kind == Kind::subquery) {
@@ -735,6 +789,10 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
         case R::value:
             if (rhs.kind == Kind::expression) {
                 node->rhs = resolve_expression(q, *rhs.expression);
+                // Django: a negated comparison with a NULL-able column keeps the rows where that column is NULL.
+                if (const auto* col = dynamic_cast<const Col*>(node->rhs.get()); negated && col && col->field &&
+                                                                                 col->field->nullable)
+                    nullable_rhs = node->rhs;
                 break;
             }
             if (rhs.kind != Kind::value)
@@ -787,16 +845,21 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
         }
     }
 
-    if (negated && r.nullable && def->name != "isnull" && !rhs_is_none) {
+    // Negated, (x = v AND x IS NOT NULL) is true where x is NULL, as Django's exclude() is (and so for the column
+    // on the right).
+    const bool lhs_nullable = negated && r.nullable && def->name != "isnull" && !rhs_is_none;
+    if (!lhs_nullable && !nullable_rhs) return node;
+    auto both = dorm::detail::make_node<WhereNode>();
+    both->children = {node};
+    for (const ExprPtr& side : {lhs_nullable ? r.column : nullptr, nullable_rhs}) {
+        if (!side) continue;
         auto is_not_null = dorm::detail::make_node<lookups::Lookup>();
-        is_not_null->lhs = r.column;
+        is_not_null->lhs = side;
         is_not_null->def = lookups::find("isnull");
         is_not_null->value = Value(false);
-        auto both = dorm::detail::make_node<WhereNode>();
-        both->children = {node, is_not_null};
-        return both;
+        both->children.push_back(std::move(is_not_null));
     }
-    return node;
+    return both;
 }
 
 DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
@@ -978,6 +1041,10 @@ DORM_DECL void resolve_orderings(Query& q, std::string_view name, OrderList& out
     if (name == "?") return out.push_back(OrderBy{nullptr, false});
     bool desc = !name.empty() && name[0] == '-';
     std::string_view path = desc ? name.substr(1) : name;
+    struct Scope {
+        bool was = std::exchange(detail::ordering_joins, true);
+        ~Scope() { detail::ordering_joins = was; }
+    } scope;
     auto r = resolve_path(q, path, false);
     // Django's find_ordering_name(): a relation named by itself (not its "_id" attribute, not "pk") orders by the
     // related model's Meta.ordering, each term under the relation's path and reversed by a leading '-'.
@@ -1652,6 +1719,12 @@ DORM_DECL Compiled compile_select(const Query& q, const backends::Dialect& d, bo
 }
 
 DORM_DECL Compiled compile_count(const Query& q, const backends::Dialect& d) {
+    if (std::any_of(q.joins.begin(), q.joins.end(), [](const Join& j) { return j.for_ordering; }) &&
+        !q.is_sliced() && q.distinct_fields.empty()) {
+        Query counted = q;  // a row per object, not per related row the ordering would join
+        detail::clear_ordering(counted);
+        return compile_count(counted, d);
+    }
     Compiler c(d);
     bool ok;
     if (q.distinct || q.is_sliced() || q.grouping != Grouping::none || !q.combinator.empty() || q.qualify) {
