@@ -641,6 +641,18 @@ TEST_CASE("exclude() comparing two columns keeps the rows where the other column
     CHECK(kept == V{"2/3", "4/null"});
 }
 
+TEST_CASE("HAVING's plain columns are grouped by, as Django groups them", "[fidelity]") {
+    test::BlogData data;
+    auto rows = Entry::objects()
+                    .values("blog")
+                    .annotate("n", Count("id"))
+                    .filter(dorm::Q("n__gt", 1) | dorm::Q("rating", 5))
+                    .order_by("blog");
+    std::vector<std::pair<std::int64_t, std::int64_t>> got;
+    for (const auto& r : rows) got.emplace_back(r.get<std::int64_t>("blog"), r.get<std::int64_t>("n"));
+    CHECK(got == std::vector<std::pair<std::int64_t, std::int64_t>>{{data.beatles.id, 1}});
+}
+
 TEST_CASE("a second filter() on a multi-valued relation is the join values() and annotate() reuse", "[fidelity]") {
     test::BlogData data;
     // Django reuses the most recent join of the relation: the 2006 entry's, not Lennon's.

@@ -1243,6 +1243,17 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, std::span<const Orde
     // An ordering by a selected column's alias (dates()) is grouped by through that column, as Django skips refs.
     for (const auto& o : order_by)
         if (o.expr && !dynamic_cast<const SelectRef*>(o.expr.get())) exprs.push_back(o.expr.get());
+    // Django's having.get_group_by_cols(): the plain columns of HAVING's conditions are grouped by too (a
+    // condition and an aggregate are not; an expression holding an aggregate is looked into).
+    auto having = [&](auto& self, const Expression* e) -> void {
+        if (!e || e->is_aggregate()) return;
+        if (!e->contains_aggregate() && !dynamic_cast<const WhereNode*>(e) && !dynamic_cast<const lookups::Lookup*>(e))
+            return exprs.push_back(e);
+        std::vector<const Expression*> kids;
+        e->sources(kids);
+        for (const auto* k : kids) self(self, k);
+    };
+    having(having, q.having.get());
     // Django's Window.get_group_by_cols(): a window is grouped by through its partition and ordering, never itself.
     std::vector<const Expression*> grouped;
     auto expand = [&](auto& self, const Expression* e) -> void {
