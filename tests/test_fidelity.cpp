@@ -666,3 +666,21 @@ TEST_CASE("get() ignores the joins of an ordering across a relation", "[fidelity
     CHECK(Blog::objects().order_by("-entry__rating").filter("name", "Beatles Blog").values("name").get()["name"] ==
           dorm::Value("Beatles Blog"));
 }
+
+TEST_CASE("a negated condition inside an expression stays on the expression's join, as Django resolves it",
+          "[fidelity]") {
+    test::BlogData data;
+    // Django's Q.resolve_expression() does not split an exclusion into a subquery: Count("entry",
+    // filter=~Q(entry__rating=5)) counts the entries not rated 5 (Beatles: Reunion), not the blogs without one.
+    auto counts = Blog::objects().annotate("n", Count("entry", {.filter = ~dorm::Q("entry__rating", 5)})).order_by("name");
+    std::vector<std::int64_t> n;
+    for (const auto& b : counts.values_list<std::int64_t>("n")) n.push_back(std::get<0>(b));
+    CHECK(n == std::vector<std::int64_t>{1, 2, 1});
+    auto cases = Blog::objects()
+                     .annotate("low", dorm::Sum(dorm::Case({dorm::When(~dorm::Q("entry__rating__gte", 3), dorm::Value(1))},
+                                                           dorm::Value(0))))
+                     .order_by("name");
+    n.clear();
+    for (const auto& b : cases.values_list<std::int64_t>("low")) n.push_back(std::get<0>(b));
+    CHECK(n == std::vector<std::int64_t>{0, 1, 1});
+}

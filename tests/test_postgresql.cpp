@@ -70,6 +70,13 @@ TEST_CASE("distinct(fields...) is DISTINCT ON", "[postgresql]") {
     CHECK(qs.sql().find("SELECT DISTINCT ON (\"entry\".\"blog_id\")") == 0);
     CHECK(test::headlines(qs) == std::vector<std::string>{"Lennon returns", "Pancakes", "Election"});
     CHECK_THROWS_AS(Entry::objects().slice(0, 1).distinct("blog"), dorm::TypeError);
+    // Django refuses both: the rows DISTINCT ON keeps are not what an aggregate or a GROUP BY would see.
+    CHECK_THROWS_WITH(qs.aggregate(dorm::Count("id")),
+                      Catch::Contains("aggregate() + distinct(fields) not implemented."));
+    CHECK_THROWS_AS(qs.aggregate(dorm::Count("id")), dorm::NotImplementedError);
+    auto grouped = Blog::objects().order_by("id").distinct("id").annotate("n", dorm::Count("entry"));
+    CHECK_THROWS_WITH(test::sorted_names(grouped), Catch::Contains("annotate() + distinct(fields) is not implemented."));
+    CHECK(qs.count() == 3);
 }
 
 TEST_CASE("explain() takes PostgreSQL's format and options, checked by name", "[postgresql]") {

@@ -827,6 +827,7 @@ public:
         check_combinator("aggregate");
         auto items = detail::named_exprs(args...);
         if (items.empty()) throw TypeError("dorm: aggregate() needs at least one aggregate expression");
+        if (!query_->distinct_fields.empty()) sql::detail::distinct_fields_unsupported("aggregate()");
         sql::Query q = *query_;
         sql::detail::clear_ordering(q);
         std::vector<sql::SelectItem> aggregates;

@@ -660,6 +660,9 @@ private:
 /// select_body() for a query filtered on a window: see QualifyPlan.
 DORM_DECL bool qualify_body(Compiler& c, const Query& src, bool with_ordering, ColumnsRef columns);
 
+/// Django's NotImplementedError for distinct(fields) with `what` ("annotate()" that groups, "aggregate()").
+[[noreturn]] DORM_DECL void distinct_fields_unsupported(std::string_view what);
+
 /// SELECT [DISTINCT] <columns> FROM ... [WHERE] [GROUP BY] [HAVING] [ORDER BY] [LIMIT]; false when it matches
 /// nothing. `columns` writes the select list (default: select_list).
 template <class Columns>
@@ -676,6 +679,7 @@ bool select_body(Compiler& c, const Query& given, bool with_ordering, Columns&& 
     }
     QueryScope scope(c, src);
     if (!src.distinct_fields.empty()) {
+        if (src.grouping != Grouping::none) distinct_fields_unsupported("annotate()");
         c << "SELECT ";
         c.fill_template(c.dialect.distinct_on_template(), [&] {
             for (std::size_t i = 0; i < src.distinct_fields.size(); ++i) {

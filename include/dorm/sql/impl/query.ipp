@@ -119,6 +119,18 @@ DORM_DECL std::string fresh_alias(const Query& q, const std::string& table) {
 
 // Whether the joins being made are an ordering's (resolve_orderings()); resolution runs on one thread.
 inline thread_local bool ordering_joins = false;
+// Whether a negated condition across a multi-valued relation becomes a subquery (filter(), exclude()); not inside
+// an expression (an aggregate's filter, When), where Django's Q.resolve_expression() passes split_subq=False and
+// the condition stays on the join the expression shares.
+inline thread_local bool split_excludes = true;
+/// Resolves conditions of an expression within its scope (split_excludes off).
+struct ExpressionConditions {
+    bool was = std::exchange(split_excludes, false);
+    ExpressionConditions() = default;
+    ExpressionConditions(const ExpressionConditions&) = delete;
+    ExpressionConditions& operator=(const ExpressionConditions&) = delete;
+    ~ExpressionConditions() { split_excludes = was; }
+};
 
 DORM_DECL std::string join(Query& q, const std::string& parent_alias, const FieldMeta& fk, bool parent_outer) {
     for (auto& j : q.joins)
@@ -440,6 +452,11 @@ DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>&
     for (const auto* k : kids) collect_outer_refs(k, out, level);
 }
 
+DORM_DECL void distinct_fields_unsupported(std::string_view what) {
+    throw NotImplementedError(fmt::format("dorm: {} + distinct(fields) {}not implemented.", what,
+                                          what == "aggregate()" ? "" : "is "));
+}
+
 DORM_DECL void clear_ordering(Query& q) {
     if (q.is_sliced() || !q.distinct_fields.empty()) return;
     q.order_by.clear();
@@ -519,7 +536,10 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             for (const auto& arg : n.args)  // an aggregate over an aggregate is refused by annotate(), not aggregate()
                 if (arg->kind != K::star) a->args.push_back(resolve(arg));
             a->distinct = n.distinct;
-            if (n.filter) a->filter = build_q(q, *n.filter);
+            if (n.filter) {
+                detail::ExpressionConditions scope;
+                a->filter = build_q(q, *n.filter);
+            }
             if (n.fallback) a->fallback = resolve(n.fallback);
             for (const auto& [e, desc] : n.ordering) a->ordering.emplace_back(resolve(e), desc);
             if (n.name == "STRING_AGG") a->delimiter = n.value;
@@ -528,8 +548,14 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
         }
         case K::case_: {
             auto c = dorm::detail::make_node<Case>();
-            for (std::size_t i = 0; i < n.conditions.size(); ++i)
-                c->whens.emplace_back(build_q(q, *n.conditions[i]), resolve(n.args[i]));
+            for (std::size_t i = 0; i < n.conditions.size(); ++i) {
+                ExprPtr condition;
+                {
+                    detail::ExpressionConditions scope;
+                    condition = build_q(q, *n.conditions[i]);
+                }
+                c->whens.emplace_back(std::move(condition), resolve(n.args[i]));
+            }
             if (n.fallback) c->fallback = resolve(n.fallback);
             c->output = n.output;
             return c;
@@ -735,7 +761,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
 
 DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated,
                                PathContext context) {
-    if (negated)
+    if (negated && detail::split_excludes)
         if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs, context);
     ResolvedPath r = resolve_path(q, path, true, true, std::move(context));
     std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
