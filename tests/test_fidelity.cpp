@@ -684,3 +684,14 @@ TEST_CASE("a negated condition inside an expression stays on the expression's jo
     for (const auto& b : cases.values_list<std::int64_t>("low")) n.push_back(std::get<0>(b));
     CHECK(n == std::vector<std::int64_t>{0, 1, 1});
 }
+
+TEST_CASE("F() in an exclude() across a multi-valued relation names the outer query's field", "[fidelity]") {
+    test::BlogData data;
+    data.add(data.cooking, "Cooking", dorm::Date(2009, 1, 1), 3, 0, 0, std::nullopt);
+    // Django turns F("name") into OuterRef("name"): the blogs with an entry headlined as the blog itself go.
+    CHECK(test::sorted_names(Blog::objects().exclude("entry__headline", dorm::F("name"))) == V{"Beatles Blog", "News"});
+    // Only a plain F() is moved out, as in Django: inside an expression it is the related row's own (Entry.id).
+    CHECK(test::sorted_names(Blog::objects().exclude("entry__rating__gt", dorm::F("id") * 0 + 4)) ==
+          V{"Cooking", "News"});
+    CHECK(test::sorted_names(Blog::objects().filter("entry__headline", dorm::F("name"))) == V{"Cooking"});
+}

@@ -699,9 +699,25 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
     auto in = dorm::detail::make_node<lookups::Lookup>();
     in->lhs = parent_pk;
     in->def = lookups::find("in");
+    // Django's split_exclude(): F("x") on the right names the outer query's field (OuterRef("x")), and an OuterRef
+    // the query one level further out.
+    const dorm::detail::Operand* condition_rhs = &rhs;
+    dorm::detail::Operand outer_rhs;
+    using EK = dorm::detail::ExprNode::Kind;
+    if (rhs.kind == dorm::detail::Operand::Kind::expression && rhs.expression &&
+        (rhs.expression->kind == EK::ref || rhs.expression->kind == EK::outer_ref)) {
+        auto outer = dorm::detail::make_node<dorm::detail::ExprNode>();
+        outer->kind = EK::outer_ref;
+        outer->name = rhs.expression->name;
+        if (rhs.expression->kind == EK::outer_ref) outer->args = {rhs.expression};
+        outer_rhs = rhs;
+        outer_rhs.expression = std::move(outer);
+        condition_rhs = &outer_rhs;
+    }
     // Django's split_exclude() selects what its NOT EXISTS correlates on: a row whose key is NULL has no related
     // rows, so it is not excluded (NOT IN would drop it): (key IN (...) AND key IS NOT NULL), negated.
     auto excluded = [&](std::shared_ptr<Query> sub) -> ExprPtr {
+        if (condition_rhs != &rhs) resolve_outer_refs(q, *sub);  // the joins the outer field needs
         in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
         if (!parent_nullable) return in;
         auto not_null = dorm::detail::make_node<lookups::Lookup>();
@@ -721,7 +737,7 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
         auto sub = dorm::detail::make_node<Query>();
         sub->model = split.parent;
         sub->db = q.db;
-        add_where(*sub, build_lookup(*sub, split.from_parent, rhs, false, context));
+        add_where(*sub, build_lookup(*sub, split.from_parent, *condition_rhs, false, context));
         sub->values_mode = true;
         sub->values = {SelectItem{"pk", dorm::detail::make_node<Col>(sub->alias(), &split.parent->pk_field())}};
         sub->default_ordering = false;
@@ -740,7 +756,7 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
         rest = rest.empty() ? "pk" : "pk__" + rest;
         inner.pk_stands_for = split.fk;
     }
-    add_where(*sub, build_lookup(*sub, rest, rhs, false, std::move(inner)));
+    add_where(*sub, build_lookup(*sub, rest, *condition_rhs, false, std::move(inner)));
     auto not_null = dorm::detail::make_node<lookups::Lookup>();
     not_null->lhs = dorm::detail::make_node<Col>(sub->alias(), split.fk);
     not_null->def = lookups::find("isnull");
