@@ -45,6 +45,30 @@ TEST_CASE("aggregates over no rows are NULL, their default, or 0 for Count", "[a
     }
 }
 
+TEST_CASE("over no rows, an aggregate whose value the database must compute is computed by it", "[aggregation]") {
+    test::BlogData data;
+    for (auto qs : {Entry::objects().none(), Entry::objects().filter("id__in", std::vector<int>{})}) {
+        // Known without a query (Django's empty_result_set_value): Count, defaults, Coalesce of them.
+        {
+            dorm::CaptureQueries queries;
+            auto r = qs.aggregate("c", Coalesce(Sum("rating"), Value(0)), "n", Count("id"), "d",
+                                  Coalesce(Sum("rating"), Max("rating"), Value(7)));
+            CHECK(r.get<std::int64_t>("c") == 0);
+            CHECK(r.get<std::int64_t>("n") == 0);
+            CHECK(r.get<std::int64_t>("d") == 7);
+            CHECK(queries.size() == 0);
+        }
+        // Only the database knows: the query runs with a condition that matches nothing (Django's 0 = 1).
+        dorm::CaptureQueries queries;
+        auto r = qs.aggregate("plus", Count("id") + 1, "real", Cast(Count("id"), dorm::FieldKind::real), "c",
+                              Coalesce(Sum("rating"), Value(0)));
+        CHECK(r.get<std::int64_t>("plus") == 1);
+        CHECK(r.get<double>("real") == 0.0);
+        CHECK(r.get<std::int64_t>("c") == 0);
+        CHECK(queries.size() == 1);
+    }
+}
+
 TEST_CASE("Count counts non-NULL values, distinct ones, or rows", "[aggregation]") {
     test::BlogData data;
     auto r = Entry::objects().aggregate("notes", Count("rating_note"), "blogs", Count("blog", {.distinct = true}),

@@ -848,15 +848,13 @@ public:
         auto& conn = connection();
         auto c = sql::compile_aggregate(q, conn.dialect(), aggregates);
         std::vector<Value> values;
-        if (c.nothing || q.empty) {  // no query: what each aggregate gives over no rows
-            for (const auto& a : aggregates) {
-                auto* agg = dynamic_cast<const sql::Aggregate*>(a.expr.get());
-                auto* fallback = agg && agg->fallback ? dynamic_cast<const sql::Param*>(agg->fallback.get()) : nullptr;
-                if (agg && agg->function == "COUNT") values.emplace_back(std::int64_t{0});
-                else if (fallback) values.push_back(fallback->value);
-                else values.emplace_back();
-            }
-            return Row(std::move(names), std::move(values));
+        if (c.nothing || q.empty) {  // no query when each aggregate's value over no rows is known (Django's)
+            for (const auto& a : aggregates)
+                if (auto v = sql::empty_result_value(*a.expr)) values.push_back(std::move(*v));
+            if (values.size() == aggregates.size()) return Row(std::move(names), std::move(values));
+            values.clear();
+            c = sql::compile_aggregate_over_nothing(q, conn.dialect(), aggregates);
+            if (c.nothing) throw DatabaseError("dorm: aggregate() over no rows compiled to no query", c.sql);
         }
         auto cursor = conn.query(c.sql, c.params);
         if (!cursor->next()) throw DatabaseError("dorm: aggregate() returned no row", c.sql);

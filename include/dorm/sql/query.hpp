@@ -746,6 +746,14 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d);
 /// distinct, sliced or combined (Django's subquery form), its arguments then computed inside it.
 /// `aggregates` were resolved against `q` (their joins are in it).
 DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d, const std::vector<SelectItem>& aggregates);
+/// What aggregate()'s expression `e` is over no rows when that is known without the database (Django's
+/// empty_result_set_value: 0 for Count, an aggregate's default, the first known non-NULL argument of Coalesce, else
+/// NULL for an aggregate); nullopt when only the database can tell (Count("id") + 1, Cast(Count("id"), ...)).
+DORM_DECL std::optional<Value> empty_result_value(const Expression& e);
+/// compile_aggregate() for a query that matches nothing, when some aggregate's value over no rows is not known:
+/// its condition is 0 = 1 and the database computes them (Django's compiler does so then).
+DORM_DECL Compiled compile_aggregate_over_nothing(Query q, const backends::Dialect& d,
+                                                  const std::vector<SelectItem>& aggregates);
 
 /// UPDATE <table> SET col = value, ... WHERE ...
 DORM_DECL Compiled compile_update(const Query& q, const backends::Dialect& d,

@@ -1816,6 +1816,32 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
     return detail::finish(c, ok && !one.empty);
 }
 
+DORM_DECL std::optional<Value> empty_result_value(const Expression& e) {
+    if (const auto* p = dynamic_cast<const Param*>(&e)) return p->value;
+    if (const auto* a = dynamic_cast<const Aggregate*>(&e)) {
+        if (a->function == "COUNT") return Value(std::int64_t{0});
+        if (!a->fallback) return Value();
+        return empty_result_value(*a->fallback);
+    }
+    if (const auto* f = dynamic_cast<const Func*>(&e); f && f->name == "COALESCE") {
+        for (const auto& arg : f->args) {
+            auto v = empty_result_value(*arg);
+            if (!v || !v->is_null()) return v;
+        }
+        return Value();
+    }
+    return std::nullopt;
+}
+
+DORM_DECL Compiled compile_aggregate_over_nothing(Query q, const backends::Dialect& d,
+                                                  const std::vector<SelectItem>& aggregates) {
+    auto none = dorm::detail::make_node<WhereNode>();
+    none->children.push_back(dorm::detail::make_node<RawExpr>("0 = 1", std::vector<Value>{}, FieldKind::boolean));
+    q.where = std::move(none);
+    q.empty = false;
+    return compile_aggregate(q, d, aggregates);
+}
+
 DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d, const std::vector<SelectItem>& aggregates) {
     Compiler c(d);
     bool wrap = q.grouping != Grouping::none || q.distinct || q.is_sliced() || !q.combinator.empty() || q.qualify;
