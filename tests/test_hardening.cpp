@@ -205,6 +205,25 @@ TEST_CASE("a Sum of 64-bit integers is exact to the last digit on both backends"
     CHECK(sum_of(std::numeric_limits<std::int64_t>::min(), 0, a, b) == std::numeric_limits<std::int64_t>::min());
 }
 
+TEST_CASE("SQLite: datetime text with a UTC offset is read as the instant it names", "[hardening]") {
+    test::Database db;
+    if (test::is_postgresql()) return;  // a timestamptz is binary there: no text to read
+    Sample s = sample();
+    auto read = [&](const char* text) {
+        run_sql(fmt::format("UPDATE sample SET moment = '{}' WHERE id = {}", text, s.id));
+        return Sample::objects().get("pk", s.id).moment;
+    };
+    // As Django's parse_datetime() reads what another writer stored.
+    CHECK(read("2005-01-01 12:00:00+02:00") == dorm::DateTime(2005, 1, 1, 10, 0, 0));
+    CHECK(read("2005-01-01T12:00:00.500000-05:30") == dorm::DateTime(2005, 1, 1, 17, 30, 0, 500000));
+    CHECK(read("2005-01-01 00:30:00+0100") == dorm::DateTime(2004, 12, 31, 23, 30, 0));
+    CHECK(read("2005-01-01 12:00:00 +03") == dorm::DateTime(2005, 1, 1, 9, 0, 0));
+    CHECK(read("2005-01-01 12:00:00Z") == dorm::DateTime(2005, 1, 1, 12, 0, 0));
+    CHECK(read("2005-01-01 12:00:00") == dorm::DateTime(2005, 1, 1, 12, 0, 0));
+    CHECK_THROWS_AS(read("2005-01-01 12:00:00+2"), dorm::DataError);
+    CHECK_THROWS_AS(read("2005-01-01 12:00:00+02:61"), dorm::DataError);
+}
+
 TEST_CASE("dates outside years 1..9999 are refused on write", "[hardening]") {
     test::Database db;
     CHECK_THROWS_AS(dorm::Date(10000, 1, 1), dorm::ValueError);

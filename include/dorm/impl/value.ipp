@@ -126,9 +126,27 @@ DORM_DECL std::optional<DateTime> parse_datetime(std::string_view s) {
     if (!d) return std::nullopt;
     if (s.size() == 10) return DateTime{*d};
     if (s[10] != ' ' && s[10] != 'T') return std::nullopt;
-    auto t = parse_time(s.substr(11));
+    // A UTC offset after the time ("Z", "+02:00", "-0530", "+02", as Django's parse_datetime() reads them) is
+    // applied: the text names that instant, not its wall time in UTC.
+    std::string_view time = s.substr(11), zone;
+    if (auto at = time.find_first_of("Z+-"); at != std::string_view::npos) {
+        zone = time.substr(at);
+        time = time.substr(0, at);
+        while (!time.empty() && time.back() == ' ') time.remove_suffix(1);
+    }
+    auto t = parse_time(time);
     if (!t) return std::nullopt;
-    return DateTime{*d, *t};
+    DateTime dt{*d, *t};
+    if (zone.empty() || zone == "Z") return dt;
+    int hours = 0, minutes = 0;
+    const bool colon = zone.size() == 6 && zone[3] == ':';
+    if (!parse_digits(zone, 1, 2, hours) ||
+        !(zone.size() == 3 || (colon && parse_digits(zone, 4, 2, minutes)) ||
+          (zone.size() == 5 && parse_digits(zone, 3, 2, minutes))) ||
+        minutes > 59)
+        return std::nullopt;
+    const std::chrono::minutes offset{(zone[0] == '-' ? -1 : 1) * (hours * 60 + minutes)};
+    return DateTime{dt.time_point_utc() - offset};
 }
 
 }  // namespace dorm::detail
