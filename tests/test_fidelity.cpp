@@ -695,3 +695,15 @@ TEST_CASE("F() in an exclude() across a multi-valued relation names the outer qu
           V{"Cooking", "News"});
     CHECK(test::sorted_names(Blog::objects().filter("entry__headline", dorm::F("name"))) == V{"Cooking"});
 }
+
+TEST_CASE("a lookup under two negations reads a multi-valued relation as exclude() does", "[fidelity]") {
+    test::BlogData data;
+    // Django keeps the branch negated: a subquery, so each blog once, not once per matching entry.
+    CHECK(Blog::objects().exclude(~dorm::Q("entry__rating__gte", 1)).count() == 3);
+    CHECK(test::sorted_names(Blog::objects().exclude(~dorm::Q("entry__rating__gte", 4))) == V{"Beatles Blog", "Cooking"});
+    auto both = Blog::objects().filter(~(~dorm::Q("entry__rating", 5) & dorm::Q("name", "Beatles Blog")));
+    CHECK(test::sorted_names(both) == V{"Beatles Blog", "Cooking", "News"});
+    CHECK(both.count() == 3);
+    // One negation: unchanged.
+    CHECK(test::sorted_names(Blog::objects().exclude("entry__rating", 5)) == V{"Cooking", "News"});
+}

@@ -98,6 +98,13 @@ struct PathRef {
 
 }  // namespace detail
 
+class Q;
+namespace detail {
+/// exclude()'s condition: `q` negated, in a node of its own when `q` is negated already, as Django's exclude()
+/// wraps its arguments in a new negated Q: a negation inside keeps its branch negated (exclude(~Q(...))).
+DORM_DECL Q excluded(Q q);
+}  // namespace detail
+
 /// A condition that is not bound to a model until a QuerySet uses it: `Q("rating__gte", 3) | ~Q("headline", "x")`.
 /// `^` is XOR: true when an odd number of operands are. An empty `Q()` matches everything and disappears when
 /// combined.
@@ -153,6 +160,7 @@ public:
     Q& operator^=(Q other) { return *this = std::move(*this) ^ std::move(other); }
 
 private:
+    friend Q detail::excluded(Q q);
     static Q combine(Q&& a, Q&& b, Connector c);
     // Flattens (a & b) & c into one node, as Django's tree.Node.add does.
     void add(Q&& child);

@@ -479,12 +479,12 @@ public:
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
     self_type exclude(const Q& first, const Qs&... rest) const& {
-        return add_condition(~(first & ... & Q(rest)));
+        return add_condition(detail::excluded((first & ... & Q(rest))));
     }
     template <class... Qs>
         requires(detail::q_like<Qs> && ...)
     self_type exclude(const Q& first, const Qs&... rest) && {
-        return std::move(*this).add_condition(~(first & ... & Q(rest)));
+        return std::move(*this).add_condition(detail::excluded((first & ... & Q(rest))));
     }
     template <class V>
     self_type exclude(LookupPath<checked> path, V&& value) const& {

@@ -25,6 +25,14 @@ DORM_DECL void Q::add(Q&& child) {
         children_.push_back(std::move(child));
 }
 
+DORM_DECL Q detail::excluded(Q q) {
+    if (!q.negated_) return ~std::move(q);
+    Q outer;
+    outer.children_.push_back(std::move(q));
+    outer.negated_ = true;
+    return outer;
+}
+
 }  // namespace dorm
 
 namespace dorm {

@@ -298,6 +298,9 @@ struct PathContext {
     /// The field whose own lookups apply to a path starting with "pk" (nullptr: the key's own): in the subquery of
     /// exclude() across a reverse relation named alone, the relation's ForeignKey, where Django looks them up.
     const FieldMeta* pk_stands_for = nullptr;
+    /// A negation is above the condition, even when another one cancels it (Django's branch_negated): a
+    /// multi-valued relation is then read through a subquery, as exclude() reads it.
+    bool branch_negated = false;
 
     static PathContext current() { return PathContext{lookups::custom_registry(), nullptr}; }
 };

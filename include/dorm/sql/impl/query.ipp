@@ -688,7 +688,9 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
 }
 
 DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
-                                        const PathContext& context) {
+                                        const PathContext& outer_context) {
+    PathContext context = outer_context;  // the subquery's condition is its own: no negation above it
+    context.branch_negated = false;
     ExprPtr parent_pk = dorm::detail::make_node<Col>(q.alias(), &q.model->pk_field());
     bool parent_nullable = false;  // reached through a NULL-able ForeignKey
     if (!split.prefix.empty()) {
@@ -777,7 +779,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
 
 DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::detail::Operand& rhs, bool negated,
                                PathContext context) {
-    if (negated && detail::split_excludes)
+    if ((negated || context.branch_negated) && detail::split_excludes)
         if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs, context);
     ResolvedPath r = resolve_path(q, path, true, true, std::move(context));
     std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
@@ -904,8 +906,12 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     return both;
 }
 
-DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
+namespace detail {
+// build_q() with Django's two flags: `negated`, the parity of the negations above (current_negated), and
+// `branch_negated`, whether there is any (a leaf under two of them reads a multi-valued relation as exclude() does).
+inline ExprPtr build_condition(Query& query, const Q& q, bool negated, bool branch_negated) {
     bool neg = negated != q.negated();
+    bool branch = branch_negated || q.negated();
     if (q.leaf()) {
         ExprPtr lookup;
         if (q.leaf()->condition) {  // a boolean expression: filter(Exists(...))
@@ -913,7 +919,9 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
             if (lookup->output_kind() != FieldKind::boolean)
                 throw TypeError("dorm: Cannot filter against a non-conditional expression.");
         } else {
-            lookup = build_lookup(query, q.leaf()->path(), q.leaf()->value, neg);
+            PathContext context = PathContext::current();
+            context.branch_negated = branch;
+            lookup = build_lookup(query, q.leaf()->path(), q.leaf()->value, neg, std::move(context));
         }
         if (!q.negated()) return lookup;
         if (auto pair = std::dynamic_pointer_cast<const WhereNode>(lookup)) {  // (x = v AND x IS NOT NULL)
@@ -932,8 +940,13 @@ DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
                                                            : Connector::xor_;
     node->negated = q.negated();
     node->children.reserve(q.children().size());
-    for (const auto& child : q.children()) node->children.push_back(build_q(query, child, neg));
+    for (const auto& child : q.children()) node->children.push_back(build_condition(query, child, neg, branch));
     return node;
+}
+}  // namespace detail
+
+DORM_DECL ExprPtr build_q(Query& query, const Q& q, bool negated) {
+    return detail::build_condition(query, q, negated, negated);
 }
 }  // namespace dorm::sql
 
