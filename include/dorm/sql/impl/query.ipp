@@ -1905,6 +1905,8 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
             first = false;
             detail::select_item(cc, extra);
         }
+        // A sliced DISTINCT keeps its ordering, whose columns are then part of what is distinct (as selected).
+        if (q.is_sliced()) detail::distinct_ordering_columns(cc, qq);
     });
     c << ") subquery";
     return detail::finish(c, ok);
