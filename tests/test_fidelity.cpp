@@ -578,6 +578,8 @@ TEST_CASE("a grouped query is not ordered by Meta.ordering: first() and last() o
     CHECK(grouped.first()->code == "BE");
     CHECK(grouped.last()->code == "FR");
     CHECK(Country::objects().first()->code == "DE");  // not grouped: Meta.ordering
+    // Grouped by values(): no ordering and no primary key to order by (Django's TypeError).
+    CHECK_THROWS_AS(Country::objects().values("continent").annotate("n", Count("code")).first(), dorm::TypeError);
 }
 
 TEST_CASE("exclude() of isnull across a multi-valued relation keeps the rows that have related rows",

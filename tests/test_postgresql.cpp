@@ -79,6 +79,15 @@ TEST_CASE("distinct(fields...) is DISTINCT ON", "[postgresql]") {
     CHECK(qs.count() == 3);
 }
 
+TEST_CASE("an oid past 2^31 decodes as the unsigned number it is", "[postgresql]") {
+    DORM_REQUIRE_POSTGRESQL();
+    test::Database db;
+    auto cursor = dorm::databases()["default"].connection().query("SELECT 3000000000::oid, 7::oid", {});
+    REQUIRE(cursor->next());
+    CHECK(cursor->row()[0].i == 3'000'000'000LL);
+    CHECK(cursor->row()[1].i == 7);
+}
+
 TEST_CASE("explain() takes PostgreSQL's format and options, checked by name", "[postgresql]") {
     DORM_REQUIRE_POSTGRESQL();
     test::BlogData data;

@@ -254,8 +254,8 @@ inline void decode(Cell& c, Oid type, const char* p, int len) {
     switch (type) {
         case oid::boolean: c.kind = Cell::Kind::integer; c.i = *p != 0; c.boolean = true; return;
         case oid::int2: c.kind = Cell::Kind::integer; c.i = static_cast<std::int16_t>(be16(p)); return;
-        case oid::int4:
-        case oid::oid: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)); return;
+        case oid::int4: c.kind = Cell::Kind::integer; c.i = static_cast<std::int32_t>(be32(p)); return;
+        case oid::oid: c.kind = Cell::Kind::integer; c.i = be32(p); return;  // unsigned: up to 2^32 - 1
         case oid::int8: c.kind = Cell::Kind::integer; c.i = static_cast<std::int64_t>(be64(p)); return;
         case oid::float4: {
             std::uint32_t bits = be32(p);
@@ -488,12 +488,20 @@ struct Params {
                             throw ValueError(fmt::format(
                                 "dorm: A string literal cannot contain NUL (0x00) characters (parameter {}: {}).",
                                 i + 1, dorm::detail::value_repr(Value(x.substr(0, 40)))));
+                        if (x.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) [[unlikely]]
+                            throw DataError(fmt::format("dorm: a string of {} bytes is too large for PostgreSQL",
+                                                        x.size()));
                         types[i] = oid::text;
                         values[i] = x.c_str();
                         lengths[i] = static_cast<int>(x.size());
                         return;
                     } else if constexpr (std::is_same_v<X, Bytes>) {
                         types[i] = oid::bytea;
+                        // libpq takes an int length: a larger value would be sent cut (the server's own limit,
+                        // 1 GB, refuses it anyway).
+                        if (x.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) [[unlikely]]
+                            throw DataError(fmt::format("dorm: a bytes value of {} bytes is too large for PostgreSQL",
+                                                        x.size()));
                         // An empty vector's data() may be null, which libpq would send as NULL.
                         values[i] = x.empty() ? "" : reinterpret_cast<const char*>(x.data());
                         lengths[i] = static_cast<int>(x.size());
