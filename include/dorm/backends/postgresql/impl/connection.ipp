@@ -584,6 +584,13 @@ inline bool copy_encodes(FieldKind kind, Oid type) {
     throw ProgrammingError(what, sql, code);
 }
 
+/// A COPY field's length: an int32 (-1 is NULL), so a longer value is refused, never sent as NULL or cut.
+inline void copy_length(std::string& out, std::size_t size, const std::string& sql) {
+    if (size > static_cast<std::size_t>(INT32_MAX)) [[unlikely]]
+        copy_value_error(sql, fmt::format("a value of {} bytes is too large for a field", size), "22001");
+    put32(out, static_cast<std::uint32_t>(size));
+}
+
 /// Appends field `f`'s value `v` for a column of type `type` (copy_encodes() accepted the pair).
 inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const Value& v, const std::string& sql) {
     std::visit(
@@ -625,11 +632,11 @@ inline void put_copy_value(std::string& out, const FieldMeta& f, Oid type, const
                 if (x.find('\0') != std::string::npos) [[unlikely]]
                     throw ValueError(fmt::format("dorm: A string literal cannot contain NUL (0x00) characters: field "
                                                  "'{}' (postgresql text cannot hold them).", f.name));
-                put32(out, static_cast<std::uint32_t>(x.size()));
+                copy_length(out, x.size(), sql);
                 out += x;
             } else if constexpr (std::is_same_v<X, Bytes>) {
                 if (type != oid::bytea) mismatch();
-                put32(out, static_cast<std::uint32_t>(x.size()));
+                copy_length(out, x.size(), sql);
                 out.append(reinterpret_cast<const char*>(x.data()), x.size());
             } else if constexpr (std::is_same_v<X, Date>) {
                 if (type != oid::date) mismatch();
