@@ -123,13 +123,14 @@ inline thread_local bool ordering_joins = false;
 // an expression (an aggregate's filter, When), where Django's Q.resolve_expression() passes split_subq=False and
 // the condition stays on the join the expression shares.
 inline thread_local bool split_excludes = true;
-/// Resolves conditions of an expression within its scope (split_excludes off).
-struct ExpressionConditions {
-    bool was = std::exchange(split_excludes, false);
-    ExpressionConditions() = default;
-    ExpressionConditions(const ExpressionConditions&) = delete;
-    ExpressionConditions& operator=(const ExpressionConditions&) = delete;
-    ~ExpressionConditions() { split_excludes = was; }
+/// Sets one of these flags for its scope, and restores it on the way out (an exception included).
+struct FlagScope {
+    FlagScope(bool& f, bool value) : flag(f), was(std::exchange(f, value)) {}
+    FlagScope(const FlagScope&) = delete;
+    FlagScope& operator=(const FlagScope&) = delete;
+    ~FlagScope() { flag = was; }
+    bool& flag;
+    bool was;
 };
 
 DORM_DECL std::string join(Query& q, const std::string& parent_alias, const FieldMeta& fk, bool parent_outer) {
@@ -537,7 +538,7 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
                 if (arg->kind != K::star) a->args.push_back(resolve(arg));
             a->distinct = n.distinct;
             if (n.filter) {
-                detail::ExpressionConditions scope;
+                detail::FlagScope conditions(detail::split_excludes, false);
                 a->filter = build_q(q, *n.filter);
             }
             if (n.fallback) a->fallback = resolve(n.fallback);
@@ -549,11 +550,10 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
         case K::case_: {
             auto c = dorm::detail::make_node<Case>();
             for (std::size_t i = 0; i < n.conditions.size(); ++i) {
-                ExprPtr condition;
-                {
-                    detail::ExpressionConditions scope;
-                    condition = build_q(q, *n.conditions[i]);
-                }
+                auto condition = [&] {
+                    detail::FlagScope conditions(detail::split_excludes, false);
+                    return build_q(q, *n.conditions[i]);
+                }();
                 c->whens.emplace_back(std::move(condition), resolve(n.args[i]));
             }
             if (n.fallback) c->fallback = resolve(n.fallback);
@@ -1096,10 +1096,7 @@ DORM_DECL void resolve_orderings(Query& q, std::string_view name, OrderList& out
     if (name == "?") return out.push_back(OrderBy{nullptr, false});
     bool desc = !name.empty() && name[0] == '-';
     std::string_view path = desc ? name.substr(1) : name;
-    struct Scope {
-        bool was = std::exchange(detail::ordering_joins, true);
-        ~Scope() { detail::ordering_joins = was; }
-    } scope;
+    detail::FlagScope ordering(detail::ordering_joins, true);
     auto r = resolve_path(q, path, false);
     // Django's find_ordering_name(): a relation named by itself (not its "_id" attribute, not "pk") orders by the
     // related model's Meta.ordering, each term under the relation's path and reversed by a leading '-'.
@@ -1785,11 +1782,10 @@ DORM_DECL Compiled compile_select(const Query& q, const backends::Dialect& d, bo
 }
 
 DORM_DECL Compiled compile_count(const Query& q, const backends::Dialect& d) {
-    if (std::any_of(q.joins.begin(), q.joins.end(), [](const Join& j) { return j.for_ordering; }) &&
-        !q.is_sliced() && q.distinct_fields.empty()) {
+    if (std::any_of(q.joins.begin(), q.joins.end(), [](const Join& j) { return j.for_ordering; })) {
         Query counted = q;  // a row per object, not per related row the ordering would join
         detail::clear_ordering(counted);
-        return compile_count(counted, d);
+        if (counted.joins.size() != q.joins.size()) return compile_count(counted, d);
     }
     Compiler c(d);
     bool ok;
