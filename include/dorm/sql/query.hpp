@@ -357,11 +357,16 @@ struct ExistsNode final : Expression {
 };
 
 /// OuterRef("path"): a column of the query a subquery sits in, resolved when the subquery is written; `depth`
-/// levels out (OuterRef(OuterRef("pk")) is 2).
+/// levels out (OuterRef(OuterRef("pk")) is 2). Or, with `field` set, that query's column `field` of the table
+/// `alias` (one of its joins), which no path names apart from the others (the subquery of exclude() that reuses a
+/// join of the same filter() call).
 struct OuterCol final : Expression {
     explicit OuterCol(std::string p, int d = 1) : path(std::move(p)), depth(d) {}
+    OuterCol(std::string a, const FieldMeta* f) : alias(std::move(a)), field(f) {}
     std::string path;
     int depth = 1;
+    std::string alias;
+    const FieldMeta* field = nullptr;
     bool is_outer_ref() const noexcept override { return true; }
     Match as_sql(Compiler& c) const override;
 };

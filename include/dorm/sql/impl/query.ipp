@@ -441,7 +441,7 @@ namespace dorm::sql::detail {
 
 DORM_DECL void collect_outer_refs(const Expression* e, std::vector<std::string>& out, int level) {
     if (!e) return;
-    if (auto* o = dynamic_cast<const OuterCol*>(e); o && o->depth == level) out.push_back(o->path);
+    if (auto* o = dynamic_cast<const OuterCol*>(e); o && o->depth == level && !o->field) out.push_back(o->path);
     // A subquery's own OuterRefs count one level further out from here.
     const Query* sub = nullptr;
     if (auto* s = dynamic_cast<const Subquery*>(e)) sub = s->query.get();
@@ -687,6 +687,31 @@ DORM_DECL std::optional<MultiValuedSplit> multi_valued_split(const Query& q, std
     return std::nullopt;
 }
 
+/// The join of `q` that the relation `split` reads may reuse: one this filter() call made, or a many-to-many
+/// manager's; nullptr when there is none (or outside filter()).
+DORM_DECL const Join* reusable_join(const Query& q, const MultiValuedSplit& split) {
+    if (q.current_filter == 0) return nullptr;
+    std::string parent = q.alias();
+    const ModelMeta* model = q.model;
+    if (!split.prefix.empty())
+        for (std::string_view part : split_path(split.prefix)) {  // forward ForeignKeys, reverse one-to-ones
+            const FieldMeta* fk = model->find_field(part);
+            const RelatedObject* rel = fk ? nullptr : model->find_related(part);
+            if (!fk && !rel) return nullptr;
+            auto it = std::find_if(q.joins.begin(), q.joins.end(), [&](const Join& j) {
+                return j.filtered.empty() && j.parent_alias == parent && (fk ? !j.reverse && j.fk == fk : j.reverse && j.fk == rel->field);
+            });
+            if (it == q.joins.end()) return nullptr;
+            parent = it->alias;
+            model = it->model;
+        }
+    for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)
+        if (it->reverse && it->filtered.empty() && it->parent_alias == parent && it->fk == split.fk &&
+            (it->filter_call == q.current_filter || it->sticky))
+            return &*it;
+    return nullptr;
+}
+
 DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split, const dorm::detail::Operand& rhs,
                                         const PathContext& outer_context) {
     PathContext context = outer_context;  // the subquery's condition is its own: no negation above it
@@ -759,6 +784,15 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
         inner.pk_stands_for = split.fk;
     }
     add_where(*sub, build_lookup(*sub, rest, *condition_rhs, false, std::move(inner)));
+    // Django's split_exclude(), `alias in can_reuse`: when this filter() call already joined the relation (or a
+    // many-to-many manager's join is there), the subquery reads that same related row, not any of the parent's.
+    if (const Join* reused = reusable_join(q, split)) {
+        auto same = dorm::detail::make_node<lookups::Lookup>();
+        same->lhs = dorm::detail::make_node<Col>(sub->alias(), &split.model->pk_field());
+        same->def = lookups::find("exact");
+        same->rhs = dorm::detail::make_node<OuterCol>(reused->alias, &split.model->pk_field());
+        add_where(*sub, same);
+    }
     auto not_null = dorm::detail::make_node<lookups::Lookup>();
     not_null->lhs = dorm::detail::make_node<Col>(sub->alias(), split.fk);
     not_null->def = lookups::find("isnull");
@@ -1768,6 +1802,10 @@ DORM_DECL Match OuterCol:: as_sql(Compiler& c) const {
             for (auto& s : inner) c.scopes.push_back(std::move(s));
         }
     } restore{c, inner};
+    if (field) {
+        c.compile(Col(alias, field));
+        return Match::some;
+    }
     Query outer = *c.scopes.back().query;
     auto lhs = resolve_path(outer, path, false).lhs;
     c.compile(*lhs);
