@@ -758,3 +758,40 @@ TEST_CASE("a negated condition on a relation this filter() call already joined r
     CHECK(test::sorted_names(related<&Group::members>(paul).exclude("membership__invite_reason", "Wanted to form a band.")) ==
           V{"Wings"});
 }
+
+TEST_CASE("order_by() after reverse() keeps it reversed, as Django's clear_ordering() keeps standard_ordering",
+          "[fidelity]") {
+    test::BlogData data;
+    CHECK(test::headlines(Entry::objects().reverse().order_by("headline")) ==
+          V{"Soup", "Pancakes", "Lennon returns", "Election", "Beatles reunion"});
+    CHECK(test::headlines(Entry::objects().order_by("headline").reverse().order_by("rating")) ==
+          V{"Lennon returns", "Pancakes", "Beatles reunion", "Election", "Soup"});
+    // first() / last() of an unordered QuerySet order by pk through order_by(): a reverse() before them holds.
+    auto by_pk = Entry::objects().order_by("pk");
+    const auto lowest = by_pk.first()->id, highest = by_pk.last()->id;
+    CHECK(Blog::objects().order_by().reverse().first()->id == Blog::objects().order_by("-pk").first()->id);
+    CHECK(Entry::objects().order_by().reverse().first()->id == highest);
+    CHECK(Entry::objects().order_by().reverse().last()->id == lowest);
+    // latest() is reverse().earliest(): after a reverse() it is the earliest.
+    CHECK(Entry::objects().reverse().latest("pub_date").headline == "Pancakes");
+    CHECK(Entry::objects().reverse().earliest("pub_date").headline == "Election");
+    auto days = Entry::objects().reverse().dates("pub_date", "year");
+    REQUIRE(days.size() == 4);
+    CHECK(days[0].year() == 2008);
+}
+
+TEST_CASE("&, |, ^ and distinct() refuse a union, as Django does, instead of dropping a part", "[fidelity]") {
+    test::BlogData data;
+    auto low = Entry::objects().filter("rating__lte", 2);
+    auto high = Entry::objects().filter("rating__gte", 4);
+    auto both = low.union_(high);
+    auto three = Entry::objects().filter("rating", 3);
+    CHECK_THROWS_AS(both | three, dorm::TypeError);
+    CHECK_THROWS_AS(three | both, dorm::TypeError);
+    CHECK_THROWS_AS(both & three, dorm::TypeError);
+    CHECK_THROWS_AS(three ^ both, dorm::TypeError);
+    CHECK_THROWS_AS(both.distinct(), dorm::NotSupportedError);
+    CHECK_THROWS_AS(low.union_(high, true).distinct(), dorm::NotSupportedError);
+    CHECK_THROWS_AS(Entry::objects().slice(0, 2).distinct(), dorm::TypeError);
+    CHECK(both.count() == 4);
+}

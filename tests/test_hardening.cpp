@@ -620,3 +620,29 @@ TEST_CASE("annotation names are SQL aliases: quotes, whitespace, semicolons, com
     CHECK_THROWS_AS(Entry::objects().alias("x;y", dorm::F("rating")).count(), dorm::ValueError);
     CHECK(Entry::objects().annotate("n_1", dorm::Count("id")).count() == 5);
 }
+
+TEST_CASE("update() and delete_() of rows picked by an aggregate's condition touch those rows only", "[hardening]") {
+    test::BlogData data;
+    using dorm::Count;
+    // Entries: Beatles Blog 2, Cooking 2, News 1. Blog has dependents (Entry), so delete_() collects first.
+    auto busy = Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1);
+    CHECK(busy.update({{"tagline", "busy"}}) == 2);
+    CHECK(test::sorted_names(Blog::objects().filter("tagline", "busy")) == std::vector<std::string>{"Beatles Blog", "Cooking"});
+    auto deleted = busy.delete_();
+    CHECK(deleted.total == 6);
+    CHECK(deleted.per_model["Blog"] == 2);
+    CHECK(test::sorted_names(Blog::objects()) == std::vector<std::string>{"News"});
+    CHECK(Entry::objects().count() == 1);
+
+    // No join and no dependents: the statement itself must not drop the HAVING (it would match every row).
+    for (int i = 0; i < 3; ++i) Sample::objects().create({{"text", "s" + std::to_string(i)}, {"medium", i % 2}});
+    auto grouped = Sample::objects().annotate("n", Count("id")).filter("n__gt", 1);  // one row per group: none
+    CHECK(grouped.update({{"text", "changed"}}) == 0);
+    CHECK(Sample::objects().filter("text", "changed").count() == 0);
+    CHECK(grouped.delete_().total == 0);
+    CHECK(Sample::objects().count() == 3);
+    auto twice = Sample::objects().values("medium").annotate("n", Count("id")).filter("n__gt", 1);
+    CHECK(twice.count() == 1);
+    CHECK(Sample::objects().filter("medium__in", twice.values_list<int>("medium", dorm::flat)).update({{"big", 7}}) == 2);
+    CHECK(Sample::objects().annotate("n", Count("id")).filter("n", 1).update({{"real", 1.5}}) == 3);
+}

@@ -102,7 +102,10 @@ TEST_CASE("datetimes() lists the distinct truncated datetimes in UTC", "[values]
     CHECK(first("second") == DateTime(2007, 11, 5, 10, 15, 30));
     CHECK(Comment::objects().datetimes("posted", "second", "DESC")[0] == DateTime(2007, 11, 5, 23, 5, 30));
     CHECK(Comment::objects().dates("posted", "day")[0] == Date(2007, 11, 5));
-    CHECK_THROWS_AS(Entry::objects().datetimes("pub_date", "day"), TypeError);
+    CHECK_THROWS_AS(Entry::objects().datetimes("pub_date", "day"), dorm::ValueError);  // Django's Trunc
+    CHECK_THROWS_AS(Sample::objects().dates("clock", "day"), dorm::ValueError);
+    CHECK_THROWS_AS(Sample::objects().datetimes("clock", "day"), dorm::ValueError);
+    CHECK_THROWS_AS(Sample::objects().dates("text", "day"), TypeError);
     // In a named zone: truncated in local time, returned as the UTC instant (more in test_time_zones.cpp).
     Comment::objects().create({{"entry", e.id}, {"text", "late"}, {"posted", DateTime(2007, 11, 6, 1, 30)}});
     auto in_new_york = Comment::objects().filter("text", "late").datetimes("posted", "day", "ASC", "America/New_York");

@@ -173,7 +173,7 @@ DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sli
 DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& items, bool selected, std::string_view what);
 
 /// qs1 & qs2 and friends: TypeError unless the two queries can combine; their WHERE trees combined into `q`.
-DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b);
+DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b, sql::Connector connector);
 DORM_DECL void combine_where(sql::Query& q, const sql::Query& a, const sql::Query& b, sql::Connector connector);
 /// select_for_update() outside a transaction: TransactionManagementError, as Django raises it.
 DORM_DECL void check_lock(const sql::Query& q, const backends::Connection& conn);
@@ -554,6 +554,8 @@ public:
 
     /// SELECT DISTINCT.
     self_type distinct() const {
+        check_combinator("distinct");
+        if (query_->is_sliced()) throw TypeError("dorm: Cannot create distinct fields once a slice has been taken.");
         return recorded([] { return detail::recipe::Distinct{}; }, [](sql::Query& q) { q.distinct = true; });
     }
     /// SELECT DISTINCT ON (fields): PostgreSQL only; other backends raise NotSupportedError when evaluated.
@@ -693,6 +695,7 @@ private:
     }
     // The run-time forms of the variadic methods above (what loads() replays).
     self_type distinct_fields(std::vector<std::string> names) const {
+        check_combinator("distinct");
         if (query_->is_sliced()) throw TypeError("dorm: Cannot create distinct fields once a slice has been taken.");
         return recorded([&] { return detail::recipe::Distinct{names}; }, [&](sql::Query& q) {
             q.distinct = true;
@@ -1293,7 +1296,8 @@ public:
         check_combinator("delete");
         if (query_->values_mode) throw TypeError("dorm: Cannot call delete() after .values() or .values_list()");
         if (query_->is_sliced()) throw TypeError("dorm: Cannot use 'limit' or 'offset' with delete().");
-        if (query_->distinct) throw TypeError("dorm: Cannot call delete() after .distinct().");
+        // Django 5: DISTINCT does not change which rows go; DISTINCT ON does.
+        if (!query_->distinct_fields.empty()) throw TypeError("dorm: Cannot call delete() after .distinct(*fields).");
         DeleteResult result;  // Django >= 3.1: models with nothing deleted are left out, so no match is (0, {})
         const std::string* db = write_db();
         auto& conn = databases().get(*db).connection();
@@ -1301,12 +1305,7 @@ public:
         if (detail::has_dependents(*query_->model)) {  // on_delete rules: collect, then delete children first
             return atomic(
                 [&] {
-                    sql::Query q = *query_;
-                    sql::detail::clear_ordering(q);
-                    q.annotations.clear();
-                    q.grouping = sql::Grouping::none;
-                    q.values_mode = true;
-                    q.values = {sql::SelectItem{"pk", dorm::detail::make_node<sql::Col>(q.alias(), &q.model->pk_field())}};
+                    const sql::Query q = sql::detail::pk_query(*query_);
                     std::vector<Value> pks;
                     auto c = sql::compile_select(q, conn.dialect());
                     if (!c.nothing && !q.empty) {
@@ -1689,10 +1688,14 @@ private:
                                          output == FieldKind::datetime};
         });
         auto r = sql::resolve_path(*q, field, false);
-        if (output == FieldKind::datetime ? r.kind != FieldKind::datetime
-                                          : (r.kind != FieldKind::date && r.kind != FieldKind::datetime))
-            throw TypeError(fmt::format("dorm: '{}' has to be a {}.", field,
-                                        output == FieldKind::date ? "DateField" : "DateTimeField"));
+        // Django's TruncBase.resolve_expression(): TypeError for a field of no date or time, ValueError for one
+        // that cannot be truncated to the output.
+        if (r.kind != FieldKind::date && r.kind != FieldKind::datetime && r.kind != FieldKind::time)
+            throw TypeError(fmt::format("dorm: '{}' isn't a DateField, TimeField, or DateTimeField.", field));
+        if (r.kind == FieldKind::time || (r.kind == FieldKind::date && output == FieldKind::datetime))
+            throw ValueError(fmt::format("dorm: Cannot truncate {} '{}' to {}.",
+                                         r.kind == FieldKind::time ? "TimeField" : "DateField", field,
+                                         output == FieldKind::date ? "DateField" : "DateTimeField"));
         sql::ExprPtr value = r.lhs;
         if (r.kind == FieldKind::datetime && output == FieldKind::date)  // the date part, then truncated
             value = dorm::detail::make_node<lookups::Transform>(lookups::find_transform("date"), value, r.kind);
@@ -1707,8 +1710,8 @@ private:
         q->values = {sql::SelectItem{name, truncated}};
         q->values_mode = true;
         q->distinct = true;
+        // As Django's order_by("-datefield"): an earlier reverse() still holds.
         q->order_by = {sql::OrderBy{dorm::detail::make_node<sql::SelectRef>(name, output), order == "DESC"}};
-        q->standard_ordering = true;
         return q;
     }
 
@@ -1731,8 +1734,7 @@ private:
         for (auto& o : others) q->combined.push_back(std::move(o));
         q->combinator = std::string(op);
         q->order_by.clear();
-        q->default_ordering = false;
-        q->standard_ordering = true;
+        q->default_ordering = false;  // an earlier reverse() holds, as in Django (clear_ordering() keeps it)
         q->low = 0;
         q->high.reset();
         q->empty = false;
@@ -1786,7 +1788,7 @@ private:
 
     /// qs1 & qs2, qs1 | qs2, qs1 ^ qs2 (Django's QuerySet operators): one query whose WHERE combines both.
     static self_type combine(const QuerySet& a, const QuerySet& b, sql::Connector connector) {
-        detail::check_combinable(*a.query_, *b.query_);
+        detail::check_combinable(*a.query_, *b.query_, connector);
         if (a.query_->empty || b.query_->empty) {
             if (connector == sql::Connector::and_) return (a.query_->empty ? a : b).all();
             return (a.query_->empty ? b : a).all();

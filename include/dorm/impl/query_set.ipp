@@ -175,7 +175,10 @@ DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& item
     }
 }
 
-DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b) {
+DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b, sql::Connector connector) {
+    if (!a.combinator.empty() || !b.combinator.empty())  // its WHERE is not what selects its rows
+        throw TypeError(fmt::format("dorm: Cannot use {} operator with combined queryset.",
+                                    connector == sql::Connector::and_ ? "&" : connector == sql::Connector::or_ ? "|" : "^"));
     if (a.model != b.model) throw TypeError("dorm: Cannot combine queries on two different base models.");
     if (a.is_sliced() || b.is_sliced())
         throw TypeError("dorm: Cannot combine queries once a slice has been taken.");
@@ -339,8 +342,7 @@ DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr
 }
 
 DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
-    q.order_by = std::move(terms);
-    q.standard_ordering = true;
+    q.order_by = std::move(terms);  // an earlier reverse() still holds (Django's clear_ordering() keeps it)
     if (q.order_by.empty()) q.default_ordering = false;
 }
 

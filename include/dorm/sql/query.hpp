@@ -732,6 +732,11 @@ DORM_DECL void pk_column(Compiler& c, const Query& q);
 
 /// " WHERE pk IN (SELECT pk ... joins ... WHERE ...)": UPDATE and DELETE cannot join.
 DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q);
+/// Whether the WHERE of `q` alone names its rows (no join, grouping or condition on an aggregate or a window), so
+/// that an UPDATE or DELETE can take it as it is.
+DORM_DECL bool where_names_rows(const Query& q);
+/// A query selecting the primary keys of `q`'s rows and nothing else (delete()'s collection).
+DORM_DECL Query pk_query(const Query& q);
 
 DORM_DECL Compiled finish(Compiler& c, bool ok);
 

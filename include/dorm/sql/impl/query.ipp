@@ -1723,6 +1723,33 @@ DORM_DECL void pk_column(Compiler& c, const Query& q) {
     c.column_alias();
 }
 
+DORM_DECL bool where_names_rows(const Query& q) {
+    // HAVING (an aggregate's condition) and QUALIFY (a window's) are not part of the WHERE, nor is a join's table.
+    return q.joins.empty() && !q.qualify && !q.having && q.grouping == Grouping::none;
+}
+
+DORM_DECL Query pk_query(const Query& q) {
+    Query out;
+    if (q.having || q.grouping != Grouping::none) {  // the grouping decides which rows: it stays, in a subquery
+        auto inner = dorm::detail::make_node<Query>(q);
+        clear_ordering(*inner);
+        out.model = q.model;
+        out.db = q.db;
+        auto in = dorm::detail::make_node<lookups::Lookup>();
+        in->lhs = dorm::detail::make_node<Col>(out.alias(), &out.model->pk_field());
+        in->def = lookups::find("in");
+        in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(inner)));
+        add_where(out, std::move(in));
+    } else {
+        out = q;
+        clear_ordering(out);
+        out.annotations.clear();
+    }
+    out.values_mode = true;
+    out.values = {SelectItem{"pk", dorm::detail::make_node<Col>(out.alias(), &out.model->pk_field())}};
+    return out;
+}
+
 DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q) {
     auto before = c.sql.size();
     c << " WHERE ";
@@ -1958,8 +1985,8 @@ DORM_DECL Compiled compile_update(const Query& q, const backends::Dialect& d, co
         c << " = ";
         c.compile(*sets[i].second);
     }
-    // Joins, or a window to filter on, need a query of their own: the rows are named by primary key.
-    bool ok = q.joins.empty() && !q.qualify ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    // Joins, a window or an aggregate to filter on need a query of their own: the rows are named by primary key.
+    bool ok = detail::where_names_rows(q) ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
     return detail::finish(c, ok);
 }
 
@@ -1968,8 +1995,8 @@ DORM_DECL Compiled compile_delete(const Query& q, const backends::Dialect& d) {
     c << "DELETE FROM ";
     c.quote(q.model->db_table);
     detail::QueryScope scope(c, q);
-    // Joins, or a window to filter on, need a query of their own: the rows are named by primary key.
-    bool ok = q.joins.empty() && !q.qualify ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
+    // Joins, a window or an aggregate to filter on need a query of their own: the rows are named by primary key.
+    bool ok = detail::where_names_rows(q) ? detail::where_clause(c, q) : detail::where_pk_in_subquery(c, q);
     return detail::finish(c, ok);
 }
 
