@@ -74,6 +74,27 @@ TEST_CASE("bulk_update() updates the given fields with one statement per batch",
     CHECK(Entry::objects().bulk_update({}, {"rating"}) == 0);
 }
 
+TEST_CASE("bulk_update() changes only the rows its QuerySet matches (Django's filter(pk__in=...).update())",
+          "[bulk]") {
+    test::BlogData data;
+    auto all = Entry::objects().order_by("id");
+    std::vector<Entry> entries(all.begin(), all.end());
+    for (auto& e : entries) e.rating = 9;
+    CHECK(dorm::related<&Entry::blog>(data.cooking).bulk_update(entries, {"rating"}) == 2);
+    CHECK(test::sorted(Entry::objects().filter("rating", 9)) == std::vector<std::string>{"Pancakes", "Soup"});
+    // Across a join, and with more than one batch.
+    CHECK(Entry::objects().filter("blog__name", "Beatles Blog").bulk_update(entries, {"rating"}, 2) == 2);
+    CHECK(Entry::objects().filter("rating", 9).count() == 4);
+    CHECK(Entry::objects().none().bulk_update(entries, {"rating"}) == 0);
+    CHECK(Entry::objects().filter("pk__in", std::vector<std::int64_t>{}).bulk_update(entries, {"rating"}) == 0);
+    CHECK_THROWS_AS(Entry::objects().slice(0, 2).bulk_update(entries, {"rating"}), dorm::TypeError);
+    CHECK(Entry::objects().filter("rating", 9).count() == 4);
+    // A condition on an aggregate picks the rows through its GROUP BY.
+    for (auto& e : entries) e.rating = 1;
+    CHECK(Entry::objects().annotate("n", dorm::Count("authors")).filter("n", 0).bulk_update(entries, {"rating"}) == 5);
+    CHECK(Entry::objects().filter("rating", 1).count() == 5);
+}
+
 TEST_CASE("iterator() streams rows and fills no cache", "[bulk]") {
     test::BlogData data;
     auto qs = Entry::objects().order_by("rating");

@@ -570,14 +570,15 @@ TEST_CASE("bulk_update() writes every type, a column of NULLs included, and the 
     samples.push_back(duplicate);
     const std::vector<std::string> fields{"flag", "small", "medium", "big", "real", "text", "data", "day", "moment",
                                           "clock", "maybe_int", "maybe_text", "maybe_moment"};
-    CHECK(Sample::objects().bulk_update(samples, fields, 2) == 3);
+    // Batches of two, as Django makes them: [0, 1] and [2, the duplicate of 0]; each is written (4 rows matched).
+    CHECK(Sample::objects().bulk_update(samples, fields, 2) == 4);
     for (const auto& back : Sample::objects().order_by("id")) {
         CHECK(back.flag);
         CHECK(back.small == -7);
         CHECK(back.medium == 1 << 20);
         CHECK(back.big == std::numeric_limits<std::int64_t>::max());
         CHECK(back.real == 0.25);
-        CHECK(back.text == "it's");  // the first of the two objects with this primary key
+        CHECK(back.text == (back.id == samples[0].id ? "second" : "it's"));  // the later batch wrote the duplicate
         CHECK(back.data == dorm::Bytes{std::byte{0}, std::byte{0xff}});
         CHECK(back.day == dorm::Date(9999, 12, 31));
         CHECK(back.moment == dorm::DateTime(2024, 2, 29, 12, 0, 0, 1));
@@ -586,6 +587,10 @@ TEST_CASE("bulk_update() writes every type, a column of NULLs included, and the 
         CHECK(!back.maybe_text);
         CHECK(!back.maybe_moment);
     }
+    // One batch: of the two objects with the same primary key, the first is written (Django's first WHEN).
+    samples[0].text = "first";
+    CHECK(Sample::objects().bulk_update(samples, {"text"}, 4) == 3);
+    CHECK(Sample::objects().get("pk", samples[0].id).text == "first");
 }
 
 TEST_CASE("a server restart: outside atomic() the next statement reconnects; inside, the block is lost",

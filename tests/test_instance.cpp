@@ -48,6 +48,21 @@ TEST_CASE("save() options: force_insert, force_update, update_fields", "[instanc
     CHECK_THROWS_AS(b.save({.force_insert = true}), dorm::IntegrityError);
     CHECK_THROWS_AS(b.save({.force_insert = true, .force_update = true}), dorm::ValueError);
     CHECK_THROWS_AS(b.save({.update_fields = {"nope"}}), dorm::ValueError);
+    // Django's _non_pk_concrete_field_names: never the primary key; a ForeignKey by its attname too.
+    CHECK_THROWS_AS(b.save({.update_fields = {"id"}}), dorm::ValueError);
+    CHECK_THROWS_AS(b.save({.update_fields = {"pk"}}), dorm::ValueError);
+    Blog other{.name = "O", .tagline = ""};
+    other.save();
+    Entry e;
+    e.blog = b;
+    e.headline = "h";
+    e.save();
+    e.blog = other;
+    e.headline = "not saved";
+    e.save({.update_fields = {"blog_id"}});
+    auto moved = Entry::objects().get("pk", e.id);
+    CHECK(moved.blog.id() == other.id);
+    CHECK(moved.headline == "h");
     Blog fresh{.name = "C", .tagline = ""};
     CHECK_THROWS_WITH(fresh.save({.force_update = true}), Catch::Contains("Cannot force an update in save() with no primary key."));
     Blog ghost{.id = 777, .name = "ghost", .tagline = ""};

@@ -115,6 +115,15 @@ TEST_CASE("get_or_create() and update_or_create()", "[methods]") {
     CHECK(!ncreated2);
     CHECK(n2.email == "update@example.com");
     CHECK(Author::objects().count() == 3);
+    // Django locks the row it reads until it has saved it: select_for_update().get_or_create() (SQLite has no lock).
+    {
+        dorm::CaptureQueries queries;
+        Author::objects().update_or_create({{"name", "Ringo"}}, {{"email", "locked@example.com"}});
+        bool locked = false;
+        for (const auto& q : queries.queries()) locked = locked || q.sql.find("FOR UPDATE") != std::string::npos;
+        CHECK(locked == test::is_postgresql());
+    }
+    CHECK(Author::objects().get("name", "Ringo").email == "locked@example.com");
 }
 
 TEST_CASE("first() / last() use the ordering, or pk when unordered", "[methods]") {

@@ -99,10 +99,12 @@ inline constexpr std::size_t copy_min_rows = 100;
 DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, std::span<void* const> objs,
                             bool assign_pk, std::size_t batch_size);
 /// bulk_update()'s statements for `objs` (instances of `meta`'s model with their primary keys set): UPDATE ...
-/// FROM (VALUES ...) where the database has it; returns the rows matched.
+/// FROM (VALUES ...) where the database has it; returns the rows matched. `scope`: the QuerySet's query, whose
+/// rows alone may change (Django's filter(pk__in=...).update()); nullptr when it has no condition.
 DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
                                         const std::vector<const void*>& objs,
-                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size);
+                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size,
+                                        const sql::Query* scope = nullptr);
 
 template <class M>
 void insert_instance(M& obj, backends::Connection& conn) {
@@ -315,13 +317,20 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
     for (const auto& o : objs)
         if (detail::pk_unset(o)) throw ValueError("dorm: All bulk_update() objects must have a primary key set.");
     if (objs.empty()) return 0;
+    // Django runs filter(pk__in=...).update(...) on this QuerySet: its conditions hold, a slice is refused.
+    check_combinator("filter");
+    if (query_->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
+    if (query_->empty) return 0;
+    const sql::Query& q = *query_;
+    const bool scoped = q.where || q.having || q.qualify || !q.joins.empty() || q.grouping != sql::Grouping::none;
 
     std::vector<const void*> rows;
     rows.reserve(objs.size());
     for (const auto& o : objs) rows.push_back(&o);
     const std::string* db = write_db();
     auto& conn = databases().get(*db).connection();
-    return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size); }, *db);
+    return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size, scoped ? &q : nullptr); },
+                  *db);
 }
 
 }  // namespace dorm

@@ -1158,18 +1158,17 @@ public:
         const std::string* db = writing.write_db();
         return atomic(
             [&]() -> std::pair<T, bool> {
-                std::optional<T> found;
-                try {
-                    found = writing.get(kwargs_q(kwargs));
-                } catch (const typename T::DoesNotExist&) {
-                }
-                if (!found) return writing.get_or_create(kwargs, create_defaults ? *create_defaults : defaults);
-                detail::assign_kwargs(*found, defaults);
+                // Django: the row is locked until it is saved, and an object another writer created in between
+                // (get_or_create()'s IntegrityError path) is updated too.
+                auto [found, created] = writing.select_for_update().get_or_create(
+                    kwargs, create_defaults ? *create_defaults : defaults);
+                if (created) return {std::move(found), true};
+                detail::assign_kwargs(found, defaults);
                 SaveOptions o;
                 o.using_ = *db;
                 for (const auto& kw : defaults) o.update_fields.push_back(kw.name);
-                if (!o.update_fields.empty()) detail::save_instance(*found, o);
-                return {std::move(*found), false};
+                if (!o.update_fields.empty()) detail::save_instance(found, o);
+                return {std::move(found), false};
             },
             *db);
     }

@@ -180,16 +180,25 @@ DORM_DECL void check_assigned_relations(const ModelMeta& meta, const void* obj, 
     }
 }
 
-DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& options,
+DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state, const SaveOptions& given,
                              bool owned) {
-    if (options.force_insert && (options.force_update || !options.update_fields.empty()))
+    if (given.force_insert && (given.force_update || !given.update_fields.empty()))
         throw ValueError("dorm: Cannot force both insert and updating in model saving.");
-    for (const auto& name : options.update_fields) {
+    // Django's _non_pk_concrete_field_names: a field's name or its attname ("blog_id"), never the primary key.
+    SaveOptions by_name;
+    bool renamed = false;
+    for (std::size_t i = 0; i < given.update_fields.size(); ++i) {
+        const std::string& name = given.update_fields[i];
         const FieldMeta* f = meta.find_field(name);
-        if (!f || f->name != name)
-            throw ValueError(fmt::format("dorm: The following fields do not exist in this model, are m2m fields, or "
-                                         "are non-concrete fields: {}", name));
+        if (!f || f->primary_key)
+            throw ValueError(fmt::format("dorm: The following fields do not exist in this model, are m2m fields, "
+                                         "primary keys, or are non-concrete fields: {}", name));
+        if (f->name == name) continue;
+        if (!renamed) by_name = given;
+        renamed = true;
+        by_name.update_fields[i] = f->name;
     }
+    const SaveOptions& options = renamed ? by_name : given;
     check_assigned_relations(meta, obj, state);
     const std::string* db = instance_db(meta, obj, state, options.using_, true);
     auto& conn = databases().get(*db).connection();
@@ -198,9 +207,9 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
     if (state.deferred && !options.force_insert && options.update_fields.empty() && db == state.db) {
         SaveOptions loaded = options;
         for (const auto& f : meta.fields)
-            if (std::find(state.deferred->begin(), state.deferred->end(), f.name) ==
-                state.deferred->end())
+            if (!f.primary_key && std::find(state.deferred->begin(), state.deferred->end(), f.name) == state.deferred->end())
                 loaded.update_fields.push_back(f.name);
+        if (loaded.update_fields.empty()) return;  // the key alone was loaded: nothing to write
         return save_instance(meta, obj, state, loaded, owned);
     }
     const bool forced_update = options.force_update || !options.update_fields.empty();
@@ -240,26 +249,31 @@ DORM_DECL bool copy_objects(const ModelMeta& meta, backends::Connection& conn, s
 
 DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connection& conn,
                                         const std::vector<const void*>& objs,
-                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size) {
+                                        const std::vector<const FieldMeta*>& targets, std::size_t batch_size,
+                                        const sql::Query* scope) {
     const FieldMeta& pk = meta.pk_field();
     const auto& d = conn.dialect();
-    // Django: of objects with the same primary key, only the first is written.
-    std::vector<const void*> unique;
-    {
-        std::set<Value> seen;
-        for (const void* o : objs)
-            if (seen.insert(pk.get(o)).second) unique.push_back(o);
-    }
     const bool from_values = d.has_update_from();
     // FROM (VALUES ...): each row binds its primary key and one value per field. Without it, (pk, value) per
     // field in CASE branches plus the pk in the IN list.
     const std::size_t per_row = from_values ? targets.size() + 1 : 2 * targets.size() + 1;
-    std::size_t rows_per_batch = std::max<std::size_t>(d.max_query_params() / per_row, 1);
+    // The QuerySet's own parameters come with each statement.
+    const sql::Query rows_in_scope = scope ? sql::detail::pk_query(*scope) : sql::Query{};
+    const std::size_t scope_params = scope ? sql::compile_select(rows_in_scope, d).params.size() : 0;
+    const std::size_t room = d.max_query_params() > scope_params ? d.max_query_params() - scope_params : 0;
+    std::size_t rows_per_batch = std::max<std::size_t>(room / per_row, 1);
     if (batch_size) rows_per_batch = std::min(rows_per_batch, batch_size);
     auto col = dorm::detail::make_node<sql::Col>(meta.db_table, &pk);
     std::int64_t matched = 0;
-    for (std::size_t start = 0; start < unique.size(); start += rows_per_batch) {
-        const std::size_t end = std::min(unique.size(), start + rows_per_batch);
+    std::vector<const void*> unique;
+    for (std::size_t from = 0; from < objs.size(); from += rows_per_batch) {
+        // Django batches the objects as given: in one batch, of objects with the same primary key only the first
+        // is written (its CASE's first WHEN); a later batch writes its own.
+        unique.clear();
+        std::set<Value> seen;
+        for (std::size_t i = from; i < std::min(objs.size(), from + rows_per_batch); ++i)
+            if (seen.insert(pk.get(objs[i])).second) unique.push_back(objs[i]);
+        const std::size_t start = 0, end = unique.size();
         sql::Compiler c(d);
         c << "UPDATE ";
         c.quote(meta.db_table);
@@ -313,6 +327,13 @@ DORM_DECL std::int64_t bulk_update_rows(const ModelMeta& meta, backends::Connect
                 if (i != start) c << ", ";
                 c.param(pk.get(unique[i]));
             }
+            c << ")";
+        }
+        if (scope) {
+            c << " AND ";
+            col->as_sql(c);
+            c << " IN (";
+            if (!sql::detail::select_body(c, rows_in_scope, false)) return matched;  // it matches nothing
             c << ")";
         }
         matched += conn.execute(c.sql, c.params);
