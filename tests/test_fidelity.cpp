@@ -11,6 +11,41 @@ using dorm::Count;
 using dorm::related;
 using V = std::vector<std::string>;
 
+namespace {
+// order_by() of a reverse relation and of a many-to-many named alone: the related model's Meta.ordering.
+struct Shelf {
+    std::int64_t id = 0;
+    std::string name{};
+    DORM_MODEL(Shelf, id, name)
+};
+struct Volume {
+    std::int64_t id = 0;
+    dorm::ForeignKey<Shelf> shelf{};
+    int position = 0;
+    DORM_MODEL(Volume, id, shelf, position)
+    static void meta(dorm::Meta<Volume>& m) { m.ordering = {"position"}; }
+};
+struct Reader {
+    std::int64_t id = 0;
+    std::string name{};
+    dorm::ManyToMany<Volume> volumes{};
+    DORM_MODEL(Reader, id, name, volumes)
+};
+template <class QS>
+std::vector<std::string> in_order(const QS& qs) {
+    std::vector<std::string> out;
+    for (const auto& o : qs) out.push_back(o.name);
+    return out;
+}
+struct Library : test::Database {
+    Library() {
+        dorm::drop_tables<Shelf, Volume, Reader>();
+        dorm::create_tables<Shelf, Volume, Reader>();
+    }
+    ~Library() { dorm::drop_tables<Shelf, Volume, Reader>(); }
+};
+}  // namespace
+
 TEST_CASE("a ForeignKey related manager's get_or_create / update_or_create set the key", "[fidelity]") {
     test::BlogData data;
     auto entries = related<&Entry::blog>(data.cooking);
@@ -270,12 +305,22 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
 TEST_CASE("only() with no names, select_related(nullptr), in_bulk() by field, refresh_from_db(fields)",
           "[fidelity]") {
     test::BlogData data;
-    // only() with no names loads the primary key alone; only(x).defer(x) too (never an empty select list).
+    // Django's get_select_mask(): with no names left, every field loads (only(), only(x).defer(x), ...).
     auto bare = Entry::objects().only().order_by("id");
     REQUIRE(bare.count() == 5);
-    CHECK(bare.begin()->id > 0);
-    CHECK(bare.begin()->get_deferred_fields().size() == 9);  // every column but the key
-    CHECK(Entry::objects().only("headline").defer("headline").order_by("id").begin()->id > 0);
+    CHECK(bare.begin()->headline == "Lennon returns");
+    CHECK(bare.begin()->get_deferred_fields().empty());
+    CHECK(Entry::objects().only("headline").defer("headline").order_by("id").begin()->get_deferred_fields().empty());
+    CHECK(Entry::objects().defer("headline").only("headline").order_by("id").begin()->get_deferred_fields().empty());
+    // only(a).defer(a, b): b deferred alone (Django's test_defer_only_chaining).
+    auto chained = Entry::objects().only("headline").defer("headline", "rating").order_by("id");
+    CHECK(chained.begin()->get_deferred_fields() == std::vector<std::string>{"rating"});
+    CHECK(chained.begin()->headline == "Lennon returns");
+    // A ForeignKey by its attname, and "pk".
+    auto keyed = Entry::objects().only("headline", "blog_id").order_by("id");
+    CHECK(keyed.begin()->blog.id() == data.beatles.id);
+    CHECK(Entry::objects().defer("blog_id").order_by("id").begin()->get_deferred_fields() == std::vector<std::string>{"blog"});
+    CHECK(Entry::objects().only("pk").order_by("id").begin()->get_deferred_fields().size() == 9);
 
     auto cleared = Entry::objects().select_related("blog").select_related(nullptr).order_by("id");
     CHECK(cleared.query().select_related.empty());
@@ -794,4 +839,23 @@ TEST_CASE("&, |, ^ and distinct() refuse a union, as Django does, instead of dro
     CHECK_THROWS_AS(low.union_(high, true).distinct(), dorm::NotSupportedError);
     CHECK_THROWS_AS(Entry::objects().slice(0, 2).distinct(), dorm::TypeError);
     CHECK(both.count() == 4);
+}
+
+TEST_CASE("order_by() of a reverse relation or a many-to-many alone uses the related model's Meta.ordering",
+          "[fidelity]") {
+    Library library;
+    auto a = Shelf::objects().create({{"name", "A"}});
+    auto b = Shelf::objects().create({{"name", "B"}});
+    auto third = Volume::objects().create({{"shelf", a.id}, {"position", 3}});  // the lower key, the later position
+    auto first = Volume::objects().create({{"shelf", b.id}, {"position", 1}});
+    auto r1 = Reader::objects().create({{"name", "r1"}});
+    auto r2 = Reader::objects().create({{"name", "r2"}});
+    related<&Reader::volumes>(r1).add(third);
+    related<&Reader::volumes>(r2).add(first);
+    // Django's find_ordering_name(): the relation's final field has no attname of that name.
+    CHECK(in_order(Shelf::objects().order_by(dorm::runtime("volume"))) == V{"B", "A"});
+    CHECK(in_order(Shelf::objects().order_by(dorm::runtime("-volume"))) == V{"A", "B"});
+    CHECK(in_order(Reader::objects().order_by("volumes")) == V{"r2", "r1"});
+    CHECK(in_order(Reader::objects().order_by("-volumes")) == V{"r1", "r2"});
+    CHECK(in_order(Shelf::objects().order_by(dorm::runtime("volume__id"))) == V{"A", "B"});  // a field: itself
 }

@@ -296,6 +296,9 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
                                                           std::span<const OrderTermRef> terms, bool temporary = false);
 /// Sets the ORDER BY of `q` (order_by(), extra(order_by=...)).
 DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms);
+/// only() / defer(): each name as the model's field names it ("pk" and a ForeignKey's attname "blog_id" are
+/// another name for a field, as Django's get_field() takes them), without repeats.
+DORM_DECL void loading_names(const sql::Query& q, std::vector<std::string>& names);
 
 /// The name values() gives a model field with no expression: a ForeignKey is its "<name>_id" attribute.
 inline std::string attname(const FieldMeta& f) { return f.is_relation() ? std::string(f.name) + "_id" : std::string(f.name); }
@@ -667,14 +670,23 @@ private:
         check_loading("defer");
         check_field_names(fields);
         return recorded([&] { return detail::recipe::Defer{fields}; }, [&](sql::Query& q) {
+            detail::loading_names(q, fields);
             if (fields.empty()) {
                 q.loading.clear();
                 q.defer_loading = true;
             } else if (q.defer_loading) {
                 for (auto& f : fields)
                     if (std::find(q.loading.begin(), q.loading.end(), f) == q.loading.end()) q.loading.push_back(f);
-            } else {  // only(...).defer(...): fewer fields loaded
-                std::erase_if(q.loading, [&](const std::string& f) { return std::find(fields.begin(), fields.end(), f) != fields.end(); });
+            } else {  // only(...).defer(...): fewer fields loaded (Django's add_deferred_loading())
+                std::vector<std::string> only = std::move(q.loading);
+                q.loading.clear();
+                for (auto& f : only)
+                    if (std::find(fields.begin(), fields.end(), f) == fields.end()) q.loading.push_back(f);
+                if (q.loading.empty()) {  // none left: every field, but those deferred now and not named before
+                    q.defer_loading = true;
+                    for (auto& f : fields)
+                        if (std::find(only.begin(), only.end(), f) == only.end()) q.loading.push_back(f);
+                }
             }
         });
     }
@@ -682,15 +694,17 @@ private:
         check_loading("only");
         check_field_names(fields);
         return recorded([&] { return detail::recipe::Only{fields}; }, [&](sql::Query& q) {
+            detail::loading_names(q, fields);
             if (!q.defer_loading) {  // only().only(): the later call wins, as in Django
                 q.loading = fields;
-                return;
+            } else {
+                std::vector<std::string> keep;
+                for (auto& f : fields)
+                    if (std::find(q.loading.begin(), q.loading.end(), f) == q.loading.end()) keep.push_back(f);
+                q.loading = std::move(keep);
             }
-            std::vector<std::string> keep;
-            for (auto& f : fields)
-                if (std::find(q.loading.begin(), q.loading.end(), f) == q.loading.end()) keep.push_back(f);
-            q.loading = std::move(keep);
-            q.defer_loading = false;
+            // Django's get_select_mask(): no names left is every field, not the key alone.
+            q.defer_loading = q.loading.empty();
         });
     }
     // The run-time forms of the variadic methods above (what loads() replays).

@@ -341,6 +341,16 @@ DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr
     return q;
 }
 
+DORM_DECL void loading_names(const sql::Query& q, std::vector<std::string>& names) {
+    std::vector<std::string> out;
+    for (auto& n : names) {
+        if (n.find("__") == std::string::npos)
+            if (const FieldMeta* f = q.model->find_field(n)) n = f->name;
+        if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+    }
+    names = std::move(out);
+}
+
 DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
     q.order_by = std::move(terms);  // an earlier reverse() still holds (Django's clear_ordering() keeps it)
     if (q.order_by.empty()) q.default_ordering = false;

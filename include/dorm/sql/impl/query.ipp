@@ -1135,8 +1135,26 @@ DORM_DECL void resolve_orderings(Query& q, std::string_view name, OrderList& out
     // Django's find_ordering_name(): a relation named by itself (not its "_id" attribute, not "pk") orders by the
     // related model's Meta.ordering, each term under the relation's path and reversed by a leading '-'.
     std::string_view last = path.substr(path.rfind("__") == std::string_view::npos ? 0 : path.rfind("__") + 2);
+    const ModelMeta* related = nullptr;
     if (r.field && r.field->is_relation() && r.transforms.empty() && !r.custom_transformed && last == r.field->name && last != "pk") {
-        const ModelMeta& target = r.field->related();
+        related = &r.field->related();
+    } else if (r.field && r.transforms.empty() && !r.custom_transformed && !r.custom_lookup && r.lookup.empty()) {
+        // A reverse relation or a many-to-many named alone (its final field has no attname of that name).
+        const ModelMeta* owner = q.model;
+        auto parts = detail::split_path(path);
+        for (std::size_t i = 0; owner && i + 1 < parts.size(); ++i) {
+            const FieldMeta* f = owner->find_field(parts[i]);
+            const RelatedObject* rel = f ? nullptr : owner->find_related(parts[i]);
+            const ManyToManyRelation* m2m = f || rel ? nullptr : owner->find_many_to_many(parts[i]);
+            owner = f ? (f->is_relation() ? &f->related() : nullptr) : rel ? rel->model : m2m ? &m2m->to->related() : nullptr;
+        }
+        if (owner && !owner->find_field(last)) {
+            if (const RelatedObject* rel = owner->find_related(last)) related = rel->model;
+            else if (const ManyToManyRelation* m2m = owner->find_many_to_many(last)) related = &m2m->to->related();
+        }
+    }
+    if (related) {
+        const ModelMeta& target = *related;
         if (!target.ordering.empty()) {
             if (depth > 8) throw FieldError(fmt::format("dorm: Infinite loop caused by ordering ('{}').", name));
             for (const auto& term : target.ordering) {
