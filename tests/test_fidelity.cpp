@@ -859,3 +859,21 @@ TEST_CASE("order_by() of a reverse relation or a many-to-many alone uses the rel
     CHECK(in_order(Reader::objects().order_by("-volumes")) == V{"r1", "r2"});
     CHECK(in_order(Shelf::objects().order_by(dorm::runtime("volume__id"))) == V{"A", "B"});  // a field: itself
 }
+
+TEST_CASE("an expression's value has its output type, as Django's convert_value() makes it", "[fidelity]") {
+    test::BlogData data;
+    using dorm::F;
+    auto lennon = Entry::objects().filter("headline", "Lennon returns");  // rating 5
+    auto annotated = [&](const char* name, dorm::Expression e) { return lennon.annotate(name, std::move(e)).get().annotations(); };
+    // Two integers to a power are an integer (Django's POW of IntegerFields); the database computes a real.
+    CHECK(annotated("p", dorm::pow(F("rating"), 2)).get<std::int64_t>("p") == 25);
+    CHECK(annotated("p", dorm::pow(F("rating"), -1)).get<std::int64_t>("p") == 0);  // int(0.2)
+    // An integer output for a real computation: int() truncates toward zero.
+    CHECK(annotated("x", dorm::ExpressionWrapper(F("rating") * -0.5, dorm::FieldKind::integer)).get<std::int64_t>("x") == -2);
+    CHECK(annotated("x", dorm::ExpressionWrapper(F("rating") * 0.5, dorm::FieldKind::real)).get<double>("x") == 2.5);
+    // values() and aggregate() too.
+    auto row = lennon.values("headline").annotate("p", dorm::pow(F("rating"), 2)).get();
+    CHECK(row.get<std::int64_t>("p") == 25);
+    auto total = Entry::objects().aggregate("half", dorm::Sum(dorm::ExpressionWrapper(F("rating") * 0.5, dorm::FieldKind::integer)));
+    CHECK(total.get<std::int64_t>("half") == 7);  // int(0.5 * (5 + 3 + 4 + 1 + 2)) = int(7.5)
+}

@@ -427,6 +427,9 @@ namespace detail {
 /// A cell as a dynamic Value, converted to `kind` when the column's type is known (a Date from SQLite's text,
 /// a bool from PostgreSQL's integer cell), else by its storage class.
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind);
+/// The value an expression (not a plain column) computed, made its output type as Django's convert_value() makes
+/// it: an integer type truncates a number computed as a real (int()), DataError past int64's range.
+DORM_DECL Value expression_value(const backends::Cell& c, std::optional<FieldKind> kind);
 
 /// Array, std::vector<T> (not Bytes) or std::optional of those: result types no field has (ArrayAgg's).
 template <class T>

@@ -116,7 +116,7 @@ public:
         } else if constexpr (std::is_same_v<T, Row>) {
             std::vector<Value> values;
             values.reserve(kinds_.size());
-            for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(cell_value(row[i], kinds_[i]));
+            for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(column_value(row, i, i));
             out = Row(names_, std::move(values));
         } else if constexpr (is_tuple<T>::value) {
             [&]<std::size_t... I>(std::index_sequence<I...>) {
@@ -876,7 +876,7 @@ public:
         auto cursor = conn.query(c.sql, c.params);
         if (!cursor->next()) throw DatabaseError("dorm: aggregate() returned no row", c.sql);
         auto row = cursor->row();
-        for (std::size_t i = 0; i < kinds.size(); ++i) values.push_back(detail::cell_value(row[i], kinds[i]));
+        for (std::size_t i = 0; i < kinds.size(); ++i) values.push_back(detail::expression_value(row[i], kinds[i]));
         return Row(std::move(names), std::move(values));
     }
 

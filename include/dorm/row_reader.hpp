@@ -75,6 +75,10 @@ protected:
     std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others
     std::shared_ptr<const Row::names_type> names_;
     std::vector<std::optional<FieldKind>> kinds_;
+    std::vector<bool> computed_;  // kinds_[i] is an expression's (not a plain column's): expression_value()
+    Value column_value(std::span<const backends::Cell> row, std::size_t at, std::size_t i) const {
+        return computed_[i] ? expression_value(row[at], kinds_[i]) : cell_value(row[at], kinds_[i]);
+    }
 };
 
 }  // namespace dorm::detail

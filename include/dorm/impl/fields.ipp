@@ -46,6 +46,16 @@ DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t 
     return static_cast<std::int64_t>(d);
 }
 
+DORM_DECL Value expression_value(const backends::Cell& c, std::optional<FieldKind> kind) {
+    if (c.kind != backends::Cell::Kind::real || !kind ||
+        (*kind != FieldKind::small_integer && *kind != FieldKind::integer && *kind != FieldKind::big_integer))
+        return cell_value(c, kind);
+    const double whole = std::trunc(c.d);
+    if (!(whole >= -9223372036854775808.0 && whole < 9223372036854775808.0))  // NaN and the infinities too
+        throw DataError(fmt::format("dorm: {} cannot be converted to an integer", c.d));
+    return Value(static_cast<std::int64_t>(whole));
+}
+
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind) {
     using K = backends::Cell::Kind;
     if (c.kind == K::null) return Value();

@@ -64,6 +64,7 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
         for (std::size_t i = 0; i < items.size(); ++i) {
             names->push_back(items[i].name);
             kinds_.push_back(items[i].expr->output_kind());
+            computed_.push_back(dynamic_cast<const sql::Col*>(items[i].expr.get()) == nullptr);
         }
         names_ = std::move(names);
     }
@@ -104,7 +105,7 @@ DORM_DECL void RowReaderBase::attach_relations(void* obj) const {
 DORM_DECL void RowReaderBase::read_annotations(std::span<const backends::Cell> row, std::size_t n,
                                                ModelState& state) const {
     std::vector<Value> values;
-    for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(cell_value(row[n + i], kinds_[i]));
+    for (std::size_t i = 0; i < kinds_.size(); ++i) values.push_back(column_value(row, n + i, i));
     state.annotations = std::make_shared<const Row>(names_, std::move(values));
 }
 
