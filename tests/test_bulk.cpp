@@ -51,6 +51,14 @@ TEST_CASE("bulk_create() with conflicts: ignore and update", "[bulk]") {
     CHECK_THROWS_AS(Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .update_conflicts = true}),
                     dorm::ValueError);
     CHECK_THROWS_AS(Blog::objects().bulk_create(blogs, {.update_conflicts = true}), dorm::ValueError);
+    // Django: the field lists serve update_conflicts alone (ignored otherwise), and no objects is no check at all.
+    blogs = {{.name = "Same", .tagline = "ignored"}, {.name = "Third", .tagline = ""}};
+    Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .unique_fields = {"name"}});
+    CHECK(Blog::objects().count() == 3);
+    CHECK(Blog::objects().get("name", "Same").tagline == "newer");
+    CHECK(Blog::objects().bulk_create({}, {.ignore_conflicts = true, .update_conflicts = true}).empty());
+    CHECK_THROWS_AS(Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .unique_fields = {"nope"}}),
+                    dorm::FieldError);
 }
 
 TEST_CASE("bulk_update() updates the given fields with one statement per batch", "[bulk]") {

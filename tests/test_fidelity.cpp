@@ -877,3 +877,19 @@ TEST_CASE("an expression's value has its output type, as Django's convert_value(
     auto total = Entry::objects().aggregate("half", dorm::Sum(dorm::ExpressionWrapper(F("rating") * 0.5, dorm::FieldKind::integer)));
     CHECK(total.get<std::int64_t>("half") == 7);  // int(0.5 * (5 + 3 + 4 + 1 + 2)) = int(7.5)
 }
+
+TEST_CASE("a set operation's ordering keeps nulls_first / nulls_last", "[fidelity]") {
+    test::BlogData data;
+    using dorm::F;
+    // Notes: Soup "thin", Election, Lennon returns and Pancakes none.
+    auto both = Entry::objects().filter("rating__lte", 2).union_(Entry::objects().filter("rating__gte", 4));
+    CHECK(test::headlines(both.order_by(F("rating_note").desc({.nulls_last = true}), "headline")) ==
+          V{"Soup", "Election", "Lennon returns", "Pancakes"});
+    CHECK(test::headlines(both.order_by(F("rating_note").asc({.nulls_last = true}), "headline")) ==
+          V{"Soup", "Election", "Lennon returns", "Pancakes"});
+    CHECK(test::headlines(both.order_by(F("rating_note").asc({.nulls_first = true}), "headline")) ==
+          V{"Election", "Lennon returns", "Pancakes", "Soup"});
+    // reverse() turns NULLS LAST into NULLS FIRST, as for any ordering.
+    CHECK(test::headlines(both.order_by(F("rating_note").asc({.nulls_last = true}), "headline").reverse()) ==
+          V{"Pancakes", "Lennon returns", "Election", "Soup"});
+}

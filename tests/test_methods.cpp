@@ -195,6 +195,11 @@ TEST_CASE("update() sets columns in SQL and returns the rows matched", "[methods
     CHECK(Entry::objects().filter("rating_note__isnull", true).count() == 5);
     CHECK_THROWS_AS(Entry::objects().update({{"nope", 1}}), dorm::FieldError);
     CHECK_THROWS_AS(Entry::objects().update({{"rating", "high"}}), dorm::TypeError);
+    {
+        dorm::CaptureQueries none;
+        CHECK(Entry::objects().update({}) == 0);  // Django: nothing to set is no statement, 0 rows
+        CHECK(none.size() == 0);
+    }
 }
 
 TEST_CASE("delete_() removes matched rows and reports counts per model", "[methods]") {

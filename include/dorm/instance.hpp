@@ -212,26 +212,28 @@ template <class T, class Derived>
 std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const BulkCreateOptions& options) const {
     using sql::OnConflict;
     const auto& meta = *query_->model;
+    if (objs.empty()) return objs;  // Django looks at the options only when there are objects
+    // As Django: the names are resolved first, then the options checked; without update_conflicts the field lists
+    // are not used.
+    OnConflict conflict;
+    std::vector<const FieldMeta*> update_fields, unique_fields;
+    for (const auto& n : options.unique_fields) unique_fields.push_back(&meta.get_field(n));
+    for (const auto& n : options.update_fields) update_fields.push_back(&meta.get_field(n));
     if (options.ignore_conflicts && options.update_conflicts)
         throw ValueError("dorm: ignore_conflicts and update_conflicts are mutually exclusive.");
-    OnConflict conflict;
-    if (options.ignore_conflicts) conflict.action = OnConflict::Action::ignore;
-    if (options.update_conflicts) {
+    if (options.ignore_conflicts) {
+        conflict.action = OnConflict::Action::ignore;
+    } else if (options.update_conflicts) {
         conflict.action = OnConflict::Action::update;
-        if (options.update_fields.empty())
+        if (update_fields.empty())
             throw ValueError("dorm: Fields that will be updated when a row insertion fails on conflicts must be provided.");
-        if (options.unique_fields.empty())
+        if (unique_fields.empty())
             throw ValueError("dorm: Unique fields that can trigger the upsert must be provided.");
-        for (const auto& n : options.update_fields) {
-            const FieldMeta& f = meta.get_field(n);
-            if (f.primary_key) throw ValueError("dorm: bulk_create() cannot be used with primary keys in update_fields.");
-            conflict.update_fields.push_back(&f);
-        }
-        for (const auto& n : options.unique_fields) conflict.unique_fields.push_back(&meta.get_field(n));
-    } else if (!options.update_fields.empty() || !options.unique_fields.empty()) {
-        throw ValueError("dorm: update_fields and unique_fields are only used with update_conflicts=true");
+        for (const FieldMeta* f : update_fields)
+            if (f->primary_key) throw ValueError("dorm: bulk_create() cannot be used with primary keys in update_fields.");
+        conflict.update_fields = std::move(update_fields);
+        conflict.unique_fields = std::move(unique_fields);
     }
-    if (objs.empty()) return objs;
 
     const std::string* db = write_db();
     auto& conn = databases().get(*db).connection();

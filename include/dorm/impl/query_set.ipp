@@ -51,12 +51,12 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
         sql::detail::check_value(*f, kw.value.value);
         sets.emplace_back(f, dorm::detail::make_node<sql::Param>(kw.value.value));
     }
-    if (sets.empty()) throw TypeError("dorm: update() needs at least one field to set");
-    return sets;
+    return sets;  // none: update() changes nothing and returns 0 (Django's empty UPDATE is an EmptyResultSet)
 }
 
 DORM_DECL std::int64_t run_update(const sql::Query& q, backends::Connection& conn, const UpdateSets& sets,
                                   const Kwargs& kwargs) {
+    if (sets.empty()) return 0;
     for (const auto& [f, e] : sets)
         if (const auto* p = dynamic_cast<const sql::Param*>(e.get()); p && f->kind == FieldKind::text)
             check_storable(conn.dialect(), *f, p->value);
@@ -369,6 +369,10 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
                 throw DatabaseError("dorm: ORDER BY term does not match any column in the result set.");
             resolved.push_back(e ? sql::resolve_compound_ordering(*q, e->expression.node()->name, e->descending)
                                  : sql::resolve_compound_ordering(*q, t.name));
+            if (e) {  // F("x").desc({.nulls_last = true}): kept, as Django's get_order_by() keeps it
+                resolved.back().nulls_first = e->nulls_first;
+                resolved.back().nulls_last = e->nulls_last;
+            }
             continue;
         }
         if (e) resolved.push_back(sql::resolve_ordering(*q, *e));

@@ -1711,8 +1711,10 @@ DORM_DECL bool compound_body(Compiler& c, const Query& q, bool with_ordering) {
                 throw DatabaseError(fmt::format("dorm: ORDER BY term '{}' does not match any column in the result set.",
                                                 q.order_by[i].column));
             c << std::to_string(at - names.begin() + 1);
-            bool desc = q.order_by[i].descending != !q.standard_ordering;
-            c << (desc ? " DESC" : " ASC");
+            const bool reversed = !q.standard_ordering;
+            c << (q.order_by[i].descending != reversed ? " DESC" : " ASC");
+            if (reversed ? q.order_by[i].nulls_last : q.order_by[i].nulls_first) c << " NULLS FIRST";
+            if (reversed ? q.order_by[i].nulls_first : q.order_by[i].nulls_last) c << " NULLS LAST";
         }
     }
     limit_clause(c, q);
