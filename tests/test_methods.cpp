@@ -195,6 +195,15 @@ TEST_CASE("update() sets columns in SQL and returns the rows matched", "[methods
     CHECK(Entry::objects().filter("rating_note__isnull", true).count() == 5);
     CHECK_THROWS_AS(Entry::objects().update({{"nope", 1}}), dorm::FieldError);
     CHECK_THROWS_AS(Entry::objects().update({{"rating", "high"}}), dorm::TypeError);
+    // Django's FieldErrors, not a database error: a joined annotation, an aggregate, an ordering by an aggregate.
+    CHECK_THROWS_AS(Entry::objects().annotate("bn", dorm::F("blog__name")).update({{"headline", dorm::F("bn")}}),
+                    dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().annotate("m", dorm::Max("rating")).update({{"rating", dorm::F("m")}}),
+                    dorm::FieldError);
+    CHECK_THROWS_AS(Blog::objects().annotate("n", dorm::Count("entry")).order_by("n").update({{"tagline", "x"}}),
+                    dorm::FieldError);
+    CHECK(Entry::objects().annotate("double", dorm::F("rating") * 2).filter("rating", 4).update({{"rating", dorm::F("double")}}) == 1);
+    CHECK(Entry::objects().filter("rating", 8).count() == 1);
     {
         dorm::CaptureQueries none;
         CHECK(Entry::objects().update({}) == 0);  // Django: nothing to set is no statement, 0 rows

@@ -30,6 +30,16 @@ DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwa
 
 DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
     const auto& meta = *q.model;
+    for (const auto& o : q.order_by)  // Django's update(): the ordering is inlined where it can be, never an aggregate
+        if (o.expr && o.expr->contains_aggregate())
+            throw FieldError("dorm: Cannot update when ordering by an aggregate.");
+    // Whether `e` reads a column of another table than the model's own (an annotation across a relation).
+    auto joined = [&](auto& self, const sql::Expression& e) -> bool {
+        if (const auto* col = dynamic_cast<const sql::Col*>(&e)) return col->alias != q.alias();
+        std::vector<const sql::Expression*> kids;
+        e.sources(kids);
+        return std::any_of(kids.begin(), kids.end(), [&](const sql::Expression* k) { return k && self(self, *k); });
+    };
     UpdateSets sets;
     for (const auto& kw : kwargs) {
         const FieldMeta* f = meta.find_field(kw.name);
@@ -41,6 +51,10 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
             auto e = sql::resolve_expression(q, *kw.value.expression, false);
             if (e->contains_over_clause())  // Django's SQLUpdateCompiler: no database takes one in SET
                 throw FieldError(fmt::format("dorm: Window expressions are not allowed in this query ({}=...).", kw.name));
+            if (e->contains_aggregate())  // Django's SQLUpdateCompiler
+                throw FieldError(fmt::format("dorm: Aggregate functions are not allowed in this query ({}=...).", kw.name));
+            if (joined(joined, *e))  // through an annotation: Django's resolve_ref() with allow_joins=False
+                throw FieldError("dorm: Joined field references are not permitted in this query");
             sets.emplace_back(f, std::move(e));
             continue;
         }
