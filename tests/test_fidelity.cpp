@@ -439,6 +439,19 @@ TEST_CASE("only() / defer() reach through select_related(), and a followed key c
     CHECK_THROWS_WITH(Entry::objects().select_related("blog").only("headline").sql(),
                       Catch::Contains("Field Entry.blog cannot be both deferred and traversed using select_related at the same time."));
     CHECK_THROWS_AS(Entry::objects().select_related("blog").defer("blog").sql(), dorm::FieldError);
+    // select_related() without names overrides defer() (Django's test_defer_foreign_keys_are_deferred_and_not_traversed):
+    // the relation is followed, and its key loaded.
+    {
+        Entry followed = Entry::objects().defer("blog").select_related().get("headline", "Soup");
+        dorm::CaptureQueries none;
+        CHECK(followed.blog.is_cached());
+        CHECK(followed.blog.get().name == "Cooking");
+        CHECK(followed.blog.id() == data.cooking.id);
+        Entry only_headline = Entry::objects().select_related().only("headline").get("headline", "Soup");
+        CHECK(only_headline.blog.get().tagline == "Recipes");
+        CHECK(only_headline.rating == 0);  // deferred
+        CHECK(none.queries().size() == 1);
+    }
     // Names are checked against the models.
     CHECK_THROWS_AS(Entry::objects().only("blog__nmae"), dorm::FieldError);
     CHECK_THROWS_AS(Entry::objects().only("headline__name"), dorm::FieldError);

@@ -106,6 +106,9 @@ struct RelatedSelection {
     /// Set when the object has no ForeignKey member to go in (a reverse one-to-one, a FilteredRelation): it is
     /// stored like a prefetched list of 0 or 1 objects under this name (`related_object()` / `prefetched()`).
     std::string stored_as{};
+    /// Named in select_related(); false when select_related() without names followed it (Django's unrestricted
+    /// descent, which a deferred ForeignKey does not stop: the key is then loaded with it).
+    bool requested = true;
 };
 
 /// One prefetch_related() lookup: "entry_set__blog", with the QuerySet and attribute name of a Prefetch().
@@ -176,6 +179,9 @@ struct Query {
     /// Whether field `i` of the select_related() object `sel` is loaded: only("blog__name") and
     /// defer("blog__tagline") name its fields after its path; an object that no name reaches is loaded whole.
     bool loads(const RelatedSelection& sel, std::size_t i) const;
+    /// Whether select_related() without names follows the ForeignKey `fk` of the selection `parent` (-1: the
+    /// model's own), which is then loaded even when deferred.
+    bool followed_anyway(int parent, const FieldMeta& fk) const;
     bool all_loaded() const noexcept { return loading.empty() && defer_loading; }
 
     /// Django's Query.set_limits: a slice of a slice is relative to it.

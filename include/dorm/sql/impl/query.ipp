@@ -9,10 +9,16 @@
 
 namespace dorm::sql {
 
+DORM_DECL auto Query::followed_anyway(int parent, const FieldMeta& fk) const -> bool {
+    return std::any_of(select_related.begin(), select_related.end(),
+                       [&](const RelatedSelection& s) { return s.parent == parent && s.fk == &fk && !s.requested; });
+}
+
 DORM_DECL auto Query::loads(std::size_t i) const -> bool {
     const auto& f = model->fields[i];
     if (f.primary_key) return true;  // even for only() with no names, or only("x").defer("x")
     if (loading.empty()) return defer_loading;
+    if (f.is_relation() && followed_anyway(-1, f)) return true;
     for (const auto& name : loading) {
         if (name == f.name) return !defer_loading;
         // only("blog__name") needs the key that select_related() follows; defer("blog__tagline") keeps it.
@@ -27,6 +33,7 @@ DORM_DECL auto Query::loads(const RelatedSelection& sel, std::size_t i) const ->
     // A reverse one-to-one is kept like a prefetched list, which is loaded whole.
     if (all_loaded() || !sel.stored_as.empty() || i == sel.model->pk) return true;
     const auto& f = sel.model->fields[i];
+    if (f.is_relation() && followed_anyway(static_cast<int>(&sel - select_related.data()), f)) return true;
     bool reached = false, listed = false;
     for (const auto& name : loading) {
         if (name.size() <= sel.path.size() + 2 || !name.starts_with(sel.path) || name.compare(sel.path.size(), 2, "__") != 0)
@@ -1077,7 +1084,7 @@ DORM_DECL void add_select_related(Query& q, std::string_view path) {
 DORM_DECL void check_deferred_traversal(const Query& q) {
     if (q.all_loaded()) return;
     for (const auto& sel : q.select_related) {
-        if (!sel.stored_as.empty()) continue;  // a reverse relation: no key on the parent to defer
+        if (!sel.stored_as.empty() || !sel.requested) continue;  // a reverse relation: no key to defer
         const RelatedSelection* parent = sel.parent < 0 ? nullptr : &q.select_related[static_cast<std::size_t>(sel.parent)];
         const ModelMeta& pm = parent ? *parent->model : *q.model;
         auto i = static_cast<std::size_t>(sel.fk - pm.fields.data());
@@ -1116,7 +1123,9 @@ DORM_DECL void add_select_related_all(Query& q) {
             walk(f.related(), path, depth + 1);
         }
     };
+    const std::size_t named = q.select_related.size();
     walk(*q.model, "", 1);
+    for (std::size_t i = named; i < q.select_related.size(); ++i) q.select_related[i].requested = false;
 }
 
 DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name) {
