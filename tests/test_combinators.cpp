@@ -26,6 +26,16 @@ TEST_CASE("union_, intersection and difference combine QuerySets", "[combinators
     CHECK(low.union_(Entry::objects().none()).count() == 2);
     CHECK(low.intersection(Entry::objects().none()).count() == 0);
     CHECK(mid.difference(Entry::objects().none()).count() == 3);
+    // Django's EmptyQuerySet rules (ticket #32116): none().union(qs) is qs, its ordering kept; an intersection
+    // with none(), or none().difference(), is that none(), which filter() may still follow.
+    auto ordered = Entry::objects().order_by("rating");
+    CHECK(test::headlines(Entry::objects().none().union_(ordered)) == test::headlines(ordered));
+    CHECK(test::headlines(Entry::objects().none().union_(Entry::objects().none(), ordered).order_by("-rating")) ==
+          V{"Lennon returns", "Pancakes", "Beatles reunion", "Election", "Soup"});
+    CHECK(Entry::objects().none().union_(low, high).count() == 4);
+    CHECK(Entry::objects().none().union_(Entry::objects().none()).count() == 0);
+    CHECK(low.intersection(Entry::objects().none()).filter("rating", 1).count() == 0);
+    CHECK(Entry::objects().none().difference(low).filter("rating", 1).count() == 0);
 }
 
 TEST_CASE("a combined QuerySet can be ordered, sliced, counted and narrowed with values()", "[combinators]") {

@@ -17,7 +17,9 @@ TEST_CASE("defer() leaves fields unloaded and lists them", "[deferred]") {
     CHECK(e.body_text.empty());          // the member's default value stands in
     CHECK(e.rating_note == std::nullopt);
     CHECK(e.get_deferred_fields() == V{"body_text", "rating_note"});
+    e = Entry::objects().defer("body_text", "rating_note").annotate("double", dorm::F("rating") * 2).get("pk", e.id);
     e.refresh_from_db();
+    CHECK(e.annotations().get<int>("double") == 2);  // Django keeps an instance's annotations
     CHECK(e.body_text == "Body of Soup");
     CHECK(e.rating_note == "thin");
     CHECK(e.get_deferred_fields().empty());

@@ -136,8 +136,12 @@ DeleteResult delete_instance(M& obj, std::string_view using_) {
 
 template <class M>
 void refresh_instance(M& obj, std::string_view using_) {
+    // Every field is loaded (deferred ones too: what Django loads when one is read next); prefetched objects go,
+    // annotations stay, as in Django.
     const std::string* db = instance_db(obj, using_, false);
+    auto annotations = std::move(obj.dorm_state_.annotations);
     obj = QuerySet<M>().using_(*db).get("pk", pk_value(obj));
+    obj.dorm_state_.annotations = std::move(annotations);
 }
 
 /// refresh_from_db({.fields = ...}): loads only these fields into `obj`; the others keep their values.

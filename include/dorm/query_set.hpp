@@ -908,6 +908,15 @@ public:
         bool all = false;
         std::vector<std::shared_ptr<const sql::Query>> parts;
         (collect_part(parts, all, others), ...);
+        if (query_->empty) {  // Django: none().union(...) is the union of the others that can match something
+            std::erase_if(parts, [](const auto& p) { return p->empty; });
+            if (parts.empty()) return self();
+            if (parts.front()->model == query_->model && parts.front()->values_mode == query_->values_mode) {
+                self_type first(std::move(parts.front()));
+                parts.erase(parts.begin());
+                return parts.empty() ? first : first.combined(all ? "UNION ALL" : "UNION", std::move(parts));
+            }
+        }
         return combined(all ? "UNION ALL" : "UNION", std::move(parts));
     }
     /// SQL INTERSECT: rows in this QuerySet and in every one of `others`.
@@ -916,6 +925,9 @@ public:
         bool all = false;
         std::vector<std::shared_ptr<const sql::Query>> parts;
         (collect_part(parts, all, others), ...);
+        // Django: an intersection with none() is that none(), which later calls may still filter.
+        if (query_->empty || std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p->empty; }))
+            return none();
         return combined("INTERSECT", std::move(parts));
     }
     /// SQL EXCEPT: rows in this QuerySet and in none of `others`.
@@ -924,6 +936,7 @@ public:
         bool all = false;
         std::vector<std::shared_ptr<const sql::Query>> parts;
         (collect_part(parts, all, others), ...);
+        if (query_->empty) return self();  // Django: none().difference(...) is that none()
         return combined("EXCEPT", std::move(parts));
     }
 
