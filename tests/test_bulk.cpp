@@ -58,7 +58,7 @@ TEST_CASE("bulk_create() with conflicts: ignore and update", "[bulk]") {
     CHECK(Blog::objects().get("name", "Same").tagline == "newer");
     CHECK(Blog::objects().bulk_create({}, {.ignore_conflicts = true, .update_conflicts = true}).empty());
     CHECK_THROWS_AS(Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .unique_fields = {"nope"}}),
-                    dorm::FieldError);
+                    dorm::FieldDoesNotExist);  // Django's get_field()
 }
 
 TEST_CASE("bulk_update() updates the given fields with one statement per batch", "[bulk]") {

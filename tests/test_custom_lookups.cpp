@@ -437,7 +437,7 @@ TEST_CASE("Registering on one field: clashes, kinds, unregistering", "[custom_lo
                       Catch::Contains("replace"));
     CHECK_THROWS_AS(dorm::register_transform<Station>("name", dorm::CustomTransform{.name = "nope__x", .sql = "{lhs}"}),
                     dorm::ValueError);  // names are checked as for the kinds
-    CHECK_THROWS_AS(dorm::register_lookup<Station>("nope", not_equal), dorm::FieldError);  // no such field
+    CHECK_THROWS_AS(dorm::register_lookup<Station>("nope", not_equal), dorm::FieldDoesNotExist);  // no such field
     CHECK_THROWS_WITH(dorm::register_lookup<Station>("level", dorm::CustomLookup{.name = "odd", .on = FieldKinds::text(),
                                                                                   .sql = "{lhs} % 2 = 1"}),
                       Catch::Contains("not for fields of this kind"));

@@ -452,8 +452,11 @@ TEST_CASE("only() / defer() reach through select_related(), and a followed key c
         CHECK(only_headline.rating == 0);  // deferred
         CHECK(none.queries().size() == 1);
     }
+    // Django: a named select_related() replaces "every relation", and the other way round.
+    CHECK_THROWS_AS(Entry::objects().defer("blog").select_related().select_related("blog").sql(), dorm::FieldError);
+    CHECK(Entry::objects().defer("blog").select_related("blog").select_related().get("headline", "Soup").blog.is_cached());
     // Names are checked against the models.
-    CHECK_THROWS_AS(Entry::objects().only("blog__nmae"), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().only("blog__nmae"), dorm::FieldDoesNotExist);  // Django's get_field()
     CHECK_THROWS_AS(Entry::objects().only("headline__name"), dorm::FieldError);
     // Without select_related() the related part names nothing to load; the key is loaded, as in Django.
     Entry plain = Entry::objects().only("blog__name").get("headline", "Soup");

@@ -193,7 +193,12 @@ TEST_CASE("update() sets columns in SQL and returns the rows matched", "[methods
     CHECK(Entry::objects().filter("rating", 99).update({{"rating", 0}}) == 0);
     CHECK(Entry::objects().update({{"rating_note", std::nullopt}}) == 5);
     CHECK(Entry::objects().filter("rating_note__isnull", true).count() == 5);
-    CHECK_THROWS_AS(Entry::objects().update({{"nope", 1}}), dorm::FieldError);
+    // Django: get_field()'s FieldDoesNotExist for a name the model lacks, FieldError for a many-to-many.
+    CHECK_THROWS_AS(Entry::objects().update({{"nope", 1}}), dorm::FieldDoesNotExist);
+    CHECK_THROWS_AS(Entry::objects().update({{"blog__name", "x"}}), dorm::FieldDoesNotExist);
+    CHECK_THROWS_AS(Entry::objects().update({{"authors", 1}}), dorm::FieldError);
+    CHECK_THROWS_AS(Entry::objects().bulk_update({}, {"nope"}), dorm::FieldDoesNotExist);
+    CHECK_THROWS_AS(Entry::objects().in_bulk(std::vector<std::int64_t>{1}, "nope"), dorm::FieldDoesNotExist);
     CHECK_THROWS_AS(Entry::objects().update({{"rating", "high"}}), dorm::TypeError);
     // Django's FieldErrors, not a database error: a joined annotation, an aggregate, an ordering by an aggregate.
     CHECK_THROWS_AS(Entry::objects().annotate("bn", dorm::F("blog__name")).update({{"headline", dorm::F("bn")}}),

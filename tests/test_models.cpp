@@ -30,8 +30,9 @@ TEST_CASE("metadata from DORM_MODEL and meta()", "[models]") {
     CHECK(!entry.get_field("rating").nullable);
     CHECK(entry.get_field("headline").max_length == 255);
     CHECK(&entry.get_field("pk") == &entry.pk_field());
-    CHECK_THROWS_WITH(entry.get_field("titel"), Catch::Contains("Cannot resolve keyword 'titel' into field. Choices are: "
+    CHECK_THROWS_WITH(entry.get_field("titel"), Catch::Contains("Entry has no field named 'titel'. Choices are: "
                                                                 "authors, blog, body_text, comment, headline, id, mod_date"));
+    CHECK_THROWS_AS(entry.get_field("titel"), dorm::FieldDoesNotExist);  // Django's Options.get_field()
 
     const auto& country = dorm::model_meta<Country>();
     CHECK(country.db_table == "geo_country");

@@ -20,7 +20,9 @@ public:
     using Error::Error;
 };
 
-/// A field a query needed is missing (Django's FieldDoesNotExist): a raw() query without the primary key.
+/// A field name the model does not have where Django asks Options.get_field() (only(), defer(), update(),
+/// bulk_update(), bulk_create()'s field lists, in_bulk(), refresh_from_db(fields)), or a raw() query without the
+/// primary key (Django's FieldDoesNotExist; not a FieldError, as in Django).
 class FieldDoesNotExist : public Error {
 public:
     using Error::Error;

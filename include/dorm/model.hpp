@@ -186,10 +186,10 @@ struct ModelMeta {
 
     /// A field by name, by "pk", or by a ForeignKey's column name ("blog_id", Django's attname); nullptr if none.
     const FieldMeta* find_field(std::string_view n) const noexcept;
-    /// Like find_field, but throws FieldError listing the choices, as Django does.
+    /// Like find_field, but throws FieldDoesNotExist (listing the choices), as Django's Options.get_field().
     const FieldMeta& get_field(std::string_view n) const {
         if (auto* f = find_field(n)) return *f;
-        throw FieldError(fmt::format("dorm: Cannot resolve keyword '{}' into field. Choices are: {}", n, choices()));
+        throw FieldDoesNotExist(fmt::format("dorm: {} has no field named '{}'. Choices are: {}", name, n, choices()));
     }
     /// "blog, body_text, headline, id, ..." sorted, as in Django's FieldError.
     std::string choices() const;

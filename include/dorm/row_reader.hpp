@@ -74,11 +74,13 @@ protected:
     std::vector<const FieldMeta*> loaded_;                  // defer() / only(): the fields selected
     std::shared_ptr<const std::vector<std::string>> deferred_;  // and the others
     std::shared_ptr<const Row::names_type> names_;
-    std::vector<std::optional<FieldKind>> kinds_;
-    std::vector<bool> computed_;  // kinds_[i] is an expression's (not a plain column's): expression_value()
-    Value column_value(std::span<const backends::Cell> row, std::size_t at, std::size_t i) const {
-        return computed_[i] ? expression_value(row[at], kinds_[i]) : cell_value(row[at], kinds_[i]);
-    }
+    struct ColumnKind {
+        std::optional<FieldKind> kind;
+        bool computed = false;  // an expression's (not a plain column's): read with expression_value()
+    };
+    std::vector<ColumnKind> kinds_;
+    /// Cell `at` of `row`, the values list's or annotations' column `i`.
+    Value column_value(std::span<const backends::Cell> row, std::size_t at, std::size_t i) const;
 };
 
 }  // namespace dorm::detail

@@ -209,7 +209,11 @@ DORM_DECL void save_instance(const ModelMeta& meta, void* obj, ModelState& state
         for (const auto& f : meta.fields)
             if (!f.primary_key && std::find(state.deferred->begin(), state.deferred->end(), f.name) == state.deferred->end())
                 loaded.update_fields.push_back(f.name);
-        if (loaded.update_fields.empty()) return;  // the key alone was loaded: nothing to write
+        if (loaded.update_fields.empty()) {  // the key alone was loaded: nothing to write, but the row must be there
+            if (update_instance(meta, obj, db, conn, {meta.fields[meta.pk].name}) == 0)
+                throw DatabaseError("dorm: Save with update_fields did not affect any rows.");
+            return;
+        }
         return save_instance(meta, obj, state, loaded, owned);
     }
     const bool forced_update = options.force_update || !options.update_fields.empty();

@@ -43,9 +43,12 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
     UpdateSets sets;
     for (const auto& kw : kwargs) {
         const FieldMeta* f = meta.find_field(kw.name);
-        if (!f || kw.name.find("__") != std::string::npos)
+        if (!f && meta.find_many_to_many(kw.name))  // Django's add_update_values()
             throw FieldError(fmt::format("dorm: Cannot update model field '{}' (only non-relations and foreign "
-                                         "keys permitted). Choices are: {}", kw.name, meta.choices()));
+                                         "keys permitted).", kw.name));
+        if (!f || kw.name.find("__") != std::string::npos)  // Django's get_field()
+            throw FieldDoesNotExist(fmt::format("dorm: {} has no field named '{}'. Choices are: {}", meta.name,
+                                                kw.name, meta.choices()));
         if (kw.value.kind == Operand::Kind::expression) {
             // Applied in SQL (no read-modify-write); joined references are refused, as in Django.
             auto e = sql::resolve_expression(q, *kw.value.expression, false);

@@ -63,8 +63,7 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
         auto names = std::make_shared<Row::names_type>();
         for (std::size_t i = 0; i < items.size(); ++i) {
             names->push_back(items[i].name);
-            kinds_.push_back(items[i].expr->output_kind());
-            computed_.push_back(dynamic_cast<const sql::Col*>(items[i].expr.get()) == nullptr);
+            kinds_.push_back({items[i].expr->output_kind(), dynamic_cast<const sql::Col*>(items[i].expr.get()) == nullptr});
         }
         names_ = std::move(names);
     }
@@ -100,6 +99,11 @@ DORM_DECL void RowReaderBase::read_object(std::span<const backends::Cell> row, v
 DORM_DECL void RowReaderBase::attach_relations(void* obj) const {
     for (const auto& f : model_->fields)
         if (f.is_relation()) f.attach(obj, nullptr, db_);
+}
+
+DORM_DECL Value RowReaderBase::column_value(std::span<const backends::Cell> row, std::size_t at, std::size_t i) const {
+    const ColumnKind& k = kinds_[i];
+    return k.computed ? expression_value(row[at], k.kind) : cell_value(row[at], k.kind);
 }
 
 DORM_DECL void RowReaderBase::read_annotations(std::span<const backends::Cell> row, std::size_t n,

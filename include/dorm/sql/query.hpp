@@ -741,6 +741,8 @@ DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q);
 /// Whether the WHERE of `q` alone names its rows (no join, grouping or condition on an aggregate or a window), so
 /// that an UPDATE or DELETE can take it as it is.
 DORM_DECL bool where_names_rows(const Query& q);
+/// NotSupportedError when the rows of `q` are groups (values().annotate()), which an UPDATE or DELETE cannot name.
+DORM_DECL void check_rows_are_objects(const Query& q);
 /// A query selecting the primary keys of `q`'s rows and nothing else (delete()'s collection).
 DORM_DECL Query pk_query(const Query& q);
 

@@ -1029,6 +1029,7 @@ DORM_DECL void add_select_related(Query& q, std::string_view path) {
         auto known = std::find_if(q.select_related.begin(), q.select_related.end(),
                                   [&](const RelatedSelection& s) { return s.path == prefix; });
         if (known != q.select_related.end()) {
+            if (prefix.size() == path.size()) known->requested = true;  // named now
             alias = known->alias;
             parent = static_cast<int>(known - q.select_related.begin());
             model = known->model;
@@ -1123,9 +1124,9 @@ DORM_DECL void add_select_related_all(Query& q) {
             walk(f.related(), path, depth + 1);
         }
     };
-    const std::size_t named = q.select_related.size();
     walk(*q.model, "", 1);
-    for (std::size_t i = named; i < q.select_related.size(); ++i) q.select_related[i].requested = false;
+    // Django's select_related() without names replaces the names given before: every relation is followed.
+    for (auto& sel : q.select_related) sel.requested = false;
 }
 
 DORM_DECL OrderBy resolve_ordering(Query& q, std::string_view name) {
@@ -1757,11 +1758,24 @@ DORM_DECL bool where_names_rows(const Query& q) {
     return q.joins.empty() && !q.qualify && !q.having && q.grouping == Grouping::none;
 }
 
+DORM_DECL void check_rows_are_objects(const Query& q) {
+    // values().annotate(): a row is a group of objects, and no key names it (Django's SQL picks one of each group
+    // on SQLite and is refused by PostgreSQL).
+    if (q.grouping == Grouping::listed)
+        throw NotSupportedError("dorm: update(), delete_() and bulk_update() of a values().annotate() QuerySet are "
+                                "not supported: its rows are groups of objects");
+}
+
 DORM_DECL Query pk_query(const Query& q) {
+    check_rows_are_objects(q);
     Query out;
     if (q.having || q.grouping != Grouping::none) {  // the grouping decides which rows: it stays, in a subquery
         auto inner = dorm::detail::make_node<Query>(q);
         clear_ordering(*inner);
+        inner->values_mode = false;  // it selects the key
+        inner->values.clear();
+        inner->distinct = false;
+        inner->distinct_fields.clear();
         out.model = q.model;
         out.db = q.db;
         auto in = dorm::detail::make_node<lookups::Lookup>();
@@ -1780,6 +1794,7 @@ DORM_DECL Query pk_query(const Query& q) {
 }
 
 DORM_DECL bool where_pk_in_subquery(Compiler& c, const Query& q) {
+    check_rows_are_objects(q);
     auto before = c.sql.size();
     c << " WHERE ";
     pk_column(c, q);
