@@ -892,6 +892,13 @@ TEST_CASE("an expression's value has its output type, as Django's convert_value(
     CHECK(row.get<std::int64_t>("p") == 25);
     auto total = Entry::objects().aggregate("half", dorm::Sum(dorm::ExpressionWrapper(F("rating") * 0.5, dorm::FieldKind::integer)));
     CHECK(total.get<std::int64_t>("half") == 7);  // int(0.5 * (5 + 3 + 4 + 1 + 2)) = int(7.5)
+    // values_list() of C++ types too.
+    CHECK(*lennon.values_list<std::int64_t>(dorm::pow(F("rating"), -1), dorm::flat).begin() == 0);
+    auto pair = *lennon.values_list<std::int64_t, std::optional<int>>(
+                            dorm::ExpressionWrapper(F("rating") * -0.5, dorm::FieldKind::integer), dorm::pow(F("rating"), 2))
+                     .begin();
+    CHECK(std::get<0>(pair) == -2);
+    CHECK(std::get<1>(pair) == 25);
 }
 
 TEST_CASE("a set operation's ordering keeps nulls_first / nulls_last", "[fidelity]") {

@@ -430,6 +430,9 @@ DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kin
 /// The value an expression (not a plain column) computed, made its output type as Django's convert_value() makes
 /// it: an integer type truncates a number computed as a real (int()), DataError past int64's range.
 DORM_DECL Value expression_value(const backends::Cell& c, std::optional<FieldKind> kind);
+/// A real cell as the integer cell Python's int() makes of it (truncated; DataError past int64's range); any other
+/// cell as it is.
+DORM_DECL backends::Cell truncated_cell(const backends::Cell& c);
 
 /// Array, std::vector<T> (not Bytes) or std::optional of those: result types no field has (ArrayAgg's).
 template <class T>

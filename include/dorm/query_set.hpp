@@ -120,11 +120,20 @@ public:
             out = Row(names_, std::move(values));
         } else if constexpr (is_tuple<T>::value) {
             [&]<std::size_t... I>(std::index_sequence<I...>) {
-                (read_cell(row[I], std::get<I>(out)), ...);
+                (read_column(row, I, std::get<I>(out)), ...);
             }(std::make_index_sequence<std::tuple_size_v<T>>{});
         } else {
-            read_cell(row[0], out);
+            read_column(row, 0, out);
         }
+    }
+
+    /// values_list()'s column `i` into `out`, an integer-typed expression's real truncated (expression_value()).
+    template <class V>
+    void read_column(std::span<const backends::Cell> row, std::size_t i, V& out) const {
+        if (i < 64 && (truncated_columns_ >> i & 1) != 0) [[unlikely]]
+            read_cell(truncated_cell(row[i]), out);
+        else
+            read_cell(row[i], out);
     }
 
     /// The number of values one T holds (for the column-count check), when fixed by the type.

@@ -79,6 +79,8 @@ protected:
         bool computed = false;  // an expression's (not a plain column's): read with expression_value()
     };
     std::vector<ColumnKind> kinds_;
+    /// values_list()'s columns (bit i) that are integer-typed expressions: a real there is truncated first.
+    std::uint64_t truncated_columns_ = 0;
     /// Cell `at` of `row`, the values list's or annotations' column `i`.
     Value column_value(std::span<const backends::Cell> row, std::size_t at, std::size_t i) const;
 };

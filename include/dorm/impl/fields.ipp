@@ -46,14 +46,22 @@ DORM_DECL std::int64_t real_to_integer(double d, std::int64_t min, std::int64_t 
     return static_cast<std::int64_t>(d);
 }
 
+DORM_DECL backends::Cell truncated_cell(const backends::Cell& c) {
+    if (c.kind != backends::Cell::Kind::real) return c;
+    const double whole = std::trunc(c.d);
+    if (!(whole >= -9223372036854775808.0 && whole < 9223372036854775808.0))  // NaN and the infinities too
+        throw DataError(fmt::format("dorm: {} cannot be converted to an integer", c.d));
+    backends::Cell out;
+    out.kind = backends::Cell::Kind::integer;
+    out.i = static_cast<std::int64_t>(whole);
+    return out;
+}
+
 DORM_DECL Value expression_value(const backends::Cell& c, std::optional<FieldKind> kind) {
     if (c.kind != backends::Cell::Kind::real || !kind ||
         (*kind != FieldKind::small_integer && *kind != FieldKind::integer && *kind != FieldKind::big_integer))
         return cell_value(c, kind);
-    const double whole = std::trunc(c.d);
-    if (!(whole >= -9223372036854775808.0 && whole < 9223372036854775808.0))  // NaN and the infinities too
-        throw DataError(fmt::format("dorm: {} cannot be converted to an integer", c.d));
-    return Value(static_cast<std::int64_t>(whole));
+    return cell_value(truncated_cell(c), kind);
 }
 
 DORM_DECL Value cell_value(const backends::Cell& c, std::optional<FieldKind> kind) {

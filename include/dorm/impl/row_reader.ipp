@@ -57,6 +57,11 @@ DORM_DECL RowReaderBase::RowReaderBase(const sql::Query& q, const std::string* d
         }
     } else {
         columns_ = items.size();  // values(), values_list() and dates() always select a values list
+        if (result == Result::values)  // Django's convert_value(): an integer-typed expression is int() of its value
+            for (std::size_t i = 0; i < items.size() && i < 64; ++i)
+                if (auto k = items[i].expr->output_kind();
+                    k && sql::detail::is_integer_kind(*k) && !dynamic_cast<const sql::Col*>(items[i].expr.get()))
+                    truncated_columns_ |= std::uint64_t{1} << i;
     }
     // A model's rows name their annotations, if any; Rows name every column.
     if (result == Result::row || (result == Result::model && !items.empty())) {
