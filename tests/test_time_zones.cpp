@@ -202,4 +202,38 @@ TEST_CASE("Time zones: the SQL each backend writes, the zone bound", "[time_zone
     CHECK(QuerySet<Sample>::loads(qs.dumps()).using_("render_pg").sql() == qs.using_("render_pg").sql());
 }
 
+TEST_CASE("A fixed offset named as Python names it (\"UTC+05:00\") is east of UTC, as in Django", "[time_zones]") {
+    Row row;  // 2016-01-01 23:30:01.123456 UTC
+    // Django's split_tzname_delta(): the wall time is the instant plus the offset, read in the zone before it.
+    CHECK(integer(ExtractHour("moment", "UTC+05:00")) == 4);
+    CHECK(integer(ExtractDay("moment", "UTC+05:00")) == 2);
+    CHECK(integer(ExtractHour("moment", "UTC-03:30")) == 20);
+    CHECK(integer(ExtractMinute("moment", "UTC-03:30")) == 0);
+    CHECK(integer(ExtractMinute("moment", "UTC+5:45")) == 15);
+    CHECK(integer(ExtractHour("moment", "UTC+00:00")) == 23);
+    CHECK(integer(ExtractHour("moment", "UTC-00:00")) == 23);
+    // The truncated wall time's instant: midnight of the 2nd at +05:00 is 19:00 on the 1st in UTC.
+    CHECK(datetime(TruncDay("moment", "UTC+05:00")) == DateTime(2016, 1, 1, 19));
+    CHECK(datetime(TruncHour("moment", "UTC-03:30")) == DateTime(2016, 1, 1, 23, 30));
+    auto days = Sample::objects().datetimes("moment", "day", "ASC", "UTC+05:00");
+    REQUIRE(days.size() == 1);
+    CHECK(days[0] == DateTime(2016, 1, 1, 19));
+    // A zone database name keeps its own meaning: Etc/GMT+5 is five hours west (POSIX signs), no offset split off.
+    CHECK(integer(ExtractHour("moment", "Etc/GMT+5")) == 18);
+    CHECK(integer(ExtractHour("moment", "Etc/GMT-14")) == 13);
+
+    // PostgreSQL reads "UTC+05:00" as POSIX does (west): Django's _prepare_tzname_delta() sends the other sign.
+    test::RenderDatabases rendering;
+    auto zone_bound = [](const Expression& e, const char* db) {
+        return Sample::objects().using_(db).values("v", e).sql_with_params().params.back();
+    };
+    CHECK(zone_bound(ExtractHour("moment", "UTC+05:00"), "render_pg") == Value("UTC-05:00"));
+    CHECK(zone_bound(TruncDay("moment", "UTC-03:30"), "render_pg") == Value("UTC+03:30"));
+    CHECK(zone_bound(ExtractHour("moment", "Etc/GMT+5"), "render_pg") == Value("Etc/GMT+5"));
+    CHECK(zone_bound(ExtractHour("moment", "UTC+05:00"), "render_sqlite") == Value("UTC+05:00"));
+    auto params = Sample::objects().using_("render_pg").datetimes("moment", "day", "ASC", "UTC+05:00").sql_with_params().params;
+    REQUIRE(!params.empty());
+    for (const Value& p : params) CHECK(p == Value("UTC-05:00"));
+}
+
 }  // namespace time_zones_test

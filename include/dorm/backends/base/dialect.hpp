@@ -59,6 +59,15 @@ struct FunctionArg {
     std::string_view field;  // the field's name when the argument is a column (Django's messages name it)
 };
 
+/// A time zone's name split as Django's split_tzname_delta() splits the names Python gives fixed offsets
+/// ("UTC+05:00": `zone` "UTC", `offset` +300 minutes, east of it). Only an ending [+-]H:MM or [+-]HH:MM is an
+/// offset (no zone database name has a colon: "Etc/GMT+5" is a name); otherwise `zone` is the whole name.
+struct ZoneOffset {
+    std::string_view zone;
+    std::optional<int> offset;  // minutes
+};
+DORM_DECL ZoneOffset split_zone_offset(std::string_view name);
+
 /// The SQL spelling of one database. Stateless; one static instance per backend.
 class Dialect {
 public:
@@ -168,9 +177,10 @@ public:
     /// A part of a datetime (a transform's name: year ... second, date, time) read in a named time zone's wall
     /// time: "{0}" is the value, "{1}" the zone's name (bound). By default NotSupportedError, as above.
     virtual std::string extract_in_zone_template(std::string_view part) const;
-    /// Checks a time zone's name when the query is compiled, where the database's zones are known to dorm
-    /// (DataError, as the server's "time zone ... not recognized"). By default the server checks.
-    virtual void check_time_zone(std::string_view name) const { (void)name; }
+    /// The parameter bound for a time zone's name (a `tzinfo`), checked when the query is compiled where the
+    /// database's zones are known to dorm (DataError, as the server's "time zone ... not recognized"). By default
+    /// the name itself, which the server checks.
+    virtual std::string time_zone_parameter(std::string_view name) const { return std::string(name); }
     /// A part (day, hour, minute, second) of a duration, Extract of a DurationField: "{0}" is the value. Databases
     /// without a native duration type raise Django's ValueError.
     virtual std::string duration_extract_template(std::string_view part) const;

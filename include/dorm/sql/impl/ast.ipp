@@ -209,9 +209,16 @@ DORM_DECL auto Func::as_sql(Compiler& c) const -> Match {
                     break;
                 }
                 c << t.substr(pos, open - pos);
+                // "{N}": argument N; "{N:zone}": argument N, a time zone's name, bound as the dialect binds one.
+                std::string_view field = t.substr(open + 1, close - open - 1);
+                const bool zone = field.ends_with(":zone");
+                if (zone) field.remove_suffix(5);
                 std::size_t i = 0;
-                for (char ch : t.substr(open + 1, close - open - 1)) i = i * 10 + static_cast<std::size_t>(ch - '0');
-                c.compile(*args.at(i));
+                for (char ch : field) i = i * 10 + static_cast<std::size_t>(ch - '0');
+                const auto* p = zone ? dynamic_cast<const Param*>(args.at(i).get()) : nullptr;
+                const auto* name = p ? std::get_if<std::string>(&p->value.variant()) : nullptr;
+                if (name) c.param(Value(c.dialect.time_zone_parameter(*name)));
+                else c.compile(*args.at(i));
                 pos = close + 1;
             }
             return Match::some;

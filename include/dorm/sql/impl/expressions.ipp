@@ -242,13 +242,13 @@ DORM_DECL auto Trunc::as_sql(Compiler& c) const -> Match {
         c.fill_template(c.dialect.trunc_template(kind, input), [&] { c.compile(*arg); });
         return Match::some;
     }
-    c.dialect.check_time_zone(zone);
+    const Value bound(c.dialect.time_zone_parameter(zone));  // checked, and as the dialect binds it
     std::string tmpl = c.dialect.trunc_in_zone_template(kind);  // "{0}" the value, "{1}" the zone
     std::string_view t = tmpl;
     for (auto at = t.find('{'); at != std::string_view::npos; at = t.find('{')) {
         c << t.substr(0, at);
         if (t.substr(at, 3) == "{0}") c.compile(*arg);
-        else c.param(Value(zone));
+        else c.param(bound);
         t.remove_prefix(at + 3);
     }
     c << t;

@@ -6,6 +6,26 @@
 
 namespace dorm::backends {
 
+DORM_DECL ZoneOffset split_zone_offset(std::string_view name) {
+    auto colon = name.rfind(':');
+    if (colon == std::string_view::npos || name.size() - colon != 3) return {name, std::nullopt};
+    auto sign = name.find_last_of("+-", colon);
+    if (sign == std::string_view::npos || colon - sign < 2 || colon - sign > 3) return {name, std::nullopt};
+    auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    int hours = 0, minutes = 0;
+    for (char c : name.substr(sign + 1, colon - sign - 1)) {
+        if (!digit(c)) return {name, std::nullopt};
+        hours = hours * 10 + (c - '0');
+    }
+    for (char c : name.substr(colon + 1)) {
+        if (!digit(c)) return {name, std::nullopt};
+        minutes = minutes * 10 + (c - '0');
+    }
+    if (hours > 23 || minutes > 59) return {name, std::nullopt};  // not a time of day (Django's parse_time())
+    const int offset = hours * 60 + minutes;
+    return {name.substr(0, sign), name[sign] == '-' ? -offset : offset};
+}
+
 DORM_DECL void Dialect::quote_name(std::string& out, std::string_view name) const {
     out += '"';
     if (name.find('"') == std::string_view::npos) [[likely]] {  // one append: this runs for every column named
@@ -117,8 +137,8 @@ DORM_DECL auto Dialect::function_template(std::string_view function, const std::
                                   ? std::get_if<std::string>(&args[zone_at].value->variant())
                                   : nullptr;
     auto in_zone = [&](std::string tmpl) {
-        check_time_zone(*zone);
-        auto number = fmt::format("{{{}}}", zone_at);
+        // "{N:zone}": Func binds the zone's time_zone_parameter() (which checks it), not the name as given.
+        auto number = fmt::format("{{{}:zone}}", zone_at);
         for (auto at = tmpl.find("{1}"); at != std::string::npos; at = tmpl.find("{1}", at + number.size()))
             tmpl.replace(at, 3, number);
         return tmpl;

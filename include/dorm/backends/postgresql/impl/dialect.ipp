@@ -302,6 +302,15 @@ public:
         // Truncated in the zone's wall time, then back to the instant (dorm's DateTime is UTC).
         return fmt::format("(DATE_TRUNC('{}', {{0}} AT TIME ZONE {{1}}) AT TIME ZONE {{1}})", kind);
     }
+    std::string time_zone_parameter(std::string_view name) const override {
+        // Django's _prepare_tzname_delta(): PostgreSQL reads "UTC+05:00" as a POSIX zone, whose offsets count
+        // west, so the fixed offset Python names "UTC+05:00" (five hours east) is sent as "UTC-05:00".
+        auto [zone, offset] = split_zone_offset(name);
+        if (!offset) return std::string(name);
+        std::string out(name);
+        out[zone.size()] = name[zone.size()] == '+' ? '-' : '+';
+        return out;
+    }
     std::string extract_in_zone_template(std::string_view part) const override {
         // Django's _convert_sql_to_tz(): the part of the wall time there (a timestamp without time zone).
         if (part == "date") return "({0} AT TIME ZONE {1})::date";

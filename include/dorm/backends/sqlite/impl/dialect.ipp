@@ -191,7 +191,10 @@ public:
     std::string extract_in_zone_template(std::string_view part) const override {
         return fmt::format("dorm_extract('{}', {{0}}, {{1}})", part);
     }
-    void check_time_zone(std::string_view name) const override { (void)detail::find_zone(name); }
+    std::string time_zone_parameter(std::string_view name) const override {
+        (void)detail::find_zone(name);
+        return std::string(name);
+    }
 
     std::string explain_prefix(std::string_view format, std::string_view options) const override {
         // Django: a format SQLite cannot give, or any option, is a ValueError.

@@ -47,17 +47,17 @@ inline std::pair<int, int> iso_year_week(std::chrono::sys_days d) {
 }
 
 /// The zone named by argument `i` (a zone's name, constant for the statement: looked up once per statement through
-/// SQLite's auxiliary data), or nullptr with an error set as the function's result.
-inline const date::time_zone* zone_arg(sqlite3_context* ctx, sqlite3_value** argv, int i) {
-    if (auto* z = static_cast<const date::time_zone*>(sqlite3_get_auxdata(ctx, i))) return z;
+/// SQLite's auxiliary data), or none with an error set as the function's result.
+inline std::optional<Zone> zone_arg(sqlite3_context* ctx, sqlite3_value** argv, int i) {
+    if (auto* z = static_cast<const Zone*>(sqlite3_get_auxdata(ctx, i))) return *z;
     try {
-        const auto* z = find_zone(text_arg(argv[i]));
-        // Zones live as long as the program's zone database: nothing to free.
-        sqlite3_set_auxdata(ctx, i, const_cast<date::time_zone*>(z), nullptr);
+        const Zone z = find_zone(text_arg(argv[i]));
+        // SQLite owns the copy from here, and frees it with the statement (or at once if it does not keep it).
+        sqlite3_set_auxdata(ctx, i, new Zone(z), [](void* p) { delete static_cast<Zone*>(p); });
         return z;
     } catch (const std::exception& e) {
         sqlite3_result_error(ctx, e.what(), -1);
-        return nullptr;
+        return std::nullopt;
     }
 }
 
@@ -73,9 +73,9 @@ inline void extract(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     else t = dorm::detail::parse_time(text);
     if (!dt && !t) return sqlite3_result_null(ctx);
     if (dt && argc == 3 && text.size() > 10) {
-        const auto* zone = zone_arg(ctx, argv, 2);
+        const auto zone = zone_arg(ctx, argv, 2);
         if (!zone) return;
-        dt = to_local(zone, *dt);
+        dt = to_local(*zone, *dt);
     }
     if (dt) t = dt->time();
     auto result_int = [&](std::int64_t v) { sqlite3_result_int64(ctx, v); };
@@ -202,10 +202,10 @@ inline void trunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     }
     auto dt = dorm::detail::parse_datetime(text);
     if (!dt) return sqlite3_result_null(ctx);
-    const date::time_zone* zone = nullptr;
+    std::optional<Zone> zone;
     if (argc == 3 && text.size() > 10) {
         if (!(zone = zone_arg(ctx, argv, 2))) return;
-        dt = to_local(zone, *dt);
+        dt = to_local(*zone, *dt);
     }
     using namespace std::chrono;
     Date d = dt->date();
@@ -220,7 +220,7 @@ inline void trunc(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
     else if (kind == "minute") time = Time(t.hour(), t.minute());
     else if (kind == "second") time = Time(t.hour(), t.minute(), t.second());
     if (text.size() == 10) return result_text(dorm::detail::to_iso(day));
-    result_text(dorm::detail::to_iso(zone ? from_local(zone, DateTime(day, time)) : DateTime(day, time)));
+    result_text(dorm::detail::to_iso(zone ? from_local(*zone, DateTime(day, time)) : DateTime(day, time)));
 }
 
 /// BITXOR(x, y): SQLite has no exclusive-or operator (Django registers the same function); NULL for NULL.

@@ -4,6 +4,7 @@
 // for checking a zone's name when a query is compiled (dialect.ipp). Only SQLite's backend includes it.
 #pragma once
 
+#include <dorm/backends/base/dialect.hpp>
 #include <dorm/errors.hpp>
 #include <dorm/value.hpp>
 
@@ -21,9 +22,16 @@
 
 namespace dorm::backends::sqlite::detail {
 
+/// A zone of the system's database, with the fixed offset a name like "UTC+05:00" adds to it (Django's SQLite
+/// functions: the offset is added to the instant, then the wall time is read in the zone named before it).
+struct Zone {
+    const date::time_zone* zone = nullptr;
+    std::chrono::minutes offset{0};
+};
+
 /// The zone named `name` in the system's zone database. DataError when there is none (PostgreSQL's "time zone ...
 /// not recognized"); OperationalError when the database itself cannot be read.
-inline const date::time_zone* find_zone(std::string_view name) {
+inline Zone find_zone(std::string_view name) {
     try {
         (void)date::get_tzdb();
     } catch (const std::exception& e) {
@@ -31,26 +39,27 @@ inline const date::time_zone* find_zone(std::string_view name) {
                                            "package): {}",
                                            e.what()));
     }
+    const auto [base, offset] = split_zone_offset(name);
     try {
-        return date::locate_zone(name);
+        return Zone{date::locate_zone(base), std::chrono::minutes{offset.value_or(0)}};
     } catch (const std::exception&) {
         throw DataError(fmt::format("dorm: time zone \"{}\" not recognized", name));
     }
 }
 
-/// The wall time in `zone` at the instant `utc`, as a DateTime whose fields are that wall time.
-inline DateTime to_local(const date::time_zone* zone, const DateTime& utc) {
-    return DateTime(DateTime::time_point{zone->to_local(utc.time_point_utc()).time_since_epoch()});
+/// The wall time in `z` at the instant `utc`, as a DateTime whose fields are that wall time.
+inline DateTime to_local(const Zone& z, const DateTime& utc) {
+    return DateTime(DateTime::time_point{z.zone->to_local(utc.time_point_utc() + z.offset).time_since_epoch()});
 }
 
-/// The instant that the wall time `local` (a DateTime whose fields are that wall time) names in `zone`, as
+/// The instant that the wall time `local` (a DateTime whose fields are that wall time) names in `z`, as
 /// PostgreSQL's `timestamp AT TIME ZONE` chooses it: a wall time that occurs twice (clocks set back) is its later
 /// instant; one that never occurs (clocks set forward) is read with the offset in force before the change.
-inline DateTime from_local(const date::time_zone* zone, const DateTime& local) {
+inline DateTime from_local(const Zone& z, const DateTime& local) {
     date::local_time<std::chrono::microseconds> wall{local.time_point_utc().time_since_epoch()};
-    auto info = zone->get_info(wall);
+    auto info = z.zone->get_info(wall);
     auto offset = info.result == date::local_info::ambiguous ? info.second.offset : info.first.offset;
-    return DateTime(DateTime::time_point{wall.time_since_epoch() - offset});
+    return DateTime(DateTime::time_point{wall.time_since_epoch() - offset - z.offset});
 }
 
 }  // namespace dorm::backends::sqlite::detail
