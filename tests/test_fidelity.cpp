@@ -23,7 +23,10 @@ struct Volume {
     dorm::ForeignKey<Shelf> shelf{};
     int position = 0;
     DORM_MODEL(Volume, id, shelf, position)
-    static void meta(dorm::Meta<Volume>& m) { m.ordering = {"position"}; }
+    static void meta(dorm::Meta<Volume>& m) {
+        m.ordering = {"position"};
+        m.field(&Volume::shelf).db_column("shelf_ref");  // its attname is still "shelf_id"
+    }
 };
 struct Reader {
     std::int64_t id = 0;
@@ -289,7 +292,19 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     stepped.clear();
     for (const auto& e : by_headline.slice(1, 5, 3)) stepped.push_back(e.headline);
     CHECK(stepped == V{"Election", "Soup"});
-    CHECK_THROWS_AS(by_headline.slice(0, 2, 0), dorm::ValueError);
+    // A negative step is Python's list[::step] (from the last row backwards); 0 is Django's `qs` itself, except on
+    // an evaluated QuerySet, whose list Python refuses to slice with it.
+    stepped.clear();
+    for (const auto& e : by_headline.slice(0, std::nullopt, -2)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Soup", "Lennon returns", "Beatles reunion"});
+    stepped.clear();
+    for (const auto& e : by_headline.slice(1, 4, -1)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Pancakes", "Lennon returns", "Election"});
+    CHECK(by_headline.slice(0, 2, 0).size() == 2);
+    auto evaluated = by_headline;
+    CHECK(evaluated.size() == 5);
+    CHECK_THROWS_AS(evaluated.slice(0, 2, 0), dorm::ValueError);
+    CHECK(evaluated.slice(0, 2, -1).size() == 2);
 
     auto good = Entry::objects().annotate("good", dorm::Q("rating__gte", 4)).order_by("headline");
     std::vector<bool> flags;
@@ -874,6 +889,30 @@ TEST_CASE("order_by() of a reverse relation or a many-to-many alone uses the rel
     CHECK(in_order(Reader::objects().order_by("volumes")) == V{"r2", "r1"});
     CHECK(in_order(Reader::objects().order_by("-volumes")) == V{"r1", "r2"});
     CHECK(in_order(Shelf::objects().order_by(dorm::runtime("volume__id"))) == V{"A", "B"});  // a field: itself
+}
+
+TEST_CASE("a ForeignKey's attname is <name>_id whatever its db_column, as Django's Field.attname", "[fidelity]") {
+    Library library;
+    auto a = Shelf::objects().create({{"name", "A"}});
+    auto b = Shelf::objects().create({{"name", "B"}});
+    auto v = Volume::objects().create({{"shelf_id", a.id}, {"position", 1}});
+    CHECK(v.shelf.id() == a.id);
+    Volume::objects().create({{"shelf", b.id}, {"position", 2}});
+    CHECK(Volume::objects().filter("shelf_id", b.id).get().position == 2);
+    CHECK(Volume::objects().values("shelf_id").order_by("position")[0]["shelf_id"] == dorm::Value(a.id));
+    auto loaded = Volume::objects().only("shelf_id").get("position", 2);
+    CHECK(loaded.shelf.id() == b.id);
+    CHECK(loaded.get_deferred_fields() == V{"position"});
+    v.position = 5;
+    v.shelf = b;
+    v.save({.update_fields = {"shelf_id"}});  // the key only
+    auto again = Volume::objects().get("pk", v.id);
+    CHECK(again.shelf.id() == b.id);
+    CHECK(again.position == 1);
+    // The column is no name of the model's (Django's FieldDoesNotExist / FieldError).
+    CHECK_THROWS_AS(Volume::objects().only("shelf_ref"), dorm::FieldDoesNotExist);
+    CHECK_THROWS_AS(Volume::objects().filter(dorm::runtime("shelf_ref"), a.id), dorm::FieldError);
+    CHECK_THROWS_AS(Volume::objects().create({{"shelf_ref", a.id}}), dorm::TypeError);
 }
 
 TEST_CASE("an expression's value has its output type, as Django's convert_value() makes it", "[fidelity]") {

@@ -60,6 +60,14 @@ TEST_CASE("values_list() yields tuples, single values with flat, Rows with named
     CHECK(std::get<1>(upper.get()) == "SOUP");
     CHECK_THROWS_WITH((Entry::objects().values_list<int>("id", "rating", dorm::flat)), Catch::Contains("'flat' is not valid"));
     CHECK_THROWS_AS((Entry::objects().values_list<int, int>("id")), TypeError);
+    // Django's values_list(flat=True) with no field: each row's first column, the key here.
+    auto keys = Entry::objects().order_by("-id").values_list<std::int64_t>(dorm::flat);
+    std::vector<std::int64_t> all_ids;
+    for (const auto& e : Entry::objects().order_by("-id")) all_ids.push_back(e.id);
+    REQUIRE(all_ids.size() > 1);
+    CHECK(std::vector<std::int64_t>(keys.begin(), keys.end()) == all_ids);
+    Country::objects().create({{"code", "fr"}, {"name", "France"}});
+    CHECK(Country::objects().values_list<std::string>(dorm::flat).get() == "fr");  // its first field, the key
     // A values_list() QuerySet is a subquery for `in`.
     auto ids = Blog::objects().filter("name__startswith", "B").values_list<std::int64_t>("id", dorm::flat);
     CHECK(test::sorted(Entry::objects().filter("blog__in", ids)) == V{"Beatles reunion", "Lennon returns"});

@@ -184,7 +184,7 @@ struct ModelMeta {
         return find_field(n) || find_related(n) || find_many_to_many(n);
     }
 
-    /// A field by name, by "pk", or by a ForeignKey's column name ("blog_id", Django's attname); nullptr if none.
+    /// A field by name, by "pk", or by a ForeignKey's attname ("blog_id", whatever its db_column); nullptr if none.
     const FieldMeta* find_field(std::string_view n) const noexcept;
     /// Like find_field, but throws FieldDoesNotExist (listing the choices), as Django's Options.get_field().
     const FieldMeta& get_field(std::string_view n) const {

@@ -158,6 +158,9 @@ template <class M>
 void assign_kwargs(M& obj, const Kwargs& kwargs, bool skip_lookups = false) {
     assign_kwargs(model_meta<M>(), &obj, kwargs, skip_lookups);
 }
+/// create(**kwargs) builds the instance as Django's Model(**kwargs) does: names that are no field are one TypeError
+/// naming them all ("Blog() got unexpected keyword arguments: 'x', 'y'"), not the FieldError of a lookup.
+DORM_DECL void check_init_kwargs(const ModelMeta& meta, const Kwargs& kwargs);
 
 /// update()'s SET list from name=value pairs, resolved against `q` (FieldError, TypeError, IntegrityError as
 /// Django raises them), and the UPDATE itself.
@@ -605,13 +608,18 @@ public:
 
     /// Rows [start, stop) (Python's `qs[start:stop]`); `slice(5)` is `qs[5:]`. LIMIT / OFFSET when evaluated;
     /// on an evaluated QuerySet, the cached rows. Negative bounds throw ValueError, as in Django.
-    /// `qs[start:stop:step]`: as in Django, a step evaluates the QuerySet and gives a list (every step-th row).
+    /// `qs[start:stop:step]`: as in Django, a step evaluates the QuerySet and gives a list (Python's list[::step]:
+    /// every step-th row; from the last one backwards when negative). A step of 0 is the rows of qs[start:stop]
+    /// (Django returns that QuerySet), or Python's ValueError on an evaluated QuerySet (its list is sliced).
     std::vector<T> slice(std::int64_t start, std::optional<std::int64_t> stop, std::int64_t step) const {
-        if (step <= 0) throw ValueError("dorm: slice step must be positive.");
+        if (step == 0 && cache_.filled()) throw ValueError("dorm: slice step cannot be zero");
+        std::vector<T> rows;
+        for (const auto& item : slice(start, stop)) rows.push_back(item);
+        if (step == 0 || step == 1) return rows;
         std::vector<T> out;
-        std::int64_t i = 0;
-        for (const auto& item : slice(start, stop))
-            if (i++ % step == 0) out.push_back(item);
+        const auto n = static_cast<std::int64_t>(rows.size());
+        for (std::int64_t i = step > 0 ? 0 : n - 1; i >= 0 && i < n; i += step)
+            out.push_back(std::move(rows[static_cast<std::size_t>(i)]));
         return out;
     }
 
@@ -834,7 +842,9 @@ public:
             return QuerySet<Row>(std::move(q));
         } else if constexpr (is_flat) {
             static_assert(sizeof...(Ts) == 1, "dorm: values_list<T>(field, dorm::flat) takes exactly one type");
-            if (n != 1) throw TypeError("dorm: 'flat' is not valid when values_list is called with more than one field.");
+            // Django: with no field named, each row's first column (values_list(flat=True): the keys, usually).
+            if (n != 1 && sizeof...(Args) > 1)
+                throw TypeError("dorm: 'flat' is not valid when values_list is called with more than one field.");
             return QuerySet<Ts...>(std::move(q));
         } else {
             static_assert(sizeof...(Ts) > 0, "dorm: values_list<T...>(fields...) needs the column types (or dorm::named)");
@@ -1145,6 +1155,7 @@ public:
 
     /// Saves a new object with these field values and returns it (Django's create(**kwargs)).
     T create(const Kwargs& kwargs) const {
+        detail::check_init_kwargs(model_meta<T>(), kwargs);
         T obj = detail::make_instance<T>();
         detail::assign_kwargs(obj, kwargs);
         return create(std::move(obj));

@@ -87,6 +87,7 @@ public:
 
     /// Creates a related row pointing at the parent.
     R create(const Kwargs& kwargs = {}) const {
+        detail::check_init_kwargs(model_meta<R>(), kwargs);
         R obj = detail::make_instance<R>();
         detail::assign_kwargs(obj, kwargs);
         fk_->set(&obj, parent_pk_);

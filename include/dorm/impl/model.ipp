@@ -33,8 +33,10 @@ DORM_DECL auto ModelMeta::find_field(std::string_view n) const noexcept -> const
     if (n.size() == 2 && n[0] == 'p' && n[1] == 'k') return &fields[pk];  // get(pk) asks each time: no call
     for (const auto& f : fields)
         if (f.name == n) return &f;
-    for (const auto& f : fields)
-        if (f.is_relation() && f.column == n) return &f;
+    // A ForeignKey's attname, "<name>_id", whatever its db_column (Django's Field.attname).
+    if (n.size() > 3 && n.ends_with("_id"))
+        for (const auto& f : fields)
+            if (f.is_relation() && n.size() == f.name.size() + 3 && n.starts_with(f.name)) return &f;
     return nullptr;
 }
 

@@ -9,6 +9,15 @@
 
 namespace dorm::detail {
 
+DORM_DECL void check_init_kwargs(const ModelMeta& meta, const Kwargs& kwargs) {
+    std::string unexpected;
+    for (const auto& kw : kwargs)
+        if (!meta.find_field(kw.name) && !meta.find_many_to_many(kw.name))
+            unexpected += fmt::format("{}'{}'", unexpected.empty() ? "" : ", ", kw.name);
+    if (!unexpected.empty())
+        throw TypeError(fmt::format("dorm: {}() got unexpected keyword arguments: {}", meta.name, unexpected));
+}
+
 DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwargs, bool skip_lookups) {
     for (const auto& kw : kwargs) {
         if (skip_lookups && kw.name.find("__") != std::string::npos) continue;
