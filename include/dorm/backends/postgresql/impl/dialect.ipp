@@ -280,7 +280,9 @@ public:
                 out += arg;
             }
             out += ")";
-            if (f == "ROUND" && is_integer(args[0].kind)) return fmt::format("({})::{}", out, column_type_of(*args[0].kind));
+            // An integer rounded stays an integer (Django's int() of the numeric), as wide as any: ROUND(32767, -1)
+            // is 32770, past a smallint.
+            if (f == "ROUND" && is_integer(args[0].kind)) return fmt::format("({})::bigint", out);
             return out;
         }
         if ((f == "CEILING" || f == "FLOOR" || f == "SIGN") && is_integer(args[0].kind))
