@@ -301,10 +301,22 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     for (const auto& e : by_headline.slice(1, 4, -1)) stepped.push_back(e.headline);
     CHECK(stepped == V{"Pancakes", "Lennon returns", "Election"});
     CHECK(by_headline.slice(0, 2, 0).size() == 2);
+    CHECK_THROWS_AS(by_headline.slice(-1, std::nullopt, 2), dorm::ValueError);  // "Negative indexing is not supported."
+    // On an evaluated QuerySet, Django slices its list: Python's list[start:stop:step], None (std::nullopt) included.
     auto evaluated = by_headline;
     CHECK(evaluated.size() == 5);
     CHECK_THROWS_AS(evaluated.slice(0, 2, 0), dorm::ValueError);
-    CHECK(evaluated.slice(0, 2, -1).size() == 2);
+    CHECK(evaluated.slice(0, 2, -1).empty());        // [0:2:-1]
+    CHECK(evaluated.slice(0, std::nullopt, -1).size() == 1);  // [0::-1]: the first row alone
+    stepped.clear();
+    for (const auto& e : evaluated.slice(std::nullopt, std::nullopt, -1)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Soup", "Pancakes", "Lennon returns", "Election", "Beatles reunion"});
+    stepped.clear();
+    for (const auto& e : evaluated.slice(3, 0, -2)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Pancakes", "Election"});
+    stepped.clear();
+    for (const auto& e : evaluated.slice(1, 9, 2)) stepped.push_back(e.headline);
+    CHECK(stepped == V{"Election", "Pancakes"});
 
     auto good = Entry::objects().annotate("good", dorm::Q("rating__gte", 4)).order_by("headline");
     std::vector<bool> flags;

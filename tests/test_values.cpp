@@ -66,6 +66,8 @@ TEST_CASE("values_list() yields tuples, single values with flat, Rows with named
     for (const auto& e : Entry::objects().order_by("-id")) all_ids.push_back(e.id);
     REQUIRE(all_ids.size() > 1);
     CHECK(std::vector<std::int64_t>(keys.begin(), keys.end()) == all_ids);
+    auto loaded = dorm::QuerySet<std::int64_t>::loads<Entry>(keys.dumps());  // dumps() / loads() keep it
+    CHECK(std::vector<std::int64_t>(loaded.begin(), loaded.end()) == all_ids);
     Country::objects().create({{"code", "fr"}, {"name", "France"}});
     CHECK(Country::objects().values_list<std::string>(dorm::flat).get() == "fr");  // its first field, the key
     // A values_list() QuerySet is a subquery for `in`.

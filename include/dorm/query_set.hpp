@@ -608,17 +608,35 @@ public:
 
     /// Rows [start, stop) (Python's `qs[start:stop]`); `slice(5)` is `qs[5:]`. LIMIT / OFFSET when evaluated;
     /// on an evaluated QuerySet, the cached rows. Negative bounds throw ValueError, as in Django.
-    /// `qs[start:stop:step]`: as in Django, a step evaluates the QuerySet and gives a list (Python's list[::step]:
-    /// every step-th row; from the last one backwards when negative). A step of 0 is the rows of qs[start:stop]
-    /// (Django returns that QuerySet), or Python's ValueError on an evaluated QuerySet (its list is sliced).
-    std::vector<T> slice(std::int64_t start, std::optional<std::int64_t> stop, std::int64_t step) const {
-        if (step == 0 && cache_.filled()) throw ValueError("dorm: slice step cannot be zero");
+    /// `qs[start:stop:step]`: as in Django, a step evaluates the QuerySet and gives a list, Python's
+    /// `list(qs[start:stop])[::step]`: every step-th row, from the last one backwards when negative. A step of 0 is
+    /// the rows of qs[start:stop] (Django returns that QuerySet). On an evaluated QuerySet, Python slices its list:
+    /// `list[start:stop:step]` (std::nullopt is Python's None: from the end for a negative step; ValueError for 0).
+    std::vector<T> slice(std::optional<std::int64_t> start, std::optional<std::int64_t> stop, std::int64_t step) const {
+        if ((start && *start < 0) || (stop && *stop < 0)) throw ValueError("dorm: Negative indexing is not supported.");
         std::vector<T> rows;
-        for (const auto& item : slice(start, stop)) rows.push_back(item);
-        if (step == 0 || step == 1) return rows;
+        std::int64_t from = 0, to = 0;  // Python's slice of `rows`: from `from`, while short of `to`, by `step`
+        if (cache_.filled()) {
+            if (step == 0) throw ValueError("dorm: slice step cannot be zero");
+            const auto& all = fetch_all();
+            rows.assign(all.begin(), all.end());
+            const auto n = static_cast<std::int64_t>(rows.size());
+            if (step > 0) {
+                from = std::min(start.value_or(0), n);
+                to = std::min(stop.value_or(n), n);
+            } else {
+                from = start ? std::min(*start, n - 1) : n - 1;
+                to = stop ? std::min(*stop, n - 1) : -1;
+            }
+        } else {
+            for (const auto& item : slice(start.value_or(0), stop)) rows.push_back(item);
+            if (step == 0 || step == 1) return rows;
+            const auto n = static_cast<std::int64_t>(rows.size());
+            from = step > 0 ? 0 : n - 1;
+            to = step > 0 ? n : -1;
+        }
         std::vector<T> out;
-        const auto n = static_cast<std::int64_t>(rows.size());
-        for (std::int64_t i = step > 0 ? 0 : n - 1; i >= 0 && i < n; i += step)
+        for (std::int64_t i = from; step > 0 ? i < to : i > to; i += step)
             out.push_back(std::move(rows[static_cast<std::size_t>(i)]));
         return out;
     }

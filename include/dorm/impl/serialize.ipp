@@ -99,6 +99,16 @@ inline constexpr std::int64_t max_datetime_us = (Date::max_days + 1) * day_us - 
 // what a lookup might treat apart (the sign of a number, whether an integer fits 32 bits). Values of no class
 // (NULL, booleans, zero, empty strings, times, arrays) are part of the shape.
 
+/// Whether argument `i` of the call `n` is a time zone's name (Extract's and Trunc's third, TruncDate's and
+/// TruncTime's second). It is written into a shape's key, not collected as one of its values: the dialect may bind it
+/// changed (time_zone_parameter(): PostgreSQL flips an offset's sign), so a statement learnt with one name must not
+/// bind another as it is.
+inline bool zone_argument(const ExprNode& n, std::size_t i) {
+    if (n.kind != ExprNode::Kind::func || n.label.empty() || n.args[i]->kind != ExprNode::Kind::value) return false;
+    if (n.name == "EXTRACT" || n.name == "TRUNC") return i == 2;
+    return (n.name == "TRUNCDATE" || n.name == "TRUNCTIME") && i == 1;
+}
+
 /// The class `v` is written as in a shape, or nullptr when it is written as itself.
 inline const char* shape_class(const Value& v) noexcept {
     return std::visit(
@@ -446,7 +456,15 @@ private:
                         n.name));
                 open("Func");
                 string(n.name);
-                for (const auto& a : n.args) expression(*a);
+                for (std::size_t i = 0; i < n.args.size(); ++i) {
+                    if (zone_argument(n, i)) {  // part of the shape (zone_argument()): written as itself
+                        open("value");
+                        literal(n.args[i]->value);
+                        close();
+                    } else {
+                        expression(*n.args[i]);
+                    }
+                }
                 close();
                 break;
             }
@@ -1493,7 +1511,8 @@ DORM_DECL ExprNodePtr with_values(const ExprNode& e, std::span<const Value> valu
         case K::cast:  // their arguments, in the order Writer::expression() writes them
             if (e.filter || e.fallback || !e.ordering.empty() || !e.conditions.empty() || e.query || e.window)
                 throw NotSupportedError("dorm: this expression's values cannot be replaced");
-            for (auto& a : copy->args) a = with_values(*a, values, next);
+            for (std::size_t i = 0; i < copy->args.size(); ++i)
+                if (!serial::zone_argument(e, i)) copy->args[i] = with_values(*copy->args[i], values, next);
             break;
         default: throw NotSupportedError("dorm: this expression's values cannot be replaced");
     }
@@ -1772,7 +1791,16 @@ DORM_DECL void check_loaded_shape(const sql::Query& q, bool model, std::size_t c
     if (!model && !q.values_mode)
         throw TypeError(fmt::format("dorm: loads(): the text holds a query of {} instances: load it with QuerySet<{}>::loads()",
                                     q.model->name, q.model->name));
-    if (!model && columns && q.values.size() != columns)
+    // values_list<T>(dorm::flat) with no field: every field, of which T is the first.
+    auto every_field = [&] {
+        if (q.values.size() != q.model->fields.size()) return false;
+        for (std::size_t i = 0; i < q.values.size(); ++i) {
+            const auto* col = dynamic_cast<const sql::Col*>(q.values[i].expr.get());
+            if (!col || col->field != &q.model->fields[i]) return false;
+        }
+        return true;
+    };
+    if (!model && columns && q.values.size() != columns && !(columns == 1 && every_field()))
         throw TypeError(fmt::format("dorm: loads(): the text's query selects {} columns but the QuerySet's type holds {}",
                                     q.values.size(), columns));
 }

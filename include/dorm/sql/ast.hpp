@@ -87,6 +87,9 @@ struct Func final : Expression {
     std::vector<ExprPtr> args;
     std::optional<FieldKind> output;  // the result's type when it is not the first argument's
     bool registered;                  // one of dorm's database functions: the dialect spells it
+    // Django's "Expression contains mixed types" FieldError (Coalesce, Greatest, ...): raised when the type is asked
+    // for, as Django raises it from output_field, so a filter() or order_by() that never needs it still runs.
+    std::string mixed_types;
     void sources(std::vector<const Expression*>& out) const override;
     bool is_grouped() const noexcept override { return !(registered && name == "RANDOM"); }  // Django's Random
     std::optional<FieldKind> output_kind() const override;

@@ -60,11 +60,12 @@ struct FunctionArg {
 };
 
 /// A time zone's name split as Django's split_tzname_delta() splits the names Python gives fixed offsets
-/// ("UTC+05:00": `zone` "UTC", `offset` +300 minutes, east of it). Only an ending [+-]H:MM or [+-]HH:MM is an
-/// offset (no zone database name has a colon: "Etc/GMT+5" is a name); otherwise `zone` is the whole name.
+/// ("UTC+05:00": `zone` "UTC", `offset` +18,000 seconds, east of it; "UTC-03:30:15" with seconds). Only an ending
+/// [+-]H:MM or [+-]HH:MM, with or without :SS, is an offset: no zone database name has a colon, so "Etc/GMT+10"
+/// stays a name (Django on Python 3.11 splits that one too). Otherwise `zone` is the whole name.
 struct ZoneOffset {
     std::string_view zone;
-    std::optional<int> offset;  // minutes
+    std::optional<int> offset;  // seconds
 };
 DORM_DECL ZoneOffset split_zone_offset(std::string_view name);
 

@@ -184,6 +184,8 @@ DORM_DECL void Func::sources(std::vector<const Expression*>& out) const {
 
 DORM_DECL auto Func::output_kind() const -> std::optional<FieldKind> {
     if (output) return output;
+    if (!mixed_types.empty()) [[unlikely]]
+        throw FieldError(mixed_types);
     for (const auto& a : args)  // COALESCE(NULL, x) is x's type
         if (auto k = a->output_kind()) return k;
     return std::nullopt;

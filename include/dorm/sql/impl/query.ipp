@@ -514,11 +514,12 @@ namespace dorm::sql {
 
 namespace detail {
 /// Django's BaseExpression._resolve_output_field() for an expression typed by its sources (Coalesce, Greatest,
-/// Least, NullIf, Case) and given no output type: each typed source must be of the first one's type, else
-/// FieldError. Reading the result as the first source's type would change the others' values (a float read back
-/// as an integer is truncated). dorm's integer kinds count as one type here (a literal and Count are
-/// BigIntegerField in dorm, IntegerField in Django); a DateField may follow a DateTimeField (a subclass of it).
-inline void check_mixed_types(std::span<const Expression* const> sources) {
+/// Least, NullIf, Case) and given no output type: each typed source must be of the first one's type, else the
+/// FieldError's message (empty when they agree). Reading the result as the first source's type would change the
+/// others' values (a float read back as an integer is truncated). dorm's integer kinds count as one type here (a
+/// literal and Count are BigIntegerField in dorm, IntegerField in Django); a DateField may follow a DateTimeField
+/// (a subclass of it), not the other way round.
+inline std::string mixed_types(std::span<const Expression* const> sources) {
     std::optional<FieldKind> first;
     for (const Expression* s : sources) {
         const auto k = s ? s->output_kind() : std::nullopt;
@@ -530,24 +531,28 @@ inline void check_mixed_types(std::span<const Expression* const> sources) {
         if (*k == *first || (is_integer_kind(*k) && is_integer_kind(*first)) ||
             (*first == FieldKind::datetime && *k == FieldKind::date))
             continue;
-        throw FieldError(fmt::format("dorm: Expression contains mixed types: {}, {}. You must set output_field "
-                                     "(ExpressionWrapper).",
-                                     field_class(*first), field_class(*k)));
+        return fmt::format("dorm: Expression contains mixed types: {}, {}. You must set output_field "
+                           "(ExpressionWrapper).",
+                           field_class(*first), field_class(*k));
     }
+    return {};
 }
 
 /// A function call's node, window functions included (K::window resolves its own through this).
 DORM_DECL ExprPtr resolve_func(Query& q, const dorm::detail::ExprNode& n, bool allow_joins) {
     std::vector<ExprPtr> args;
     for (const auto& a : n.args) args.push_back(resolve_expression(q, *a, allow_joins));
+    std::string mixed;
     if (!n.output && !n.label.empty() &&
         (n.name == "COALESCE" || n.name == "GREATEST" || n.name == "LEAST" || n.name == "NULLIF")) {
         std::vector<const Expression*> sources;
         for (const auto& a : args) sources.push_back(a.get());
-        check_mixed_types(sources);
+        mixed = mixed_types(sources);
     }
     // dorm's own functions carry Django's class name; a Func() of the user's does not
-    return dorm::detail::make_node<Func>(n.name, std::move(args), n.output, !n.label.empty());
+    auto f = dorm::detail::make_node<Func>(n.name, std::move(args), n.output, !n.label.empty());
+    f->mixed_types = std::move(mixed);
+    return f;
 }
 }  // namespace detail
 
@@ -598,7 +603,8 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
                 std::vector<const Expression*> sources;
                 for (const auto& w : c->whens) sources.push_back(w.second.get());
                 sources.push_back(c->fallback.get());
-                detail::check_mixed_types(sources);
+                // Django's Case.as_sql() asks for its output field: the error comes with the query, not its rows.
+                if (auto mixed = detail::mixed_types(sources); !mixed.empty()) throw FieldError(mixed);
             }
             return c;
         }

@@ -7,23 +7,31 @@
 namespace dorm::backends {
 
 DORM_DECL ZoneOffset split_zone_offset(std::string_view name) {
-    auto colon = name.rfind(':');
-    if (colon == std::string_view::npos || name.size() - colon != 3) return {name, std::nullopt};
-    auto sign = name.find_last_of("+-", colon);
-    if (sign == std::string_view::npos || colon - sign < 2 || colon - sign > 3) return {name, std::nullopt};
-    auto digit = [](char c) { return c >= '0' && c <= '9'; };
-    int hours = 0, minutes = 0;
-    for (char c : name.substr(sign + 1, colon - sign - 1)) {
-        if (!digit(c)) return {name, std::nullopt};
-        hours = hours * 10 + (c - '0');
+    // From the end: [:SS] after MM, MM after the colon, H or HH after the sign.
+    auto number = [&](std::size_t end, std::size_t min_digits, std::size_t max_digits, int& out) -> std::size_t {
+        std::size_t begin = end;
+        while (begin > 0 && end - begin < max_digits && name[begin - 1] >= '0' && name[begin - 1] <= '9') --begin;
+        if (end - begin < min_digits) return std::string_view::npos;
+        out = 0;
+        for (char c : name.substr(begin, end - begin)) out = out * 10 + (c - '0');
+        return begin;
+    };
+    int hours = 0, minutes = 0, seconds = 0;
+    std::size_t end = name.size();
+    std::size_t at = number(end, 2, 2, seconds);
+    if (at != std::string_view::npos && at > 0 && name[at - 1] == ':' && at >= 4 && name[at - 4] == ':') {
+        end = at - 1;  // HH:MM:SS
+    } else {
+        seconds = 0;
     }
-    for (char c : name.substr(colon + 1)) {
-        if (!digit(c)) return {name, std::nullopt};
-        minutes = minutes * 10 + (c - '0');
-    }
-    if (hours > 23 || minutes > 59) return {name, std::nullopt};  // not a time of day (Django's parse_time())
-    const int offset = hours * 60 + minutes;
-    return {name.substr(0, sign), name[sign] == '-' ? -offset : offset};
+    at = number(end, 2, 2, minutes);
+    if (at == std::string_view::npos || at == 0 || name[at - 1] != ':') return {name, std::nullopt};
+    at = number(at - 1, 1, 2, hours);
+    if (at == std::string_view::npos || at == 0 || (name[at - 1] != '+' && name[at - 1] != '-'))
+        return {name, std::nullopt};
+    if (hours > 23 || minutes > 59 || seconds > 59) return {name, std::nullopt};  // no time of day (parse_time())
+    const int offset = (hours * 60 + minutes) * 60 + seconds;
+    return {name.substr(0, at - 1), name[at - 1] == '-' ? -offset : offset};
 }
 
 DORM_DECL void Dialect::quote_name(std::string& out, std::string_view name) const {

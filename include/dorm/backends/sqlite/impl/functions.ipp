@@ -518,6 +518,20 @@ void temporal_diff(sqlite3_context* ctx, int, sqlite3_value** argv) {
     sqlite3_result_int64(ctx, l.us - r.us);
 }
 
+/// Runs a function's body so that no exception crosses SQLite's C frames: a C++ error (a date out of range, ...)
+/// becomes the call's SQL error, which fails the statement (an OperationalError, as Django's Python functions'
+/// exceptions surface); running out of memory is SQLite's own error.
+template <void (*Fn)(sqlite3_context*, int, sqlite3_value**)>
+void safe(sqlite3_context* ctx, int argc, sqlite3_value** argv) noexcept {
+    try {
+        Fn(ctx, argc, argv);
+    } catch (const std::bad_alloc&) {
+        sqlite3_result_error_nomem(ctx);
+    } catch (const std::exception& e) {
+        sqlite3_result_error(ctx, e.what(), -1);
+    }
+}
+
 }  // namespace detail
 
 /// The math functions of SQLITE_ENABLE_MATH_FUNCTIONS that Django's functions use, for builds without them.
@@ -526,46 +540,45 @@ inline void register_math_functions(sqlite3* db) {
     auto function = [&](const char* name, int n, void (*fn)(sqlite3_context*, int, sqlite3_value**)) {
         sqlite3_create_function_v2(db, name, n, flags, nullptr, fn, nullptr, nullptr, nullptr);
     };
-    function("ACOS", 1, detail::unary_math<detail::acos>);
-    function("ASIN", 1, detail::unary_math<detail::asin>);
-    function("ATAN", 1, detail::unary_math<detail::atan>);
-    function("ATAN2", 2, detail::binary_math<detail::atan2>);
-    function("CEILING", 1, detail::rounding<detail::ceil>);
-    function("COS", 1, detail::unary_math<detail::cos>);
-    function("DEGREES", 1, detail::unary_math<detail::degrees>);
-    function("EXP", 1, detail::unary_math<detail::exp>);
-    function("FLOOR", 1, detail::rounding<detail::floor>);
-    function("LN", 1, detail::unary_math<detail::ln>);
-    function("LOG", 2, detail::binary_math<detail::log_base>);
-    function("MOD", 2, detail::binary_math<detail::fmod>);
-    function("PI", 0, detail::pi);
-    function("POWER", 2, detail::binary_math<detail::power>);
-    function("RADIANS", 1, detail::unary_math<detail::radians>);
-    function("SIN", 1, detail::unary_math<detail::sin>);
-    function("SQRT", 1, detail::unary_math<detail::sqrt>);
-    function("TAN", 1, detail::unary_math<detail::tan>);
+    function("ACOS", 1, detail::safe<detail::unary_math<detail::acos>>);
+    function("ASIN", 1, detail::safe<detail::unary_math<detail::asin>>);
+    function("ATAN", 1, detail::safe<detail::unary_math<detail::atan>>);
+    function("ATAN2", 2, detail::safe<detail::binary_math<detail::atan2>>);
+    function("CEILING", 1, detail::safe<detail::rounding<detail::ceil>>);
+    function("COS", 1, detail::safe<detail::unary_math<detail::cos>>);
+    function("DEGREES", 1, detail::safe<detail::unary_math<detail::degrees>>);
+    function("EXP", 1, detail::safe<detail::unary_math<detail::exp>>);
+    function("FLOOR", 1, detail::safe<detail::rounding<detail::floor>>);
+    function("LN", 1, detail::safe<detail::unary_math<detail::ln>>);
+    function("LOG", 2, detail::safe<detail::binary_math<detail::log_base>>);
+    function("MOD", 2, detail::safe<detail::binary_math<detail::fmod>>);
+    function("PI", 0, detail::safe<detail::pi>);
+    function("POWER", 2, detail::safe<detail::binary_math<detail::power>>);
+    function("RADIANS", 1, detail::safe<detail::unary_math<detail::radians>>);
+    function("SIN", 1, detail::safe<detail::unary_math<detail::sin>>);
+    function("SQRT", 1, detail::safe<detail::unary_math<detail::sqrt>>);
+    function("TAN", 1, detail::safe<detail::unary_math<detail::tan>>);
 }
 
 /// Registers dorm's functions on a new connection.
 inline void register_functions(sqlite3* db) {
     constexpr int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
-    sqlite3_create_function_v2(db, "dorm_extract", 2, flags, nullptr, detail::extract, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_extract", 3, flags, nullptr, detail::extract, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_fold", 1, flags, nullptr, detail::fold, nullptr, nullptr, nullptr);
+    auto scalar = [&](const char* name, int n, void (*fn)(sqlite3_context*, int, sqlite3_value**), void* data = nullptr,
+                      void (*destroy)(void*) = nullptr) {
+        sqlite3_create_function_v2(db, name, n, flags, data, fn, nullptr, nullptr, destroy);
+    };
+    scalar("dorm_extract", 2, detail::safe<detail::extract>);
+    scalar("dorm_extract", 3, detail::safe<detail::extract>);
+    scalar("dorm_fold", 1, detail::safe<detail::fold>);
     auto destroy = [](void* p) { delete static_cast<detail::RegexCache*>(p); };
-    sqlite3_create_function_v2(db, "regexp", 2, flags, new detail::RegexCache(false), detail::regexp, nullptr, nullptr,
-                               destroy);
-    sqlite3_create_function_v2(db, "dorm_iregexp", 2, flags, new detail::RegexCache(true), detail::regexp, nullptr,
-                               nullptr, destroy);
-    sqlite3_create_function_v2(db, "dorm_trunc", 2, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_trunc", 3, flags, nullptr, detail::trunc, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "BITXOR", 2, flags, nullptr, detail::bitxor, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_format_dtdelta", 3, flags, nullptr, detail::format_dtdelta, nullptr, nullptr,
-                               nullptr);
-    sqlite3_create_function_v2(db, "dorm_timestamp_diff", 2, flags, nullptr,
-                               detail::temporal_diff<detail::TemporalArg::Kind::datetime>, nullptr, nullptr, nullptr);
-    sqlite3_create_function_v2(db, "dorm_time_diff", 2, flags, nullptr,
-                               detail::temporal_diff<detail::TemporalArg::Kind::time>, nullptr, nullptr, nullptr);
+    scalar("regexp", 2, detail::safe<detail::regexp>, new detail::RegexCache(false), destroy);
+    scalar("dorm_iregexp", 2, detail::safe<detail::regexp>, new detail::RegexCache(true), destroy);
+    scalar("dorm_trunc", 2, detail::safe<detail::trunc>);
+    scalar("dorm_trunc", 3, detail::safe<detail::trunc>);
+    scalar("BITXOR", 2, detail::safe<detail::bitxor>);
+    scalar("dorm_format_dtdelta", 3, detail::safe<detail::format_dtdelta>);
+    scalar("dorm_timestamp_diff", 2, detail::safe<detail::temporal_diff<detail::TemporalArg::Kind::datetime>>);
+    scalar("dorm_time_diff", 2, detail::safe<detail::temporal_diff<detail::TemporalArg::Kind::time>>);
     auto aggregate = [&](const char* name, void (*final)(sqlite3_context*)) {
         sqlite3_create_function_v2(db, name, 1, flags, nullptr, nullptr, detail::moments_step, final, nullptr);
     };
@@ -579,22 +592,22 @@ inline void register_functions(sqlite3* db) {
                         void* data = nullptr, bool deterministic = true) {
         sqlite3_create_function_v2(db, name, n, deterministic ? flags : SQLITE_UTF8, data, fn, nullptr, nullptr, nullptr);
     };
-    function("COT", 1, detail::unary_math<detail::cot>);
-    function("LPAD", 3, detail::pad<true>);
-    function("RPAD", 3, detail::pad<false>);
-    function("REPEAT", 2, detail::repeat);
-    function("REVERSE", 1, detail::reverse);
+    function("COT", 1, detail::safe<detail::unary_math<detail::cot>>);
+    function("LPAD", 3, detail::safe<detail::pad<true>>);
+    function("RPAD", 3, detail::safe<detail::pad<false>>);
+    function("REPEAT", 2, detail::safe<detail::repeat>);
+    function("REVERSE", 1, detail::safe<detail::reverse>);
     // EVP_MD objects of the default provider are static: nothing to free.
     auto md = [](const EVP_MD* m) { return const_cast<void*>(static_cast<const void*>(m)); };
-    function("MD5", 1, detail::digest, md(EVP_md5()));
-    function("SHA1", 1, detail::digest, md(EVP_sha1()));
-    function("SHA224", 1, detail::digest, md(EVP_sha224()));
-    function("SHA256", 1, detail::digest, md(EVP_sha256()));
-    function("SHA384", 1, detail::digest, md(EVP_sha384()));
-    function("SHA512", 1, detail::digest, md(EVP_sha512()));
+    function("MD5", 1, detail::safe<detail::digest>, md(EVP_md5()));
+    function("SHA1", 1, detail::safe<detail::digest>, md(EVP_sha1()));
+    function("SHA224", 1, detail::safe<detail::digest>, md(EVP_sha224()));
+    function("SHA256", 1, detail::safe<detail::digest>, md(EVP_sha256()));
+    function("SHA384", 1, detail::safe<detail::digest>, md(EVP_sha384()));
+    function("SHA512", 1, detail::safe<detail::digest>, md(EVP_sha512()));
     // Django registers SIGN too: SQLite has its own only from 3.35, built with or without the math functions.
-    function("SIGN", 1, detail::sign);
-    function("RAND", 0, detail::rand, nullptr, false);  // not deterministic
+    function("SIGN", 1, detail::safe<detail::sign>);
+    function("RAND", 0, detail::safe<detail::rand>, nullptr, false);  // not deterministic
     // The math functions, when this SQLite was built without SQLITE_ENABLE_MATH_FUNCTIONS (as Django checks).
     if (!sqlite3_compileoption_used("ENABLE_MATH_FUNCTIONS")) register_math_functions(db);
 }

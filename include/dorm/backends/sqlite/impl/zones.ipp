@@ -26,7 +26,7 @@ namespace dorm::backends::sqlite::detail {
 /// functions: the offset is added to the instant, then the wall time is read in the zone named before it).
 struct Zone {
     const date::time_zone* zone = nullptr;
-    std::chrono::minutes offset{0};
+    std::chrono::seconds offset{0};
 };
 
 /// The zone named `name` in the system's zone database. DataError when there is none (PostgreSQL's "time zone ...
@@ -41,7 +41,7 @@ inline Zone find_zone(std::string_view name) {
     }
     const auto [base, offset] = split_zone_offset(name);
     try {
-        return Zone{date::locate_zone(base), std::chrono::minutes{offset.value_or(0)}};
+        return Zone{date::locate_zone(base), std::chrono::seconds{offset.value_or(0)}};
     } catch (const std::exception&) {
         throw DataError(fmt::format("dorm: time zone \"{}\" not recognized", name));
     }
