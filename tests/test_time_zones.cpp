@@ -212,6 +212,7 @@ TEST_CASE("A fixed offset named as Python names it (\"UTC+05:00\") is east of UT
     CHECK(integer(ExtractMinute("moment", "UTC+5:45")) == 15);
     CHECK(integer(ExtractHour("moment", "UTC+00:00")) == 23);
     CHECK(integer(ExtractHour("moment", "UTC-00:00")) == 23);
+    CHECK(integer(ExtractHour("moment", "+05:00")) == 4);  // an offset alone: from UTC, the connection's zone
     CHECK(integer(ExtractSecond("moment", "UTC+05:00:30")) == 31);  // Python names an offset with seconds so
     CHECK(integer(ExtractMinute("moment", "UTC+05:00:30")) == 30);
     // The truncated wall time's instant: midnight of the 2nd at +05:00 is 19:00 on the 1st in UTC.

@@ -41,7 +41,9 @@ inline Zone find_zone(std::string_view name) {
     }
     const auto [base, offset] = split_zone_offset(name);
     try {
-        return Zone{date::locate_zone(base), std::chrono::seconds{offset.value_or(0)}};
+        // An offset alone ("+05:00") is from the connection's zone, UTC (Django's fallback to conn_tzname).
+        return Zone{date::locate_zone(base.empty() && offset ? std::string_view("UTC") : base),
+                    std::chrono::seconds{offset.value_or(0)}};
     } catch (const std::exception&) {
         throw DataError(fmt::format("dorm: time zone \"{}\" not recognized", name));
     }
