@@ -927,6 +927,35 @@ TEST_CASE("a ForeignKey's attname is <name>_id whatever its db_column, as Django
     CHECK_THROWS_AS(Volume::objects().create({{"shelf_ref", a.id}}), dorm::TypeError);
 }
 
+TEST_CASE("exists(), in_bulk(), contains() and Prefetch querysets answer as Django's", "[fidelity]") {
+    test::BlogData data;  // 3 blogs, 5 entries (2 for Beatles, 2 for Cooking, 1 for News)
+    // exists() clears the ordering, a slice's too (clear_ordering(force=True)): the ordering's join repeats no blog.
+    CHECK_FALSE(Blog::objects().order_by("entry__headline").slice(3, 4).exists());
+    CHECK(Blog::objects().order_by("entry__headline").slice(2, 3).exists());
+    CHECK_FALSE(Blog::objects().order_by("-entry__rating").distinct().slice(3).exists());
+    // in_bulk(): a key repeated by a join keeps its last row (Django's dict comprehension).
+    auto by_key = Blog::objects().annotate("h", dorm::F("entry__headline")).order_by("h").in_bulk<std::int64_t>();
+    CHECK(by_key.at(data.beatles.id).annotations()["h"].as<std::string>() == "Lennon returns");
+    CHECK(by_key.at(data.cooking.id).annotations()["h"].as<std::string>() == "Soup");
+    // contains() of a set operation is NotSupportedError, evaluated or not.
+    auto both = Blog::objects().filter("name", "News").union_(Blog::objects().filter("name", "Cooking"));
+    CHECK_THROWS_AS(both.contains(data.news), dorm::NotSupportedError);
+    CHECK(both.size() == 2);
+    CHECK_THROWS_AS(both.contains(data.news), dorm::NotSupportedError);
+    // A Prefetch queryset's to_attr may not hide a field; a sliced one is refused rather than cut across parents.
+    CHECK_THROWS_WITH(Entry::objects().prefetch_related(dorm::Prefetch("authors", Author::objects(), "rating")).size(),
+                      Catch::Contains("to_attr=rating conflicts with a field on the Entry model."));
+    CHECK_THROWS_AS(Blog::objects().prefetch_related(dorm::Prefetch("entry_set", Entry::objects(), "entry")).size(),
+                    dorm::ValueError);
+    CHECK_THROWS_AS(Entry::objects().prefetch_related(dorm::Prefetch("blog", Blog::objects().order_by("name").slice(0, 1))).size(),
+                    dorm::TypeError);
+    CHECK_THROWS_AS(Blog::objects()
+                        .prefetch_related(dorm::Prefetch("entry_set", Entry::objects().order_by("-rating").slice(0, 1), "top"))
+                        .size(),
+                    dorm::NotSupportedError);
+    CHECK(Blog::objects().prefetch_related(dorm::Prefetch("entry_set", Entry::objects(), "entries")).size() == 3);
+}
+
 TEST_CASE("an expression's value has its output type, as Django's convert_value() makes it", "[fidelity]") {
     test::BlogData data;
     using dorm::F;

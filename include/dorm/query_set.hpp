@@ -1031,6 +1031,7 @@ public:
 
     /// Whether `obj` is among the results (by primary key).
     bool contains(const T& obj) const {
+        check_combinator("contains");  // Django checks this first, an evaluated QuerySet too
         if (detail::pk_unset(obj)) throw ValueError("dorm: QuerySet.contains() cannot be used on unsaved objects.");
         auto pk = detail::pk_value(obj);
         if (cache_.filled()) {
@@ -1277,7 +1278,8 @@ private:
             throw ValueError(fmt::format("dorm: in_bulk()'s field_name must be a unique field but '{}' isn't.", field_name));
         std::map<K, T> out;
         auto collect = [&](const self_type& qs) {
-            for (const auto& obj : qs) out.emplace(f.get(&obj).template as<K>(), obj);
+            // Django's dict comprehension: a key seen again (rows repeated by a join) keeps its last row.
+            for (const auto& obj : qs) out.insert_or_assign(f.get(&obj).template as<K>(), obj);
         };
         if (!ids) {
             collect(all());

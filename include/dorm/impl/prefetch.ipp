@@ -72,6 +72,11 @@ DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMet
         throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
     if (base.values_mode)
         throw ValueError("dorm: Prefetch querysets cannot use raw(), values(), and values_list().");
+    // Django slices per parent (ROW_NUMBER() OVER (PARTITION BY the key)); one LIMIT would cut across parents.
+    if (base.is_sliced())
+        throw NotSupportedError(fmt::format("dorm: a sliced Prefetch queryset for '{}' is not supported: slice each "
+                                            "parent's prefetched list instead",
+                                            name));
     return base;
 }
 
@@ -133,6 +138,9 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
 DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec, const std::string* db) {
     const ModelMeta& model = *level.model;
     PrefetchLevel out;
+    // Django's prefetch_one_level(): to_attr may not hide a field (get_field(): names, attnames, relations).
+    if (spec && !spec->to_attr.empty() && !level.objects.empty() && model.has_name(spec->to_attr))
+        throw ValueError(fmt::format("dorm: to_attr={} conflicts with a field on the {} model.", spec->to_attr, model.name));
     if (const FieldMeta* f = model.find_field(name); f && f->name == name) {
         if (!f->is_relation())
             throw ValueError(fmt::format("dorm: '{}' does not resolve to an item that supports prefetching - this is "
@@ -145,6 +153,9 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
             Value id = f->get(obj);
             if (!id.is_null() && seen.insert(id).second) keys.push_back(std::move(id));
         }
+        // Django filters the Prefetch queryset by the keys: a slice refuses that (TypeError).
+        if (spec && spec->queryset && spec->queryset->is_sliced())
+            throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
         sql::Query base = prefetch_base(spec, target, name);
         std::map<Value, std::shared_ptr<void>> loaded;
         const FieldMeta& pk = target.pk_field();

@@ -1954,21 +1954,27 @@ DORM_DECL Compiled compile_count(const Query& q, const backends::Dialect& d) {
 
 DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
     Compiler c(d);
-    Query one = q;
+    // Django's exists(): clear_ordering(force=True), a slice's too. No ordering changes whether a row exists, and
+    // the joins one made would repeat rows (a slice past the objects' number found rows).
+    Query unordered = q;
+    unordered.order_by.clear();
+    unordered.default_ordering = false;
+    std::erase_if(unordered.joins, [](const Join& j) { return j.for_ordering; });
+    Query one = unordered;
     one.set_limits(std::nullopt, 1);
     bool ok;
     if ((q.distinct && q.is_sliced()) || q.grouping != Grouping::none || !q.combinator.empty() || q.qualify) {
         c << "SELECT 1 AS ";
         c.quote("a");
         c << " FROM (";
-        ok = detail::select_body(c, q, q.is_sliced());
+        ok = detail::select_body(c, unordered, q.is_sliced());
         c << ") subquery";
         c.dialect.limit_offset(c.sql, 1, 0);
     } else {
         c << "SELECT 1 AS ";
         c.quote("a");
-        detail::QueryScope scope(c, q);
-        detail::from_clause(c, q);
+        detail::QueryScope scope(c, one);
+        detail::from_clause(c, one);
         ok = detail::where_clause(c, one);
         if (ok) detail::limit_clause(c, one);  // row order cannot change whether a slice has a row
     }
