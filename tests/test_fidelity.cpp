@@ -956,6 +956,37 @@ TEST_CASE("exists(), in_bulk(), contains() and Prefetch querysets answer as Djan
     CHECK(Blog::objects().prefetch_related(dorm::Prefetch("entry_set", Entry::objects(), "entries")).size() == 3);
 }
 
+TEST_CASE("prefetch_related_objects() keeps the lists already prefetched, as Django's is_fetched does", "[fidelity]") {
+    test::BlogData data;
+    auto blogs = Blog::objects()
+                     .prefetch_related(dorm::Prefetch("entry_set", Entry::objects().filter("rating__gte", 4)))
+                     .order_by("name");
+    std::vector<Blog> v(blogs.begin(), blogs.end());
+    REQUIRE(v.size() == 3);
+    REQUIRE(v[0].name == "Beatles Blog");
+    CHECK(dorm::prefetched<Entry>(v[0], "entry_set").size() == 1);  // Lennon returns (5), not Beatles reunion (3)
+    {
+        dorm::CaptureQueries capture("default");
+        dorm::prefetch_related_objects(v, "entry_set");
+        CHECK(capture.size() == 0);  // every blog has its list: nothing to fetch
+    }
+    CHECK(dorm::prefetched<Entry>(v[0], "entry_set").size() == 1);
+    CHECK(dorm::prefetched<Entry>(v[1], "entry_set").size() == 1);  // Pancakes (4), not Soup (1)
+    // A longer lookup goes on through the lists kept: one query, for the authors of the entries in them.
+    {
+        dorm::CaptureQueries capture("default");
+        dorm::prefetch_related_objects(v, "entry_set__authors");
+        CHECK(capture.size() == 1);
+    }
+    CHECK(dorm::prefetched<Author>(dorm::prefetched<Entry>(v[0], "entry_set")[0], "authors").empty());
+    // A blog without its list is fetched (the others are not).
+    Blog fresh = Blog::objects().get("name", "News");
+    std::vector<Blog> mixed{v[0], fresh};
+    dorm::prefetch_related_objects(mixed, "entry_set");
+    CHECK(dorm::prefetched<Entry>(mixed[0], "entry_set").size() == 1);
+    CHECK(dorm::prefetched<Entry>(mixed[1], "entry_set").size() == 1);  // Election
+}
+
 TEST_CASE("an expression's value has its output type, as Django's convert_value() makes it", "[fidelity]") {
     test::BlogData data;
     using dorm::F;

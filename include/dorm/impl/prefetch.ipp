@@ -12,24 +12,33 @@ namespace dorm::detail {
 /// (the usual case) hash; others compare.
 class PrefetchTargets {
 public:
-    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query.
+    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query. An object that
+    /// already holds a list there keeps it and is not queried (Django's is_fetched: prefetch_related_objects() of
+    /// instances prefetched before).
     std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr);
     /// The caches of the parents whose key is in `cell`, or nullptr.
     const std::vector<void*>* find(const backends::Cell& cell, FieldKind kind) const;
-    /// Every object now in the caches.
+    /// Every object now in the new caches, which the next level of a lookup continues from; when no object was
+    /// queried, those of the lists kept (Django's prefetch_related_objects() goes on through them then).
     std::vector<void*> objects(const ModelMeta& target) const;
 
 private:
     std::unordered_map<std::int64_t, std::vector<void*>> by_int_;
     std::map<Value, std::vector<void*>> by_value_;
+    std::vector<void*> kept_;  // the caches of the objects that already had their list
 };
 
 DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) -> std::vector<Value> {
     const ModelMeta& model = *level.model;
     std::vector<Value> keys;
     for (void* obj : level.objects) {
-        auto cache = target.new_cache();
         ModelState& state = model.state(obj);
+        if (state.prefetched)
+            if (auto it = state.prefetched->find(attr); it != state.prefetched->end() && it->second.cache) {
+                kept_.push_back(it->second.cache.get());
+                continue;
+            }
+        auto cache = target.new_cache();
         if (!state.prefetched) state.prefetched = dorm::detail::make_node<std::map<std::string, PrefetchedList, std::less<>>>();
         (*state.prefetched)[attr] = PrefetchedList{&target, cache};
         Value pk = model.pk_field().get(obj);
@@ -57,6 +66,7 @@ DORM_DECL auto PrefetchTargets::objects(const ModelMeta& target) const -> std::v
     };
     for (const auto& entry : by_int_) collect(entry.second);
     for (const auto& entry : by_value_) collect(entry.second);
+    if (by_int_.empty() && by_value_.empty()) collect(kept_);
     return out;
 }
 
