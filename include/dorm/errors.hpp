@@ -52,6 +52,13 @@ public:
     using Error::Error;
 };
 
+/// Python's AttributeError: prefetch_related() names something the objects do not have (Django's "Cannot find
+/// 'x' on Blog object").
+class AttributeError : public Error {
+public:
+    using Error::Error;
+};
+
 /// Base of every model's DoesNotExist (Django's ObjectDoesNotExist).
 class ObjectDoesNotExist : public Error {
 public:

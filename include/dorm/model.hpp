@@ -204,10 +204,17 @@ struct ResultCache {
 };
 }  // namespace detail
 
+namespace sql {
+struct Query;
+}
+
 /// Related objects prefetch_related() stored on an instance: a detail::ResultCache of `model`'s type.
 struct PrefetchedList {
     const ModelMeta* model = nullptr;
     std::shared_ptr<void> cache;
+    /// The Prefetch queryset the list was loaded with under a relation's own name (no to_attr): the related
+    /// manager builds on it, as Django's does on the queryset it stored (its filters and ordering), until a write.
+    std::shared_ptr<const sql::Query> queryset{};
 };
 
 /// Per-instance state DORM_MODEL adds as its one hidden member (Django's `_state`).

@@ -105,8 +105,9 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
                                            const sql::PrefetchSpec* spec, const std::string* db);
 
 /// One level: the ForeignKey or reverse relation `name` of `level`'s objects; returns the objects it reached.
+/// `lookup`: the whole lookup, named by the AttributeError of a name that is neither.
 DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec,
-                                    const std::string* db);
+                                    const std::string* db, std::string_view lookup = {});
 
 /// Runs every lookup over `objects` of `model`, level by level; a level already loaded for an earlier lookup
 /// ("entry_set" before "entry_set__blog") is not loaded again.

@@ -1605,6 +1605,12 @@ protected:
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_.reset(std::move(cache)); }
     /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
     void reset_cache() const { cache_.reset(nullptr); }
+    /// Replaces the query and forgets the results: a related manager built on a Prefetch queryset goes back to
+    /// all related rows once a write dropped the prefetched list (Django's manager then reads anew).
+    void rebase(std::shared_ptr<const sql::Query> q) const {
+        query_ = std::move(q);
+        cache_.reset(nullptr);
+    }
 
     /// Returns a copy of this QuerySet with `mutate` applied to a copy of its query and an empty cache. dumps() cannot
     /// replay what `mutate` did, so the copy cannot be serialised (QuerySet's own methods record their calls).
@@ -1961,7 +1967,8 @@ private:
         return qs.slice(0, 1).get();  // recorded, so that get()'s statement is kept for the shape
     }
 
-    std::shared_ptr<const sql::Query> query_;
+    // Mutable for rebase() only: no other member changes it once made.
+    mutable std::shared_ptr<const sql::Query> query_;
     // Mutable as any cache is: evaluation (a const operation) fills it, and a related manager's write replaces
     // the prefetched results it shared.
     detail::LazyResults<T> cache_;  // its members are mutable: a const QuerySet fills it

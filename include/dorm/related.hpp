@@ -75,8 +75,14 @@ public:
         for (const auto& rel : model_meta<P>().related_objects)
             if (rel.field == &fk) accessor_ = rel.accessor_name;
         if (prefetched_)
-            if (auto it = prefetched_->find(accessor_); it != prefetched_->end())
+            if (auto it = prefetched_->find(accessor_); it != prefetched_->end()) {
+                // Django's manager then reads from the Prefetch queryset: filter(), first(), count() build on it.
+                if (it->second.queryset) {
+                    this->rebase(make_query(parent, fk, it->second.queryset));
+                    on_prefetch_ = true;
+                }
                 this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
+            }
     }
 
     /// The related rows: from prefetch_related() when it loaded them (no query), else a new QuerySet.
@@ -200,11 +206,14 @@ public:
     }
 
 private:
-    static std::shared_ptr<const sql::Query> make_query(const P& parent, const FieldMeta& fk) {
+    /// The related rows of `parent` among `base`'s (a Prefetch queryset), or among all R.
+    static std::shared_ptr<const sql::Query> make_query(const P& parent, const FieldMeta& fk,
+                                                        std::shared_ptr<const sql::Query> base = nullptr) {
         if (detail::pk_unset(parent))
             throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before this "
                                          "relationship can be used.", P::dorm_name()));
-        auto q = std::make_shared<sql::Query>(R::objects().filter(runtime_string{fk.name}, detail::pk_value(parent)).query());
+        const QS from = base ? QS(std::move(base)) : R::objects();
+        auto q = std::make_shared<sql::Query>(from.filter(runtime_string{fk.name}, detail::pk_value(parent)).query());
         q->hints = detail::parent_hints(parent);
         return q;
     }
@@ -222,9 +231,16 @@ private:
         if (parent.object()) return parent.model()->repr(parent.object());
         return fmt::format("<{0}: {0} object ({1})>", parent.model()->name, parent_pk_);
     }
+    /// A write drops the prefetched list; the manager reads all related rows again, not the Prefetch queryset's.
     void forget() const {
         detail::forget_prefetched(prefetched_, accessor_);
         this->reset_cache();
+        if (on_prefetch_) {
+            auto q = std::make_shared<sql::Query>(R::objects().filter(runtime_string{fk_->name}, parent_pk_).query());
+            q->hints = this->query().hints;
+            this->rebase(std::move(q));
+            on_prefetch_ = false;
+        }
     }
     Kwargs with_parent(const Kwargs& kwargs) const {
         Kwargs out = kwargs;
@@ -240,6 +256,7 @@ private:
     Value parent_pk_;
     std::shared_ptr<detail::PrefetchedMap> prefetched_;
     std::string_view accessor_;
+    mutable bool on_prefetch_ = false;  // the query is a Prefetch queryset's (until a write)
 };
 
 /// The values of a through model's other fields for the links add(), set() and create() make (Django's
@@ -284,8 +301,14 @@ public:
         : QS(make_query(parent, rel)), rel_(&rel), parent_pk_(detail::pk_value(parent)),
           prefetched_(parent.dorm_state_.prefetched), accessor_(accessor) {
         if (prefetched_)
-            if (auto it = prefetched_->find(accessor); it != prefetched_->end() && it->second.model == &model_meta<R>())
+            if (auto it = prefetched_->find(accessor); it != prefetched_->end() && it->second.model == &model_meta<R>()) {
+                // Django's manager then reads from the Prefetch queryset: filter(), first(), count() build on it.
+                if (it->second.queryset) {
+                    this->rebase(make_query(parent, rel, it->second.queryset.get()));
+                    on_prefetch_ = true;
+                }
                 this->adopt_cache(std::static_pointer_cast<detail::ResultCache<R>>(it->second.cache));
+            }
     }
 
     /// The related rows: from prefetch_related() when it loaded them (no query), else a new QuerySet.
@@ -429,18 +452,24 @@ private:
         return Value(v);
     }
 
-    static std::shared_ptr<const sql::Query> make_query(const P& parent, const ManyToManyRelation& rel) {
+    /// The rows linked to `parent` among `base`'s (a Prefetch queryset), or among all R.
+    static std::shared_ptr<const sql::Query> make_query(const P& parent, const ManyToManyRelation& rel,
+                                                        const sql::Query* base = nullptr) {
         if (detail::pk_unset(parent))
             throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before a many-to-many "
                                          "relationship can be used.", P::dorm_name()));
         if (!rel.error.empty()) throw FieldError(rel.error);
-        sql::Query q = R::objects().query();
-        q.hints = detail::parent_hints(parent);
+        return make_query(detail::parent_hints(parent), detail::pk_value(parent), rel, base);
+    }
+    static std::shared_ptr<const sql::Query> make_query(Hints hints, const Value& parent_pk, const ManyToManyRelation& rel,
+                                                        const sql::Query* base) {
+        sql::Query q = base ? *base : R::objects().query();
+        q.hints = std::move(hints);
         std::string alias = sql::detail::own_reverse_join(q, *rel.through, *rel.to, false, true);
         auto cond = std::make_shared<lookups::Lookup>();
         cond->lhs = std::make_shared<sql::Col>(alias, rel.from);
         cond->def = lookups::find("exact");
-        cond->value = detail::pk_value(parent);
+        cond->value = parent_pk;
         sql::add_where(q, cond);
         static const auto unrecordable = detail::unrecorded_recipe("a ManyToMany related manager");  // its join
         q.recipe = detail::unrecorded(q.recipe, unrecordable);
@@ -458,15 +487,21 @@ private:
     /// The join table's rows of this parent.
     detail::JoinRows join_rows() const { return {*rel_, parent_pk_}; }
 
+    /// A write drops the prefetched list; the manager reads all linked rows again, not the Prefetch queryset's.
     void forget() const {
         detail::forget_prefetched(prefetched_, accessor_);
         this->reset_cache();
+        if (on_prefetch_) {
+            this->rebase(make_query(this->query().hints, parent_pk_, *rel_, nullptr));
+            on_prefetch_ = false;
+        }
     }
 
     const ManyToManyRelation* rel_;
     Value parent_pk_;
     std::shared_ptr<detail::PrefetchedMap> prefetched_;
     std::string_view accessor_;
+    mutable bool on_prefetch_ = false;  // the query is a Prefetch queryset's (until a write)
 };
 
 /// The rows whose ForeignKey `Member` points at `parent` (Django's `blog.entry_set`):

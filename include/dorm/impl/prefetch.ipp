@@ -4,6 +4,10 @@
 
 #include <dorm/prefetch.hpp>
 
+#include <dorm/functions.hpp>
+#include <dorm/lookups.hpp>
+#include <dorm/window.hpp>
+
 #include <unordered_map>
 
 namespace dorm::detail {
@@ -12,10 +16,12 @@ namespace dorm::detail {
 /// (the usual case) hash; others compare.
 class PrefetchTargets {
 public:
-    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query. An object that
+    /// Gives every object of `level` an empty list under `attr`; returns the distinct keys to query: the objects'
+    /// primary keys, or the values of their field `key` (a ForeignKey's; NULL asks for nothing). An object that
     /// already holds a list there keeps it and is not queried (Django's is_fetched: prefetch_related_objects() of
-    /// instances prefetched before).
-    std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr);
+    /// instances prefetched before). `queryset`: the Prefetch queryset the lists are loaded with, noted on them.
+    std::vector<Value> add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr,
+                           const FieldMeta* key = nullptr, std::shared_ptr<const sql::Query> queryset = nullptr);
     /// The caches of the parents whose key is in `cell`, or nullptr.
     const std::vector<void*>* find(const backends::Cell& cell, FieldKind kind) const;
     /// Every object now in the new caches, which the next level of a lookup continues from; when no object was
@@ -28,7 +34,8 @@ private:
     std::vector<void*> kept_;  // the caches of the objects that already had their list
 };
 
-DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr) -> std::vector<Value> {
+DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta& target, const std::string& attr,
+                                    const FieldMeta* key, std::shared_ptr<const sql::Query> queryset) -> std::vector<Value> {
     const ModelMeta& model = *level.model;
     std::vector<Value> keys;
     for (void* obj : level.objects) {
@@ -40,8 +47,9 @@ DORM_DECL auto PrefetchTargets::add(const PrefetchLevel& level, const ModelMeta&
             }
         auto cache = target.new_cache();
         if (!state.prefetched) state.prefetched = dorm::detail::make_node<std::map<std::string, PrefetchedList, std::less<>>>();
-        (*state.prefetched)[attr] = PrefetchedList{&target, cache};
-        Value pk = model.pk_field().get(obj);
+        (*state.prefetched)[attr] = PrefetchedList{&target, cache, queryset};
+        Value pk = key ? key->get(obj) : model.pk_field().get(obj);
+        if (pk.is_null()) continue;
         auto& list = pk.holds<std::int64_t>() ? by_int_[pk.as<std::int64_t>()] : by_value_[pk];
         if (list.empty()) keys.push_back(pk);
         list.push_back(cache.get());
@@ -70,6 +78,12 @@ DORM_DECL auto PrefetchTargets::objects(const ModelMeta& target) const -> std::v
     return out;
 }
 
+/// The queryset a related manager builds on after this prefetch: the Prefetch's own, unless its list goes to a
+/// to_attr (Django stores a plain list there and leaves the manager alone).
+inline std::shared_ptr<const sql::Query> manager_queryset(const sql::PrefetchSpec* spec) {
+    return spec && spec->to_attr.empty() ? spec->queryset : nullptr;
+}
+
 DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMeta& target, std::string_view name) {
     sql::Query base;
     if (spec && spec->queryset) {
@@ -82,12 +96,34 @@ DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMet
         throw ValueError(fmt::format("dorm: Prefetch querysets for '{}' must be over {}", name, target.name));
     if (base.values_mode)
         throw ValueError("dorm: Prefetch querysets cannot use raw(), values(), and values_list().");
-    // Django slices per parent (ROW_NUMBER() OVER (PARTITION BY the key)); one LIMIT would cut across parents.
-    if (base.is_sliced())
-        throw NotSupportedError(fmt::format("dorm: a sliced Prefetch queryset for '{}' is not supported: slice each "
-                                            "parent's prefetched list instead",
-                                            name));
     return base;
+}
+
+/// Django's _filter_prefetch_queryset() of a sliced queryset: the slice applies to each parent's rows, not to
+/// them all. Each row is numbered among those of its parent (`key`): ROW_NUMBER() OVER (PARTITION BY key ORDER
+/// BY the queryset's ordering), the numbers in the slice are kept, and the LIMIT goes.
+inline void slice_per_parent(sql::Query& base, sql::ExprPtr key) {
+    if (!base.is_sliced()) return;
+    sql::Query ordered = sql::detail::ordered_query(base);  // the default ordering made explicit (its joins too)
+    ordered.standard_ordering = true;                       // and reverse() applied to it
+    base = std::move(ordered);
+    auto resolved = sql::resolve_expression(base, *Window(RowNumber()).node());
+    auto window = std::make_shared<sql::Window>(dynamic_cast<const sql::Window&>(*resolved));
+    window->partition_by = {std::move(key)};
+    for (const auto& t : base.order_by)
+        if (t.expr) window->order_by.push_back({t.expr, t.descending, t.nulls_first, t.nulls_last});
+    auto bound = [&](std::string_view op, std::int64_t v) {
+        auto cond = std::make_shared<lookups::Lookup>();
+        cond->lhs = window;
+        cond->def = lookups::find(op);
+        cond->value = Value(v);
+        sql::add_where(base, std::move(cond));  // a window's condition: QUALIFY, written as an outer query
+    };
+    bound("gt", base.low);
+    if (base.high) bound("lte", *base.high);
+    base.low = 0;
+    base.high.reset();
+    base.recipe = nullptr;  // changed beyond its recorded calls: no shape
 }
 
 DORM_DECL void load_key(sql::Query& q, const FieldMeta& key) {
@@ -126,7 +162,8 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     if (!m2m.error.empty()) throw FieldError(m2m.error);
     const ModelMeta& target = *m2m.model;
     PrefetchTargets targets;
-    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : m2m.accessor_name);
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : m2m.accessor_name, nullptr,
+                            manager_queryset(spec));
     sql::Query base = prefetch_base(spec, target, m2m.accessor_name);
     // INNER: only linked rows; their link column comes after the model's columns and selected annotations.
     std::string alias = sql::detail::own_reverse_join(base, *m2m.through, *m2m.to, false);
@@ -136,6 +173,7 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     for (const auto& a : base.annotations) at += a.selected ? 1 : 0;
     base.annotations.push_back(sql::Annotation{"_prefetch_related_val", link, true});
     base.recipe = nullptr;  // joined and annotated beyond its recorded calls: no shape
+    slice_per_parent(base, link);
     prefetch_query(base, db, sql::ExprPtr(link), keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
         if (const auto* list = targets.find(row[at], m2m.from->kind))
             for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
@@ -145,7 +183,8 @@ DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const 
     return out;
 }
 
-DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec, const std::string* db) {
+DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_view name, const sql::PrefetchSpec* spec,
+                                       const std::string* db, std::string_view lookup) {
     const ModelMeta& model = *level.model;
     PrefetchLevel out;
     // Django's prefetch_one_level(): to_attr may not hide a field (get_field(): names, attnames, relations).
@@ -167,8 +206,21 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
         if (spec && spec->queryset && spec->queryset->is_sliced())
             throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
         sql::Query base = prefetch_base(spec, target, name);
-        std::map<Value, std::shared_ptr<void>> loaded;
         const FieldMeta& pk = target.pk_field();
+        if (spec && !spec->to_attr.empty()) {
+            // Django sets the to_attr to the object or None and leaves the ForeignKey alone: here a list of one
+            // object or none, read with prefetched<>().
+            PrefetchTargets targets;
+            auto wanted = targets.add(level, target, spec->to_attr, f);
+            prefetch_query(base, db, std::string("pk__in"), wanted, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
+                if (const auto* list = targets.find(row[reader.column_of(pk.index)], pk.kind))
+                    for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
+            }, &pk);
+            out.objects = targets.objects(target);
+            prefetch_nested(base, out, db);
+            return out;
+        }
+        std::map<Value, std::shared_ptr<void>> loaded;
         prefetch_query(base, db, std::string("pk__in"), keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
             auto obj = target.make();
             reader.read_object(row, obj.get());
@@ -189,14 +241,16 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
     if (rel && rel->clashes)
         throw FieldError(fmt::format("dorm: the reverse name '{}' on {} is ambiguous: give the ForeignKeys pointing "
                                      "here distinct related_name()s", name, model.name));
-    if (!rel)
-        throw FieldError(fmt::format("dorm: Cannot find '{}' on {} object, '{}' is an invalid parameter to "
-                                     "prefetch_related()", name, model.name, name));
+    if (!rel)  // Django's AttributeError, naming the whole lookup
+        throw AttributeError(fmt::format("dorm: Cannot find '{}' on {} object, '{}' is an invalid parameter to "
+                                         "prefetch_related()", name, model.name, lookup.empty() ? name : lookup));
     const ModelMeta& target = *rel->model;
     PrefetchTargets targets;
-    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name);
+    auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name, nullptr,
+                            manager_queryset(spec));
     const FieldMeta& fk = *rel->field;
     sql::Query base = prefetch_base(spec, target, name);
+    slice_per_parent(base, dorm::detail::make_node<sql::Col>(base.alias(), &fk));
     prefetch_query(base, db, fk.name + "__in", keys, [&](const RowReaderBase& reader, std::span<const backends::Cell> row) {
         if (const auto* list = targets.find(row[reader.column_of(fk.index)], fk.kind))
             for (void* cache : *list) reader.read_object(row, target.cache_emplace(cache));
@@ -212,16 +266,27 @@ DORM_DECL void prefetch_related(std::vector<void*> objects, const ModelMeta& mod
     for (const auto& spec : specs) {
         PrefetchLevel level{&model, objects};
         auto parts = sql::detail::split_path(spec.lookup);
+        // Django's prefetch_to: the lookup, its last part replaced by the to_attr. A queryset for one already
+        // loaded (as a level of an earlier lookup too) would be ignored: Django refuses it.
+        if (spec.queryset && parts.size() != 0) {
+            const std::string_view end = parts[parts.size() - 1];
+            std::string to = spec.lookup.substr(0, spec.lookup.size() - end.size());
+            to += spec.to_attr.empty() ? end : std::string_view(spec.to_attr);
+            if (done.contains(to))
+                throw ValueError(fmt::format("dorm: '{}' lookup was already seen with a different queryset. You may "
+                                             "need to adjust the ordering of your lookups.", to));
+        }
         std::string prefix;
         for (std::size_t i = 0; i < parts.size(); ++i) {
+            if (level.objects.empty()) break;  // nothing to prefetch for (Django stops there too)
             bool last = i + 1 == parts.size();
             prefix += (prefix.empty() ? "" : "__") + std::string(parts[i]);
             std::string key = last && !spec.to_attr.empty() ? prefix + "->" + spec.to_attr : prefix;
-            if (auto it = done.find(key); it != done.end() && !(last && spec.queryset)) {
+            if (auto it = done.find(key); it != done.end()) {
                 level = it->second;
                 continue;
             }
-            level = prefetch_level(level, parts[i], last ? &spec : nullptr, db);
+            level = prefetch_level(level, parts[i], last ? &spec : nullptr, db, spec.lookup);
             done[key] = level;
             // Later lookups may continue through the to_attr ("recent__authors" after Prefetch(.., "recent")).
             if (last && !spec.to_attr.empty())
