@@ -711,6 +711,53 @@ TEST_CASE("exclude() across a nullable ForeignKey and then a multi-valued relati
     // Ann wrote an entry rated 5; Bob wrote none; the anonymous comment has no author, so it is kept (Django's
     // Exists, where NOT IN would drop it for its NULL key).
     CHECK(texts(Comment::objects().exclude(dorm::runtime("author__entry__rating"), 5)) == V{"anonymous", "by Bob"});
+    // isnull=True (and = None) is met by the comment with no author (Django keeps the LEFT OUTER JOIN and adds
+    // "OR author_id IS NULL"), so exclude() drops it: filter() and exclude() split the rows between them.
+    CHECK(texts(Comment::objects().filter(dorm::runtime("author__entry__isnull"), true)) == V{"anonymous", "by Bob"});
+    CHECK(texts(Comment::objects().exclude(dorm::runtime("author__entry__isnull"), true)) == V{"by Ann"});
+    CHECK(texts(Comment::objects().exclude(dorm::runtime("author__entry"), nullptr)) == V{"by Ann"});
+    CHECK(texts(Comment::objects().exclude(dorm::runtime("author__entry__isnull"), false)) == V{"anonymous", "by Bob"});
+}
+
+TEST_CASE("a many-to-many manager's join is reused by the next filter() call only, as Django's sticky filter",
+          "[fidelity]") {
+    test::BlogData data;
+    Entry lennon = Entry::objects().get("headline", "Lennon returns");
+    Entry reunion = Entry::objects().get("headline", "Beatles reunion");
+    Author ann = Author::objects().create({{"name", "Ann"}});
+    Author bob = Author::objects().create({{"name", "Bob"}});
+    related<&Entry::authors>(lennon).add(ann, bob);
+    related<&Entry::authors>(reunion).add(ann);
+    auto of_ann = related<&Entry::authors>(ann);  // Lennon returns, Beatles reunion
+    // The call right after the manager's condition reads the same link row (Ann's).
+    CHECK(test::sorted(of_ann.filter("authors__name", "Bob")).empty());
+    CHECK(test::sorted(of_ann.exclude("authors__name", "Bob")) == V{"Beatles reunion", "Lennon returns"});
+    // A later one joins the authors afresh: any author of the entry.
+    CHECK(test::sorted(of_ann.filter("rating__gte", 1).filter("authors__name", "Bob")) == V{"Lennon returns"});
+    CHECK(test::sorted(of_ann.filter("rating__gte", 1).exclude("authors__name", "Bob")) == V{"Beatles reunion"});
+}
+
+TEST_CASE("exclude() of an annotation is NOT (a = v) alone, as Django's: rows where it is NULL are dropped",
+          "[fidelity]") {
+    test::BlogData data;
+    Blog::objects().create({{"name", "Empty"}, {"tagline", "-"}});
+    // Django's build_filter() returns an annotation's lookup before adding "IS NOT NULL" for a negated one.
+    // Notes: Lennon returns NULL, Beatles reunion "solid", Pancakes NULL, Soup "thin", Election NULL.
+    CHECK(test::headlines(Entry::objects().annotate("note", dorm::F("rating_note")).exclude("note", "solid").order_by("headline")) ==
+          V{"Soup"});
+    CHECK(test::headlines(Entry::objects().alias("note", dorm::F("rating_note")).filter(~dorm::Q("note", "solid")).order_by("headline")) ==
+          V{"Soup"});
+    // The field itself keeps them (Django adds "OR rating_note IS NULL" there).
+    CHECK(test::headlines(Entry::objects().exclude("rating_note", "solid").order_by("headline")) ==
+          V{"Election", "Lennon returns", "Pancakes", "Soup"});
+    // An aggregate: the blog without entries has no maximum, and is dropped.
+    CHECK(test::sorted_names(Blog::objects().annotate("top", dorm::Max("entry__rating")).exclude("top", 5)) ==
+          V{"Cooking", "News"});
+    // A column compared with the annotation: no "IS NOT NULL" for it either.
+    CHECK(test::headlines(Entry::objects()
+                              .annotate("note", dorm::F("rating_note"))
+                              .exclude("note", dorm::F("body_text"))
+                              .order_by("headline")) == V{"Beatles reunion", "Soup"});
 }
 
 TEST_CASE("exclude() comparing two columns keeps the rows where the other column is NULL", "[fidelity]") {

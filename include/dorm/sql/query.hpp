@@ -64,7 +64,7 @@ struct Join {
     const ModelMeta* parent_model = nullptr;  // reverse joins: the parent's model (for its primary key)
     std::string filtered;                     // FilteredRelation: its name (such joins serve only it)
     ExprPtr condition;                        // FilteredRelation: AND-ed into ON
-    bool sticky = false;  // a many-to-many manager's join: later filter() calls reuse it (Django's _next_is_sticky)
+    bool sticky = false;  // a many-to-many manager's join: the next filter() call reuses it (Django's _next_is_sticky)
     // Made by order_by() and used by nothing else: count() and aggregate(), which drop the ordering, drop it too
     // (Django makes an ordering's joins only when it compiles the ORDER BY).
     bool for_ordering = false;
@@ -325,6 +325,7 @@ struct ResolvedPath {
     FieldKind kind{};            // the kind of `lhs`
     bool kind_known = true;      // false for an annotation whose type is unknown (a NULL value)
     bool nullable = false;       // NULL-able column, or reached through a LEFT OUTER JOIN
+    bool annotation = false;     // the path starts with an annotation's name (Django's reffed_expression)
     std::vector<const lookups::TransformDef*> transforms;
     bool custom_transformed = false;  // a custom transform is among them (not in `transforms`)
     lookups::CustomDefPtr custom_transform;  // the last transform when it is a custom one

@@ -153,12 +153,20 @@ DORM_DECL std::string join(Query& q, const std::string& parent_alias, const Fiel
     return alias;
 }
 
+/// Whether the filter() call being built is the one right after a many-to-many manager's own condition, which
+/// may reuse its join (Django's _next_is_sticky(): "the next filter call and the one following that should be
+/// treated as a single filter"; Query.chain() forgets the join's alias after that).
+inline bool next_to_sticky(const Query& q, const Join& j) noexcept {
+    return j.sticky && q.current_filter == j.filter_call + 1;
+}
+
 DORM_DECL std::string reverse_join(Query& q, const std::string& parent_alias, const ModelMeta& parent, const ModelMeta& child, const FieldMeta& fk, bool outer) {
     // The most recent of the joins that may be reused (Django's Query.join: reuse_aliases[-1]): after
     // filter(entry__a).filter(entry__b), values("entry__c") reads the second filter's entry.
     for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)
         if (Join& j = *it; j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
-                           (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one || j.sticky)) {
+                           (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one ||
+                            next_to_sticky(q, j))) {
             if (outer) j.outer = true;
             j.for_ordering = j.for_ordering && ordering_joins;
             return j.alias;
@@ -269,6 +277,7 @@ DORM_DECL ResolvedPath resolve_path(Query& q, std::string_view path, bool allow_
         r.kind = k.value_or(FieldKind::text);
         r.kind_known = k.has_value();
         r.nullable = true;
+        r.annotation = true;
         r.output_field = detail::stands_for(a->expr.get());
         return resolve_tail(r, parts, n, path, allow_lookup, model);
     }
@@ -755,7 +764,7 @@ DORM_DECL const Join* reusable_join(const Query& q, const MultiValuedSplit& spli
         }
     for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)
         if (it->reverse && it->filtered.empty() && it->parent_alias == parent && it->fk == split.fk &&
-            (it->filter_call == q.current_filter || it->sticky))
+            (it->filter_call == q.current_filter || next_to_sticky(q, *it)))
             return &*it;
     return nullptr;
 }
@@ -791,16 +800,19 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
     }
     // Django's split_exclude() selects what its NOT EXISTS correlates on: a row whose key is NULL has no related
     // rows, so it is not excluded (NOT IN would drop it): (key IN (...) AND key IS NOT NULL), negated.
-    auto excluded = [&](std::shared_ptr<Query> sub) -> ExprPtr {
+    // `or_null`: a row whose key is NULL meets the condition (isnull=True, = None: Django's inner query keeps the
+    // LEFT OUTER JOIN, and split_exclude() adds "OR key IS NULL"): (key IN (...) OR key IS NULL), negated.
+    auto excluded = [&](std::shared_ptr<Query> sub, bool or_null = false) -> ExprPtr {
         if (condition_rhs != &rhs) resolve_outer_refs(q, *sub);  // the joins the outer field needs
         in->rhs = dorm::detail::make_node<Subquery>(std::shared_ptr<const Query>(std::move(sub)));
         if (!parent_nullable) return in;
-        auto not_null = dorm::detail::make_node<lookups::Lookup>();
-        not_null->lhs = parent_pk;
-        not_null->def = lookups::find("isnull");
-        not_null->value = Value(false);
+        auto null = dorm::detail::make_node<lookups::Lookup>();
+        null->lhs = parent_pk;
+        null->def = lookups::find("isnull");
+        null->value = Value(or_null);
         auto both = dorm::detail::make_node<WhereNode>();
-        both->children = {in, not_null};
+        both->children = {in, null};
+        if (or_null) both->connector = Connector::or_;
         return both;
     };
     // A condition that rows without related rows meet (isnull=True, = None): Django's subquery keeps its LEFT OUTER
@@ -816,7 +828,7 @@ DORM_DECL ExprPtr multi_valued_subquery(Query& q, const MultiValuedSplit& split,
         sub->values_mode = true;
         sub->values = {SelectItem{"pk", dorm::detail::make_node<Col>(sub->alias(), &split.parent->pk_field())}};
         sub->default_ordering = false;
-        return excluded(std::move(sub));
+        return excluded(std::move(sub), true);
     }
     auto sub = dorm::detail::make_node<Query>();
     sub->model = split.model;
@@ -972,7 +984,9 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     }
 
     // Negated, (x = v AND x IS NOT NULL) is true where x is NULL, as Django's exclude() is (and so for the column
-    // on the right).
+    // on the right). Not for an annotation: Django's build_filter() returns its lookup alone, so NOT (a = v) is
+    // not true where `a` is NULL (exclude(note="x") of an annotation drops the rows whose note is NULL).
+    if (r.annotation) return node;
     const bool lhs_nullable = negated && r.nullable && def->name != "isnull" && !rhs_is_none;
     if (!lhs_nullable && !nullable_rhs) return node;
     auto both = dorm::detail::make_node<WhereNode>();
