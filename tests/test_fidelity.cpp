@@ -1237,3 +1237,44 @@ TEST_CASE("a sliced Prefetch queryset is sliced per parent, as Django's ROW_NUMB
                     .prefetch_related(dorm::Prefetch("authors", Author::objects().order_by("-name").slice(1)));
     CHECK(test::sorted_names(dorm::prefetched<Author>(*rest.begin(), "authors")) == V{"John"});
 }
+
+TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregation()", "[fidelity]") {
+    test::BlogData data;
+    using dorm::F;
+    using dorm::Sum;
+    auto totals = [](const auto& qs) {
+        std::vector<std::int64_t> out;
+        for (const auto& row : qs) out.push_back(row.template get<std::int64_t>("total"));
+        return out;
+    };
+    // An aggregate annotate() after values() groups by the values() columns, whatever grouping came before.
+    CHECK(totals(Entry::objects().annotate("n", Count("id")).values("blog").annotate("total", Sum("rating")).order_by("blog")) ==
+          std::vector<std::int64_t>{8, 5, 2});
+    CHECK(totals(Entry::objects()
+                     .values("blog")
+                     .annotate("n", Count("id"))
+                     .values("rating_note")
+                     .annotate("total", Count("id"))
+                     .order_by("-total")) == std::vector<std::int64_t>{3, 1, 1});  // NULL, "solid", "thin"
+    // aggregate() over a grouped query: the inner query groups by the aggregate's argument too (per blog and
+    // rating here, every rating distinct), so the sum is of every row; PostgreSQL refused the ungrouped column.
+    CHECK(Entry::objects().values("blog").annotate("n", Count("id")).aggregate(Sum("rating")).get<std::int64_t>("rating__sum") == 15);
+    // Grouped by (blog, rating), each group counts one entry: none has more than one, so the sum is over no rows
+    // (Django: None).
+    CHECK(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1).aggregate(Sum("entry__rating"))["entry__rating__sum"].is_null());
+    CHECK(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1).aggregate(Sum("n")).get<std::int64_t>("n__sum") == 4);
+    CHECK(Entry::objects().values("blog").annotate("n", Count("id")).aggregate(Sum("n")).get<std::int64_t>("n__sum") == 5);
+    // aggregate() may read only selected annotations (Django's resolve_ref(summarize=True)).
+    CHECK_THROWS_WITH(Entry::objects().alias("x", F("rating")).aggregate(Sum("x")),
+                      Catch::Contains("Cannot aggregate over the 'x' alias. Use annotate() to promote it."));
+    CHECK_THROWS_AS(Entry::objects().annotate("n", Count("id")).values("blog").aggregate(Sum("n")), dorm::FieldError);
+    CHECK(Entry::objects().annotate("x", F("rating")).aggregate(Sum("x")).get<std::int64_t>("x__sum") == 15);
+    CHECK(Entry::objects().annotate("n", Count("id")).values("blog", "n").aggregate(Sum("n")).get<std::int64_t>("n__sum") == 5);
+    // order_by() across a multi-valued relation, then filter() on it: one join, the filter's (Django makes the
+    // ordering's joins when it compiles the query, reusing the most recent).
+    CHECK(Blog::objects().order_by("entry__headline").filter("entry__rating", 5).size() == 1);
+    CHECK(Blog::objects().order_by("entry__headline").filter("entry__rating", 5).count() == 1);
+    V names;
+    for (const auto& b : Blog::objects().order_by("-entry__rating").filter("entry__rating__lte", 3)) names.push_back(b.name);
+    CHECK(names == V{"Beatles Blog", "News", "Cooking"});  // by the filtered entry's rating: 3, 2, 1
+}

@@ -183,6 +183,9 @@ DORM_DECL std::string get_error(std::string_view model, std::int64_t n, bool sli
 
 /// annotate() / alias() / values(name = expression) on `q`.
 DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& items, bool selected, std::string_view what);
+/// aggregate()'s expression `e` (resolved on `q`) reads no annotation `q` does not select: alias()'s, or one
+/// values() left out (Django's resolve_ref(summarize=True): FieldError).
+DORM_DECL void check_summarized(const sql::Query& q, const sql::Expression& e);
 
 /// qs1 & qs2 and friends: TypeError unless the two queries can combine; their WHERE trees combined into `q`.
 DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b, sql::Connector connector);
@@ -891,6 +894,7 @@ public:
             detail::check_alias(name);
             auto e = sql::resolve_expression(q, *item.expr->node());
             if (!e->contains_aggregate()) throw TypeError(fmt::format("dorm: {} is not an aggregate expression", name));
+            detail::check_summarized(q, *e);
             aggregates.push_back(sql::SelectItem{std::move(name), std::move(e)});
         }
         auto names = dorm::detail::make_node<Row::names_type>();

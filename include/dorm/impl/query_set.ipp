@@ -190,15 +190,35 @@ DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& item
         std::erase_if(q.annotations, [&](const sql::Annotation& a) { return a.name == name; });
         bool aggregate = e->contains_aggregate();
         q.annotations.push_back(sql::Annotation{name, std::move(e), selected});
-        if (aggregate && q.grouping == sql::Grouping::none) {
-            if (q.values_mode) {  // values().annotate(): one row per distinct values() combination
-                q.grouping = sql::Grouping::listed;
-                for (const auto& v : q.values) q.group_by.push_back(v.expr);
-            } else {
-                q.grouping = sql::Grouping::all;
-            }
+        if (aggregate && q.values_mode) {
+            // values().annotate(): one row per distinct values() combination. Django's set_group_by() runs for
+            // every aggregate annotate() after values(), so annotate(Count(..)).values("blog").annotate(Sum(..))
+            // groups by blog, not by every field as values() left it.
+            q.grouping = sql::Grouping::listed;
+            q.group_by.clear();
+            for (const auto& v : q.values)
+                if (!v.expr->contains_aggregate()) q.group_by.push_back(v.expr);
+        } else if (aggregate && q.grouping == sql::Grouping::none) {
+            q.grouping = sql::Grouping::all;
         }
     }
+}
+
+DORM_DECL void check_summarized(const sql::Query& q, const sql::Expression& e) {
+    for (const auto& a : q.annotations)
+        if (a.expr.get() == &e) {
+            // values("blog", "n") selects "n" as one of its columns, not as a selected annotation
+            const bool in_values = q.values_mode && std::any_of(q.values.begin(), q.values.end(),
+                                                                [&](const sql::SelectItem& v) { return v.expr.get() == &e; });
+            if (!a.selected && !in_values)
+                throw FieldError(fmt::format("dorm: Cannot aggregate over the '{}' alias. Use annotate() to promote it.",
+                                             a.name));
+            return;  // a selected one is read from the inner query, whatever it is made of
+        }
+    std::vector<const sql::Expression*> parts;
+    e.sources(parts);
+    for (const sql::Expression* part : parts)
+        if (part) check_summarized(q, *part);
 }
 
 DORM_DECL void check_combinable(const sql::Query& a, const sql::Query& b, sql::Connector connector) {

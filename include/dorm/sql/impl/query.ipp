@@ -163,11 +163,14 @@ inline bool next_to_sticky(const Query& q, const Join& j) noexcept {
 DORM_DECL std::string reverse_join(Query& q, const std::string& parent_alias, const ModelMeta& parent, const ModelMeta& child, const FieldMeta& fk, bool outer) {
     // The most recent of the joins that may be reused (Django's Query.join: reuse_aliases[-1]): after
     // filter(entry__a).filter(entry__b), values("entry__c") reads the second filter's entry.
+    // A join only an ordering made is taken over by the filter() call: Django makes an ordering's joins when the
+    // query is compiled, reusing the filter's then, so order_by("entry__x").filter(entry__y=v) joins once.
     for (auto it = q.joins.rbegin(); it != q.joins.rend(); ++it)
         if (Join& j = *it; j.reverse && j.filtered.empty() && j.parent_alias == parent_alias && j.fk == &fk &&
                            (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one ||
-                            next_to_sticky(q, j))) {
+                            next_to_sticky(q, j) || (j.for_ordering && !ordering_joins))) {
             if (outer) j.outer = true;
+            if (j.for_ordering && !ordering_joins && q.current_filter != 0) j.filter_call = q.current_filter;
             j.for_ordering = j.for_ordering && ordering_joins;
             return j.alias;
         }
@@ -2059,8 +2062,24 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
         outer.push_back(SelectItem{item.name, moved});
     }
     write_outer(outer);
+    // Django's get_group_by(): a grouped inner query groups by every column it selects, so by the aggregates'
+    // arguments too (values("blog").annotate(n=Count("id")).aggregate(Sum("rating")) sums per (blog, rating)
+    // group; not grouped, PostgreSQL refuses the column and SQLite reads any row's). A condition (filter=) is
+    // grouped by its columns; an aggregate by nothing.
+    Query inner = q;
+    if (q.grouping != Grouping::none) {
+        auto group = [&](auto& self, const ExprPtr& owner, const Expression* e) -> void {
+            if (!e || e->is_aggregate()) return;
+            if (!e->contains_aggregate() && !dynamic_cast<const WhereNode*>(e) && !dynamic_cast<const lookups::Lookup*>(e))
+                return inner.group_by.push_back(ExprPtr(owner, e));  // owned by `owner`
+            std::vector<const Expression*> kids;
+            e->sources(kids);
+            for (const auto* k : kids) self(self, owner, k);
+        };
+        for (const auto& extra : inner_extra) group(group, extra.expr, extra.expr.get());
+    }
     c << " FROM (";
-    bool ok = detail::select_body(c, q, q.is_sliced(), [&](Compiler& cc, const Query& qq) {
+    bool ok = detail::select_body(c, inner, q.is_sliced(), [&](Compiler& cc, const Query& qq) {
         bool first = true;
         if (!qq.values_mode || !detail::select_items(qq).empty() || inner_extra.empty()) {
             detail::select_list(cc, qq);
