@@ -1067,6 +1067,20 @@ TEST_CASE("a related manager reads from its Prefetch queryset until a write, as 
     Blog beatles = *attr.begin();
     CHECK(dorm::prefetched<Entry>(beatles, "good").size() == 1);
     CHECK(related<&Entry::blog>(beatles).count() == 2);
+    // get_or_create() looks among the rows the manager reads, as Django's does (the Prefetch queryset's): Pancakes
+    // is there, Soup (rated 1) is not, so another Soup is made.
+    auto again = Blog::objects()
+                     .filter("pk", data.cooking.id)
+                     .prefetch_related(dorm::Prefetch("entry_set", Entry::objects().filter("rating__gte", 3)));
+    Blog cooking_again = *again.begin();
+    const dorm::Kwargs dates{{"pub_date", dorm::Date(2009, 1, 1)}, {"mod_date", dorm::Date(2009, 1, 1)}};
+    CHECK_FALSE(related<&Entry::blog>(cooking_again).get_or_create({{"headline", "Pancakes"}}, dates).second);
+    Blog cooking_third = *Blog::objects()
+                              .filter("pk", data.cooking.id)
+                              .prefetch_related(dorm::Prefetch("entry_set", Entry::objects().filter("rating__gte", 3)))
+                              .begin();
+    CHECK(related<&Entry::blog>(cooking_third).get_or_create({{"headline", "Soup"}}, dates).second);
+    CHECK(Entry::objects().filter("headline", "Soup").count() == 2);
 
     // A ManyToMany manager: the same.
     Author john = Author::objects().create({{"name", "John"}, {"email", "john@example.com"}});
@@ -1189,7 +1203,8 @@ TEST_CASE("a set operation's ordering keeps nulls_first / nulls_last", "[fidelit
           V{"Pancakes", "Lennon returns", "Election", "Soup"});
 }
 
-TEST_CASE("a sliced Prefetch queryset is sliced per parent, as Django's ROW_NUMBER() window does", "[fidelity]") {
+TEST_CASE("a sliced Prefetch queryset with a to_attr is sliced per parent, as Django's ROW_NUMBER() window does",
+          "[fidelity]") {
     test::BlogData data;
     auto names = [](const std::vector<Entry>& v) {
         V out;
@@ -1208,14 +1223,19 @@ TEST_CASE("a sliced Prefetch queryset is sliced per parent, as Django's ROW_NUMB
     CHECK(names(dorm::prefetched<Entry>(top[1], "top")) == V{"Pancakes"});
     CHECK(names(dorm::prefetched<Entry>(top[2], "top")) == V{"Election"});
     // An offset too, and the queryset's conditions before the numbering; reverse() of the ordering counts.
-    auto second = blogs(dorm::Prefetch("entry_set", Entry::objects().order_by("rating").reverse().slice(1, 3)));
-    CHECK(names(dorm::prefetched<Entry>(second[0], "entry_set")) == V{"Beatles reunion"});
-    CHECK(names(dorm::prefetched<Entry>(second[1], "entry_set")) == V{"Soup"});
-    CHECK(dorm::prefetched<Entry>(second[2], "entry_set").empty());
-    auto good = blogs(dorm::Prefetch("entry_set", Entry::objects().filter("rating__gte", 3).order_by("rating").slice(0, 1)));
-    CHECK(names(dorm::prefetched<Entry>(good[0], "entry_set")) == V{"Beatles reunion"});
-    CHECK(names(dorm::prefetched<Entry>(good[1], "entry_set")) == V{"Pancakes"});
-    CHECK(dorm::prefetched<Entry>(good[2], "entry_set").empty());
+    auto second = blogs(dorm::Prefetch("entry_set", Entry::objects().order_by("rating").reverse().slice(1, 3), "second"));
+    CHECK(names(dorm::prefetched<Entry>(second[0], "second")) == V{"Beatles reunion"});
+    CHECK(names(dorm::prefetched<Entry>(second[1], "second")) == V{"Soup"});
+    CHECK(dorm::prefetched<Entry>(second[2], "second").empty());
+    auto good = blogs(dorm::Prefetch("entry_set", Entry::objects().filter("rating__gte", 3).order_by("rating").slice(0, 1), "good"));
+    CHECK(names(dorm::prefetched<Entry>(good[0], "good")) == V{"Beatles reunion"});
+    CHECK(names(dorm::prefetched<Entry>(good[1], "good")) == V{"Pancakes"});
+    CHECK(dorm::prefetched<Entry>(good[2], "good").empty());
+    // Under the relation's own name Django's manager filters the sliced queryset, which it refuses.
+    CHECK_THROWS_WITH(Blog::objects().prefetch_related(dorm::Prefetch("entry_set", Entry::objects().order_by("rating").slice(0, 1))).size(),
+                      Catch::Contains("Cannot filter a query once a slice has been taken."));
+    CHECK_THROWS_AS(Entry::objects().prefetch_related(dorm::Prefetch("authors", Author::objects().slice(0, 1))).size(),
+                    dorm::TypeError);
     // A ManyToMany: numbered among each entry's links.
     Author john = Author::objects().create({{"name", "John"}, {"email", "john@example.com"}});
     Author paul = Author::objects().create({{"name", "Paul"}, {"email", "paul@example.com"}});
@@ -1227,15 +1247,15 @@ TEST_CASE("a sliced Prefetch queryset is sliced per parent, as Django's ROW_NUMB
                        .filter("authors__isnull", false)
                        .distinct()
                        .order_by("headline")
-                       .prefetch_related(dorm::Prefetch("authors", Author::objects().order_by("-name").slice(0, 1)));
+                       .prefetch_related(dorm::Prefetch("authors", Author::objects().order_by("-name").slice(0, 1), "last"));
     std::vector<Entry> v(entries.begin(), entries.end());
     REQUIRE(v.size() == 2);  // Lennon returns, Soup
-    CHECK(test::sorted_names(dorm::prefetched<Author>(v[0], "authors")) == V{"Paul"});
-    CHECK(test::sorted_names(dorm::prefetched<Author>(v[1], "authors")) == V{"Paul"});
+    CHECK(test::sorted_names(dorm::prefetched<Author>(v[0], "last")) == V{"Paul"});
+    CHECK(test::sorted_names(dorm::prefetched<Author>(v[1], "last")) == V{"Paul"});
     auto rest = Entry::objects()
                     .filter("pk", lennon.id)
-                    .prefetch_related(dorm::Prefetch("authors", Author::objects().order_by("-name").slice(1)));
-    CHECK(test::sorted_names(dorm::prefetched<Author>(*rest.begin(), "authors")) == V{"John"});
+                    .prefetch_related(dorm::Prefetch("authors", Author::objects().order_by("-name").slice(1), "rest"));
+    CHECK(test::sorted_names(dorm::prefetched<Author>(*rest.begin(), "rest")) == V{"John"});
 }
 
 TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregation()", "[fidelity]") {
@@ -1269,9 +1289,10 @@ TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregati
                       Catch::Contains("Cannot aggregate over the 'x' alias. Use annotate() to promote it."));
     CHECK_THROWS_AS(Entry::objects().annotate("n", Count("id")).values("blog").aggregate(Sum("n")), dorm::FieldError);
     CHECK(Entry::objects().annotate("x", F("rating")).aggregate(Sum("x")).get<std::int64_t>("x__sum") == 15);
+    CHECK(Entry::objects().alias("x", F("rating")).annotate("y", F("x")).aggregate(Sum("y")).get<std::int64_t>("y__sum") == 15);
     CHECK(Entry::objects().annotate("n", Count("id")).values("blog", "n").aggregate(Sum("n")).get<std::int64_t>("n__sum") == 5);
     // order_by() across a multi-valued relation, then filter() on it: one join, the filter's (Django makes the
-    // ordering's joins when it compiles the query, reusing the most recent).
+    // ordering's joins when it compiles the query, reusing the filter's then).
     CHECK(Blog::objects().order_by("entry__headline").filter("entry__rating", 5).size() == 1);
     CHECK(Blog::objects().order_by("entry__headline").filter("entry__rating", 5).count() == 1);
     V names;

@@ -106,15 +106,19 @@ public:
 
     /// Among the related rows, the one matching `kwargs`, or a new one pointing at the parent (Django's
     /// `blog.entry_set.get_or_create(...)`).
+    /// As Django's, the lookup reads the rows the manager reads (a Prefetch queryset's, if any); the prefetched
+    /// list is dropped after it.
     std::pair<R, bool> get_or_create(const Kwargs& kwargs, const Kwargs& defaults = {}) const {
+        auto result = QS::get_or_create(with_parent(kwargs), defaults);
         forget();
-        return QS::get_or_create(with_parent(kwargs), defaults);
+        return result;
     }
     /// Among the related rows, updates the one matching `kwargs`, or creates one pointing at the parent.
     std::pair<R, bool> update_or_create(const Kwargs& kwargs, const Kwargs& defaults = {},
                                         const std::optional<Kwargs>& create_defaults = std::nullopt) const {
+        auto result = QS::update_or_create(with_parent(kwargs), defaults, create_defaults);
         forget();
-        return QS::update_or_create(with_parent(kwargs), defaults, create_defaults);
+        return result;
     }
 
     /// Points saved objects at the parent (one UPDATE); the objects given are updated too.
@@ -150,27 +154,32 @@ public:
             fk_->set(&obj, Value());
         };
         (one(objs), ...);
+        // Django's remove(): self.filter(pk__in=...) of the rows the manager reads, then the list dropped.
+        const QS rows = static_cast<const QS&>(*this).filter(runtime_string{"pk__in"}, ids);
         forget();
-        if (!ids.empty())
-            static_cast<const QS&>(*this).filter(runtime_string{"pk__in"}, ids).update({Kwarg(fk_->name, std::nullopt)});
+        if (!ids.empty()) rows.update({Kwarg(fk_->name, std::nullopt)});
     }
 
     /// Unlinks every related row (NULL-able ForeignKeys only).
     void clear() const {
         require_nullable("clear");
+        const QS rows = QS::all();  // Django's _clear(self): the rows the manager reads
         forget();
-        static_cast<const QS&>(*this).update({Kwarg(fk_->name, std::nullopt)});
+        rows.update({Kwarg(fk_->name, std::nullopt)});
     }
 
     /// Makes `objs` the related rows: others are unlinked (NULL-able ForeignKeys), these are added.
     void set(std::vector<R>& objs) const {
-        forget();
         if (fk_->nullable) {
             std::vector<Value> keep;
             for (const auto& o : objs)
                 if (!detail::pk_unset(o)) keep.push_back(detail::pk_value(o));
-            static_cast<const QS&>(*this).exclude(runtime_string{"pk__in"}, keep).update({Kwarg(fk_->name, std::nullopt)});
+            // Django's set(): the old rows are those the manager reads (self.using(db).all())
+            const QS old = static_cast<const QS&>(*this).exclude(runtime_string{"pk__in"}, keep);
+            forget();
+            old.update({Kwarg(fk_->name, std::nullopt)});
         }
+        forget();
         for (auto& o : objs) add(o);
     }
 

@@ -99,6 +99,13 @@ DORM_DECL sql::Query prefetch_base(const sql::PrefetchSpec* spec, const ModelMet
     return base;
 }
 
+/// Django's manager filters a Prefetch queryset kept under the relation's own name (_apply_rel_filters()): a
+/// sliced one is refused there (TypeError); under a to_attr it is sliced per parent (slice_per_parent()).
+inline void check_manager_queryset(const sql::PrefetchSpec* spec) {
+    if (spec && spec->queryset && spec->queryset->is_sliced() && spec->to_attr.empty())
+        throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
+}
+
 /// Django's _filter_prefetch_queryset() of a sliced queryset: the slice applies to each parent's rows, not to
 /// them all. Each row is numbered among those of its parent (`key`): ROW_NUMBER() OVER (PARTITION BY key ORDER
 /// BY the queryset's ordering), the numbers in the slice are kept, and the LIMIT goes.
@@ -108,12 +115,12 @@ inline void slice_per_parent(sql::Query& base, sql::ExprPtr key) {
     ordered.standard_ordering = true;                       // and reverse() applied to it
     base = std::move(ordered);
     auto resolved = sql::resolve_expression(base, *Window(RowNumber()).node());
-    auto window = std::make_shared<sql::Window>(dynamic_cast<const sql::Window&>(*resolved));
+    auto window = dorm::detail::make_node<sql::Window>(*std::static_pointer_cast<const sql::Window>(resolved));
     window->partition_by = {std::move(key)};
     for (const auto& t : base.order_by)
         if (t.expr) window->order_by.push_back({t.expr, t.descending, t.nulls_first, t.nulls_last});
     auto bound = [&](std::string_view op, std::int64_t v) {
-        auto cond = std::make_shared<lookups::Lookup>();
+        auto cond = dorm::detail::make_node<lookups::Lookup>();
         cond->lhs = window;
         cond->def = lookups::find(op);
         cond->value = Value(v);
@@ -161,6 +168,7 @@ DORM_DECL void prefetch_nested(const sql::Query& base, const PrefetchLevel& leve
 DORM_DECL PrefetchLevel prefetch_many_to_many(const PrefetchLevel& level, const ManyToManyRelation& m2m, const sql::PrefetchSpec* spec, const std::string* db) {
     if (!m2m.error.empty()) throw FieldError(m2m.error);
     const ModelMeta& target = *m2m.model;
+    check_manager_queryset(spec);
     PrefetchTargets targets;
     auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : m2m.accessor_name, nullptr,
                             manager_queryset(spec));
@@ -245,6 +253,7 @@ DORM_DECL PrefetchLevel prefetch_level(const PrefetchLevel& level, std::string_v
         throw AttributeError(fmt::format("dorm: Cannot find '{}' on {} object, '{}' is an invalid parameter to "
                                          "prefetch_related()", name, model.name, lookup.empty() ? name : lookup));
     const ModelMeta& target = *rel->model;
+    check_manager_queryset(spec);
     PrefetchTargets targets;
     auto keys = targets.add(level, target, spec && !spec->to_attr.empty() ? spec->to_attr : rel->accessor_name, nullptr,
                             manager_queryset(spec));

@@ -205,16 +205,19 @@ DORM_DECL void add_annotations(sql::Query& q, const std::vector<NamedExpr>& item
 }
 
 DORM_DECL void check_summarized(const sql::Query& q, const sql::Expression& e) {
-    for (const auto& a : q.annotations)
-        if (a.expr.get() == &e) {
-            // values("blog", "n") selects "n" as one of its columns, not as a selected annotation
-            const bool in_values = q.values_mode && std::any_of(q.values.begin(), q.values.end(),
-                                                                [&](const sql::SelectItem& v) { return v.expr.get() == &e; });
-            if (!a.selected && !in_values)
-                throw FieldError(fmt::format("dorm: Cannot aggregate over the '{}' alias. Use annotate() to promote it.",
-                                             a.name));
-            return;  // a selected one is read from the inner query, whatever it is made of
-        }
+    // An annotation naming another (annotate("y", F("x"))) shares its node: the node is readable when any
+    // annotation holding it is selected, or is a column values() names.
+    const sql::Annotation* hidden = nullptr;
+    for (const auto& a : q.annotations) {
+        if (a.expr.get() != &e) continue;
+        const bool in_values = q.values_mode && std::any_of(q.values.begin(), q.values.end(),
+                                                            [&](const sql::SelectItem& v) { return v.expr.get() == &e; });
+        if (a.selected || in_values) return;  // read from the inner query, whatever it is made of
+        hidden = &a;
+    }
+    if (hidden)
+        throw FieldError(fmt::format("dorm: Cannot aggregate over the '{}' alias. Use annotate() to promote it.",
+                                     hidden->name));
     std::vector<const sql::Expression*> parts;
     e.sources(parts);
     for (const sql::Expression* part : parts)
