@@ -221,9 +221,13 @@ private:
         if (detail::pk_unset(parent))
             throw ValueError(fmt::format("dorm: '{}' instance needs to have a primary key value before this "
                                          "relationship can be used.", P::dorm_name()));
+        return make_query(detail::parent_hints(parent), detail::pk_value(parent), fk, std::move(base));
+    }
+    static std::shared_ptr<const sql::Query> make_query(Hints hints, const Value& parent_pk, const FieldMeta& fk,
+                                                        std::shared_ptr<const sql::Query> base) {
         const QS from = base ? QS(std::move(base)) : R::objects();
-        auto q = std::make_shared<sql::Query>(from.filter(runtime_string{fk.name}, detail::pk_value(parent)).query());
-        q->hints = detail::parent_hints(parent);
+        auto q = std::make_shared<sql::Query>(from.filter(runtime_string{fk.name}, parent_pk).query());
+        q->hints = std::move(hints);
         return q;
     }
     /// Django's router.db_for_write(R, instance=parent).
@@ -245,9 +249,7 @@ private:
         detail::forget_prefetched(prefetched_, accessor_);
         this->reset_cache();
         if (on_prefetch_) {
-            auto q = std::make_shared<sql::Query>(R::objects().filter(runtime_string{fk_->name}, parent_pk_).query());
-            q->hints = this->query().hints;
-            this->rebase(std::move(q));
+            this->rebase(make_query(this->query().hints, parent_pk_, *fk_, nullptr));
             on_prefetch_ = false;
         }
     }

@@ -415,7 +415,8 @@ DORM_DECL std::vector<std::string> outer_refs(const Query& q, int level = 1);
 DORM_DECL void drop_filter_joins(Query& q);
 /// Clears `q`'s ordering, and the joins only it needed, as count() and aggregate() do (Django's
 /// clear_ordering(force=False)): not when a slice or DISTINCT ON picks its rows by that ordering.
-DORM_DECL void clear_ordering(Query& q);
+/// `force`: a slice's ordering too (Django's force=True, exists()), where no row order matters.
+DORM_DECL void clear_ordering(Query& q, bool force = false);
 
 inline void resolve_outer_refs(Query& outer, const Query& inner) {
     for (const auto& path : outer_refs(inner)) (void)resolve_path(outer, path, false);

@@ -170,8 +170,10 @@ DORM_DECL std::string reverse_join(Query& q, const std::string& parent_alias, co
                            (q.current_filter == 0 || j.filter_call == q.current_filter || fk.one_to_one ||
                             next_to_sticky(q, j) || (j.for_ordering && !ordering_joins))) {
             if (outer) j.outer = true;
-            if (j.for_ordering && !ordering_joins && q.current_filter != 0) j.filter_call = q.current_filter;
-            j.for_ordering = j.for_ordering && ordering_joins;
+            if (j.for_ordering && !ordering_joins) {  // no longer the ordering's alone: this call's
+                j.for_ordering = false;
+                if (q.current_filter != 0) j.filter_call = q.current_filter;
+            }
             return j.alias;
         }
     std::string alias = fresh_alias(q, child.db_table);
@@ -477,8 +479,8 @@ DORM_DECL void distinct_fields_unsupported(std::string_view what) {
                                           what == "aggregate()" ? "" : "is "));
 }
 
-DORM_DECL void clear_ordering(Query& q) {
-    if (q.is_sliced() || !q.distinct_fields.empty()) return;
+DORM_DECL void clear_ordering(Query& q, bool force) {
+    if (!force && (q.is_sliced() || !q.distinct_fields.empty())) return;
     q.order_by.clear();
     q.default_ordering = false;
     // A join that anything else reuses is no longer the ordering's alone, nor are the joins it hangs from.
@@ -1973,21 +1975,18 @@ DORM_DECL Compiled compile_exists(const Query& q, const backends::Dialect& d) {
     Compiler c(d);
     // Django's exists(): clear_ordering(force=True), a slice's too. No ordering changes whether a row exists, and
     // the joins one made would repeat rows (a slice past the objects' number found rows).
-    Query unordered = q;
-    unordered.order_by.clear();
-    unordered.default_ordering = false;
-    std::erase_if(unordered.joins, [](const Join& j) { return j.for_ordering; });
-    Query one = unordered;
-    one.set_limits(std::nullopt, 1);
+    Query one = q;
+    detail::clear_ordering(one, true);
     bool ok;
     if ((q.distinct && q.is_sliced()) || q.grouping != Grouping::none || !q.combinator.empty() || q.qualify) {
         c << "SELECT 1 AS ";
         c.quote("a");
         c << " FROM (";
-        ok = detail::select_body(c, unordered, q.is_sliced());
+        ok = detail::select_body(c, one, q.is_sliced());
         c << ") subquery";
         c.dialect.limit_offset(c.sql, 1, 0);
     } else {
+        one.set_limits(std::nullopt, 1);
         c << "SELECT 1 AS ";
         c.quote("a");
         detail::QueryScope scope(c, one);
