@@ -735,6 +735,12 @@ TEST_CASE("a many-to-many manager's join is reused by the next filter() call onl
     // A later one joins the authors afresh: any author of the entry.
     CHECK(test::sorted(of_ann.filter("rating__gte", 1).filter("authors__name", "Bob")) == V{"Lennon returns"});
     CHECK(test::sorted(of_ann.filter("rating__gte", 1).exclude("authors__name", "Bob")) == V{"Beatles reunion"});
+    // So does one after any other chained call (Django's Query.chain() forgets the join's alias).
+    CHECK(test::sorted(of_ann.order_by("headline").filter("authors__name", "Bob")) == V{"Lennon returns"});
+    CHECK(test::sorted(of_ann.all().filter("authors__name", "Bob")) == V{"Lennon returns"});
+    CHECK(test::sorted(of_ann.filter().filter("authors__name", "Bob")) == V{"Lennon returns"});
+    CHECK(test::sorted(of_ann.distinct().exclude("authors__name", "Bob")) == V{"Beatles reunion"});
+    CHECK(test::sorted(of_ann.annotate("n", dorm::Count("id")).filter("authors__name", "Bob")) == V{"Lennon returns"});
 }
 
 TEST_CASE("exclude() of an annotation is NOT (a = v) alone, as Django's: rows where it is NULL are dropped",
@@ -1284,6 +1290,31 @@ TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregati
     CHECK(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1).aggregate(Sum("entry__rating"))["entry__rating__sum"].is_null());
     CHECK(Blog::objects().annotate("n", Count("entry")).filter("n__gt", 1).aggregate(Sum("n")).get<std::int64_t>("n__sum") == 4);
     CHECK(Entry::objects().values("blog").annotate("n", Count("id")).aggregate(Sum("n")).get<std::int64_t>("n__sum") == 5);
+    // An expression mixing an aggregate and a column groups by the column (Django's get_group_by_cols()): one row
+    // per (blog, rating), each of one entry. PostgreSQL refused the ungrouped rating; SQLite read any row's.
+    std::vector<std::int64_t> mixed;
+    for (const auto& row : Entry::objects().values("blog").annotate("n", Count("id")).annotate("x", F("n") + F("rating")).order_by("x"))
+        mixed.push_back(row.get<std::int64_t>("x"));
+    CHECK(mixed == std::vector<std::int64_t>{2, 3, 4, 5, 6});
+    // Its constants are not grouped by: one row per blog.
+    CHECK(Entry::objects().values("blog").annotate("n", Count("id")).annotate("x", F("n") * 10).count() == 3);
+    // ... by its columns, not by the argument itself: one row per (note, headline), where a GROUP BY of the length
+    // would merge Pancakes and Election (both 8 letters, no note). 14 + 8 + 8 + 15 + 4.
+    CHECK(Entry::objects()
+              .values("rating_note")
+              .annotate("n", Count("id"))
+              .aggregate("total", Sum(dorm::Length("headline")))
+              .get<std::int64_t>("total") == 49);
+    // values() with no names after values(names): every field, and the annotations that call selected (Django's
+    // set_values() keeps its annotation mask).
+    auto every = Entry::objects().annotate("n", Count("id")).values("headline", "n").values().order_by("id");
+    const dorm::Row first_row = *every.begin();
+    CHECK(first_row.size() == dorm::model_meta<Entry>().fields.size() + 1);
+    CHECK(first_row.contains("rating"));
+    CHECK(first_row.get<std::int64_t>("n") == 1);
+    const dorm::Row plain = *Entry::objects().annotate("n", Count("id")).values("headline").values().order_by("id").begin();
+    CHECK(plain.size() == dorm::model_meta<Entry>().fields.size());
+    CHECK_FALSE(plain.contains("n"));
     // aggregate() may read only selected annotations (Django's resolve_ref(summarize=True)).
     CHECK_THROWS_WITH(Entry::objects().alias("x", F("rating")).aggregate(Sum("x")),
                       Catch::Contains("Cannot aggregate over the 'x' alias. Use annotate() to promote it."));

@@ -300,7 +300,10 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
 /// an rvalue QuerySet by take_query(), which no evaluation has seen) and nothing else holds `q`, `q` itself,
 /// changed in place. A chain of calls then copies the query's state once, not at every call.
 /// (Every query is made non-const, make_node<sql::Query>(), so that changing one in place is allowed.)
-DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary);
+/// Every chained call passes here, and all but filter() / exclude() (`filter`) end a many-to-many manager's sticky
+/// join: Django's Query.chain() forgets its alias after the first call that follows the manager's condition.
+DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
+                                                      bool filter = false);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
 /// in a query_to_change(); an empty condition leaves it as it was.
 DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond,
@@ -447,7 +450,7 @@ public:
 
     /// A copy that will query afresh (Django's all()).
     self_type all() const {
-        return self_type(dorm::detail::make_node<sql::Query>(*query_));  // the same state: the same recipe
+        return self_type(detail::query_to_change(query_, false));  // the same state: the same recipe
     }
 
     /// Rows matching every condition (AND): Q objects and "path", value pairs, as Django's positional Q
@@ -1626,7 +1629,7 @@ protected:
     /// chain() saying what made the copy unrecordable (`why`, from detail::unrecorded_recipe()).
     template <class F>
     self_type chain(const std::shared_ptr<const detail::Recipe>& why, F&& mutate) const {
-        auto q = dorm::detail::make_node<sql::Query>(*query_);
+        auto q = detail::query_to_change(query_, false);
         mutate(*q);
         q->recipe = detail::unrecorded(query_->recipe, why);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
@@ -1709,7 +1712,7 @@ private:
 
     /// The query of values() / values_list(): the names and name = expression pairs given, in order.
     std::shared_ptr<const sql::Query> values_query(const std::vector<detail::NamedExpr>& items) const {
-        auto q = dorm::detail::make_node<sql::Query>(*query_);
+        auto q = detail::query_to_change(query_, false);
         q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::Values{items}; });
         if (!q->combinator.empty()) {  // applied to every part of a set operation
             for (auto& part : q->combined)
@@ -1732,7 +1735,12 @@ private:
         if (items.empty()) {
             for (const auto& f : q->model->fields)
                 values.push_back(sql::SelectItem{detail::attname(f), dorm::detail::make_node<sql::Col>(q->alias(), &f)});
-            if (q->values_mode) values = q->values;  // values().values(): the same columns
+            // values(names).values(): every field, and the annotations the first call selected (Django's set_values()
+            // leaves its annotation mask as it was).
+            if (q->values_mode)
+                for (const auto& v : q->values)
+                    for (auto& a : q->annotations)
+                        if (a.name == v.name && a.expr == v.expr) a.selected = true;
         } else {
             for (auto& a : q->annotations) a.selected = false;
             for (const auto& item : items) {
@@ -1758,7 +1766,7 @@ private:
                                                       FieldKind output, std::string_view zone = {}) const {
         check_combinator(output == FieldKind::date ? "dates" : "datetimes");
         if (order != "ASC" && order != "DESC") throw ValueError("dorm: 'order' must be either 'ASC' or 'DESC'.");
-        auto q = dorm::detail::make_node<sql::Query>(*query_);
+        auto q = detail::query_to_change(query_, false);
         q->recipe = detail::record(query_->recipe, [&] {
             return detail::recipe::Dates{std::string(field), std::string(kind), std::string(order), std::string(zone),
                                          output == FieldKind::datetime};
@@ -1802,7 +1810,7 @@ private:
     }
 
     self_type combined(std::string_view op, std::vector<std::shared_ptr<const sql::Query>> others) const {
-        auto q = dorm::detail::make_node<sql::Query>(*query_);
+        auto q = detail::query_to_change(query_, false);
         q->recipe = detail::record(query_->recipe, [&] { return detail::recipe::SetOperation{std::string(op), others}; });
         // Parts that can match nothing (none()) drop out of UNION, as in Django.
         q->combined.clear();

@@ -365,22 +365,28 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
     if (q.values_mode) throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
 }
 
-DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary) {
+DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
+                                                      bool filter) {
+    std::shared_ptr<sql::Query> out;
     // use_count() == 1: no other QuerySet, subquery, union or thread holds it (no one keeps a weak_ptr to one);
     // QuerySet::take_query() gave it up only if no evaluation saw it.
     if (temporary && q.use_count() == 1) {
         // use_count() reads relaxed: what a holder that let go of it on another thread read happens before this.
         std::atomic_thread_fence(std::memory_order_acquire);
-        return std::const_pointer_cast<sql::Query>(q);
+        out = std::const_pointer_cast<sql::Query>(q);
+    } else {
+        out = dorm::detail::make_node<sql::Query>(*q);
     }
-    return dorm::detail::make_node<sql::Query>(*q);
+    if (!filter)  // a filter() call right after the manager's condition reuses the join (sql::next_to_sticky())
+        for (auto& j : out->joins) j.sticky = false;
+    return out;
 }
 
 DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& query, Q cond,
                                                            bool temporary) {
     check_combinator(*query, "filter");
     if (query->is_sliced()) throw TypeError("dorm: Cannot filter a query once a slice has been taken.");
-    auto q = query_to_change(query, temporary && !cond.empty());
+    auto q = query_to_change(query, temporary && !cond.empty(), !cond.empty());
     if (cond.empty()) return q;  // all(): the same state, the same recipe
     // Conditions of one filter() call share their multi-valued joins; the next call gets its own.
     q->current_filter = ++q->filter_calls;

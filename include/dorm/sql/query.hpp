@@ -64,8 +64,8 @@ struct Join {
     const ModelMeta* parent_model = nullptr;  // reverse joins: the parent's model (for its primary key)
     std::string filtered;                     // FilteredRelation: its name (such joins serve only it)
     ExprPtr condition;                        // FilteredRelation: AND-ed into ON
-    // A many-to-many manager's join: the next filter() / exclude() call reuses it (Django's _next_is_sticky(),
-    // which any chained call ends; here only a filter() or exclude() does).
+    // A many-to-many manager's join: the next filter() / exclude() call reuses it when it is the next chained call
+    // (Django's _next_is_sticky(); any other call ends it: detail::query_to_change()).
     bool sticky = false;
     // Made by order_by() and used by nothing else: count() and aggregate(), which drop the ordering, drop it too
     // (Django makes an ordering's joins only when it compiles the ORDER BY).

@@ -1439,10 +1439,21 @@ DORM_DECL bool group_by_clause(Compiler& c, const Query& q, std::span<const Orde
             if (k) self(self, k);
     };
     for (const auto* e : exprs) expand(expand, e);
+    // Django's get_group_by_cols(): an expression holding an aggregate is grouped by through its other sources
+    // (F("n") + F("rating") by the rating), an aggregate never.
+    for (std::size_t i = 0; i < grouped.size(); ++i) {
+        const Expression* e = grouped[i];
+        if (e->is_aggregate() || !e->contains_aggregate()) continue;
+        grouped[i] = nullptr;
+        std::vector<const Expression*> kids;
+        e->sources(kids);
+        for (const auto* k : kids)
+            if (k) grouped.push_back(k);
+    }
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     bool any = false;
     for (const auto* e : grouped) {
-        if (e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
+        if (!e || e->contains_aggregate() || e->is_constant() || !e->is_grouped()) continue;
         auto key = expression_key(c, *e);
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
         c << (any ? ", " : " GROUP BY ");
@@ -2061,18 +2072,18 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
         outer.push_back(SelectItem{item.name, moved});
     }
     write_outer(outer);
-    // Django's get_group_by(): a grouped inner query groups by every column it selects, so by the aggregates'
-    // arguments too (values("blog").annotate(n=Count("id")).aggregate(Sum("rating")) sums per (blog, rating)
-    // group; not grouped, PostgreSQL refuses the column and SQLite reads any row's). A condition (filter=) is
-    // grouped by its columns; an aggregate by nothing.
+    // Django's get_group_by(): a grouped inner query groups by every column it selects, so by the columns of the
+    // aggregates' arguments too (values("blog").annotate(n=Count("id")).aggregate(Sum("rating")) sums per
+    // (blog, rating) group; not grouped, PostgreSQL refuses the column and SQLite reads any row's). Django selects
+    // the columns alone (_gen_cols()): Sum(Length("headline")) is grouped by the headline, not its length. An
+    // aggregate is grouped by nothing, a constant neither.
     Query inner = q;
     if (q.grouping != Grouping::none) {
         auto group = [&](auto& self, const ExprPtr& owner, const Expression* e) -> void {
-            if (!e || e->is_aggregate()) return;
-            if (!e->contains_aggregate() && !dynamic_cast<const WhereNode*>(e) && !dynamic_cast<const lookups::Lookup*>(e))
-                return inner.group_by.push_back(ExprPtr(owner, e));  // owned by `owner`
+            if (!e || e->is_aggregate() || e->is_constant()) return;
             std::vector<const Expression*> kids;
             e->sources(kids);
+            if (kids.empty()) return inner.group_by.push_back(ExprPtr(owner, e));  // owned by `owner`
             for (const auto* k : kids) self(self, owner, k);
         };
         for (const auto& extra : inner_extra) group(group, extra.expr, extra.expr.get());
