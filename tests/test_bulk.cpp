@@ -59,6 +59,14 @@ TEST_CASE("bulk_create() with conflicts: ignore and update", "[bulk]") {
     CHECK(Blog::objects().bulk_create({}, {.ignore_conflicts = true, .update_conflicts = true}).empty());
     CHECK_THROWS_AS(Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .unique_fields = {"nope"}}),
                     dorm::FieldDoesNotExist);  // Django's get_field()
+    // A relation that is not a column: Django's get_field() knows it, its check refuses it (ValueError).
+    CHECK_THROWS_WITH(Entry::objects().bulk_create({Entry{}}, {.update_conflicts = true, .update_fields = {"authors"},
+                                                                .unique_fields = {"id"}}),
+                      Catch::Contains("bulk_create() can only be used with concrete fields in update_fields."));
+    CHECK_THROWS_WITH(Blog::objects().bulk_create(blogs, {.update_conflicts = true, .update_fields = {"tagline"},
+                                                          .unique_fields = {"entry"}}),
+                      Catch::Contains("bulk_create() can only be used with concrete fields in unique_fields."));
+    CHECK(Blog::objects().bulk_create(blogs, {.ignore_conflicts = true, .unique_fields = {"entry"}}).size() == 2);
 }
 
 TEST_CASE("bulk_update() updates the given fields with one statement per batch", "[bulk]") {
@@ -80,6 +88,13 @@ TEST_CASE("bulk_update() updates the given fields with one statement per batch",
     CHECK_THROWS_AS(Entry::objects().bulk_update(entries, {"id"}), dorm::ValueError);
     CHECK_THROWS_AS(Entry::objects().bulk_update({Entry{}}, {"rating"}), dorm::ValueError);
     CHECK(Entry::objects().bulk_update({}, {"rating"}) == 0);
+    CHECK_THROWS_WITH(Entry::objects().bulk_update(entries, {"authors"}),
+                      Catch::Contains("bulk_update() can only be used with concrete fields."));
+    // A field named twice is set once (Django's dict of updates); PostgreSQL refused two assignments to a column.
+    for (auto& e : entries) e.rating += 10;
+    CHECK(Entry::objects().bulk_update(entries, {"rating", "rating"}) == 5);
+    CHECK(Entry::objects().bulk_update(entries, {"blog", "blog_id"}) == 5);
+    CHECK(Entry::objects().filter("rating__gte", 20).count() == 5);
 }
 
 TEST_CASE("bulk_update() changes only the rows its QuerySet matches (Django's filter(pk__in=...).update())",
@@ -246,10 +261,18 @@ TEST_CASE("bulk_create() with COPY: errors are the INSERT's, and the connection 
     }
     CHECK(Blog::objects().count() == 1);  // nothing of the failed load
 
-    // Inside atomic(): bulk_create() has its own savepoint, so the enclosing block carries on.
+    // Inside atomic(): bulk_create() has no savepoint of its own (Django's atomic(savepoint=False)), so its failure
+    // dooms the enclosing block: nothing more runs in it, and it rolls back, the row made before too.
     dorm::atomic([&] {
         Blog::objects().create({{"name", "inside"}});
         CHECK_THROWS_AS(Blog::objects().bulk_create(blogs), dorm::IntegrityError);
+        CHECK_THROWS_AS(Blog::objects().count(), dorm::TransactionManagementError);
+    });
+    CHECK(Blog::objects().count() == 1);
+    // Inside a savepoint of the caller's, the enclosing block carries on.
+    dorm::atomic([&] {
+        Blog::objects().create({{"name", "inside"}});
+        CHECK_THROWS_AS(dorm::atomic([&] { Blog::objects().bulk_create(blogs); }), dorm::IntegrityError);
         CHECK(Blog::objects().count() == 2);
     });
     CHECK(Blog::objects().count() == 2);

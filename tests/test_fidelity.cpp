@@ -1330,3 +1330,28 @@ TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregati
     for (const auto& b : Blog::objects().order_by("-entry__rating").filter("entry__rating__lte", 3)) names.push_back(b.name);
     CHECK(names == V{"Beatles Blog", "News", "Cooking"});  // by the filtered entry's rating: 3, 2, 1
 }
+
+TEST_CASE("order_by() as Django's add_ordering() and get_extra_select(); in_bulk() batches within the parameter limit",
+          "[fidelity]") {
+    test::BlogData data;
+    using dorm::Count;
+    using dorm::F;
+    // An aggregate is ordered by through an annotation (Django's FieldError at the call); the database refused it,
+    // or, in a grouped query, computed it per group.
+    CHECK_THROWS_WITH(Blog::objects().order_by(Count("entry").desc()),
+                      Catch::Contains("Using an aggregate in order_by() without also including it in annotate() is not allowed"));
+    CHECK_THROWS_AS(Blog::objects().annotate("n", Count("entry")).order_by((dorm::Sum("entry__rating") + 1).asc()),
+                    dorm::FieldError);
+    CHECK(test::sorted_names(Blog::objects().annotate("n", Count("entry")).order_by(F("n").desc())) ==
+          V{"Beatles Blog", "Cooking", "News"});
+    // A random ordering of a DISTINCT query is selected too, so each row is distinct: 5 rows of 3 blogs (SQLite
+    // gave 3; PostgreSQL refused an ORDER BY missing from the select list).
+    auto blogs = Entry::objects().values("blog").distinct().order_by("?");
+    CHECK(std::distance(blogs.begin(), blogs.end()) == 5);
+    // in_bulk() binds the QuerySet's own parameters with each batch of keys.
+    const std::size_t limit = dorm::databases().get("default").connection().dialect().max_query_params();
+    std::vector<std::int64_t> ids(limit);
+    for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int64_t>(i) + 1;
+    auto found = Entry::objects().filter("rating__gte", 2).in_bulk(ids);
+    CHECK(found.size() == 4);
+}

@@ -221,8 +221,17 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
     // are not used.
     OnConflict conflict;
     std::vector<const FieldMeta*> update_fields, unique_fields;
-    for (const auto& n : options.unique_fields) unique_fields.push_back(&meta.get_field(n));
-    for (const auto& n : options.update_fields) update_fields.push_back(&meta.get_field(n));
+    // A relation that is not a column (a many-to-many or reverse one) is a name Django's get_field() knows: nullptr
+    // here, refused below when the list is used.
+    auto resolve = [&](const std::string& n) -> const FieldMeta* {
+        if (!meta.find_field(n) && (meta.find_many_to_many(n) || meta.find_related(n))) return nullptr;
+        return &meta.get_field(n);
+    };
+    for (const auto& n : options.unique_fields) unique_fields.push_back(resolve(n));
+    for (const auto& n : options.update_fields) update_fields.push_back(resolve(n));
+    auto concrete = [](const std::vector<const FieldMeta*>& fs) {
+        return std::none_of(fs.begin(), fs.end(), [](const FieldMeta* f) { return f == nullptr; });
+    };
     if (options.ignore_conflicts && options.update_conflicts)
         throw ValueError("dorm: ignore_conflicts and update_conflicts are mutually exclusive.");
     if (options.ignore_conflicts) {
@@ -233,8 +242,12 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
             throw ValueError("dorm: Fields that will be updated when a row insertion fails on conflicts must be provided.");
         if (unique_fields.empty())
             throw ValueError("dorm: Unique fields that can trigger the upsert must be provided.");
+        if (!concrete(update_fields))
+            throw ValueError("dorm: bulk_create() can only be used with concrete fields in update_fields.");
         for (const FieldMeta* f : update_fields)
             if (f->primary_key) throw ValueError("dorm: bulk_create() cannot be used with primary keys in update_fields.");
+        if (!concrete(unique_fields))
+            throw ValueError("dorm: bulk_create() can only be used with concrete fields in unique_fields.");
         conflict.update_fields = std::move(update_fields);
         conflict.unique_fields = std::move(unique_fields);
     }
@@ -304,7 +317,7 @@ std::vector<T> QuerySet<T, Derived>::bulk_create(std::vector<T> objs, const Bulk
             if (!with_pk.empty()) insert_group(with_pk, true);
             if (!without_pk.empty()) insert_group(without_pk, false);
         },
-        *db);
+        AtomicOptions{.using_ = *db, .savepoint = false});  // Django's: a failure dooms the enclosing block
     for (auto& o : objs) o.dorm_state_ = ModelState{db, false};
     return objs;
 }
@@ -315,10 +328,14 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
     const auto& meta = *query_->model;
     if (fields.empty()) throw ValueError("dorm: Field names must be given to bulk_update().");
     std::vector<const FieldMeta*> targets;
+    for (const auto& n : fields)
+        if (!meta.find_field(n) && (meta.find_many_to_many(n) || meta.find_related(n)))
+            throw ValueError("dorm: bulk_update() can only be used with concrete fields.");
     for (const auto& n : fields) {
         const FieldMeta& f = meta.get_field(n);
         if (f.primary_key) throw ValueError("dorm: bulk_update() cannot be used with primary key fields.");
-        targets.push_back(&f);
+        // A field named twice ("blog", "blog_id") is set once, as Django's dict of updates.
+        if (std::find(targets.begin(), targets.end(), &f) == targets.end()) targets.push_back(&f);
     }
     for (const auto& o : objs)
         if (detail::pk_unset(o)) throw ValueError("dorm: All bulk_update() objects must have a primary key set.");
@@ -336,7 +353,7 @@ std::int64_t QuerySet<T, Derived>::bulk_update(const std::vector<T>& objs, const
     const std::string* db = write_db();
     auto& conn = databases().get(*db).connection();
     return atomic([&] { return detail::bulk_update_rows(meta, conn, rows, targets, batch_size, scoped ? &q : nullptr); },
-                  *db);
+                  AtomicOptions{.using_ = *db, .savepoint = false});  // Django's: a failure dooms the enclosing block
 }
 
 }  // namespace dorm

@@ -1293,7 +1293,10 @@ private:
             return out;
         }
         if (ids->empty()) return out;
-        std::size_t batch = connection().dialect().max_query_params();
+        // Each statement binds this QuerySet's own parameters too.
+        const auto& dialect = connection().dialect();
+        const std::size_t own = sql::compile_select(*query_, dialect).params.size();
+        const std::size_t batch = dialect.max_query_params() > own + 1 ? dialect.max_query_params() - own : 1;
         for (std::size_t i = 0; i < ids->size(); i += batch) {
             std::vector<Value> part;
             for (std::size_t j = i; j < std::min(ids->size(), i + batch); ++j) part.emplace_back((*ids)[j]);
@@ -1391,7 +1394,7 @@ public:
                     for (const auto& [name, n] : result.per_model) result.total += n;
                     return result;
                 },
-                *db);
+                AtomicOptions{.using_ = *db, .savepoint = false});  // Django's Collector: no savepoint of its own
         }
         auto build = [&conn](const sql::Query& source, std::span<const Value>) {
             return sql::compile_delete(source, conn.dialect());

@@ -342,7 +342,7 @@ public:
             ...);
         forget();
         const std::string* db = through_db();
-        atomic([&] { join_rows().add_keys(keys, defaults, db); }, *db);
+        atomic([&] { join_rows().add_keys(keys, defaults, db); }, no_savepoint(*db));
     }
     /// Unlinks these objects (or primary keys); the objects themselves stay.
     template <class... Objs>
@@ -350,7 +350,7 @@ public:
         std::vector<Value> keys{key(objs, false)...};
         forget();
         const std::string* db = through_db();
-        atomic([&] { join_rows().remove_keys(keys, db); }, *db);
+        atomic([&] { join_rows().remove_keys(keys, db); }, no_savepoint(*db));
     }
     /// Unlinks every related object.
     void clear() const {
@@ -359,7 +359,7 @@ public:
         atomic([&] {
             join_rows().delete_links(rel_->from, rel_->to, {}, db);
             if (rel_->symmetrical) join_rows().delete_links(rel_->to, rel_->from, {}, db);
-        }, *db);
+        }, no_savepoint(*db));
     }
     /// Makes `objs` exactly the related objects: links to others are removed, missing ones added.
     void set(const std::vector<R>& objs, const ThroughDefaults& defaults = {}) const {
@@ -375,7 +375,7 @@ public:
                 if (!want.contains(k)) stale.push_back(k);
             join_rows().remove_keys(stale, db);
             join_rows().add_keys(keys, &defaults, db);
-        }, *db);
+        }, no_savepoint(*db));
     }
     /// Creates an R from these fields and links it; returns it.
     R create(const Kwargs& kwargs = {}, const ThroughDefaults& defaults = {}) const {
@@ -489,6 +489,9 @@ private:
 
     /// Django's router.db_for_write(through, instance=parent): where the links are read and written.
     const std::string* through_db() const { return detail::routed_db(true, *rel_->through, this->query().hints); }
+    /// The links' writes, as Django's add() / remove() / clear() / set(): in the enclosing transaction, with no
+    /// savepoint of their own (a failure dooms the enclosing atomic() block).
+    static AtomicOptions no_savepoint(const std::string& db) { return {.using_ = db, .savepoint = false}; }
     /// Django's router.db_for_write(<the parent's model>, instance=parent): where create() makes the object.
     const std::string* parent_db() const {
         const auto& hints = this->query().hints;

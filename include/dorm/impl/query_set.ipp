@@ -411,9 +411,29 @@ DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
     if (q.order_by.empty()) q.default_ordering = false;
 }
 
+namespace {
+/// The aggregate `e` holds outside a subquery or window, as Django's contains_aggregate sees it; or none.
+const ExprNode* aggregate_in(const ExprNode& e) {
+    if (e.kind == ExprNode::Kind::aggregate) return &e;
+    if (e.kind == ExprNode::Kind::subquery || e.kind == ExprNode::Kind::exists || e.kind == ExprNode::Kind::window)
+        return nullptr;
+    for (const auto& a : e.args)
+        if (const ExprNode* found = a ? aggregate_in(*a) : nullptr) return found;
+    return e.fallback ? aggregate_in(*e.fallback) : nullptr;
+}
+}  // namespace
+
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& query,
                                                           std::span<const OrderTermRef> terms, bool temporary) {
     if (query->is_sliced()) throw TypeError("dorm: Cannot reorder a query once a slice has been taken.");
+    // Django's add_ordering(): an aggregate is ordered by through an annotation, never by itself (the database
+    // would refuse it, or, in a grouped query, compute it per group unasked).
+    for (const auto& t : terms)
+        if (const auto& e = *t.expression)
+            if (const ExprNode* a = aggregate_in(*e->expression.node()))
+                throw FieldError(fmt::format("dorm: Using an aggregate in order_by() without also including it in "
+                                             "annotate() is not allowed: {}",
+                                             a->label.empty() ? a->name : a->label));
     auto q = query_to_change(query, temporary);
     sql::OrderList resolved;
     resolved.reserve(terms.size());  // a term is one ordering, but for a relation's Meta.ordering
@@ -422,6 +442,13 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
         if (!q->combinator.empty()) {  // a set operation orders by its columns
             if (e && e->expression.node()->kind != ExprNode::Kind::ref)
                 throw DatabaseError("dorm: ORDER BY term does not match any column in the result set.");
+            // Django's add_ordering() checks the name against the first part's model (FieldError) first.
+            std::string_view name = e ? std::string_view(e->expression.node()->name) : std::string_view(t.name);
+            if (name.starts_with('-')) name.remove_prefix(1);
+            if (name != "?" && name != "pk" && !q->find_annotation(name)) {
+                sql::Query scratch = *q;
+                (void)sql::resolve_path(scratch, name, false);
+            }
             resolved.push_back(e ? sql::resolve_compound_ordering(*q, e->expression.node()->name, e->descending)
                                  : sql::resolve_compound_ordering(*q, t.name));
             if (e) {  // F("x").desc({.nulls_last = true}): kept, as Django's get_order_by() keeps it

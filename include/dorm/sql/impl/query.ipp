@@ -1340,7 +1340,11 @@ DORM_DECL void distinct_ordering_columns(Compiler& c, const Query& q) {
     std::vector<std::pair<std::string, std::vector<Value>>> seen;
     for (const auto& e : selected) seen.push_back(key(*e));
     for (const auto& o : q.order_by) {
-        if (!o.expr || dynamic_cast<const SelectRef*>(o.expr.get())) continue;  // a selected column by name
+        if (!o.expr) {  // order_by("?"): selected too, as Django's get_extra_select(), so every row is distinct
+            c << ", " << c.dialect.random_function();
+            continue;
+        }
+        if (dynamic_cast<const SelectRef*>(o.expr.get())) continue;  // a selected column by name
         auto k = key(*o.expr);
         if (std::find(seen.begin(), seen.end(), k) != seen.end()) continue;
         seen.push_back(std::move(k));
