@@ -92,6 +92,9 @@ TEST_CASE("aggregate filter= counts only matching rows", "[aggregation]") {
     CHECK(r.get<int>("good_sum") == 12);
     CHECK(r["none"].is_null());
     CHECK(r.get<int>("rows") == 3);
+    // An empty Q, negated or not, is no filter (Django's `if self.filter:`): every row counts.
+    CHECK(Entry::objects().aggregate("n", Count("id", {.filter = ~Q()})).get<int>("n") == 5);
+    CHECK(Entry::objects().aggregate("n", Count("id", {.filter = Q()})).get<int>("n") == 5);
     auto sql = Entry::objects().values("blog").annotate("n", Count("id", {.filter = Q("rating__gte", 3)})).sql();
     CHECK_THAT(sql, Catch::Contains("COUNT(\"entry\".\"id\") FILTER (WHERE \"entry\".\"rating\" >= 3)"));
 }

@@ -27,7 +27,8 @@ TEST_CASE("Case / When computes per-row values usable in filter and order_by", "
     CHECK(counts.get<int>("good") == 2);
     CHECK(test::headlines(Entry::objects().order_by(Case({When(Q("headline", "Soup"), Value(0))}, Value(1)), "headline").slice(0, 2)) ==
           V{"Soup", "Beatles reunion"});
-    CHECK_THROWS_AS(When(Q(), Value(1)), TypeError);
+    CHECK_THROWS_AS(When(Q(), Value(1)), ValueError);  // Django's type
+    CHECK_THROWS_AS(When(~Q(), Value(1)), ValueError);
 }
 
 TEST_CASE("Coalesce, Cast, Func and Value", "[conditional]") {

@@ -63,4 +63,13 @@ TEST_CASE("save() of an instance with deferred fields writes only the loaded one
     CHECK(fresh.body_text == "Body of Soup");  // not overwritten by the stand-in default
     CHECK(fresh.rating == 1);
     CHECK(fresh.rating_note == "thin");
+    // A save that writes deferred fields (update_fields naming one) writes their values, loaded from
+    // the row first, as reading them does in Django.
+    auto named = Entry::objects().only("headline").get("headline", "Pancakes");
+    named.headline = "Crepes";
+    named.save({.update_fields = {"headline", "body_text", "rating"}});
+    auto crepes = Entry::objects().get("pk", named.id);
+    CHECK(crepes.headline == "Crepes");
+    CHECK(crepes.body_text == "Body of Pancakes");
+    CHECK(crepes.rating == 4);
 }

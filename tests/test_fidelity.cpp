@@ -741,6 +741,9 @@ TEST_CASE("a many-to-many manager's join is reused by the next filter() call onl
     CHECK(test::sorted(of_ann.filter().filter("authors__name", "Bob")) == V{"Lennon returns"});
     CHECK(test::sorted(of_ann.distinct().exclude("authors__name", "Bob")) == V{"Beatles reunion"});
     CHECK(test::sorted(of_ann.annotate("n", dorm::Count("id")).filter("authors__name", "Bob")) == V{"Lennon returns"});
+    // get_or_create() is not a chained call: its get() reads Ann's link row, finds no Bob, and creates an entry,
+    // which has no blog (Django's "__" names are left out of the new object).
+    CHECK_THROWS_AS(of_ann.get_or_create({{"authors__name", "Bob"}}), dorm::IntegrityError);
 }
 
 TEST_CASE("exclude() of an annotation is NOT (a = v) alone, as Django's: rows where it is NULL are dropped",
@@ -1305,6 +1308,14 @@ TEST_CASE("grouping and aggregate() as Django's set_group_by() and get_aggregati
               .annotate("n", Count("id"))
               .aggregate("total", Sum(dorm::Length("headline")))
               .get<std::int64_t>("total") == 49);
+    // An annotation the aggregate names is grouped by whole (a Ref, which Django's _gen_cols() leaves alone): per
+    // (blog, rating % 2), the parities sum to 2; grouped by the rating too, they would sum to 3.
+    CHECK(Entry::objects()
+              .values("blog")
+              .annotate("n", Count("id"))
+              .annotate("p", F("rating") % 2)
+              .aggregate("s", Sum("p"))
+              .get<std::int64_t>("s") == 2);
     // values() with no names after values(names): every field, and the annotations that call selected (Django's
     // set_values() keeps its annotation mask).
     auto every = Entry::objects().annotate("n", Count("id")).values("headline", "n").values().order_by("id");

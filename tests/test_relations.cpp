@@ -183,6 +183,11 @@ TEST_CASE("related managers: create, add, remove, clear, set", "[relations]") {
     related<&Reaction::author>(ann).set(only);  // r2 unlinked, r1 linked
     CHECK(Reaction::objects().get("pk", r1.id).author.has_value());
     CHECK_FALSE(Reaction::objects().get("pk", r2.id).author.has_value());
+    // set() is one transaction (Django's atomic(savepoint=False)): an object add() refuses keeps r1 linked.
+    std::vector<Reaction> with_unsaved{r2, Reaction{}};
+    CHECK_THROWS_AS(related<&Reaction::author>(ann).set(with_unsaved), ValueError);
+    CHECK(Reaction::objects().get("pk", r1.id).author.has_value());
+    CHECK_FALSE(Reaction::objects().get("pk", r2.id).author.has_value());
     related<&Reaction::author>(ann).clear();
     CHECK(Reaction::objects().filter("author__isnull", true).count() == 2);
     CHECK(test::sorted(Entry::objects().filter("reactions__kind", "wow")) == V{"Lennon returns"});  // related_name
@@ -208,6 +213,11 @@ TEST_CASE("delete_() follows on_delete like Django's collector", "[relations]") 
     CHECK_THROWS_AS(lennon.delete_(), ProtectedError);
     CHECK_THROWS_WITH(Blog::objects().filter("name", "Beatles Blog").delete_(), Catch::Contains("protected foreign keys"));
     CHECK(Entry::objects().count() == 3);
+    // Caught inside a block, the refusal leaves the block usable (Django raises it before its own transaction).
+    dorm::atomic([&] {
+        CHECK_THROWS_AS(lennon.delete_(), ProtectedError);
+        CHECK(Entry::objects().count() == 3);
+    });
 
     // SET_NULL and SET_DEFAULT update the referencing rows.
     CHECK(ann.delete_().per_model == std::map<std::string, std::int64_t>{{"Author", 1}});

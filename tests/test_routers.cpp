@@ -103,6 +103,18 @@ TEST_CASE_METHOD(TwoDatabases, "without routers everything stays on default or t
     CHECK(dorm::router().allow_migrate("other", dorm::model_meta<Blog>()));
 }
 
+TEST_CASE_METHOD(TwoDatabases, "an instance with deferred fields saved to another database takes their values along",
+                 "[routers]") {
+    Blog b = Blog::objects().create({{"name", "Here"}, {"tagline", "kept"}});
+    Blog partial = Blog::objects().only("name").get("pk", b.id);
+    partial.name = "There";
+    // Django's save() to another database loads each deferred field from the instance's own, then writes every field.
+    partial.save({.using_ = "other"});
+    Blog there = Blog::objects().using_("other").get("name", "There");
+    CHECK(there.tagline == "kept");
+    CHECK(Blog::objects().get("pk", b.id).name == "Here");
+}
+
 TEST_CASE_METHOD(TwoDatabases, "reads go to db_for_read", "[routers]") {
     Blog::objects().using_("default").create({{"name", "On default"}});
     Blog::objects().using_("other").create({{"name", "On other"}});

@@ -18,7 +18,7 @@ namespace dorm {
 class When {
 public:
     When(const Q& condition, const ExprArg& then) : condition_(dorm::detail::make_node<const Q>(condition)), then_(then.node()) {
-        if (condition.empty()) throw TypeError("dorm: An empty Q() can't be used as a When() condition.");
+        if (condition.empty()) throw ValueError("dorm: An empty Q() can't be used as a When() condition.");
     }
     const std::shared_ptr<const Q>& condition() const noexcept { return condition_; }
     const detail::ExprNodePtr& then() const noexcept { return then_; }

@@ -112,7 +112,33 @@ void insert_instance(M& obj, backends::Connection& conn) {
 }
 
 template <class M>
+void refresh_instance(M& obj, std::string_view using_, const std::vector<std::string>& fields);
+
+/// Django's save() writes a deferred field with its value, which reading it loads from the instance's database:
+/// unless the save keeps to the loaded fields (same database, no force_insert, no update_fields), the deferred
+/// fields it writes are loaded first, so that the defaults standing in for them never reach a row.
+template <class M>
+void load_deferred_for_save(M& obj, const SaveOptions& options) {
+    const ModelState& state = obj.dorm_state_;
+    if (!state.deferred || !state.db || pk_unset(obj)) return;
+    const ModelMeta& meta = model_meta<M>();
+    const bool all = options.update_fields.empty();
+    if (all && !options.force_insert && instance_db(obj, options.using_, true) == state.db) return;
+    std::vector<std::string> needed;
+    for (const auto& name : *state.deferred) {
+        const bool written = all || std::any_of(options.update_fields.begin(), options.update_fields.end(),
+                                                [&](const std::string& n) {
+                                                    const FieldMeta* f = meta.find_field(n);
+                                                    return f && f->name == name;
+                                                });
+        if (written) needed.push_back(name);
+    }
+    if (!needed.empty()) refresh_instance(obj, *state.db, needed);
+}
+
+template <class M>
 void save_instance(M& obj, const SaveOptions& options) {
+    load_deferred_for_save(obj, options);
     save_instance(model_meta<M>(), &obj, obj.dorm_state_, options);
 }
 /// save_instance() of an instance only the caller can see (create()'s).

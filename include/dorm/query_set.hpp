@@ -300,10 +300,11 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
 /// an rvalue QuerySet by take_query(), which no evaluation has seen) and nothing else holds `q`, `q` itself,
 /// changed in place. A chain of calls then copies the query's state once, not at every call.
 /// (Every query is made non-const, make_node<sql::Query>(), so that changing one in place is allowed.)
-/// Every chained call passes here, and all but filter() / exclude() (`filter`) end a many-to-many manager's sticky
-/// join: Django's Query.chain() forgets its alias after the first call that follows the manager's condition.
+/// Every chained call passes here, and all but filter() / exclude() (`keep_sticky`) end a many-to-many manager's
+/// sticky join: Django's Query.chain() forgets its alias after the first call that follows the manager's condition.
+/// Internal steps that are not calls of Django's (get_or_create()'s for_writing()) keep it too.
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
-                                                      bool filter = false);
+                                                      bool keep_sticky = false);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
 /// in a query_to_change(); an empty condition leaves it as it was.
 DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond,
@@ -1394,7 +1395,9 @@ public:
                     for (const auto& [name, n] : result.per_model) result.total += n;
                     return result;
                 },
-                AtomicOptions{.using_ = *db, .savepoint = false});  // Django's Collector: no savepoint of its own
+                // A savepoint of its own, unlike Django's Collector.delete(): here the keys are read and the
+                // ProtectedError / RestrictedError raised inside, which must leave the caller's block usable.
+                *db);
         }
         auto build = [&conn](const sql::Query& source, std::span<const Value>) {
             return sql::compile_delete(source, conn.dialect());
@@ -1617,6 +1620,13 @@ protected:
     void reset_cache() const { cache_.reset(nullptr); }
     /// Replaces the query and forgets the results: a related manager built on a Prefetch queryset goes back to
     /// all related rows once a write dropped the prefetched list (Django's manager then reads anew).
+    /// using_() as a many-to-many manager's get_or_create() applies it: Django's db_manager(db) sets the database
+    /// before the manager's own condition, so its sticky join stays for the get() that follows.
+    self_type manager_using(std::string_view alias) const {
+        return recorded_from(
+            query_, false, [&] { return detail::recipe::Using{std::string(alias)}; },
+            [&](sql::Query& q) { q.db = detail::intern_alias(alias); }, true);
+    }
     void rebase(std::shared_ptr<const sql::Query> q) const {
         query_ = std::move(q);
         cache_.reset(nullptr);
@@ -1645,9 +1655,9 @@ protected:
     /// recorded() on `source`, changed in place when `temporary` allows it (query_to_change()).
     template <class Make, class F>
     static self_type recorded_from(const std::shared_ptr<const sql::Query>& source, bool temporary, Make&& make_step,
-                                   F&& mutate) {
+                                   F&& mutate, bool keep_sticky = false) {
         std::shared_ptr<const detail::Recipe> parent = source->recipe;
-        auto q = detail::query_to_change(source, temporary);
+        auto q = detail::query_to_change(source, temporary, keep_sticky);
         mutate(*q);
         q->recipe = detail::record(parent, make_step);
         return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
@@ -1700,7 +1710,12 @@ private:
     /// A copy whose reads go where writes go (Django sets _for_write for get_or_create() and update_or_create()).
     self_type for_writing() const {
         if (query_->db || query_->for_write) return self();
-        return chain([](sql::Query& q) { q.for_write = true; });
+        // Not a chained call of Django's (its get_or_create() sets _for_write): a sticky join stays.
+        static const auto unrecordable = detail::unrecorded_recipe("a method that changes the query through chain()");
+        auto q = detail::query_to_change(query_, false, true);
+        q->for_write = true;
+        q->recipe = detail::unrecorded(query_->recipe, unrecordable);
+        return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
     }
 
     self_type annotate_items(const std::vector<detail::NamedExpr>& items, bool alias) const {

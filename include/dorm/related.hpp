@@ -170,17 +170,8 @@ public:
 
     /// Makes `objs` the related rows: others are unlinked (NULL-able ForeignKeys), these are added.
     void set(std::vector<R>& objs) const {
-        if (fk_->nullable) {
-            std::vector<Value> keep;
-            for (const auto& o : objs)
-                if (!detail::pk_unset(o)) keep.push_back(detail::pk_value(o));
-            // Django's set(): the old rows are those the manager reads (self.using(db).all())
-            const QS old = static_cast<const QS&>(*this).exclude(runtime_string{"pk__in"}, keep);
-            forget();
-            old.update({Kwarg(fk_->name, std::nullopt)});
-        }
-        forget();
-        for (auto& o : objs) add(o);
+        // Django's set(): in one transaction with no savepoint of its own, so a failed add() keeps no unlinking.
+        atomic([&] { set_in_transaction(objs); }, AtomicOptions{.using_ = *write_db(), .savepoint = false});
     }
 
     // Asynchronous variants (Django's a-methods): the method of the same name on a worker thread; see QuerySet's.
@@ -215,6 +206,20 @@ public:
     }
 
 private:
+    void set_in_transaction(std::vector<R>& objs) const {
+        if (fk_->nullable) {
+            std::vector<Value> keep;
+            for (const auto& o : objs)
+                if (!detail::pk_unset(o)) keep.push_back(detail::pk_value(o));
+            // Django's set(): the old rows are those the manager reads (self.using(db).all())
+            const QS old = static_cast<const QS&>(*this).exclude(runtime_string{"pk__in"}, keep);
+            forget();
+            old.update({Kwarg(fk_->name, std::nullopt)});
+        }
+        forget();
+        for (auto& o : objs) add(o);
+    }
+
     /// The related rows of `parent` among `base`'s (a Prefetch queryset), or among all R.
     static std::shared_ptr<const sql::Query> make_query(const P& parent, const FieldMeta& fk,
                                                         std::shared_ptr<const sql::Query> base = nullptr) {
@@ -392,7 +397,7 @@ public:
                                      const ThroughDefaults& through = {}) const {
         const std::string* db = parent_db();
         return atomic([&] {
-            auto result = QS::using_(*db).get_or_create(kwargs, defaults);
+            auto result = this->manager_using(*db).get_or_create(kwargs, defaults);
             if (result.second) add(result.first, through);
             return result;
         }, *db);
@@ -403,7 +408,7 @@ public:
                                         const ThroughDefaults& through = {}) const {
         const std::string* db = parent_db();
         return atomic([&] {
-            auto result = QS::using_(*db).update_or_create(kwargs, defaults, create_defaults);
+            auto result = this->manager_using(*db).update_or_create(kwargs, defaults, create_defaults);
             if (result.second) add(result.first, through);
             return result;
         }, *db);

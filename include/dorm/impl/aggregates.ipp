@@ -22,7 +22,8 @@ DORM_DECL Expression aggregate(std::string_view django, std::vector<ExprArg> arg
     n->label = std::string(info->django);
     for (const auto& a : args) n->args.push_back(a.node());
     n->distinct = o.distinct;
-    if (o.filter) n->filter = dorm::detail::make_node<const Q>(*o.filter);
+    // Django's `if self.filter:`: an empty Q, negated or not, is no filter.
+    if (o.filter && !o.filter->empty()) n->filter = dorm::detail::make_node<const Q>(*o.filter);
     if (o.default_) n->fallback = o.default_->node();
     n->output = o.output_field;
     for (const auto& term : o.order_by) n->ordering.emplace_back(term.node(), term.descending());

@@ -366,7 +366,7 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
 }
 
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
-                                                      bool filter) {
+                                                      bool keep_sticky) {
     std::shared_ptr<sql::Query> out;
     // use_count() == 1: no other QuerySet, subquery, union or thread holds it (no one keeps a weak_ptr to one);
     // QuerySet::take_query() gave it up only if no evaluation saw it.
@@ -377,7 +377,7 @@ DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<cons
     } else {
         out = dorm::detail::make_node<sql::Query>(*q);
     }
-    if (!filter)  // a filter() call right after the manager's condition reuses the join (sql::next_to_sticky())
+    if (!keep_sticky)  // a filter() call right after the manager's condition reuses it (sql::next_to_sticky())
         for (auto& j : out->joins) j.sticky = false;
     return out;
 }
@@ -442,10 +442,17 @@ DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<
         if (!q->combinator.empty()) {  // a set operation orders by its columns
             if (e && e->expression.node()->kind != ExprNode::Kind::ref)
                 throw DatabaseError("dorm: ORDER BY term does not match any column in the result set.");
-            // Django's add_ordering() checks the name against the first part's model (FieldError) first.
-            std::string_view name = e ? std::string_view(e->expression.node()->name) : std::string_view(t.name);
+            // Django's add_ordering() checks a name (not an expression) against the model (FieldError) first,
+            // unless it names an annotation: here a selected column of any part, values() and dates() ones too.
+            std::string_view name = t.name;
             if (name.starts_with('-')) name.remove_prefix(1);
-            if (name != "?" && name != "pk" && !q->find_annotation(name)) {
+            auto selects = [&](const sql::Query& part) {
+                if (part.find_annotation(name)) return true;
+                return std::any_of(part.values.begin(), part.values.end(), [&](const auto& v) { return v.name == name; });
+            };
+            const bool selected = selects(*q) || std::any_of(q->combined.begin(), q->combined.end(),
+                                                              [&](const auto& part) { return selects(*part); });
+            if (!e && name != "?" && name != "pk" && !selected) {
                 sql::Query scratch = *q;
                 (void)sql::resolve_path(scratch, name, false);
             }

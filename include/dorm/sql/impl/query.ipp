@@ -2061,7 +2061,14 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
     }
     // Each aggregate's arguments and filter become columns "__colN" of the inner query.
     std::vector<SelectItem> inner_extra, outer;
+    // An argument that is a column the inner query selects already (Sum("n") of an annotation or values() name) is
+    // read by its name, as Django's Ref: a copy would bind its parameters again, and PostgreSQL would not see it
+    // grouped.
+    const auto selected = detail::select_items(q);
     auto column = [&](const ExprPtr& e) -> ExprPtr {
+        for (const auto& item : selected)
+            if (item.expr == e && !item.name.empty())
+                return dorm::detail::make_node<AliasCol>("subquery", item.name, e->output_kind());
         std::string name = "__col" + std::to_string(inner_extra.size() + 1);
         inner_extra.push_back(SelectItem{name, e});
         return dorm::detail::make_node<AliasCol>("subquery", name, e->output_kind());
@@ -2079,15 +2086,20 @@ DORM_DECL Compiled compile_aggregate(const Query& q, const backends::Dialect& d,
     // Django's get_group_by(): a grouped inner query groups by every column it selects, so by the columns of the
     // aggregates' arguments too (values("blog").annotate(n=Count("id")).aggregate(Sum("rating")) sums per
     // (blog, rating) group; not grouped, PostgreSQL refuses the column and SQLite reads any row's). Django selects
-    // the columns alone (_gen_cols()): Sum(Length("headline")) is grouped by the headline, not its length. An
-    // aggregate is grouped by nothing, a constant neither.
+    // the columns alone (_gen_cols()): Sum(Length("headline")) is grouped by the headline, not its length; but an
+    // annotation or values() expression named by the aggregate (a Ref there, which _gen_cols() leaves whole) is
+    // grouped by whole. An aggregate is grouped by nothing, a constant neither.
     Query inner = q;
     if (q.grouping != Grouping::none) {
+        std::vector<const Expression*> named;
+        for (const auto& a : q.annotations) named.push_back(a.expr.get());
+        for (const auto& v : q.values) named.push_back(v.expr.get());
         auto group = [&](auto& self, const ExprPtr& owner, const Expression* e) -> void {
             if (!e || e->is_aggregate() || e->is_constant()) return;
             std::vector<const Expression*> kids;
             e->sources(kids);
-            if (kids.empty()) return inner.group_by.push_back(ExprPtr(owner, e));  // owned by `owner`
+            const bool whole = !e->contains_aggregate() && std::find(named.begin(), named.end(), e) != named.end();
+            if (kids.empty() || whole) return inner.group_by.push_back(ExprPtr(owner, e));  // owned by `owner`
             for (const auto* k : kids) self(self, owner, k);
         };
         for (const auto& extra : inner_extra) group(group, extra.expr, extra.expr.get());
