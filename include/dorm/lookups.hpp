@@ -38,6 +38,9 @@ struct Operand {
     std::vector<Value> list;
     ExprNodePtr expression;
     std::shared_ptr<const sql::Query> subquery;
+    /// A model instance's name when `value` (or a `list` element) is its primary key: only a relation (or a primary
+    /// key) takes one, as Django's get_prep_value() refuses an instance elsewhere (TypeError).
+    std::string_view instance_of;
 };
 }  // namespace detail
 

@@ -71,9 +71,12 @@ Operand to_operand(V&& v) {
         op.subquery = dorm::detail::make_node<sql::Query>(v.query());
     } else if constexpr (value_like<D> || model<D> || is_foreign_key<D>::value) {
         op.value = to_value(v);
+        if constexpr (model<D>) op.instance_of = D::dorm_name();
     } else if constexpr (value_range<D>) {
         op.kind = Operand::Kind::list;
         for (auto&& x : v) op.list.push_back(to_value(x));
+        using E = std::remove_cvref_t<range_reference_t<D>>;
+        if constexpr (model<E>) op.instance_of = E::dorm_name();
     } else {
         static_assert(sizeof(D) == 0, "dorm: a lookup value must be a value (bool, number, string, Date, ...), "
                                       "a model instance, std::nullopt, a range of those, an F() expression or a QuerySet");

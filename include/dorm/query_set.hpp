@@ -302,7 +302,7 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
 /// (Every query is made non-const, make_node<sql::Query>(), so that changing one in place is allowed.)
 /// Every chained call passes here, and all but filter() / exclude() (`keep_sticky`) end a many-to-many manager's
 /// sticky join: Django's Query.chain() forgets its alias after the first call that follows the manager's condition.
-/// Internal steps that are not calls of Django's (get_or_create()'s for_writing()) keep it too.
+/// An internal step that is not a call of Django's (a many-to-many manager's manager_using()) keeps it too.
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
                                                       bool keep_sticky = false);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
@@ -1063,7 +1063,7 @@ public:
         if constexpr (is_model && (detail::value_like<D> || detail::model<D> || detail::is_foreign_key<D>::value)) {
             const Value v = detail::to_value(value);  // as Q makes it
             T out{};  // the one object returned (no move of the result)
-            if (!get_by_field(path.view(), v, out)) out = add_condition(Q(path.ref(), v)).get();
+            if (!get_by_field(path.view(), v, out, detail::model<D>)) out = add_condition(Q(path.ref(), value)).get();
             return out;
         } else {
             return add_condition(Q(path.ref(), std::forward<V>(value))).get();
@@ -1111,11 +1111,12 @@ private:
     /// shape cache (this QuerySet's shape, the field and the value's class), where the first call of the shape left
     /// it; a cached statement's value is checked as filter() would check it, then bound. False, with `out` untouched,
     /// when `path` is not one field's exact value.
-    bool get_by_field(std::string_view path, const Value& v, T& out) const {
+    bool get_by_field(std::string_view path, const Value& v, T& out, bool instance = false) const {
         if (v.is_null() || path.find("__") != std::string_view::npos) return false;
         const sql::Query& base = *query_;
         const FieldMeta* field = base.model->find_field(path);
         if (!field || base.empty || !base.combinator.empty()) return false;
+        if (instance && !field->is_relation() && !field->primary_key) return false;  // filter() refuses it
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
         const backends::Dialect& dialect = conn.dialect();
@@ -1710,12 +1711,7 @@ private:
     /// A copy whose reads go where writes go (Django sets _for_write for get_or_create() and update_or_create()).
     self_type for_writing() const {
         if (query_->db || query_->for_write) return self();
-        // Not a chained call of Django's (its get_or_create() sets _for_write): a sticky join stays.
-        static const auto unrecordable = detail::unrecorded_recipe("a method that changes the query through chain()");
-        auto q = detail::query_to_change(query_, false, true);
-        q->for_write = true;
-        q->recipe = detail::unrecorded(query_->recipe, unrecordable);
-        return self_type(std::shared_ptr<const sql::Query>(std::move(q)));
+        return chain([](sql::Query& q) { q.for_write = true; });
     }
 
     self_type annotate_items(const std::vector<detail::NamedExpr>& items, bool alias) const {

@@ -30,6 +30,9 @@ DORM_DECL void assign_kwargs(const ModelMeta& meta, void* obj, const Kwargs& kwa
                                          meta.choices()));
         if (kw.value.kind != Operand::Kind::value)
             throw TypeError(fmt::format("dorm: field '{}' takes one value, not a list", f->name));
+        if (!kw.value.instance_of.empty() && !f->is_relation())
+            throw TypeError(fmt::format("dorm: Field '{}' expected a value but got a {} instance.", f->name,
+                                        kw.value.instance_of));
         if (kw.value.value.is_null() && !f->nullable)
             throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
         sql::detail::check_value(*f, kw.value.value);
@@ -72,6 +75,9 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
         }
         if (kw.value.kind != Operand::Kind::value)
             throw TypeError(fmt::format("dorm: field '{}' takes one value or an F() expression", f->name));
+        if (!kw.value.instance_of.empty() && !f->is_relation())  // Django's SQLUpdateCompiler
+            throw TypeError(fmt::format("dorm: Tried to update field {}.{} with a model instance of {}. Use a value "
+                                        "compatible with it.", meta.name, f->name, kw.value.instance_of));
         if (kw.value.value.is_null() && !f->nullable)
             throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
         sql::detail::check_value(*f, kw.value.value);
