@@ -334,9 +334,13 @@ TEST_CASE("update() and delete_() compile once per shape and bind each call's va
         CHECK(e.rating_note == std::optional<std::string>(e.rating >= 5 ? "HIGH" : "mid"));
         CHECK(e.number_of_comments == (e.rating >= 5 ? 33 : 22));
     }
-    // A value the field refuses is refused before any statement; F() is compiled each time, and right.
+    // A value the field refuses is refused before any statement (None for a NOT NULL column by the database, when
+    // the UPDATE matches a row); F() is compiled each time, and right.
     CHECK_THROWS_AS(Entry::objects().filter("rating__gte", 4).update({{"number_of_comments", "many"}}), dorm::TypeError);
     CHECK_THROWS_AS(Entry::objects().filter("rating__gte", 4).update({{"headline", std::nullopt}}), dorm::IntegrityError);
+    // Matching no row, it changes nothing and is no error (Django's UPDATE of no rows).
+    CHECK(Entry::objects().filter("rating__gte", 400).update({{"headline", std::nullopt}}) == 0);
+    CHECK(Entry::objects().none().update({{"headline", std::nullopt}}) == 0);
     CHECK(Entry::objects().filter("rating", 1).update({{"rating", dorm::F("rating") + 1}}) == 1);
     CHECK(Entry::objects().filter("rating", 2).update({{"rating", dorm::F("rating") + 10}}) == 2);
     CHECK(rating_of("Soup") == 12);

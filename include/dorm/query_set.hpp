@@ -1886,6 +1886,23 @@ private:
 
     /// qs1 & qs2, qs1 | qs2, qs1 ^ qs2 (Django's QuerySet operators): one query whose WHERE combines both.
     static self_type combine(const QuerySet& a, const QuerySet& b, sql::Connector connector) {
+        if constexpr (is_model) {
+            // Django's __or__ / __xor__: an empty side gives the other, and a sliced side, which cannot be
+            // filtered, takes part as the rows whose keys it selects (pk IN (its query)).
+            const sql::Query& x = *a.query_;
+            const sql::Query& y = *b.query_;
+            if (connector != sql::Connector::and_ && x.combinator.empty() && y.combinator.empty() && x.model == y.model) {
+                if (x.empty) return b.all();
+                if (y.empty) return a.all();
+                auto keyed = [](const QuerySet& s) {
+                    self_type base(make_query());
+                    if (s.query_->db) base = base.using_(*s.query_->db);
+                    return base.filter(runtime_string{"pk__in"}, s.values("pk"));
+                };
+                if (x.is_sliced() || y.is_sliced())
+                    return combine(x.is_sliced() ? keyed(a) : a, y.is_sliced() ? keyed(b) : b, connector);
+            }
+        }
         detail::check_combinable(*a.query_, *b.query_, connector);
         if (a.query_->empty || b.query_->empty) {
             if (connector == sql::Connector::and_) return (a.query_->empty ? a : b).all();

@@ -78,8 +78,8 @@ DORM_DECL UpdateSets update_sets(sql::Query& q, const Kwargs& kwargs) {
         if (!kw.value.instance_of.empty() && !f->is_relation())  // Django's SQLUpdateCompiler
             throw TypeError(fmt::format("dorm: Tried to update field {}.{} with a model instance of {}. Use a value "
                                         "compatible with it.", meta.name, f->name, kw.value.instance_of));
-        if (kw.value.value.is_null() && !f->nullable)
-            throw IntegrityError(fmt::format("dorm: NOT NULL constraint: {}.{} cannot be None", meta.name, f->name));
+        // None for a NOT NULL column is the database's IntegrityError, raised only when a row is matched: Django
+        // updates no rows, and returns 0, without complaint.
         sql::detail::check_value(*f, kw.value.value);
         sets.emplace_back(f, dorm::detail::make_node<sql::Param>(kw.value.value));
     }
