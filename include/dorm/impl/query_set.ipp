@@ -417,9 +417,8 @@ DORM_DECL void set_ordering(sql::Query& q, sql::OrderList terms) {
     if (q.order_by.empty()) q.default_ordering = false;
 }
 
-namespace {
 /// The aggregate `e` holds outside a subquery or window, as Django's contains_aggregate sees it; or none.
-const ExprNode* aggregate_in(const ExprNode& e) {
+inline const ExprNode* aggregate_in(const ExprNode& e) {
     if (e.kind == ExprNode::Kind::aggregate) return &e;
     if (e.kind == ExprNode::Kind::subquery || e.kind == ExprNode::Kind::exists || e.kind == ExprNode::Kind::window)
         return nullptr;
@@ -427,7 +426,6 @@ const ExprNode* aggregate_in(const ExprNode& e) {
         if (const ExprNode* found = a ? aggregate_in(*a) : nullptr) return found;
     return e.fallback ? aggregate_in(*e.fallback) : nullptr;
 }
-}  // namespace
 
 DORM_DECL std::shared_ptr<const sql::Query> ordered_query(const std::shared_ptr<const sql::Query>& query,
                                                           std::span<const OrderTermRef> terms, bool temporary) {
