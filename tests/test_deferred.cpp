@@ -63,13 +63,15 @@ TEST_CASE("save() of an instance with deferred fields writes only the loaded one
     CHECK(fresh.body_text == "Body of Soup");  // not overwritten by the stand-in default
     CHECK(fresh.rating == 1);
     CHECK(fresh.rating_note == "thin");
-    // A save that writes deferred fields (update_fields naming one) writes their values, loaded from
-    // the row first, as reading them does in Django.
+    // A deferred field assigned and named in update_fields is written as assigned (in Django, assigning it ends
+    // its deferral); the others keep their row values.
     auto named = Entry::objects().only("headline").get("headline", "Pancakes");
-    named.headline = "Crepes";
-    named.save({.update_fields = {"headline", "body_text", "rating"}});
-    auto crepes = Entry::objects().get("pk", named.id);
-    CHECK(crepes.headline == "Crepes");
-    CHECK(crepes.body_text == "Body of Pancakes");
-    CHECK(crepes.rating == 4);
+    named.rating = 7;
+    named.save({.update_fields = {"rating"}});
+    auto after = Entry::objects().get("pk", named.id);
+    CHECK(after.rating == 7);
+    CHECK(after.body_text == "Body of Pancakes");
+    // So does update_or_create() on a QuerySet with deferred fields: its defaults are written.
+    CHECK_FALSE(Entry::objects().only("headline").update_or_create({{"headline", "Pancakes"}}, {{"rating", 9}}).second);
+    CHECK(Entry::objects().get("pk", named.id).rating == 9);
 }

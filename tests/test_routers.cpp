@@ -113,6 +113,12 @@ TEST_CASE_METHOD(TwoDatabases, "an instance with deferred fields saved to anothe
     Blog there = Blog::objects().using_("other").get("name", "There");
     CHECK(there.tagline == "kept");
     CHECK(Blog::objects().get("pk", b.id).name == "Here");
+    // A deferred field the caller assigned is written as assigned, not loaded over.
+    Blog assigned = Blog::objects().only("name").get("pk", b.id);
+    assigned.tagline = "assigned";
+    assigned.save({.using_ = "other"});
+    CHECK(Blog::objects().using_("other").get("pk", b.id).tagline == "assigned");
+    CHECK(Blog::objects().get("pk", b.id).tagline == "kept");
 }
 
 TEST_CASE_METHOD(TwoDatabases, "reads go to db_for_read", "[routers]") {

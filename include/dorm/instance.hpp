@@ -114,25 +114,21 @@ void insert_instance(M& obj, backends::Connection& conn) {
 template <class M>
 void refresh_instance(M& obj, std::string_view using_, const std::vector<std::string>& fields);
 
-/// Django's save() writes a deferred field with its value, which reading it loads from the instance's database:
-/// unless the save keeps to the loaded fields (same database, no force_insert, no update_fields), the deferred
-/// fields it writes are loaded first, so that the defaults standing in for them never reach a row.
+/// Django's save() writes a deferred field with its value, which reading it loads from the instance's database
+/// (an assigned one is no longer deferred). A save that writes every field although some were deferred (to another
+/// database, or force_insert) loads first those still holding the stand-in a row reader leaves (the member's
+/// default), so that it never reaches a row; one the caller assigned another value is written as assigned.
+/// update_fields are written as they are: naming a field is taken as having assigned it.
 template <class M>
 void load_deferred_for_save(M& obj, const SaveOptions& options) {
     const ModelState& state = obj.dorm_state_;
-    if (!state.deferred || !state.db || pk_unset(obj)) return;
+    if (!state.deferred || !state.db || pk_unset(obj) || !options.update_fields.empty()) return;
+    if (!options.force_insert && instance_db(obj, options.using_, true) == state.db) return;  // loaded fields only
     const ModelMeta& meta = model_meta<M>();
-    const bool all = options.update_fields.empty();
-    if (all && !options.force_insert && instance_db(obj, options.using_, true) == state.db) return;
+    static const M blank{};
     std::vector<std::string> needed;
-    for (const auto& name : *state.deferred) {
-        const bool written = all || std::any_of(options.update_fields.begin(), options.update_fields.end(),
-                                                [&](const std::string& n) {
-                                                    const FieldMeta* f = meta.find_field(n);
-                                                    return f && f->name == name;
-                                                });
-        if (written) needed.push_back(name);
-    }
+    for (const auto& name : *state.deferred)
+        if (const FieldMeta* f = meta.find_field(name); f && f->get(&obj) == f->get(&blank)) needed.push_back(name);
     if (!needed.empty()) refresh_instance(obj, *state.db, needed);
 }
 

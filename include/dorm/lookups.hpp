@@ -38,8 +38,8 @@ struct Operand {
     std::vector<Value> list;
     ExprNodePtr expression;
     std::shared_ptr<const sql::Query> subquery;
-    /// A model instance's name when `value` (or a `list` element) is its primary key: only a relation (or a primary
-    /// key) takes one, as Django's get_prep_value() refuses an instance elsewhere (TypeError).
+    /// A model instance's name when `value` (or a `list` element) is its primary key: only a relation takes one, as
+    /// Django's get_prep_value() refuses an instance elsewhere, a primary key too (TypeError).
     std::string_view instance_of;
 };
 }  // namespace detail

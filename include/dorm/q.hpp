@@ -89,6 +89,7 @@ Operand to_operand(std::initializer_list<T> list) {
     Operand op;
     op.kind = Operand::Kind::list;
     for (const auto& x : list) op.list.push_back(to_value(x));
+    if constexpr (model<T>) op.instance_of = T::dorm_name();
     return op;
 }
 

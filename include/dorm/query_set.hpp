@@ -1063,7 +1063,11 @@ public:
         if constexpr (is_model && (detail::value_like<D> || detail::model<D> || detail::is_foreign_key<D>::value)) {
             const Value v = detail::to_value(value);  // as Q makes it
             T out{};  // the one object returned (no move of the result)
-            if (!get_by_field(path.view(), v, out, detail::model<D>)) out = add_condition(Q(path.ref(), value)).get();
+            if constexpr (detail::model<D>) {  // Q of the instance itself: a field that is no relation refuses it
+                if (!get_by_field(path.view(), v, out, true)) out = add_condition(Q(path.ref(), value)).get();
+            } else if (!get_by_field(path.view(), v, out)) {
+                out = add_condition(Q(path.ref(), v)).get();
+            }
             return out;
         } else {
             return add_condition(Q(path.ref(), std::forward<V>(value))).get();
@@ -1116,7 +1120,7 @@ private:
         const sql::Query& base = *query_;
         const FieldMeta* field = base.model->find_field(path);
         if (!field || base.empty || !base.combinator.empty()) return false;
-        if (instance && !field->is_relation() && !field->primary_key) return false;  // filter() refuses it
+        if (instance && !field->is_relation()) return false;  // filter() refuses it
         const std::string* db = detail::query_db(base);
         auto& conn = databases().get(*db).connection();
         const backends::Dialect& dialect = conn.dialect();

@@ -170,7 +170,9 @@ public:
 
     /// Makes `objs` the related rows: others are unlinked (NULL-able ForeignKeys), these are added.
     void set(std::vector<R>& objs) const {
-        // Django's set(): in one transaction with no savepoint of its own, so a failed add() keeps no unlinking.
+        // Django's set() of a NULL-able key: in one transaction with no savepoint of its own, so a failed add()
+        // keeps no unlinking.
+        if (!fk_->nullable) return set_in_transaction(objs);
         atomic([&] { set_in_transaction(objs); }, AtomicOptions{.using_ = *write_db(), .savepoint = false});
     }
 

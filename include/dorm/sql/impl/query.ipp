@@ -881,7 +881,7 @@ DORM_DECL ExprPtr build_lookup(Query& q, std::string_view path, const dorm::deta
     if ((negated || context.branch_negated) && detail::split_excludes)
         if (auto split = detail::multi_valued_split(q, path)) return detail::multi_valued_subquery(q, *split, rhs, context);
     ResolvedPath r = resolve_path(q, path, true, true, std::move(context));
-    if (!rhs.instance_of.empty() && r.field && !r.field->is_relation() && !r.field->primary_key)
+    if (!rhs.instance_of.empty() && r.field && !r.field->is_relation())
         throw TypeError(fmt::format("dorm: Field '{}' expected a value but got a {} instance.", r.name, rhs.instance_of));
     std::string_view lookup_name = r.lookup.empty() ? std::string_view("exact") : r.lookup;
     const lookups::LookupDef* def = r.custom_lookup ? &r.custom_lookup->lookup : lookups::find(lookup_name);
