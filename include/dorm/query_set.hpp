@@ -1623,8 +1623,6 @@ protected:
     void adopt_cache(std::shared_ptr<detail::ResultCache<T>> cache) { cache_.reset(std::move(cache)); }
     /// Forgets the results (the next read queries), leaving any QuerySet that shared them as it was.
     void reset_cache() const { cache_.reset(nullptr); }
-    /// Replaces the query and forgets the results: a related manager built on a Prefetch queryset goes back to
-    /// all related rows once a write dropped the prefetched list (Django's manager then reads anew).
     /// using_() as a many-to-many manager's get_or_create() applies it: Django's db_manager(db) sets the database
     /// before the manager's own condition, so its sticky join stays for the get() that follows.
     self_type manager_using(std::string_view alias) const {
@@ -1632,6 +1630,8 @@ protected:
             query_, false, [&] { return detail::recipe::Using{std::string(alias)}; },
             [&](sql::Query& q) { q.db = detail::intern_alias(alias); }, true);
     }
+    /// Replaces the query and forgets the results: a related manager built on a Prefetch queryset goes back to
+    /// all related rows once a write dropped the prefetched list (Django's manager then reads anew).
     void rebase(std::shared_ptr<const sql::Query> q) const {
         query_ = std::move(q);
         cache_.reset(nullptr);
