@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -323,6 +324,29 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     for (const auto& row : good.values("headline", "good")) flags.push_back(row["good"].as<bool>());
     CHECK(flags == std::vector<bool>{false, false, true, true, false});
     CHECK(good.filter("good", true).count() == 2);
+    // Django selects the condition itself (WhereNode in a SELECT list), not CASE WHEN ... ELSE false: a comparison
+    // with NULL is NULL (None), and its negation has exclude()'s IS NOT NULL. Q() is true, a Q matching nothing false.
+    auto noted = Entry::objects()
+                     .annotate("solid", dorm::Q("rating_note", "solid"), "not_solid", ~dorm::Q("rating_note", "solid"),
+                               "all", dorm::Q(), "none", dorm::Q("pk__in", std::vector<std::int64_t>{}))
+                     .order_by("headline");
+    std::vector<std::string> seen;
+    auto text = [](const dorm::Value& v) { return v.is_null() ? std::string("null") : v.as<bool>() ? "true" : "false"; };
+    for (const auto& row : noted.values("solid", "not_solid", "all", "none"))
+        seen.push_back(text(row["solid"]) + " " + text(row["not_solid"]) + " " + text(row["all"]) + " " +
+                       text(row["none"]));
+    CHECK(seen == std::vector<std::string>{"true false true false", "null true true false", "null true true false",
+                                           "null true true false", "false true true false"});
+    CHECK(noted.filter("solid", true).count() == 1);
+    CHECK(noted.filter("solid", false).count() == 1);
+    CHECK(noted.filter("solid__isnull", true).count() == 3);
+    std::map<std::string, std::int64_t> groups;
+    for (const auto& row : Entry::objects()
+                               .annotate("solid", dorm::Q("rating_note", "solid"))
+                               .values("solid")
+                               .annotate("n", dorm::Count("id")))
+        groups[text(row["solid"])] = row["n"].as<std::int64_t>();
+    CHECK(groups == std::map<std::string, std::int64_t>{{"false", 1}, {"null", 3}, {"true", 1}});
 
     auto pairs = Entry::objects().order_by("id").values_list<std::int64_t, std::string>("id", dorm::Lower("headline"));
     REQUIRE(pairs.size() == 5);

@@ -173,6 +173,8 @@ TEST_CASE("annotations and aggregates round-trip", "[serialize]") {
         Entry::objects().annotate("grade", Case({When(Q("rating__gte", 4), dorm::Value("good")), When(Q("rating__gte", 2), "headline")},
                                                 dorm::Value("bad"))).order_by("id"),
         Entry::objects().annotate("good", Q("rating__gte", 4)).filter("good", true).order_by("id"),
+        Entry::objects().annotate("solid", ~Q("rating_note", "solid"), "all", Q(), "none", Q("pk__in", std::vector<std::int64_t>{}))
+            .order_by("id"),
         Entry::objects().annotate("note", dorm::Coalesce("rating_note", dorm::Lower("headline")),
                                   "len", dorm::Length("headline"), "up", dorm::Upper("blog__name")).order_by("id"),
         Entry::objects().annotate("r", dorm::Cast("rating", dorm::FieldKind::real),

@@ -470,6 +470,12 @@ private:
             }
             case K::aggregate: aggregate(n); break;
             case K::case_:
+                if (n.predicate) {  // annotate(good=Q(...))
+                    open("Q");
+                    condition(*n.conditions.at(0));
+                    close();
+                    break;
+                }
                 open("Case");
                 for (std::size_t i = 0; i < n.conditions.size() && i < n.args.size(); ++i) {
                     open("When");
@@ -1206,6 +1212,7 @@ private:
             return Expression(call_function(name, std::move(nodes)));  // its own checks (Collate's name, ...)
         }
         if (h == "aggregate") return aggregate(n);
+        if (h == "Q") return condition_expression(condition(serial::args(n, 1)[0]));
         if (h == "Case") {  // Case()'s node, from When()s (which check their conditions)
             auto node = dorm::detail::make_node<ExprNode>();
             node->kind = ExprNode::Kind::case_;

@@ -49,6 +49,9 @@ struct Case final : Expression {
     std::vector<std::pair<ExprPtr, ExprPtr>> whens;  // condition, result
     ExprPtr fallback;                                // nullptr: ELSE NULL
     std::optional<FieldKind> output;
+    // Django's Q as an expression: the one condition as it is (Django's WhereNode in a SELECT list), so that it is
+    // NULL where the condition is; the result (true) and fallback (false) when it matches everything or nothing.
+    bool predicate = false;
 
     void sources(std::vector<const Expression*>& out) const override;
     std::optional<FieldKind> output_kind() const override;

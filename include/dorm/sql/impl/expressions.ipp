@@ -190,6 +190,18 @@ DORM_DECL auto Case::output_kind() const -> std::optional<FieldKind> {
 }
 
 DORM_DECL auto Case::as_sql(Compiler& c) const -> Match {
+    if (predicate) {
+        auto start = c.sql.size();
+        c << "(";
+        Match m = c.compile(*whens.at(0).first);
+        if (m == Match::some) {
+            c << ")";
+            return Match::some;
+        }
+        c.sql.resize(start);
+        c.compile(m == Match::everything ? *whens[0].second : *fallback);
+        return Match::some;
+    }
     // A WHEN that can match nothing is dropped; one that matches everything ends the CASE (Django does the same).
     std::size_t written = 0;
     auto start = c.sql.size();

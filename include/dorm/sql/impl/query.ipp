@@ -613,6 +613,7 @@ DORM_DECL ExprPtr resolve_expression(Query& q, const dorm::detail::ExprNode& n, 
             }
             if (n.fallback) c->fallback = resolve(n.fallback);
             c->output = n.output;
+            c->predicate = n.predicate;
             if (!n.output) {
                 std::vector<const Expression*> sources;
                 for (const auto& w : c->whens) sources.push_back(w.second.get());
