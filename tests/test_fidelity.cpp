@@ -328,15 +328,16 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     // with NULL is NULL (None), and its negation has exclude()'s IS NOT NULL. Q() is true, a Q matching nothing false.
     auto noted = Entry::objects()
                      .annotate("solid", dorm::Q("rating_note", "solid"), "not_solid", ~dorm::Q("rating_note", "solid"),
-                               "all", dorm::Q(), "none", dorm::Q("pk__in", std::vector<std::int64_t>{}))
+                               "all", dorm::Q(), "none", dorm::Q("pk__in", std::vector<std::int64_t>{}), "not_none", ~dorm::Q())
                      .order_by("headline");
     std::vector<std::string> seen;
     auto text = [](const dorm::Value& v) { return v.is_null() ? std::string("null") : v.as<bool>() ? "true" : "false"; };
-    for (const auto& row : noted.values("solid", "not_solid", "all", "none"))
+    for (const auto& row : noted.values("solid", "not_solid", "all", "none", "not_none"))
         seen.push_back(text(row["solid"]) + " " + text(row["not_solid"]) + " " + text(row["all"]) + " " +
-                       text(row["none"]));
-    CHECK(seen == std::vector<std::string>{"true false true false", "null true true false", "null true true false",
-                                           "null true true false", "false true true false"});
+                       text(row["none"]) + " " + text(row["not_none"]));
+    CHECK(seen == std::vector<std::string>{"true false true false true", "null true true false true",
+                                           "null true true false true", "null true true false true",
+                                           "false true true false true"});
     CHECK(noted.filter("solid", true).count() == 1);
     CHECK(noted.filter("solid", false).count() == 1);
     CHECK(noted.filter("solid__isnull", true).count() == 3);
@@ -347,6 +348,9 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
                                .annotate("n", dorm::Count("id")))
         groups[text(row["solid"])] = row["n"].as<std::int64_t>();
     CHECK(groups == std::map<std::string, std::int64_t>{{"false", 1}, {"null", 3}, {"true", 1}});
+    // values_list() names a positional Q by its class, as Django's ("q1").
+    auto named = Entry::objects().filter("headline", "Soup").values_list(dorm::Q("rating__gte", 4), dorm::named);
+    CHECK(named.begin()->contains("q1"));
 
     auto pairs = Entry::objects().order_by("id").values_list<std::int64_t, std::string>("id", dorm::Lower("headline"));
     REQUIRE(pairs.size() == 5);

@@ -173,6 +173,13 @@ TEST_CASE("aggregate filter= falls back to CASE WHEN where FILTER is missing", "
                    "FROM \"entry\" GROUP BY \"entry\".\"blog_id\"");
 }
 
+TEST_CASE("a Q annotated is its condition in the SELECT list, as Django's WhereNode", "[sql]") {
+    Dialects d;
+    auto qs = Entry::objects().annotate("good", Q("rating__gte", 4) | Q("rating_note", "solid")).values("good");
+    auto c = dorm::sql::compile_select(qs.query(), dorm::backends::sqlite::dialect(), true);
+    CHECK(c.sql == "SELECT ((\"entry\".\"rating\" >= 4 OR \"entry\".\"rating_note\" = 'solid')) AS \"good\" FROM \"entry\"");
+}
+
 TEST_CASE("a lookup path's parts, in place or on the heap, survive copies and moves", "[sql]") {
     using dorm::sql::detail::split_path;
     for (std::string_view path : {"blog__name__iexact", "a__b__c__d__e__f__g__h"}) {

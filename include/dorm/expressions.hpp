@@ -46,12 +46,12 @@ struct ExprNode {
     // Aggregates.
     std::string label;  // Django's class name in lower case, for default aliases ("count" -> "rating__count")
     bool distinct = false;
+    // case_: Django's Q as an expression (annotate(good=Q(...))), its one condition itself: TRUE, FALSE or NULL.
+    bool predicate = false;
     std::shared_ptr<const Q> filter;                     // aggregate filter=
     ExprNodePtr fallback;                                // aggregate default=, Case's default=
     std::vector<std::pair<ExprNodePtr, bool>> ordering;  // StringAgg order_by: expression, descending
     std::vector<std::shared_ptr<const Q>> conditions;    // case_: each When's condition
-    // case_: Django's Q as an expression (annotate(good=Q(...))), its one condition itself: TRUE, FALSE or NULL.
-    bool predicate = false;
     std::shared_ptr<const sql::Query> query;             // subquery / exists
     std::shared_ptr<const WindowSpec> window;            // window: its partition, ordering and frame
 };

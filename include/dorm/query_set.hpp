@@ -236,7 +236,8 @@ using ArgItem = std::variant<std::string, Expression>;
 DORM_DECL void push_name(std::vector<ArgItem>& out, std::string_view name);
 DORM_DECL void push_expression(std::vector<ArgItem>& out, Expression e);
 /// Django's Q as an expression (annotate(good=Q(rating__gte=4))): a boolean, the condition itself in the SELECT
-/// list, so NULL where the condition is (a comparison with NULL); true for Q(), false for a Q that matches nothing.
+/// list, so NULL where the condition is (a comparison with NULL); true for Q() and ~Q(), false for a Q that matches
+/// nothing.
 DORM_DECL Expression condition_expression(const Q& q);
 DORM_DECL void push_condition(std::vector<ArgItem>& out, const Q& q);
 /// annotate() / values() / aggregate()'s arguments: a name followed by an expression is a pair, a name alone a

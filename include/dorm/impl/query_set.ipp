@@ -296,7 +296,8 @@ DORM_DECL Expression condition_expression(const Q& q) {
     auto n = dorm::detail::make_node<ExprNode>();
     n->kind = ExprNode::Kind::case_;
     n->predicate = true;
-    n->conditions.push_back(dorm::detail::make_node<const Q>(q));  // Q() too: true (Django's FullResultSet)
+    // Q() and ~Q() are true: Django's empty WhereNode raises FullResultSet, negated or not.
+    n->conditions.push_back(dorm::detail::make_node<const Q>(q.empty() ? Q() : q));
     n->args.push_back(Expression(Value(true)).node());
     n->fallback = Expression(Value(false)).node();
     n->output = FieldKind::boolean;
@@ -358,7 +359,8 @@ DORM_DECL std::string positional_name(const Expression& e, std::size_t& counter,
     const auto& n = *e.node();
     if (n.kind == ExprNode::Kind::aggregate && n.args.size() == 1 && n.args[0]->kind == ExprNode::Kind::ref)
         return default_alias(e, "annotations");
-    std::string prefix = !n.label.empty() ? n.label : n.kind == ExprNode::Kind::func ? n.name : "expression";
+    // Django: the default alias, else the class name (Q's "q")
+    std::string prefix = !n.label.empty() ? n.label : n.kind == ExprNode::Kind::func ? n.name : n.predicate ? "q" : "expression";
     for (auto& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     for (;; ++counter) {
         std::string name = prefix + std::to_string(counter);
