@@ -308,6 +308,8 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
 /// An internal step that is not a call of Django's (a many-to-many manager's manager_using()) keeps it too.
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
                                                       bool keep_sticky = false);
+/// none() of `q` (a model's objects() query), for what a QuerySet whose query a chained call took is left with.
+DORM_DECL std::shared_ptr<const sql::Query> emptied_query(const std::shared_ptr<const sql::Query>& q);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
 /// in a query_to_change(); an empty condition leaves it as it was.
 DORM_DECL std::shared_ptr<const sql::Query> filtered_query(const std::shared_ptr<const sql::Query>& q, Q cond,
@@ -1880,7 +1882,7 @@ private:
     std::shared_ptr<const sql::Query> take_query() {
         if constexpr (is_model) {
             if (query_.use_count() == 1 && query_->shape_memo.untouched() && !query_->hints.instance) {
-                static const std::shared_ptr<const sql::Query> moved_from = self_type(make_query()).none().query_;
+                static const std::shared_ptr<const sql::Query> moved_from = detail::emptied_query(make_query());
                 cache_.reset(nullptr);
                 return std::exchange(query_, moved_from);
             }

@@ -144,12 +144,19 @@ DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what);
 /// `parent` followed by the step `make()` returns, made only when the query has a recipe to extend (a query that
 /// was not built from Model::objects() records nothing, and an unrecorded change stays the last word).
 DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step);
+// One function per kind of step that QuerySet methods record, compiled once: a file that records a call does not
+// compile the variant's construction and destruction (a visit of all of its alternatives) for each kind it records.
+#define DORM_RECIPE_STEPS(X)                                                                                        \
+    X(Filter) X(OrderBy) X(Reverse) X(Distinct) X(Lock) X(None) X(Using) X(Slice) X(SelectRelated) X(PrefetchRelated) \
+    X(Defer) X(Only) X(Annotate) X(Values) X(Dates) X(SetOperation) X(Combine)
+#define DORM_DECLARE_EXTEND_RECIPE(S) \
+    DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::S&& step);
+DORM_RECIPE_STEPS(DORM_DECLARE_EXTEND_RECIPE)
+#undef DORM_DECLARE_EXTEND_RECIPE
 template <class Make>
 std::shared_ptr<const Recipe> record(const std::shared_ptr<const Recipe>& parent, Make&& make) {
     if (!parent || std::holds_alternative<recipe::Unrecorded>(parent->step)) return parent;
-    // In place: the variant's converting constructor would weigh all of its alternatives in every file.
-    using S = std::remove_cvref_t<decltype(make())>;
-    return extend_recipe(parent, recipe::Step(std::in_place_type<S>, make()));
+    return extend_recipe(parent, make());  // the step's own overload (above)
 }
 /// What a query changed by something unrecordable has: `why`, unless it has no recipe or one that says so already.
 inline std::shared_ptr<const Recipe> unrecorded(const std::shared_ptr<const Recipe>& parent,

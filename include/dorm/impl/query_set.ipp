@@ -382,6 +382,13 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method) {
     if (q.values_mode) throw TypeError(fmt::format("dorm: Cannot call {}() after .values() or .values_list()", method));
 }
 
+DORM_DECL std::shared_ptr<const sql::Query> emptied_query(const std::shared_ptr<const sql::Query>& q) {
+    auto out = query_to_change(q, false);  // as none() makes it
+    out->empty = true;
+    out->recipe = record(q->recipe, [] { return recipe::None{}; });
+    return out;
+}
+
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
                                                       bool keep_sticky) {
     std::shared_ptr<sql::Query> out;

@@ -47,6 +47,14 @@ DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<cons
     return dorm::detail::make_node<const Recipe>(parent, std::move(step));
 }
 
+#define DORM_DEFINE_EXTEND_RECIPE(S)                                                                            \
+    DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent,         \
+                                                          recipe::S&& step) {                                   \
+        return extend_recipe(parent, recipe::Step(std::in_place_type<recipe::S>, std::move(step)));             \
+    }
+DORM_RECIPE_STEPS(DORM_DEFINE_EXTEND_RECIPE)
+#undef DORM_DEFINE_EXTEND_RECIPE
+
 DORM_DECL const std::shared_ptr<const Recipe>& recipe_root() {
     static const auto root = dorm::detail::make_node<const Recipe>(nullptr, recipe::Root{});
     return root;
