@@ -341,6 +341,12 @@ TEST_CASE("explain() formats, slicing with a step, a Q as an annotation, express
     CHECK(noted.filter("solid", true).count() == 1);
     CHECK(noted.filter("solid", false).count() == 1);
     CHECK(noted.filter("solid__isnull", true).count() == 3);
+    // No IS NOT NULL for an annotation in exclude() (Django's build_filter() returns before adding it): NOT NULL
+    // drops the three rows, which CASE ... ELSE false kept.
+    CHECK(noted.exclude("solid", true).count() == 1);
+    // ~Q() of a condition that matches nothing matches everything (Django's WhereNode turns EmptyResultSet negated
+    // into FullResultSet).
+    CHECK(Entry::objects().annotate("x", ~dorm::Q("pk__in", std::vector<std::int64_t>{})).filter("x", true).count() == 5);
     std::map<std::string, std::int64_t> groups;
     for (const auto& row : Entry::objects()
                                .annotate("solid", dorm::Q("rating_note", "solid"))

@@ -39,6 +39,11 @@ DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional
 DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition = Q());
 
 namespace detail {
+/// Django's Q as an expression (annotate(good=Q(rating__gte=4))): a boolean, the condition itself in the SELECT
+/// list, so NULL where the condition is (a comparison with NULL); true for Q() and ~Q(), false for a Q that matches
+/// nothing.
+DORM_DECL Expression condition_expression(const Q& q);
+
 template <class QS>
 concept query_source = requires(const QS& qs) {
     { qs.query() } -> std::convertible_to<const sql::Query&>;

@@ -235,10 +235,7 @@ using ArgItem = std::variant<std::string, Expression>;
 
 DORM_DECL void push_name(std::vector<ArgItem>& out, std::string_view name);
 DORM_DECL void push_expression(std::vector<ArgItem>& out, Expression e);
-/// Django's Q as an expression (annotate(good=Q(rating__gte=4))): a boolean, the condition itself in the SELECT
-/// list, so NULL where the condition is (a comparison with NULL); true for Q() and ~Q(), false for a Q that matches
-/// nothing.
-DORM_DECL Expression condition_expression(const Q& q);
+/// annotate(good=Q(...)): condition_expression(q) (<dorm/conditional.hpp>).
 DORM_DECL void push_condition(std::vector<ArgItem>& out, const Q& q);
 /// annotate() / values() / aggregate()'s arguments: a name followed by an expression is a pair, a name alone a
 /// field, an expression alone one to name by default.
@@ -308,7 +305,7 @@ DORM_DECL void check_loading(const sql::Query& q, std::string_view method);
 /// An internal step that is not a call of Django's (a many-to-many manager's manager_using()) keeps it too.
 DORM_DECL std::shared_ptr<sql::Query> query_to_change(const std::shared_ptr<const sql::Query>& q, bool temporary,
                                                       bool keep_sticky = false);
-/// none() of `q` (a model's objects() query), for what a QuerySet whose query a chained call took is left with.
+/// none(): a copy of `q` that matches nothing, recorded for dumps().
 DORM_DECL std::shared_ptr<const sql::Query> emptied_query(const std::shared_ptr<const sql::Query>& q);
 /// filter() / exclude() / get(): `q` with condition `cond` (already negated for exclude()), recorded for dumps(),
 /// in a query_to_change(); an empty condition leaves it as it was.
@@ -607,7 +604,7 @@ public:
 
     /// A QuerySet that matches nothing and never queries (Django's none()).
     self_type none() const {
-        return recorded([] { return detail::recipe::None{}; }, [](sql::Query& q) { q.empty = true; });
+        return self_type(detail::emptied_query(query_));
     }
 
     /// Evaluate against another configured database; the routers are not asked.

@@ -141,18 +141,18 @@ DORM_DECL const std::shared_ptr<const Recipe>& recipe_root();
 /// A recipe that says the query was changed by `what`, which dumps() cannot record.
 DORM_DECL std::shared_ptr<const Recipe> unrecorded_recipe(std::string what);
 
-/// `parent` followed by the step `make()` returns, made only when the query has a recipe to extend (a query that
-/// was not built from Model::objects() records nothing, and an unrecorded change stays the last word).
-DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step);
-// One function per kind of step that QuerySet methods record, compiled once: a file that records a call does not
-// compile the variant's construction and destruction (a visit of all of its alternatives) for each kind it records.
-#define DORM_RECIPE_STEPS(X)                                                                                        \
+// `parent` followed by `step`: one function per kind of step that QuerySet methods record, compiled once, so that a
+// file recording a call does not compile the step variant's construction and destruction (a visit of all of its
+// alternatives) for each kind it records. A kind missing here is a compile error in record().
+#define DORM_RECIPE_STEPS_(X)                                                                                       \
     X(Filter) X(OrderBy) X(Reverse) X(Distinct) X(Lock) X(None) X(Using) X(Slice) X(SelectRelated) X(PrefetchRelated) \
     X(Defer) X(Only) X(Annotate) X(Values) X(Dates) X(SetOperation) X(Combine)
-#define DORM_DECLARE_EXTEND_RECIPE(S) \
+#define DORM_DECLARE_EXTEND_RECIPE_(S) \
     DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::S&& step);
-DORM_RECIPE_STEPS(DORM_DECLARE_EXTEND_RECIPE)
-#undef DORM_DECLARE_EXTEND_RECIPE
+DORM_RECIPE_STEPS_(DORM_DECLARE_EXTEND_RECIPE_)
+#undef DORM_DECLARE_EXTEND_RECIPE_
+/// `parent` followed by the step `make()` returns, made only when the query has a recipe to extend (a query that
+/// was not built from Model::objects() records nothing, and an unrecorded change stays the last word).
 template <class Make>
 std::shared_ptr<const Recipe> record(const std::shared_ptr<const Recipe>& parent, Make&& make) {
     if (!parent || std::holds_alternative<recipe::Unrecorded>(parent->step)) return parent;

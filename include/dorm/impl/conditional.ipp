@@ -18,6 +18,20 @@ DORM_DECL Expression Case(std::initializer_list<When> whens, const std::optional
     return Expression(std::move(n));
 }
 
+namespace detail {
+DORM_DECL Expression condition_expression(const Q& q) {
+    auto n = dorm::detail::make_node<ExprNode>();
+    n->kind = ExprNode::Kind::case_;
+    n->predicate = true;
+    // Q() and ~Q() are true: Django's empty WhereNode raises FullResultSet, negated or not.
+    n->conditions.push_back(dorm::detail::make_node<const Q>(q.empty() ? Q() : q));
+    n->args.push_back(Expression(Value(true)).node());
+    n->fallback = Expression(Value(false)).node();
+    n->output = FieldKind::boolean;
+    return Expression(std::move(n));
+}
+}  // namespace detail
+
 DORM_DECL Expression FilteredRelation(std::string_view relation, const Q& condition) {
     auto n = dorm::detail::make_node<detail::ExprNode>();
     n->kind = detail::ExprNode::Kind::filtered_relation;

@@ -292,18 +292,6 @@ DORM_DECL void check_columns(const backends::Cursor& cursor, std::size_t expecte
 
 DORM_DECL void push_name(std::vector<ArgItem>& out, std::string_view name) { out.emplace_back(std::string(name)); }
 DORM_DECL void push_expression(std::vector<ArgItem>& out, Expression e) { out.emplace_back(std::move(e)); }
-DORM_DECL Expression condition_expression(const Q& q) {
-    auto n = dorm::detail::make_node<ExprNode>();
-    n->kind = ExprNode::Kind::case_;
-    n->predicate = true;
-    // Q() and ~Q() are true: Django's empty WhereNode raises FullResultSet, negated or not.
-    n->conditions.push_back(dorm::detail::make_node<const Q>(q.empty() ? Q() : q));
-    n->args.push_back(Expression(Value(true)).node());
-    n->fallback = Expression(Value(false)).node();
-    n->output = FieldKind::boolean;
-    return Expression(std::move(n));
-}
-
 DORM_DECL void push_condition(std::vector<ArgItem>& out, const Q& q) { out.emplace_back(condition_expression(q)); }
 
 DORM_DECL std::vector<NamedExpr> pair_names(const std::vector<ArgItem>& items) {

@@ -43,17 +43,16 @@ DORM_DECL Recipe::~Recipe() {
 DORM_DECL Recipe::Recipe(std::shared_ptr<const Recipe> p, recipe::Step s)
     : parent(std::move(p)), step(std::move(s)), generation(lookups::custom_generation()) {}
 
-DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent, recipe::Step step) {
-    return dorm::detail::make_node<const Recipe>(parent, std::move(step));
-}
 
-#define DORM_DEFINE_EXTEND_RECIPE(S)                                                                            \
+#define DORM_DEFINE_EXTEND_RECIPE_(S)                                                                           \
     DORM_DECL std::shared_ptr<const Recipe> extend_recipe(const std::shared_ptr<const Recipe>& parent,         \
                                                           recipe::S&& step) {                                   \
-        return extend_recipe(parent, recipe::Step(std::in_place_type<recipe::S>, std::move(step)));             \
+        return dorm::detail::make_node<const Recipe>(                                                          \
+            parent, recipe::Step(std::in_place_type<recipe::S>, std::move(step)));                             \
     }
-DORM_RECIPE_STEPS(DORM_DEFINE_EXTEND_RECIPE)
-#undef DORM_DEFINE_EXTEND_RECIPE
+DORM_RECIPE_STEPS_(DORM_DEFINE_EXTEND_RECIPE_)
+#undef DORM_DEFINE_EXTEND_RECIPE_
+#undef DORM_RECIPE_STEPS_
 
 DORM_DECL const std::shared_ptr<const Recipe>& recipe_root() {
     static const auto root = dorm::detail::make_node<const Recipe>(nullptr, recipe::Root{});

@@ -34,7 +34,7 @@ DORM_DECL std::string expression_class(const ExprNode& n) {
         case K::binary: return "CombinedExpression";
         case K::func: return "Func";
         case K::aggregate: return "Aggregate";
-        case K::case_: return "Case";
+        case K::case_: return n.predicate ? "Q" : "Case";
         case K::cast: return "Cast";
         case K::subquery: return "Subquery";
         case K::exists: return "Exists";
